@@ -1,0 +1,291 @@
+// f32 matrix products, row-major, with an optional fused bias add and ReLU.
+//
+//   gemm_nn: C(m,n) = A(m,k) · B(k,n)      A is (m, lda≥k), B is (k, ldb≥n)
+//   gemm_nt: C(m,n) = A(m,k) · B(n,k)ᵀ     A is (m, lda≥k), B is (n, ldb≥k)
+//   gemm_tn: C(m,n) = A(k,m)ᵀ · B(k,n)     A is (k, lda≥m), B is (k, ldb≥n)
+//   C is (m, ldc≥n). Leading dimensions are in elements; pointers need only 4-byte alignment.
+//
+// For a dense layer with w (out, in) as in PyTorch: forward y = x·wᵀ (nt), input
+// gradient dx = dy·w (nn), weight gradient dw = dyᵀ·x (tn).
+//
+// flags: GEMM_ACCUMULATE (1) adds to C instead of overwriting it; GEMM_RELU (2) applies
+// max(·, 0) last. bias (0 for none) is (n): one value per column of C.
+//
+// Every element is computed in one fixed order:
+//   acc = accumulate ? C_ij : 0;  for p in 0..k-1: acc += A_ip·B_pj;  acc += bias_j;  relu
+// with separate multiply and add (no FMA in the default build), so the blocked SIMD
+// kernel and the triple-loop reference give identical bits, and splitting the output
+// across threads could never change them. The relaxed build uses FMA (faster, not
+// bit-identical to the reference, and allowed to differ between CPUs).
+//
+// Blocking (BLIS / XNNPACK style): B is packed into KC×NR column panels, A into
+// MR×KC row panels (packing absorbs the transpositions, so all three forms run the
+// same micro-kernel); the micro-kernel holds a 4×8 tile of C in eight f32x4
+// accumulators. Edge tiles run through a zero-padded scratch tile.
+
+import { scratch_base } from "./memory";
+
+export const GEMM_ACCUMULATE: i32 = 1;
+export const GEMM_RELU: i32 = 2;
+
+const MR: i32 = 4; // rows of C per micro-kernel tile
+const NR: i32 = 8; // columns of C per micro-kernel tile (two f32x4)
+const MC: i32 = 64; // rows of A packed at once
+const KC: i32 = 256; // depth of one packed block
+const NC: i32 = 256; // columns of B packed at once
+
+// Scratch layout (see memory.ts SCRATCH_BYTES): packed A, packed B, one C tile, one bias tile.
+const PACK_A_BYTES: usize = <usize>(MC * KC) << 2; // 64 KiB
+const PACK_B_BYTES: usize = <usize>(KC * NC) << 2; // 256 KiB
+const TILE_BYTES: usize = <usize>(MR * NR) << 2;
+
+// @ts-ignore: decorator
+@inline function madd(a: v128, b: v128, acc: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, acc);
+  return f32x4.add(acc, f32x4.mul(a, b));
+}
+
+/**
+ * C tile (4×8 at c, row stride ldcBytes) ← (load ? C : 0) + Apanel·Bpanel (+ bias) (relu).
+ * pa: kc groups of 4 A values (one per tile row); pb: kc groups of 8 B values.
+ */
+// @ts-ignore: decorator
+@inline function microKernel4x8(
+  c: usize, ldcBytes: usize, pa: usize, pb: usize, kc: i32, load: bool, bias: usize, relu: bool,
+): void {
+  const c0 = c;
+  const c1 = c0 + ldcBytes;
+  const c2 = c1 + ldcBytes;
+  const c3 = c2 + ldcBytes;
+  let acc0x0123 = f32x4.splat(0), acc0x4567 = f32x4.splat(0);
+  let acc1x0123 = f32x4.splat(0), acc1x4567 = f32x4.splat(0);
+  let acc2x0123 = f32x4.splat(0), acc2x4567 = f32x4.splat(0);
+  let acc3x0123 = f32x4.splat(0), acc3x4567 = f32x4.splat(0);
+  if (load) {
+    acc0x0123 = v128.load(c0); acc0x4567 = v128.load(c0, 16);
+    acc1x0123 = v128.load(c1); acc1x4567 = v128.load(c1, 16);
+    acc2x0123 = v128.load(c2); acc2x4567 = v128.load(c2, 16);
+    acc3x0123 = v128.load(c3); acc3x4567 = v128.load(c3, 16);
+  }
+  for (let p = 0; p < kc; p++) {
+    const b0123 = v128.load(pb);
+    const b4567 = v128.load(pb, 16);
+    const a0 = v128.load32_splat(pa);
+    const a1 = v128.load32_splat(pa, 4);
+    const a2 = v128.load32_splat(pa, 8);
+    const a3 = v128.load32_splat(pa, 12);
+    acc0x0123 = madd(a0, b0123, acc0x0123); acc0x4567 = madd(a0, b4567, acc0x4567);
+    acc1x0123 = madd(a1, b0123, acc1x0123); acc1x4567 = madd(a1, b4567, acc1x4567);
+    acc2x0123 = madd(a2, b0123, acc2x0123); acc2x4567 = madd(a2, b4567, acc2x4567);
+    acc3x0123 = madd(a3, b0123, acc3x0123); acc3x4567 = madd(a3, b4567, acc3x4567);
+    pa += 16;
+    pb += 32;
+  }
+  if (bias) {
+    const bias0123 = v128.load(bias);
+    const bias4567 = v128.load(bias, 16);
+    acc0x0123 = f32x4.add(acc0x0123, bias0123); acc0x4567 = f32x4.add(acc0x4567, bias4567);
+    acc1x0123 = f32x4.add(acc1x0123, bias0123); acc1x4567 = f32x4.add(acc1x4567, bias4567);
+    acc2x0123 = f32x4.add(acc2x0123, bias0123); acc2x4567 = f32x4.add(acc2x4567, bias4567);
+    acc3x0123 = f32x4.add(acc3x0123, bias0123); acc3x4567 = f32x4.add(acc3x4567, bias4567);
+  }
+  if (relu) {
+    const zero = f32x4.splat(0);
+    acc0x0123 = f32x4.max(acc0x0123, zero); acc0x4567 = f32x4.max(acc0x4567, zero);
+    acc1x0123 = f32x4.max(acc1x0123, zero); acc1x4567 = f32x4.max(acc1x4567, zero);
+    acc2x0123 = f32x4.max(acc2x0123, zero); acc2x4567 = f32x4.max(acc2x4567, zero);
+    acc3x0123 = f32x4.max(acc3x0123, zero); acc3x4567 = f32x4.max(acc3x4567, zero);
+  }
+  v128.store(c0, acc0x0123); v128.store(c0, acc0x4567, 16);
+  v128.store(c1, acc1x0123); v128.store(c1, acc1x4567, 16);
+  v128.store(c2, acc2x0123); v128.store(c2, acc2x4567, 16);
+  v128.store(c3, acc3x0123); v128.store(c3, acc3x4567, 16);
+}
+
+/** Element (i, p) of op(A): A is (m,k) with stride lda, or (k,m) when transA. */
+// @ts-ignore: decorator
+@inline function elemA(a: usize, lda: i32, transA: bool, i: i32, p: i32): f32 {
+  return transA
+    ? load<f32>(a + ((<usize>p * <usize>lda + <usize>i) << 2))
+    : load<f32>(a + ((<usize>i * <usize>lda + <usize>p) << 2));
+}
+
+/** Element (p, j) of op(B): B is (k,n) with stride ldb, or (n,k) when transB. */
+// @ts-ignore: decorator
+@inline function elemB(b: usize, ldb: i32, transB: bool, p: i32, j: i32): f32 {
+  return transB
+    ? load<f32>(b + ((<usize>j * <usize>ldb + <usize>p) << 2))
+    : load<f32>(b + ((<usize>p * <usize>ldb + <usize>j) << 2));
+}
+
+/** Packs op(A)[i0 .. i0+mc, p0 .. p0+kc] into MR-row panels, zero-padding rows past m. */
+function packA(dst: usize, a: usize, lda: i32, transA: bool, m: i32, i0: i32, mc: i32, p0: i32, kc: i32): void {
+  for (let ir = 0; ir < mc; ir += MR) {
+    for (let p = 0; p < kc; p++) {
+      for (let r = 0; r < MR; r++) {
+        const i = i0 + ir + r;
+        store<f32>(dst, i < m ? elemA(a, lda, transA, i, p0 + p) : 0);
+        dst += 4;
+      }
+    }
+  }
+}
+
+/** Packs op(B)[p0 .. p0+kc, j0 .. j0+nc] into NR-column panels, zero-padding columns past n. */
+function packB(dst: usize, b: usize, ldb: i32, transB: bool, n: i32, j0: i32, nc: i32, p0: i32, kc: i32): void {
+  for (let jr = 0; jr < nc; jr += NR) {
+    const j = j0 + jr;
+    if (!transB && j + NR <= n) {
+      // Row p of B holds the panel's 8 values contiguously: copy two vectors.
+      for (let p = 0; p < kc; p++) {
+        const src = b + ((<usize>(p0 + p) * <usize>ldb + <usize>j) << 2);
+        v128.store(dst, v128.load(src));
+        v128.store(dst, v128.load(src, 16), 16);
+        dst += 32;
+      }
+    } else {
+      for (let p = 0; p < kc; p++) {
+        for (let c = 0; c < NR; c++) {
+          store<f32>(dst, j + c < n ? elemB(b, ldb, transB, p0 + p, j + c) : 0);
+          dst += 4;
+        }
+      }
+    }
+  }
+}
+
+/** The blocked driver shared by the three forms. */
+function gemmBlocked(
+  c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,
+  lda: i32, ldb: i32, ldc: i32, transA: bool, transB: bool, flags: i32,
+): void {
+  const packedA = scratch_base();
+  const packedB = packedA + PACK_A_BYTES;
+  const tile = packedB + PACK_B_BYTES;
+  const biasTile = tile + TILE_BYTES;
+  const accumulate = (flags & GEMM_ACCUMULATE) != 0;
+  const relu = (flags & GEMM_RELU) != 0;
+  const ldcBytes = <usize>ldc << 2;
+  for (let jc = 0; jc < n; jc += NC) {
+    const nc = min(NC, n - jc);
+    for (let pc = 0; pc < k; pc += KC) {
+      const kc = min(KC, k - pc);
+      const firstK = pc == 0;
+      const lastK = pc + kc == k;
+      const loadC = accumulate || !firstK;
+      packB(packedB, b, ldb, transB, n, jc, nc, pc, kc);
+      for (let ic = 0; ic < m; ic += MC) {
+        const mc = min(MC, m - ic);
+        packA(packedA, a, lda, transA, m, ic, mc, pc, kc);
+        for (let jr = 0; jr < nc; jr += NR) {
+          const j = jc + jr;
+          const nr = min(NR, n - j);
+          const pb = packedB + (<usize>jr * <usize>kc << 2);
+          for (let ir = 0; ir < mc; ir += MR) {
+            const i = ic + ir;
+            const mr = min(MR, m - i);
+            const pa = packedA + (<usize>ir * <usize>kc << 2);
+            const cij = c + ((<usize>i * <usize>ldc + <usize>j) << 2);
+            const tileBias = lastK && bias != 0;
+            if (mr == MR && nr == NR) {
+              microKernel4x8(cij, ldcBytes, pa, pb, kc, loadC, tileBias ? bias + (<usize>j << 2) : 0, lastK && relu);
+            } else {
+              // Edge tile: run the full kernel on a zero-padded copy, write back the valid part.
+              for (let r = 0; r < MR; r++) {
+                for (let q = 0; q < NR; q++) {
+                  const v: f32 = loadC && r < mr && q < nr ? load<f32>(cij + <usize>r * ldcBytes + (<usize>q << 2)) : 0;
+                  store<f32>(tile + (<usize>(r * NR + q) << 2), v);
+                }
+              }
+              if (tileBias) {
+                for (let q = 0; q < NR; q++) {
+                  store<f32>(biasTile + (<usize>q << 2), q < nr ? load<f32>(bias + (<usize>(j + q) << 2)) : 0);
+                }
+              }
+              microKernel4x8(tile, <usize>NR << 2, pa, pb, kc, loadC, tileBias ? biasTile : 0, lastK && relu);
+              for (let r = 0; r < mr; r++) {
+                for (let q = 0; q < nr; q++) {
+                  store<f32>(cij + <usize>r * ldcBytes + (<usize>q << 2), load<f32>(tile + (<usize>(r * NR + q) << 2)));
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The plain triple loop: the definition the blocked kernel must reproduce bit for bit
+ * (in the relaxed build the blocked kernel fuses multiply-add and only agrees to rounding).
+ */
+function gemmReference(
+  c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,
+  lda: i32, ldb: i32, ldc: i32, transA: bool, transB: bool, flags: i32,
+): void {
+  const accumulate = (flags & GEMM_ACCUMULATE) != 0;
+  const relu = (flags & GEMM_RELU) != 0;
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      const cij = c + ((<usize>i * <usize>ldc + <usize>j) << 2);
+      let acc: f32 = accumulate ? load<f32>(cij) : 0;
+      for (let p = 0; p < k; p++) {
+        acc += elemA(a, lda, transA, i, p) * elemB(b, ldb, transB, p, j);
+      }
+      if (bias) acc += load<f32>(bias + (<usize>j << 2));
+      if (relu) acc = max<f32>(acc, 0);
+      store<f32>(cij, acc);
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function checkArgs(c: usize, a: usize, b: usize, m: i32, n: i32, k: i32, lda: i32, ldb: i32, ldc: i32,
+  minLda: i32, minLdb: i32): void {
+  assert(m > 0 && n > 0 && k > 0, "gemm: m, n, k must be positive");
+  assert(c != 0 && a != 0 && b != 0, "gemm: null pointer");
+  assert(((c | a | b) & 3) == 0, "gemm: pointers must be 4-byte aligned");
+  assert(lda >= minLda && ldb >= minLdb && ldc >= n, "gemm: leading dimension too small");
+}
+
+// ================================================================ exported kernels
+
+/** C(m,n) = A(m,k)·B(k,n) (+ bias)(relu); see the file comment for flags. */
+export function gemm_nn(c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,
+  lda: i32, ldb: i32, ldc: i32, flags: i32): void {
+  checkArgs(c, a, b, m, n, k, lda, ldb, ldc, k, n);
+  gemmBlocked(c, a, b, bias, m, n, k, lda, ldb, ldc, false, false, flags);
+}
+
+export function gemm_nn_ref(c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,
+  lda: i32, ldb: i32, ldc: i32, flags: i32): void {
+  checkArgs(c, a, b, m, n, k, lda, ldb, ldc, k, n);
+  gemmReference(c, a, b, bias, m, n, k, lda, ldb, ldc, false, false, flags);
+}
+
+/** C(m,n) = A(m,k)·B(n,k)ᵀ (+ bias)(relu): the dense forward y = x·wᵀ + b. */
+export function gemm_nt(c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,
+  lda: i32, ldb: i32, ldc: i32, flags: i32): void {
+  checkArgs(c, a, b, m, n, k, lda, ldb, ldc, k, k);
+  gemmBlocked(c, a, b, bias, m, n, k, lda, ldb, ldc, false, true, flags);
+}
+
+export function gemm_nt_ref(c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,
+  lda: i32, ldb: i32, ldc: i32, flags: i32): void {
+  checkArgs(c, a, b, m, n, k, lda, ldb, ldc, k, k);
+  gemmReference(c, a, b, bias, m, n, k, lda, ldb, ldc, false, true, flags);
+}
+
+/** C(m,n) = A(k,m)ᵀ·B(k,n) (+ bias)(relu): the weight gradient dw = dyᵀ·x. */
+export function gemm_tn(c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,
+  lda: i32, ldb: i32, ldc: i32, flags: i32): void {
+  checkArgs(c, a, b, m, n, k, lda, ldb, ldc, m, n);
+  gemmBlocked(c, a, b, bias, m, n, k, lda, ldb, ldc, true, false, flags);
+}
+
+export function gemm_tn_ref(c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,
+  lda: i32, ldb: i32, ldc: i32, flags: i32): void {
+  checkArgs(c, a, b, m, n, k, lda, ldb, ldc, m, n);
+  gemmReference(c, a, b, bias, m, n, k, lda, ldb, ldc, true, false, flags);
+}

@@ -1,0 +1,42 @@
+// The kernel ABI: this export list is everything the TypeScript layer may call.
+// Conventions (see the README's "Kernel ABI"): outputs first, then inputs, then
+// dimensions and scalars; pointers are byte offsets into linear memory; shapes are
+// given in each kernel's doc comment. Every fast kernel has a plain `_ref` twin that
+// the tests compare against bit for bit.
+
+export {
+  arena_alloc, arena_mark, arena_release, arena_reset, arena_used, scratch_base,
+} from "./memory";
+
+export {
+  gemm_nn, gemm_nn_ref, gemm_nt, gemm_nt_ref, gemm_tn, gemm_tn_ref,
+} from "./gemm";
+
+export {
+  relu_forward, relu_forward_ref, relu_backward, relu_backward_ref,
+  leaky_relu_forward, leaky_relu_forward_ref, leaky_relu_backward, leaky_relu_backward_ref,
+  tanh_forward, tanh_forward_ref, tanh_backward, tanh_backward_ref,
+  sigmoid_forward, sigmoid_forward_ref, sigmoid_backward, sigmoid_backward_ref,
+  gelu_forward, gelu_forward_ref, gelu_backward, gelu_backward_ref,
+  dropout_forward, dropout_forward_ref, dropout_backward,
+  exp_forward, exp_forward_ref,
+} from "./activation";
+
+export {
+  softmax_forward, softmax_forward_ref, softmax_backward, softmax_backward_ref,
+  log_softmax_forward, log_softmax_forward_ref, log_softmax_backward, log_softmax_backward_ref,
+} from "./softmax";
+
+export {
+  cross_entropy, cross_entropy_ref, kl_div, kl_div_ref, distill_loss, distill_loss_ref, mse, mse_ref,
+} from "./loss";
+
+export {
+  bias_grad, bias_grad_ref, argmax, accuracy_count, sum_squares, sum_squares_ref, scale_inplace, clip_grad_norm,
+} from "./reduce";
+
+export { sgd_step, sgd_step_ref, adam_step, adam_step_ref } from "./optim";
+
+export {
+  rng_seed, rng_next_u32, rng_below, rng_uniform, rng_normal, rng_permutation, rng_dropout_mask,
+} from "./random";

@@ -1,0 +1,110 @@
+/**
+ * An Engine is one instance of the kernel module: its exports, its linear memory and the
+ * arena that tensors live in. Engines are independent; `init()` creates the default one.
+ *
+ * Views over linear memory (`f32`, `i32`) must be re-created after any allocation,
+ * because growing memory detaches the previous ArrayBuffer: take a view, use it, drop it.
+ */
+import type { KernelExports } from "./runtime/abi.js";
+import { ArgumentError, OutOfMemoryError } from "./errors.js";
+
+/** Which compiled build an engine runs. */
+export type EngineBuild = "release" | "relaxed" | "custom";
+
+const MAX_MEMORY_BYTES = 4 * 1024 ** 3; // wasm32 address space
+/** Static data and the GEMM scratch block below the arena (assembly/memory.ts), rounded up. */
+const SCRATCH_AND_STATIC_BYTES = 1024 * 1024;
+
+export class Engine {
+  /** The raw kernel exports (pointer ABI). */
+  readonly kernels: KernelExports;
+  /** "release": plain SIMD, bit-identical everywhere; "relaxed": FMA, may differ between CPUs. */
+  readonly build: EngineBuild;
+
+  constructor(kernels: KernelExports, build: EngineBuild) {
+    this.kernels = kernels;
+    this.build = build;
+  }
+
+  /** A Float32Array view of `length` floats at byte offset `ptr`. */
+  f32(ptr: number, length: number): Float32Array {
+    return new Float32Array(this.kernels.memory.buffer, ptr, length);
+  }
+
+  /** An Int32Array view of `length` ints at byte offset `ptr`. */
+  i32(ptr: number, length: number): Int32Array {
+    return new Int32Array(this.kernels.memory.buffer, ptr, length);
+  }
+
+  /** A Float64Array view of `length` doubles at byte offset `ptr` (8-byte aligned). */
+  f64(ptr: number, length: number): Float64Array {
+    return new Float64Array(this.kernels.memory.buffer, ptr, length);
+  }
+
+  /** Allocates `bytes` (16-byte aligned) from the arena; throws OutOfMemoryError if it cannot. */
+  alloc(bytes: number): number {
+    if (!Number.isSafeInteger(bytes) || bytes < 0) {
+      throw new ArgumentError(`alloc: byte count must be a non-negative integer; got ${bytes}`);
+    }
+    const used = this.bytesInUse;
+    if (bytes + used + SCRATCH_AND_STATIC_BYTES > MAX_MEMORY_BYTES) {
+      throw new OutOfMemoryError(
+        `cannot allocate ${formatBytes(bytes)}: WebAssembly memory is limited to 4 GiB ` +
+          `and ${formatBytes(used)} are already in use`,
+      );
+    }
+    const ptr = this.kernels.arena_alloc(bytes) >>> 0;
+    if (ptr === 0) {
+      throw new OutOfMemoryError(
+        `cannot allocate ${formatBytes(bytes)}: the JavaScript engine refused to grow WebAssembly memory ` +
+          `beyond ${formatBytes(this.kernels.memory.buffer.byteLength)}`,
+      );
+    }
+    return ptr;
+  }
+
+  /** Allocates room for `length` f32 values. */
+  allocF32(length: number): number {
+    return this.alloc(length * 4);
+  }
+
+  /** Copies numbers into a fresh f32 allocation and returns its pointer. */
+  putF32(values: ArrayLike<number>): number {
+    const ptr = this.allocF32(values.length);
+    this.f32(ptr, values.length).set(values);
+    return ptr;
+  }
+
+  /** Copies integers into a fresh i32 allocation and returns its pointer. */
+  putI32(values: ArrayLike<number>): number {
+    const ptr = this.alloc(values.length * 4);
+    this.i32(ptr, values.length).set(values);
+    return ptr;
+  }
+
+  /** Copies `length` f32 values out of linear memory into a new Float32Array. */
+  readF32(ptr: number, length: number): Float32Array {
+    return this.f32(ptr, length).slice();
+  }
+
+  /** Runs `fn` and then frees everything it allocated from the arena (even if it throws). */
+  scoped<T>(fn: () => T): T {
+    const mark = this.kernels.arena_mark() >>> 0;
+    try {
+      return fn();
+    } finally {
+      this.kernels.arena_release(mark);
+    }
+  }
+
+  /** Bytes currently allocated in the arena. */
+  get bytesInUse(): number {
+    return this.kernels.arena_used() >>> 0;
+  }
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+  if (bytes >= 1024 ** 2) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+  return `${bytes} bytes`;
+}

@@ -1,0 +1,112 @@
+/**
+ * The kernel ABI as seen from TypeScript: one signature per export of assembly/index.ts.
+ * Pointers are byte offsets into the module's linear memory (numbers; a returned pointer
+ * arrives as a signed i32 and must be read with `>>> 0`). Shapes and semantics are in
+ * the doc comments of the AssemblyScript kernels. `*_ref` are the plain reference twins.
+ */
+
+type Ptr = number;
+type Dims = [m: number, n: number, k: number, lda: number, ldb: number, ldc: number, flags: number];
+type Gemm = (c: Ptr, a: Ptr, b: Ptr, bias: Ptr, ...dims: Dims) => void;
+type Unary = (y: Ptr, x: Ptr, n: number) => void;
+type UnaryBackward = (dx: Ptr, dy: Ptr, saved: Ptr, n: number) => void;
+type Leaky = (y: Ptr, x: Ptr, n: number, slope: number) => void;
+type RowOp = (y: Ptr, x: Ptr, rows: number, cols: number, temperature: number) => void;
+type RowBackward = (dx: Ptr, dy: Ptr, y: Ptr, rows: number, cols: number, temperature: number) => void;
+type CrossEntropy = (grad: Ptr, logits: Ptr, labels: Ptr, rows: number, cols: number) => number;
+type KlDiv = (grad: Ptr, student: Ptr, teacher: Ptr, rows: number, cols: number, temperature: number) => number;
+type DistillLoss = (
+  out: Ptr, grad: Ptr, student: Ptr, teacher: Ptr, labels: Ptr, rows: number, cols: number,
+  temperature: number, alpha: number,
+) => number;
+type Mse = (grad: Ptr, pred: Ptr, target: Ptr, n: number, scale: number) => number;
+type BiasGrad = (db: Ptr, dy: Ptr, rows: number, cols: number, accumulate: number) => void;
+type Sgd = (
+  param: Ptr, grad: Ptr, velocity: Ptr, n: number, lr: number, momentum: number, weightDecay: number, nesterov: number,
+) => void;
+type Adam = (
+  param: Ptr, grad: Ptr, m: Ptr, v: Ptr, n: number, lr: number, beta1: number, beta2: number, eps: number,
+  weightDecay: number, step: number, decoupled: number,
+) => void;
+type Dropout = (y: Ptr, x: Ptr, mask: Ptr, n: number) => void;
+
+export interface KernelExports {
+  memory: WebAssembly.Memory;
+  // memory.ts
+  arena_alloc(bytes: number): Ptr;
+  arena_mark(): Ptr;
+  arena_release(mark: Ptr): void;
+  arena_reset(): void;
+  arena_used(): number;
+  scratch_base(): Ptr;
+  // gemm.ts
+  gemm_nn: Gemm; gemm_nn_ref: Gemm;
+  gemm_nt: Gemm; gemm_nt_ref: Gemm;
+  gemm_tn: Gemm; gemm_tn_ref: Gemm;
+  // activation.ts
+  relu_forward: Unary; relu_forward_ref: Unary;
+  relu_backward: UnaryBackward; relu_backward_ref: UnaryBackward;
+  leaky_relu_forward: Leaky; leaky_relu_forward_ref: Leaky;
+  leaky_relu_backward: (dx: Ptr, dy: Ptr, x: Ptr, n: number, slope: number) => void;
+  leaky_relu_backward_ref: (dx: Ptr, dy: Ptr, x: Ptr, n: number, slope: number) => void;
+  tanh_forward: Unary; tanh_forward_ref: Unary;
+  tanh_backward: UnaryBackward; tanh_backward_ref: UnaryBackward;
+  sigmoid_forward: Unary; sigmoid_forward_ref: Unary;
+  sigmoid_backward: UnaryBackward; sigmoid_backward_ref: UnaryBackward;
+  gelu_forward: Unary; gelu_forward_ref: Unary;
+  gelu_backward: UnaryBackward; gelu_backward_ref: UnaryBackward;
+  dropout_forward: Dropout; dropout_forward_ref: Dropout; dropout_backward: Dropout;
+  exp_forward: Unary; exp_forward_ref: Unary;
+  // softmax.ts
+  softmax_forward: RowOp; softmax_forward_ref: RowOp;
+  softmax_backward: RowBackward; softmax_backward_ref: RowBackward;
+  log_softmax_forward: RowOp; log_softmax_forward_ref: RowOp;
+  log_softmax_backward: RowBackward; log_softmax_backward_ref: RowBackward;
+  // loss.ts
+  cross_entropy: CrossEntropy; cross_entropy_ref: CrossEntropy;
+  kl_div: KlDiv; kl_div_ref: KlDiv;
+  distill_loss: DistillLoss; distill_loss_ref: DistillLoss;
+  mse: Mse; mse_ref: Mse;
+  // reduce.ts
+  bias_grad: BiasGrad; bias_grad_ref: BiasGrad;
+  argmax(out: Ptr, x: Ptr, rows: number, cols: number): void;
+  accuracy_count(x: Ptr, labels: Ptr, rows: number, cols: number): number;
+  sum_squares(x: Ptr, n: number): number; sum_squares_ref(x: Ptr, n: number): number;
+  scale_inplace(x: Ptr, n: number, s: number): void;
+  clip_grad_norm(list: Ptr, count: number, maxNorm: number): number;
+  // optim.ts
+  sgd_step: Sgd; sgd_step_ref: Sgd;
+  adam_step: Adam; adam_step_ref: Adam;
+  // random.ts
+  rng_seed(state: Ptr, lo: number, hi: number): void;
+  rng_next_u32(state: Ptr): number;
+  rng_below(state: Ptr, bound: number): number;
+  rng_uniform(state: Ptr, out: Ptr, n: number, low: number, high: number): void;
+  rng_normal(state: Ptr, out: Ptr, n: number, mean: number, std: number): void;
+  rng_permutation(state: Ptr, out: Ptr, n: number): void;
+  rng_dropout_mask(state: Ptr, mask: Ptr, n: number, p: number): void;
+}
+
+/** GEMM flag bits (assembly/gemm.ts). */
+export const GEMM_ACCUMULATE = 1;
+export const GEMM_RELU = 2;
+
+/** Names of all exported kernels, checked against the module at load time. */
+export const KERNEL_NAMES = [
+  "arena_alloc", "arena_mark", "arena_release", "arena_reset", "arena_used", "scratch_base",
+  "gemm_nn", "gemm_nn_ref", "gemm_nt", "gemm_nt_ref", "gemm_tn", "gemm_tn_ref",
+  "relu_forward", "relu_forward_ref", "relu_backward", "relu_backward_ref",
+  "leaky_relu_forward", "leaky_relu_forward_ref", "leaky_relu_backward", "leaky_relu_backward_ref",
+  "tanh_forward", "tanh_forward_ref", "tanh_backward", "tanh_backward_ref",
+  "sigmoid_forward", "sigmoid_forward_ref", "sigmoid_backward", "sigmoid_backward_ref",
+  "gelu_forward", "gelu_forward_ref", "gelu_backward", "gelu_backward_ref",
+  "dropout_forward", "dropout_forward_ref", "dropout_backward", "exp_forward", "exp_forward_ref",
+  "softmax_forward", "softmax_forward_ref", "softmax_backward", "softmax_backward_ref",
+  "log_softmax_forward", "log_softmax_forward_ref", "log_softmax_backward", "log_softmax_backward_ref",
+  "cross_entropy", "cross_entropy_ref", "kl_div", "kl_div_ref", "distill_loss", "distill_loss_ref",
+  "mse", "mse_ref",
+  "bias_grad", "bias_grad_ref", "argmax", "accuracy_count", "sum_squares", "sum_squares_ref",
+  "scale_inplace", "clip_grad_norm",
+  "sgd_step", "sgd_step_ref", "adam_step", "adam_step_ref",
+  "rng_seed", "rng_next_u32", "rng_below", "rng_uniform", "rng_normal", "rng_permutation", "rng_dropout_mask",
+] as const satisfies readonly (keyof KernelExports)[];

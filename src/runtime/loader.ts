@@ -1,0 +1,49 @@
+/**
+ * The one place that instantiates the wasm module. It goes through
+ * `@assemblyscript/loader` (the project's chosen loader; officially deprecated upstream),
+ * so replacing it means editing this file only. The kernels use a plain pointer ABI, so
+ * the raw `instance.exports` are used directly (the loader's demangled wrappers would add
+ * a closure and an argument spread to every call).
+ */
+import { instantiate } from "@assemblyscript/loader";
+import { KERNEL_NAMES, type KernelExports } from "./abi.js";
+import { KernelAssertionError, WasmLoadError } from "../errors.js";
+
+/** Reads an AssemblyScript static string (UTF-16, byte length stored just before it). */
+function readString(memory: WebAssembly.Memory | undefined, ptr: number): string {
+  if (!memory || ptr === 0) return "";
+  const buffer = memory.buffer;
+  const byteLength = new Uint32Array(buffer, (ptr >>> 0) - 4, 1)[0]!;
+  return String.fromCharCode(...new Uint16Array(buffer, ptr >>> 0, byteLength >>> 1));
+}
+
+/** Instantiates a compiled kernel module and checks that it exports the whole ABI. */
+export async function instantiateKernels(module: WebAssembly.Module): Promise<KernelExports> {
+  let memory: WebAssembly.Memory | undefined;
+  const imports = {
+    env: {
+      abort(message: number, file: number, line: number, column: number): never {
+        throw new KernelAssertionError(
+          `kernel assertion failed: ${readString(memory, message)} (${readString(memory, file)}:${line}:${column})`,
+        );
+      },
+    },
+  };
+  let instance: WebAssembly.Instance;
+  try {
+    ({ instance } = await instantiate(module, imports));
+  } catch (cause) {
+    throw new WasmLoadError(`could not instantiate the distill-wasm kernels: ${String(cause)}`);
+  }
+  const exports = instance.exports as unknown as KernelExports;
+  memory = exports.memory;
+  const missing = KERNEL_NAMES.filter((name) => typeof exports[name] !== "function");
+  if (!(memory instanceof WebAssembly.Memory) || missing.length > 0) {
+    throw new WasmLoadError(
+      `the supplied wasm is not a distill-wasm kernel module of this version (missing: ${
+        missing.length ? missing.join(", ") : "memory"
+      })`,
+    );
+  }
+  return exports;
+}

@@ -1,0 +1,61 @@
+/**
+ * Turning what a user passes to `init()` into a compiled `WebAssembly.Module`:
+ * the embedded bytes (default), bytes, a `WebAssembly.Module`, a `Response`, or a URL
+ * (fetched; `file:` URLs are read from disk in Node, where fetch cannot read files).
+ */
+import { RELAXED_WASM_BASE64, RELEASE_WASM_BASE64 } from "./wasm-bytes.generated.js";
+import { WasmLoadError } from "../errors.js";
+
+export type WasmSource = BufferSource | WebAssembly.Module | Response | URL | string;
+export type Build = "release" | "relaxed";
+
+function decodeBase64(text: string): Uint8Array {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+const compiledEmbedded = new Map<Build, Promise<WebAssembly.Module>>();
+
+/** The embedded build, compiled once per process and shared by every engine. */
+export function embeddedModule(build: Build): Promise<WebAssembly.Module> {
+  let module = compiledEmbedded.get(build);
+  if (!module) {
+    const bytes = decodeBase64(build === "relaxed" ? RELAXED_WASM_BASE64 : RELEASE_WASM_BASE64);
+    module = WebAssembly.compile(bytes as BufferSource);
+    compiledEmbedded.set(build, module);
+  }
+  return module;
+}
+
+async function readFileUrl(url: URL): Promise<Uint8Array> {
+  const fs = await import("node:fs/promises");
+  return fs.readFile(url);
+}
+
+async function fetchBytes(url: URL): Promise<Uint8Array> {
+  const isNode = typeof process === "object" && typeof process.versions?.node === "string";
+  if (url.protocol === "file:" && isNode) return readFileUrl(url);
+  const response = await fetch(url);
+  if (!response.ok) throw new WasmLoadError(`fetching ${url.href} failed: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/** Compiles a user-supplied source; errors become WasmLoadError naming the source. */
+export async function compileSource(source: WasmSource): Promise<WebAssembly.Module> {
+  try {
+    if (source instanceof WebAssembly.Module) return source;
+    if (typeof Response !== "undefined" && source instanceof Response) {
+      return await WebAssembly.compile(await source.arrayBuffer());
+    }
+    if (source instanceof URL || typeof source === "string") {
+      const url = source instanceof URL ? source : new URL(source, globalThis.location?.href ?? undefined);
+      return await WebAssembly.compile((await fetchBytes(url)) as BufferSource);
+    }
+    return await WebAssembly.compile(source as BufferSource);
+  } catch (cause) {
+    if (cause instanceof WasmLoadError) throw cause;
+    throw new WasmLoadError(`could not load the wasm module from the supplied source: ${String(cause)}`);
+  }
+}
