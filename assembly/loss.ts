@@ -23,16 +23,14 @@ let rowHard: f32 = 0;
 let rowSoft: f32 = 0;
 
 /**
- * One row of the fused loss. hardW / softW weight the two gradient terms (0 disables a
- * term entirely: its row loss is then not computed). gHard = 1/rows, gSoft = T/rows.
+ * One row of the fused loss. `hard` / `soft` say which terms to compute (loss and
+ * gradient); hardW / softW weight their gradients. gHard = 1/rows, gSoft = T/rows.
  */
 // @ts-ignore: decorator
 @inline function distillRow(
   grad: usize, s: usize, t: usize, label: i32, cols: i32, temp: f32,
-  hardW: f32, softW: f32, gHard: f32, gSoft: f32,
+  hard: bool, soft: bool, hardW: f32, softW: f32, gHard: f32, gSoft: f32,
 ): void {
-  const hard = hardW != 0;
-  const soft = softW != 0;
   const mx = rowMax(s, cols);
   let s1: f32 = 1, ms: f32 = 0, mt: f32 = 0, ss: f32 = 1, st: f32 = 1, lseS: f32 = 0, lseT: f32 = 0;
   if (hard) {
@@ -85,7 +83,7 @@ let rowSoft: f32 = 0;
     }
     if (grad) store<f32>(grad + o, g);
   }
-  if (hard && grad) fixLabelGradient(grad, s, t, label, temp, mx, s1, ms, mt, ss, st, hardW, softW, gHard, gSoft);
+  if (hard && grad) fixLabelGradient(grad, s, t, label, temp, mx, s1, ms, mt, ss, st, soft, hardW, softW, gHard, gSoft);
   rowSoft = kl;
 }
 
@@ -93,13 +91,13 @@ let rowSoft: f32 = 0;
 // @ts-ignore: decorator
 @inline function fixLabelGradient(
   grad: usize, s: usize, t: usize, label: i32, temp: f32, mx: f32, s1: f32,
-  ms: f32, mt: f32, ss: f32, st: f32, hardW: f32, softW: f32, gHard: f32, gSoft: f32,
+  ms: f32, mt: f32, ss: f32, st: f32, soft: bool, hardW: f32, softW: f32, gHard: f32, gSoft: f32,
 ): void {
   const o = <usize>label << 2;
   const sv = load<f32>(s + o);
   let g: f32 = 0;
   g += hardW * ((exp1(sv - mx) / s1 - 1) * gHard);
-  if (softW != 0) {
+  if (soft) {
     const ps = exp1(sv / temp - ms) / ss;
     const pt = exp1(load<f32>(t + o) / temp - mt) / st;
     g += softW * ((ps - pt) * gSoft);
@@ -110,10 +108,8 @@ let rowSoft: f32 = 0;
 /** The plain twin of distillRow: one element at a time, lanes emulated for the KL sum. */
 function distillRowRef(
   grad: usize, s: usize, t: usize, label: i32, cols: i32, temp: f32,
-  hardW: f32, softW: f32, gHard: f32, gSoft: f32,
+  hard: bool, soft: bool, hardW: f32, softW: f32, gHard: f32, gSoft: f32,
 ): void {
-  const hard = hardW != 0;
-  const soft = softW != 0;
   const mx = rowMaxRef(s, cols);
   let s1: f32 = 1, ms: f32 = 0, mt: f32 = 0, ss: f32 = 1, st: f32 = 1, lseS: f32 = 0, lseT: f32 = 0;
   if (hard) {
@@ -160,7 +156,7 @@ function distillRowRef(
 // @ts-ignore: decorator
 @inline function distillAll(
   ref: bool, out: usize, grad: usize, s: usize, t: usize, labels: usize,
-  rows: i32, cols: i32, temp: f32, hardW: f32, softW: f32,
+  rows: i32, cols: i32, temp: f32, hard: bool, soft: bool, hardW: f32, softW: f32,
 ): f64 {
   assert(rows > 0 && cols > 0, "loss: rows and cols must be positive");
   assert(temp > 0, "loss: temperature must be positive");
@@ -172,22 +168,22 @@ function distillRowRef(
   rowSoft = 0;
   for (let r = 0; r < rows; r++) {
     const off = <usize>r * <usize>cols << 2;
-    const label = hardW != 0 ? load<i32>(labels + (<usize>r << 2)) : 0;
+    const label = hard ? load<i32>(labels + (<usize>r << 2)) : 0;
     assert(label >= 0 && label < cols, "loss: label out of range");
     const g = grad ? grad + off : 0;
-    const tr = softW != 0 ? t + off : 0;
-    if (ref) distillRowRef(g, s + off, tr, label, cols, temp, hardW, softW, gHard, gSoft);
-    else distillRow(g, s + off, tr, label, cols, temp, hardW, softW, gHard, gSoft);
+    const tr = soft ? t + off : 0;
+    if (ref) distillRowRef(g, s + off, tr, label, cols, temp, hard, soft, hardW, softW, gHard, gSoft);
+    else distillRow(g, s + off, tr, label, cols, temp, hard, soft, hardW, softW, gHard, gSoft);
     hardSum += <f64>rowHard;
     softSum += <f64>rowSoft;
   }
-  const hard = hardSum / <f64>rows;
-  const soft = (softSum / <f64>rows) * (<f64>temp * <f64>temp);
-  const total = <f64>hardW * hard + <f64>softW * soft;
+  const hardLoss = hardSum / <f64>rows;
+  const softLoss = (softSum / <f64>rows) * (<f64>temp * <f64>temp);
+  const total = <f64>hardW * hardLoss + <f64>softW * softLoss;
   if (out) {
     store<f64>(out, total);
-    store<f64>(out, hardW != 0 ? hard : 0, 8);
-    store<f64>(out, softW != 0 ? soft : 0, 16);
+    store<f64>(out, hardLoss, 8);
+    store<f64>(out, softLoss, 16);
   }
   return total;
 }
@@ -196,20 +192,20 @@ function distillRowRef(
 
 /** Mean cross-entropy of softmax(s) against integer labels; grad = (softmax(s) − onehot)/rows. */
 export function cross_entropy(grad: usize, s: usize, labels: usize, rows: i32, cols: i32): f64 {
-  return distillAll(false, 0, grad, s, 0, labels, rows, cols, 1, 1, 0);
+  return distillAll(false, 0, grad, s, 0, labels, rows, cols, 1, true, false, 1, 0);
 }
 
 export function cross_entropy_ref(grad: usize, s: usize, labels: usize, rows: i32, cols: i32): f64 {
-  return distillAll(true, 0, grad, s, 0, labels, rows, cols, 1, 1, 0);
+  return distillAll(true, 0, grad, s, 0, labels, rows, cols, 1, true, false, 1, 0);
 }
 
 /** T²·KL(softmax(t/T) ‖ softmax(s/T)), batch mean; grad = T·(p_s − p_t)/rows. */
 export function kl_div(grad: usize, s: usize, t: usize, rows: i32, cols: i32, temp: f32): f64 {
-  return distillAll(false, 0, grad, s, t, 0, rows, cols, temp, 0, 1);
+  return distillAll(false, 0, grad, s, t, 0, rows, cols, temp, false, true, 0, 1);
 }
 
 export function kl_div_ref(grad: usize, s: usize, t: usize, rows: i32, cols: i32, temp: f32): f64 {
-  return distillAll(true, 0, grad, s, t, 0, rows, cols, temp, 0, 1);
+  return distillAll(true, 0, grad, s, t, 0, rows, cols, temp, false, true, 0, 1);
 }
 
 /** α·CE + (1 − α)·T²·KL in one pass; writes [total, hard, soft] to out (f64 × 3) and returns total. */
@@ -217,13 +213,13 @@ export function distill_loss(
   out: usize, grad: usize, s: usize, t: usize, labels: usize, rows: i32, cols: i32, temp: f32, alpha: f32,
 ): f64 {
   assert(alpha >= 0 && alpha <= 1, "distill_loss: alpha must be in [0, 1]");
-  return distillAll(false, out, grad, s, t, labels, rows, cols, temp, alpha, 1 - alpha);
+  return distillAll(false, out, grad, s, t, labels, rows, cols, temp, true, true, alpha, 1 - alpha);
 }
 
 export function distill_loss_ref(
   out: usize, grad: usize, s: usize, t: usize, labels: usize, rows: i32, cols: i32, temp: f32, alpha: f32,
 ): f64 {
-  return distillAll(true, out, grad, s, t, labels, rows, cols, temp, alpha, 1 - alpha);
+  return distillAll(true, out, grad, s, t, labels, rows, cols, temp, true, true, alpha, 1 - alpha);
 }
 
 // ================================================================ mean squared error

@@ -89,8 +89,9 @@ const TANH_T4: f32 = -3.33332819422e-1;
   q = q * z + TANH_T4;
   const small = (q * z) * x + x;
   const e = exp1(ax + ax);
-  const large = copysign<f32>(1.0 - 2.0 / (e + 1.0), x);
-  return ax < TANH_SMALL ? small : large;
+  const large: f32 = 1.0 - 2.0 / (e + 1.0);
+  // tanh is odd and |small| carries the magnitude; copysign also keeps tanh(−0) = −0.
+  return copysign<f32>(ax < TANH_SMALL ? abs<f32>(small) : large, x);
 }
 
 // @ts-ignore: decorator
@@ -105,10 +106,10 @@ const TANH_T4: f32 = -3.33332819422e-1;
   const small = f32x4.add(f32x4.mul(f32x4.mul(q, z), x), x);
   const e = exp4(f32x4.add(ax, ax));
   const one = f32x4.splat(1.0);
-  const magnitude = f32x4.sub(one, f32x4.div(f32x4.splat(2.0), f32x4.add(e, one)));
-  // copysign(magnitude, x): magnitude ≥ 0 here, so OR-ing in x's sign bit is exact.
-  const large = v128.or(magnitude, v128.and(x, i32x4.splat(0x80000000)));
-  return v128.bitselect(small, large, f32x4.lt(ax, f32x4.splat(TANH_SMALL)));
+  const large = f32x4.sub(one, f32x4.div(f32x4.splat(2.0), f32x4.add(e, one)));
+  const magnitude = v128.bitselect(f32x4.abs(small), large, f32x4.lt(ax, f32x4.splat(TANH_SMALL)));
+  // copysign(magnitude, x): magnitude ≥ 0, so OR-ing in x's sign bit is exact.
+  return v128.or(magnitude, v128.and(x, i32x4.splat(0x80000000)));
 }
 
 // ---------------------------------------------------------------- sigmoid

@@ -107,5 +107,6 @@ export const activation64: Record<string, (x: number, slope?: number) => number>
   leaky_relu: (x, slope = 0.01) => (x > 0 ? x : slope * x),
   tanh: (x) => Math.tanh(x),
   sigmoid: (x) => 1 / (1 + Math.exp(-x)),
+  exp: (x) => Math.exp(x),
   gelu: (x) => 0.5 * x * (1 + Math.tanh(GELU_C * (x + 0.044715 * x * x * x))),
 };
