@@ -57,10 +57,26 @@ export function rng_seed(s: usize, lo: u32, hi: u32): void {
   return <f32>(rng_next_u32(s) >>> 8) * (1.0 / 16777216.0);
 }
 
-/** out(n) = low + (high − low)·u, u uniform in [0, 1). */
+/** The largest f32 below x (x finite). */
+// @ts-ignore: decorator
+@inline function nextDown(x: f32): f32 {
+  if (x == 0) return -reinterpret<f32>(1);
+  const bits = reinterpret<i32>(x);
+  return reinterpret<f32>(x > 0 ? bits - 1 : bits + 1);
+}
+
+/**
+ * out(n) = low + (high − low)·u, u uniform in [0, 1), low < high. Rounding can carry the
+ * sum up to `high` (e.g. 1 + (1 − 2^−24) rounds to 2); such values become the largest
+ * f32 below high, so every value lies in [low, high).
+ */
 export function rng_uniform(s: usize, out: usize, n: i32, low: f32, high: f32): void {
   const span = high - low;
-  for (let i = 0; i < n; i++) store<f32>(out + (<usize>i << 2), low + span * nextUnit(s));
+  const top = max<f32>(low, nextDown(high));
+  for (let i = 0; i < n; i++) {
+    const v = low + span * nextUnit(s);
+    store<f32>(out + (<usize>i << 2), v < high ? v : top);
+  }
 }
 
 /** out(n) = mean + std·z, z standard normal (Box–Muller; pairs, the last odd one drops its twin). */
