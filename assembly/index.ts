@@ -5,6 +5,7 @@
 // the tests compare against bit for bit.
 
 export {
+  heap_alloc, heap_free, heap_used, heap_top,
   arena_alloc, arena_mark, arena_release, arena_reset, arena_used, scratch_base,
 } from "./memory";
 
@@ -25,6 +26,7 @@ export {
 export {
   softmax_forward, softmax_forward_ref, softmax_backward, softmax_backward_ref,
   log_softmax_forward, log_softmax_forward_ref, log_softmax_backward, log_softmax_backward_ref,
+  probabilities_to_logits,
 } from "./softmax";
 
 export {
@@ -33,6 +35,7 @@ export {
 
 export {
   bias_grad, bias_grad_ref, argmax, accuracy_count, sum_squares, sum_squares_ref, scale_inplace, clip_grad_norm,
+  axpby, axpby_ref,
 } from "./reduce";
 
 export { sgd_step, sgd_step_ref, adam_step, adam_step_ref } from "./optim";
@@ -40,3 +43,7 @@ export { sgd_step, sgd_step_ref, adam_step, adam_step_ref } from "./optim";
 export {
   rng_seed, rng_next_u32, rng_below, rng_uniform, rng_normal, rng_permutation, rng_dropout_mask,
 } from "./random";
+
+export { gather_rows, augment_shift, augment_noise, copy_bytes, zero_bytes } from "./data";
+
+export { math_cos, math_pow } from "./scalar";

@@ -29,7 +29,7 @@ let rowSoft: f32 = 0;
 // @ts-ignore: decorator
 @inline function distillRow(
   grad: usize, s: usize, t: usize, label: i32, cols: i32, temp: f32,
-  hard: bool, soft: bool, hardW: f32, softW: f32, gHard: f32, gSoft: f32,
+  hard: bool, soft: bool, softCe: bool, hardW: f32, softW: f32, gHard: f32, gSoft: f32,
 ): void {
   const mx = rowMax(s, cols);
   let s1: f32 = 1, ms: f32 = 0, mt: f32 = 0, ss: f32 = 1, st: f32 = 1, lseS: f32 = 0, lseT: f32 = 0;
@@ -61,7 +61,9 @@ let rowSoft: f32 = 0;
       const zt = f32x4.sub(f32x4.div(v128.load(t + o), tv), f32x4.splat(mt));
       const ps = f32x4.div(exp4(zs), f32x4.splat(ss));
       const pt = f32x4.div(exp4(zt), f32x4.splat(st));
-      const logRatio = f32x4.sub(f32x4.sub(zt, f32x4.splat(lseT)), f32x4.sub(zs, f32x4.splat(lseS)));
+      const logRatio = softCe
+        ? f32x4.sub(f32x4.splat(lseS), zs)
+        : f32x4.sub(f32x4.sub(zt, f32x4.splat(lseT)), f32x4.sub(zs, f32x4.splat(lseS)));
       klAcc = f32x4.add(klAcc, f32x4.mul(pt, logRatio));
       g = f32x4.add(g, f32x4.mul(f32x4.splat(softW), f32x4.mul(f32x4.sub(ps, pt), f32x4.splat(gSoft))));
     }
@@ -78,7 +80,7 @@ let rowSoft: f32 = 0;
       const zt = load<f32>(t + o) / temp - mt;
       const ps = exp1(zs) / ss;
       const pt = exp1(zt) / st;
-      kl += pt * ((zt - lseT) - (zs - lseS));
+      kl += pt * (softCe ? lseS - zs : (zt - lseT) - (zs - lseS));
       g += softW * ((ps - pt) * gSoft);
     }
     if (grad) store<f32>(grad + o, g);
@@ -108,7 +110,7 @@ let rowSoft: f32 = 0;
 /** The plain twin of distillRow: one element at a time, lanes emulated for the KL sum. */
 function distillRowRef(
   grad: usize, s: usize, t: usize, label: i32, cols: i32, temp: f32,
-  hard: bool, soft: bool, hardW: f32, softW: f32, gHard: f32, gSoft: f32,
+  hard: bool, soft: bool, softCe: bool, hardW: f32, softW: f32, gHard: f32, gSoft: f32,
 ): void {
   const mx = rowMaxRef(s, cols);
   let s1: f32 = 1, ms: f32 = 0, mt: f32 = 0, ss: f32 = 1, st: f32 = 1, lseS: f32 = 0, lseT: f32 = 0;
@@ -136,7 +138,7 @@ function distillRowRef(
       const zt = load<f32>(t + o) / temp - mt;
       const ps = exp1(zs) / ss;
       const pt = exp1(zt) / st;
-      const term = pt * ((zt - lseT) - (zs - lseS));
+      const term = pt * (softCe ? lseS - zs : (zt - lseT) - (zs - lseS));
       if (i < full) {
         const lane = i & 3;
         if (lane == 0) l0 += term; else if (lane == 1) l1 += term; else if (lane == 2) l2 += term; else l3 += term;
@@ -156,7 +158,7 @@ function distillRowRef(
 // @ts-ignore: decorator
 @inline function distillAll(
   ref: bool, out: usize, grad: usize, s: usize, t: usize, labels: usize,
-  rows: i32, cols: i32, temp: f32, hard: bool, soft: bool, hardW: f32, softW: f32,
+  rows: i32, cols: i32, temp: f32, hard: bool, soft: bool, softCe: bool, hardW: f32, softW: f32,
 ): f64 {
   assert(rows > 0 && cols > 0, "loss: rows and cols must be positive");
   assert(temp > 0, "loss: temperature must be positive");
@@ -172,8 +174,8 @@ function distillRowRef(
     assert(label >= 0 && label < cols, "loss: label out of range");
     const g = grad ? grad + off : 0;
     const tr = soft ? t + off : 0;
-    if (ref) distillRowRef(g, s + off, tr, label, cols, temp, hard, soft, hardW, softW, gHard, gSoft);
-    else distillRow(g, s + off, tr, label, cols, temp, hard, soft, hardW, softW, gHard, gSoft);
+    if (ref) distillRowRef(g, s + off, tr, label, cols, temp, hard, soft, softCe, hardW, softW, gHard, gSoft);
+    else distillRow(g, s + off, tr, label, cols, temp, hard, soft, softCe, hardW, softW, gHard, gSoft);
     hardSum += <f64>rowHard;
     softSum += <f64>rowSoft;
   }
@@ -192,34 +194,43 @@ function distillRowRef(
 
 /** Mean cross-entropy of softmax(s) against integer labels; grad = (softmax(s) − onehot)/rows. */
 export function cross_entropy(grad: usize, s: usize, labels: usize, rows: i32, cols: i32): f64 {
-  return distillAll(false, 0, grad, s, 0, labels, rows, cols, 1, true, false, 1, 0);
+  return distillAll(false, 0, grad, s, 0, labels, rows, cols, 1, true, false, false, 1, 0);
 }
 
 export function cross_entropy_ref(grad: usize, s: usize, labels: usize, rows: i32, cols: i32): f64 {
-  return distillAll(true, 0, grad, s, 0, labels, rows, cols, 1, true, false, 1, 0);
+  return distillAll(true, 0, grad, s, 0, labels, rows, cols, 1, true, false, false, 1, 0);
 }
 
 /** T²·KL(softmax(t/T) ‖ softmax(s/T)), batch mean; grad = T·(p_s − p_t)/rows. */
 export function kl_div(grad: usize, s: usize, t: usize, rows: i32, cols: i32, temp: f32): f64 {
-  return distillAll(false, 0, grad, s, t, 0, rows, cols, temp, false, true, 0, 1);
+  return distillAll(false, 0, grad, s, t, 0, rows, cols, temp, false, true, false, 0, 1);
 }
 
 export function kl_div_ref(grad: usize, s: usize, t: usize, rows: i32, cols: i32, temp: f32): f64 {
-  return distillAll(true, 0, grad, s, t, 0, rows, cols, temp, false, true, 0, 1);
+  return distillAll(true, 0, grad, s, t, 0, rows, cols, temp, false, true, false, 0, 1);
 }
 
-/** α·CE + (1 − α)·T²·KL in one pass; writes [total, hard, soft] to out (f64 × 3) and returns total. */
+/** distill_loss flag: the soft term is T²·soft cross-entropy −Σ p_t·log p_s instead of T²·KL. */
+export const DISTILL_SOFT_CROSS_ENTROPY: i32 = 1;
+
+/**
+ * α·CE + (1 − α)·T²·KL in one pass; writes [total, hard, soft] to out (f64 × 3) and
+ * returns total. With DISTILL_SOFT_CROSS_ENTROPY the soft term is T²·(−Σ p_t·log p_s):
+ * KL plus the teacher's entropy, with the same gradient.
+ */
 export function distill_loss(
-  out: usize, grad: usize, s: usize, t: usize, labels: usize, rows: i32, cols: i32, temp: f32, alpha: f32,
+  out: usize, grad: usize, s: usize, t: usize, labels: usize, rows: i32, cols: i32, temp: f32, alpha: f32, flags: i32,
 ): f64 {
   assert(alpha >= 0 && alpha <= 1, "distill_loss: alpha must be in [0, 1]");
-  return distillAll(false, out, grad, s, t, labels, rows, cols, temp, true, true, alpha, 1 - alpha);
+  const softCe = (flags & DISTILL_SOFT_CROSS_ENTROPY) != 0;
+  return distillAll(false, out, grad, s, t, labels, rows, cols, temp, true, true, softCe, alpha, 1 - alpha);
 }
 
 export function distill_loss_ref(
-  out: usize, grad: usize, s: usize, t: usize, labels: usize, rows: i32, cols: i32, temp: f32, alpha: f32,
+  out: usize, grad: usize, s: usize, t: usize, labels: usize, rows: i32, cols: i32, temp: f32, alpha: f32, flags: i32,
 ): f64 {
-  return distillAll(true, out, grad, s, t, labels, rows, cols, temp, true, true, alpha, 1 - alpha);
+  const softCe = (flags & DISTILL_SOFT_CROSS_ENTROPY) != 0;
+  return distillAll(true, out, grad, s, t, labels, rows, cols, temp, true, true, softCe, alpha, 1 - alpha);
 }
 
 // ================================================================ mean squared error

@@ -144,3 +144,27 @@ export function clip_grad_norm(list: usize, count: i32, maxNorm: f32): f64 {
   }
   return norm;
 }
+
+// ================================================================ axpby
+
+/** y(n) = alpha·x + beta·y, element-wise (y may alias x). */
+export function axpby(y: usize, x: usize, n: i32, alpha: f32, beta: f32): void {
+  const a = f32x4.splat(alpha);
+  const b = f32x4.splat(beta);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(y + o, f32x4.add(f32x4.mul(a, v128.load(x + o)), f32x4.mul(b, v128.load(y + o))));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, alpha * load<f32>(x + o) + beta * load<f32>(y + o));
+  }
+}
+
+export function axpby_ref(y: usize, x: usize, n: i32, alpha: f32, beta: f32): void {
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, alpha * load<f32>(x + o) + beta * load<f32>(y + o));
+  }
+}

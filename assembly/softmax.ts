@@ -266,3 +266,20 @@ export function log_softmax_backward_ref(dx: usize, dy: usize, y: usize, rows: i
     }
   }
 }
+
+// ================================================================ ensemble teachers
+
+/** Smallest normal f32: probabilities are clamped to it so that their log stays finite. */
+const PROB_FLOOR: f32 = 1.17549435e-38;
+
+/**
+ * y(n) = T·log(max(p, 1.2e−38)): logits whose softmax at temperature T gives back the
+ * probabilities p (e.g. an ensemble's averaged tempered probabilities), finite even
+ * where p underflowed to 0.
+ */
+export function probabilities_to_logits(y: usize, p: usize, n: i32, t: f32): void {
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, t * Mathf.log(max<f32>(load<f32>(p + o), PROB_FLOOR)));
+  }
+}

@@ -12,8 +12,8 @@ import { ArgumentError, OutOfMemoryError } from "./errors.js";
 export type EngineBuild = "release" | "relaxed" | "custom";
 
 const MAX_MEMORY_BYTES = 4 * 1024 ** 3; // wasm32 address space
-/** Static data and the GEMM scratch block below the arena (assembly/memory.ts), rounded up. */
-const SCRATCH_AND_STATIC_BYTES = 1024 * 1024;
+/** Static data, block headers and slack the heap needs beyond the payload (assembly/memory.ts). */
+const HEAP_OVERHEAD_BYTES = 1024 * 1024;
 
 export class Engine {
   /** The raw kernel exports (pointer ABI). */
@@ -41,19 +41,40 @@ export class Engine {
     return new Float64Array(this.kernels.memory.buffer, ptr, length);
   }
 
-  /** Allocates `bytes` (16-byte aligned) from the arena; throws OutOfMemoryError if it cannot. */
+  /**
+   * Allocates a temporary of `bytes` (16-byte aligned) from the arena: freed by the
+   * enclosing `scoped` call (or `kernels.arena_release`). Throws OutOfMemoryError.
+   */
   alloc(bytes: number): number {
+    this.checkSize(bytes);
+    return this.checkPointer(this.kernels.arena_alloc(bytes) >>> 0, bytes);
+  }
+
+  /** Allocates `bytes` (16-byte aligned) that live until `free(ptr)`. Throws OutOfMemoryError. */
+  allocOwned(bytes: number): number {
+    this.checkSize(bytes);
+    return this.checkPointer(this.kernels.heap_alloc(bytes) >>> 0, bytes);
+  }
+
+  /** Frees a pointer returned by `allocOwned`. */
+  free(ptr: number): void {
+    this.kernels.heap_free(ptr);
+  }
+
+  private checkSize(bytes: number): void {
     if (!Number.isSafeInteger(bytes) || bytes < 0) {
       throw new ArgumentError(`alloc: byte count must be a non-negative integer; got ${bytes}`);
     }
-    const used = this.bytesInUse;
-    if (bytes + used + SCRATCH_AND_STATIC_BYTES > MAX_MEMORY_BYTES) {
+    const used = this.kernels.heap_used() >>> 0;
+    if (bytes + used + HEAP_OVERHEAD_BYTES > MAX_MEMORY_BYTES) {
       throw new OutOfMemoryError(
         `cannot allocate ${formatBytes(bytes)}: WebAssembly memory is limited to 4 GiB ` +
           `and ${formatBytes(used)} are already in use`,
       );
     }
-    const ptr = this.kernels.arena_alloc(bytes) >>> 0;
+  }
+
+  private checkPointer(ptr: number, bytes: number): number {
     if (ptr === 0) {
       throw new OutOfMemoryError(
         `cannot allocate ${formatBytes(bytes)}: the JavaScript engine refused to grow WebAssembly memory ` +
@@ -68,7 +89,7 @@ export class Engine {
     return this.alloc(length * 4);
   }
 
-  /** Copies numbers into a fresh f32 allocation and returns its pointer. */
+  /** Copies numbers into a fresh f32 temporary and returns its pointer. */
   putF32(values: ArrayLike<number>): number {
     const ptr = this.allocF32(values.length);
     this.f32(ptr, values.length).set(values);
@@ -97,9 +118,14 @@ export class Engine {
     }
   }
 
-  /** Bytes currently allocated in the arena. */
+  /** Bytes of temporaries currently allocated in the arena. */
   get bytesInUse(): number {
     return this.kernels.arena_used() >>> 0;
+  }
+
+  /** Bytes of linear memory in use by every live allocation (owned and temporary). */
+  get heapBytes(): number {
+    return this.kernels.heap_used() >>> 0;
   }
 }
 

@@ -14,7 +14,9 @@ export type ErrorCode =
   | "OUT_OF_MEMORY"
   | "NOT_INITIALIZED"
   | "WASM_LOAD_FAILED"
-  | "KERNEL_ASSERTION";
+  | "KERNEL_ASSERTION"
+  | "INVALID_FILE"
+  | "TRAINING_DIVERGED";
 
 export class DistillError extends Error {
   readonly code: ErrorCode;
@@ -92,5 +94,19 @@ export class WasmLoadError extends DistillError {
 export class KernelAssertionError extends DistillError {
   constructor(message: string) {
     super("KERNEL_ASSERTION", message);
+  }
+}
+
+/** A file or byte buffer is not in the format it claims (bad magic, truncated, inconsistent sizes). */
+export class FormatError extends DistillError {
+  constructor(message: string) {
+    super("INVALID_FILE", message);
+  }
+}
+
+/** The loss became NaN or infinite; the model holds the last weights whose loss was finite. */
+export class DivergenceError extends DistillError {
+  constructor(message: string) {
+    super("TRAINING_DIVERGED", message);
   }
 }

@@ -10,7 +10,7 @@ export { Engine, type EngineBuild } from "./engine.js";
 export { detectFeatures, type WasmFeatures } from "./runtime/features.js";
 export type { WasmSource } from "./runtime/source.js";
 export type { KernelExports } from "./runtime/abi.js";
-export { GEMM_ACCUMULATE, GEMM_RELU } from "./runtime/abi.js";
+export { GEMM_ACCUMULATE, GEMM_RELU, DISTILL_SOFT_CROSS_ENTROPY } from "./runtime/abi.js";
 export { softmax, logSoftmax, type SoftmaxOptions } from "./ops/softmax.js";
 export {
   crossEntropy, klDivergence, distillationLoss, mseLoss,
@@ -18,5 +18,24 @@ export {
   type TemperatureOption, type EngineOption,
 } from "./ops/losses.js";
 export { matmul, type MatmulOptions } from "./ops/matmul.js";
+export {
+  Dataset, seededPermutation, parseIdx, gunzipIfNeeded, idxToDataset, loadIdx, loadMnistDigits, mnistFromDigitArrays,
+  type DatasetOptions, type SplitOptions, type Batch, type IdxArray, type IdxType, type IdxData,
+  type IdxDatasetOptions, type LoadIdxOptions, type MnistDigitsOptions,
+} from "./data/index.js";
+export {
+  dense, activation, relu, leakyRelu, tanh, sigmoid, gelu, dropout,
+  type LayerSpec, type DenseSpec, type ActivationSpec, type DropoutSpec, type ActivationName, type InitName,
+} from "./nn/layers.js";
+export { Sequential, type SequentialOptions, type NamedParameter } from "./nn/sequential.js";
+export { mlp, mlpLayers, type MlpOptions } from "./nn/mlp.js";
+export type { OptimizerSpec, SgdSpec, AdamSpec } from "./train/optimizer.js";
+export type { ScheduleSpec } from "./train/schedule.js";
+export type { TrainOptions, TrainResult, EpochRecord, BatchInfo, EarlyStopping, StopReason } from "./train/loop.js";
+export { train } from "./train/train.js";
+export { distill, type DistillOptions, type DistillResult, type EpochValue, type Augment } from "./distill/distill.js";
+export type { Teacher, TeacherFunction, WeightedTeacher } from "./distill/teacher.js";
+export type { HintSpec } from "./distill/hints.js";
+export { searchTemperature, type SearchOptions, type SearchResult, type SearchTrial } from "./distill/search.js";
 export * from "./errors.js";
 export type { FloatArray, LabelArray } from "./validate.js";

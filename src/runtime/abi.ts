@@ -17,7 +17,7 @@ type CrossEntropy = (grad: Ptr, logits: Ptr, labels: Ptr, rows: number, cols: nu
 type KlDiv = (grad: Ptr, student: Ptr, teacher: Ptr, rows: number, cols: number, temperature: number) => number;
 type DistillLoss = (
   out: Ptr, grad: Ptr, student: Ptr, teacher: Ptr, labels: Ptr, rows: number, cols: number,
-  temperature: number, alpha: number,
+  temperature: number, alpha: number, flags?: number,
 ) => number;
 type Mse = (grad: Ptr, pred: Ptr, target: Ptr, n: number, scale: number) => number;
 type BiasGrad = (db: Ptr, dy: Ptr, rows: number, cols: number, accumulate: number) => void;
@@ -33,9 +33,13 @@ type Dropout = (y: Ptr, x: Ptr, mask: Ptr, n: number) => void;
 export interface KernelExports {
   memory: WebAssembly.Memory;
   // memory.ts
+  heap_alloc(bytes: number): Ptr;
+  heap_free(ptr: Ptr): void;
+  heap_used(): number;
+  heap_top(): number;
   arena_alloc(bytes: number): Ptr;
-  arena_mark(): Ptr;
-  arena_release(mark: Ptr): void;
+  arena_mark(): number;
+  arena_release(mark: number): void;
   arena_reset(): void;
   arena_used(): number;
   scratch_base(): Ptr;
@@ -62,6 +66,7 @@ export interface KernelExports {
   softmax_backward: RowBackward; softmax_backward_ref: RowBackward;
   log_softmax_forward: RowOp; log_softmax_forward_ref: RowOp;
   log_softmax_backward: RowBackward; log_softmax_backward_ref: RowBackward;
+  probabilities_to_logits(y: Ptr, p: Ptr, n: number, temperature: number): void;
   // loss.ts
   cross_entropy: CrossEntropy; cross_entropy_ref: CrossEntropy;
   kl_div: KlDiv; kl_div_ref: KlDiv;
@@ -74,6 +79,8 @@ export interface KernelExports {
   sum_squares(x: Ptr, n: number): number; sum_squares_ref(x: Ptr, n: number): number;
   scale_inplace(x: Ptr, n: number, s: number): void;
   clip_grad_norm(list: Ptr, count: number, maxNorm: number): number;
+  axpby(y: Ptr, x: Ptr, n: number, alpha: number, beta: number): void;
+  axpby_ref(y: Ptr, x: Ptr, n: number, alpha: number, beta: number): void;
   // optim.ts
   sgd_step: Sgd; sgd_step_ref: Sgd;
   adam_step: Adam; adam_step_ref: Adam;
@@ -85,14 +92,26 @@ export interface KernelExports {
   rng_normal(state: Ptr, out: Ptr, n: number, mean: number, std: number): void;
   rng_permutation(state: Ptr, out: Ptr, n: number): void;
   rng_dropout_mask(state: Ptr, mask: Ptr, n: number, p: number): void;
+  // data.ts
+  gather_rows(dst: Ptr, src: Ptr, indices: Ptr, first: number, count: number, rowBytes: number): void;
+  augment_shift(dst: Ptr, src: Ptr, rows: number, side: number, maxShift: number, rng: Ptr): void;
+  augment_noise(x: Ptr, noise: Ptr, n: number, std: number, rng: Ptr): void;
+  copy_bytes(dst: Ptr, src: Ptr, bytes: number): void;
+  zero_bytes(dst: Ptr, bytes: number): void;
+  // scalar.ts
+  math_cos(x: number): number;
+  math_pow(x: number, y: number): number;
 }
 
 /** GEMM flag bits (assembly/gemm.ts). */
 export const GEMM_ACCUMULATE = 1;
 export const GEMM_RELU = 2;
+/** distill_loss flag (assembly/loss.ts): soft cross-entropy instead of KL as the soft term. */
+export const DISTILL_SOFT_CROSS_ENTROPY = 1;
 
 /** Names of all exported kernels, checked against the module at load time. */
 export const KERNEL_NAMES = [
+  "heap_alloc", "heap_free", "heap_used", "heap_top",
   "arena_alloc", "arena_mark", "arena_release", "arena_reset", "arena_used", "scratch_base",
   "gemm_nn", "gemm_nn_ref", "gemm_nt", "gemm_nt_ref", "gemm_tn", "gemm_tn_ref",
   "relu_forward", "relu_forward_ref", "relu_backward", "relu_backward_ref",
@@ -106,7 +125,8 @@ export const KERNEL_NAMES = [
   "cross_entropy", "cross_entropy_ref", "kl_div", "kl_div_ref", "distill_loss", "distill_loss_ref",
   "mse", "mse_ref",
   "bias_grad", "bias_grad_ref", "argmax", "accuracy_count", "sum_squares", "sum_squares_ref",
-  "scale_inplace", "clip_grad_norm",
+  "scale_inplace", "clip_grad_norm", "axpby", "axpby_ref", "probabilities_to_logits",
   "sgd_step", "sgd_step_ref", "adam_step", "adam_step_ref",
   "rng_seed", "rng_next_u32", "rng_below", "rng_uniform", "rng_normal", "rng_permutation", "rng_dropout_mask",
+  "gather_rows", "augment_shift", "augment_noise", "copy_bytes", "zero_bytes", "math_cos", "math_pow",
 ] as const satisfies readonly (keyof KernelExports)[];

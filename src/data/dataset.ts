@@ -1,0 +1,337 @@
+/**
+ * A labelled dataset in JavaScript memory:
+ *   x  (length, features)  f32, row-major
+ *   y  (length)            class ids, integers in [0, classes)
+ *
+ * Every shuffle and split draws its order from the wasm PRNG (xoshiro128** seeded with
+ * the given seed, Fisher–Yates), so a seed gives the same rows in the same order in every
+ * runtime. Only copying and integer bookkeeping happen in JavaScript.
+ */
+import type { Engine } from "../engine.js";
+import { ArgumentError, LabelError, OptionError, ShapeError } from "../errors.js";
+import { getEngine } from "../init.js";
+import type { EngineOption } from "../ops/losses.js";
+import {
+  requireArray, requireDim, requireFinite, requireLabels, requireLength, type FloatArray, type LabelArray,
+} from "../validate.js";
+
+/** The largest number of classes a dataset may have. */
+export const MAX_CLASSES = 65536;
+
+export interface DatasetOptions {
+  /** Values per row. */
+  features: number;
+  /** Number of classes; default: the largest label + 1. */
+  classes?: number;
+}
+
+export interface SplitOptions extends EngineOption {
+  /** Seed of the order, an integer in [0, 2^53) (default 0). */
+  seed?: number;
+  /** Keep each class's share in every part, to within one row per class (default false). */
+  stratified?: boolean;
+}
+
+/** A run of consecutive rows: views into the dataset, not copies. */
+export interface Batch {
+  /** (rows, features) */
+  x: Float32Array;
+  /** (rows) */
+  y: Int32Array;
+  /** Index of the first row. */
+  start: number;
+}
+
+export class Dataset {
+  /** (length, features), row-major. */
+  readonly x: Float32Array;
+  /** (length) class ids in [0, classes). */
+  readonly y: Int32Array;
+  readonly features: number;
+  readonly classes: number;
+  /** Number of rows (≥ 1). */
+  readonly length: number;
+
+  /**
+   * Validates and wraps x (length × features values, all finite) and y (length labels).
+   * A Float32Array x or Int32Array y is used as is (not copied); other arrays are converted.
+   */
+  constructor(x: FloatArray, y: LabelArray, options: DatasetOptions) {
+    const op = "Dataset";
+    if (typeof options !== "object" || options === null) {
+      throw new ArgumentError(`${op}: options must be an object { features, classes? }; got ${String(options)}`);
+    }
+    const features = requireDim(op, "features", options.features);
+    const xs = requireArray(op, "x", x);
+    if (!ArrayBuffer.isView(y) && !Array.isArray(y)) {
+      throw new ArgumentError(`${op}: y must be an Int32Array, Uint8Array or number[] of labels; got ${typeof y}`);
+    }
+    const ys = y as ArrayLike<number>;
+    if (ys.length === 0) throw new ShapeError(`${op}: y is empty; a dataset needs at least one row`);
+    requireLength(op, "x", xs, ys.length * features, `${ys.length} rows (one per label) × ${features} features`);
+    requireFinite(op, "x", xs, features);
+    const classes = options.classes === undefined ? inferClasses(op, ys) : requireClasses(op, options.classes);
+    requireLabels(op, ys, ys.length, classes);
+    this.x = xs instanceof Float32Array ? xs : Float32Array.from(xs);
+    this.y = ys instanceof Int32Array ? ys : Int32Array.from(ys);
+    this.features = features;
+    this.classes = classes;
+    this.length = ys.length;
+  }
+
+  /** Like the constructor, but always copies x and y. */
+  static from(x: FloatArray, y: LabelArray, options: DatasetOptions): Dataset {
+    const d = new Dataset(x, y, options);
+    return wrap(d.x === x ? d.x.slice() : d.x, d.y === y ? d.y.slice() : d.y, d.features, d.classes);
+  }
+
+  /** Row i: a (features) view into x. */
+  row(i: number): Float32Array {
+    const r = this.checkIndex("Dataset.row", "i", i);
+    return this.x.subarray(r * this.features, (r + 1) * this.features);
+  }
+
+  /** A new dataset of the given rows, in the given order (indices may repeat). */
+  subset(indices: ArrayLike<number>): Dataset {
+    const op = "Dataset.subset";
+    if (!ArrayBuffer.isView(indices) && !Array.isArray(indices)) {
+      throw new ArgumentError(`${op}: indices must be an Int32Array or number[]; got ${typeof indices}`);
+    }
+    if (indices.length === 0) throw new ShapeError(`${op}: indices is empty; a dataset needs at least one row`);
+    for (let k = 0; k < indices.length; k++) this.checkIndex(op, `indices[${k}]`, indices[k]);
+    return this.take(indices);
+  }
+
+  /** Rows start ≤ i < end (copied), 0 ≤ start < end ≤ length. */
+  slice(start: number, end: number = this.length): Dataset {
+    const op = "Dataset.slice";
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > this.length || start >= end) {
+      throw new ArgumentError(
+        `${op}: (start, end) = (${start}, ${end}) is not a non-empty row range; expected integers 0 ≤ start < end ≤ ${this.length}`,
+      );
+    }
+    const f = this.features;
+    return wrap(this.x.slice(start * f, end * f), this.y.slice(start, end), f, this.classes);
+  }
+
+  /** The rows in a seeded random order. */
+  shuffled(seed: number, options: EngineOption = {}): Dataset {
+    return this.take(seededPermutation(this.length, requireSeed("Dataset.shuffled", seed), options));
+  }
+
+  /**
+   * Splits off round(length × validationFraction) rows for validation, in seeded random
+   * order; the rest is the training set. Both must be non-empty.
+   */
+  split(validationFraction: number, options: SplitOptions = {}): { train: Dataset; validation: Dataset } {
+    const op = "Dataset.split";
+    if (typeof validationFraction !== "number" || !(validationFraction > 0 && validationFraction < 1)) {
+      throw new OptionError(`${op}: validationFraction must be a number strictly between 0 and 1; got ${String(validationFraction)}`);
+    }
+    const validation = Math.round(this.length * validationFraction);
+    const train = this.length - validation;
+    if (validation < 1 || train < 1) {
+      throw new OptionError(
+        `${op}: validationFraction ${validationFraction} of ${this.length} rows gives ${validation} validation and ` +
+          `${train} training rows; both parts need at least one row`,
+      );
+    }
+    const [v, t] = this.partition([validation, train], options) as [Dataset, Dataset];
+    return { train: t, validation: v };
+  }
+
+  /**
+   * Disjoint parts with the given numbers of rows (each ≥ 1, sum ≤ length), drawn in a
+   * seeded random order. Stratified: each part holds each class in proportion to its
+   * share of the dataset (largest-remainder rounding: within one row per class when the
+   * parts cover the dataset), and its rows are then shuffled so classes are mixed.
+   */
+  partition(sizes: readonly number[], options: SplitOptions = {}): Dataset[] {
+    const op = "Dataset.partition";
+    if (!Array.isArray(sizes) || sizes.length === 0) {
+      throw new ArgumentError(`${op}: sizes must be a non-empty array of row counts; got ${String(sizes)}`);
+    }
+    let total = 0;
+    for (const [j, s] of sizes.entries()) total += requireDim(op, `sizes[${j}]`, s);
+    if (total > this.length) {
+      throw new OptionError(`${op}: the parts need ${total} rows (${sizes.join(" + ")}) but the dataset has ${this.length}`);
+    }
+    const stratified = options.stratified ?? false;
+    if (typeof stratified !== "boolean") throw new OptionError(`${op}: stratified must be true or false; got ${String(stratified)}`);
+    const seed = requireSeed(op, options.seed ?? 0);
+    const engine = options.engine ?? getEngine();
+    return withPermutations(engine, seed, (permutation) => {
+      const parts = stratified ? this.stratifiedParts(sizes, permutation) : contiguousParts(permutation(this.length), sizes);
+      return parts.map((rows) => this.take(rows));
+    });
+  }
+
+  /** Rows per class: (classes). */
+  classCounts(): Int32Array {
+    const counts = new Int32Array(this.classes);
+    for (let i = 0; i < this.length; i++) counts[this.y[i]!]!++;
+    return counts;
+  }
+
+  /** Consecutive batches of batchSize rows (the last may be shorter), as views. */
+  batches(batchSize: number): Generator<Batch, void, undefined> {
+    return this.batchesOf(requireDim("Dataset.batches", "batchSize", batchSize)); // checked before the first next()
+  }
+
+  private *batchesOf(size: number): Generator<Batch, void, undefined> {
+    const f = this.features;
+    for (let start = 0; start < this.length; start += size) {
+      const end = Math.min(start + size, this.length);
+      yield { x: this.x.subarray(start * f, end * f), y: this.y.subarray(start, end), start };
+    }
+  }
+
+  /** Per class, shuffle its rows; deal them out to the parts; then shuffle each part. */
+  private stratifiedParts(sizes: readonly number[], permutation: (n: number) => Int32Array): Int32Array[] {
+    const byClass = rowsByClass(this.y, this.classes);
+    const counts = Int32Array.from(byClass, (rows) => rows.length);
+    // Hierarchical apportionment: first how many rows of each class are used at all,
+    // then each part's share of what remains, so no class is ever overdrawn.
+    let remaining = apportion(counts, sizes.reduce((a, b) => a + b, 0));
+    const perPart = sizes.map((size, j) => {
+      const take = j === sizes.length - 1 ? remaining : apportion(remaining, size);
+      remaining = remaining.map((r, c) => r - take[c]!);
+      return take;
+    });
+    const shuffled = byClass.map((rows) => permutation(rows.length).map((k) => rows[k]!));
+    const used = new Int32Array(this.classes);
+    return perPart.map((take, j) => {
+      const part = new Int32Array(sizes[j]!);
+      let n = 0;
+      for (let c = 0; c < this.classes; c++) {
+        part.set(shuffled[c]!.subarray(used[c]!, used[c]! + take[c]!), n);
+        n += take[c]!;
+        used[c]! += take[c]!;
+      }
+      return permutation(part.length).map((k) => part[k]!);
+    });
+  }
+
+  /** Copies rows by already validated indices. */
+  private take(indices: ArrayLike<number>): Dataset {
+    const f = this.features;
+    const x = new Float32Array(indices.length * f);
+    const y = new Int32Array(indices.length);
+    for (let k = 0; k < indices.length; k++) {
+      const i = indices[k]!;
+      x.set(this.x.subarray(i * f, (i + 1) * f), k * f);
+      y[k] = this.y[i]!;
+    }
+    return wrap(x, y, f, this.classes);
+  }
+
+  private checkIndex(op: string, name: string, i: unknown): number {
+    if (typeof i !== "number" || !Number.isInteger(i) || i < 0 || i >= this.length) {
+      throw new ArgumentError(`${op}: ${name} = ${String(i)} is not a row index; expected an integer in [0, ${this.length})`);
+    }
+    return i;
+  }
+}
+
+/**
+ * A Dataset around arrays that are already valid (no checks, no copies). It bypasses the
+ * constructor, which is why the class uses TypeScript `private` rather than `#` members.
+ */
+function wrap(x: Float32Array, y: Int32Array, features: number, classes: number): Dataset {
+  return Object.assign(Object.create(Dataset.prototype) as Dataset, { x, y, features, classes, length: y.length });
+}
+
+/**
+ * A random permutation of 0 … n−1: (n) Int32Array, drawn by the wasm PRNG seeded with
+ * `seed` (an integer in [0, 2^53)). The same n and seed give the same order everywhere.
+ */
+export function seededPermutation(n: number, seed: number, options: EngineOption = {}): Int32Array {
+  const op = "seededPermutation";
+  if (!Number.isInteger(n) || n < 0 || n > 2 ** 31 - 1) {
+    throw new ArgumentError(`${op}: n must be an integer in [0, 2^31); got ${String(n)}`);
+  }
+  const s = requireSeed(op, seed);
+  return withPermutations(options.engine ?? getEngine(), s, (permutation) => permutation(n));
+}
+
+/** Runs fn with `permutation(n)`, which draws successive permutations from one seeded stream. */
+function withPermutations<T>(engine: Engine, seed: number, fn: (permutation: (n: number) => Int32Array) => T): T {
+  return engine.scoped(() => {
+    const rng = engine.alloc(16);
+    engine.kernels.rng_seed(rng, seed >>> 0, Math.floor(seed / 2 ** 32) >>> 0);
+    return fn((n) => {
+      if (n <= 1) return new Int32Array(n);
+      return engine.scoped(() => {
+        const out = engine.alloc(4 * n);
+        engine.kernels.rng_permutation(rng, out, n);
+        return engine.i32(out, n).slice();
+      });
+    });
+  });
+}
+
+/** A PRNG seed: an integer in [0, 2^53); OptionError otherwise. */
+export function requireSeed(op: string, seed: unknown): number {
+  if (typeof seed !== "number" || !Number.isSafeInteger(seed) || seed < 0) {
+    throw new OptionError(`${op}: seed must be an integer in [0, 2^53); got ${String(seed)}`);
+  }
+  return seed;
+}
+
+function requireClasses(op: string, classes: unknown): number {
+  const c = requireDim(op, "classes", classes);
+  if (c > MAX_CLASSES) throw new OptionError(`${op}: classes = ${c} exceeds the supported maximum of ${MAX_CLASSES}`);
+  return c;
+}
+
+/** Largest label + 1 (labels that are not class ids are reported by requireLabels afterwards). */
+function inferClasses(op: string, labels: ArrayLike<number>): number {
+  let max = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const v = labels[i]!;
+    if (v >= MAX_CLASSES) {
+      throw new LabelError(`${op}: labels[${i}] = ${v} is not a class id; labels must be integers in [0, ${MAX_CLASSES})`);
+    }
+    if (v > max) max = v;
+  }
+  return Math.floor(max) + 1;
+}
+
+/** For each class, its row indices in dataset order. */
+function rowsByClass(y: Int32Array, classes: number): Int32Array[] {
+  const counts = new Int32Array(classes);
+  for (let i = 0; i < y.length; i++) counts[y[i]!]!++;
+  const rows = Array.from(counts, (n) => new Int32Array(n));
+  const filled = new Int32Array(classes);
+  for (let i = 0; i < y.length; i++) rows[y[i]!]![filled[y[i]!]!++] = i;
+  return rows;
+}
+
+/** Consecutive runs of `order` with the given sizes. */
+function contiguousParts(order: Int32Array, sizes: readonly number[]): Int32Array[] {
+  let start = 0;
+  return sizes.map((size) => order.slice(start, (start += size)));
+}
+
+/**
+ * Largest-remainder apportionment of `total` (≤ Σ counts) in proportion to counts: each
+ * share is ⌊counts[c]·total / Σ⌋ or one more; ties go to the lower class. Exact integer
+ * arithmetic (products stay below 2^53 for datasets under 2^26 rows).
+ */
+function apportion(counts: Int32Array, total: number): Int32Array {
+  const sum = counts.reduce((a, b) => a + b, 0);
+  const shares = new Int32Array(counts.length);
+  const remainders = new Float64Array(counts.length);
+  let given = 0;
+  for (let c = 0; c < counts.length; c++) {
+    const p = counts[c]! * total;
+    let q = Math.floor(p / sum);
+    if (q * sum > p) q--; // guard against p / sum rounding up to an integer
+    shares[c] = q;
+    remainders[c] = p - q * sum;
+    given += q;
+  }
+  const order = Array.from(counts, (_, c) => c).sort((a, b) => remainders[b]! - remainders[a]! || a - b);
+  for (let k = 0; k < total - given; k++) shares[order[k]!]!++;
+  return shares;
+}

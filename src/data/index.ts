@@ -1,0 +1,10 @@
+/** Datasets: the Dataset container, IDX (MNIST-format) files, and the built-in MNIST digits. */
+export {
+  Dataset, seededPermutation, MAX_CLASSES,
+  type DatasetOptions, type SplitOptions, type Batch,
+} from "./dataset.js";
+export {
+  parseIdx, gunzipIfNeeded, idxToDataset, loadIdx,
+  type IdxArray, type IdxType, type IdxData, type IdxDatasetOptions, type LoadIdxOptions,
+} from "./idx.js";
+export { loadMnistDigits, mnistFromDigitArrays, MNIST_PIXELS, type MnistDigitsOptions } from "./mnist.js";

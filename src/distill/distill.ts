@@ -1,0 +1,233 @@
+/**
+ * `distill({ teacher, student, data, temperature, alpha, ... })`: trains a student on
+ * α·CE(labels) + (1 − α)·soft(teacher, student) with the shared training loop, plus
+ * optional FitNets hints (with a hint-only first stage), augmentation the teacher also
+ * sees, and a fine-tuning stage on the labels afterwards.
+ */
+import type { Dataset } from "../data/dataset.js";
+import { ArgumentError, OptionError } from "../errors.js";
+import type { Sequential } from "../nn/sequential.js";
+import { DISTILL_SOFT_CROSS_ENTROPY } from "../runtime/abi.js";
+import { copyToWasm, resolveRun, runLoop, type BatchContext, type LossHooks, type TrainOptions, type TrainResult } from "../train/loop.js";
+import { checkModelAndData, resolveValidation, train } from "../train/train.js";
+import { Hints, type HintSpec } from "./hints.js";
+import { TeacherSource, type Teacher } from "./teacher.js";
+
+/** A value per epoch: constant, linear from → to over the epochs, or a function of the (0-based) epoch. */
+export type EpochValue = number | { from: number; to: number } | ((epoch: number) => number);
+
+/** Built-in augmentation of square images, or a function that rewrites a batch in place. */
+export type Augment =
+  | {
+      /** Random translation by up to ±shift whole pixels (zero fill). */
+      shift?: number;
+      /** Standard deviation of Gaussian noise added to every value. */
+      noise?: number;
+      /** Image side (default √features). */
+      side?: number;
+    }
+  | ((x: Float32Array, rows: number, features: number) => void);
+
+export interface DistillOptions extends TrainOptions {
+  teacher: Teacher;
+  student: Sequential;
+  data: Dataset;
+  /** Softening temperature T (default 4). */
+  temperature?: EpochValue;
+  /** Weight of the hard-label loss, in [0, 1] (default 0.1). */
+  alpha?: EpochValue;
+  /** "kl" (default, T²-scaled KL), "mse" (between logits), "soft-ce" (T²-scaled cross-entropy with soft targets). */
+  softLoss?: "kl" | "mse" | "soft-ce";
+  /** FitNets hints: student layer ← teacher layer pairs (needs a model teacher). */
+  hints?: HintSpec[];
+  /** Epochs of a first stage trained on the hint loss alone (default 0). */
+  hintEpochs?: number;
+  augment?: Augment;
+  /** A last stage of plain training on the labels. */
+  fineTune?: TrainOptions;
+}
+
+export interface DistillResult extends TrainResult {
+  /** The hint-only first stage, when hintEpochs > 0. */
+  hintStage?: TrainResult;
+  /** The fine-tuning stage, when requested. */
+  fineTune?: TrainResult;
+}
+
+function epochValue(name: string, v: EpochValue, epochs: number, check: (x: number) => boolean, expected: string): (epoch: number) => number {
+  const validated = (x: number, epoch: number) => {
+    if (typeof x !== "number" || !check(x)) throw new OptionError(`distill: ${name} must be ${expected}; got ${x}${epoch >= 0 ? ` at epoch ${epoch + 1}` : ""}`);
+    return x;
+  };
+  if (typeof v === "number") {
+    validated(v, -1);
+    return () => v;
+  }
+  if (typeof v === "function") return (epoch) => validated(v(epoch), epoch);
+  if (v && typeof v === "object") {
+    validated(v.from, -1);
+    validated(v.to, -1);
+    if (!Number.isFinite(epochs)) throw new OptionError(`distill: a { from, to } ${name} schedule needs a number of epochs`);
+    return (epoch) => (epochs > 1 ? v.from + ((v.to - v.from) * epoch) / (epochs - 1) : v.from);
+  }
+  throw new OptionError(`distill: ${name} must be a number, { from, to } or a function of the epoch`);
+}
+
+/** Augmentation as a loop hook: built-in kernels, or the user's function on a view of the batch. */
+function augmentHook(model: Sequential, augment: Augment, features: number, seed: number, owned: number[]) {
+  const e = model.engine;
+  if (typeof augment === "function") return (x: number, rows: number) => augment(e.f32(x, rows * features), rows, features);
+  const shift = augment.shift ?? 0;
+  const noise = augment.noise ?? 0;
+  const side = augment.side ?? Math.round(Math.sqrt(features));
+  if (!(Number.isInteger(shift) && shift >= 0)) throw new OptionError(`distill: augment.shift must be an integer ≥ 0; got ${shift}`);
+  if (!(noise >= 0 && Number.isFinite(noise))) throw new OptionError(`distill: augment.noise must be a finite number ≥ 0; got ${noise}`);
+  if (shift > 0 && side * side !== features) {
+    throw new OptionError(`distill: augment.shift needs square images: ${features} features is not side² (set augment.side)`);
+  }
+  const rng = e.allocOwned(16);
+  owned.push(rng);
+  e.kernels.rng_seed(rng, seed >>> 0, 0x61756720); // a stream of its own: "aug "
+  let work = 0;
+  return (x: number, rows: number) => {
+    const k = e.kernels;
+    if (!work) {
+      work = e.allocOwned(model.batchCapacity * features * 4);
+      owned.push(work);
+    }
+    if (shift > 0) {
+      k.augment_shift(work, x, rows, side, shift, rng);
+      k.copy_bytes(x, work, rows * features * 4);
+    }
+    if (noise > 0) k.augment_noise(x, work, rows * features, noise, rng);
+  };
+}
+
+export async function distill(options: DistillOptions): Promise<DistillResult> {
+  const op = "distill";
+  if (!options || typeof options !== "object") throw new ArgumentError(`${op}: expects an options object { teacher, student, data, ... }`);
+  const { student, data } = options;
+  checkModelAndData(op, student, data);
+  const engine = student.engine;
+  const softLoss = options.softLoss ?? "kl";
+  if (!["kl", "mse", "soft-ce"].includes(softLoss)) throw new OptionError(`${op}: softLoss must be "kl", "mse" or "soft-ce"; got ${JSON.stringify(softLoss)}`);
+  const teacher = new TeacherSource(engine, options.teacher, student.outputs, student.inputs);
+  const hintSpecs = options.hints ?? [];
+  if (hintSpecs.length > 0 && !teacher.model) throw new OptionError(`${op}: hints need a single model teacher (not an ensemble, function or logits)`);
+  const hintEpochs = options.hintEpochs ?? 0;
+  if (!(Number.isInteger(hintEpochs) && hintEpochs >= 0)) throw new OptionError(`${op}: hintEpochs must be an integer ≥ 0; got ${hintEpochs}`);
+  if (hintEpochs > 0 && hintSpecs.length === 0) throw new OptionError(`${op}: hintEpochs needs hints`);
+  if (options.augment && teacher.kind === "logits") {
+    throw new OptionError(`${op}: precomputed teacher logits cannot follow augmented inputs; use a model or function teacher, or no augmentation`);
+  }
+  if (teacher.kind === "logits" && typeof options.validation === "number") {
+    throw new OptionError(`${op}: with precomputed teacher logits, pass validation as a Dataset (the logits are indexed by the rows of data)`);
+  }
+  const { train: trainSet, validation } = resolveValidation(op, student, data, options);
+  resolveRun(options, trainSet.length); // option errors before any teacher work
+  const epochs = options.epochs ?? (options.steps === undefined ? 10 : Infinity);
+  const temperatureAt = epochValue("temperature", options.temperature ?? 4, epochs, (t) => t > 0 && Number.isFinite(t), "a finite number > 0");
+  const alphaAt = epochValue("alpha", options.alpha ?? 0.1, epochs, (a) => a >= 0 && a <= 1, "in [0, 1]");
+
+  const k = engine.kernels;
+  const batch = options.batchSize ?? 64;
+  const seed = options.seed ?? 0;
+  const owned: number[] = [];
+  let hints: Hints | undefined;
+  try {
+    const wasmData = copyToWasm(engine, trainSet, owned);
+    student.reserve(Math.min(batch, trainSet.length));
+    const perBatch = options.augment !== undefined || hintSpecs.length > 0;
+    await teacher.prepare(wasmData, Math.min(batch, trainSet.length), !perBatch);
+    if (hintSpecs.length > 0) hints = new Hints(engine, hintSpecs, student, teacher.model!, batch, seed);
+    const teacherLogits = engine.allocOwned(batch * student.outputs * 4);
+    owned.push(teacherLogits);
+    const mseGrad = engine.allocOwned(batch * student.outputs * 4);
+    owned.push(mseGrad);
+    const parts = engine.allocOwned(24);
+    owned.push(parts);
+    const augment = options.augment ? augmentHook(student, options.augment, student.inputs, seed, owned) : undefined;
+
+    let temperature = 4;
+    let alpha = 0.1;
+    const sums = { hard: 0, soft: 0, hint: 0, rows: 0 };
+    const takeParts = () => {
+      const n = Math.max(sums.rows, 1);
+      const out: Record<string, number> = { hard: sums.hard / n, soft: sums.soft / n, temperature, alpha };
+      if (hints) out.hint = sums.hint / n;
+      sums.hard = sums.soft = sums.hint = sums.rows = 0;
+      return out;
+    };
+    const teacherForward = async (ctx: BatchContext) => {
+      await teacher.batchLogits(teacherLogits, ctx.x, ctx.rows, student.inputs, ctx.order, ctx.first, temperature);
+      if (hints && teacher.kind !== "model") throw new OptionError(`${op}: hints need a model teacher`);
+    };
+    const hintLoss = (rows: number) => (hints ? hints.compute(student, teacher.model!, rows) : 0);
+
+    const hookBase: Omit<LossHooks, "loss"> = {
+      augment,
+      inject: hints?.inject,
+      extraParameters: hints && hints.length > 0 ? [[hints.params, hints.grads, hints.length]] : [],
+      takeParts,
+    };
+
+    let hintStage: TrainResult | undefined;
+    if (hintEpochs > 0) {
+      hintStage = await runLoop(student, trainSet, validation, { ...options, epochs: hintEpochs, steps: undefined, earlyStopping: undefined }, {
+        ...hookBase,
+        loss: async (ctx) => {
+          await teacherForward(ctx);
+          k.zero_bytes(ctx.grad, ctx.rows * student.outputs * 4); // only the hints drive this stage
+          const h = hintLoss(ctx.rows);
+          sums.hint += h * ctx.rows;
+          sums.rows += ctx.rows;
+          return h;
+        },
+      });
+    }
+
+    const main = await runLoop(student, trainSet, validation, options, {
+      ...hookBase,
+      epochStart: (epoch) => {
+        temperature = temperatureAt(epoch);
+        alpha = alphaAt(epoch);
+      },
+      loss: async (ctx) => {
+        await teacherForward(ctx);
+        const n = ctx.rows * student.outputs;
+        let total: number;
+        let hard: number;
+        let soft: number;
+        if (softLoss === "mse") {
+          hard = k.cross_entropy(ctx.grad, ctx.logits, ctx.y, ctx.rows, student.outputs);
+          soft = k.mse(mseGrad, ctx.logits, teacherLogits, n, 1 / n);
+          k.axpby(ctx.grad, mseGrad, n, 1 - alpha, alpha); // grad = α·g_hard + (1 − α)·g_soft
+          total = alpha * hard + (1 - alpha) * soft;
+        } else {
+          const flags = softLoss === "soft-ce" ? DISTILL_SOFT_CROSS_ENTROPY : 0;
+          total = k.distill_loss(parts, ctx.grad, ctx.logits, teacherLogits, ctx.y, ctx.rows, student.outputs, temperature, alpha, flags);
+          const values = engine.f64(parts, 3);
+          hard = values[1]!;
+          soft = values[2]!;
+        }
+        const h = hintLoss(ctx.rows);
+        sums.hard += hard * ctx.rows;
+        sums.soft += soft * ctx.rows;
+        sums.hint += h * ctx.rows;
+        sums.rows += ctx.rows;
+        return total + h;
+      },
+    });
+
+    const result: DistillResult = { ...main };
+    if (hintStage) result.hintStage = hintStage;
+    if (options.fineTune && main.stopReason !== "aborted") {
+      result.fineTune = await train(student, data, { seed, batchSize: batch, validation: options.validation, ...options.fineTune });
+    }
+    return result;
+  } finally {
+    teacher.dispose();
+    hints?.dispose();
+    for (const p of owned) engine.free(p);
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * `searchTemperature`: trains one student per (temperature, α) pair on the same budget
+ * and ranks the pairs by validation accuracy.
+ */
+import type { Dataset } from "../data/dataset.js";
+import { ArgumentError, OptionError } from "../errors.js";
+import type { Sequential } from "../nn/sequential.js";
+import { checkDataForModel, copyToWasm, evaluateInWasm } from "../train/loop.js";
+import { distill, type DistillOptions } from "./distill.js";
+
+export interface SearchOptions extends Omit<DistillOptions, "student" | "temperature" | "alpha" | "validation"> {
+  /** Makes a fresh, identically initialised student for each trial. */
+  student: () => Sequential;
+  /** Held-out data the pairs are ranked on (required). */
+  validation: Dataset;
+  temperatures: readonly number[];
+  alphas: readonly number[];
+}
+
+export interface SearchTrial {
+  temperature: number;
+  alpha: number;
+  valAccuracy: number;
+  valLoss: number;
+  /** Final training loss of the trial. */
+  loss: number;
+}
+
+export interface SearchResult {
+  /** One row per pair, in the order tried (temperatures outer, alphas inner). */
+  trials: SearchTrial[];
+  /** The pair with the highest validation accuracy (the earliest tried on ties). */
+  best: SearchTrial;
+}
+
+export async function searchTemperature(options: SearchOptions): Promise<SearchResult> {
+  const op = "searchTemperature";
+  if (typeof options?.student !== "function") throw new ArgumentError(`${op}: student must be a function that builds a fresh student model`);
+  if (!options.validation) throw new OptionError(`${op}: validation data is required to rank the pairs`);
+  for (const [name, list] of [["temperatures", options.temperatures], ["alphas", options.alphas]] as const) {
+    if (!Array.isArray(list) || list.length === 0) throw new OptionError(`${op}: ${name} must be a non-empty array`);
+  }
+  const trials: SearchTrial[] = [];
+  let checked = false;
+  for (const temperature of options.temperatures) {
+    for (const alpha of options.alphas) {
+      const student = options.student();
+      try {
+        if (!checked) {
+          checkDataForModel(op, options.validation, student, "validation");
+          checked = true;
+        }
+        const result = await distill({ ...options, student, temperature, alpha, validation: undefined, earlyStopping: undefined });
+        const engine = student.engine;
+        const owned: number[] = [];
+        try {
+          const val = copyToWasm(engine, options.validation, owned);
+          const batch = Math.min(options.batchSize ?? 64, options.validation.length);
+          student.reserve(batch);
+          const grad = engine.allocOwned(batch * student.outputs * 4);
+          owned.push(grad);
+          const v = evaluateInWasm(student, val, batch, grad);
+          trials.push({ temperature, alpha, valAccuracy: v.accuracy, valLoss: v.loss, loss: result.history.at(-1)?.loss ?? NaN });
+        } finally {
+          for (const p of owned) engine.free(p);
+        }
+      } finally {
+        student.dispose();
+      }
+    }
+  }
+  const best = trials.reduce((b, t) => (t.valAccuracy > b.valAccuracy ? t : b));
+  return { trials, best };
+}

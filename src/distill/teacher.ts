@@ -1,0 +1,178 @@
+/**
+ * Where the teacher's logits come from: a model, a weighted ensemble of models (their
+ * tempered probabilities averaged), a function (sync or async, so any external model can
+ * teach), or precomputed logits (n × classes). Logits are cached once per sample unless
+ * the inputs are augmented, in which case the teacher sees each augmented batch.
+ */
+import type { Engine } from "../engine.js";
+import { ArgumentError, NonFiniteError, OptionError, ShapeError } from "../errors.js";
+import type { Sequential } from "../nn/sequential.js";
+import type { WasmData } from "../train/loop.js";
+import { requireArray } from "../validate.js";
+
+/** Called with a batch of inputs (rows × features, row-major); returns rows × classes logits. */
+export type TeacherFunction = (x: Float32Array, rows: number) => ArrayLike<number> | Promise<ArrayLike<number>>;
+export interface WeightedTeacher {
+  model: Sequential;
+  /** Relative weight in the ensemble (default 1). */
+  weight?: number;
+}
+export type Teacher = Sequential | readonly (Sequential | WeightedTeacher)[] | TeacherFunction | Float32Array | Float64Array | readonly number[];
+
+const isModel = (t: unknown): t is Sequential => !!t && typeof (t as Sequential).forward === "function" && typeof (t as Sequential).reserve === "function";
+
+type Kind = "model" | "ensemble" | "function" | "logits";
+
+export class TeacherSource {
+  readonly kind: Kind;
+  /** The single model teacher, when there is one (needed for hints). */
+  readonly model?: Sequential;
+  private readonly members: { model: Sequential; weight: number }[] = [];
+  private readonly fn?: TeacherFunction;
+  private readonly given?: ArrayLike<number>;
+  private readonly engine: Engine;
+  private readonly classes: number;
+  private readonly owned: number[] = [];
+  /** Cached logits: one (n, classes) block per member (one for model / function / logits). */
+  private caches: number[] = [];
+  private work = 0;
+  private sum = 0;
+
+  constructor(engine: Engine, teacher: Teacher, classes: number, features: number) {
+    this.engine = engine;
+    this.classes = classes;
+    const op = "distill";
+    const checkModel = (m: Sequential, what: string) => {
+      m.ensureAlive();
+      if (m.engine !== engine) throw new ArgumentError(`${op}: ${what} runs on a different engine than the student`);
+      if (m.inputs !== features) throw new ShapeError(`${op}: ${what} takes ${m.inputs} inputs but the data has ${features} features`);
+      if (m.outputs !== classes) throw new ShapeError(`${op}: ${what} has ${m.outputs} outputs but the student has ${classes}; they must match`);
+    };
+    if (isModel(teacher)) {
+      checkModel(teacher, "the teacher");
+      this.kind = "model";
+      this.model = teacher;
+      this.members.push({ model: teacher, weight: 1 });
+    } else if (typeof teacher === "function") {
+      this.kind = "function";
+      this.fn = teacher as TeacherFunction;
+    } else if (Array.isArray(teacher) && teacher.length > 0 && teacher.every((t) => isModel(t) || isModel((t as WeightedTeacher)?.model))) {
+      this.kind = "ensemble";
+      let total = 0;
+      teacher.forEach((t, i) => {
+        const m = isModel(t) ? t : (t as WeightedTeacher).model;
+        const w = isModel(t) ? 1 : ((t as WeightedTeacher).weight ?? 1);
+        if (!(w > 0 && Number.isFinite(w))) throw new OptionError(`${op}: ensemble weight ${i} must be a finite number > 0; got ${w}`);
+        checkModel(m, `ensemble member ${i}`);
+        this.members.push({ model: m, weight: w });
+        total += w;
+      });
+      for (const m of this.members) m.weight /= total;
+    } else if (ArrayBuffer.isView(teacher) || Array.isArray(teacher)) {
+      this.kind = "logits";
+      this.given = requireArray(op, "teacher logits", teacher);
+    } else {
+      throw new ArgumentError(`${op}: teacher must be a model, an array of models (ensemble), a function (x, rows) => logits, or precomputed logits`);
+    }
+  }
+
+  get needsInputs(): boolean {
+    return this.kind !== "logits";
+  }
+
+  /** Allocates work buffers for batches of up to `batch` rows and, when `cache`, computes every sample's logits once. */
+  async prepare(data: WasmData, batch: number, cache: boolean): Promise<void> {
+    const e = this.engine;
+    const alloc = (bytes: number) => {
+      const p = e.allocOwned(bytes);
+      this.owned.push(p);
+      return p;
+    };
+    for (const m of this.members) m.model.reserve(batch);
+    this.work = alloc(batch * this.classes * 4);
+    this.sum = alloc(batch * this.classes * 4);
+    if (this.kind === "logits") {
+      const expected = data.rows * this.classes;
+      if (this.given!.length !== expected) {
+        throw new ShapeError(`distill: teacher logits have ${this.given!.length} values; expected ${expected} = ${data.rows} samples × ${this.classes} classes`);
+      }
+      const c = alloc(expected * 4);
+      e.f32(c, expected).set(this.given!);
+      this.checkFinite(c, expected, "the precomputed teacher logits");
+      this.caches = [c];
+      return;
+    }
+    if (!cache) return;
+    const count = this.kind === "ensemble" ? this.members.length : 1;
+    this.caches = Array.from({ length: count }, () => alloc(data.rows * this.classes * 4));
+    for (let first = 0; first < data.rows; first += batch) {
+      const rows = Math.min(batch, data.rows - first);
+      const x = data.x + first * data.features * 4;
+      for (let m = 0; m < count; m++) {
+        await this.rawLogits(m, x, rows, data.features, this.caches[m]! + first * this.classes * 4);
+      }
+    }
+  }
+
+  /** Logits of member m (or the function) for rows at x, written to out. */
+  private async rawLogits(m: number, x: number, rows: number, features: number, out: number): Promise<void> {
+    const e = this.engine;
+    const n = rows * this.classes;
+    if (this.kind === "function") {
+      const input = e.readF32(x, rows * features);
+      const result = await this.fn!(input, rows);
+      if (!result || typeof (result as ArrayLike<number>).length !== "number") {
+        throw new ArgumentError(`distill: the teacher function must return an array of logits; got ${typeof result}`);
+      }
+      if (result.length !== n) {
+        throw new ShapeError(`distill: the teacher function returned ${result.length} values for ${rows} rows; expected ${n} = ${rows} × ${this.classes} classes`);
+      }
+      e.f32(out, n).set(result);
+      this.checkFinite(out, n, "the teacher function's logits");
+      return;
+    }
+    const logits = this.members[m]!.model.forward(x, rows, false);
+    e.kernels.copy_bytes(out, logits, n * 4);
+  }
+
+  private checkFinite(ptr: number, n: number, what: string): void {
+    const v = this.engine.f32(ptr, n);
+    for (let i = 0; i < n; i++) {
+      if (!Number.isFinite(v[i]!)) {
+        throw new NonFiniteError(`distill: ${what} contain ${v[i]} at row ${Math.floor(i / this.classes)}, class ${i % this.classes}`);
+      }
+    }
+  }
+
+  /**
+   * Writes the teacher logits for a batch into out (rows, classes): from the cache
+   * (rows order[first …]) or by running the teacher on x. Ensembles are combined at
+   * temperature T as T·log(Σ w·softmax(z/T)).
+   */
+  async batchLogits(out: number, x: number, rows: number, features: number, order: number, first: number, temperature: number): Promise<void> {
+    const k = this.engine.kernels;
+    const rowBytes = this.classes * 4;
+    const fetch = async (m: number, dst: number) => {
+      if (this.caches.length > 0) k.gather_rows(dst, this.caches[m]!, order, first, rows, rowBytes);
+      else await this.rawLogits(m, x, rows, features, dst);
+    };
+    if (this.kind !== "ensemble") {
+      await fetch(0, out);
+      return;
+    }
+    const n = rows * this.classes;
+    k.zero_bytes(this.sum, n * 4);
+    for (let m = 0; m < this.members.length; m++) {
+      await fetch(m, this.work);
+      k.softmax_forward(this.work, this.work, rows, this.classes, temperature);
+      k.axpby(this.sum, this.work, n, this.members[m]!.weight, 1);
+    }
+    k.probabilities_to_logits(out, this.sum, n, temperature);
+  }
+
+  dispose(): void {
+    for (const p of this.owned) this.engine.free(p);
+    this.owned.length = 0;
+    this.caches = [];
+  }
+}

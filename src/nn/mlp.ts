@@ -1,0 +1,39 @@
+/** `mlp([784, 512, 10], options)`: the usual stack of dense layers with activations (and dropout) between them. */
+import { ShapeError } from "../errors.js";
+import { activation, dense, dropout, type ActivationName, type InitName, type LayerSpec } from "./layers.js";
+import { Sequential, type SequentialOptions } from "./sequential.js";
+
+export interface MlpOptions extends SequentialOptions {
+  /** Activation after every hidden dense layer (default "relu"). */
+  activation?: ActivationName;
+  /** Dropout probability after every hidden activation (default 0: none). */
+  dropout?: number;
+  /** Weight init (default "he" for relu-like activations, "glorot" for tanh / sigmoid). */
+  init?: InitName;
+}
+
+/**
+ * Layers for widths [in, h1, …, out]: dense → activation (→ dropout) for each hidden width,
+ * then a final dense layer producing logits. Layer indices (and so parameter names)
+ * count every layer, as in PyTorch's nn.Sequential.
+ */
+export function mlpLayers(widths: readonly number[], options: MlpOptions = {}): LayerSpec[] {
+  if (!Array.isArray(widths) || widths.length < 2) {
+    throw new ShapeError(`mlp: widths must list at least an input and an output width, e.g. [784, 10]; got ${JSON.stringify(widths)}`);
+  }
+  const act = options.activation ?? "relu";
+  const init = options.init ?? (act === "tanh" || act === "sigmoid" ? "glorot" : "he");
+  const layers: LayerSpec[] = [];
+  for (let i = 0; i + 1 < widths.length; i++) {
+    layers.push(dense(widths[i]!, widths[i + 1]!, { init }));
+    if (i + 2 < widths.length) {
+      layers.push(activation(act));
+      if (options.dropout) layers.push(dropout(options.dropout));
+    }
+  }
+  return layers;
+}
+
+export function mlp(widths: readonly number[], options: MlpOptions = {}): Sequential {
+  return new Sequential(mlpLayers(widths, options), options);
+}

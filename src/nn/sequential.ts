@@ -1,0 +1,411 @@
+/**
+ * A sequential network whose parameters, gradients and activations live in wasm memory.
+ *
+ * Parameters sit in one flat f32 block (each tensor starting on a 16-byte boundary), and
+ * so do their gradients, so that an optimizer step or a gradient-norm clip is one kernel
+ * call. Names follow PyTorch's nn.Sequential state_dict: "<layer index>.weight" is
+ * (outputs, inputs) and "<layer index>.bias" is (outputs).
+ *
+ * A dense layer followed by ReLU runs as one GEMM with the ReLU fused into its epilogue.
+ */
+import type { Engine } from "../engine.js";
+import { ArgumentError, ShapeError } from "../errors.js";
+import { getEngine } from "../init.js";
+import { GEMM_RELU } from "../runtime/abi.js";
+import { requireArray, requireFinite, requireTemperature, rowsOf, type FloatArray } from "../validate.js";
+import { checkLayers, type LayerSpec } from "./layers.js";
+
+export interface SequentialOptions {
+  /** Seed of the model's PRNG: weight initialisation and dropout masks (default 0). */
+  seed?: number;
+  engine?: Engine;
+}
+
+export interface NamedParameter {
+  /** "<layer index>.weight" or "<layer index>.bias" */
+  name: string;
+  /** [outputs, inputs] for a weight, [outputs] for a bias */
+  shape: number[];
+  /** Offset in floats within the flat parameter block. */
+  offset: number;
+  length: number;
+}
+
+/** Per-layer runtime state. Pointers are byte offsets into wasm memory (0 = none). */
+interface LayerState {
+  spec: LayerSpec;
+  inputs: number;
+  outputs: number;
+  /** dense: offsets (floats) of weight and bias in the parameter block */
+  weight: number;
+  bias: number;
+  /** (capacity, outputs) output buffer; (capacity, inputs) input-gradient buffer (dense) or mask (dropout) */
+  out: number;
+  dInput: number;
+  mask: number;
+  /** set by each forward pass */
+  inPtr: number;
+  outPtr: number;
+  fusedRelu: boolean;
+  dropped: boolean;
+}
+
+const INFERENCE_CHUNK = 256;
+const align4 = (n: number) => (n + 3) & ~3;
+
+export class Sequential {
+  readonly engine: Engine;
+  readonly specs: readonly LayerSpec[];
+  /** Width of the input and of the output (the number of classes for a classifier). */
+  readonly inputs: number;
+  readonly outputs: number;
+  /** Number of trainable values (weights and biases). */
+  readonly parameterCount: number;
+  /** Floats in the flat parameter block (parameterCount plus alignment padding). */
+  readonly blockLength: number;
+  /** Pointers to the flat parameter and gradient blocks and to the model's PRNG state. */
+  readonly paramsPtr: number;
+  readonly gradsPtr: number;
+  readonly rngPtr: number;
+  private readonly layers: LayerState[];
+  private readonly named: NamedParameter[];
+  private capacity = 0;
+  private inputBuffer = 0;
+  private disposed = false;
+
+  constructor(specs: readonly LayerSpec[], options: SequentialOptions = {}) {
+    const { inputs, widths } = checkLayers(specs);
+    this.engine = options.engine ?? getEngine();
+    this.specs = specs.map((s) => ({ ...s }));
+    this.inputs = inputs;
+    this.outputs = widths[widths.length - 1]!;
+    this.named = [];
+    let offset = 0;
+    let width = inputs;
+    this.layers = this.specs.map((spec, i) => {
+      const state: LayerState = {
+        spec, inputs: width, outputs: widths[i]!, weight: -1, bias: -1,
+        out: 0, dInput: 0, mask: 0, inPtr: 0, outPtr: 0, fusedRelu: false, dropped: false,
+      };
+      if (spec.type === "dense") {
+        state.weight = offset;
+        this.named.push({ name: `${i}.weight`, shape: [spec.outputs, spec.inputs], offset, length: spec.outputs * spec.inputs });
+        offset = align4(offset + spec.outputs * spec.inputs);
+        state.bias = offset;
+        this.named.push({ name: `${i}.bias`, shape: [spec.outputs], offset, length: spec.outputs });
+        offset = align4(offset + spec.outputs);
+      }
+      width = widths[i]!;
+      return state;
+    });
+    this.blockLength = Math.max(offset, 4);
+    this.parameterCount = this.named.reduce((n, p) => n + p.length, 0);
+    const e = this.engine;
+    this.paramsPtr = e.allocOwned(this.blockLength * 4);
+    this.gradsPtr = e.allocOwned(this.blockLength * 4);
+    this.rngPtr = e.allocOwned(16);
+    e.kernels.zero_bytes(this.paramsPtr, this.blockLength * 4);
+    e.kernels.zero_bytes(this.gradsPtr, this.blockLength * 4);
+    const seed = options.seed ?? 0;
+    e.kernels.rng_seed(this.rngPtr, seed >>> 0, Math.floor(seed / 2 ** 32) >>> 0);
+    this.initialise();
+  }
+
+  /** Draws every weight from the model's PRNG (He or Glorot); biases are 0. */
+  private initialise(): void {
+    const k = this.engine.kernels;
+    for (const l of this.layers) {
+      if (l.spec.type !== "dense") continue;
+      const w = this.paramsPtr + l.weight * 4;
+      const n = l.inputs * l.outputs;
+      if (l.spec.init === "glorot") {
+        const limit = Math.sqrt(6 / (l.inputs + l.outputs));
+        k.rng_uniform(this.rngPtr, w, n, -limit, limit);
+      } else {
+        k.rng_normal(this.rngPtr, w, n, 0, Math.sqrt(2 / l.inputs));
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- size facts
+
+  /** Bytes of the trainable values as float32. */
+  get parameterBytes(): number {
+    return this.parameterCount * 4;
+  }
+
+  /** Floating-point operations of one forward pass per sample: 2·in·out + out per dense layer, 1 per activation value. */
+  get flopsPerSample(): number {
+    let flops = 0;
+    for (const l of this.layers) {
+      if (l.spec.type === "dense") flops += 2 * l.inputs * l.outputs + l.outputs;
+      else if (l.spec.type === "activation") flops += l.outputs;
+    }
+    return flops;
+  }
+
+  /** Layer index → width of that layer's output. */
+  layerWidth(index: number): number {
+    this.ensureLayerIndex(index);
+    return this.layers[index]!.outputs;
+  }
+
+  get layerCount(): number {
+    return this.layers.length;
+  }
+
+  // ---------------------------------------------------------------- buffers
+
+  /** Makes room for batches of up to `rows` (reallocating the activation buffers if needed). */
+  reserve(rows: number): void {
+    this.ensureAlive();
+    if (rows <= this.capacity) return;
+    this.freeBuffers();
+    const e = this.engine;
+    for (const l of this.layers) {
+      l.out = e.allocOwned(rows * l.outputs * 4);
+      if (l.spec.type === "dense") l.dInput = e.allocOwned(rows * l.inputs * 4);
+      if (l.spec.type === "dropout") l.mask = e.allocOwned(rows * l.outputs * 4);
+    }
+    this.inputBuffer = e.allocOwned(rows * this.inputs * 4);
+    this.capacity = rows;
+  }
+
+  get batchCapacity(): number {
+    return this.capacity;
+  }
+
+  private freeBuffers(): void {
+    const e = this.engine;
+    for (const l of this.layers) {
+      for (const key of ["out", "dInput", "mask"] as const) {
+        if (l[key]) e.free(l[key]);
+        l[key] = 0;
+      }
+    }
+    if (this.inputBuffer) e.free(this.inputBuffer);
+    this.inputBuffer = 0;
+    this.capacity = 0;
+  }
+
+  // ---------------------------------------------------------------- forward / backward (pointers)
+
+  /**
+   * x (rows, inputs) → output (rows, outputs); returns the output pointer (valid until the
+   * next forward). rows ≤ batchCapacity. training: dropout active.
+   */
+  forward(x: number, rows: number, training: boolean): number {
+    const k = this.engine.kernels;
+    let input = x;
+    for (let i = 0; i < this.layers.length; i++) {
+      const l = this.layers[i]!;
+      const spec = l.spec;
+      l.inPtr = input;
+      l.fusedRelu = false;
+      l.dropped = false;
+      if (spec.type === "dense") {
+        const next = this.layers[i + 1]?.spec;
+        l.fusedRelu = next?.type === "activation" && next.name === "relu";
+        k.gemm_nt(l.out, input, this.paramsPtr + l.weight * 4, this.paramsPtr + l.bias * 4,
+          rows, l.outputs, l.inputs, l.inputs, l.inputs, l.outputs, l.fusedRelu ? GEMM_RELU : 0);
+        l.outPtr = l.out;
+      } else if (spec.type === "activation") {
+        const previous = this.layers[i - 1];
+        const n = rows * l.outputs;
+        if (spec.name === "relu" && previous?.fusedRelu) l.outPtr = input; // already applied by the GEMM
+        else {
+          l.outPtr = l.out;
+          if (spec.name === "leaky_relu") k.leaky_relu_forward(l.out, input, n, spec.slope ?? 0.01);
+          else k[`${spec.name}_forward`](l.out, input, n);
+        }
+      } else if (training && spec.p > 0) {
+        const n = rows * l.outputs;
+        k.rng_dropout_mask(this.rngPtr, l.mask, n, spec.p);
+        k.dropout_forward(l.out, input, l.mask, n);
+        l.outPtr = l.out;
+        l.dropped = true;
+      } else {
+        l.outPtr = input; // dropout is the identity at inference
+      }
+      input = l.outPtr;
+    }
+    return input;
+  }
+
+  /** Output pointer of layer `index` from the last forward pass: (rows, layerWidth(index)). */
+  layerOutput(index: number): number {
+    this.ensureLayerIndex(index);
+    return this.layers[index]!.outPtr;
+  }
+
+  /**
+   * Back-propagates dOutput (rows, outputs) — which it overwrites — into the gradient
+   * block (overwritten, not accumulated). `inject` adds extra gradients (rows, width) to
+   * the outputs of chosen layers (e.g. FitNets hints). Returns the gradient w.r.t. the
+   * input pointer when `inputGradient` is set, else 0.
+   */
+  backward(dOutput: number, rows: number, options: { inject?: ReadonlyMap<number, number>; inputGradient?: boolean } = {}): number {
+    const k = this.engine.kernels;
+    let g = dOutput;
+    const firstDense = this.layers.findIndex((l) => l.spec.type === "dense");
+    for (let i = this.layers.length - 1; i >= 0; i--) {
+      const l = this.layers[i]!;
+      const spec = l.spec;
+      const n = rows * l.outputs;
+      const extra = options.inject?.get(i);
+      if (extra) k.axpby(g, extra, n, 1, 1);
+      if (spec.type === "dense") {
+        const w = this.paramsPtr + l.weight * 4;
+        k.gemm_tn(this.gradsPtr + l.weight * 4, g, l.inPtr, 0, l.outputs, l.inputs, rows, l.outputs, l.inputs, l.inputs, 0);
+        k.bias_grad(this.gradsPtr + l.bias * 4, g, rows, l.outputs, 0);
+        if (i === firstDense && !options.inputGradient) return 0;
+        k.gemm_nn(l.dInput, g, w, 0, rows, l.inputs, l.outputs, l.outputs, l.inputs, l.inputs, 0);
+        g = l.dInput;
+      } else if (spec.type === "activation") {
+        if (spec.name === "relu") k.relu_backward(g, g, l.outPtr, n);
+        else if (spec.name === "leaky_relu") k.leaky_relu_backward(g, g, l.inPtr, n, spec.slope ?? 0.01);
+        else if (spec.name === "gelu") k.gelu_backward(g, g, l.inPtr, n);
+        else k[`${spec.name}_backward`](g, g, l.outPtr, n);
+      } else if (l.dropped) {
+        k.dropout_backward(g, g, l.mask, n);
+      }
+    }
+    return options.inputGradient ? g : 0;
+  }
+
+  // ---------------------------------------------------------------- inference on arrays
+
+  /** Runs `fn` on each chunk of x (rows, inputs) copied into wasm; fn gets (output ptr, rows, first row). */
+  private eachChunk(op: string, x: FloatArray, fn: (out: number, rows: number, first: number) => void): number {
+    this.ensureAlive();
+    const arr = requireArray(op, "x", x);
+    const rows = rowsOf(op, "x", arr, this.inputs);
+    requireFinite(op, "x", arr, this.inputs);
+    this.reserve(Math.min(rows, INFERENCE_CHUNK));
+    const chunk = Math.max(Math.min(this.capacity, INFERENCE_CHUNK), 1);
+    for (let first = 0; first < rows; first += chunk) {
+      const n = Math.min(chunk, rows - first);
+      this.engine.f32(this.inputBuffer, n * this.inputs).set(
+        ArrayBuffer.isView(arr) ? (arr as Float32Array).subarray(first * this.inputs, (first + n) * this.inputs)
+          : Array.prototype.slice.call(arr, first * this.inputs, (first + n) * this.inputs),
+      );
+      fn(this.forward(this.inputBuffer, n, false), n, first);
+    }
+    return rows;
+  }
+
+  /** Raw outputs (rows, outputs) for x (rows, inputs), any number of rows. */
+  logits(x: FloatArray): Float32Array {
+    const chunks: [Float32Array, number][] = [];
+    const rows = this.eachChunk("logits", x, (out, n, first) => chunks.push([this.engine.readF32(out, n * this.outputs), first]));
+    const result = new Float32Array(rows * this.outputs);
+    for (const [values, first] of chunks) result.set(values, first * this.outputs);
+    return result;
+  }
+
+  /** softmax(logits / T) per row. */
+  probabilities(x: FloatArray, options: { temperature?: number } = {}): Float32Array {
+    const t = requireTemperature("probabilities", options.temperature ?? 1);
+    const result = new Float32Array(rowsOf("probabilities", "x", requireArray("probabilities", "x", x), this.inputs) * this.outputs);
+    this.eachChunk("probabilities", x, (out, n, first) => {
+      this.engine.kernels.softmax_forward(out, out, n, this.outputs, t);
+      result.set(this.engine.f32(out, n * this.outputs), first * this.outputs);
+    });
+    return result;
+  }
+
+  /** Class ids (argmax of the outputs) for each row of x. */
+  predict(x: FloatArray): Int32Array {
+    const result = new Int32Array(rowsOf("predict", "x", requireArray("predict", "x", x), this.inputs));
+    this.eachChunk("predict", x, (out, n, first) => {
+      this.engine.scoped(() => {
+        const ids = this.engine.alloc(n * 4);
+        this.engine.kernels.argmax(ids, out, n, this.outputs);
+        result.set(this.engine.i32(ids, n), first);
+      });
+    });
+    return result;
+  }
+
+  // ---------------------------------------------------------------- parameters
+
+  namedParameters(): NamedParameter[] {
+    return this.named.map((p) => ({ ...p, shape: [...p.shape] }));
+  }
+
+  private find(name: string): NamedParameter {
+    const key = name.startsWith("layers.") ? name.slice("layers.".length) : name;
+    const p = this.named.find((q) => q.name === key);
+    if (!p) {
+      throw new ArgumentError(`no parameter named ${JSON.stringify(name)}; the parameters are ${this.named.map((q) => q.name).join(", ")}`);
+    }
+    return p;
+  }
+
+  /** A copy of one parameter tensor ("0.weight" or "layers.0.weight"), row-major. */
+  getParameter(name: string): Float32Array {
+    this.ensureAlive();
+    const p = this.find(name);
+    return this.engine.readF32(this.paramsPtr + p.offset * 4, p.length);
+  }
+
+  /** Overwrites one parameter tensor with `values` (same length, finite). */
+  setParameter(name: string, values: FloatArray): void {
+    this.ensureAlive();
+    const p = this.find(name);
+    const arr = requireArray("setParameter", name, values);
+    if (arr.length !== p.length) {
+      throw new ShapeError(`setParameter: ${name} has shape [${p.shape.join(", ")}] (${p.length} values); got ${arr.length}`);
+    }
+    requireFinite("setParameter", name, arr);
+    this.engine.f32(this.paramsPtr + p.offset * 4, p.length).set(arr);
+  }
+
+  /** Copies the parameter block to / from another wasm buffer of blockLength floats. */
+  saveParametersTo(ptr: number): void {
+    this.engine.kernels.copy_bytes(ptr, this.paramsPtr, this.blockLength * 4);
+  }
+
+  loadParametersFrom(ptr: number): void {
+    this.engine.kernels.copy_bytes(this.paramsPtr, ptr, this.blockLength * 4);
+  }
+
+  /** A copy of the whole flat parameter block (blockLength floats, padding included). */
+  parameterBlock(): Float32Array {
+    this.ensureAlive();
+    return this.engine.readF32(this.paramsPtr, this.blockLength);
+  }
+
+  /** "784-512-512-10"-style summary of the dense widths. */
+  get architecture(): string {
+    const widths = [this.inputs];
+    for (const l of this.layers) if (l.spec.type === "dense") widths.push(l.outputs);
+    return widths.join("-");
+  }
+
+  // ---------------------------------------------------------------- lifetime
+
+  /** Frees the model's wasm memory. Any later use throws. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.freeBuffers();
+    this.engine.free(this.paramsPtr);
+    this.engine.free(this.gradsPtr);
+    this.engine.free(this.rngPtr);
+    this.disposed = true;
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  ensureAlive(): void {
+    if (this.disposed) throw new ArgumentError("this model has been disposed; create a new one");
+  }
+
+  private ensureLayerIndex(index: number): void {
+    if (!Number.isInteger(index) || index < 0 || index >= this.layers.length) {
+      throw new ArgumentError(`layer index ${index} is out of range: the model has layers 0..${this.layers.length - 1}`);
+    }
+  }
+}

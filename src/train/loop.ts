@@ -1,0 +1,336 @@
+/**
+ * The minibatch training loop shared by `train` and `distill`: seeded shuffling, batch
+ * gathering in wasm, forward, a pluggable loss, backward, gradient clipping, optimizer
+ * step with a learning-rate schedule, validation, early stopping with best-weights
+ * restore, callbacks, AbortSignal, and divergence detection.
+ *
+ * Per step nothing is allocated on the JS heap beyond the optional callbacks' records:
+ * every buffer is allocated once per run and freed at the end.
+ */
+import type { Dataset } from "../data/dataset.js";
+import type { Engine } from "../engine.js";
+import { DivergenceError, OptionError, ShapeError } from "../errors.js";
+import type { Sequential } from "../nn/sequential.js";
+import { Optimizer, type OptimizerSpec } from "./optimizer.js";
+import { checkSchedule, learningRate, type ScheduleOptions } from "./schedule.js";
+
+export interface EarlyStopping {
+  /** Epochs without improvement before stopping. */
+  patience: number;
+  /** Validation metric to watch (default "loss"). */
+  monitor?: "loss" | "accuracy";
+  /** Smallest change that counts as an improvement (default 0). */
+  minDelta?: number;
+  /** Put back the best epoch's weights when stopping (default true). */
+  restoreBest?: boolean;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  /** Mean training loss over the epoch's batches. */
+  loss: number;
+  /** Training accuracy over the epoch's batches (measured before each update). */
+  accuracy: number;
+  valLoss?: number;
+  valAccuracy?: number;
+  /** Learning rate of the epoch's last step. */
+  lr: number;
+  /** Optimizer steps taken so far in the run. */
+  steps: number;
+  seconds: number;
+  /** Mean of extra loss parts (e.g. hard / soft / hint for distillation). */
+  parts?: Record<string, number>;
+}
+
+export interface BatchInfo {
+  epoch: number;
+  step: number;
+  loss: number;
+  lr: number;
+}
+
+export interface TrainOptions extends ScheduleOptions {
+  /** Passes over the data (default 10 unless `steps` is given). */
+  epochs?: number;
+  /** Stop after this many optimizer steps (a step budget). */
+  steps?: number;
+  batchSize?: number;
+  /** Default: SGD with momentum 0.9 and lr 0.05. */
+  optimizer?: OptimizerSpec;
+  /** Overrides the optimizer's learning rate. */
+  lr?: number;
+  /** Clip gradients to this global L2 norm. */
+  clipNorm?: number;
+  /** Held-out data: a Dataset, or a fraction of `data` split off (seeded, stratified). */
+  validation?: Dataset | number;
+  earlyStopping?: EarlyStopping;
+  /** Seed for shuffling, splitting and augmentation (default 0). */
+  seed?: number;
+  /** Called after every epoch; return false to stop. */
+  onEpoch?: (record: EpochRecord) => void | boolean | Promise<void | boolean>;
+  onBatch?: (info: BatchInfo) => void;
+  /** Aborting stops training after the current batch. */
+  signal?: AbortSignal;
+}
+
+export type StopReason = "completed" | "step-budget" | "early-stopping" | "aborted" | "callback";
+
+export interface TrainResult {
+  history: EpochRecord[];
+  stopReason: StopReason;
+  steps: number;
+  /** Epoch whose weights the model holds when early stopping restored them. */
+  bestEpoch?: number;
+}
+
+/** What a batch's loss computation sees: pointers into wasm memory. */
+export interface BatchContext {
+  /** (rows, features) inputs of the batch (after augmentation) */
+  x: number;
+  /** (rows) i32 labels */
+  y: number;
+  rows: number;
+  /** (rows, classes) model outputs of this batch */
+  logits: number;
+  /** (rows, classes): the loss writes ∂loss/∂logits here */
+  grad: number;
+  /** i32 permutation of the data and this batch's first position in it */
+  order: number;
+  first: number;
+  epoch: number;
+}
+
+/** The parts a caller plugs into the loop. */
+export interface LossHooks {
+  /** Called at the start of each epoch (0-based), e.g. to update temperature schedules. */
+  epochStart?(epoch: number): void;
+  /** Rewrites the batch inputs in place before the forward pass (augmentation). */
+  augment?(x: number, rows: number): void;
+  /** Computes the loss, writes ∂loss/∂logits into ctx.grad; may return a promise. */
+  loss(ctx: BatchContext): number | Promise<number>;
+  /** Extra gradients to add to layer outputs during backward (layer index → pointer). */
+  inject?: ReadonlyMap<number, number>;
+  /** Extra parameter blocks that take part in clipping and stepping: [params, grads, length]. */
+  extraParameters?: [number, number, number][];
+  /** Means of extra loss parts accumulated over the epoch, reset by the loop each epoch. */
+  takeParts?(): Record<string, number> | undefined;
+}
+
+export interface ResolvedRun {
+  epochs: number;
+  maxSteps: number;
+  batchSize: number;
+  seed: number;
+}
+
+function positiveInt(name: string, v: unknown): number {
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1) throw new OptionError(`${name} must be a positive integer; got ${String(v)}`);
+  return v;
+}
+
+/** Validates the options that do not depend on the data. */
+export function resolveRun(options: TrainOptions, dataLength: number): ResolvedRun {
+  const batchSize = positiveInt("batchSize", options.batchSize ?? 64);
+  if (batchSize > dataLength) {
+    throw new OptionError(`batchSize ${batchSize} is larger than the training data (${dataLength} samples); use a batch size ≤ ${dataLength}`);
+  }
+  const maxSteps = options.steps === undefined ? Infinity : positiveInt("steps", options.steps);
+  const epochs = options.epochs === undefined ? (options.steps === undefined ? 10 : Infinity) : positiveInt("epochs", options.epochs);
+  if (options.clipNorm !== undefined && !(options.clipNorm > 0 && Number.isFinite(options.clipNorm))) {
+    throw new OptionError(`clipNorm must be a finite number > 0; got ${options.clipNorm}`);
+  }
+  if (options.earlyStopping) {
+    positiveInt("earlyStopping.patience", options.earlyStopping.patience);
+    if (options.validation === undefined) throw new OptionError("earlyStopping needs validation data: pass validation (a Dataset or a fraction)");
+  }
+  checkSchedule(options);
+  const seed = options.seed ?? 0;
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new OptionError(`seed must be a non-negative integer; got ${seed}`);
+  return { epochs, maxSteps, batchSize, seed };
+}
+
+/** Checks that a dataset fits a model: same input width, labels within the outputs. */
+export function checkDataForModel(op: string, data: Dataset, model: Sequential, name = "data"): void {
+  if (data.features !== model.inputs) {
+    throw new ShapeError(`${op}: ${name} has ${data.features} features per sample but the model takes ${model.inputs} inputs`);
+  }
+  if (data.classes > model.outputs) {
+    throw new ShapeError(`${op}: ${name} has labels up to ${data.classes - 1} but the model has only ${model.outputs} outputs`);
+  }
+}
+
+/** A dataset copied into wasm memory for the duration of a run. */
+export interface WasmData {
+  x: number;
+  y: number;
+  rows: number;
+  features: number;
+}
+
+export function copyToWasm(engine: Engine, data: Dataset, owned: number[]): WasmData {
+  const x = engine.allocOwned(data.x.length * 4);
+  owned.push(x);
+  engine.f32(x, data.x.length).set(data.x);
+  const y = engine.allocOwned(data.length * 4);
+  owned.push(y);
+  engine.i32(y, data.length).set(data.y);
+  return { x, y, rows: data.length, features: data.features };
+}
+
+/** Mean cross-entropy and accuracy of the model on wasm-resident data, in batches. */
+export function evaluateInWasm(model: Sequential, data: WasmData, batch: number, scratchGrad: number): { loss: number; accuracy: number } {
+  const k = model.engine.kernels;
+  let lossSum = 0;
+  let correct = 0;
+  for (let first = 0; first < data.rows; first += batch) {
+    const rows = Math.min(batch, data.rows - first);
+    const logits = model.forward(data.x + first * data.features * 4, rows, false);
+    const labels = data.y + first * 4;
+    lossSum += k.cross_entropy(scratchGrad, logits, labels, rows, model.outputs) * rows;
+    correct += k.accuracy_count(logits, labels, rows, model.outputs);
+  }
+  return { loss: lossSum / data.rows, accuracy: correct / data.rows };
+}
+
+/**
+ * Runs the loop. `validation` is already split off; the caller owns `data` validation.
+ * Throws DivergenceError (after restoring the last weights with a finite loss) when the
+ * loss becomes NaN or infinite.
+ */
+export async function runLoop(
+  model: Sequential, train: Dataset, validation: Dataset | undefined, options: TrainOptions, hooks: LossHooks,
+): Promise<TrainResult> {
+  const run = resolveRun(options, train.length);
+  const engine = model.engine;
+  const k = engine.kernels;
+  const optimizerSpec = options.optimizer ?? { type: "sgd", momentum: 0.9, lr: 0.05 };
+  const withLr: OptimizerSpec =
+    options.lr === undefined ? optimizerSpec
+      : { ...(typeof optimizerSpec === "string" ? (optimizerSpec === "momentum" ? { type: "sgd", momentum: 0.9 } : { type: optimizerSpec }) : optimizerSpec), lr: options.lr } as OptimizerSpec;
+  const owned: number[] = [];
+  const optimizers: Optimizer[] = [];
+  const alloc = (bytes: number) => {
+    const p = engine.allocOwned(bytes);
+    owned.push(p);
+    return p;
+  };
+  try {
+    const optimizer = new Optimizer(engine, withLr, model.blockLength);
+    optimizers.push(optimizer);
+    const extra = (hooks.extraParameters ?? []).map(([params, grads, length]) => {
+      const o = new Optimizer(engine, withLr, length);
+      optimizers.push(o);
+      return { params, grads, length, optimizer: o };
+    });
+    const data = copyToWasm(engine, train, owned);
+    const val = validation ? copyToWasm(engine, validation, owned) : undefined;
+    model.reserve(run.batchSize);
+    const classes = model.outputs;
+    const features = model.inputs;
+    const batchX = alloc(run.batchSize * features * 4);
+    const batchY = alloc(run.batchSize * 4);
+    const grad = alloc(run.batchSize * classes * 4);
+    const order = alloc(train.length * 4);
+    const rng = alloc(16);
+    k.rng_seed(rng, run.seed >>> 0, Math.floor(run.seed / 2 ** 32) >>> 0);
+    const snapshot = alloc(model.blockLength * 4);
+    const best = options.earlyStopping ? alloc(model.blockLength * 4) : 0;
+    const clipList = alloc(8 * (1 + extra.length));
+    const list = engine.i32(clipList, 2 * (1 + extra.length));
+    list[0] = model.gradsPtr;
+    list[1] = model.blockLength;
+    extra.forEach((e, i) => {
+      list[2 + 2 * i] = e.grads;
+      list[3 + 2 * i] = e.length;
+    });
+
+    const batchesPerEpoch = Math.ceil(train.length / run.batchSize);
+    const totalSteps = Math.min(run.maxSteps, run.epochs * batchesPerEpoch);
+    const baseLr = optimizer.baseLr;
+    const history: EpochRecord[] = [];
+    let steps = 0;
+    let stopReason: StopReason = "completed";
+    let bestEpoch: number | undefined;
+    let bestValue = Infinity;
+    let sinceBest = 0;
+    let lr = baseLr;
+
+    for (let epoch = 0; epoch < run.epochs && stopReason === "completed"; epoch++) {
+      const started = performance.now();
+      hooks.epochStart?.(epoch);
+      k.rng_permutation(rng, order, train.length);
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      for (let first = 0; first < train.length; first += run.batchSize) {
+        const rows = Math.min(run.batchSize, train.length - first);
+        k.gather_rows(batchX, data.x, order, first, rows, features * 4);
+        k.gather_rows(batchY, data.y, order, first, rows, 4);
+        hooks.augment?.(batchX, rows);
+        const logits = model.forward(batchX, rows, true);
+        correct += k.accuracy_count(logits, batchY, rows, classes);
+        const loss = await hooks.loss({ x: batchX, y: batchY, rows, logits, grad, order, first, epoch });
+        if (!Number.isFinite(loss)) {
+          if (steps > 0) model.loadParametersFrom(snapshot);
+          throw new DivergenceError(
+            `the loss became ${loss} at epoch ${epoch + 1}, step ${steps + 1}: training stopped and the model holds ` +
+              `${steps > 0 ? "the weights from the step before, the last with a finite loss" : "its initial weights"}. ` +
+              `Try a lower learning rate (it was ${lr}) or gradient clipping (clipNorm).`,
+          );
+        }
+        lossSum += loss * rows;
+        seen += rows;
+        model.backward(grad, rows, { inject: hooks.inject });
+        if (options.clipNorm !== undefined) k.clip_grad_norm(clipList, 1 + extra.length, options.clipNorm);
+        model.saveParametersTo(snapshot);
+        lr = learningRate(engine, baseLr, options, steps, epoch, totalSteps);
+        optimizer.step(model.paramsPtr, model.gradsPtr, lr);
+        for (const e of extra) e.optimizer.step(e.params, e.grads, lr);
+        steps++;
+        options.onBatch?.({ epoch: epoch + 1, step: steps, loss, lr });
+        if (steps >= run.maxSteps) {
+          stopReason = "step-budget";
+          break;
+        }
+        if (options.signal?.aborted) {
+          stopReason = "aborted";
+          break;
+        }
+      }
+      const record: EpochRecord = {
+        epoch: epoch + 1, loss: lossSum / seen, accuracy: correct / seen, lr, steps, seconds: (performance.now() - started) / 1000,
+      };
+      const parts = hooks.takeParts?.();
+      if (parts) record.parts = parts;
+      if (val) {
+        const v = evaluateInWasm(model, val, run.batchSize, grad);
+        record.valLoss = v.loss;
+        record.valAccuracy = v.accuracy;
+      }
+      history.push(record);
+      if (options.earlyStopping && val) {
+        const es = options.earlyStopping;
+        const value = (es.monitor ?? "loss") === "loss" ? record.valLoss! : -record.valAccuracy!;
+        if (value < bestValue - (es.minDelta ?? 0)) {
+          bestValue = value;
+          bestEpoch = epoch + 1;
+          sinceBest = 0;
+          model.saveParametersTo(best);
+        } else if (++sinceBest >= es.patience && stopReason === "completed") {
+          stopReason = "early-stopping";
+        }
+      }
+      if (options.onEpoch && (await options.onEpoch(record)) === false && stopReason === "completed") stopReason = "callback";
+      if (stopReason === "completed" && steps >= run.maxSteps) stopReason = "step-budget";
+    }
+    if (options.earlyStopping && bestEpoch !== undefined && (options.earlyStopping.restoreBest ?? true)) {
+      model.loadParametersFrom(best);
+    } else {
+      bestEpoch = undefined;
+    }
+    return { history, stopReason, steps, ...(bestEpoch !== undefined ? { bestEpoch } : {}) };
+  } finally {
+    for (const o of optimizers) o.dispose();
+    for (const p of owned) engine.free(p);
+  }
+}

@@ -1,0 +1,38 @@
+/** `train(model, data, options)`: supervised training on hard labels (teachers, and students from scratch). */
+import type { Dataset } from "../data/dataset.js";
+import { ArgumentError, OptionError } from "../errors.js";
+import type { Sequential } from "../nn/sequential.js";
+import { checkDataForModel, runLoop, type TrainOptions, type TrainResult } from "./loop.js";
+
+/** Splits off the validation set named by options (a Dataset, or a fraction of data). */
+export function resolveValidation(op: string, model: Sequential, data: Dataset, options: TrainOptions): { train: Dataset; validation?: Dataset } {
+  const v = options.validation;
+  if (v === undefined) return { train: data };
+  if (typeof v === "number") {
+    if (!(v > 0 && v < 1)) throw new OptionError(`${op}: validation as a fraction must be in (0, 1); got ${v}`);
+    const { train, validation } = data.split(v, { seed: options.seed ?? 0, stratified: true, engine: model.engine });
+    return { train, validation };
+  }
+  checkDataForModel(op, v, model, "validation");
+  return { train: data, validation: v };
+}
+
+export function checkModelAndData(op: string, model: unknown, data: unknown): asserts model is Sequential {
+  if (!model || typeof (model as Sequential).forward !== "function") throw new ArgumentError(`${op}: model must be a Sequential (e.g. from mlp())`);
+  (model as Sequential).ensureAlive();
+  if (!data || !((data as Dataset).x instanceof Float32Array)) throw new ArgumentError(`${op}: data must be a Dataset (Dataset.from(x, y, { features }))`);
+  checkDataForModel(op, data as Dataset, model as Sequential);
+}
+
+/**
+ * Minibatch training with cross-entropy on the labels. Returns the per-epoch history.
+ * Throws DivergenceError (with the last finite-loss weights restored) if the loss blows up.
+ */
+export async function train(model: Sequential, data: Dataset, options: TrainOptions = {}): Promise<TrainResult> {
+  checkModelAndData("train", model, data);
+  const { train: trainSet, validation } = resolveValidation("train", model, data, options);
+  const k = model.engine.kernels;
+  return runLoop(model, trainSet, validation, options, {
+    loss: (ctx) => k.cross_entropy(ctx.grad, ctx.logits, ctx.y, ctx.rows, model.outputs),
+  });
+}
