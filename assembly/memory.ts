@@ -147,7 +147,9 @@ export function heap_free(ptr: usize): void {
   if (prev != 0 && prev + HEADER + sizeOf(prev) == block) {
     start = prev;
     size += HEADER + sizeOf(prev);
-    // prev's own predecessor link stays as it is; prev absorbs block.
+    // prev's own predecessor link stays as it is; prev absorbs block, whose header is
+    // now payload: clear its tag so that a second free of the same pointer is refused.
+    store<u32>(block, 0, 8);
   } else if (prev != 0) {
     store<u32>(prev, <u32>block, 4);
   } else {
