@@ -37,5 +37,10 @@ export { distill, type DistillOptions, type DistillResult, type EpochValue, type
 export type { Teacher, TeacherFunction, WeightedTeacher } from "./distill/teacher.js";
 export type { HintSpec } from "./distill/hints.js";
 export { searchTemperature, type SearchOptions, type SearchResult, type SearchTrial } from "./distill/search.js";
+export {
+  evaluate, agreement, compare, formatCompareTable,
+  type EvaluateOptions, type Evaluation, type ReliabilityBin, type AgreementOptions, type Agreement,
+  type CompareOptions, type CompareResult, type CompareRow, type CompareName,
+} from "./metrics/index.js";
 export * from "./errors.js";
 export type { FloatArray, LabelArray } from "./validate.js";
