@@ -37,9 +37,10 @@ async function main(): Promise<void> {
   // 1. Choose (T, α) on a validation split of the training digits.
   const { train: searchTrain, validation } = trainSet.split(0.2, { seed: 0, stratified: true });
   const searchTeacher = await trainTeacher(searchTrain, 0);
+  const { validation: _unused, ...budget } = STUDENT_TRAINING;
   const search = await searchTemperature({
-    teacher: searchTeacher, data: searchTrain, validation, temperatures: TEMPERATURES, alphas: ALPHAS,
-    student: () => mlp(STUDENT, { seed: 0 }), ...STUDENT_TRAINING, seed: 0,
+    ...budget, teacher: searchTeacher, data: searchTrain, validation, temperatures: TEMPERATURES, alphas: ALPHAS,
+    student: () => mlp(STUDENT, { seed: 0 }), seed: 0,
   });
   searchTeacher.dispose();
   console.log("\nvalidation accuracy of the distilled student (rows: T, columns: α)");

@@ -10,24 +10,14 @@ import type { Sequential } from "../nn/sequential.js";
 import { DISTILL_SOFT_CROSS_ENTROPY } from "../runtime/abi.js";
 import { copyToWasm, resolveRun, runLoop, type BatchContext, type LossHooks, type TrainOptions, type TrainResult } from "../train/loop.js";
 import { checkModelAndData, resolveValidation, train } from "../train/train.js";
+import { augmentHook } from "../train/augment.js";
 import { Hints, type HintSpec } from "./hints.js";
 import { TeacherSource, type Teacher } from "./teacher.js";
 
 /** A value per epoch: constant, linear from → to over the epochs, or a function of the (0-based) epoch. */
 export type EpochValue = number | { from: number; to: number } | ((epoch: number) => number);
 
-/** Built-in augmentation of square images, or a function that rewrites a batch in place. */
-export type Augment =
-  | {
-      /** Random translation by up to ±shift whole pixels (zero fill). */
-      shift?: number;
-      /** Standard deviation of Gaussian noise added to every value. */
-      noise?: number;
-      /** Image side (default √features). */
-      side?: number;
-    }
-  | ((x: Float32Array, rows: number, features: number) => void);
-
+/** Options of `train` (including `augment`: the teacher sees the same augmented inputs) plus: */
 export interface DistillOptions extends TrainOptions {
   teacher: Teacher;
   student: Sequential;
@@ -42,7 +32,6 @@ export interface DistillOptions extends TrainOptions {
   hints?: HintSpec[];
   /** Epochs of a first stage trained on the hint loss alone (default 0). */
   hintEpochs?: number;
-  augment?: Augment;
   /** A last stage of plain training on the labels. */
   fineTune?: TrainOptions;
 }
@@ -71,36 +60,6 @@ function epochValue(name: string, v: EpochValue, epochs: number, check: (x: numb
     return (epoch) => (epochs > 1 ? v.from + ((v.to - v.from) * epoch) / (epochs - 1) : v.from);
   }
   throw new OptionError(`distill: ${name} must be a number, { from, to } or a function of the epoch`);
-}
-
-/** Augmentation as a loop hook: built-in kernels, or the user's function on a view of the batch. */
-function augmentHook(model: Sequential, augment: Augment, features: number, seed: number, owned: number[]) {
-  const e = model.engine;
-  if (typeof augment === "function") return (x: number, rows: number) => augment(e.f32(x, rows * features), rows, features);
-  const shift = augment.shift ?? 0;
-  const noise = augment.noise ?? 0;
-  const side = augment.side ?? Math.round(Math.sqrt(features));
-  if (!(Number.isInteger(shift) && shift >= 0)) throw new OptionError(`distill: augment.shift must be an integer ≥ 0; got ${shift}`);
-  if (!(noise >= 0 && Number.isFinite(noise))) throw new OptionError(`distill: augment.noise must be a finite number ≥ 0; got ${noise}`);
-  if (shift > 0 && side * side !== features) {
-    throw new OptionError(`distill: augment.shift needs square images: ${features} features is not side² (set augment.side)`);
-  }
-  const rng = e.allocOwned(16);
-  owned.push(rng);
-  e.kernels.rng_seed(rng, seed >>> 0, 0x61756720); // a stream of its own: "aug "
-  let work = 0;
-  return (x: number, rows: number) => {
-    const k = e.kernels;
-    if (!work) {
-      work = e.allocOwned(model.batchCapacity * features * 4);
-      owned.push(work);
-    }
-    if (shift > 0) {
-      k.augment_shift(work, x, rows, side, shift, rng);
-      k.copy_bytes(x, work, rows * features * 4);
-    }
-    if (noise > 0) k.augment_noise(x, work, rows * features, noise, rng);
-  };
 }
 
 export async function distill(options: DistillOptions): Promise<DistillResult> {

@@ -11,6 +11,7 @@ import type { Dataset } from "../data/dataset.js";
 import type { Engine } from "../engine.js";
 import { DivergenceError, OptionError, ShapeError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
+import type { Augment } from "./augment.js";
 import { Optimizer, type OptimizerSpec } from "./optimizer.js";
 import { checkSchedule, learningRate, type ScheduleOptions } from "./schedule.js";
 
@@ -71,6 +72,8 @@ export interface TrainOptions extends ScheduleOptions {
   onBatch?: (info: BatchInfo) => void;
   /** Aborting stops training after the current batch. */
   signal?: AbortSignal;
+  /** Augmentation of each training batch (built-in shifts / noise, or a function). */
+  augment?: Augment;
 }
 
 export type StopReason = "completed" | "step-budget" | "early-stopping" | "aborted" | "callback";

@@ -2,7 +2,8 @@
 import type { Dataset } from "../data/dataset.js";
 import { ArgumentError, OptionError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
-import { checkDataForModel, runLoop, type TrainOptions, type TrainResult } from "./loop.js";
+import { augmentHook } from "./augment.js";
+import { checkDataForModel, resolveRun, runLoop, type TrainOptions, type TrainResult } from "./loop.js";
 
 /** Splits off the validation set named by options (a Dataset, or a fraction of data). */
 export function resolveValidation(op: string, model: Sequential, data: Dataset, options: TrainOptions): { train: Dataset; validation?: Dataset } {
@@ -32,7 +33,16 @@ export async function train(model: Sequential, data: Dataset, options: TrainOpti
   checkModelAndData("train", model, data);
   const { train: trainSet, validation } = resolveValidation("train", model, data, options);
   const k = model.engine.kernels;
-  return runLoop(model, trainSet, validation, options, {
-    loss: (ctx) => k.cross_entropy(ctx.grad, ctx.logits, ctx.y, ctx.rows, model.outputs),
-  });
+  resolveRun(options, trainSet.length);
+  const owned: number[] = [];
+  try {
+    model.reserve(Math.min(options.batchSize ?? 64, trainSet.length));
+    const augment = options.augment ? augmentHook(model, options.augment, model.inputs, options.seed ?? 0, owned) : undefined;
+    return await runLoop(model, trainSet, validation, options, {
+      augment,
+      loss: (ctx) => k.cross_entropy(ctx.grad, ctx.logits, ctx.y, ctx.rows, model.outputs),
+    });
+  } finally {
+    for (const p of owned) model.engine.free(p);
+  }
 }
