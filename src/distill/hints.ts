@@ -32,6 +32,22 @@ interface HintState {
 
 const align4 = (n: number) => (n + 3) & ~3;
 
+function checkHints(specs: readonly HintSpec[], student: Sequential, teacher: Sequential): void {
+  const guided = new Set<number>();
+  specs.forEach((s, i) => {
+    for (const [key, model] of [["student", student], ["teacher", teacher]] as const) {
+      const idx = s?.[key];
+      if (!Number.isInteger(idx) || idx < 0 || idx >= model.layerCount) {
+        throw new OptionError(`distill: hints[${i}].${key} = ${idx} is not a layer of the ${key} (0..${model.layerCount - 1})`);
+      }
+    }
+    const weight = s.weight ?? 1;
+    if (!(weight > 0 && Number.isFinite(weight))) throw new OptionError(`distill: hints[${i}].weight must be a finite number > 0; got ${weight}`);
+    if (guided.has(s.student)) throw new OptionError(`distill: two hints guide student layer ${s.student}; use one per layer`);
+    guided.add(s.student);
+  });
+}
+
 export class Hints {
   readonly inject = new Map<number, number>();
   /** Flat regressor parameters and gradients (present when some widths differ). */
@@ -49,17 +65,13 @@ export class Hints {
       this.owned.push(p);
       return p;
     };
+    checkHints(specs, student, teacher); // before any allocation, so that a bad hint leaks nothing
     let offset = 0;
-    this.hints = specs.map((s, i) => {
-      for (const [key, model, name] of [["student", student, "student"], ["teacher", teacher, "teacher"]] as const) {
-        const idx = s[key];
-        if (!Number.isInteger(idx) || idx < 0 || idx >= model.layerCount) {
-          throw new OptionError(`distill: hints[${i}].${key} = ${idx} is not a layer of the ${name} (0..${model.layerCount - 1})`);
-        }
-      }
+    this.hints = specs.map((s) => {
       const weight = s.weight ?? 1;
-      if (!(weight > 0 && Number.isFinite(weight))) throw new OptionError(`distill: hints[${i}].weight must be a finite number > 0; got ${weight}`);
-      if (this.inject.has(s.student)) throw new OptionError(`distill: two hints guide student layer ${s.student}; use one per layer`);
+      // Hints read these layers' outputs: keep a dense layer's pre-activation output observable.
+      student.keepPreActivation(s.student);
+      teacher.keepPreActivation(s.teacher);
       const ds = student.layerWidth(s.student);
       const dt = teacher.layerWidth(s.teacher);
       const state: HintState = { spec: { ...s, weight }, ds, dt, w: -1, b: -1, r: 0, dr: 0, inject: alloc(batch * ds * 4) };

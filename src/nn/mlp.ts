@@ -1,6 +1,6 @@
 /** `mlp([784, 512, 10], options)`: the usual stack of dense layers with activations (and dropout) between them. */
 import { ShapeError } from "../errors.js";
-import { activation, dense, dropout, type ActivationName, type InitName, type LayerSpec } from "./layers.js";
+import { activation, checkLayers, dense, dropout, type ActivationName, type InitName, type LayerSpec } from "./layers.js";
 import { Sequential, type SequentialOptions } from "./sequential.js";
 
 export interface MlpOptions extends SequentialOptions {
@@ -23,12 +23,14 @@ export function mlpLayers(widths: readonly number[], options: MlpOptions = {}): 
   }
   const act = options.activation ?? "relu";
   const init = options.init ?? (act === "tanh" || act === "sigmoid" ? "glorot" : "he");
+  // Checked here too, so that bad options fail even when there is no hidden layer to carry them.
+  checkLayers([dense(1, 1), activation(act), ...(options.dropout !== undefined ? [dropout(options.dropout)] : [])]);
   const layers: LayerSpec[] = [];
   for (let i = 0; i + 1 < widths.length; i++) {
     layers.push(dense(widths[i]!, widths[i + 1]!, { init }));
     if (i + 2 < widths.length) {
       layers.push(activation(act));
-      if (options.dropout) layers.push(dropout(options.dropout));
+      if (options.dropout !== undefined && options.dropout !== 0) layers.push(dropout(options.dropout));
     }
   }
   return layers;

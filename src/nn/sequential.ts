@@ -72,6 +72,8 @@ export class Sequential {
   private capacity = 0;
   private inputBuffer = 0;
   private disposed = false;
+  /** Dense layers whose pre-activation output must stay observable (no fused ReLU). */
+  private readonly unfused = new Set<number>();
 
   constructor(specs: readonly LayerSpec[], options: SequentialOptions = {}) {
     const { inputs, widths } = checkLayers(specs);
@@ -195,6 +197,7 @@ export class Sequential {
    * next forward). rows ≤ batchCapacity. training: dropout active.
    */
   forward(x: number, rows: number, training: boolean): number {
+    this.ensureAlive();
     const k = this.engine.kernels;
     let input = x;
     for (let i = 0; i < this.layers.length; i++) {
@@ -205,7 +208,7 @@ export class Sequential {
       l.dropped = false;
       if (spec.type === "dense") {
         const next = this.layers[i + 1]?.spec;
-        l.fusedRelu = next?.type === "activation" && next.name === "relu";
+        l.fusedRelu = next?.type === "activation" && next.name === "relu" && !this.unfused.has(i);
         k.gemm_nt(l.out, input, this.paramsPtr + l.weight * 4, this.paramsPtr + l.bias * 4,
           rows, l.outputs, l.inputs, l.inputs, l.inputs, l.outputs, l.fusedRelu ? GEMM_RELU : 0);
         l.outPtr = l.out;
@@ -232,10 +235,31 @@ export class Sequential {
     return input;
   }
 
-  /** Output pointer of layer `index` from the last forward pass: (rows, layerWidth(index)). */
+  /**
+   * Output pointer of layer `index` from the last forward pass: (rows, layerWidth(index)).
+   * A dense layer followed by ReLU computes both in one GEMM, so its own (pre-activation)
+   * output exists only if `keepPreActivation(index)` was called before the forward pass.
+   */
   layerOutput(index: number): number {
+    this.ensureAlive();
     this.ensureLayerIndex(index);
-    return this.layers[index]!.outPtr;
+    const l = this.layers[index]!;
+    if (l.fusedRelu) {
+      throw new ArgumentError(
+        `layer ${index} is a dense layer whose ReLU was fused into it, so its pre-activation output was not kept; ` +
+          `call keepPreActivation(${index}) before the forward pass, or observe layer ${index + 1} (the ReLU)`,
+      );
+    }
+    return l.outPtr;
+  }
+
+  /**
+   * Keeps the pre-activation output of dense layer `index` observable by computing its
+   * ReLU separately (results are bit-identical either way; only a little slower).
+   */
+  keepPreActivation(index: number): void {
+    this.ensureLayerIndex(index);
+    if (this.layers[index]!.spec.type === "dense") this.unfused.add(index);
   }
 
   /**
@@ -245,6 +269,7 @@ export class Sequential {
    * input pointer when `inputGradient` is set, else 0.
    */
   backward(dOutput: number, rows: number, options: { inject?: ReadonlyMap<number, number>; inputGradient?: boolean } = {}): number {
+    this.ensureAlive();
     const k = this.engine.kernels;
     let g = dOutput;
     const firstDense = this.layers.findIndex((l) => l.spec.type === "dense");
@@ -363,10 +388,12 @@ export class Sequential {
 
   /** Copies the parameter block to / from another wasm buffer of blockLength floats. */
   saveParametersTo(ptr: number): void {
+    this.ensureAlive();
     this.engine.kernels.copy_bytes(ptr, this.paramsPtr, this.blockLength * 4);
   }
 
   loadParametersFrom(ptr: number): void {
+    this.ensureAlive();
     this.engine.kernels.copy_bytes(this.paramsPtr, ptr, this.blockLength * 4);
   }
 

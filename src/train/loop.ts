@@ -12,7 +12,7 @@ import type { Engine } from "../engine.js";
 import { DivergenceError, OptionError, ShapeError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
 import type { Augment } from "./augment.js";
-import { Optimizer, type OptimizerSpec } from "./optimizer.js";
+import { Optimizer, resolveOptimizer, type OptimizerSpec } from "./optimizer.js";
 import { checkSchedule, learningRate, type ScheduleOptions } from "./schedule.js";
 
 export interface EarlyStopping {
@@ -131,6 +131,14 @@ function positiveInt(name: string, v: unknown): number {
   return v;
 }
 
+/** The optimizer named by the options (default: SGD, momentum 0.9, lr 0.05), with `lr` applied. */
+function optimizerWithLr(options: TrainOptions): OptimizerSpec {
+  const spec = options.optimizer ?? { type: "sgd", momentum: 0.9, lr: 0.05 };
+  if (options.lr === undefined) return spec;
+  const expanded = typeof spec === "string" ? (spec === "momentum" ? { type: "sgd", momentum: 0.9 } : { type: spec }) : spec;
+  return { ...expanded, lr: options.lr } as OptimizerSpec;
+}
+
 /** Validates the options that do not depend on the data. */
 export function resolveRun(options: TrainOptions, dataLength: number): ResolvedRun {
   const batchSize = positiveInt("batchSize", options.batchSize ?? 64);
@@ -147,6 +155,7 @@ export function resolveRun(options: TrainOptions, dataLength: number): ResolvedR
     if (options.validation === undefined) throw new OptionError("earlyStopping needs validation data: pass validation (a Dataset or a fraction)");
   }
   checkSchedule(options);
+  resolveOptimizer(optimizerWithLr(options));
   const seed = options.seed ?? 0;
   if (!Number.isSafeInteger(seed) || seed < 0) throw new OptionError(`seed must be a non-negative integer; got ${seed}`);
   return { epochs, maxSteps, batchSize, seed };
@@ -206,10 +215,7 @@ export async function runLoop(
   const run = resolveRun(options, train.length);
   const engine = model.engine;
   const k = engine.kernels;
-  const optimizerSpec = options.optimizer ?? { type: "sgd", momentum: 0.9, lr: 0.05 };
-  const withLr: OptimizerSpec =
-    options.lr === undefined ? optimizerSpec
-      : { ...(typeof optimizerSpec === "string" ? (optimizerSpec === "momentum" ? { type: "sgd", momentum: 0.9 } : { type: optimizerSpec }) : optimizerSpec), lr: options.lr } as OptimizerSpec;
+  const withLr = optimizerWithLr(options);
   const owned: number[] = [];
   const optimizers: Optimizer[] = [];
   const alloc = (bytes: number) => {

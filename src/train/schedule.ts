@@ -41,7 +41,7 @@ export function learningRate(engine: Engine, base: number, options: ScheduleOpti
     lr = base * engine.kernels.math_pow(s.gamma ?? 0.1, Math.floor(epoch / s.every));
   } else if (s.type === "cosine") {
     const min = s.minLr ?? 0;
-    const progress = totalSteps > 1 ? step / (totalSteps - 1) : 1;
+    const progress = totalSteps > 0 ? step / totalSteps : 0;
     lr = min + (base - min) * 0.5 * (1 + engine.kernels.math_cos(Math.PI * progress));
   }
   const warmup = options.warmupSteps ?? 0;
