@@ -1,9 +1,17 @@
-// Build step: embeds the compiled wasm builds (build/*.wasm) as base64 strings in
-// src/runtime/wasm-bytes.generated.ts, so that a plain `import` of the package works in
-// Node, Deno, Bun and browsers with no bundler or file-system access.
+// Build step, run after `asc` by `npm run build:wasm`. Writes two generated (gitignored)
+// modules under src/runtime/, so that a plain `import` of the package works in Node, Deno,
+// Bun and browsers with no bundler, no import map and no file-system access:
+//   - src/runtime/wasm-bytes.generated.ts: the compiled builds (build/*.wasm) as base64;
+//   - src/runtime/vendor/assemblyscript-loader.ts: the ESM build of @assemblyscript/loader,
+//     copied verbatim under its Apache-2.0 notice, so that src/runtime/loader.ts imports it
+//     by a relative path instead of the bare specifier `@assemblyscript/loader` (which a
+//     browser page cannot resolve). `tsc` compiles it into dist/ like every other module.
 // Usage: node assembly/embed.mjs   (after `asc --target release` and `--target relaxed`)
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 const root = new URL("../", import.meta.url);
 const builds = { release: "build/distill.release.wasm", relaxed: "build/distill.relaxed.wasm" };
@@ -17,3 +25,49 @@ for (const [name, path] of Object.entries(builds)) {
 }
 writeFileSync(new URL("src/runtime/wasm-bytes.generated.ts", root), out);
 console.log(`embedded ${Object.keys(builds).join(", ")} into src/runtime/wasm-bytes.generated.ts`);
+
+// The installed package's directory (its "exports" map hides package.json from resolve()).
+const require = createRequire(new URL("package.json", root));
+function packageDir(name) {
+  const dir = (require.resolve.paths(name) ?? []).map((base) => join(base, name)).find((d) => existsSync(join(d, "package.json")));
+  if (!dir) throw new Error(`embed: ${name} is not installed; run npm ci`);
+  return dir;
+}
+const loaderDir = packageDir("@assemblyscript/loader");
+const loaderPackage = JSON.parse(readFileSync(join(loaderDir, "package.json"), "utf8"));
+const loaderEsm = readFileSync(join(loaderDir, loaderPackage.exports.import), "utf8");
+const sha = createHash("sha256").update(loaderEsm).digest("hex");
+const vendorDir = new URL("src/runtime/vendor/", root);
+mkdirSync(vendorDir, { recursive: true });
+
+const header = `/*!
+ * ${loaderPackage.name} ${loaderPackage.version}: the ESM build (${loaderPackage.exports.import}, sha256 ${sha}),
+ * copied unmodified below this notice by assembly/embed.mjs. Generated; do not edit.
+ *
+ * Copyright the AssemblyScript authors (${loaderPackage.author}, and the contributors listed in
+ * https://github.com/AssemblyScript/assemblyscript/blob/main/NOTICE).
+ * Source: ${loaderPackage.repository.url.replace(/^git\+/, "")} (${loaderPackage.repository.directory})
+ *
+ * Licensed under the ${loaderPackage.license === "Apache-2.0" ? "Apache License, Version 2.0" : loaderPackage.license} (the "License");
+ * you may not use this file except in compliance with the License. You may obtain a copy of
+ * the License at http://www.apache.org/licenses/LICENSE-2.0 (also in LICENSE-assemblyscript-loader.txt
+ * beside this file). Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS, WITHOUT WARRANTIES OR
+ * CONDITIONS OF ANY KIND, either express or implied. See the License for the specific language
+ * governing permissions and limitations under the License.
+ *
+ * Changes: this notice and the \`@ts-nocheck\` directive below were added; the code is unchanged.
+ */
+// @ts-nocheck: upstream plain JavaScript; src/runtime/loader.ts types what it uses.
+`;
+writeFileSync(new URL("assemblyscript-loader.ts", vendorDir), header + loaderEsm);
+
+// The Apache-2.0 text ships with the assemblyscript compiler package (same repository and
+// version); the loader package itself carries none.
+const licensePaths = [join(loaderDir, "LICENSE"), join(packageDir("assemblyscript"), "LICENSE")];
+const license = licensePaths.find((path) => existsSync(path));
+if (!license) throw new Error(`embed: no Apache-2.0 LICENSE found for ${loaderPackage.name} (looked in ${licensePaths.join(", ")})`);
+writeFileSync(new URL("LICENSE-assemblyscript-loader.txt", vendorDir), readFileSync(license, "utf8"));
+console.log(
+  `vendored ${loaderPackage.name} ${loaderPackage.version} into ${fileURLToPath(new URL("assemblyscript-loader.ts", vendorDir)).slice(fileURLToPath(root).length)}`,
+);

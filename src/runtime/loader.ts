@@ -4,10 +4,24 @@
  * so replacing it means editing this file only. The kernels use a plain pointer ABI, so
  * the raw `instance.exports` are used directly (the loader's demangled wrappers would add
  * a closure and an argument spread to every call).
+ *
+ * The loader is imported from a vendored copy of its ESM build (written by
+ * assembly/embed.mjs during `npm run build:wasm`), by a relative path: a bare
+ * `@assemblyscript/loader` specifier would not resolve in a browser page without an
+ * import map, nor in Deno without node_modules.
  */
-import { instantiate } from "@assemblyscript/loader";
+import * as vendoredLoader from "./vendor/assemblyscript-loader.js";
 import { KERNEL_NAMES, type KernelExports } from "./abi.js";
 import { KernelAssertionError, WasmLoadError } from "../errors.js";
+
+/** The part of the loader's API used here (types from its index.d.ts; the copy is untyped JavaScript). */
+interface AssemblyScriptLoader {
+  instantiate(
+    source: WebAssembly.Module,
+    imports: Record<string, Record<string, unknown>>,
+  ): Promise<{ module: WebAssembly.Module; instance: WebAssembly.Instance }>;
+}
+const { instantiate } = vendoredLoader as unknown as AssemblyScriptLoader;
 
 /** Reads an AssemblyScript static string (UTF-16, byte length stored just before it). */
 function readString(memory: WebAssembly.Memory | undefined, ptr: number): string {

@@ -1,0 +1,81 @@
+/**
+ * Shared checks of the cross-runtime tests: every runtime's report must carry the committed
+ * baseline checksum; relaxed-SIMD runs (where the engine has relaxed SIMD) must be finite and
+ * identical to each other.
+ */
+import { execFile } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { expect } from "vitest";
+import type { RuntimeReport } from "./scenario.mjs";
+
+export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+export const EXPECTED: { sha256: string; why: string } = JSON.parse(
+  readFileSync(new URL("./expected-checksum.json", import.meta.url), "utf8"),
+);
+
+/** In CI every runtime must run: a missing browser fails instead of skipping. */
+export const REQUIRE_ALL = Boolean(process.env.CI) && process.env.CI !== "false";
+
+const short = (sha: string) => `${sha.slice(0, 12)}…`;
+
+/** Asserts the report and prints one line about it; returns that line. */
+export function checkReport(report: RuntimeReport, label: string, elapsedMs: number): string {
+  const { baseline, relaxed } = report;
+  expect(baseline.finite, `${label}: baseline run produced non-finite values`).toBe(true);
+  expect(baseline.build).toBe("release");
+  expect(baseline.steps).toEqual({ teacher: 84, student: 224 });
+  expect(baseline.checksum, `${label}: checksum differs from test/runtimes/expected-checksum.json`).toBe(EXPECTED.sha256);
+  let relaxedText: string;
+  if ("skipped" in relaxed) {
+    relaxedText = `relaxed SIMD skipped: ${relaxed.skipped}`;
+  } else {
+    expect(relaxed.first.build).toBe("relaxed");
+    expect(relaxed.first.finite, `${label}: relaxed run produced non-finite values`).toBe(true);
+    expect(relaxed.second.checksum, `${label}: relaxed build not stable run to run`).toBe(relaxed.first.checksum);
+    const same = relaxed.first.checksum === baseline.checksum;
+    relaxedText = `relaxed ${short(relaxed.first.checksum)} (${same ? "equal to" : "differs from"} baseline; stable over 2 runs)`;
+  }
+  const line =
+    `[runtimes] ${label} — ${report.runtime}: ✔ ${short(baseline.checksum)} = committed; ${relaxedText}; ` +
+    `scenario ${Math.round(report.baselineMs)} ms, whole check ${Math.round(elapsedMs)} ms`;
+  console.log(line);
+  return line;
+}
+
+/** Where a runtime's executable is: an environment override, else the first existing candidate. */
+export function findExecutable(envName: string, candidates: string[]): string | undefined {
+  const override = process.env[envName];
+  if (override) return override;
+  return candidates.find((path) => existsSync(path));
+}
+
+/** Runs a command that prints a RuntimeReport as the last line of its stdout. */
+export function runReport(
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ report: RuntimeReport & { resolved: string }; ms: number }> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    execFile(
+      command,
+      args,
+      { cwd: ROOT, env: { ...process.env, NO_COLOR: "1", ...env }, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const ms = performance.now() - started;
+        if (error) {
+          reject(new Error(`${command} ${args.join(" ")} failed (${error.message})\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+          return;
+        }
+        const last = stdout.trim().split("\n").pop() ?? "";
+        try {
+          resolve({ report: JSON.parse(last), ms });
+        } catch {
+          reject(new Error(`${command} ${args.join(" ")} printed no JSON report\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+        }
+      },
+    );
+  });
+}

@@ -1,0 +1,27 @@
+// Types for scenario.mjs (plain JavaScript so that every runtime loads it as it is).
+import type * as api from "../../src/index.js";
+
+export interface ScenarioResult {
+  /** Hex SHA-256 of the student's parameterBlock() bytes and every epoch record's numbers. */
+  checksum: string;
+  build: api.EngineBuild;
+  steps: { teacher: number; student: number };
+  history: { teacher: number[]; student: number[] };
+  finalLoss: number;
+  valAccuracy: number | undefined;
+  /** Every parameter and every hashed number is finite. */
+  finite: boolean;
+}
+
+export interface RuntimeReport {
+  runtime: string;
+  features: api.WasmFeatures;
+  baseline: ScenarioResult;
+  baselineMs: number;
+  relaxed: { first: ScenarioResult; second: ScenarioResult } | { skipped: string };
+}
+
+export declare const SCENARIO: Readonly<Record<string, unknown>>;
+export declare function runScenario(module: typeof api, options?: { simd?: "baseline" | "relaxed" }): Promise<ScenarioResult>;
+export declare function describeRuntime(): string;
+export declare function runAll(module: typeof api): Promise<RuntimeReport>;

@@ -1,0 +1,60 @@
+// A static file server for the browser tests: serves the repository root on 127.0.0.1 at a
+// random port, read-only, with the MIME types module scripts and wasm need.
+//   node test/runtimes/serve.mjs [port]   then open http://127.0.0.1:PORT/test/runtimes/browser/
+import { createServer } from "node:http";
+import { readFile, stat } from "node:fs/promises";
+import { extname, join, normalize, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+const MIME = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".json": "application/json; charset=utf-8",
+  ".map": "application/json; charset=utf-8",
+  ".wasm": "application/wasm",
+  ".css": "text/css; charset=utf-8",
+  ".txt": "text/plain; charset=utf-8",
+};
+
+/**
+ * Starts the server; resolves to `{ url, close }` with `url` like "http://127.0.0.1:40123/".
+ * @param {{ root?: string, port?: number }} [options]
+ */
+export function startServer({ root = ROOT, port = 0 } = {}) {
+  const base = normalize(root.endsWith(sep) ? root : root + sep);
+  const server = createServer(async (request, response) => {
+    try {
+      const { pathname } = new URL(request.url ?? "/", "http://127.0.0.1");
+      let path = normalize(join(base, decodeURIComponent(pathname)));
+      if (!path.startsWith(base) || path.split(sep).includes("node_modules")) throw Object.assign(new Error("outside"), { status: 403 });
+      if ((await stat(path)).isDirectory()) path = join(path, "index.html");
+      const type = MIME[extname(path)];
+      if (!type) throw Object.assign(new Error("type"), { status: 404 });
+      const body = await readFile(path);
+      response.writeHead(200, { "content-type": type, "content-length": body.length, "cache-control": "no-store" });
+      response.end(request.method === "HEAD" ? undefined : body);
+    } catch (error) {
+      const status = error?.status ?? (error?.code === "ENOENT" || error?.code === "ENOTDIR" ? 404 : 500);
+      response.writeHead(status, { "content-type": "text/plain; charset=utf-8" });
+      response.end(`${status}\n`);
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => {
+      const address = server.address();
+      resolve({
+        url: `http://127.0.0.1:${address.port}/`,
+        close: () => new Promise((done) => { server.closeAllConnections?.(); server.close(() => done()); }),
+      });
+    });
+  });
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === normalize(process.argv[1])) {
+  const { url } = await startServer({ port: Number(process.argv[2] ?? 0) });
+  console.log(`serving ${ROOT} at ${url} — open ${url}test/runtimes/browser/ (Ctrl-C to stop)`);
+}
