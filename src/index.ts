@@ -32,6 +32,8 @@ export { mlp, mlpLayers, type MlpOptions } from "./nn/mlp.js";
 export type { OptimizerSpec, SgdSpec, AdamSpec } from "./train/optimizer.js";
 export type { ScheduleSpec } from "./train/schedule.js";
 export type { TrainOptions, TrainResult, EpochRecord, BatchInfo, EarlyStopping, StopReason } from "./train/loop.js";
+export type { Checkpoint, CheckpointOptions } from "./train/checkpoint.js";
+export type { OptimizerState } from "./train/optimizer.js";
 export { train } from "./train/train.js";
 export { distill, type DistillOptions, type DistillResult, type EpochValue } from "./distill/distill.js";
 export type { Augment } from "./train/augment.js";

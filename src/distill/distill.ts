@@ -124,14 +124,21 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
     const hintLoss = (rows: number) => (hints ? hints.compute(student, teacher.model!, rows) : 0);
 
     const hookBase: Omit<LossHooks, "loss"> = {
-      augment,
+      augment: augment?.apply,
+      rngs: augment?.rng ? [augment.rng] : [],
+      state: {
+        save: () => ({ ...sums }),
+        load: (v) => Object.assign(sums, { hard: v.hard ?? 0, soft: v.soft ?? 0, hint: v.hint ?? 0, rows: v.rows ?? 0 }),
+      },
       inject: hints?.inject,
       extraParameters: hints && hints.length > 0 ? [[hints.params, hints.grads, hints.length]] : [],
       takeParts,
     };
 
+    // A checkpoint records its stage; resuming the main stage skips the (finished) hint stage.
+    const resumeStage = options.resume?.stage;
     let hintStage: TrainResult | undefined;
-    if (hintEpochs > 0) {
+    if (hintEpochs > 0 && resumeStage !== "main") {
       hintStage = await runLoop(student, trainSet, validation, { ...options, epochs: hintEpochs, steps: undefined, earlyStopping: undefined }, {
         ...hookBase,
         loss: async (ctx) => {
@@ -142,10 +149,11 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
           sums.rows += ctx.rows;
           return h;
         },
-      });
+      }, "hint");
     }
 
-    const main = await runLoop(student, trainSet, validation, options, {
+    const mainOptions = resumeStage === "main" ? options : { ...options, resume: undefined };
+    const main = await runLoop(student, trainSet, validation, mainOptions, {
       ...hookBase,
       epochStart: (epoch) => {
         temperature = temperatureAt(epoch);
@@ -176,11 +184,12 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
         sums.rows += ctx.rows;
         return total + h;
       },
-    });
+    }, "main");
 
     const result: DistillResult = { ...main };
     if (hintStage) result.hintStage = hintStage;
     if (options.fineTune && main.stopReason !== "aborted") {
+      // The fine-tuning stage takes no checkpoints of its own (pass options.fineTune.checkpoint for that).
       result.fineTune = await train(student, data, { seed, batchSize: batch, validation: options.validation, ...options.fineTune });
     }
     return result;

@@ -397,6 +397,15 @@ export class Sequential {
     this.engine.kernels.copy_bytes(this.paramsPtr, ptr, this.blockLength * 4);
   }
 
+  /** Overwrites the whole flat parameter block (blockLength floats, as from parameterBlock()). */
+  setParameterBlock(values: Float32Array): void {
+    this.ensureAlive();
+    if (values.length !== this.blockLength) {
+      throw new ShapeError(`setParameterBlock: expected ${this.blockLength} values (this model's block); got ${values.length}`);
+    }
+    this.engine.f32(this.paramsPtr, this.blockLength).set(values);
+  }
+
   /** A copy of the whole flat parameter block (blockLength floats, padding included). */
   parameterBlock(): Float32Array {
     this.ensureAlive();

@@ -18,10 +18,17 @@ export type Augment =
     }
   | ((x: Float32Array, rows: number, features: number) => void);
 
+export interface AugmentHook {
+  /** Rewrites the batch (rows, features) at x in place. */
+  apply: (x: number, rows: number) => void;
+  /** The PRNG state it draws from (0 for a user function), for checkpoints. */
+  rng: number;
+}
+
 /** Augmentation as a loop hook: built-in kernels, or the user's function on a view of the batch. */
-export function augmentHook(model: Sequential, augment: Augment, features: number, seed: number, owned: number[]) {
+export function augmentHook(model: Sequential, augment: Augment, features: number, seed: number, owned: number[]): AugmentHook {
   const e = model.engine;
-  if (typeof augment === "function") return (x: number, rows: number) => augment(e.f32(x, rows * features), rows, features);
+  if (typeof augment === "function") return { rng: 0, apply: (x, rows) => augment(e.f32(x, rows * features), rows, features) };
   const shift = augment.shift ?? 0;
   const noise = augment.noise ?? 0;
   const side = augment.side ?? Math.round(Math.sqrt(features));
@@ -34,7 +41,7 @@ export function augmentHook(model: Sequential, augment: Augment, features: numbe
   owned.push(rng);
   e.kernels.rng_seed(rng, seed >>> 0, 0x61756720); // a stream of its own: "aug "
   let work = 0;
-  return (x: number, rows: number) => {
+  const apply = (x: number, rows: number) => {
     const k = e.kernels;
     if (!work) {
       work = e.allocOwned(model.batchCapacity * features * 4);
@@ -46,5 +53,6 @@ export function augmentHook(model: Sequential, augment: Augment, features: numbe
     }
     if (noise > 0) k.augment_noise(x, work, rows * features, noise, rng);
   };
+  return { apply, rng };
 }
 

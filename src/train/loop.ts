@@ -12,6 +12,7 @@ import type { Engine } from "../engine.js";
 import { DivergenceError, OptionError, ShapeError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
 import type { Augment } from "./augment.js";
+import type { Checkpoint, CheckpointOptions } from "./checkpoint.js";
 import { Optimizer, resolveOptimizer, type OptimizerSpec } from "./optimizer.js";
 import { checkSchedule, learningRate, type ScheduleOptions } from "./schedule.js";
 
@@ -74,6 +75,10 @@ export interface TrainOptions extends ScheduleOptions {
   signal?: AbortSignal;
   /** Augmentation of each training batch (built-in shifts / noise, or a function). */
   augment?: Augment;
+  /** Save a checkpoint every N optimizer steps. */
+  checkpoint?: CheckpointOptions;
+  /** Continue from a checkpoint of the same run (same model, data and options): bit-identical to never stopping. */
+  resume?: Checkpoint;
 }
 
 export type StopReason = "completed" | "step-budget" | "early-stopping" | "aborted" | "callback";
@@ -117,6 +122,10 @@ export interface LossHooks {
   extraParameters?: [number, number, number][];
   /** Means of extra loss parts accumulated over the epoch, reset by the loop each epoch. */
   takeParts?(): Record<string, number> | undefined;
+  /** PRNG states (16-byte pointers) the hooks draw from, saved in checkpoints. */
+  rngs?: number[];
+  /** Scalars the hooks keep between batches (e.g. partial loss sums), saved in checkpoints. */
+  state?: { save(): Record<string, number>; load(values: Record<string, number>): void };
 }
 
 export interface ResolvedRun {
@@ -210,7 +219,7 @@ export function evaluateInWasm(model: Sequential, data: WasmData, batch: number,
  * loss becomes NaN or infinite.
  */
 export async function runLoop(
-  model: Sequential, train: Dataset, validation: Dataset | undefined, options: TrainOptions, hooks: LossHooks,
+  model: Sequential, train: Dataset, validation: Dataset | undefined, options: TrainOptions, hooks: LossHooks, stage = "train",
 ): Promise<TrainResult> {
   const run = resolveRun(options, train.length);
   const engine = model.engine;
@@ -256,28 +265,74 @@ export async function runLoop(
     const batchesPerEpoch = Math.ceil(train.length / run.batchSize);
     const totalSteps = Math.min(run.maxSteps, run.epochs * batchesPerEpoch);
     const baseLr = optimizer.baseLr;
-    const history: EpochRecord[] = [];
+    const rngs = [rng, model.rngPtr, ...(hooks.rngs ?? [])];
+    const fingerprint = JSON.stringify({
+      stage, specs: model.specs, rows: train.length, validation: validation?.length ?? 0, features, classes,
+      epochs: run.epochs, steps: run.maxSteps, batchSize: run.batchSize, seed: run.seed, optimizer: withLr,
+      schedule: options.schedule ?? null, warmup: options.warmupSteps ?? 0, clipNorm: options.clipNorm ?? null,
+      extra: extra.map((e) => e.length),
+    });
+    let history: EpochRecord[] = [];
     let steps = 0;
     let stopReason: StopReason = "completed";
     let bestEpoch: number | undefined;
     let bestValue = Infinity;
     let sinceBest = 0;
     let lr = baseLr;
+    let startEpoch = 0;
+    let position = 0;
+    let sums = { lossSum: 0, correct: 0, seen: 0 };
 
-    for (let epoch = 0; epoch < run.epochs && stopReason === "completed"; epoch++) {
+    const capture = (epoch: number, next: number): Checkpoint => ({
+      format: "distill-wasm-checkpoint", version: 1, fingerprint, stage, epoch, position: next, steps, ...sums,
+      history: history.map((r) => ({ ...r })), early: { bestValue, bestEpoch: bestEpoch ?? null, sinceBest },
+      params: model.parameterBlock(), best: best ? engine.readF32(best, model.blockLength) : null,
+      optimizers: optimizers.map((o) => o.exportState()),
+      extraParams: extra.map((e) => engine.readF32(e.params, e.length)),
+      rngs: Uint8Array.from(rngs.flatMap((p) => Array.from(new Uint8Array(k.memory.buffer, p, 16)))),
+      order: engine.i32(order, train.length).slice(), hookState: hooks.state?.save() ?? {},
+    });
+
+    if (options.resume) {
+      const c = options.resume;
+      if (c.format !== "distill-wasm-checkpoint" || c.fingerprint !== fingerprint) {
+        throw new OptionError(
+          `cannot resume: the checkpoint is from a different run (stage ${c.stage}); resume with the same model, data and training options`,
+        );
+      }
+      model.setParameterBlock(c.params);
+      if (best && c.best) engine.f32(best, model.blockLength).set(c.best);
+      c.optimizers.forEach((state, i) => optimizers[i]!.importState(state));
+      c.extraParams.forEach((values, i) => engine.f32(extra[i]!.params, extra[i]!.length).set(values));
+      rngs.forEach((p, i) => new Uint8Array(k.memory.buffer, p, 16).set(c.rngs.subarray(16 * i, 16 * i + 16)));
+      engine.i32(order, train.length).set(c.order);
+      hooks.state?.load(c.hookState);
+      history = c.history.map((r) => ({ ...r }));
+      steps = c.steps;
+      bestValue = c.early.bestValue;
+      bestEpoch = c.early.bestEpoch ?? undefined;
+      sinceBest = c.early.sinceBest;
+      startEpoch = c.epoch;
+      position = c.position;
+      sums = { lossSum: c.lossSum, correct: c.correct, seen: c.seen };
+    }
+
+    for (let epoch = startEpoch; epoch < run.epochs && stopReason === "completed"; epoch++) {
       const started = performance.now();
       hooks.epochStart?.(epoch);
-      k.rng_permutation(rng, order, train.length);
-      let lossSum = 0;
-      let correct = 0;
-      let seen = 0;
-      for (let first = 0; first < train.length; first += run.batchSize) {
+      const resuming = options.resume !== undefined && epoch === startEpoch;
+      if (!resuming) {
+        k.rng_permutation(rng, order, train.length);
+        position = 0;
+        sums = { lossSum: 0, correct: 0, seen: 0 };
+      }
+      for (let first = position; first < train.length; first += run.batchSize) {
         const rows = Math.min(run.batchSize, train.length - first);
         k.gather_rows(batchX, data.x, order, first, rows, features * 4);
         k.gather_rows(batchY, data.y, order, first, rows, 4);
         hooks.augment?.(batchX, rows);
         const logits = model.forward(batchX, rows, true);
-        correct += k.accuracy_count(logits, batchY, rows, classes);
+        sums.correct += k.accuracy_count(logits, batchY, rows, classes);
         const loss = await hooks.loss({ x: batchX, y: batchY, rows, logits, grad, order, first, epoch });
         if (!Number.isFinite(loss)) {
           if (steps > 0) model.loadParametersFrom(snapshot);
@@ -287,8 +342,8 @@ export async function runLoop(
               `Try a lower learning rate (it was ${lr}) or gradient clipping (clipNorm).`,
           );
         }
-        lossSum += loss * rows;
-        seen += rows;
+        sums.lossSum += loss * rows;
+        sums.seen += rows;
         model.backward(grad, rows, { inject: hooks.inject });
         if (options.clipNorm !== undefined) k.clip_grad_norm(clipList, 1 + extra.length, options.clipNorm);
         model.saveParametersTo(snapshot);
@@ -297,6 +352,7 @@ export async function runLoop(
         for (const e of extra) e.optimizer.step(e.params, e.grads, lr);
         steps++;
         options.onBatch?.({ epoch: epoch + 1, step: steps, loss, lr });
+        if (options.checkpoint && steps % options.checkpoint.every === 0) await options.checkpoint.save(capture(epoch, first + run.batchSize));
         if (steps >= run.maxSteps) {
           stopReason = "step-budget";
           break;
@@ -307,7 +363,8 @@ export async function runLoop(
         }
       }
       const record: EpochRecord = {
-        epoch: epoch + 1, loss: lossSum / seen, accuracy: correct / seen, lr, steps, seconds: (performance.now() - started) / 1000,
+        epoch: epoch + 1, loss: sums.lossSum / sums.seen, accuracy: sums.correct / sums.seen, lr, steps,
+        seconds: (performance.now() - started) / 1000,
       };
       const parts = hooks.takeParts?.();
       if (parts) record.parts = parts;

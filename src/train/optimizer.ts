@@ -65,6 +65,14 @@ export function resolveOptimizer(spec: OptimizerSpec): Resolved {
   return r;
 }
 
+/** An optimizer's state as plain arrays, for checkpoints. */
+export interface OptimizerState {
+  /** Steps taken (Adam's bias correction depends on it). */
+  steps: number;
+  /** Velocity (SGD with momentum) or the two moments (Adam), `length` floats each. */
+  buffers: Float32Array[];
+}
+
 /** One optimizer's state for a parameter block of `length` floats, in wasm memory. */
 export class Optimizer {
   readonly spec: Resolved;
@@ -95,6 +103,20 @@ export class Optimizer {
     this.steps++;
     if (s.type === "sgd") k.sgd_step(params, grads, this.state1, this.length, lr, s.momentum, s.weightDecay, s.nesterov ? 1 : 0);
     else k.adam_step(params, grads, this.state1, this.state2, this.length, lr, s.beta1, s.beta2, s.eps, s.weightDecay, this.steps, s.type === "adamw" ? 1 : 0);
+  }
+
+  exportState(): OptimizerState {
+    const buffers = [this.state1, this.state2].filter((p) => p !== 0).map((p) => this.engine.readF32(p, this.length));
+    return { steps: this.steps, buffers };
+  }
+
+  importState(state: OptimizerState): void {
+    const own = [this.state1, this.state2].filter((p) => p !== 0);
+    if (state.buffers.length !== own.length || state.buffers.some((b) => b.length !== this.length)) {
+      throw new OptionError(`optimizer state does not fit: expected ${own.length} buffer(s) of ${this.length} values`);
+    }
+    own.forEach((p, i) => this.engine.f32(p, this.length).set(state.buffers[i]!));
+    this.steps = state.steps;
   }
 
   dispose(): void {

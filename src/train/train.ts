@@ -39,7 +39,8 @@ export async function train(model: Sequential, data: Dataset, options: TrainOpti
     model.reserve(Math.min(options.batchSize ?? 64, trainSet.length));
     const augment = options.augment ? augmentHook(model, options.augment, model.inputs, options.seed ?? 0, owned) : undefined;
     return await runLoop(model, trainSet, validation, options, {
-      augment,
+      augment: augment?.apply,
+      rngs: augment?.rng ? [augment.rng] : [],
       loss: (ctx) => k.cross_entropy(ctx.grad, ctx.logits, ctx.y, ctx.rows, model.outputs),
     });
   } finally {

@@ -1,0 +1,45 @@
+/**
+ * Training checkpoints: everything the training loop needs to continue a run so that the
+ * final weights are bit-identical to an uninterrupted run — parameters, optimizer state,
+ * every PRNG state (shuffling, dropout, augmentation), the epoch's data order and position,
+ * the partial epoch sums, the history and the early-stopping state.
+ */
+import type { EpochRecord } from "./loop.js";
+import type { OptimizerState } from "./optimizer.js";
+
+export interface Checkpoint {
+  format: "distill-wasm-checkpoint";
+  version: 1;
+  /** Identifies the run (model, data size and the options that shape the computation). */
+  fingerprint: string;
+  /** The stage of a multi-stage run ("train", or distill's "hint" / "main" / "fine-tune"). */
+  stage: string;
+  /** 0-based epoch in progress, next batch start in its order, optimizer steps so far. */
+  epoch: number;
+  position: number;
+  steps: number;
+  /** Sums over the epoch's batches so far. */
+  lossSum: number;
+  correct: number;
+  seen: number;
+  history: EpochRecord[];
+  early: { bestValue: number; bestEpoch: number | null; sinceBest: number };
+  /** The model's flat parameter block, and the best epoch's when early stopping keeps one. */
+  params: Float32Array;
+  best: Float32Array | null;
+  optimizers: OptimizerState[];
+  /** Extra trained parameters (e.g. hint regressors), one block each. */
+  extraParams: Float32Array[];
+  /** PRNG states, 16 bytes each, in a fixed order (loop, model, then the loss hooks'). */
+  rngs: Uint8Array;
+  /** The permutation of the epoch in progress. */
+  order: Int32Array;
+  /** Scalars kept by the loss (e.g. distillation's partial loss sums). */
+  hookState: Record<string, number>;
+}
+
+/** Where checkpoints go: every `every` optimizer steps, `save` receives one (await-ed). */
+export interface CheckpointOptions {
+  every: number;
+  save: (checkpoint: Checkpoint) => void | Promise<void>;
+}

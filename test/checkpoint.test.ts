@@ -1,0 +1,92 @@
+/**
+ * Checkpoints: a run resumed from any of its checkpoints ends with bit-identical weights
+ * and history to the run that never stopped — for train (momentum SGD, cosine schedule,
+ * augmentation) and distill (Adam, dropout, augmentation, hints with a hint-only stage,
+ * temperature schedule).
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  distill, init, mlp, OptionError, train, type Checkpoint, type DistillOptions, type EpochRecord, type TrainOptions,
+} from "../src/index.js";
+import { blobs, squares } from "./helpers/tiny-data.js";
+import { expectSameBits } from "./helpers/compare.js";
+
+/** The numbers of a history, without wall-clock seconds. */
+const numbers = (history: EpochRecord[]) => history.map(({ seconds: _s, ...rest }) => rest);
+
+describe("checkpoints and resume", () => {
+  beforeAll(async () => {
+    await init();
+  });
+
+  const data = squares(96, 8, 4, 5);
+  const options: TrainOptions = {
+    epochs: 4, batchSize: 10, seed: 3, optimizer: "momentum", lr: 0.05, schedule: { type: "cosine" },
+    augment: { shift: 1, noise: 0.05 }, validation: 0.25, earlyStopping: { patience: 3 },
+  };
+
+  it("train: resuming from every checkpoint gives the uninterrupted run's weights and history, bit for bit", async () => {
+    const checkpoints: Checkpoint[] = [];
+    const full = mlp([64, 24, 4], { seed: 1, dropout: 0.2 });
+    const reference = await train(full, data, { ...options, checkpoint: { every: 5, save: (c) => void checkpoints.push(c) } });
+    expect(checkpoints.length).toBe(Math.floor(reference.steps / 5));
+    for (const checkpoint of checkpoints) {
+      const resumed = mlp([64, 24, 4], { seed: 99, dropout: 0.2 }); // different init: everything comes from the checkpoint
+      const result = await train(resumed, data, { ...options, resume: checkpoint });
+      const at = `resumed at step ${checkpoint.steps} (epoch ${checkpoint.epoch + 1}, position ${checkpoint.position})`;
+      expectSameBits(resumed.parameterBlock(), full.parameterBlock(), at);
+      expect(numbers(result.history), at).toEqual(numbers(reference.history));
+      expect(result.steps).toBe(reference.steps);
+      resumed.dispose();
+    }
+    full.dispose();
+  });
+
+  it("distill: resuming in the hint stage or the main stage gives the uninterrupted student, bit for bit", async () => {
+    const images = squares(80, 8, 4, 6);
+    const teacher = mlp([64, 32, 4], { seed: 2 });
+    await train(teacher, images, { epochs: 3, batchSize: 16, seed: 1 });
+    const base = (student: ReturnType<typeof mlp>): DistillOptions => ({
+      teacher, student, data: images, epochs: 3, batchSize: 16, seed: 7, optimizer: { type: "adam", lr: 0.01 },
+      temperature: { from: 6, to: 2 }, alpha: 0.2, augment: { shift: 1 }, hints: [{ student: 1, teacher: 1 }], hintEpochs: 2,
+    });
+    const checkpoints: Checkpoint[] = [];
+    const full = mlp([64, 16, 4], { seed: 4, dropout: 0.1 });
+    const reference = await distill({ ...base(full), checkpoint: { every: 3, save: (c) => void checkpoints.push(c) } });
+    const stages = new Set(checkpoints.map((c) => c.stage));
+    expect([...stages].sort()).toEqual(["hint", "main"]);
+    for (const checkpoint of checkpoints) {
+      const resumed = mlp([64, 16, 4], { seed: 4, dropout: 0.1 });
+      const result = await distill({ ...base(resumed), resume: checkpoint });
+      const at = `resumed in the ${checkpoint.stage} stage at step ${checkpoint.steps}`;
+      expectSameBits(resumed.parameterBlock(), full.parameterBlock(), at);
+      expect(numbers(result.history), at).toEqual(numbers(reference.history));
+      resumed.dispose();
+    }
+    full.dispose();
+    teacher.dispose();
+  });
+
+  it("refuses a checkpoint from a different run with a clear OptionError", async () => {
+    const checkpoints: Checkpoint[] = [];
+    const model = mlp([64, 24, 4], { seed: 1 });
+    await train(model, data, { ...options, checkpoint: { every: 4, save: (c) => void checkpoints.push(c) } });
+    const other = mlp([64, 24, 4], { seed: 1 });
+    await expect(train(other, data, { ...options, batchSize: 12, resume: checkpoints[0]! })).rejects.toThrow(OptionError);
+    await expect(train(other, data, { ...options, batchSize: 12, resume: checkpoints[0]! })).rejects.toThrow(/different run/);
+    const wider = mlp([64, 25, 4], { seed: 1 });
+    await expect(train(wider, data, { ...options, resume: checkpoints[0]! })).rejects.toThrow(/different run/);
+    for (const m of [model, other, wider]) m.dispose();
+  });
+
+  it("a checkpoint is a snapshot: later training does not change a saved one", async () => {
+    const checkpoints: Checkpoint[] = [];
+    const model = mlp([16, 8, 3], { seed: 1 });
+    await train(model, blobs({ rows: 60, features: 16, classes: 3, seed: 2 }), {
+      epochs: 2, batchSize: 10, seed: 1, checkpoint: { every: 2, save: (c) => void checkpoints.push(c) },
+    });
+    expect(checkpoints[0]!.params).not.toEqual(checkpoints[checkpoints.length - 1]!.params);
+    expect(checkpoints[0]!.steps).toBe(2);
+    model.dispose();
+  });
+});
