@@ -8,6 +8,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import {
   distill, init, mlp, OptionError, train, type Checkpoint, type DistillOptions, type EpochRecord, type TrainOptions,
 } from "../src/index.js";
+import { decodeCheckpoint, encodeCheckpoint } from "../src/train/checkpoint-file.js";
+import { FormatError } from "../src/index.js";
 import { blobs, squares } from "./helpers/tiny-data.js";
 import { expectSameBits } from "./helpers/compare.js";
 
@@ -65,6 +67,21 @@ describe("checkpoints and resume", () => {
     }
     full.dispose();
     teacher.dispose();
+  });
+
+  it("a checkpoint survives encoding to bytes (safetensors container): resuming from the decoded one is still exact", async () => {
+    const saved: Uint8Array[] = [];
+    const full = mlp([64, 24, 4], { seed: 1, dropout: 0.2 });
+    // validation + early stopping: the state holds a best value that starts as +Infinity
+    const reference = await train(full, data, { ...options, checkpoint: { every: 9, save: (c) => void saved.push(encodeCheckpoint(c)) } });
+    expect(saved.length).toBeGreaterThan(1);
+    const decoded = decodeCheckpoint(saved[1]!);
+    const resumed = mlp([64, 24, 4], { seed: 5, dropout: 0.2 });
+    const result = await train(resumed, data, { ...options, resume: decoded });
+    expectSameBits(resumed.parameterBlock(), full.parameterBlock(), "resumed from decoded bytes");
+    expect(numbers(result.history)).toEqual(numbers(reference.history));
+    expect(() => decodeCheckpoint(saved[1]!.subarray(0, 100))).toThrow(FormatError);
+    for (const m of [full, resumed]) m.dispose();
   });
 
   it("refuses a checkpoint from a different run with a clear OptionError", async () => {

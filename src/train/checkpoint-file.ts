@@ -1,0 +1,72 @@
+/**
+ * Checkpoints as bytes, in the safetensors container: the arrays as tensors (params, best,
+ * optimizer buffers, extra parameters, PRNG states, the epoch's order) and the scalars,
+ * history and fingerprint as JSON in `__metadata__`. Any byte store can keep them (a file
+ * written atomically in Node / Deno / Bun, IndexedDB in a browser).
+ */
+import { FormatError } from "../errors.js";
+import { decodeSafetensors, encodeSafetensors, type TensorToEncode } from "../io/safetensors.js";
+import type { Checkpoint } from "./checkpoint.js";
+
+const KIND = "distill-wasm-checkpoint";
+
+/** JSON keeps NaN and ±Infinity (e.g. "no best value yet") as tagged strings. */
+const replacer = (_key: string, value: unknown) =>
+  typeof value === "number" && !Number.isFinite(value) ? { nonFinite: String(value) } : value;
+const reviver = (_key: string, value: unknown) =>
+  value && typeof value === "object" && "nonFinite" in value ? Number((value as { nonFinite: string }).nonFinite) : value;
+
+export function encodeCheckpoint(c: Checkpoint): Uint8Array {
+  const tensors: TensorToEncode[] = [
+    { name: "params", shape: [c.params.length], data: c.params },
+    { name: "rngs", shape: [c.rngs.length], data: c.rngs },
+    { name: "order", shape: [c.order.length], data: c.order },
+  ];
+  if (c.best) tensors.push({ name: "best", shape: [c.best.length], data: c.best });
+  c.optimizers.forEach((o, i) => o.buffers.forEach((b, j) => tensors.push({ name: `optimizer.${i}.${j}`, shape: [b.length], data: b })));
+  c.extraParams.forEach((p, i) => tensors.push({ name: `extra.${i}`, shape: [p.length], data: p }));
+  const scalars = {
+    fingerprint: c.fingerprint, stage: c.stage, epoch: c.epoch, position: c.position, steps: c.steps,
+    lossSum: c.lossSum, correct: c.correct, seen: c.seen, history: c.history, early: c.early, hookState: c.hookState,
+    optimizers: c.optimizers.map((o) => ({ steps: o.steps, buffers: o.buffers.length })), extra: c.extraParams.length,
+  };
+  return encodeSafetensors(tensors, { format: KIND, version: String(c.version), state: JSON.stringify(scalars, replacer) });
+}
+
+export function decodeCheckpoint(bytes: Uint8Array, name = "checkpoint"): Checkpoint {
+  const file = decodeSafetensors(bytes, name);
+  if (file.metadata.format !== KIND || file.metadata.version !== "1") {
+    throw new FormatError(`${name} is not a distill-wasm checkpoint (version 1)`);
+  }
+  let s: {
+    fingerprint: string; stage: string; epoch: number; position: number; steps: number; lossSum: number; correct: number;
+    seen: number; history: Checkpoint["history"]; early: Checkpoint["early"]; hookState: Record<string, number>;
+    optimizers: { steps: number; buffers: number }[]; extra: number;
+  };
+  try {
+    s = JSON.parse(file.metadata.state ?? "", reviver);
+  } catch {
+    throw new FormatError(`${name}: its state record is not valid JSON`);
+  }
+  const tensor = <T>(key: string, type: new (...args: never[]) => T): T => {
+    const t = file.tensors.get(key)?.data;
+    if (!(t instanceof type)) throw new FormatError(`${name}: tensor ${key} is missing or has the wrong type`);
+    return t;
+  };
+  if (!s || typeof s.fingerprint !== "string" || !Array.isArray(s.optimizers) || !Array.isArray(s.history)) {
+    throw new FormatError(`${name}: its state record is incomplete`);
+  }
+  return {
+    format: KIND, version: 1, fingerprint: s.fingerprint, stage: s.stage, epoch: s.epoch, position: s.position, steps: s.steps,
+    lossSum: s.lossSum, correct: s.correct, seen: s.seen, history: s.history, early: s.early, hookState: s.hookState ?? {},
+    params: tensor("params", Float32Array),
+    best: file.tensors.has("best") ? tensor("best", Float32Array) : null,
+    optimizers: s.optimizers.map((o, i) => ({
+      steps: o.steps,
+      buffers: Array.from({ length: o.buffers }, (_, j) => tensor(`optimizer.${i}.${j}`, Float32Array)),
+    })),
+    extraParams: Array.from({ length: s.extra }, (_, i) => tensor(`extra.${i}`, Float32Array)),
+    rngs: tensor("rngs", Uint8Array),
+    order: tensor("order", Int32Array),
+  };
+}
