@@ -30,7 +30,8 @@ interface HintState {
   inject: number;
 }
 
-const align4 = (n: number) => (n + 3) & ~3;
+/** Rounds up to a multiple of 4 floats (16 bytes); arithmetic, not bit operations, which wrap at 2^31. */
+const align4 = (n: number) => Math.ceil(n / 4) * 4;
 
 function checkHints(specs: readonly HintSpec[], student: Sequential, teacher: Sequential): void {
   const guided = new Set<number>();

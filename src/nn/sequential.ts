@@ -51,7 +51,8 @@ interface LayerState {
 }
 
 const INFERENCE_CHUNK = 256;
-const align4 = (n: number) => (n + 3) & ~3;
+/** Rounds up to a multiple of 4 floats (16 bytes); arithmetic, not bit operations, which wrap at 2^31. */
+const align4 = (n: number) => Math.ceil(n / 4) * 4;
 
 export class Sequential {
   readonly engine: Engine;
