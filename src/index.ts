@@ -45,5 +45,9 @@ export {
   type EvaluateOptions, type Evaluation, type ReliabilityBin, type AgreementOptions, type Agreement,
   type CompareOptions, type CompareResult, type CompareRow, type CompareName,
 } from "./metrics/index.js";
+export {
+  renderReport, reportJson, collectSamples, describeMachine, digitDataUrl, encodeGrayscalePng,
+  type ReportData, type ReportModel, type ReportSample, type ReportJson, type RenderOptions, type CollectSamplesOptions,
+} from "./report/index.js";
 export * from "./errors.js";
 export type { FloatArray, LabelArray } from "./validate.js";
