@@ -49,5 +49,15 @@ export {
   renderReport, reportJson, collectSamples, describeMachine, digitDataUrl, encodeGrayscalePng,
   type ReportData, type ReportModel, type ReportSample, type ReportJson, type RenderOptions, type CollectSamplesOptions,
 } from "./report/index.js";
+export {
+  encodeSafetensors, decodeSafetensors,
+  parseNpy, encodeNpy, loadTeacherLogits,
+  modelToSafetensors, modelFromSafetensors, saveModel, loadModel, DISTILL_WASM_VERSION,
+  type SafetensorsDtype, type SafetensorsData, type SafetensorsTensor, type SafetensorsFile, type TensorToEncode,
+  type NpyArray, type NpyData, type NpyDtype, type TeacherLogitsOptions,
+  type ModelFileOptions, type ModelMetadata,
+} from "./io/index.js";
+export { parseCsv, loadCsv, npyToDataset, loadNpyDataset, type CsvOptions, type NpyDatasetOptions } from "./data/csv.js";
+export { encodeCheckpoint, decodeCheckpoint } from "./train/checkpoint-file.js";
 export * from "./errors.js";
 export type { FloatArray, LabelArray } from "./validate.js";

@@ -1,59 +1,87 @@
 #!/usr/bin/env node
 /**
- * The `distill-wasm` command. Usage errors exit with code 2 and a one-line message;
- * failures exit with code 1.
+ * The `distill-wasm` command. Usage mistakes exit with code 2 and a one-line message,
+ * failures with code 1 (a typed library error: its message, no stack trace), Ctrl-C with
+ * 130 after the current batch (a second Ctrl-C quits at once).
  */
-import { runDemo } from "./demo.js";
 import { DistillError } from "../errors.js";
+import { nodeHost, type Host } from "../runtime/host.js";
+import { helpText, parseFlags, UsageError, type Flags, type FlagSpec } from "./args.js";
+import { BENCH_SPEC, BENCH_USAGE, runBench } from "./commands/bench.js";
+import { DEMO_SPEC, DEMO_USAGE, runDemo } from "./commands/demo.js";
+import { DISTILL_SPEC, DISTILL_USAGE, runDistill } from "./commands/distill.js";
+import { EVAL_SPEC, EVAL_USAGE, runEval } from "./commands/eval.js";
+import { runSearch, SEARCH_SPEC, SEARCH_USAGE } from "./commands/search.js";
+import { runTrain, TRAIN_SPEC, TRAIN_USAGE } from "./commands/train.js";
+import { makeContext, type Context } from "./context.js";
 
-const USAGE = `usage: distill-wasm demo [--epochs N] [--seed S]
+interface Command {
+  usage: string;
+  spec: Record<string, FlagSpec>;
+  run(ctx: Context, flags: Flags): Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  demo: { usage: DEMO_USAGE, spec: DEMO_SPEC, run: runDemo },
+  train: { usage: TRAIN_USAGE, spec: TRAIN_SPEC, run: runTrain },
+  distill: { usage: DISTILL_USAGE, spec: DISTILL_SPEC, run: runDistill },
+  eval: { usage: EVAL_USAGE, spec: EVAL_SPEC, run: runEval },
+  search: { usage: SEARCH_USAGE, spec: SEARCH_SPEC, run: runSearch },
+  bench: { usage: BENCH_USAGE, spec: BENCH_SPEC, run: runBench },
+};
+
+const OVERVIEW = `usage: distill-wasm <command> [options]
 
 commands:
-  demo    train a teacher and distil a small student on generated data, printing the loss and accuracy`;
+  demo      teacher, scratch student and distilled student on the built-in MNIST digits; writes a report
+  train     train a model on labels and save it (.safetensors)
+  distill   distil a student from saved teachers or teacher logits
+  eval      accuracy, top-5, NLL and calibration of a saved model
+  search    try temperatures and α, ranked on a validation split
+  bench     measure this machine and runtime
 
-class UsageError extends Error {}
+distill-wasm <command> --help shows a command's options.`;
 
-function intFlag(args: string[], name: string, fallback: number, min: number): number {
-  const i = args.indexOf(name);
-  if (i < 0) return fallback;
-  const text = args[i + 1];
-  const value = Number(text);
-  if (text === undefined || !Number.isSafeInteger(value) || value < min) {
-    throw new UsageError(`${name} needs an integer ≥ ${min}; got ${text === undefined ? "nothing" : JSON.stringify(text)}`);
+export async function main(host: Host): Promise<number> {
+  const [name, ...rest] = host.args;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    host.out(`${OVERVIEW}\n`);
+    return name === undefined ? 2 : 0;
   }
-  args.splice(i, 2);
-  return value;
+  const command = COMMANDS[name];
+  if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)}; the commands are ${Object.keys(COMMANDS).join(", ")}`);
+  if (rest.includes("--help") || rest.includes("-h")) {
+    host.out(helpText(command.usage, command.spec));
+    return 0;
+  }
+  const flags = parseFlags(name, rest, command.spec);
+  const controller = new AbortController();
+  let interrupts = 0;
+  const stop = host.onInterrupt(() => {
+    if (++interrupts > 1) host.exitNow(130);
+    host.err("\nstopping after the current batch (Ctrl-C again to quit now)\n");
+    controller.abort();
+  });
+  try {
+    return await command.run(makeContext(host, Boolean(flags.json), controller.signal), flags);
+  } finally {
+    stop();
+  }
 }
 
-async function main(argv: string[]): Promise<number> {
-  const args = [...argv];
-  const command = args.shift();
-  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
-    console.log(USAGE);
-    return command === undefined ? 2 : 0;
-  }
-  if (command !== "demo") throw new UsageError(`unknown command ${JSON.stringify(command)}; the commands are: demo`);
-  const epochs = intFlag(args, "--epochs", 8, 1);
-  const seed = intFlag(args, "--seed", 1, 0);
-  if (args.length > 0) throw new UsageError(`unknown option ${JSON.stringify(args[0])} for demo`);
-  await runDemo({ epochs, seed, log: (line) => console.log(line) });
-  return 0;
-}
-
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
+const host = nodeHost();
+main(host).then(
+  (code) => host.setExitCode(code),
   (err: unknown) => {
     if (err instanceof UsageError) {
-      console.error(`distill-wasm: ${err.message}\n\n${USAGE}`);
-      process.exitCode = 2;
+      host.err(`distill-wasm: ${err.message}\n`);
+      host.setExitCode(2);
     } else if (err instanceof DistillError) {
-      console.error(`distill-wasm: ${err.message}`);
-      process.exitCode = 1;
+      host.err(`distill-wasm: ${err.message}\n`);
+      host.setExitCode(1);
     } else {
-      console.error(err);
-      process.exitCode = 1;
+      host.err(`distill-wasm: unexpected error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+      host.setExitCode(1);
     }
   },
 );

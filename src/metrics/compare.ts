@@ -127,11 +127,12 @@ function medianMs(run: () => void, repeats: number): number {
  *
  * Sizes use 1 KB = 1000 bytes; times have 3 significant digits.
  */
-export function formatCompareTable(result: CompareResult): string {
+/** The comparison as an aligned text table; `names` relabels the rows (e.g. { student: "distilled student" }). */
+export function formatCompareTable(result: CompareResult, names: Partial<Record<CompareName, string>> = {}): string {
   const header = ["model", "architecture", "params", "size", "FLOPs/sample", "ms/sample (batch 1)", "ms/sample (batch 128)", "accuracy"];
   const leftAligned = 2; // the first two columns are text
   const body = result.rows.map((r) => [
-    r.name, r.architecture, groupThousands(r.params), formatBytes(r.bytes), formatCount(r.flops),
+    names[r.name] ?? r.name, r.architecture, groupThousands(r.params), formatBytes(r.bytes), formatCount(r.flops),
     formatMs(r.msPerSampleBatch1), formatMs(r.msPerSampleBatch128), `${(r.accuracy * 100).toFixed(2)}%`,
   ]);
   const widths = header.map((h, c) => Math.max(h.length, ...body.map((row) => row[c]!.length)));

@@ -6,6 +6,7 @@
  *
  * Failures to read (nothing at the path, permission denied, HTTP errors) are
  * `ArgumentError`s naming the path: the caller passed a location that cannot be read.
+ * Writing (`writeBytesAtomic`) needs a file system: Node, Deno or Bun.
  */
 import { ArgumentError, RuntimeSupportError } from "../errors.js";
 
@@ -83,6 +84,43 @@ export async function readBytes(location: PathOrUrl, op = "readBytes"): Promise<
   return bytes;
 }
 
+let tempCounter = 0;
+
+/**
+ * Writes `bytes` to `location` (a local path or `file:` URL) atomically: into a temporary
+ * file in the same directory, flushed to disk, then renamed over the target, so readers
+ * see either the old file or the complete new one, never a partial write. On failure the
+ * temporary file is removed and the old file is left as it was. Throws ArgumentError
+ * naming the path if it cannot be written, RuntimeSupportError in runtimes without a
+ * file system (browsers).
+ */
+export async function writeBytesAtomic(location: PathOrUrl, bytes: Uint8Array, op = "writeBytes"): Promise<void> {
+  requireLocation(op, location);
+  if (!(bytes instanceof Uint8Array)) throw new ArgumentError(`${op}: bytes must be a Uint8Array`);
+  if (!hasFileSystem() || isFetchUrl(location)) {
+    throw new RuntimeSupportError(`${op}: cannot write ${describe(location)}: writing needs a file system (Node, Deno or Bun) and a local path`);
+  }
+  const [fs, path, url] = await Promise.all([import("node:fs/promises"), import("node:path"), import("node:url")]);
+  const target = typeof location === "string" && !location.startsWith("file:") ? location : url.fileURLToPath(location);
+  const temp = path.join(
+    path.dirname(target),
+    `.${path.basename(target)}.${Date.now().toString(36)}-${(tempCounter++).toString(36)}-${Math.random().toString(36).slice(2, 8)}.tmp`,
+  );
+  try {
+    const handle = await fs.open(temp, "wx");
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(temp, target);
+  } catch (cause) {
+    await fs.rm(temp, { force: true }).catch(() => undefined);
+    throw new ArgumentError(`${op}: cannot write ${describe(location)}: ${(cause as Error).message ?? String(cause)}`);
+  }
+}
+
 /** `name` inside the directory `dir` (a path or a URL, with or without a trailing slash). */
 export function joinPath(dir: PathOrUrl, name: string): PathOrUrl {
   requireLocation("joinPath", dir);
@@ -106,5 +144,24 @@ export async function resolvePackageFile(specifier: string): Promise<string> {
     return createRequire(import.meta.url).resolve(specifier);
   } catch (cause) {
     throw new ArgumentError(`cannot find ${specifier}: is its package installed? (${(cause as Error).message})`);
+  }
+}
+
+/** Writes UTF-8 text atomically (see writeBytesAtomic). */
+export async function writeTextFile(location: PathOrUrl, text: string, op = "writeText"): Promise<void> {
+  await writeBytesAtomic(location, new TextEncoder().encode(text), op);
+}
+
+/** Creates a directory and its parents if they do not exist (Node, Deno, Bun). */
+export async function makeDirectory(location: PathOrUrl, op = "makeDirectory"): Promise<void> {
+  requireLocation(op, location);
+  if (!hasFileSystem() || isFetchUrl(location)) {
+    throw new RuntimeSupportError(`${op}: cannot create ${describe(location)}: that needs a file system (Node, Deno or Bun)`);
+  }
+  const fs = await import("node:fs/promises");
+  try {
+    await fs.mkdir(location, { recursive: true });
+  } catch (cause) {
+    throw new ArgumentError(`${op}: cannot create ${describe(location)}: ${(cause as Error).message ?? String(cause)}`);
   }
 }

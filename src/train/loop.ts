@@ -81,6 +81,9 @@ export interface TrainOptions extends ScheduleOptions {
   resume?: Checkpoint;
 }
 
+/** With an AbortSignal, the loop yields to the event loop at least this often (ms). */
+const YIELD_EVERY_MS = 50;
+
 export type StopReason = "completed" | "step-budget" | "early-stopping" | "aborted" | "callback";
 
 export interface TrainResult {
@@ -282,6 +285,7 @@ export async function runLoop(
     let startEpoch = 0;
     let position = 0;
     let sums = { lossSum: 0, correct: 0, seen: 0 };
+    let lastYield = performance.now();
 
     const capture = (epoch: number, next: number): Checkpoint => ({
       format: "distill-wasm-checkpoint", version: 1, fingerprint, stage, epoch, position: next, steps, ...sums,
@@ -356,6 +360,11 @@ export async function runLoop(
         if (steps >= run.maxSteps) {
           stopReason = "step-budget";
           break;
+        }
+        if (options.signal && performance.now() - lastYield > YIELD_EVERY_MS) {
+          // Let the event loop run (a Ctrl-C handler, a UI) so that the signal can be aborted at all.
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          lastYield = performance.now();
         }
         if (options.signal?.aborted) {
           stopReason = "aborted";

@@ -1,0 +1,99 @@
+/** What every suite receives: the distill-wasm engine, the loaded comparison libraries, the machine, and collectors. */
+import { init, type Engine, type InitOptions } from "distill-wasm";
+import { machineInfo, machineLabel, type MachineInfo } from "./machine.js";
+import { loadOrt, type OrtEnv } from "./ort.js";
+import { packageVersion, projectVersion } from "./paths.js";
+import { loadTfjs, type TfjsEnv } from "./tfjs.js";
+
+export type Simd = NonNullable<InitOptions["simd"]>;
+
+/** One bar of the samples/s chart. */
+export interface ChartBar {
+  /** The scenario, e.g. "distillation step, batch 128". */
+  group: string;
+  library: string;
+  samplesPerSecond: number;
+}
+
+export interface Context {
+  engine: Engine;
+  simd: Simd;
+  machine: MachineInfo;
+  tfjs: TfjsEnv;
+  ort: OrtEnv;
+  versions: Record<string, string>;
+  chart: ChartBar[];
+  /** Lines for the final summary, added by the suites. */
+  summary: string[];
+}
+
+export function parseSimd(argv: readonly string[]): Simd {
+  const arg = argv.find((a) => a.startsWith("--simd="));
+  const value = arg?.slice("--simd=".length) ?? "baseline";
+  if (value !== "baseline" && value !== "relaxed" && value !== "prefer-relaxed") {
+    throw new Error(`--simd must be baseline, relaxed or prefer-relaxed; got ${value}`);
+  }
+  return value;
+}
+
+/** Initialises distill-wasm and loads tfjs (wasm + cpu backends) and onnxruntime-web, printing what is skipped and why. */
+export async function createContext(argv: readonly string[], options: { tfjs?: boolean; ort?: boolean } = {}): Promise<Context> {
+  const simd = parseSimd(argv);
+  const machine = machineInfo();
+  const engine = await init({ simd });
+  const tfjs: TfjsEnv = options.tfjs === false
+    ? { available: [], skipped: {}, version: packageVersion("@tensorflow/tfjs-core") }
+    : await loadTfjs();
+  const ort: OrtEnv = options.ort === false ? { version: packageVersion("onnxruntime-web"), skipped: "not used by this suite" } : await loadOrt();
+  const versions = {
+    "distill-wasm": projectVersion(),
+    "@tensorflow/tfjs-core": tfjs.version,
+    "@tensorflow/tfjs-backend-wasm": packageVersion("@tensorflow/tfjs-backend-wasm"),
+    "@tensorflow/tfjs-backend-cpu": packageVersion("@tensorflow/tfjs-backend-cpu"),
+    "onnxruntime-web": ort.version,
+    tinybench: packageVersion("tinybench"),
+  };
+  console.log(`distill-wasm benchmark — ${machineLabel(machine)}`);
+  console.log(`distill-wasm: wasm build ${engine.build} (init({ simd: "${simd}" })), single thread`);
+  if (tfjs.available.length > 0) {
+    const w = tfjs.wasmInfo;
+    console.log(
+      `tfjs ${tfjs.version}: backends ${tfjs.available.map((b) => (b === "wasm" ? "wasm" : "cpu")).join(", ")}` +
+        (w ? ` (wasm: ${w.binary}, ${w.threads} thread${w.threads === 1 ? "" : "s"})` : ""),
+    );
+  }
+  for (const [backend, reason] of Object.entries(tfjs.skipped)) {
+    if (options.tfjs !== false) console.log(`SKIPPED tfjs-${backend}: ${reason}`);
+  }
+  if (ort.ort) console.log(`onnxruntime-web ${ort.version}: wasm execution provider, numThreads 1, no proxy worker`);
+  else if (options.ort !== false) console.log(`SKIPPED onnxruntime-web: ${ort.skipped}`);
+  return { engine, simd, machine, tfjs, ort, versions, chart: [], summary: [] };
+}
+
+/** "1.23 ms (±4.5%)": median and IQR/median. */
+export function msCell(t: { medianMs: number; relIqr: number } | undefined): string {
+  if (!t) return "-";
+  const m = t.medianMs;
+  const ms = m >= 100 ? m.toFixed(0) : m >= 10 ? m.toFixed(1) : m >= 1 ? m.toFixed(2) : m.toFixed(3);
+  return `${ms} ±${(t.relIqr * 100).toFixed(0)}%`;
+}
+
+/** "12.3×" for ratios ≥ 1, "0.45×" below. */
+export function ratioCell(r: number | undefined): string {
+  if (r === undefined || !Number.isFinite(r)) return "-";
+  return r >= 10 ? `${r.toFixed(0)}×` : `${r.toFixed(2)}×`;
+}
+
+/** For a ratio r = other median / distill-wasm median: "9.6× faster" or "16× slower" (distill-wasm's view). */
+export function speedPhrase(r: number): string {
+  if (!Number.isFinite(r)) return "-";
+  const fmt = (x: number) => (x >= 10 ? x.toFixed(0) : x.toFixed(2));
+  return r >= 1 ? `distill-wasm ${fmt(r)}× faster` : `distill-wasm ${fmt(1 / r)}× slower`;
+}
+
+/** Throws with a loud message: the suites stop rather than time implementations that disagree. */
+export function abortDisagreement(what: string, details: string): never {
+  const line = "=".repeat(78);
+  console.error(`\n${line}\nAGREEMENT CHECK FAILED: ${what}\n${details}\nNothing further is timed.\n${line}`);
+  throw new Error(`agreement check failed: ${what}`);
+}

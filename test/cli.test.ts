@@ -1,0 +1,190 @@
+/**
+ * The distill-wasm command, run as a user runs it: a child process of the built CLI.
+ * Exit codes (0 ok, 2 usage, 1 failure, 130 interrupted), one-line errors without stack
+ * traces, --json documents, every command on small data, Ctrl-C, and a run killed with
+ * SIGKILL mid-epoch then resumed from its checkpoint ending bit-identical to a run that
+ * was never interrupted.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { beforeAll, describe, expect, it } from "vitest";
+import { decodeSafetensors, encodeNpy, init, loadModel } from "../src/index.js";
+import { blobs } from "./helpers/tiny-data.js";
+
+const CLI = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+function cli(args: string[], cwd = ROOT) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: "utf8", timeout: 120_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** The tensors of a safetensors file, as name → bytes (metadata ignored). */
+function weights(file: string): Map<string, number[]> {
+  const { tensors } = decodeSafetensors(new Uint8Array(readFileSync(file)));
+  return new Map([...tensors].map(([name, t]) => [name, Array.from(t.data as Float32Array)]));
+}
+
+let dir: string;
+let csv: string;
+
+beforeAll(async () => {
+  await init();
+  dir = mkdtempSync(join(tmpdir(), "distill-cli-"));
+  const data = blobs({ rows: 300, features: 8, classes: 3, seed: 4, spread: 1.5 });
+  const lines = ["label,f0,f1,f2,f3,f4,f5,f6,f7"];
+  for (let r = 0; r < data.length; r++) lines.push([data.y[r], ...data.x.subarray(r * 8, r * 8 + 8)].join(","));
+  csv = join(dir, "blobs.csv");
+  writeFileSync(csv, `${lines.join("\n")}\n`);
+});
+
+describe("usage and errors", () => {
+  it("--help lists the commands and exits 0; no command exits 2", () => {
+    const help = cli(["--help"]);
+    expect(help.code).toBe(0);
+    for (const c of ["demo", "train", "distill", "eval", "search", "bench"]) expect(help.out).toContain(c);
+    expect(cli([]).code).toBe(2);
+    const trainHelp = cli(["train", "--help"]);
+    expect(trainHelp.code).toBe(0);
+    expect(trainHelp.out).toMatch(/--arch/);
+    expect(trainHelp.out).toMatch(/--checkpoint-every/);
+  });
+
+  const usage: [string, string[], RegExp][] = [
+    ["unknown command", ["frob"], /unknown command "frob"/],
+    ["unknown flag", ["train", "--bogus", "1"], /unknown option --bogus for train/],
+    ["missing --out", ["train", "--arch", "8-3"], /--out is required/],
+    ["bad integer", ["train", "--epochs", "abc", "--out", "x"], /--epochs needs an integer; got "abc"/],
+    ["out of range", ["distill", "--alpha", "1.5"], /--alpha must be ≤ 1/],
+    ["bad --arch", ["train", "--arch", "8-x-3", "--out", "x", "--data", "csv:blobs.csv"], /--arch must be positive integers/],
+    ["bad --data", ["train", "--arch", "8-3", "--out", "x", "--data", "parquet:x"], /--data must be mnist, idx:DIR/],
+    ["two teacher sources", ["distill", "--teacher", "a", "--teacher-logits", "b", "--arch", "8-3", "--out", "x", "--data", "csv:blobs.csv"], /exactly one of --teacher/],
+  ];
+  for (const [what, args, message] of usage) {
+    it(`${what}: exit 2 and one line naming it`, () => {
+      const r = cli(args, dir);
+      expect(r.code, r.err).toBe(2);
+      expect(r.err).toMatch(message);
+      expect(r.err.trim().split("\n")).toHaveLength(1);
+      expect(r.err).not.toMatch(/ at .*\.js:\d+/);
+    });
+  }
+
+  it("a missing or corrupt file: exit 1 and one line naming the file, no stack trace", () => {
+    const missing = cli(["eval", "--model", "missing.safetensors", "--data", "csv:blobs.csv"], dir);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/missing\.safetensors/);
+    writeFileSync(join(dir, "corrupt.safetensors"), "not a model at all");
+    const corrupt = cli(["eval", "--model", "corrupt.safetensors", "--data", "csv:blobs.csv"], dir);
+    expect(corrupt.code).toBe(1);
+    expect(corrupt.err).toMatch(/corrupt\.safetensors/);
+    expect(corrupt.err.trim().split("\n")).toHaveLength(1);
+  });
+});
+
+describe("commands on small data", () => {
+  const common = ["--data", "csv:blobs.csv", "--test-split", "0.25", "--seed", "3"];
+
+  it("train → eval → distill (model, ensemble, logits) → search, with --json documents", () => {
+    const t = cli(["train", ...common, "--arch", "8-32-3", "--epochs", "8", "--out", "teacher.safetensors", "--json"], dir);
+    expect(t.code, t.err).toBe(0);
+    const trained = JSON.parse(t.out);
+    expect(trained).toMatchObject({ command: "train", architecture: "8-32-3", params: 8 * 32 + 32 + 32 * 3 + 3 });
+    expect(trained.accuracy).toBeGreaterThanOrEqual(0);
+    expect(trained.accuracy).toBeLessThanOrEqual(1);
+    expect(trained.history).toHaveLength(8);
+
+    const e = JSON.parse(cli(["eval", ...common, "--model", "teacher.safetensors", "--json"], dir).out);
+    expect(e.accuracy).toBe(trained.accuracy);
+    expect(e.params).toBe(trained.params);
+
+    cli(["train", ...common, "--arch", "8-24-3", "--epochs", "8", "--seed", "5", "--out", "teacher2.safetensors"], dir);
+    for (const teacher of [["--teacher", "teacher.safetensors"], ["--teacher", "teacher.safetensors,teacher2.safetensors"]]) {
+      const d = cli(["distill", ...common, ...teacher, "--arch", "8-4-3", "--epochs", "6", "--out", "student.safetensors", "--json"], dir);
+      expect(d.code, d.err).toBe(0);
+      const doc = JSON.parse(d.out);
+      expect(doc).toMatchObject({ command: "distill", architecture: "8-4-3", temperature: 4, alpha: 0.1 });
+      expect(doc.accuracy).toBeGreaterThan(0.5);
+    }
+    const search = cli(["search", "--data", "csv:blobs.csv", "--teacher", "teacher.safetensors", "--arch", "8-4-3",
+      "--temperatures", "2,4", "--alphas", "0.1,0.9", "--epochs", "2", "--json"], dir);
+    expect(search.code, search.err).toBe(0);
+    const s = JSON.parse(search.out);
+    expect(s.trials).toHaveLength(4);
+    expect(s.accuracy).toBe(Math.max(...s.trials.map((r: { valAccuracy: number }) => r.valAccuracy)));
+  });
+
+  it("distill from teacher logits in a .npy file equals distilling from the model itself", async () => {
+    cli(["train", "--data", "csv:blobs.csv", "--arch", "8-32-3", "--epochs", "4", "--out", "t3.safetensors"], dir);
+    const teacher = await loadModel(join(dir, "t3.safetensors"));
+    // The logits of every training row, in the order the CSV source loads them (no test split).
+    const { loadCsv } = await import("../src/index.js");
+    const data = await loadCsv(csv);
+    writeFileSync(join(dir, "logits.npy"), encodeNpy(teacher.logits(data.x), [data.length, 3]));
+    teacher.dispose();
+    const args = ["--data", "csv:blobs.csv", "--arch", "8-4-3", "--epochs", "3"];
+    expect(cli(["distill", ...args, "--teacher", "t3.safetensors", "--out", "from-model.safetensors"], dir).code).toBe(0);
+    expect(cli(["distill", ...args, "--teacher-logits", "logits.npy", "--out", "from-logits.safetensors"], dir).code).toBe(0);
+    expect(weights(join(dir, "from-logits.safetensors"))).toEqual(weights(join(dir, "from-model.safetensors")));
+  });
+
+  it("bench --json reports GEMM and step throughput", () => {
+    const r = cli(["bench", "--json"], dir);
+    expect(r.code, r.err).toBe(0);
+    const doc = JSON.parse(r.out);
+    expect(doc.gemm).toHaveLength(3);
+    expect(doc.gemm.every((g: { gflops: number }) => g.gflops > 0)).toBe(true);
+    expect(doc.distillStep.samplesPerSecond).toBeGreaterThan(0);
+  });
+
+  it("demo writes three models and a self-contained report", () => {
+    const out = join(dir, "demo-out");
+    const r = cli(["demo", "--epochs", "1", "--out", out, "--json"], dir);
+    expect(r.code, r.err).toBe(0);
+    const doc = JSON.parse(r.out);
+    expect(doc.accuracy).toBeGreaterThan(0.5);
+    expect(doc.params).toBe(25_450);
+    for (const f of doc.files) expect(existsSync(join(out, f)), f).toBe(true);
+    const html = readFileSync(join(out, "report.html"), "utf8");
+    expect(html).not.toMatch(/<script[^>]+src=|https?:\/\//);
+    expect(html).toContain("distilled student");
+  }, 120_000);
+});
+
+describe("interruptions", () => {
+  const args = ["--data", "csv:blobs.csv", "--arch", "8-64-64-3", "--epochs", "60", "--batch-size", "8", "--dropout", "0.1",
+    "--augment", "noise=0.05", "--optimizer", "adam", "--schedule", "cosine", "--seed", "9"];
+
+  it("a run killed with SIGKILL mid-epoch and resumed with --resume ends bit-identical to an uninterrupted run", async () => {
+    const reference = cli(["train", ...args, "--out", "uninterrupted.safetensors"], dir);
+    expect(reference.code, reference.err).toBe(0);
+    const checkpoint = join(dir, "run.ckpt");
+    const child = spawn(process.execPath, [CLI, "train", ...args, "--out", "resumed.safetensors", "--checkpoint", checkpoint, "--checkpoint-every", "7"], { cwd: dir });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal ? -1 : _code)));
+    // Kill it as soon as the first checkpoint is on disk (the run is far from done then).
+    const deadline = Date.now() + 60_000;
+    while (!existsSync(checkpoint) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    child.kill("SIGKILL");
+    expect(await exited, "the child was killed, not finished").toBe(-1);
+    expect(existsSync(join(dir, "resumed.safetensors"))).toBe(false);
+    const resumed = cli(["train", ...args, "--out", "resumed.safetensors", "--checkpoint", checkpoint, "--checkpoint-every", "7", "--resume"], dir);
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(resumed.out).toMatch(/resuming from .* at step \d+/);
+    expect(weights(join(dir, "resumed.safetensors"))).toEqual(weights(join(dir, "uninterrupted.safetensors")));
+  }, 120_000);
+
+  it("Ctrl-C (SIGINT) stops after the current batch, saves the model and exits 130", async () => {
+    const child = spawn(process.execPath, [CLI, "train", ...args, "--epochs", "1000000", "--out", "interrupted.safetensors"], { cwd: dir });
+    let output = "";
+    child.stdout.on("data", (d) => (output += d));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    while (!/epoch 2\//.test(output)) await new Promise((r) => setTimeout(r, 10));
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    expect(output).toMatch(/stopped by Ctrl-C/);
+    expect(existsSync(join(dir, "interrupted.safetensors"))).toBe(true);
+  }, 60_000);
+});
