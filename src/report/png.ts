@@ -103,7 +103,7 @@ export function base64(bytes: Uint8Array): string {
  * A `data:image/png;base64,…` URL of a square digit image with values in [0, 1]
  * (MNIST: 0 = background), drawn as dark ink on white paper.
  */
-export function digitDataUrl(pixels: ArrayLike<number>, side = Math.round(Math.sqrt(pixels.length))): string {
+export function digitDataUrl(pixels: ArrayLike<number>, side: number = Math.round(Math.sqrt(pixels.length))): string {
   const gray = new Uint8Array(side * side);
   for (let i = 0; i < gray.length; i++) {
     const v = Math.min(1, Math.max(0, Number(pixels[i]) || 0));
