@@ -63,3 +63,18 @@ export function copy_bytes(dst: usize, src: usize, bytes: usize): void {
 export function zero_bytes(dst: usize, bytes: usize): void {
   memory.fill(dst, 0, bytes);
 }
+
+/** dst(cols, rows) = src(rows, cols)ᵀ, row-major, in 8×8 blocks for cache locality. */
+export function transpose(dst: usize, src: usize, rows: i32, cols: i32): void {
+  for (let r0 = 0; r0 < rows; r0 += 8) {
+    const r1 = min(r0 + 8, rows);
+    for (let c0 = 0; c0 < cols; c0 += 8) {
+      const c1 = min(c0 + 8, cols);
+      for (let r = r0; r < r1; r++) {
+        for (let c = c0; c < c1; c++) {
+          store<f32>(dst + ((<usize>c * <usize>rows + <usize>r) << 2), load<f32>(src + ((<usize>r * <usize>cols + <usize>c) << 2)));
+        }
+      }
+    }
+  }
+}

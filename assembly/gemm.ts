@@ -21,7 +21,9 @@
 // Blocking (BLIS / XNNPACK style): B is packed into KC×NR column panels, A into
 // MR×KC row panels (packing absorbs the transpositions, so all three forms run the
 // same micro-kernel); the micro-kernel holds a 4×8 tile of C in eight f32x4
-// accumulators. Edge tiles run through a zero-padded scratch tile.
+// accumulators. Edge tiles run through a zero-padded scratch tile. With fewer than four
+// rows and B not transposed (batch-1 inference on transposed weights), rows are computed
+// straight from B without packing.
 
 import { scratch_base } from "./memory";
 
@@ -154,11 +156,88 @@ function packB(dst: usize, b: usize, ldb: i32, transB: bool, n: i32, j0: i32, nc
   }
 }
 
+/**
+ * Few rows of A (m < MR) with B not transposed: each row of C is computed straight from
+ * B's contiguous rows, 16 columns at a time in four f32x4 accumulators, with no packing
+ * (whose cost a handful of rows would not repay: batch-1 inference). Every element is
+ * still summed over p in order, so the result equals the blocked kernel's bit for bit.
+ */
+function gemmRows(
+  c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,
+  lda: i32, ldb: i32, ldc: i32, transA: bool, flags: i32,
+): void {
+  const accumulate = (flags & GEMM_ACCUMULATE) != 0;
+  const relu = (flags & GEMM_RELU) != 0;
+  const zero = f32x4.splat(0);
+  const ldbBytes = <usize>ldb << 2;
+  for (let i = 0; i < m; i++) {
+    const ci = c + ((<usize>i * <usize>ldc) << 2);
+    let j = 0;
+    for (; j + 16 <= n; j += 16) {
+      const cj = ci + (<usize>j << 2);
+      let acc0123 = accumulate ? v128.load(cj) : zero;
+      let acc4567 = accumulate ? v128.load(cj, 16) : zero;
+      let acc89ab = accumulate ? v128.load(cj, 32) : zero;
+      let acccdef = accumulate ? v128.load(cj, 48) : zero;
+      let bp = b + (<usize>j << 2);
+      for (let p = 0; p < k; p++) {
+        const av = f32x4.splat(elemA(a, lda, transA, i, p));
+        acc0123 = madd(av, v128.load(bp), acc0123);
+        acc4567 = madd(av, v128.load(bp, 16), acc4567);
+        acc89ab = madd(av, v128.load(bp, 32), acc89ab);
+        acccdef = madd(av, v128.load(bp, 48), acccdef);
+        bp += ldbBytes;
+      }
+      if (bias) {
+        const bj = bias + (<usize>j << 2);
+        acc0123 = f32x4.add(acc0123, v128.load(bj));
+        acc4567 = f32x4.add(acc4567, v128.load(bj, 16));
+        acc89ab = f32x4.add(acc89ab, v128.load(bj, 32));
+        acccdef = f32x4.add(acccdef, v128.load(bj, 48));
+      }
+      if (relu) {
+        acc0123 = f32x4.max(acc0123, zero);
+        acc4567 = f32x4.max(acc4567, zero);
+        acc89ab = f32x4.max(acc89ab, zero);
+        acccdef = f32x4.max(acccdef, zero);
+      }
+      v128.store(cj, acc0123);
+      v128.store(cj, acc4567, 16);
+      v128.store(cj, acc89ab, 32);
+      v128.store(cj, acccdef, 48);
+    }
+    for (; j + 4 <= n; j += 4) {
+      const cj = ci + (<usize>j << 2);
+      let acc = accumulate ? v128.load(cj) : zero;
+      let bp = b + (<usize>j << 2);
+      for (let p = 0; p < k; p++) {
+        acc = madd(f32x4.splat(elemA(a, lda, transA, i, p)), v128.load(bp), acc);
+        bp += ldbBytes;
+      }
+      if (bias) acc = f32x4.add(acc, v128.load(bias + (<usize>j << 2)));
+      if (relu) acc = f32x4.max(acc, zero);
+      v128.store(cj, acc);
+    }
+    for (; j < n; j++) {
+      const cj = ci + (<usize>j << 2);
+      let acc: f32 = accumulate ? load<f32>(cj) : 0;
+      for (let p = 0; p < k; p++) acc += elemA(a, lda, transA, i, p) * elemB(b, ldb, false, p, j);
+      if (bias) acc += load<f32>(bias + (<usize>j << 2));
+      if (relu) acc = max<f32>(acc, 0);
+      store<f32>(cj, acc);
+    }
+  }
+}
+
 /** The blocked driver shared by the three forms. */
 function gemmBlocked(
   c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,
   lda: i32, ldb: i32, ldc: i32, transA: bool, transB: bool, flags: i32,
 ): void {
+  if (m < MR && !transB) {
+    gemmRows(c, a, b, bias, m, n, k, lda, ldb, ldc, transA, flags);
+    return;
+  }
   const packedA = scratch_base();
   const packedB = packedA + PACK_A_BYTES;
   const tile = packedB + PACK_B_BYTES;

@@ -36,9 +36,10 @@ interface LayerState {
   spec: LayerSpec;
   inputs: number;
   outputs: number;
-  /** dense: offsets (floats) of weight and bias in the parameter block */
+  /** dense: offsets (floats) of weight and bias in the parameter block, and of Wᵀ in the transposed block */
   weight: number;
   bias: number;
+  transposed: number;
   /** (capacity, outputs) output buffer; (capacity, inputs) input-gradient buffer (dense) or mask (dropout) */
   out: number;
   dInput: number;
@@ -51,6 +52,8 @@ interface LayerState {
 }
 
 const INFERENCE_CHUNK = 256;
+/** Below this many rows, inference uses the transposed weights (see transposedWeights). */
+const SMALL_BATCH = 4;
 /** Rounds up to a multiple of 4 floats (16 bytes); arithmetic, not bit operations, which wrap at 2^31. */
 const align4 = (n: number) => Math.ceil(n / 4) * 4;
 
@@ -75,6 +78,14 @@ export class Sequential {
   private disposed = false;
   /** Dense layers whose pre-activation output must stay observable (no fused ReLU). */
   private readonly unfused = new Set<number>();
+  /**
+   * Inference on fewer than 4 rows runs y = x·(Wᵀ) on a transposed copy of the weights
+   * (same products in the same order, so the same bits, without packing W every call).
+   * The copy is rebuilt when the parameters changed since it was made.
+   */
+  private transposedBlock = 0;
+  private parametersVersion = 0;
+  private transposedVersion = -1;
 
   constructor(specs: readonly LayerSpec[], options: SequentialOptions = {}) {
     const { inputs, widths } = checkLayers(specs);
@@ -87,7 +98,7 @@ export class Sequential {
     let width = inputs;
     this.layers = this.specs.map((spec, i) => {
       const state: LayerState = {
-        spec, inputs: width, outputs: widths[i]!, weight: -1, bias: -1,
+        spec, inputs: width, outputs: widths[i]!, weight: -1, bias: -1, transposed: -1,
         out: 0, dInput: 0, mask: 0, inPtr: 0, outPtr: 0, fusedRelu: false, dropped: false,
       };
       if (spec.type === "dense") {
@@ -210,8 +221,14 @@ export class Sequential {
       if (spec.type === "dense") {
         const next = this.layers[i + 1]?.spec;
         l.fusedRelu = next?.type === "activation" && next.name === "relu" && !this.unfused.has(i);
-        k.gemm_nt(l.out, input, this.paramsPtr + l.weight * 4, this.paramsPtr + l.bias * 4,
-          rows, l.outputs, l.inputs, l.inputs, l.inputs, l.outputs, l.fusedRelu ? GEMM_RELU : 0);
+        const flags = l.fusedRelu ? GEMM_RELU : 0;
+        const bias = this.paramsPtr + l.bias * 4;
+        if (!training && rows < SMALL_BATCH) {
+          const wt = this.transposedWeights() + l.transposed * 4; // (inputs, outputs)
+          k.gemm_nn(l.out, input, wt, bias, rows, l.outputs, l.inputs, l.inputs, l.outputs, l.outputs, flags);
+        } else {
+          k.gemm_nt(l.out, input, this.paramsPtr + l.weight * 4, bias, rows, l.outputs, l.inputs, l.inputs, l.inputs, l.outputs, flags);
+        }
         l.outPtr = l.out;
       } else if (spec.type === "activation") {
         const previous = this.layers[i - 1];
@@ -234,6 +251,34 @@ export class Sequential {
       input = l.outPtr;
     }
     return input;
+  }
+
+  /**
+   * Tells the model that its parameters were written through `paramsPtr` directly (the
+   * methods of this class and the training loop do this themselves).
+   */
+  markParametersChanged(): void {
+    this.parametersVersion++;
+  }
+
+  /** The transposed weights block, rebuilt if the parameters changed since. */
+  private transposedWeights(): number {
+    if (this.transposedVersion === this.parametersVersion) return this.transposedBlock;
+    const k = this.engine.kernels;
+    if (!this.transposedBlock) {
+      let offset = 0;
+      for (const l of this.layers) {
+        if (l.spec.type !== "dense") continue;
+        l.transposed = offset;
+        offset = align4(offset + l.inputs * l.outputs);
+      }
+      this.transposedBlock = this.engine.allocOwned(Math.max(offset, 4) * 4);
+    }
+    for (const l of this.layers) {
+      if (l.spec.type === "dense") k.transpose(this.transposedBlock + l.transposed * 4, this.paramsPtr + l.weight * 4, l.outputs, l.inputs);
+    }
+    this.transposedVersion = this.parametersVersion;
+    return this.transposedBlock;
   }
 
   /**
@@ -385,6 +430,7 @@ export class Sequential {
     }
     requireFinite("setParameter", name, arr);
     this.engine.f32(this.paramsPtr + p.offset * 4, p.length).set(arr);
+    this.markParametersChanged();
   }
 
   /** Copies the parameter block to / from another wasm buffer of blockLength floats. */
@@ -396,6 +442,7 @@ export class Sequential {
   loadParametersFrom(ptr: number): void {
     this.ensureAlive();
     this.engine.kernels.copy_bytes(this.paramsPtr, ptr, this.blockLength * 4);
+    this.markParametersChanged();
   }
 
   /** Overwrites the whole flat parameter block (blockLength floats, as from parameterBlock()). */
@@ -405,6 +452,7 @@ export class Sequential {
       throw new ShapeError(`setParameterBlock: expected ${this.blockLength} values (this model's block); got ${values.length}`);
     }
     this.engine.f32(this.paramsPtr, this.blockLength).set(values);
+    this.markParametersChanged();
   }
 
   /** A copy of the whole flat parameter block (blockLength floats, padding included). */
@@ -426,6 +474,7 @@ export class Sequential {
   dispose(): void {
     if (this.disposed) return;
     this.freeBuffers();
+    if (this.transposedBlock) this.engine.free(this.transposedBlock);
     this.engine.free(this.paramsPtr);
     this.engine.free(this.gradsPtr);
     this.engine.free(this.rngPtr);

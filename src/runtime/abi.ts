@@ -98,6 +98,7 @@ export interface KernelExports {
   augment_noise(x: Ptr, noise: Ptr, n: number, std: number, rng: Ptr): void;
   copy_bytes(dst: Ptr, src: Ptr, bytes: number): void;
   zero_bytes(dst: Ptr, bytes: number): void;
+  transpose(dst: Ptr, src: Ptr, rows: number, cols: number): void;
   // scalar.ts
   math_cos(x: number): number;
   math_pow(x: number, y: number): number;
@@ -128,5 +129,5 @@ export const KERNEL_NAMES = [
   "scale_inplace", "clip_grad_norm", "axpby", "axpby_ref", "probabilities_to_logits",
   "sgd_step", "sgd_step_ref", "adam_step", "adam_step_ref",
   "rng_seed", "rng_next_u32", "rng_below", "rng_uniform", "rng_normal", "rng_permutation", "rng_dropout_mask",
-  "gather_rows", "augment_shift", "augment_noise", "copy_bytes", "zero_bytes", "math_cos", "math_pow",
+  "gather_rows", "augment_shift", "augment_noise", "copy_bytes", "zero_bytes", "transpose", "math_cos", "math_pow",
 ] as const satisfies readonly (keyof KernelExports)[];

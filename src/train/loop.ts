@@ -353,6 +353,7 @@ export async function runLoop(
         model.saveParametersTo(snapshot);
         lr = learningRate(engine, baseLr, options, steps, epoch, totalSteps);
         optimizer.step(model.paramsPtr, model.gradsPtr, lr);
+        model.markParametersChanged();
         for (const e of extra) e.optimizer.step(e.params, e.grads, lr);
         steps++;
         options.onBatch?.({ epoch: epoch + 1, step: steps, loss, lr });
