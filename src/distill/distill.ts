@@ -105,6 +105,7 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
     owned.push(mseGrad);
     const parts = engine.allocOwned(24);
     owned.push(parts);
+    let partsView = engine.f64(parts, 3);
     const augment = options.augment ? augmentHook(student, options.augment, student.inputs, seed, owned) : undefined;
 
     let temperature = 4;
@@ -117,9 +118,10 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
       sums.hard = sums.soft = sums.hint = sums.rows = 0;
       return out;
     };
-    const teacherForward = async (ctx: BatchContext) => {
-      await teacher.batchLogits(teacherLogits, ctx.x, ctx.rows, student.inputs, ctx.order, ctx.first, temperature);
-      if (hints && teacher.kind !== "model") throw new OptionError(`${op}: hints need a model teacher`);
+    /** Fills teacherLogits for the batch, then runs `then` (synchronously unless the teacher is an async function). */
+    const withTeacher = (ctx: BatchContext, then: (ctx: BatchContext) => number): number | Promise<number> => {
+      const pending = teacher.batchLogits(teacherLogits, ctx.x, ctx.rows, student.inputs, ctx.order, ctx.first, temperature);
+      return pending ? pending.then(() => then(ctx)) : then(ctx);
     };
     const hintLoss = (rows: number) => (hints ? hints.compute(student, teacher.model!, rows) : 0);
 
@@ -135,32 +137,16 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
       takeParts,
     };
 
-    // A checkpoint records its stage; resuming the main stage skips the (finished) hint stage.
-    const resumeStage = options.resume?.stage;
-    let hintStage: TrainResult | undefined;
-    if (hintEpochs > 0 && resumeStage !== "main") {
-      hintStage = await runLoop(student, trainSet, validation, { ...options, epochs: hintEpochs, steps: undefined, earlyStopping: undefined }, {
-        ...hookBase,
-        loss: async (ctx) => {
-          await teacherForward(ctx);
-          k.zero_bytes(ctx.grad, ctx.rows * student.outputs * 4); // only the hints drive this stage
-          const h = hintLoss(ctx.rows);
-          sums.hint += h * ctx.rows;
-          sums.rows += ctx.rows;
-          return h;
-        },
-      }, "hint");
-    }
-
-    const mainOptions = resumeStage === "main" ? options : { ...options, resume: undefined };
-    const main = await runLoop(student, trainSet, validation, mainOptions, {
-      ...hookBase,
-      epochStart: (epoch) => {
-        temperature = temperatureAt(epoch);
-        alpha = alphaAt(epoch);
-      },
-      loss: async (ctx) => {
-        await teacherForward(ctx);
+    /** The hint-only stage's loss: the logits get no gradient, only the hints drive the student. */
+    const hintOnlyLoss = (ctx: BatchContext): number => {
+      k.zero_bytes(ctx.grad, ctx.rows * student.outputs * 4);
+      const h = hintLoss(ctx.rows);
+      sums.hint += h * ctx.rows;
+      sums.rows += ctx.rows;
+      return h;
+    };
+    /** The main stage's loss: α·hard + (1 − α)·soft (+ hints), gradient into ctx.grad. */
+    const distillLoss = (ctx: BatchContext): number => {
         const n = ctx.rows * student.outputs;
         let total: number;
         let hard: number;
@@ -173,9 +159,9 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
         } else {
           const flags = softLoss === "soft-ce" ? DISTILL_SOFT_CROSS_ENTROPY : 0;
           total = k.distill_loss(parts, ctx.grad, ctx.logits, teacherLogits, ctx.y, ctx.rows, student.outputs, temperature, alpha, flags);
-          const values = engine.f64(parts, 3);
-          hard = values[1]!;
-          soft = values[2]!;
+          if (partsView.buffer !== engine.kernels.memory.buffer) partsView = engine.f64(parts, 3); // memory grew
+          hard = partsView[1]!;
+          soft = partsView[2]!;
         }
         const h = hintLoss(ctx.rows);
         sums.hard += hard * ctx.rows;
@@ -183,8 +169,28 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
         sums.hint += h * ctx.rows;
         sums.rows += ctx.rows;
         return total + h;
+    };
+
+    // A checkpoint records its stage; resuming the main stage skips the (finished) hint stage.
+    const resumeStage = options.resume?.stage;
+    let hintStage: TrainResult | undefined;
+    if (hintEpochs > 0 && resumeStage !== "main") {
+      hintStage = await runLoop(student, trainSet, validation, { ...options, epochs: hintEpochs, steps: undefined, earlyStopping: undefined }, {
+        ...hookBase,
+        loss: (batch) => withTeacher(batch, hintOnlyLoss),
+      }, "hint");
+    }
+
+    const mainOptions = resumeStage === "main" ? options : { ...options, resume: undefined };
+    const main = await runLoop(student, trainSet, validation, mainOptions, {
+      ...hookBase,
+      epochStart: (epoch) => {
+        temperature = temperatureAt(epoch);
+        alpha = alphaAt(epoch);
       },
+      loss: (batch) => withTeacher(batch, distillLoss),
     }, "main");
+    
 
     const result: DistillResult = { ...main };
     if (hintStage) result.hintStage = hintStage;

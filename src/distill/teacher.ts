@@ -114,25 +114,26 @@ export class TeacherSource {
     }
   }
 
-  /** Logits of member m (or the function) for rows at x, written to out. */
-  private async rawLogits(m: number, x: number, rows: number, features: number, out: number): Promise<void> {
+  /** Logits of member m (or the function) for rows at x, written to out; a promise only for a function teacher. */
+  private rawLogits(m: number, x: number, rows: number, features: number, out: number): void | Promise<void> {
+    if (this.kind === "function") return this.functionLogits(x, rows, features, out);
+    const logits = this.members[m]!.model.forward(x, rows, false);
+    this.engine.kernels.copy_bytes(out, logits, rows * this.classes * 4);
+  }
+
+  private async functionLogits(x: number, rows: number, features: number, out: number): Promise<void> {
     const e = this.engine;
     const n = rows * this.classes;
-    if (this.kind === "function") {
-      const input = e.readF32(x, rows * features);
-      const result = await this.fn!(input, rows);
-      if (!result || typeof (result as ArrayLike<number>).length !== "number") {
-        throw new ArgumentError(`distill: the teacher function must return an array of logits; got ${typeof result}`);
-      }
-      if (result.length !== n) {
-        throw new ShapeError(`distill: the teacher function returned ${result.length} values for ${rows} rows; expected ${n} = ${rows} × ${this.classes} classes`);
-      }
-      e.f32(out, n).set(result);
-      this.checkFinite(out, n, "the teacher function's logits");
-      return;
+    const input = e.readF32(x, rows * features);
+    const result = await this.fn!(input, rows);
+    if (!result || typeof (result as ArrayLike<number>).length !== "number") {
+      throw new ArgumentError(`distill: the teacher function must return an array of logits; got ${typeof result}`);
     }
-    const logits = this.members[m]!.model.forward(x, rows, false);
-    e.kernels.copy_bytes(out, logits, n * 4);
+    if (result.length !== n) {
+      throw new ShapeError(`distill: the teacher function returned ${result.length} values for ${rows} rows; expected ${n} = ${rows} × ${this.classes} classes`);
+    }
+    e.f32(out, n).set(result);
+    this.checkFinite(out, n, "the teacher function's logits");
   }
 
   private checkFinite(ptr: number, n: number, what: string): void {
@@ -147,27 +148,31 @@ export class TeacherSource {
   /**
    * Writes the teacher logits for a batch into out (rows, classes): from the cache
    * (rows order[first …]) or by running the teacher on x. Ensembles are combined at
-   * temperature T as T·log(Σ w·softmax(z/T)).
+   * temperature T as T·log(Σ w·softmax(z/T)). Returns a promise only when an uncached
+   * function teacher must be awaited, so that a step with any other teacher allocates
+   * nothing on the JS heap.
    */
-  async batchLogits(out: number, x: number, rows: number, features: number, order: number, first: number, temperature: number): Promise<void> {
+  batchLogits(out: number, x: number, rows: number, features: number, order: number, first: number, temperature: number): void | Promise<void> {
     const k = this.engine.kernels;
-    const rowBytes = this.classes * 4;
-    const fetch = async (m: number, dst: number) => {
-      if (this.caches.length > 0) k.gather_rows(dst, this.caches[m]!, order, first, rows, rowBytes);
-      else await this.rawLogits(m, x, rows, features, dst);
-    };
+    if (this.caches.length === 0 && this.kind === "function") return this.rawLogits(0, x, rows, features, out);
     if (this.kind !== "ensemble") {
-      await fetch(0, out);
+      this.memberLogits(0, x, rows, features, order, first, out);
       return;
     }
     const n = rows * this.classes;
     k.zero_bytes(this.sum, n * 4);
     for (let m = 0; m < this.members.length; m++) {
-      await fetch(m, this.work);
+      this.memberLogits(m, x, rows, features, order, first, this.work);
       k.softmax_forward(this.work, this.work, rows, this.classes, temperature);
       k.axpby(this.sum, this.work, n, this.members[m]!.weight, 1);
     }
     k.probabilities_to_logits(out, this.sum, n, temperature);
+  }
+
+  /** Member m's logits for the batch, from the cache or (a model teacher) computed now. */
+  private memberLogits(m: number, x: number, rows: number, features: number, order: number, first: number, out: number): void {
+    if (this.caches.length > 0) this.engine.kernels.gather_rows(out, this.caches[m]!, order, first, rows, this.classes * 4);
+    else void this.rawLogits(m, x, rows, features, out); // a model: synchronous
   }
 
   dispose(): void {

@@ -52,6 +52,9 @@ interface LayerState {
 }
 
 const INFERENCE_CHUNK = 256;
+/** Kernel names per activation, looked up without building strings on every pass. */
+const FORWARD = { relu: "relu_forward", tanh: "tanh_forward", sigmoid: "sigmoid_forward", gelu: "gelu_forward" } as const;
+const BACKWARD = { tanh: "tanh_backward", sigmoid: "sigmoid_backward" } as const;
 /** Below this many rows, inference uses the transposed weights (see transposedWeights). */
 const SMALL_BATCH = 4;
 /** Rounds up to a multiple of 4 floats (16 bytes); arithmetic, not bit operations, which wrap at 2^31. */
@@ -72,6 +75,8 @@ export class Sequential {
   readonly gradsPtr: number;
   readonly rngPtr: number;
   private readonly layers: LayerState[];
+  /** Index of the first dense layer: backward stops there unless the input gradient is wanted. */
+  private readonly firstDense: number;
   private readonly named: NamedParameter[];
   private capacity = 0;
   private inputBuffer = 0;
@@ -113,6 +118,7 @@ export class Sequential {
       return state;
     });
     this.blockLength = Math.max(offset, 4);
+    this.firstDense = this.layers.findIndex((l) => l.spec.type === "dense");
     this.parameterCount = this.named.reduce((n, p) => n + p.length, 0);
     const e = this.engine;
     this.paramsPtr = e.allocOwned(this.blockLength * 4);
@@ -237,7 +243,7 @@ export class Sequential {
         else {
           l.outPtr = l.out;
           if (spec.name === "leaky_relu") k.leaky_relu_forward(l.out, input, n, spec.slope ?? 0.01);
-          else k[`${spec.name}_forward`](l.out, input, n);
+          else k[FORWARD[spec.name]](l.out, input, n);
         }
       } else if (training && spec.p > 0) {
         const n = rows * l.outputs;
@@ -318,7 +324,7 @@ export class Sequential {
     this.ensureAlive();
     const k = this.engine.kernels;
     let g = dOutput;
-    const firstDense = this.layers.findIndex((l) => l.spec.type === "dense");
+    const firstDense = this.firstDense;
     for (let i = this.layers.length - 1; i >= 0; i--) {
       const l = this.layers[i]!;
       const spec = l.spec;
@@ -336,7 +342,7 @@ export class Sequential {
         if (spec.name === "relu") k.relu_backward(g, g, l.outPtr, n);
         else if (spec.name === "leaky_relu") k.leaky_relu_backward(g, g, l.inPtr, n, spec.slope ?? 0.01);
         else if (spec.name === "gelu") k.gelu_backward(g, g, l.inPtr, n);
-        else k[`${spec.name}_backward`](g, g, l.outPtr, n);
+        else k[BACKWARD[spec.name]](g, g, l.outPtr, n);
       } else if (l.dropped) {
         k.dropout_backward(g, g, l.mask, n);
       }

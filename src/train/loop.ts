@@ -281,11 +281,14 @@ export async function runLoop(
     let bestEpoch: number | undefined;
     let bestValue = Infinity;
     let sinceBest = 0;
-    let lr = baseLr;
+    // Doubles updated every step live in an object field: a closure-captured `let` would box a new number each time.
+    const live = { lr: baseLr, loss: 0 };
     let startEpoch = 0;
     let position = 0;
     let sums = { lossSum: 0, correct: 0, seen: 0 };
     let lastYield = performance.now();
+    const ctx: BatchContext = { x: batchX, y: batchY, rows: 0, logits: 0, grad, order, first: 0, epoch: 0 };
+    const backwardOptions = { inject: hooks.inject };
 
     const capture = (epoch: number, next: number): Checkpoint => ({
       format: "distill-wasm-checkpoint", version: 1, fingerprint, stage, epoch, position: next, steps, ...sums,
@@ -321,6 +324,51 @@ export async function runLoop(
       sums = { lossSum: c.lossSum, correct: c.correct, seen: c.seen };
     }
 
+    /**
+     * The synchronous part of a step, kept out of this async function so that its numbers
+     * stay unboxed (a step then allocates nothing on the JS heap): gather the batch,
+     * augment, forward, and the loss (a promise only for an async function teacher).
+     */
+    const startStep = (epoch: number, first: number): void | Promise<void> => {
+      const rows = Math.min(run.batchSize, train.length - first);
+      k.gather_rows(batchX, data.x, order, first, rows, features * 4);
+      k.gather_rows(batchY, data.y, order, first, rows, 4);
+      hooks.augment?.(batchX, rows);
+      const logits = model.forward(batchX, rows, true);
+      sums.correct += k.accuracy_count(logits, batchY, rows, classes);
+      ctx.rows = rows;
+      ctx.logits = logits;
+      ctx.first = first;
+      ctx.epoch = epoch;
+      const loss = hooks.loss(ctx);
+      if (typeof loss !== "number") return loss.then(setLoss);
+      live.loss = loss;
+    };
+    const setLoss = (loss: number) => {
+      live.loss = loss;
+    };
+    /** The rest of a step: divergence check, backward, clipping, optimizer update. Returns the loss. */
+    const finishStep = (epoch: number, rows: number): void => {
+      const loss = live.loss;
+      if (!Number.isFinite(loss)) {
+        if (steps > 0) model.loadParametersFrom(snapshot);
+        throw new DivergenceError(
+          `the loss became ${loss} at epoch ${epoch + 1}, step ${steps + 1}: training stopped and the model holds ` +
+            `${steps > 0 ? "the weights from the step before, the last with a finite loss" : "its initial weights"}. ` +
+            `Try a lower learning rate (it was ${live.lr}) or gradient clipping (clipNorm).`,
+        );
+      }
+      sums.lossSum += loss * rows;
+      sums.seen += rows;
+      model.backward(grad, rows, backwardOptions);
+      if (options.clipNorm !== undefined) k.clip_grad_norm(clipList, 1 + extra.length, options.clipNorm);
+      model.saveParametersTo(snapshot);
+      live.lr = learningRate(engine, baseLr, options, steps, epoch, totalSteps);
+      optimizer.step(model.paramsPtr, model.gradsPtr, live.lr);
+      model.markParametersChanged();
+      for (let i = 0; i < extra.length; i++) extra[i]!.optimizer.step(extra[i]!.params, extra[i]!.grads, live.lr);
+    };
+
     for (let epoch = startEpoch; epoch < run.epochs && stopReason === "completed"; epoch++) {
       const started = performance.now();
       hooks.epochStart?.(epoch);
@@ -331,32 +379,11 @@ export async function runLoop(
         sums = { lossSum: 0, correct: 0, seen: 0 };
       }
       for (let first = position; first < train.length; first += run.batchSize) {
-        const rows = Math.min(run.batchSize, train.length - first);
-        k.gather_rows(batchX, data.x, order, first, rows, features * 4);
-        k.gather_rows(batchY, data.y, order, first, rows, 4);
-        hooks.augment?.(batchX, rows);
-        const logits = model.forward(batchX, rows, true);
-        sums.correct += k.accuracy_count(logits, batchY, rows, classes);
-        const loss = await hooks.loss({ x: batchX, y: batchY, rows, logits, grad, order, first, epoch });
-        if (!Number.isFinite(loss)) {
-          if (steps > 0) model.loadParametersFrom(snapshot);
-          throw new DivergenceError(
-            `the loss became ${loss} at epoch ${epoch + 1}, step ${steps + 1}: training stopped and the model holds ` +
-              `${steps > 0 ? "the weights from the step before, the last with a finite loss" : "its initial weights"}. ` +
-              `Try a lower learning rate (it was ${lr}) or gradient clipping (clipNorm).`,
-          );
-        }
-        sums.lossSum += loss * rows;
-        sums.seen += rows;
-        model.backward(grad, rows, { inject: hooks.inject });
-        if (options.clipNorm !== undefined) k.clip_grad_norm(clipList, 1 + extra.length, options.clipNorm);
-        model.saveParametersTo(snapshot);
-        lr = learningRate(engine, baseLr, options, steps, epoch, totalSteps);
-        optimizer.step(model.paramsPtr, model.gradsPtr, lr);
-        model.markParametersChanged();
-        for (const e of extra) e.optimizer.step(e.params, e.grads, lr);
+        const pending = startStep(epoch, first);
+        if (pending) await pending;
+        finishStep(epoch, Math.min(run.batchSize, train.length - first));
         steps++;
-        options.onBatch?.({ epoch: epoch + 1, step: steps, loss, lr });
+        options.onBatch?.({ epoch: epoch + 1, step: steps, loss: live.loss, lr: live.lr });
         if (options.checkpoint && steps % options.checkpoint.every === 0) await options.checkpoint.save(capture(epoch, first + run.batchSize));
         if (steps >= run.maxSteps) {
           stopReason = "step-budget";
@@ -373,7 +400,7 @@ export async function runLoop(
         }
       }
       const record: EpochRecord = {
-        epoch: epoch + 1, loss: sums.lossSum / sums.seen, accuracy: sums.correct / sums.seen, lr, steps,
+        epoch: epoch + 1, loss: sums.lossSum / sums.seen, accuracy: sums.correct / sums.seen, lr: live.lr, steps,
         seconds: (performance.now() - started) / 1000,
       };
       const parts = hooks.takeParts?.();

@@ -6,6 +6,8 @@
 import type { Engine } from "../engine.js";
 import { OptionError } from "../errors.js";
 
+const CONSTANT: ScheduleSpec = { type: "constant" };
+
 export type ScheduleSpec =
   | { type: "constant" }
   /** lr·gamma^⌊epoch / every⌋ (epochs count from 0). */
@@ -20,7 +22,7 @@ export interface ScheduleOptions {
 }
 
 export function checkSchedule(options: ScheduleOptions): void {
-  const s = options.schedule ?? { type: "constant" };
+  const s = options.schedule ?? CONSTANT;
   if (s.type === "step") {
     if (!(Number.isInteger(s.every) && s.every >= 1)) throw new OptionError(`schedule: step "every" must be an integer ≥ 1 (epochs); got ${s.every}`);
     if (s.gamma !== undefined && !(s.gamma > 0 && s.gamma <= 1)) throw new OptionError(`schedule: gamma must be in (0, 1]; got ${s.gamma}`);
@@ -35,7 +37,7 @@ export function checkSchedule(options: ScheduleOptions): void {
 
 /** Learning rate at a (0-based) step of a run of totalSteps steps. */
 export function learningRate(engine: Engine, base: number, options: ScheduleOptions, step: number, epoch: number, totalSteps: number): number {
-  const s = options.schedule ?? { type: "constant" };
+  const s = options.schedule ?? CONSTANT;
   let lr = base;
   if (s.type === "step") {
     lr = base * engine.kernels.math_pow(s.gamma ?? 0.1, Math.floor(epoch / s.every));
