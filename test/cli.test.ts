@@ -154,6 +154,26 @@ describe("commands on small data", () => {
   }, 120_000);
 });
 
+describe("under Deno and Bun", () => {
+  const deno = fileURLToPath(new URL("../node_modules/.bin/deno", import.meta.url));
+  const bun = fileURLToPath(new URL("../node_modules/@oven/bun-linux-x64/bin/bun", import.meta.url));
+  it("the same CLI files evaluate the same model to the same numbers in Node, Deno and Bun", () => {
+    const train = cli(["train", "--data", "csv:blobs.csv", "--arch", "8-16-3", "--epochs", "3", "--out", "rt.safetensors"], dir);
+    expect(train.code, train.err).toBe(0);
+    const args = [CLI, "eval", "--data", "csv:blobs.csv", "--test-split", "0.3", "--model", "rt.safetensors", "--json"];
+    const node = JSON.parse(cli(args.slice(1), dir).out);
+    for (const [name, command, prefix] of [["deno", deno, ["run", "-A"]], ["bun", bun, []]] as const) {
+      if (!existsSync(command)) {
+        console.log(`[cli] skipping ${name}: ${command} is not installed`);
+        continue;
+      }
+      const r = spawnSync(command, [...prefix, ...args], { cwd: dir, encoding: "utf8", timeout: 60_000 });
+      expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+      expect(JSON.parse(r.stdout), name).toEqual(node);
+    }
+  });
+});
+
 describe("interruptions", () => {
   const args = ["--data", "csv:blobs.csv", "--arch", "8-64-64-3", "--epochs", "60", "--batch-size", "8", "--dropout", "0.1",
     "--augment", "noise=0.05", "--optimizer", "adam", "--schedule", "cosine", "--seed", "9"];
