@@ -133,6 +133,26 @@ function packA(dst: usize, a: usize, lda: i32, transA: bool, m: i32, i0: i32, mc
   }
 }
 
+/**
+ * Reads a 4×4 block (4 rows of 4 floats, row stride strideBytes) at src and stores its
+ * transpose as 4 vectors 32 bytes apart at dst: dst row q = (src[0][q], …, src[3][q]).
+ */
+// @ts-ignore: decorator
+@inline function transposeStore4x4(dst: usize, src: usize, strideBytes: usize): void {
+  const r0 = v128.load(src);
+  const r1 = v128.load(src + strideBytes);
+  const r2 = v128.load(src + 2 * strideBytes);
+  const r3 = v128.load(src + 3 * strideBytes);
+  const a = i32x4.shuffle(r0, r1, 0, 4, 1, 5); // r0[0] r1[0] r0[1] r1[1]
+  const b = i32x4.shuffle(r0, r1, 2, 6, 3, 7); // r0[2] r1[2] r0[3] r1[3]
+  const c = i32x4.shuffle(r2, r3, 0, 4, 1, 5);
+  const d = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
+  v128.store(dst, i32x4.shuffle(a, c, 0, 1, 4, 5));
+  v128.store(dst, i32x4.shuffle(a, c, 2, 3, 6, 7), 32);
+  v128.store(dst, i32x4.shuffle(b, d, 0, 1, 4, 5), 64);
+  v128.store(dst, i32x4.shuffle(b, d, 2, 3, 6, 7), 96);
+}
+
 /** Packs op(B)[p0 .. p0+kc, j0 .. j0+nc] into NR-column panels, zero-padding columns past n. */
 function packB(dst: usize, b: usize, ldb: i32, transB: bool, n: i32, j0: i32, nc: i32, p0: i32, kc: i32): void {
   for (let jr = 0; jr < nc; jr += NR) {
@@ -144,6 +164,24 @@ function packB(dst: usize, b: usize, ldb: i32, transB: bool, n: i32, j0: i32, nc
         v128.store(dst, v128.load(src));
         v128.store(dst, v128.load(src, 16), 16);
         dst += 32;
+      }
+    } else if (transB && j + NR <= n) {
+      // B is stored (n, k): the panel's 8 columns are 8 rows of memory. Read 4 consecutive
+      // p from each and transpose two 4×4 blocks in registers, then the remaining p one by one.
+      const ldbBytes = <usize>ldb << 2;
+      const row0 = b + ((<usize>j * <usize>ldb + <usize>p0) << 2);
+      let p = 0;
+      for (; p + 4 <= kc; p += 4) {
+        const at = row0 + (<usize>p << 2);
+        transposeStore4x4(dst, at, ldbBytes);
+        transposeStore4x4(dst + 16, at + 4 * ldbBytes, ldbBytes);
+        dst += 128;
+      }
+      for (; p < kc; p++) {
+        for (let c = 0; c < NR; c++) {
+          store<f32>(dst, load<f32>(row0 + <usize>c * ldbBytes + (<usize>p << 2)));
+          dst += 4;
+        }
       }
     } else {
       for (let p = 0; p < kc; p++) {
