@@ -47,3 +47,18 @@ export {
 export { gather_rows, augment_shift, augment_noise, copy_bytes, zero_bytes, transpose } from "./data";
 
 export { math_cos, math_pow } from "./scalar";
+
+export {
+  im2col, im2col_ref, col2im, col2im_ref,
+  conv2d_forward, conv2d_forward_ref, conv2d_backward, conv2d_backward_ref,
+} from "./conv";
+
+export {
+  maxpool2d_forward, maxpool2d_forward_ref, maxpool2d_backward, maxpool2d_backward_ref,
+  avgpool2d_forward, avgpool2d_forward_ref, avgpool2d_backward, avgpool2d_backward_ref,
+} from "./pool";
+
+export {
+  batchnorm_forward_train, batchnorm_forward_train_ref, batchnorm_forward_eval, batchnorm_forward_eval_ref,
+  batchnorm_backward, batchnorm_backward_ref,
+} from "./batchnorm";

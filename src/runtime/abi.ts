@@ -102,6 +102,65 @@ export interface KernelExports {
   // scalar.ts
   math_cos(x: number): number;
   math_pow(x: number, y: number): number;
+  // conv.ts (NCHW; shapes and summation orders in the AssemblyScript doc comments)
+  im2col(col: Ptr, x: Ptr, cin: number, h: number, wd: number, kh: number, kw: number, stride: number, pad: number): void;
+  im2col_ref(col: Ptr, x: Ptr, cin: number, h: number, wd: number, kh: number, kw: number, stride: number, pad: number): void;
+  col2im(dx: Ptr, col: Ptr, cin: number, h: number, wd: number, kh: number, kw: number, stride: number, pad: number): void;
+  col2im_ref(dx: Ptr, col: Ptr, cin: number, h: number, wd: number, kh: number, kw: number, stride: number, pad: number): void;
+  conv2d_forward(
+    y: Ptr, x: Ptr, w: Ptr, bias: Ptr, work: Ptr, batch: number, cin: number, h: number, wd: number,
+    cout: number, kh: number, kw: number, stride: number, pad: number, flags: number,
+  ): void;
+  conv2d_forward_ref(
+    y: Ptr, x: Ptr, w: Ptr, bias: Ptr, work: Ptr, batch: number, cin: number, h: number, wd: number,
+    cout: number, kh: number, kw: number, stride: number, pad: number, flags: number,
+  ): void;
+  conv2d_backward(
+    dx: Ptr, dw: Ptr, db: Ptr, dy: Ptr, x: Ptr, w: Ptr, work: Ptr, batch: number, cin: number, h: number, wd: number,
+    cout: number, kh: number, kw: number, stride: number, pad: number,
+  ): void;
+  conv2d_backward_ref(
+    dx: Ptr, dw: Ptr, db: Ptr, dy: Ptr, x: Ptr, w: Ptr, work: Ptr, batch: number, cin: number, h: number, wd: number,
+    cout: number, kh: number, kw: number, stride: number, pad: number,
+  ): void;
+  // pool.ts (NCHW, square windows)
+  maxpool2d_forward(
+    y: Ptr, argmax: Ptr, x: Ptr, batch: number, c: number, h: number, w: number, k: number, stride: number, pad: number,
+  ): void;
+  maxpool2d_forward_ref(
+    y: Ptr, argmax: Ptr, x: Ptr, batch: number, c: number, h: number, w: number, k: number, stride: number, pad: number,
+  ): void;
+  maxpool2d_backward(
+    dx: Ptr, dy: Ptr, argmax: Ptr, batch: number, c: number, h: number, w: number, k: number, stride: number, pad: number,
+  ): void;
+  maxpool2d_backward_ref(
+    dx: Ptr, dy: Ptr, argmax: Ptr, batch: number, c: number, h: number, w: number, k: number, stride: number, pad: number,
+  ): void;
+  avgpool2d_forward(y: Ptr, x: Ptr, batch: number, c: number, h: number, w: number, k: number, stride: number, pad: number): void;
+  avgpool2d_forward_ref(y: Ptr, x: Ptr, batch: number, c: number, h: number, w: number, k: number, stride: number, pad: number): void;
+  avgpool2d_backward(dx: Ptr, dy: Ptr, batch: number, c: number, h: number, w: number, k: number, stride: number, pad: number): void;
+  avgpool2d_backward_ref(dx: Ptr, dy: Ptr, batch: number, c: number, h: number, w: number, k: number, stride: number, pad: number): void;
+  // batchnorm.ts ((batch, c, spatial); gamma / beta / running stats may be 0)
+  batchnorm_forward_train(
+    y: Ptr, meanOut: Ptr, invstdOut: Ptr, runningMean: Ptr, runningVar: Ptr, x: Ptr, gamma: Ptr, beta: Ptr,
+    batch: number, c: number, spatial: number, momentum: number, eps: number,
+  ): void;
+  batchnorm_forward_train_ref(
+    y: Ptr, meanOut: Ptr, invstdOut: Ptr, runningMean: Ptr, runningVar: Ptr, x: Ptr, gamma: Ptr, beta: Ptr,
+    batch: number, c: number, spatial: number, momentum: number, eps: number,
+  ): void;
+  batchnorm_forward_eval(
+    y: Ptr, x: Ptr, gamma: Ptr, beta: Ptr, runningMean: Ptr, runningVar: Ptr, batch: number, c: number, spatial: number, eps: number,
+  ): void;
+  batchnorm_forward_eval_ref(
+    y: Ptr, x: Ptr, gamma: Ptr, beta: Ptr, runningMean: Ptr, runningVar: Ptr, batch: number, c: number, spatial: number, eps: number,
+  ): void;
+  batchnorm_backward(
+    dx: Ptr, dgamma: Ptr, dbeta: Ptr, dy: Ptr, x: Ptr, gamma: Ptr, mean: Ptr, invstd: Ptr, batch: number, c: number, spatial: number,
+  ): void;
+  batchnorm_backward_ref(
+    dx: Ptr, dgamma: Ptr, dbeta: Ptr, dy: Ptr, x: Ptr, gamma: Ptr, mean: Ptr, invstd: Ptr, batch: number, c: number, spatial: number,
+  ): void;
 }
 
 /** GEMM flag bits (assembly/gemm.ts). */
@@ -130,4 +189,10 @@ export const KERNEL_NAMES = [
   "sgd_step", "sgd_step_ref", "adam_step", "adam_step_ref",
   "rng_seed", "rng_next_u32", "rng_below", "rng_uniform", "rng_normal", "rng_permutation", "rng_dropout_mask",
   "gather_rows", "augment_shift", "augment_noise", "copy_bytes", "zero_bytes", "transpose", "math_cos", "math_pow",
+  "im2col", "im2col_ref", "col2im", "col2im_ref",
+  "conv2d_forward", "conv2d_forward_ref", "conv2d_backward", "conv2d_backward_ref",
+  "maxpool2d_forward", "maxpool2d_forward_ref", "maxpool2d_backward", "maxpool2d_backward_ref",
+  "avgpool2d_forward", "avgpool2d_forward_ref", "avgpool2d_backward", "avgpool2d_backward_ref",
+  "batchnorm_forward_train", "batchnorm_forward_train_ref", "batchnorm_forward_eval", "batchnorm_forward_eval_ref",
+  "batchnorm_backward", "batchnorm_backward_ref",
 ] as const satisfies readonly (keyof KernelExports)[];
