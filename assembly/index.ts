@@ -62,3 +62,5 @@ export {
   batchnorm_forward_train, batchnorm_forward_train_ref, batchnorm_forward_eval, batchnorm_forward_eval_ref,
   batchnorm_backward, batchnorm_backward_ref,
 } from "./batchnorm";
+
+export { attention_map, attention_map_ref, attention_transfer, attention_transfer_ref } from "./attention";

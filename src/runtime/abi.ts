@@ -161,6 +161,15 @@ export interface KernelExports {
   batchnorm_backward_ref(
     dx: Ptr, dgamma: Ptr, dbeta: Ptr, dy: Ptr, x: Ptr, gamma: Ptr, mean: Ptr, invstd: Ptr, batch: number, c: number, spatial: number,
   ): void;
+  // attention.ts (attention transfer; a is (rows, channels, spatial), q is (rows, spatial))
+  attention_map(q: Ptr, a: Ptr, rows: number, channels: number, spatial: number, p: number): void;
+  attention_map_ref(q: Ptr, a: Ptr, rows: number, channels: number, spatial: number, p: number): void;
+  attention_transfer(
+    grad: Ptr, work: Ptr, a: Ptr, qt: Ptr, rows: number, channels: number, spatial: number, p: number, beta: number,
+  ): number;
+  attention_transfer_ref(
+    grad: Ptr, work: Ptr, a: Ptr, qt: Ptr, rows: number, channels: number, spatial: number, p: number, beta: number,
+  ): number;
 }
 
 /** GEMM flag bits (assembly/gemm.ts). */
@@ -195,4 +204,5 @@ export const KERNEL_NAMES = [
   "avgpool2d_forward", "avgpool2d_forward_ref", "avgpool2d_backward", "avgpool2d_backward_ref",
   "batchnorm_forward_train", "batchnorm_forward_train_ref", "batchnorm_forward_eval", "batchnorm_forward_eval_ref",
   "batchnorm_backward", "batchnorm_backward_ref",
+  "attention_map", "attention_map_ref", "attention_transfer", "attention_transfer_ref",
 ] as const satisfies readonly (keyof KernelExports)[];
