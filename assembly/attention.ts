@@ -7,8 +7,9 @@
 //   f_j = (1/channels)·Σ_c |a_cj|^p     mean over channels (c in order), j = 0 … spatial−1
 //   q   = f / max(‖f‖₂, 1e−12)          per row; ‖f‖² summed in f64 (reduce.ts sum_squares)
 //
-//   loss = (β/2)·(1/rows)·Σ_rows ‖q_s − q_t‖²        returned as f64
-//   ∂loss/∂q_s = g = β·(q_s − q_t)/rows
+//   loss = (β/2)·(1/(rows·spatial))·Σ_rows ‖q_s − q_t‖²   returned as f64: the mean over
+//          rows and positions, as in the authors' code, so that β = 1000 works at any map size
+//   ∂loss/∂q_s = g = β·(q_s − q_t)/(rows·spatial)
 //   ∂loss/∂f   = (g − q_s·(q_s·g)) / ‖f‖            (the normalisation's Jacobian; q_s·g in f64)
 //   ∂loss/∂a_cj = ∂loss/∂f_j · (p/channels)·|a_cj|^(p−1)·sign(a_cj)
 //
@@ -83,7 +84,7 @@ function transferAll(
   assert(rows > 0 && channels > 0 && spatial > 0 && p > 0, "attention_transfer: bad dimensions or p");
   const qs = work; // (spatial) the student's map of the current row
   const df = work + ((<usize>spatial) << 2); // (spatial) ∂loss/∂f
-  const gScale: f32 = <f32>(<f64>beta / <f64>rows);
+  const gScale: f32 = <f32>(<f64>beta / (<f64>rows * <f64>spatial));
   const aScale: f32 = <f32>(<f64>p / <f64>channels);
   const planeBytes = <usize>spatial << 2;
   let loss: f64 = 0;
@@ -129,11 +130,11 @@ function transferAll(
       }
     }
   }
-  return (<f64>beta / 2) * (loss / <f64>rows);
+  return (<f64>beta / 2) * (loss / (<f64>rows * <f64>spatial));
 }
 
 /**
- * (β/2)·mean over rows of ‖q(a) − q_t‖²; writes ∂loss/∂a into grad (rows, channels,
+ * (β/2)·mean over rows and positions of (q(a) − q_t)²; writes ∂loss/∂a into grad (rows, channels,
  * spatial; overwritten; 0 to skip). q_t (rows, spatial) holds the teacher's maps from
  * attention_map. work holds 2·spatial floats.
  */

@@ -24,8 +24,9 @@ export {
   type IdxDatasetOptions, type LoadIdxOptions, type MnistDigitsOptions,
 } from "./data/index.js";
 export {
-  dense, activation, relu, leakyRelu, tanh, sigmoid, gelu, dropout,
+  dense, activation, relu, leakyRelu, tanh, sigmoid, gelu, dropout, conv2d, maxPool2d, avgPool2d, batchNorm, flatten, inferShapes,
   type LayerSpec, type DenseSpec, type ActivationSpec, type DropoutSpec, type ActivationName, type InitName,
+  type Conv2dSpec, type Pool2dSpec, type BatchNormSpec, type FlattenSpec, type Shape,
 } from "./nn/layers.js";
 export { Sequential, type SequentialOptions, type NamedParameter } from "./nn/sequential.js";
 export { mlp, mlpLayers, type MlpOptions } from "./nn/mlp.js";
@@ -39,6 +40,7 @@ export { distill, type DistillOptions, type DistillResult, type EpochValue } fro
 export type { Augment } from "./train/augment.js";
 export type { Teacher, TeacherFunction, WeightedTeacher } from "./distill/teacher.js";
 export type { HintSpec } from "./distill/hints.js";
+export type { AttentionSpec } from "./distill/attention.js";
 export { searchTemperature, type SearchOptions, type SearchResult, type SearchTrial } from "./distill/search.js";
 export {
   evaluate, agreement, compare, formatCompareTable,

@@ -30,7 +30,7 @@ function loss64(a: ArrayLike<number>, qt: ArrayLike<number>, rows: number, chann
   const qs = maps64(a, rows, channels, spatial, p);
   let s = 0;
   for (let i = 0; i < qs.length; i++) s += (qs[i]! - qt[i]!) ** 2;
-  return (beta / 2) * (s / rows);
+  return (beta / 2) * (s / (rows * spatial));
 }
 
 const SHAPES: [number, number, number][] = [[1, 1, 1], [2, 3, 4], [3, 5, 7], [2, 8, 16], [1, 4, 49], [4, 2, 129]];

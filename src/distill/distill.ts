@@ -11,6 +11,7 @@ import { DISTILL_SOFT_CROSS_ENTROPY } from "../runtime/abi.js";
 import { copyToWasm, resolveRun, runLoop, type BatchContext, type LossHooks, type TrainOptions, type TrainResult } from "../train/loop.js";
 import { checkModelAndData, resolveValidation, train } from "../train/train.js";
 import { augmentHook } from "../train/augment.js";
+import { AttentionTransfer, type AttentionSpec } from "./attention.js";
 import { Hints, type HintSpec } from "./hints.js";
 import { TeacherSource, type Teacher } from "./teacher.js";
 
@@ -30,6 +31,8 @@ export interface DistillOptions extends TrainOptions {
   softLoss?: "kl" | "mse" | "soft-ce";
   /** FitNets hints: student layer ← teacher layer pairs (needs a model teacher). */
   hints?: HintSpec[];
+  /** Attention transfer: student conv layer ← teacher conv layer pairs (needs a model teacher). */
+  attention?: AttentionSpec[];
   /** Epochs of a first stage trained on the hint loss alone (default 0). */
   hintEpochs?: number;
   /** A last stage of plain training on the labels. */
@@ -73,6 +76,11 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
   const teacher = new TeacherSource(engine, options.teacher, student.outputs, student.inputs);
   const hintSpecs = options.hints ?? [];
   if (hintSpecs.length > 0 && !teacher.model) throw new OptionError(`${op}: hints need a single model teacher (not an ensemble, function or logits)`);
+  const attentionSpecs = options.attention ?? [];
+  if (attentionSpecs.length > 0 && !teacher.model) throw new OptionError(`${op}: attention transfer needs a single model teacher (not an ensemble, function or logits)`);
+  for (const a of attentionSpecs) {
+    if (hintSpecs.some((h) => h.student === a?.student)) throw new OptionError(`${op}: student layer ${a.student} has both a hint and an attention pair; use one`);
+  }
   const hintEpochs = options.hintEpochs ?? 0;
   if (!(Number.isInteger(hintEpochs) && hintEpochs >= 0)) throw new OptionError(`${op}: hintEpochs must be an integer ≥ 0; got ${hintEpochs}`);
   if (hintEpochs > 0 && hintSpecs.length === 0) throw new OptionError(`${op}: hintEpochs needs hints`);
@@ -93,12 +101,15 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
   const seed = options.seed ?? 0;
   const owned: number[] = [];
   let hints: Hints | undefined;
+  let attention: AttentionTransfer | undefined;
   try {
     const wasmData = copyToWasm(engine, trainSet, owned);
     student.reserve(Math.min(batch, trainSet.length));
-    const perBatch = options.augment !== undefined || hintSpecs.length > 0;
+    const perBatch = options.augment !== undefined || hintSpecs.length > 0 || attentionSpecs.length > 0;
     await teacher.prepare(wasmData, Math.min(batch, trainSet.length), !perBatch);
     if (hintSpecs.length > 0) hints = new Hints(engine, hintSpecs, student, teacher.model!, batch, seed);
+    if (attentionSpecs.length > 0) attention = new AttentionTransfer(engine, attentionSpecs, student, teacher.model!, batch);
+    const inject = new Map([...(hints?.inject ?? []), ...(attention?.inject ?? [])]);
     const teacherLogits = engine.allocOwned(batch * student.outputs * 4);
     owned.push(teacherLogits);
     const mseGrad = engine.allocOwned(batch * student.outputs * 4);
@@ -110,12 +121,13 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
 
     let temperature = 4;
     let alpha = 0.1;
-    const sums = { hard: 0, soft: 0, hint: 0, rows: 0 };
+    const sums = { hard: 0, soft: 0, hint: 0, attention: 0, rows: 0 };
     const takeParts = () => {
       const n = Math.max(sums.rows, 1);
       const out: Record<string, number> = { hard: sums.hard / n, soft: sums.soft / n, temperature, alpha };
       if (hints) out.hint = sums.hint / n;
-      sums.hard = sums.soft = sums.hint = sums.rows = 0;
+      if (attention) out.attention = sums.attention / n;
+      sums.hard = sums.soft = sums.hint = sums.attention = sums.rows = 0;
       return out;
     };
     /** Fills teacherLogits for the batch, then runs `then` (synchronously unless the teacher is an async function). */
@@ -130,9 +142,9 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
       rngs: augment?.rng ? [augment.rng] : [],
       state: {
         save: () => ({ ...sums }),
-        load: (v) => Object.assign(sums, { hard: v.hard ?? 0, soft: v.soft ?? 0, hint: v.hint ?? 0, rows: v.rows ?? 0 }),
+        load: (v) => Object.assign(sums, { hard: v.hard ?? 0, soft: v.soft ?? 0, hint: v.hint ?? 0, attention: v.attention ?? 0, rows: v.rows ?? 0 }),
       },
-      inject: hints?.inject,
+      inject: inject.size > 0 ? inject : undefined,
       extraParameters: hints && hints.length > 0 ? [[hints.params, hints.grads, hints.length]] : [],
       takeParts,
     };
@@ -145,7 +157,7 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
       sums.rows += ctx.rows;
       return h;
     };
-    /** The main stage's loss: α·hard + (1 − α)·soft (+ hints), gradient into ctx.grad. */
+    /** The main stage's loss: α·hard + (1 − α)·soft (+ hints + attention transfer), gradient into ctx.grad. */
     const distillLoss = (ctx: BatchContext): number => {
         const n = ctx.rows * student.outputs;
         let total: number;
@@ -164,11 +176,13 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
           soft = partsView[2]!;
         }
         const h = hintLoss(ctx.rows);
+        const at = attention ? attention.compute(student, teacher.model!, ctx.rows) : 0;
         sums.hard += hard * ctx.rows;
         sums.soft += soft * ctx.rows;
         sums.hint += h * ctx.rows;
+        sums.attention += at * ctx.rows;
         sums.rows += ctx.rows;
-        return total + h;
+        return total + h + at;
     };
 
     // A checkpoint records its stage; resuming the main stage skips the (finished) hint stage.
@@ -177,6 +191,7 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
     if (hintEpochs > 0 && resumeStage !== "main") {
       hintStage = await runLoop(student, trainSet, validation, { ...options, epochs: hintEpochs, steps: undefined, earlyStopping: undefined }, {
         ...hookBase,
+        inject: hints?.inject, // only the hints are computed in this stage
         loss: (batch) => withTeacher(batch, hintOnlyLoss),
       }, "hint");
     }
@@ -202,6 +217,7 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
   } finally {
     teacher.dispose();
     hints?.dispose();
+    attention?.dispose();
     for (const p of owned) engine.free(p);
   }
 }

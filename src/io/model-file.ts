@@ -4,11 +4,14 @@
  * A file written here holds one F32 tensor per parameter, named as in the state_dict of
  * the equivalent torch `nn.Sequential`: "<layer index>.weight" (out, in) and
  * "<layer index>.bias" (out), layer indices counting every layer (activations and dropout
- * too). `__metadata__` holds
+ * too); conv weights (out, in, kh, kw); batchNorm "weight" (γ), "bias" (β) and the
+ * buffers "running_mean", "running_var" (PyTorch's "num_batches_tracked" is not written:
+ * load_state_dict fills it in). `__metadata__` holds
  *   format               "pt"
  *   distill_wasm_version the library version that wrote it
  *   architecture         JSON of the layer list (`model.specs`), e.g.
  *                        [{"type":"dense","inputs":784,"outputs":32,"init":"he"},{"type":"activation","name":"relu"},…]
+ *   input_shape          JSON [channels, height, width], for models on images only
  * plus any extra facts the caller passes (strings; numbers and booleans are converted).
  *
  * Reading: with `architecture` metadata the model is rebuilt from it; without (a file
@@ -17,7 +20,7 @@
  * float, finite and of the right shape, and no other tensor may be: FormatError naming it.
  */
 import { DistillError, FormatError, OptionError } from "../errors.js";
-import { ACTIVATIONS, checkLayers, type ActivationName, type LayerSpec } from "../nn/layers.js";
+import { ACTIVATIONS, checkLayers, layerTensors, type ActivationName, type LayerSpec } from "../nn/layers.js";
 import { Sequential, type SequentialOptions } from "../nn/sequential.js";
 import { readBytes, writeBytesAtomic, type PathOrUrl } from "../runtime/files.js";
 import { decodeSafetensors, encodeSafetensors, type SafetensorsTensor } from "./safetensors.js";
@@ -25,7 +28,7 @@ import { decodeSafetensors, encodeSafetensors, type SafetensorsTensor } from "./
 /** The version written as `distill_wasm_version` (kept equal to package.json's by a test). */
 export const DISTILL_WASM_VERSION = "0.1.0";
 
-const RESERVED = ["format", "distill_wasm_version", "architecture"];
+const RESERVED = ["format", "distill_wasm_version", "architecture", "input_shape"];
 /** Parameter-free layers allowed between two Linear layers of an inferred architecture. */
 const MAX_GAP = 8;
 
@@ -49,6 +52,7 @@ export function modelToSafetensors(model: Sequential, extraMetadata: ModelMetada
     distill_wasm_version: DISTILL_WASM_VERSION,
     architecture: JSON.stringify(model.specs),
   };
+  if (model.inputShape.length === 3) metadata.input_shape = JSON.stringify(model.inputShape);
   for (const [key, value] of Object.entries(extraMetadata)) {
     if (RESERVED.includes(key)) throw new OptionError(`${op}: metadata key ${JSON.stringify(key)} is written by the library; choose another name`);
     if (!["string", "number", "boolean"].includes(typeof value)) {
@@ -56,7 +60,8 @@ export function modelToSafetensors(model: Sequential, extraMetadata: ModelMetada
     }
     Object.defineProperty(metadata, key, { value: String(value), enumerable: true });
   }
-  const tensors = model.namedParameters().map((p) => ({ name: p.name, shape: p.shape, data: model.getParameter(p.name) }));
+  const tensors = [...model.namedParameters(), ...model.namedBuffers()]
+    .map((p) => ({ name: p.name, shape: p.shape, data: model.getParameter(p.name) }));
   return encodeSafetensors(tensors, metadata);
 }
 
@@ -78,7 +83,7 @@ export function modelFromSafetensors(bytes: Uint8Array, options: ModelFileOption
   const { tensors, metadata } = decodeSafetensors(bytes, name);
   const fail = (problem: string) => new FormatError(`${name}: ${problem}`);
   const plan = metadata.architecture !== undefined
-    ? fromArchitecture(metadata.architecture, fail)
+    ? fromArchitecture(metadata.architecture, metadata.input_shape, fail)
     : inferArchitecture(tensors, options.activation ?? "relu", fail);
   const expected = new Map(plan.parameters.map((p) => [p.fileName, p]));
   for (const [tensorName] of tensors) {
@@ -91,7 +96,7 @@ export function modelFromSafetensors(bytes: Uint8Array, options: ModelFileOption
     if (!t) throw fail(`missing tensor ${JSON.stringify(p.fileName)} of shape [${p.shape.join(", ")}]`);
     checkTensor(p.fileName, t, p.shape, fail);
   }
-  const model = new Sequential(plan.specs, { seed: options.seed, engine: options.engine });
+  const model = new Sequential(plan.specs, { seed: options.seed, engine: options.engine, ...(plan.inputShape ? { inputShape: plan.inputShape } : {}) });
   for (const p of plan.parameters) model.setParameter(p.name, tensors.get(p.fileName)!.data as Float32Array);
   return model;
 }
@@ -111,13 +116,14 @@ export async function loadModel(path: PathOrUrl, options: ModelFileOptions = {})
 
 interface Plan {
   specs: LayerSpec[];
+  inputShape?: number[];
   /** name: the model's parameter name; fileName: the tensor's name in the file. */
   parameters: { name: string; fileName: string; shape: number[] }[];
 }
 
 type Fail = (problem: string) => FormatError;
 
-function fromArchitecture(text: string, fail: Fail): Plan {
+function fromArchitecture(text: string, shapeText: string | undefined, fail: Fail): Plan {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -126,13 +132,21 @@ function fromArchitecture(text: string, fail: Fail): Plan {
   }
   if (!Array.isArray(raw)) throw fail("the architecture metadata must be a JSON array of layers");
   const specs = raw.map((s: unknown) => cleanSpec(s));
+  let inputShape: number[] | undefined;
+  if (shapeText !== undefined) {
+    try {
+      inputShape = JSON.parse(shapeText);
+    } catch {
+      throw fail("the input_shape metadata is not valid JSON");
+    }
+  }
   try {
-    checkLayers(specs);
+    checkLayers(specs, inputShape);
   } catch (cause) {
     if (cause instanceof DistillError) throw fail(`invalid architecture metadata: ${cause.message}`);
     throw cause;
   }
-  return { specs, parameters: denseParameters(specs, "") };
+  return { specs, inputShape, parameters: tensorPlan(specs, "") };
 }
 
 /** Keeps only the fields of each layer type, so that nothing else from the file reaches the model. */
@@ -143,18 +157,21 @@ function cleanSpec(s: unknown): LayerSpec {
   if (o.type === "dense") return { type: "dense", inputs: o.inputs, outputs: o.outputs, ...optional("init") } as LayerSpec;
   if (o.type === "activation") return { type: "activation", name: o.name, ...optional("slope") } as LayerSpec;
   if (o.type === "dropout") return { type: "dropout", p: o.p } as LayerSpec;
+  if (o.type === "conv2d") {
+    return {
+      type: "conv2d", inChannels: o.inChannels, outChannels: o.outChannels, kernel: o.kernel,
+      ...optional("stride"), ...optional("padding"), ...optional("init"),
+    } as LayerSpec;
+  }
+  if (o.type === "maxPool2d" || o.type === "avgPool2d") return { type: o.type, kernel: o.kernel, ...optional("stride"), ...optional("padding") } as LayerSpec;
+  if (o.type === "batchNorm") return { type: "batchNorm", channels: o.channels, ...optional("momentum"), ...optional("eps") } as LayerSpec;
+  if (o.type === "flatten") return { type: "flatten" };
   return { type: o.type } as LayerSpec;
 }
 
-function denseParameters(specs: readonly LayerSpec[], prefix: string): Plan["parameters"] {
-  return specs.flatMap((s, i) =>
-    s.type === "dense"
-      ? [
-          { name: `${i}.weight`, fileName: `${prefix}${i}.weight`, shape: [s.outputs, s.inputs] },
-          { name: `${i}.bias`, fileName: `${prefix}${i}.bias`, shape: [s.outputs] },
-        ]
-      : [],
-  );
+/** Every parameter and buffer of the layers, as the model names them and as the file does (with `prefix`). */
+function tensorPlan(specs: readonly LayerSpec[], prefix: string): Plan["parameters"] {
+  return layerTensors(specs).map((t) => ({ name: t.name, fileName: `${prefix}${t.name}`, shape: t.shape }));
 }
 
 function inferArchitecture(tensors: Map<string, SafetensorsTensor>, act: ActivationName | "none", fail: Fail): Plan {
@@ -199,7 +216,7 @@ function inferArchitecture(tensors: Map<string, SafetensorsTensor>, act: Activat
     specs.push({ type: "dense", inputs, outputs });
     width = outputs;
   }
-  return { specs, parameters: denseParameters(specs, prefix ?? "") };
+  return { specs, parameters: tensorPlan(specs, prefix ?? "") };
 }
 
 function checkTensor(tensorName: string, t: SafetensorsTensor, shape: readonly number[], fail: Fail): void {

@@ -6,29 +6,50 @@
  * call. Names follow PyTorch's nn.Sequential state_dict: "<layer index>.weight" is
  * (outputs, inputs) and "<layer index>.bias" is (outputs).
  *
- * A dense layer followed by ReLU runs as one GEMM with the ReLU fused into its epilogue.
+ * A dense layer followed by ReLU runs as one GEMM with the ReLU fused into its epilogue,
+ * and a conv2d layer followed by ReLU as one conv2d_forward call with CONV_RELU.
+ *
+ * Images are NCHW: a sample of shape [channels, height, width] is one row of
+ * channels·height·width floats, so every layer's activations are still a (rows, width)
+ * buffer. Conv weights are (out, in, kh, kw) as PyTorch's nn.Conv2d.
+ *
+ * Non-trained buffers (batchNorm's running_mean / running_var) live in a separate buffer
+ * block (`buffersPtr`, `bufferLength` floats): the optimizer, gradient clipping and the
+ * gradient block only ever see the `blockLength` trainable floats, so weight decay or
+ * momentum can never touch the running statistics. `parameterBlock()` returns both blocks
+ * one after the other (blockLength + bufferLength floats) and `setParameterBlock()` takes
+ * either length, so checkpoints carry the running statistics; `saveParametersTo(ptr)`
+ * copies the trainable block to ptr and remembers the buffers for that ptr, which
+ * `loadParametersFrom(ptr)` restores with it (the training loop's snapshots).
  */
 import type { Engine } from "../engine.js";
 import { ArgumentError, ShapeError } from "../errors.js";
 import { getEngine } from "../init.js";
 import { GEMM_RELU } from "../runtime/abi.js";
 import { requireArray, requireFinite, requireTemperature, rowsOf, type FloatArray } from "../validate.js";
-import { checkLayers, type LayerSpec } from "./layers.js";
+import { inferShapes, kernelOf, layerTensors, type LayerSpec, type Shape } from "./layers.js";
 
 export interface SequentialOptions {
   /** Seed of the model's PRNG: weight initialisation and dropout masks (default 0). */
   seed?: number;
   engine?: Engine;
+  /**
+   * Shape of one input sample: [channels, height, width] for image models (rows of x are
+   * then NCHW-flattened images), or [features]. Default: [inputs of the first dense layer].
+   */
+  inputShape?: Shape;
 }
 
 export interface NamedParameter {
-  /** "<layer index>.weight" or "<layer index>.bias" */
+  /** "<layer index>.weight" or "<layer index>.bias" (buffers: ".running_mean", ".running_var") */
   name: string;
-  /** [outputs, inputs] for a weight, [outputs] for a bias */
+  /** [outputs, inputs] for a dense weight, [out, in, kh, kw] for a conv weight, [outputs] for a bias */
   shape: number[];
-  /** Offset in floats within the flat parameter block. */
+  /** Offset in floats within the flat parameter block (the buffer block for a buffer). */
   offset: number;
   length: number;
+  /** true for a non-trained buffer (namedBuffers()); absent for parameters */
+  buffer?: boolean;
 }
 
 /** Per-layer runtime state. Pointers are byte offsets into wasm memory (0 = none). */
@@ -36,6 +57,17 @@ interface LayerState {
   spec: LayerSpec;
   inputs: number;
   outputs: number;
+  /** shape of one sample in and out: [features] or [channels, height, width] */
+  inShape: number[];
+  outShape: number[];
+  /** conv: im2col work buffer; maxPool: argmax (i32); batchNorm: offsets (floats) of the running stats in the buffer block and of the saved batch mean / invstd in the stats block */
+  work: number;
+  argmax: number;
+  runMean: number;
+  runVar: number;
+  saved: number;
+  /** batchNorm: the last forward used batch statistics */
+  trained: boolean;
   /** dense: offsets (floats) of weight and bias in the parameter block, and of Wᵀ in the transposed block */
   weight: number;
   bias: number;
@@ -75,8 +107,19 @@ export class Sequential {
   readonly gradsPtr: number;
   readonly rngPtr: number;
   private readonly layers: LayerState[];
-  /** Index of the first dense layer: backward stops there unless the input gradient is wanted. */
+  /** Index of the first layer with parameters: backward stops there unless the input gradient is wanted. */
   private readonly firstDense: number;
+  /** Shape of one input sample ([features] or [channels, height, width]). */
+  readonly inputShape: readonly number[];
+  /** Floats in the non-trained buffer block (batchNorm running statistics; 0 if none). */
+  readonly bufferLength: number;
+  /** Pointer to the buffer block (0 if there are no buffers). */
+  readonly buffersPtr: number;
+  /** Saved batch mean / invstd of the batchNorm layers (0 if none). */
+  private readonly statsPtr: number;
+  private readonly buffers: NamedParameter[];
+  /** Buffer values remembered by saveParametersTo(ptr), restored by loadParametersFrom(ptr). */
+  private readonly bufferSnapshots = new Map<number, Float32Array>();
   private readonly named: NamedParameter[];
   private capacity = 0;
   private inputBuffer = 0;
@@ -93,48 +136,101 @@ export class Sequential {
   private transposedVersion = -1;
 
   constructor(specs: readonly LayerSpec[], options: SequentialOptions = {}) {
-    const { inputs, widths } = checkLayers(specs);
+    const { inputs, widths, shapes, inputShape } = inferShapes(specs, options.inputShape);
     this.engine = options.engine ?? getEngine();
-    this.specs = specs.map((s) => ({ ...s }));
+    this.specs = specs.map((s) => {
+      const copy = { ...s };
+      if (copy.type === "conv2d") copy.kernel = kernelOf(copy);
+      return copy;
+    });
     this.inputs = inputs;
+    this.inputShape = inputShape;
     this.outputs = widths[widths.length - 1]!;
     this.named = [];
+    this.buffers = [];
+    const tensors = layerTensors(this.specs);
     let offset = 0;
+    let bufferOffset = 0;
+    let statsOffset = 0;
     let width = inputs;
+    let shape = inputShape;
     this.layers = this.specs.map((spec, i) => {
       const state: LayerState = {
-        spec, inputs: width, outputs: widths[i]!, weight: -1, bias: -1, transposed: -1,
+        spec, inputs: width, outputs: widths[i]!, inShape: shape, outShape: shapes[i]!,
+        work: 0, argmax: 0, runMean: -1, runVar: -1, saved: -1, trained: false,
+        weight: -1, bias: -1, transposed: -1,
         out: 0, dInput: 0, mask: 0, inPtr: 0, outPtr: 0, fusedRelu: false, dropped: false,
       };
-      if (spec.type === "dense") {
-        state.weight = offset;
-        this.named.push({ name: `${i}.weight`, shape: [spec.outputs, spec.inputs], offset, length: spec.outputs * spec.inputs });
-        offset = align4(offset + spec.outputs * spec.inputs);
-        state.bias = offset;
-        this.named.push({ name: `${i}.bias`, shape: [spec.outputs], offset, length: spec.outputs });
-        offset = align4(offset + spec.outputs);
+      for (const t of tensors) {
+        if (t.layer !== i) continue;
+        const length = t.shape.reduce((a, b) => a * b, 1);
+        const kind = t.name.slice(t.name.indexOf(".") + 1);
+        if (t.buffer) {
+          this.buffers.push({ name: t.name, shape: t.shape, offset: bufferOffset, length, buffer: true });
+          if (kind === "running_mean") state.runMean = bufferOffset;
+          else state.runVar = bufferOffset;
+          bufferOffset = align4(bufferOffset + length);
+        } else {
+          this.named.push({ name: t.name, shape: t.shape, offset, length });
+          if (kind === "weight") state.weight = offset;
+          else state.bias = offset;
+          offset = align4(offset + length);
+        }
+      }
+      if (spec.type === "batchNorm") {
+        state.saved = statsOffset;
+        statsOffset += 2 * align4(spec.channels);
       }
       width = widths[i]!;
+      shape = shapes[i]!;
       return state;
     });
     this.blockLength = Math.max(offset, 4);
-    this.firstDense = this.layers.findIndex((l) => l.spec.type === "dense");
+    this.bufferLength = bufferOffset;
+    this.firstDense = this.layers.findIndex((l) => l.spec.type === "dense" || l.spec.type === "conv2d" || l.spec.type === "batchNorm");
     this.parameterCount = this.named.reduce((n, p) => n + p.length, 0);
     const e = this.engine;
     this.paramsPtr = e.allocOwned(this.blockLength * 4);
     this.gradsPtr = e.allocOwned(this.blockLength * 4);
     this.rngPtr = e.allocOwned(16);
+    this.buffersPtr = bufferOffset > 0 ? e.allocOwned(bufferOffset * 4) : 0;
+    this.statsPtr = statsOffset > 0 ? e.allocOwned(statsOffset * 4) : 0;
     e.kernels.zero_bytes(this.paramsPtr, this.blockLength * 4);
     e.kernels.zero_bytes(this.gradsPtr, this.blockLength * 4);
+    if (this.buffersPtr) e.kernels.zero_bytes(this.buffersPtr, bufferOffset * 4);
+    if (this.statsPtr) e.kernels.zero_bytes(this.statsPtr, statsOffset * 4);
     const seed = options.seed ?? 0;
     e.kernels.rng_seed(this.rngPtr, seed >>> 0, Math.floor(seed / 2 ** 32) >>> 0);
     this.initialise();
   }
 
-  /** Draws every weight from the model's PRNG (He or Glorot); biases are 0. */
+  /**
+   * Draws every weight from the model's PRNG (He or Glorot), layer by layer; biases are 0.
+   * Conv layers use fan_in = in·kh·kw and fan_out = out·kh·kw. batchNorm: γ = 1, β = 0,
+   * running_mean = 0, running_var = 1 (no random draws).
+   */
   private initialise(): void {
     const k = this.engine.kernels;
     for (const l of this.layers) {
+      if (l.spec.type === "conv2d") {
+        const [kh, kw] = kernelOf(l.spec);
+        const fanIn = l.spec.inChannels * kh * kw;
+        const fanOut = l.spec.outChannels * kh * kw;
+        const w = this.paramsPtr + l.weight * 4;
+        const n = fanIn * l.spec.outChannels;
+        if (l.spec.init === "glorot") {
+          const limit = Math.sqrt(6 / (fanIn + fanOut));
+          k.rng_uniform(this.rngPtr, w, n, -limit, limit);
+        } else {
+          k.rng_normal(this.rngPtr, w, n, 0, Math.sqrt(2 / fanIn));
+        }
+        continue;
+      }
+      if (l.spec.type === "batchNorm") {
+        this.engine.f32(this.paramsPtr + l.weight * 4, l.spec.channels).fill(1);
+        this.engine.f32(this.buffersPtr + l.runVar * 4, l.spec.channels).fill(1);
+        continue;
+      }
       if (l.spec.type !== "dense") continue;
       const w = this.paramsPtr + l.weight * 4;
       const n = l.inputs * l.outputs;
@@ -154,14 +250,30 @@ export class Sequential {
     return this.parameterCount * 4;
   }
 
-  /** Floating-point operations of one forward pass per sample: 2·in·out + out per dense layer, 1 per activation value. */
+  /**
+   * Floating-point operations of one forward pass per sample: 2·in·out + out per dense
+   * layer, 1 per activation value, 2·(in·kh·kw)·out + out per conv output position, k² per
+   * pooled output, 2 per batch-normalised value.
+   */
   get flopsPerSample(): number {
     let flops = 0;
     for (const l of this.layers) {
-      if (l.spec.type === "dense") flops += 2 * l.inputs * l.outputs + l.outputs;
-      else if (l.spec.type === "activation") flops += l.outputs;
+      const spec = l.spec;
+      if (spec.type === "dense") flops += 2 * l.inputs * l.outputs + l.outputs;
+      else if (spec.type === "activation") flops += l.outputs;
+      else if (spec.type === "conv2d") {
+        const [kh, kw] = kernelOf(spec);
+        flops += (2 * spec.inChannels * kh * kw + 1) * l.outputs;
+      } else if (spec.type === "maxPool2d" || spec.type === "avgPool2d") flops += spec.kernel * spec.kernel * l.outputs;
+      else if (spec.type === "batchNorm") flops += 2 * l.outputs;
     }
     return flops;
+  }
+
+  /** Layer index → shape of one sample of that layer's output ([features] or [c, h, w]). */
+  layerShape(index: number): number[] {
+    this.ensureLayerIndex(index);
+    return [...this.layers[index]!.outShape];
   }
 
   /** Layer index → width of that layer's output. */
@@ -183,9 +295,16 @@ export class Sequential {
     this.freeBuffers();
     const e = this.engine;
     for (const l of this.layers) {
-      l.out = e.allocOwned(rows * l.outputs * 4);
-      if (l.spec.type === "dense") l.dInput = e.allocOwned(rows * l.inputs * 4);
-      if (l.spec.type === "dropout") l.mask = e.allocOwned(rows * l.outputs * 4);
+      const t = l.spec.type;
+      if (t !== "flatten") l.out = e.allocOwned(rows * l.outputs * 4);
+      if (t === "dense" || t === "conv2d" || t === "maxPool2d" || t === "avgPool2d") l.dInput = e.allocOwned(rows * l.inputs * 4);
+      if (t === "dropout") l.mask = e.allocOwned(rows * l.outputs * 4);
+      if (t === "maxPool2d") l.argmax = e.allocOwned(rows * l.outputs * 4);
+      if (l.spec.type === "conv2d") {
+        const [kh, kw] = kernelOf(l.spec);
+        // cin·kh·kw · oh·ow floats (assembly/conv.ts)
+        l.work = e.allocOwned(Math.max(l.spec.inChannels * kh * kw * l.outShape[1]! * l.outShape[2]!, 4) * 4);
+      }
     }
     this.inputBuffer = e.allocOwned(rows * this.inputs * 4);
     this.capacity = rows;
@@ -198,7 +317,7 @@ export class Sequential {
   private freeBuffers(): void {
     const e = this.engine;
     for (const l of this.layers) {
-      for (const key of ["out", "dInput", "mask"] as const) {
+      for (const key of ["out", "dInput", "mask", "work", "argmax"] as const) {
         if (l[key]) e.free(l[key]);
         l[key] = 0;
       }
@@ -236,6 +355,41 @@ export class Sequential {
           k.gemm_nt(l.out, input, this.paramsPtr + l.weight * 4, bias, rows, l.outputs, l.inputs, l.inputs, l.inputs, l.outputs, flags);
         }
         l.outPtr = l.out;
+      } else if (spec.type === "conv2d") {
+        const next = this.layers[i + 1]?.spec;
+        l.fusedRelu = next?.type === "activation" && next.name === "relu" && !this.unfused.has(i);
+        const [c, h, w] = l.inShape as [number, number, number];
+        const [kh, kw] = kernelOf(spec);
+        k.conv2d_forward(
+          l.out, input, this.paramsPtr + l.weight * 4, this.paramsPtr + l.bias * 4, l.work,
+          rows, c, h, w, spec.outChannels, kh, kw, spec.stride ?? 1, spec.padding ?? 0, l.fusedRelu ? GEMM_RELU : 0,
+        );
+        l.outPtr = l.out;
+      } else if (spec.type === "maxPool2d" || spec.type === "avgPool2d") {
+        const [c, h, w] = l.inShape as [number, number, number];
+        const stride = spec.stride ?? spec.kernel, pad = spec.padding ?? 0;
+        if (spec.type === "maxPool2d") k.maxpool2d_forward(l.out, l.argmax, input, rows, c, h, w, spec.kernel, stride, pad);
+        else k.avgpool2d_forward(l.out, input, rows, c, h, w, spec.kernel, stride, pad);
+        l.outPtr = l.out;
+      } else if (spec.type === "batchNorm") {
+        const c = spec.channels;
+        const spatial = l.outputs / c;
+        const gamma = this.paramsPtr + l.weight * 4, beta = this.paramsPtr + l.bias * 4;
+        const runMean = this.buffersPtr + l.runMean * 4, runVar = this.buffersPtr + l.runVar * 4;
+        if (training) {
+          if (rows * spatial < 2) {
+            throw new ShapeError(`layer ${i} (batchNorm): training needs more than one value per channel; got a batch of ${rows} row(s) of ${spatial} value(s) per channel`);
+          }
+          const mean = this.statsPtr + l.saved * 4, invstd = mean + align4(c) * 4;
+          k.batchnorm_forward_train(l.out, mean, invstd, runMean, runVar, input, gamma, beta, rows, c, spatial, spec.momentum ?? 0.1, spec.eps ?? 1e-5);
+          l.trained = true;
+        } else {
+          k.batchnorm_forward_eval(l.out, input, gamma, beta, runMean, runVar, rows, c, spatial, spec.eps ?? 1e-5);
+          l.trained = false;
+        }
+        l.outPtr = l.out;
+      } else if (spec.type === "flatten") {
+        l.outPtr = input; // NCHW rows are already flat
       } else if (spec.type === "activation") {
         const previous = this.layers[i - 1];
         const n = rows * l.outputs;
@@ -245,7 +399,7 @@ export class Sequential {
           if (spec.name === "leaky_relu") k.leaky_relu_forward(l.out, input, n, spec.slope ?? 0.01);
           else k[FORWARD[spec.name]](l.out, input, n);
         }
-      } else if (training && spec.p > 0) {
+      } else if (training && spec.type === "dropout" && spec.p > 0) {
         const n = rows * l.outputs;
         k.rng_dropout_mask(this.rngPtr, l.mask, n, spec.p);
         k.dropout_forward(l.out, input, l.mask, n);
@@ -289,8 +443,9 @@ export class Sequential {
 
   /**
    * Output pointer of layer `index` from the last forward pass: (rows, layerWidth(index)).
-   * A dense layer followed by ReLU computes both in one GEMM, so its own (pre-activation)
-   * output exists only if `keepPreActivation(index)` was called before the forward pass.
+   * A dense or conv2d layer followed by ReLU computes both in one kernel call, so its own
+   * (pre-activation) output exists only if `keepPreActivation(index)` was called before
+   * the forward pass.
    */
   layerOutput(index: number): number {
     this.ensureAlive();
@@ -298,7 +453,7 @@ export class Sequential {
     const l = this.layers[index]!;
     if (l.fusedRelu) {
       throw new ArgumentError(
-        `layer ${index} is a dense layer whose ReLU was fused into it, so its pre-activation output was not kept; ` +
+        `layer ${index} is a ${l.spec.type} layer whose ReLU was fused into it, so its pre-activation output was not kept; ` +
           `call keepPreActivation(${index}) before the forward pass, or observe layer ${index + 1} (the ReLU)`,
       );
     }
@@ -306,12 +461,13 @@ export class Sequential {
   }
 
   /**
-   * Keeps the pre-activation output of dense layer `index` observable by computing its
-   * ReLU separately (results are bit-identical either way; only a little slower).
+   * Keeps the pre-activation output of dense or conv2d layer `index` observable by
+   * computing its ReLU separately (results are bit-identical either way; only a little slower).
    */
   keepPreActivation(index: number): void {
     this.ensureLayerIndex(index);
-    if (this.layers[index]!.spec.type === "dense") this.unfused.add(index);
+    const t = this.layers[index]!.spec.type;
+    if (t === "dense" || t === "conv2d") this.unfused.add(index);
   }
 
   /**
@@ -338,6 +494,37 @@ export class Sequential {
         if (i === firstDense && !options.inputGradient) return 0;
         k.gemm_nn(l.dInput, g, w, 0, rows, l.inputs, l.outputs, l.outputs, l.inputs, l.inputs, 0);
         g = l.dInput;
+      } else if (spec.type === "conv2d") {
+        const [c, h, w] = l.inShape as [number, number, number];
+        const [kh, kw] = kernelOf(spec);
+        const stop = i === firstDense && !options.inputGradient;
+        k.conv2d_backward(
+          stop ? 0 : l.dInput, this.gradsPtr + l.weight * 4, this.gradsPtr + l.bias * 4, g, l.inPtr,
+          this.paramsPtr + l.weight * 4, l.work, rows, c, h, w, spec.outChannels, kh, kw, spec.stride ?? 1, spec.padding ?? 0,
+        );
+        if (stop) return 0;
+        g = l.dInput;
+      } else if (spec.type === "maxPool2d" || spec.type === "avgPool2d") {
+        if (i < firstDense && !options.inputGradient) return 0;
+        const [c, h, w] = l.inShape as [number, number, number];
+        const stride = spec.stride ?? spec.kernel, pad = spec.padding ?? 0;
+        if (spec.type === "maxPool2d") k.maxpool2d_backward(l.dInput, g, l.argmax, rows, c, h, w, spec.kernel, stride, pad);
+        else k.avgpool2d_backward(l.dInput, g, rows, c, h, w, spec.kernel, stride, pad);
+        g = l.dInput;
+      } else if (spec.type === "batchNorm") {
+        if (!l.trained) {
+          throw new ArgumentError(`layer ${i} (batchNorm): backward needs a training-mode forward pass (forward(x, rows, true)), which uses the batch statistics`);
+        }
+        const c = spec.channels;
+        const mean = this.statsPtr + l.saved * 4, invstd = mean + align4(c) * 4;
+        // dx overwrites dy in place (the kernel allows the alias)
+        k.batchnorm_backward(
+          g, this.gradsPtr + l.weight * 4, this.gradsPtr + l.bias * 4, g, l.inPtr, this.paramsPtr + l.weight * 4,
+          mean, invstd, rows, c, l.outputs / c,
+        );
+        if (i === firstDense && !options.inputGradient) return 0;
+      } else if (spec.type === "flatten") {
+        // identity on flat rows
       } else if (spec.type === "activation") {
         if (spec.name === "relu") k.relu_backward(g, g, l.outPtr, n);
         else if (spec.name === "leaky_relu") k.leaky_relu_backward(g, g, l.inPtr, n, spec.slope ?? 0.01);
@@ -406,24 +593,40 @@ export class Sequential {
 
   // ---------------------------------------------------------------- parameters
 
+  /** The trainable tensors (offsets in the parameter block), in state_dict order. */
   namedParameters(): NamedParameter[] {
     return this.named.map((p) => ({ ...p, shape: [...p.shape] }));
   }
 
+  /**
+   * The non-trained buffers — batchNorm's "<i>.running_mean" and "<i>.running_var" — with
+   * `buffer: true` and offsets in the buffer block. getParameter / setParameter accept
+   * their names too; model files and checkpoints store them.
+   */
+  namedBuffers(): NamedParameter[] {
+    return this.buffers.map((p) => ({ ...p, shape: [...p.shape] }));
+  }
+
   private find(name: string): NamedParameter {
     const key = name.startsWith("layers.") ? name.slice("layers.".length) : name;
-    const p = this.named.find((q) => q.name === key);
+    const p = this.named.find((q) => q.name === key) ?? this.buffers.find((q) => q.name === key);
     if (!p) {
-      throw new ArgumentError(`no parameter named ${JSON.stringify(name)}; the parameters are ${this.named.map((q) => q.name).join(", ")}`);
+      throw new ArgumentError(
+        `no parameter named ${JSON.stringify(name)}; the parameters are ${[...this.named, ...this.buffers].map((q) => q.name).join(", ")}`,
+      );
     }
     return p;
   }
 
-  /** A copy of one parameter tensor ("0.weight" or "layers.0.weight"), row-major. */
+  private pointerOf(p: NamedParameter): number {
+    return (p.buffer ? this.buffersPtr : this.paramsPtr) + p.offset * 4;
+  }
+
+  /** A copy of one parameter or buffer tensor ("0.weight" or "layers.0.weight"), row-major. */
   getParameter(name: string): Float32Array {
     this.ensureAlive();
     const p = this.find(name);
-    return this.engine.readF32(this.paramsPtr + p.offset * 4, p.length);
+    return this.engine.readF32(this.pointerOf(p), p.length);
   }
 
   /** Overwrites one parameter tensor with `values` (same length, finite). */
@@ -435,43 +638,82 @@ export class Sequential {
       throw new ShapeError(`setParameter: ${name} has shape [${p.shape.join(", ")}] (${p.length} values); got ${arr.length}`);
     }
     requireFinite("setParameter", name, arr);
-    this.engine.f32(this.paramsPtr + p.offset * 4, p.length).set(arr);
+    this.engine.f32(this.pointerOf(p), p.length).set(arr);
     this.markParametersChanged();
   }
 
-  /** Copies the parameter block to / from another wasm buffer of blockLength floats. */
+  /**
+   * Copies the trainable block (blockLength floats) to / from another wasm buffer. The
+   * buffers (running statistics) are remembered per ptr by saveParametersTo and restored
+   * by loadParametersFrom of the same ptr, so that a snapshot restores the whole state.
+   */
   saveParametersTo(ptr: number): void {
     this.ensureAlive();
     this.engine.kernels.copy_bytes(ptr, this.paramsPtr, this.blockLength * 4);
+    if (this.bufferLength > 0) this.bufferSnapshots.set(ptr, this.engine.readF32(this.buffersPtr, this.bufferLength));
   }
 
   loadParametersFrom(ptr: number): void {
     this.ensureAlive();
     this.engine.kernels.copy_bytes(this.paramsPtr, ptr, this.blockLength * 4);
+    const saved = this.bufferSnapshots.get(ptr);
+    if (saved) this.engine.f32(this.buffersPtr, this.bufferLength).set(saved);
     this.markParametersChanged();
   }
 
-  /** Overwrites the whole flat parameter block (blockLength floats, as from parameterBlock()). */
+  /**
+   * Overwrites the flat parameter block: blockLength floats (the buffers stay), or
+   * blockLength + bufferLength floats as from parameterBlock() (buffers too).
+   */
   setParameterBlock(values: Float32Array): void {
     this.ensureAlive();
-    if (values.length !== this.blockLength) {
-      throw new ShapeError(`setParameterBlock: expected ${this.blockLength} values (this model's block); got ${values.length}`);
+    const full = this.blockLength + this.bufferLength;
+    if (values.length !== this.blockLength && values.length !== full) {
+      throw new ShapeError(
+        `setParameterBlock: expected ${full} values (this model's block${this.bufferLength ? ` and buffers, or ${this.blockLength} without the buffers` : ""}); got ${values.length}`,
+      );
     }
-    this.engine.f32(this.paramsPtr, this.blockLength).set(values);
+    this.engine.f32(this.paramsPtr, this.blockLength).set(values.subarray(0, this.blockLength));
+    if (values.length > this.blockLength) this.engine.f32(this.buffersPtr, this.bufferLength).set(values.subarray(this.blockLength));
     this.markParametersChanged();
   }
 
-  /** A copy of the whole flat parameter block (blockLength floats, padding included). */
+  /**
+   * A copy of the whole flat parameter block (blockLength floats, padding included)
+   * followed by the buffer block (bufferLength floats; none for models without batchNorm).
+   */
   parameterBlock(): Float32Array {
     this.ensureAlive();
-    return this.engine.readF32(this.paramsPtr, this.blockLength);
+    const block = this.engine.readF32(this.paramsPtr, this.blockLength);
+    if (this.bufferLength === 0) return block;
+    const full = new Float32Array(this.blockLength + this.bufferLength);
+    full.set(block);
+    full.set(this.engine.f32(this.buffersPtr, this.bufferLength), this.blockLength);
+    return full;
   }
 
-  /** "784-512-512-10"-style summary of the dense widths. */
+  /**
+   * "784-512-512-10"-style summary of the dense widths; for image models the input shape
+   * and a short name per layer: "1x28x28-conv8-maxpool2-bn-flatten-10".
+   */
   get architecture(): string {
-    const widths = [this.inputs];
-    for (const l of this.layers) if (l.spec.type === "dense") widths.push(l.outputs);
-    return widths.join("-");
+    const spatial = this.inputShape.length === 3 || this.layers.some((l) => l.spec.type !== "dense" && l.spec.type !== "activation" && l.spec.type !== "dropout");
+    if (!spatial) {
+      const widths = [this.inputs];
+      for (const l of this.layers) if (l.spec.type === "dense") widths.push(l.outputs);
+      return widths.join("-");
+    }
+    const parts = [this.inputShape.join("x")];
+    for (const l of this.layers) {
+      const spec = l.spec;
+      if (spec.type === "dense") parts.push(String(l.outputs));
+      else if (spec.type === "conv2d") parts.push(`conv${spec.outChannels}`);
+      else if (spec.type === "maxPool2d") parts.push(`maxpool${spec.kernel}`);
+      else if (spec.type === "avgPool2d") parts.push(`avgpool${spec.kernel}`);
+      else if (spec.type === "batchNorm") parts.push("bn");
+      else if (spec.type === "flatten") parts.push("flatten");
+    }
+    return parts.join("-");
   }
 
   // ---------------------------------------------------------------- lifetime
@@ -484,6 +726,9 @@ export class Sequential {
     this.engine.free(this.paramsPtr);
     this.engine.free(this.gradsPtr);
     this.engine.free(this.rngPtr);
+    if (this.buffersPtr) this.engine.free(this.buffersPtr);
+    if (this.statsPtr) this.engine.free(this.statsPtr);
+    this.bufferSnapshots.clear();
     this.disposed = true;
   }
 

@@ -58,6 +58,7 @@ export function layersOf(model: Sequential): Layer64[] {
       };
     }
     if (spec.type === "activation") return { type: "activation", index, name: spec.name, slope: spec.slope ?? 0.01 };
+    if (spec.type !== "dropout") throw new Error(`mlp64: layer ${index} (${spec.type}) is not an MLP layer`);
     return { type: "dropout", index, p: spec.p };
   });
 }
