@@ -1,6 +1,6 @@
 /**
- * The full comparison suite: GEMM kernels (with the wasm-SIMD peak probe), training steps
- * and inference, distill-wasm against tfjs-wasm, tfjs-cpu, onnxruntime-web and naive JS.
+ * The full comparison suite: GEMM kernels (with the wasm-SIMD peak probe), training steps,
+ * inference and convolution kernels, distill-wasm against tfjs-wasm, tfjs-cpu, onnxruntime-web and naive JS.
  *
  *   npm run bench                                   (Node)
  *   deno run -A bench/dist/index.js                 (after npm run bench or tsc -p bench)

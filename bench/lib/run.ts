@@ -5,6 +5,7 @@
  */
 import { writeFileSync } from "node:fs";
 import path from "node:path";
+import { runConv } from "../suites/conv.js";
 import { runInference } from "../suites/inference.js";
 import { runKernels } from "../suites/kernels.js";
 import { runSteps } from "../suites/steps.js";
@@ -12,8 +13,8 @@ import { createContext } from "./context.js";
 import { RESULTS_DIR, writeResults } from "./results.js";
 import { barChartSvg } from "./svg.js";
 
-export type SuiteName = "kernels" | "steps" | "inference";
-const ALL: readonly SuiteName[] = ["kernels", "steps", "inference"];
+export type SuiteName = "kernels" | "steps" | "inference" | "conv";
+const ALL: readonly SuiteName[] = ["kernels", "steps", "inference", "conv"];
 
 export async function runSuites(argv: readonly string[], suites: readonly SuiteName[] = ALL): Promise<void> {
   const started = performance.now();
@@ -23,6 +24,7 @@ export async function runSuites(argv: readonly string[], suites: readonly SuiteN
   if (suites.includes("kernels")) results.kernels = await runKernels(ctx);
   if (suites.includes("steps")) results.steps = await runSteps(ctx);
   if (suites.includes("inference")) results.inference = await runInference(ctx);
+  if (suites.includes("conv")) results.conv = await runConv(ctx);
 
   const seconds = (performance.now() - started) / 1000;
   console.log("\n## Summary\n");

@@ -2,13 +2,23 @@
 import type * as api from "../../src/index.js";
 
 export interface ScenarioResult {
-  /** Hex SHA-256 of the student's parameterBlock() bytes and every epoch record's numbers. */
+  /** Hex SHA-256 of the MLP and CNN students' parameterBlock() bytes and every epoch record's numbers. */
   checksum: string;
   build: api.EngineBuild;
   steps: { teacher: number; student: number };
   history: { teacher: number[]; student: number[] };
   finalLoss: number;
   valAccuracy: number | undefined;
+  /** The CNN part (steps, history, finalLoss, valAccuracy above are the MLP part's). */
+  cnn: {
+    steps: { teacher: number; student: number };
+    history: { teacher: number[]; student: number[] };
+    finalLoss: number;
+    /** The last epoch's attention-transfer loss part. */
+    attention: number | undefined;
+    teacherValAccuracy: number | undefined;
+    valAccuracy: number | undefined;
+  };
   /** Every parameter and every hashed number is finite. */
   finite: boolean;
 }

@@ -1,6 +1,7 @@
-// The cross-runtime scenario: one seeded knowledge-distillation run that every runtime
-// (Node, Deno, Bun, Chromium, Firefox) executes through the package's public API, ending
-// in a SHA-256 that must equal the committed value in expected-checksum.json.
+// The cross-runtime scenario: seeded knowledge-distillation runs (an MLP part, then a CNN part
+// with attention transfer) that every runtime (Node, Deno, Bun, Chromium, Firefox) executes
+// through the package's public API, ending in a SHA-256 that must equal the committed value
+// in expected-checksum.json.
 //
 // Plain JavaScript ESM with no imports, so that each runtime loads it as it is: a browser
 // page, `deno run`, `bun run` and vitest alike. It receives the imported module namespace
@@ -20,6 +21,16 @@ export const SCENARIO = Object.freeze({
   student: { widths: [64, 16, 4], seed: 3, dropout: 0.2 },
   distill: { epochs: 16, batchSize: 32, seed: 4 }, // 16 × 14 = 224 steps
   validation: 0.125, // 64 rows held out (seeded, stratified); 448 train → 14 batches of 32
+  // Second part, on the same images as [1, 8, 8]: a CNN teacher (conv, max pooling, batch
+  // norm) trained with `train`, then a smaller CNN student (conv, average pooling) distilled
+  // from it with KD + attention transfer between the two conv blocks' ReLU outputs (4×4 maps).
+  cnn: {
+    inputShape: [1, 8, 8],
+    teacher: { seed: 5, epochs: 3, batchSize: 32, trainSeed: 6 }, // 3 × 14 = 42 steps
+    student: { seed: 7 },
+    distill: { epochs: 3, batchSize: 32, seed: 8 }, // 3 × 14 = 42 steps
+    attention: { student: 4, teacher: 5, weight: 50 }, // student relu [4, 4, 4] ↔ teacher relu [8, 4, 4]
+  },
 });
 
 /**
@@ -61,15 +72,60 @@ function recordNumbers(record) {
   ];
 }
 
+/** conv2d(1,8,3) relu maxPool2d(2) conv2d(8,8,3) batchNorm(8) relu flatten dense(128, 4): layer 5 is the [8, 4, 4] ReLU. */
+function cnnTeacherLayers(api) {
+  return [
+    api.conv2d(1, 8, 3, { padding: 1 }), api.relu(), api.maxPool2d(2),
+    api.conv2d(8, 8, 3, { padding: 1 }), api.batchNorm(8), api.relu(),
+    api.flatten(), api.dense(8 * 4 * 4, SCENARIO.classes),
+  ];
+}
+
+/** conv2d(1,4,3) relu avgPool2d(2) conv2d(4,4,3) relu flatten dense(64, 4): layer 4 is the [4, 4, 4] ReLU. */
+function cnnStudentLayers(api) {
+  return [
+    api.conv2d(1, 4, 3, { padding: 1 }), api.relu(), api.avgPool2d(2),
+    api.conv2d(4, 4, 3, { padding: 1 }), api.relu(),
+    api.flatten(), api.dense(4 * 4 * 4, SCENARIO.classes),
+  ];
+}
+
+/** The CNN part: teacher trained with `train`, student distilled with KD + attention transfer and shift augmentation. */
+async function runCnn(api, engine, data) {
+  const { cnn, validation } = SCENARIO;
+  const { teacher: t, student: s, distill: d } = cnn;
+  const teacher = new api.Sequential(cnnTeacherLayers(api), { seed: t.seed, engine, inputShape: cnn.inputShape });
+  const student = new api.Sequential(cnnStudentLayers(api), { seed: s.seed, engine, inputShape: cnn.inputShape });
+  try {
+    const teacherRun = await api.train(teacher, data, {
+      epochs: t.epochs, batchSize: t.batchSize, seed: t.trainSeed, optimizer: "momentum", lr: 0.05, validation,
+    });
+    const studentRun = await api.distill({
+      teacher, student, data, validation,
+      epochs: d.epochs, batchSize: d.batchSize, seed: d.seed,
+      temperature: 4, alpha: 0.3,
+      optimizer: { type: "adam", lr: 0.01 },
+      attention: [cnn.attention],
+      augment: { shift: 1 },
+    });
+    return { teacherRun, studentRun, params: student.parameterBlock() };
+  } finally {
+    teacher.dispose();
+    student.dispose();
+  }
+}
+
 function toHex(buffer) {
   return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /**
  * Runs the scenario on a fresh engine and returns
- * `{ checksum, build, steps, history, finalLoss, valAccuracy, finite }` (JSON-serialisable).
- * `checksum` is the hex SHA-256 (WebCrypto) of the student's parameterBlock() bytes followed
- * by the Float64 numbers of every teacher and student epoch record.
+ * `{ checksum, build, steps, history, finalLoss, valAccuracy, cnn, finite }` (JSON-serialisable;
+ * `steps`, `history`, `finalLoss` and `valAccuracy` are the MLP part's, `cnn` the CNN part's).
+ * `checksum` is the hex SHA-256 (WebCrypto) of the MLP student's parameterBlock() bytes, the
+ * Float64 numbers of every MLP teacher and student epoch record, then the CNN student's
+ * parameterBlock() bytes and the Float64 numbers of every CNN teacher and student epoch record.
  *
  * @param {typeof import("../../src/index.js")} api the package's module namespace
  * @param {{ simd?: "baseline" | "relaxed" }} [options]
@@ -95,16 +151,24 @@ export async function runScenario(api, options = {}) {
 
   const params = student.parameterBlock();
   const history = [...teacherRun.history, ...studentRun.history].flatMap(recordNumbers);
-  const historyBytes = new Float64Array(history);
-  const bytes = new Uint8Array(params.byteLength + historyBytes.byteLength);
-  bytes.set(new Uint8Array(params.buffer, params.byteOffset, params.byteLength), 0);
-  bytes.set(new Uint8Array(historyBytes.buffer), params.byteLength);
+  teacher.dispose();
+  student.dispose();
+
+  const cnn = await runCnn(api, engine, data);
+  const cnnHistory = [...cnn.teacherRun.history, ...cnn.studentRun.history].flatMap(recordNumbers);
+
+  const chunks = [params, new Float64Array(history), cnn.params, new Float64Array(cnnHistory)];
+  const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(new Uint8Array(c.buffer, c.byteOffset, c.byteLength), at);
+    at += c.byteLength;
+  }
   const checksum = toHex(await crypto.subtle.digest("SHA-256", bytes));
 
   const last = studentRun.history[studentRun.history.length - 1];
-  const finite = params.every(Number.isFinite) && history.every(Number.isFinite);
-  teacher.dispose();
-  student.dispose();
+  const cnnLast = cnn.studentRun.history[cnn.studentRun.history.length - 1];
+  const finite = [params, history, cnn.params, cnnHistory].every((values) => values.every(Number.isFinite));
   return {
     checksum,
     build: engine.build,
@@ -112,6 +176,14 @@ export async function runScenario(api, options = {}) {
     history: { teacher: teacherRun.history.map((r) => r.loss), student: studentRun.history.map((r) => r.loss) },
     finalLoss: last.loss,
     valAccuracy: last.valAccuracy,
+    cnn: {
+      steps: { teacher: cnn.teacherRun.steps, student: cnn.studentRun.steps },
+      history: { teacher: cnn.teacherRun.history.map((r) => r.loss), student: cnn.studentRun.history.map((r) => r.loss) },
+      finalLoss: cnnLast.loss,
+      attention: cnnLast.parts?.attention,
+      teacherValAccuracy: cnn.teacherRun.history[cnn.teacherRun.history.length - 1].valAccuracy,
+      valAccuracy: cnnLast.valAccuracy,
+    },
     finite,
   };
 }
