@@ -131,6 +131,31 @@ describe("commands on small data", () => {
     expect(weights(join(dir, "from-logits.safetensors"))).toEqual(weights(join(dir, "from-model.safetensors")));
   });
 
+  it("CNNs: --arch layer lists, and distillation with --attention transfer between conv layers", () => {
+    const teacherArch = "1x28x28-conv8k3p1-relu-maxpool2-conv16k3p1-relu-maxpool2-flatten-10";
+    const t = cli(["train", "--data", "mnist", "--arch", teacherArch, "--epochs", "1", "--out", "cnn-teacher.safetensors", "--json"], dir);
+    expect(t.code, t.err).toBe(0);
+    expect(JSON.parse(t.out).accuracy).toBeGreaterThan(0.8);
+    const d = cli(["distill", "--data", "mnist", "--teacher", "cnn-teacher.safetensors",
+      "--arch", "1x28x28-conv4k3p1-relu-maxpool2-conv4k3p1-bn-relu-maxpool2-flatten-10",
+      "--attention", "2:2:100,6:5:100", "--epochs", "1", "--clip-norm", "5", "--out", "cnn-student.safetensors", "--json"], dir);
+    expect(d.code, d.err).toBe(0);
+    const doc = JSON.parse(d.out);
+    expect(doc.accuracy).toBeGreaterThan(0.5);
+    expect(doc.history[0].parts.attention).toBeGreaterThan(0);
+    const e = JSON.parse(cli(["eval", "--data", "mnist", "--model", "cnn-student.safetensors", "--json"], dir).out);
+    expect(e.accuracy).toBe(doc.accuracy);
+    for (const [arch, message] of [
+      ["1x28x28-conv4-10", /needs "flatten" before it/],
+      ["1x28x28-swirl3-flatten-10", /unknown layer "swirl3"/],
+      ["1x8x8-flatten-10", /takes 1×8×8 = 64 inputs but the data has 784 features/],
+    ] as const) {
+      const r = cli(["train", "--data", "mnist", "--arch", arch, "--out", "x.safetensors"], dir);
+      expect(r.code, arch).toBe(2);
+      expect(r.err).toMatch(message);
+    }
+  }, 120_000);
+
   it("bench --json reports GEMM and step throughput", () => {
     const r = cli(["bench", "--json"], dir);
     expect(r.code, r.err).toBe(0);

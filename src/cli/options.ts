@@ -4,7 +4,8 @@
  */
 import type { Dataset } from "../data/dataset.js";
 import { mlp } from "../nn/mlp.js";
-import type { Sequential } from "../nn/sequential.js";
+import { Sequential } from "../nn/sequential.js";
+import { parseArchitecture } from "./arch.js";
 import type { ActivationName } from "../nn/layers.js";
 import type { Augment } from "../train/augment.js";
 import type { TrainOptions } from "../train/loop.js";
@@ -22,7 +23,7 @@ export const DATA_FLAGS: Record<string, FlagSpec> = {
 };
 
 export const MODEL_FLAGS: Record<string, FlagSpec> = {
-  arch: { kind: "string", help: "layer widths, e.g. 784-512-512-10" },
+  arch: { kind: "string", help: "784-512-512-10 (MLP) or 1x28x28-conv8k3p1-relu-maxpool2-flatten-10 (layer list)" },
   activation: { kind: "string", help: "relu | leaky_relu | tanh | sigmoid | gelu", default: "relu" },
   dropout: { kind: "number", help: "dropout after each hidden layer", default: 0, min: 0, max: 0.95 },
 };
@@ -44,21 +45,27 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   augment: { kind: "string", help: "shift=K,noise=SIGMA (square images)" },
 };
 
+/** The dense widths of an MLP --arch (commands that build several students from widths). */
 export function parseArch(text: unknown): number[] {
-  if (typeof text !== "string") throw new UsageError("--arch is required, e.g. --arch 784-512-512-10");
-  const widths = text.split("-").map(Number);
-  if (widths.length < 2 || widths.some((w) => !Number.isSafeInteger(w) || w < 1)) {
-    throw new UsageError(`--arch must be positive integers joined by "-", e.g. 784-32-10; got ${JSON.stringify(text)}`);
-  }
-  return widths;
+  const arch = parseArchitecture(text);
+  if (!arch.widths) throw new UsageError(`--arch: this command needs an MLP architecture such as 784-32-10; got ${JSON.stringify(text)}`);
+  return arch.widths;
 }
 
+/** The model named by --arch (an MLP, or a layer list with an input shape) for this data. */
 export function buildModel(flags: Flags, data: Dataset, seed: number): Sequential {
-  const widths = parseArch(flags.arch);
-  if (widths[0] !== data.features) {
-    throw new UsageError(`--arch starts with ${widths[0]} inputs but the data has ${data.features} features`);
+  const arch = parseArchitecture(flags.arch);
+  if (arch.widths) {
+    if (arch.widths[0] !== data.features) {
+      throw new UsageError(`--arch starts with ${arch.widths[0]} inputs but the data has ${data.features} features`);
+    }
+    return mlp(arch.widths, { seed, activation: flags.activation as ActivationName, dropout: flags.dropout as number });
   }
-  return mlp(widths, { seed, activation: flags.activation as ActivationName, dropout: flags.dropout as number });
+  const size = arch.inputShape!.reduce((a, b) => a * b, 1);
+  if (size !== data.features) {
+    throw new UsageError(`--arch takes ${arch.inputShape!.join("×")} = ${size} inputs but the data has ${data.features} features`);
+  }
+  return new Sequential(arch.layers!, { seed, inputShape: arch.inputShape! });
 }
 
 function parseOptimizer(flags: Flags): OptimizerSpec {

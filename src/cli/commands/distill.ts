@@ -28,17 +28,19 @@ export const DISTILL_SPEC: Record<string, FlagSpec> = {
   alpha: { kind: "number", help: "weight of the hard-label loss, in [0, 1]", default: 0.1, min: 0, max: 1 },
   "soft-loss": { kind: "string", help: "kl | mse | soft-ce", default: "kl" },
   hints: { kind: "list", help: "FitNets hints STUDENT_LAYER:TEACHER_LAYER[:WEIGHT], e.g. 1:3" },
+  attention: { kind: "list", help: "attention transfer between conv layers STUDENT_LAYER:TEACHER_LAYER[:BETA], e.g. 2:2:100" },
   "hint-epochs": { kind: "int", help: "epochs of a hint-only first stage", min: 0 },
   "fine-tune-epochs": { kind: "int", help: "epochs of plain training on labels afterwards", min: 1 },
   out: { kind: "string", help: "where to save the student (.safetensors)" },
 };
 
-function parseHints(list: unknown): HintSpec[] | undefined {
+/** "S:T[:W]" pairs of --hints and --attention. */
+function parseHints(list: unknown, flag = "hints"): HintSpec[] | undefined {
   if (list === undefined) return undefined;
   return (list as string[]).map((text) => {
     const parts = text.split(":").map(Number);
     if (parts.length < 2 || parts.length > 3 || parts.some((v) => !Number.isFinite(v))) {
-      throw new UsageError(`--hints entries are STUDENT_LAYER:TEACHER_LAYER[:WEIGHT], e.g. 1:3 or 1:3:0.5; got ${JSON.stringify(text)}`);
+      throw new UsageError(`--${flag} entries are STUDENT_LAYER:TEACHER_LAYER[:WEIGHT], e.g. 1:3 or 1:3:0.5; got ${JSON.stringify(text)}`);
     }
     return { student: parts[0]!, teacher: parts[1]!, ...(parts[2] !== undefined ? { weight: parts[2] } : {}) };
   });
@@ -71,6 +73,8 @@ export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
   };
   const hints = parseHints(flags.hints);
   if (hints) options.hints = hints;
+  const attention = parseHints(flags.attention, "attention");
+  if (attention) options.attention = attention;
   if (flags["hint-epochs"] !== undefined) options.hintEpochs = flags["hint-epochs"] as number;
   if (flags["fine-tune-epochs"] !== undefined) options.fineTune = { epochs: flags["fine-tune-epochs"] as number, signal: ctx.signal };
   if (options.resume) ctx.say(`resuming from ${flags.checkpoint} at step ${options.resume.steps}`);
