@@ -59,7 +59,7 @@ describe("usage and errors", () => {
     ["missing --out", ["train", "--arch", "8-3"], /--out is required/],
     ["bad integer", ["train", "--epochs", "abc", "--out", "x"], /--epochs needs an integer; got "abc"/],
     ["out of range", ["distill", "--alpha", "1.5"], /--alpha must be ≤ 1/],
-    ["bad --arch", ["train", "--arch", "8-x-3", "--out", "x", "--data", "csv:blobs.csv"], /--arch must be positive integers/],
+    ["bad --arch", ["train", "--arch", "8-x-3", "--out", "x", "--data", "csv:blobs.csv"], /--arch "8-x-3": an MLP is positive integers joined by "-"/],
     ["bad --data", ["train", "--arch", "8-3", "--out", "x", "--data", "parquet:x"], /--data must be mnist, idx:DIR/],
     ["two teacher sources", ["distill", "--teacher", "a", "--teacher-logits", "b", "--arch", "8-3", "--out", "x", "--data", "csv:blobs.csv"], /exactly one of --teacher/],
   ];
