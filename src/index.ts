@@ -60,6 +60,6 @@ export {
   type ModelFileOptions, type ModelMetadata,
 } from "./io/index.js";
 export { parseCsv, loadCsv, npyToDataset, loadNpyDataset, type CsvOptions, type NpyDatasetOptions } from "./data/csv.js";
-export { encodeCheckpoint, decodeCheckpoint } from "./train/checkpoint-file.js";
+export { encodeCheckpoint, decodeCheckpoint, checkpointToFile, readCheckpoint } from "./train/checkpoint-file.js";
 export * from "./errors.js";
 export type { FloatArray, LabelArray } from "./validate.js";

@@ -8,7 +8,10 @@ import { beforeAll, describe, expect, it } from "vitest";
 import {
   distill, init, mlp, OptionError, train, type Checkpoint, type DistillOptions, type EpochRecord, type TrainOptions,
 } from "../src/index.js";
-import { decodeCheckpoint, encodeCheckpoint } from "../src/train/checkpoint-file.js";
+import { mkdtempSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { checkpointToFile, decodeCheckpoint, encodeCheckpoint, readCheckpoint } from "../src/train/checkpoint-file.js";
 import { FormatError } from "../src/index.js";
 import { blobs, squares } from "./helpers/tiny-data.js";
 import { expectSameBits } from "./helpers/compare.js";
@@ -82,6 +85,30 @@ describe("checkpoints and resume", () => {
     expect(numbers(result.history)).toEqual(numbers(reference.history));
     expect(() => decodeCheckpoint(saved[1]!.subarray(0, 100))).toThrow(FormatError);
     for (const m of [full, resumed]) m.dispose();
+  });
+
+  it("checkpointToFile / readCheckpoint: atomic file checkpoints that resume exactly", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "distill-ckpt-"));
+    const file = join(dir, "run.ckpt");
+    expect(await readCheckpoint(file)).toBeUndefined();
+    const full = mlp([64, 24, 4], { seed: 1, dropout: 0.2 });
+    // Stop after 13 steps with a checkpoint every 4: the file then holds step 12.
+    await train(full, data, { ...options, steps: 13, checkpoint: checkpointToFile(file, 4) });
+    expect(readdirSync(dir)).toEqual(["run.ckpt"]); // no temporary files left behind
+    const saved = (await readCheckpoint(file))!;
+    expect(saved.steps).toBe(12);
+    const reference = mlp([64, 24, 4], { seed: 1, dropout: 0.2 });
+    await train(reference, data, options);
+    const resumed = mlp([64, 24, 4], { seed: 1, dropout: 0.2 });
+    await expect(train(resumed, data, { ...options, resume: saved })).rejects.toThrow(/different run/); // steps: 13 was part of that run
+    const again = mlp([64, 24, 4], { seed: 1, dropout: 0.2 });
+    const partial: Checkpoint[] = [];
+    await train(again, data, { ...options, checkpoint: { every: 4, save: (c) => void partial.push(c) } });
+    const fromFile = mlp([64, 24, 4], { seed: 3, dropout: 0.2 });
+    await checkpointToFile(file, 4).save(partial[2]!);
+    await train(fromFile, data, { ...options, resume: (await readCheckpoint(file))! });
+    expectSameBits(fromFile.parameterBlock(), reference.parameterBlock(), "resumed from the file");
+    for (const m of [full, reference, resumed, again, fromFile]) m.dispose();
   });
 
   it("refuses a checkpoint from a different run with a clear OptionError", async () => {

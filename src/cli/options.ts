@@ -11,8 +11,7 @@ import type { Augment } from "../train/augment.js";
 import type { TrainOptions } from "../train/loop.js";
 import type { OptimizerSpec } from "../train/optimizer.js";
 import type { ScheduleSpec } from "../train/schedule.js";
-import { readBytesIfExists, writeBytesAtomic } from "../runtime/files.js";
-import { decodeCheckpoint, encodeCheckpoint } from "../train/checkpoint-file.js";
+import { checkpointToFile, readCheckpoint } from "../train/checkpoint-file.js";
 import { UsageError, type Flags, type FlagSpec } from "./args.js";
 
 export const DATA_FLAGS: Record<string, FlagSpec> = {
@@ -135,12 +134,10 @@ export async function checkpointOptions(flags: Flags): Promise<Pick<TrainOptions
     if (flags.resume) throw new UsageError("--resume needs --checkpoint FILE");
     return {};
   }
-  const options: Pick<TrainOptions, "checkpoint" | "resume"> = {
-    checkpoint: { every: flags["checkpoint-every"] as number, save: (c) => writeBytesAtomic(file, encodeCheckpoint(c), "checkpoint") },
-  };
+  const options: Pick<TrainOptions, "checkpoint" | "resume"> = { checkpoint: checkpointToFile(file, flags["checkpoint-every"] as number) };
   if (flags.resume) {
-    const bytes = await readBytesIfExists(file, "resume");
-    if (bytes) options.resume = decodeCheckpoint(bytes, file);
+    const saved = await readCheckpoint(file);
+    if (saved) options.resume = saved;
   }
   return options;
 }

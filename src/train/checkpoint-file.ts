@@ -6,7 +6,8 @@
  */
 import { FormatError } from "../errors.js";
 import { decodeSafetensors, encodeSafetensors, type TensorToEncode } from "../io/safetensors.js";
-import type { Checkpoint } from "./checkpoint.js";
+import { readBytesIfExists, writeBytesAtomic, type PathOrUrl } from "../runtime/files.js";
+import type { Checkpoint, CheckpointOptions } from "./checkpoint.js";
 
 const KIND = "distill-wasm-checkpoint";
 
@@ -69,4 +70,20 @@ export function decodeCheckpoint(bytes: Uint8Array, name = "checkpoint"): Checkp
     rngs: tensor("rngs", Uint8Array),
     order: tensor("order", Int32Array),
   };
+}
+
+/**
+ * Checkpoints to a file (Node, Deno, Bun): every `every` steps the file is replaced
+ * atomically (written to a temporary file in the same folder, then renamed), so a crash
+ * leaves either the previous checkpoint or the new one, never a torn file.
+ * In a browser, pass your own `{ every, save }` and store `encodeCheckpoint(c)` yourself.
+ */
+export function checkpointToFile(path: PathOrUrl, every: number): CheckpointOptions {
+  return { every, save: (c) => writeBytesAtomic(path, encodeCheckpoint(c), "checkpoint") };
+}
+
+/** Reads a checkpoint file written by checkpointToFile; undefined when there is none yet. */
+export async function readCheckpoint(path: PathOrUrl): Promise<Checkpoint | undefined> {
+  const bytes = await readBytesIfExists(path, "readCheckpoint");
+  return bytes ? decodeCheckpoint(bytes, String(path)) : undefined;
 }
