@@ -8,6 +8,7 @@ import type { Engine } from "../src/index.js";
 import { EXACT_BUILDS, loadBuild } from "./helpers/engines.js";
 import { expectClose, expectNear, expectSameBits } from "./helpers/compare.js";
 import { TestRandom } from "./helpers/rand.js";
+import { numericGradient } from "./helpers/gradcheck.js";
 
 /** Float64 maps: f_j = mean_c |a_cj|^p, q = f/‖f‖. a is (rows, channels, spatial). */
 function maps64(a: ArrayLike<number>, rows: number, channels: number, spatial: number, p: number): Float64Array {
@@ -109,18 +110,8 @@ describe.each(EXACT_BUILDS)("attention transfer, %s build", (build) => {
         const a = Float32Array.from(rnd.normal(rows * c * s), (v) => (Math.abs(v) < 0.05 ? 0.3 : v));
         const qt = maps64(rnd.normal(rows * c * s), rows, c, s, 2);
         const { grad } = transfer("attention_transfer", a, Float32Array.from(qt), rows, c, s, p, 10);
-        const x = Float64Array.from(a);
-        const numeric = new Float64Array(x.length);
-        for (let i = 0; i < x.length; i++) {
-          const h = 1e-6 * Math.max(1, Math.abs(x[i]!));
-          const v = x[i]!;
-          x[i] = v + h;
-          const up = loss64(x, Float32Array.from(qt), rows, c, s, p, 10);
-          x[i] = v - h;
-          const down = loss64(x, Float32Array.from(qt), rows, c, s, p, 10);
-          x[i] = v;
-          numeric[i] = (up - down) / (2 * h);
-        }
+        const qt32 = Float32Array.from(qt);
+        const numeric = numericGradient((x) => loss64(x, qt32, rows, c, s, p, 10), a, 1e-6);
         expectClose(grad, numeric, { rtol: 1e-3, atol: 1e-5 }, `grad vs finite differences ${rows}×${c}×${s} p=${p}`);
       }
     }

@@ -20,6 +20,7 @@ import {
 import { expectClose, expectSameBits } from "./helpers/compare.js";
 import { TestRandom } from "./helpers/rand.js";
 import { cnnForward64, params64, type Params64 } from "./helpers/cnn64.js";
+import { numericGradient } from "./helpers/gradcheck.js";
 
 beforeAll(async () => {
   await init();
@@ -190,18 +191,13 @@ describe("cnn: backward against finite differences", () => {
       for (let i = 0; i < out.length; i++) s += out[i]! * g[i]!;
       return s;
     };
-    const h = 1e-6;
     const fd = (values: Float64Array, f: () => number) => {
-      const result = new Float64Array(values.length);
-      for (let i = 0; i < values.length; i++) {
-        const v = values[i]!;
-        values[i] = v + h;
-        const up = f();
-        values[i] = v - h;
-        const down = f();
-        values[i] = v;
-        result[i] = (up - down) / (2 * h);
-      }
+      const original = values.slice();
+      const result = numericGradient((x) => {
+        values.set(x);
+        return f();
+      }, original, 1e-6);
+      values.set(original);
       return result;
     };
     const check = (actual: ArrayLike<number>, expected: Float64Array, what: string) => {

@@ -20,6 +20,7 @@ import { GEMM_ACCUMULATE, GEMM_RELU, KernelAssertionError, type Engine } from ".
 import { EXACT_BUILDS, loadBuild, relaxedAvailable } from "./helpers/engines.js";
 import { expectClose, expectSameBits } from "./helpers/compare.js";
 import { TestRandom } from "./helpers/rand.js";
+import { dot64, numericGradient } from "./helpers/gradcheck.js";
 
 /** float32 unit roundoff. */
 const U = 2 ** -24;
@@ -74,31 +75,8 @@ function takeI32(engine: Engine, ptr: number, n: number, what: string): Int32Arr
   return engine.i32(ptr, n).slice();
 }
 
-/** Central differences in float64 (the step actually taken is the denominator). */
-function numericGradient(f: (x: Float64Array) => number, x0: ArrayLike<number>): Float64Array {
-  const x = Float64Array.from(x0);
-  const g = new Float64Array(x.length);
-  for (let i = 0; i < x.length; i++) {
-    const xi = x[i]!;
-    const h = 1e-5 * Math.max(1, Math.abs(xi));
-    const up = xi + h;
-    const down = xi - h;
-    x[i] = up;
-    const fUp = f(x);
-    x[i] = down;
-    const fDown = f(x);
-    x[i] = xi;
-    g[i] = (fUp - fDown) / (up - down);
-  }
-  return g;
-}
 const FD_ATOL = 1e-8;
 
-function dot64(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s;
-}
 
 // ================================================================ convolution: float64 reference
 

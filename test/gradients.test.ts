@@ -23,6 +23,7 @@ import { EXACT_BUILDS, loadBuild } from "./helpers/engines.js";
 import { expectClose } from "./helpers/compare.js";
 import { activation64, crossEntropy64, distill64, kl64, logSoftmax64, softmax64 } from "./helpers/reference.js";
 import { TestRandom } from "./helpers/rand.js";
+import { dot64, numericGradient } from "./helpers/gradcheck.js";
 
 /** float32 unit roundoff. */
 const U = 2 ** -24;
@@ -35,34 +36,6 @@ const SEEDS = [11, 22, 33];
 
 // ---------------------------------------------------------------- finite differences
 
-/**
- * ∂f/∂x_i for every i by central differences in float64. The step actually taken,
- * (x + h) − (x − h), is used as the denominator so that rounding of x ± h cancels.
- */
-function numericGradient(f: (x: Float64Array) => number, x0: ArrayLike<number>): Float64Array {
-  const x = Float64Array.from(x0);
-  const g = new Float64Array(x.length);
-  for (let i = 0; i < x.length; i++) {
-    const xi = x[i]!;
-    const h = 1e-5 * Math.max(1, Math.abs(xi));
-    const up = xi + h;
-    const down = xi - h;
-    x[i] = up;
-    const fUp = f(x);
-    x[i] = down;
-    const fDown = f(x);
-    x[i] = xi;
-    g[i] = (fUp - fDown) / (up - down);
-  }
-  return g;
-}
-
-/** Σ_i dy_i·y_i in float64: the scalar that turns a vector output into a loss. */
-function dot64(dy: ArrayLike<number>, y: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < y.length; i++) s += dy[i]! * y[i]!;
-  return s;
-}
 
 /** Uniform float32 values in [lo, hi] at least `gap` away from 0 (relu kinks). */
 function uniformAwayFromZero(rnd: TestRandom, n: number, lo: number, hi: number, gap: number): Float32Array {

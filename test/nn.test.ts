@@ -31,6 +31,7 @@ import { expectClose, expectSameBits } from "./helpers/compare.js";
 import { crossEntropy64, softmax64 } from "./helpers/reference.js";
 import { TestRandom } from "./helpers/rand.js";
 import { U, forward64, gradientScales, layersOf, parameterArrays, type GradientBound } from "./helpers/mlp64.js";
+import { numericGradient } from "./helpers/gradcheck.js";
 
 const ACTIVATIONS: readonly ActivationName[] = ["relu", "leaky_relu", "tanh", "sigmoid", "gelu"];
 /** Rows of one inference chunk in src/nn/sequential.ts: batches above it run in several passes. */
@@ -103,19 +104,12 @@ function std(x: ArrayLike<number>): number {
 
 /** ∂f/∂v_i by central differences in float64, perturbing `values` in place (restored after). */
 function finiteDifferences(values: Float64Array, f: () => number): Float64Array {
-  const g = new Float64Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    const h = 1e-5 * Math.max(1, Math.abs(v));
-    const up = v + h;
-    const down = v - h;
-    values[i] = up;
-    const fUp = f();
-    values[i] = down;
-    const fDown = f();
-    values[i] = v;
-    g[i] = (fUp - fDown) / (up - down);
-  }
+  const original = values.slice();
+  const g = numericGradient((x) => {
+    values.set(x);
+    return f();
+  }, original);
+  values.set(original);
   return g;
 }
 

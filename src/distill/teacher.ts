@@ -76,10 +76,6 @@ export class TeacherSource {
     }
   }
 
-  get needsInputs(): boolean {
-    return this.kind !== "logits";
-  }
-
   /** Allocates work buffers for batches of up to `batch` rows and, when `cache`, computes every sample's logits once. */
   async prepare(data: WasmData, batch: number, cache: boolean): Promise<void> {
     const e = this.engine;

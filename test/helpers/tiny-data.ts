@@ -5,6 +5,7 @@
  */
 import { Dataset, type EpochRecord, type Sequential } from "../../src/index.js";
 import { TestRandom } from "./rand.js";
+import { numericGradient } from "./gradcheck.js";
 
 export interface BlobOptions {
   rows: number;
@@ -86,19 +87,5 @@ export function sameBits(a: Float32Array, b: Float32Array): boolean {
 
 /** ∂f/∂θ_i by central differences in float64, for every i (h scaled to |θ_i|). */
 export function finiteDifferences(f: (theta: Float64Array) => number, theta: ArrayLike<number>): Float64Array {
-  const t = Float64Array.from(theta);
-  const g = new Float64Array(t.length);
-  for (let i = 0; i < t.length; i++) {
-    const x = t[i]!;
-    const h = 1e-6 * Math.max(1, Math.abs(x));
-    t[i] = x + h;
-    const up = f(t);
-    const hi = t[i]!;
-    t[i] = x - h;
-    const down = f(t);
-    const lo = t[i]!;
-    t[i] = x;
-    g[i] = (up - down) / (hi - lo);
-  }
-  return g;
+  return numericGradient(f, theta, 1e-6);
 }
