@@ -6,7 +6,7 @@
 
 export {
   heap_alloc, heap_free, heap_used, heap_top,
-  arena_alloc, arena_mark, arena_release, arena_reset, arena_used, scratch_base,
+  arena_alloc, arena_mark, arena_release, arena_reset, arena_used, scratch_base, scratch_use,
 } from "./memory";
 
 export {

@@ -73,8 +73,17 @@ function ensureInit(): void {
 
 /** Start of the GEMM scratch block (SCRATCH_BYTES long, 16-byte aligned). */
 export function scratch_base(): usize {
-  ensureInit();
+  if (scratch == 0) ensureInit();
   return scratch;
+}
+
+/**
+ * Makes this instance's GEMM pack into the block at ptr (SCRATCH_BYTES, 16-byte aligned)
+ * instead of its own. A worker instance that shares another instance's memory must never
+ * run a heap of its own on it, so the owning instance allocates one block per worker.
+ */
+export function scratch_use(ptr: usize): void {
+  scratch = ptr;
 }
 
 /**

@@ -6,6 +6,7 @@
  * because growing memory detaches the previous ArrayBuffer: take a view, use it, drop it.
  */
 import type { KernelExports } from "./runtime/abi.js";
+import type { ThreadPool } from "./runtime/thread-pool.js";
 import { ArgumentError, OutOfMemoryError } from "./errors.js";
 
 /** Which compiled build an engine runs. */
@@ -20,10 +21,30 @@ export class Engine {
   readonly kernels: KernelExports;
   /** "release": plain SIMD, bit-identical everywhere; "relaxed": FMA, may differ between CPUs. */
   readonly build: EngineBuild;
+  /**
+   * Threads that share each large GEMM (1: only the calling thread). Results are
+   * bit-identical for every thread count.
+   */
+  readonly threads: number;
+  /** Why fewer threads run than were asked for (no SharedArrayBuffer, …), or undefined. */
+  readonly threadsNote: string | undefined;
+  private readonly pool: ThreadPool | undefined;
 
-  constructor(kernels: KernelExports, build: EngineBuild) {
+  constructor(kernels: KernelExports, build: EngineBuild, pool?: ThreadPool, threadsNote?: string) {
     this.kernels = kernels;
     this.build = build;
+    this.pool = pool;
+    this.threads = pool ? pool.workers + 1 : 1;
+    this.threadsNote = threadsNote;
+  }
+
+  /**
+   * Stops the engine's worker threads (a no-op on one thread). Node and Bun let the
+   * process exit while idle workers are alive; Deno waits for them until this is called.
+   * A multi-threaded engine cannot run large GEMMs after it.
+   */
+  dispose(): void {
+    this.pool?.stop();
   }
 
   /** A Float32Array view of `length` floats at byte offset `ptr`. */

@@ -16,7 +16,8 @@ export type ErrorCode =
   | "WASM_LOAD_FAILED"
   | "KERNEL_ASSERTION"
   | "INVALID_FILE"
-  | "TRAINING_DIVERGED";
+  | "TRAINING_DIVERGED"
+  | "WORKER_FAILED";
 
 export class DistillError extends Error {
   readonly code: ErrorCode;
@@ -108,5 +109,12 @@ export class FormatError extends DistillError {
 export class DivergenceError extends DistillError {
   constructor(message: string) {
     super("TRAINING_DIVERGED", message);
+  }
+}
+
+/** A GEMM worker thread could not start or failed while computing its share. */
+export class WorkerError extends DistillError {
+  constructor(message: string) {
+    super("WORKER_FAILED", message);
   }
 }

@@ -7,6 +7,8 @@ import { OptionError, NotInitializedError, RuntimeSupportError } from "./errors.
 import { detectFeatures, SIMD_MINIMUM_VERSIONS } from "./runtime/features.js";
 import { instantiateKernels } from "./runtime/loader.js";
 import { compileSource, embeddedModule, type WasmSource } from "./runtime/source.js";
+import { startThreadedEngine } from "./runtime/threaded-engine.js";
+import { threadsUnavailableReason } from "./runtime/thread-pool.js";
 
 export interface InitOptions {
   /**
@@ -18,7 +20,22 @@ export interface InitOptions {
   simd?: "baseline" | "relaxed" | "prefer-relaxed";
   /** Your own copy of the module (bytes, WebAssembly.Module, Response or URL), e.g. for CSP-strict pages. */
   wasm?: WasmSource;
+  /**
+   * Threads that share each large matrix product (default 1). "auto" uses every core.
+   * Results are bit-identical for every count. Needs SharedArrayBuffer (in browsers: a
+   * cross-origin isolated page); where it is missing the engine runs on one thread and
+   * says why in `engine.threadsNote` and a console warning. Call `engine.dispose()` to stop
+   * the workers.
+   */
+  threads?: number | "auto";
+  /**
+   * With several threads, a matrix product is shared only when m·n·k (its multiply-adds)
+   * is at least this; smaller ones run on the calling thread. Default 262144.
+   */
+  parallelThreshold?: number;
 }
+
+const MAX_THREADS = 64;
 
 const SIMD_CHOICES = ["baseline", "relaxed", "prefer-relaxed"] as const;
 
@@ -43,11 +60,47 @@ export async function createEngine(options: InitOptions = {}): Promise<Engine> {
         "the baseline build, or the default { simd: \"baseline\" }",
     );
   }
+  let threads = await resolveThreads(options.threads);
+  const threshold = options.parallelThreshold;
+  if (threshold !== undefined && !(Number.isSafeInteger(threshold) && threshold >= 0)) {
+    throw new OptionError(`init: parallelThreshold must be a non-negative integer; got ${JSON.stringify(threshold)}`);
+  }
+  if (threads > 1 && options.wasm !== undefined) {
+    throw new OptionError("init: threads > 1 needs the embedded builds; it cannot be combined with { wasm }");
+  }
   if (options.wasm !== undefined) {
     return new Engine(await instantiateKernels(await compileSource(options.wasm)), "custom");
   }
-  const build = simd !== "baseline" && features.relaxedSimd ? "relaxed" : "release";
-  return new Engine(await instantiateKernels(await embeddedModule(build)), build);
+  const relaxed = simd !== "baseline" && features.relaxedSimd;
+  const unavailable = threads > 1 ? threadsUnavailableReason() : undefined;
+  if (unavailable !== undefined) {
+    console.warn(`distill-wasm: running on one thread instead of ${threads}: ${unavailable}`);
+    threads = 1;
+  }
+  if (threads > 1) return startThreadedEngine(relaxed ? "relaxed" : "release", threads, options.parallelThreshold);
+  const build = relaxed ? "relaxed" : "release";
+  return new Engine(await instantiateKernels(await embeddedModule(build)), build, undefined, unavailable);
+}
+
+/** Validates the `threads` option and turns "auto" into the number of cores. */
+async function resolveThreads(threads: InitOptions["threads"]): Promise<number> {
+  if (threads === undefined) return 1;
+  if (threads === "auto") return Math.min(MAX_THREADS, await coreCount());
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+    throw new OptionError(`init: threads must be an integer from 1 to ${MAX_THREADS} or "auto"; got ${JSON.stringify(threads)}`);
+  }
+  return threads;
+}
+
+async function coreCount(): Promise<number> {
+  const fromNavigator = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
+  if (typeof fromNavigator === "number" && fromNavigator > 0) return fromNavigator;
+  try {
+    const os = await import("node:os");
+    return os.availableParallelism?.() ?? os.cpus().length;
+  } catch {
+    return 1;
+  }
 }
 
 let defaultEngine: Engine | undefined;

@@ -43,6 +43,7 @@ export interface KernelExports {
   arena_reset(): void;
   arena_used(): number;
   scratch_base(): Ptr;
+  scratch_use(ptr: Ptr): void;
   // gemm.ts
   gemm_nn: Gemm; gemm_nn_ref: Gemm;
   gemm_nt: Gemm; gemm_nt_ref: Gemm;
@@ -181,7 +182,7 @@ export const DISTILL_SOFT_CROSS_ENTROPY = 1;
 /** Names of all exported kernels, checked against the module at load time. */
 export const KERNEL_NAMES = [
   "heap_alloc", "heap_free", "heap_used", "heap_top",
-  "arena_alloc", "arena_mark", "arena_release", "arena_reset", "arena_used", "scratch_base",
+  "arena_alloc", "arena_mark", "arena_release", "arena_reset", "arena_used", "scratch_base", "scratch_use",
   "gemm_nn", "gemm_nn_ref", "gemm_nt", "gemm_nt_ref", "gemm_tn", "gemm_tn_ref",
   "relu_forward", "relu_forward_ref", "relu_backward", "relu_backward_ref",
   "leaky_relu_forward", "leaky_relu_forward_ref", "leaky_relu_backward", "leaky_relu_backward_ref",

@@ -31,11 +31,15 @@ function readString(memory: WebAssembly.Memory | undefined, ptr: number): string
   return String.fromCharCode(...new Uint16Array(buffer, ptr >>> 0, byteLength >>> 1));
 }
 
-/** Instantiates a compiled kernel module and checks that it exports the whole ABI. */
-export async function instantiateKernels(module: WebAssembly.Module): Promise<KernelExports> {
-  let memory: WebAssembly.Memory | undefined;
+/**
+ * Instantiates a compiled kernel module and checks that it exports the whole ABI.
+ * `sharedMemory` is the memory a threads build imports (it declares none of its own).
+ */
+export async function instantiateKernels(module: WebAssembly.Module, sharedMemory?: WebAssembly.Memory): Promise<KernelExports> {
+  let memory: WebAssembly.Memory | undefined = sharedMemory;
   const imports = {
     env: {
+      ...(sharedMemory ? { memory: sharedMemory } : {}),
       abort(message: number, file: number, line: number, column: number): never {
         throw new KernelAssertionError(
           `kernel assertion failed: ${readString(memory, message)} (${readString(memory, file)}:${line}:${column})`,

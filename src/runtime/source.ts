@@ -3,11 +3,21 @@
  * the embedded bytes (default), bytes, a `WebAssembly.Module`, a `Response`, or a URL
  * (fetched; `file:` URLs are read from disk in Node, where fetch cannot read files).
  */
-import { RELAXED_WASM_BASE64, RELEASE_WASM_BASE64 } from "./wasm-bytes.generated.js";
+import {
+  RELAXED_THREADS_WASM_BASE64, RELAXED_WASM_BASE64, RELEASE_WASM_BASE64, THREADS_WASM_BASE64,
+} from "./wasm-bytes.generated.js";
 import { WasmLoadError } from "../errors.js";
 
 export type WasmSource = BufferSource | WebAssembly.Module | Response | URL | string;
-export type Build = "release" | "relaxed";
+/** The embedded builds: plain or relaxed SIMD, each with its own memory or importing a shared one (threads). */
+export type Build = "release" | "relaxed" | "threads" | "relaxed-threads";
+
+const BASE64: Record<Build, string> = {
+  release: RELEASE_WASM_BASE64,
+  relaxed: RELAXED_WASM_BASE64,
+  threads: THREADS_WASM_BASE64,
+  "relaxed-threads": RELAXED_THREADS_WASM_BASE64,
+};
 
 function decodeBase64(text: string): Uint8Array {
   const binary = atob(text);
@@ -22,7 +32,7 @@ const compiledEmbedded = new Map<Build, Promise<WebAssembly.Module>>();
 export function embeddedModule(build: Build): Promise<WebAssembly.Module> {
   let module = compiledEmbedded.get(build);
   if (!module) {
-    const bytes = decodeBase64(build === "relaxed" ? RELAXED_WASM_BASE64 : RELEASE_WASM_BASE64);
+    const bytes = decodeBase64(BASE64[build]);
     module = WebAssembly.compile(bytes as BufferSource);
     compiledEmbedded.set(build, module);
   }

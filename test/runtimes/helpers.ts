@@ -27,6 +27,17 @@ export function checkReport(report: RuntimeReport, label: string, elapsedMs: num
   expect(baseline.build).toBe("release");
   expect(baseline.steps).toEqual({ teacher: 84, student: 224 });
   expect(baseline.checksum, `${label}: checksum differs from test/runtimes/expected-checksum.json`).toBe(EXPECTED.sha256);
+  const { threaded } = report;
+  let threadsText: string;
+  if (threaded.threads === 2) {
+    expect(threaded.checksum, `${label}: two threads changed the result`).toBe(EXPECTED.sha256);
+    threadsText = "2 threads: same bits";
+  } else {
+    expect(threaded.threadsNote, `${label}: one thread without a reason`).toBeTruthy();
+    expect(REQUIRE_ALL, `${label}: threads unavailable in CI: ${threaded.threadsNote}`).toBe(false);
+    expect(threaded.checksum).toBe(EXPECTED.sha256);
+    threadsText = `threads skipped: ${threaded.threadsNote}`;
+  }
   let relaxedText: string;
   if ("skipped" in relaxed) {
     relaxedText = `relaxed SIMD skipped: ${relaxed.skipped}`;
@@ -38,7 +49,7 @@ export function checkReport(report: RuntimeReport, label: string, elapsedMs: num
     relaxedText = `relaxed ${short(relaxed.first.checksum)} (${same ? "equal to" : "differs from"} baseline; stable over 2 runs)`;
   }
   const line =
-    `[runtimes] ${label} — ${report.runtime}: ✔ ${short(baseline.checksum)} = committed; ${relaxedText}; ` +
+    `[runtimes] ${label} — ${report.runtime}: ✔ ${short(baseline.checksum)} = committed; ${threadsText}; ${relaxedText}; ` +
     `scenario ${Math.round(report.baselineMs)} ms, whole check ${Math.round(elapsedMs)} ms`;
   console.log(line);
   return line;

@@ -5,6 +5,10 @@ export interface ScenarioResult {
   /** Hex SHA-256 of the MLP and CNN students' parameterBlock() bytes and every epoch record's numbers. */
   checksum: string;
   build: api.EngineBuild;
+  /** The engine's thread count (1 where threads were asked for but are unavailable). */
+  threads: number;
+  /** Why the engine runs fewer threads than asked for. */
+  threadsNote: string | undefined;
   steps: { teacher: number; student: number };
   history: { teacher: number[]; student: number[] };
   finalLoss: number;
@@ -28,10 +32,12 @@ export interface RuntimeReport {
   features: api.WasmFeatures;
   baseline: ScenarioResult;
   baselineMs: number;
+  /** The baseline run with every GEMM split over two threads. */
+  threaded: ScenarioResult;
   relaxed: { first: ScenarioResult; second: ScenarioResult } | { skipped: string };
 }
 
 export declare const SCENARIO: Readonly<Record<string, unknown>>;
-export declare function runScenario(module: typeof api, options?: { simd?: "baseline" | "relaxed" }): Promise<ScenarioResult>;
+export declare function runScenario(module: typeof api, options?: { simd?: "baseline" | "relaxed"; threads?: number }): Promise<ScenarioResult>;
 export declare function describeRuntime(): string;
 export declare function runAll(module: typeof api): Promise<RuntimeReport>;

@@ -121,17 +121,23 @@ function toHex(buffer) {
 
 /**
  * Runs the scenario on a fresh engine and returns
- * `{ checksum, build, steps, history, finalLoss, valAccuracy, cnn, finite }` (JSON-serialisable;
+ * `{ checksum, build, threads, threadsNote, steps, history, finalLoss, valAccuracy, cnn, finite }` (JSON-serialisable;
  * `steps`, `history`, `finalLoss` and `valAccuracy` are the MLP part's, `cnn` the CNN part's).
  * `checksum` is the hex SHA-256 (WebCrypto) of the MLP student's parameterBlock() bytes, the
  * Float64 numbers of every MLP teacher and student epoch record, then the CNN student's
  * parameterBlock() bytes and the Float64 numbers of every CNN teacher and student epoch record.
  *
+ * With `threads`, every GEMM the TypeScript layer calls is split across that many threads
+ * (`parallelThreshold: 0`), which must not change a bit.
+ *
  * @param {typeof import("../../src/index.js")} api the package's module namespace
- * @param {{ simd?: "baseline" | "relaxed" }} [options]
+ * @param {{ simd?: "baseline" | "relaxed", threads?: number }} [options]
  */
 export async function runScenario(api, options = {}) {
-  const engine = await api.createEngine({ simd: options.simd ?? "baseline" });
+  const engine = await api.createEngine({
+    simd: options.simd ?? "baseline",
+    ...(options.threads ? { threads: options.threads, parallelThreshold: 0 } : {}),
+  });
   const data = makeData(api, engine);
   const { teacher: t, student: s, distill: d, validation } = SCENARIO;
 
@@ -165,6 +171,8 @@ export async function runScenario(api, options = {}) {
     at += c.byteLength;
   }
   const checksum = toHex(await crypto.subtle.digest("SHA-256", bytes));
+  const { threads, threadsNote } = engine;
+  engine.dispose();
 
   const last = studentRun.history[studentRun.history.length - 1];
   const cnnLast = cnn.studentRun.history[cnn.studentRun.history.length - 1];
@@ -172,6 +180,8 @@ export async function runScenario(api, options = {}) {
   return {
     checksum,
     build: engine.build,
+    threads,
+    threadsNote,
     steps: { teacher: teacherRun.steps, student: studentRun.steps },
     history: { teacher: teacherRun.history.map((r) => r.loss), student: studentRun.history.map((r) => r.loss) },
     finalLoss: last.loss,
@@ -201,7 +211,8 @@ export function describeRuntime() {
 
 /**
  * What each runtime's test reports: the baseline run (whose checksum must equal the
- * committed one) and, where the engine has relaxed SIMD, two runs of the relaxed build
+ * committed one), the same run with GEMMs split over two threads (the same checksum, where
+ * SharedArrayBuffer is available; else `threads` is 1 and `threadsNote` says why) and, where the engine has relaxed SIMD, two runs of the relaxed build
  * (fused multiply-add: its checksum may differ from the baseline's, but must not change
  * between two runs in one runtime).
  *
@@ -213,11 +224,12 @@ export async function runAll(api) {
   const started = performance.now();
   const baseline = await runScenario(api);
   const baselineMs = performance.now() - started;
+  const threaded = await runScenario(api, { threads: 2 });
   let relaxed;
   if (features.relaxedSimd) {
     relaxed = { first: await runScenario(api, { simd: "relaxed" }), second: await runScenario(api, { simd: "relaxed" }) };
   } else {
     relaxed = { skipped: `${runtime} has no WebAssembly relaxed SIMD (detectFeatures().relaxedSimd is false)` };
   }
-  return { runtime, features, baseline, baselineMs, relaxed };
+  return { runtime, features, baseline, baselineMs, threaded, relaxed };
 }

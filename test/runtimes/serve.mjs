@@ -1,5 +1,6 @@
 // A static file server for the browser tests: serves the repository root on 127.0.0.1 at a
-// random port, read-only, with the MIME types module scripts and wasm need.
+// random port, read-only, with the MIME types module scripts and wasm need, and the two
+// headers that make pages cross-origin isolated (SharedArrayBuffer, so threads: 2 can run).
 //   node test/runtimes/serve.mjs [port]   then open http://127.0.0.1:PORT/test/runtimes/browser/
 import { createServer } from "node:http";
 import { readFile, stat } from "node:fs/promises";
@@ -7,6 +8,12 @@ import { extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+/** Cross-origin isolation: without both, browsers withhold SharedArrayBuffer. */
+export const ISOLATION_HEADERS = {
+  "cross-origin-opener-policy": "same-origin",
+  "cross-origin-embedder-policy": "require-corp",
+};
 
 const MIME = {
   ".html": "text/html; charset=utf-8",
@@ -34,7 +41,9 @@ export function startServer({ root = ROOT, port = 0 } = {}) {
       const type = MIME[extname(path)];
       if (!type) throw Object.assign(new Error("type"), { status: 404 });
       const body = await readFile(path);
-      response.writeHead(200, { "content-type": type, "content-length": body.length, "cache-control": "no-store" });
+      response.writeHead(200, {
+        "content-type": type, "content-length": body.length, "cache-control": "no-store", ...ISOLATION_HEADERS,
+      });
       response.end(request.method === "HEAD" ? undefined : body);
     } catch (error) {
       const status = error?.status ?? (error?.code === "ENOENT" || error?.code === "ENOTDIR" ? 404 : 500);

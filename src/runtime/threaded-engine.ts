@@ -1,0 +1,48 @@
+/**
+ * A multi-threaded engine: the threads build of the kernels instantiated on a shared
+ * WebAssembly.Memory, plus workers that instantiate the same module on the same memory
+ * and take shares of every large GEMM (parallel-gemm.ts).
+ *
+ * Only the engine's own instance runs the heap allocator; each worker gets a GEMM scratch
+ * block from that heap, so no two threads ever pack into the same bytes.
+ */
+import { Engine } from "../engine.js";
+import { OutOfMemoryError } from "../errors.js";
+import type { KernelExports } from "./abi.js";
+import { instantiateKernels } from "./loader.js";
+import { parallelGemms } from "./parallel-gemm.js";
+import { embeddedModule } from "./source.js";
+import { ThreadPool } from "./thread-pool.js";
+
+/** Bytes of one GEMM scratch block (assembly/memory.ts SCRATCH_BYTES). */
+const SCRATCH_BYTES = 512 * 1024;
+const PAGE_BYTES = 65536;
+/** The threads build declares its memory as at most 65536 pages (4 GiB); an imported memory must match. */
+const MAXIMUM_PAGES = 65536;
+const INITIAL_PAGES = 32;
+
+export async function startThreadedEngine(
+  simd: "release" | "relaxed", threads: number, parallelThreshold: number | undefined,
+): Promise<Engine> {
+  const build = simd === "relaxed" ? "relaxed-threads" : "threads";
+  const module = await embeddedModule(build);
+  let memory: WebAssembly.Memory;
+  try {
+    memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MAXIMUM_PAGES, shared: true });
+  } catch (cause) {
+    throw new OutOfMemoryError(
+      `cannot reserve shared WebAssembly memory of up to ${(MAXIMUM_PAGES * PAGE_BYTES) / 1024 ** 3} GiB for ` +
+        `${threads} threads: ${String(cause)}`,
+    );
+  }
+  const exports = await instantiateKernels(module, memory);
+  const scratch: number[] = [];
+  for (let w = 1; w < threads; w++) {
+    const block = exports.heap_alloc(SCRATCH_BYTES) >>> 0;
+    if (block === 0) throw new OutOfMemoryError("cannot allocate GEMM scratch blocks for the worker threads");
+    scratch.push(block);
+  }
+  const pool = await ThreadPool.start(module, memory, scratch);
+  const kernels: KernelExports = { ...exports, ...parallelGemms(exports, pool, parallelThreshold) };
+  return new Engine(kernels, simd, pool);
+}

@@ -1,0 +1,199 @@
+/**
+ * Multi-threaded engines: every GEMM split over 2 or 3 threads must give the single-thread
+ * kernel's bits (shapes below, at and above the 4×8 tile and the 64/256 blocks, split by
+ * rows and by columns, with padded leading dimensions, bias, ReLU and accumulation), and
+ * so must whole training and distillation runs. Also: option validation, the one-thread
+ * fallback without SharedArrayBuffer, dispose, and recovery after a failed share.
+ */
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import {
+  createEngine, distill, GEMM_ACCUMULATE, GEMM_RELU, mlp, train, Dataset, OptionError, type Engine,
+} from "../src/index.js";
+import { expectSameBits } from "./helpers/compare.js";
+import { TestRandom } from "./helpers/rand.js";
+
+type Form = "nn" | "nt" | "tn";
+
+interface Shape {
+  form: Form;
+  m: number;
+  n: number;
+  k: number;
+  pad?: number;
+  flags?: number;
+  bias?: boolean;
+}
+
+/** Runs one GEMM on `engine` with seeded inputs; returns all of C (its padding included). */
+function gemm(engine: Engine, s: Shape, seed: number): Float32Array {
+  const rnd = new TestRandom(seed);
+  const pad = s.pad ?? 0;
+  const [aRows, aCols] = s.form === "tn" ? [s.k, s.m] : [s.m, s.k];
+  const [bRows, bCols] = s.form === "nt" ? [s.n, s.k] : [s.k, s.n];
+  const lda = aCols + pad;
+  const ldb = bCols + pad;
+  const ldc = s.n + pad;
+  return engine.scoped(() => {
+    const a = engine.putF32(rnd.uniform(aRows * lda));
+    const b = engine.putF32(rnd.uniform(bRows * ldb));
+    const c = engine.putF32(rnd.uniform(s.m * ldc));
+    const bias = s.bias ? engine.putF32(rnd.uniform(s.n)) : 0;
+    engine.kernels[`gemm_${s.form}`](c, a, b, bias, s.m, s.n, s.k, lda, ldb, ldc, s.flags ?? 0);
+    return engine.readF32(c, s.m * ldc);
+  });
+}
+
+const SHAPES: Omit<Shape, "form">[] = [
+  { m: 1, n: 1, k: 1 }, { m: 3, n: 5, k: 7 }, { m: 4, n: 8, k: 16 }, { m: 5, n: 9, k: 17 },
+  { m: 1, n: 800, k: 784 }, { m: 3, n: 33, k: 300 }, // fewer rows than a tile: cut by columns
+  { m: 128, n: 10, k: 800 }, { m: 129, n: 7, k: 65 }, // narrow: cut by rows
+  { m: 64, n: 64, k: 64 }, { m: 257, n: 257, k: 257 }, { m: 65, n: 513, k: 17 },
+  { m: 37, n: 41, k: 300, pad: 3 }, { m: 130, n: 9, k: 520, pad: 5 },
+  { m: 33, n: 17, k: 300, flags: GEMM_RELU, bias: true, pad: 1 },
+  { m: 40, n: 72, k: 33, flags: GEMM_ACCUMULATE, bias: true },
+  { m: 17, n: 90, k: 129, flags: GEMM_RELU | GEMM_ACCUMULATE, bias: true, pad: 2 },
+];
+
+describe.each([2, 3])("GEMM on %i threads", (threads) => {
+  let single: Engine;
+  let threaded: Engine;
+  beforeAll(async () => {
+    single = await createEngine();
+    threaded = await createEngine({ threads, parallelThreshold: 0 }); // split every product
+  });
+  afterAll(() => threaded.dispose());
+
+  it("reports its thread count", () => {
+    expect(threaded.threads).toBe(threads);
+    expect(threaded.threadsNote).toBeUndefined();
+  });
+
+  for (const form of ["nn", "nt", "tn"] as const) {
+    it(`${form}: bit-identical to one thread for every shape, split and flag`, () => {
+      let seed = 1;
+      for (const shape of SHAPES) {
+        const s = { form, ...shape };
+        const what = `${form} m=${s.m} n=${s.n} k=${s.k} pad=${s.pad ?? 0} flags=${s.flags ?? 0}`;
+        expectSameBits(gemm(threaded, s, seed), gemm(single, s, seed), what);
+        seed++;
+      }
+    });
+  }
+
+  it("keeps working after memory grows (workers see the new pages)", () => {
+    const big = threaded.allocOwned(96 * 1024 * 1024);
+    try {
+      const s: Shape = { form: "nt", m: 96, n: 200, k: 300, bias: true };
+      expectSameBits(gemm(threaded, s, 77), gemm(single, s, 77), "after growth");
+    } finally {
+      threaded.free(big);
+    }
+  });
+});
+
+/** Labelled points for a short training run. */
+function blobs(rows: number, features: number, classes: number, seed: number): Dataset {
+  const rnd = new TestRandom(seed);
+  const x = rnd.uniform(rows * features);
+  const y = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    y[r] = r % classes;
+    x[r * features + y[r]!] = x[r * features + y[r]!]! + 2;
+  }
+  return Dataset.from(x, y, { features, classes });
+}
+
+describe("training on threads", () => {
+  it("train and distill give the same weights and history on 1 and 2 threads (default threshold)", async () => {
+    const data = blobs(512, 96, 10, 3);
+    const runOn = async (engine: Engine) => {
+      const teacher = mlp([96, 256, 256, 10], { seed: 1, engine });
+      const teacherRun = await train(teacher, data, { epochs: 2, batchSize: 128, seed: 2, optimizer: "momentum", lr: 0.05 });
+      const student = mlp([96, 64, 10], { seed: 3, engine, dropout: 0.1 });
+      const studentRun = await distill({
+        teacher, student, data, epochs: 2, batchSize: 128, seed: 4, temperature: 4, alpha: 0.2, optimizer: "adam",
+      });
+      const out = {
+        teacher: teacher.parameterBlock(),
+        student: student.parameterBlock(),
+        losses: [...teacherRun.history, ...studentRun.history].map((r) => r.loss),
+      };
+      teacher.dispose();
+      student.dispose();
+      return out;
+    };
+    const single = await createEngine();
+    const threaded = await createEngine({ threads: 2 });
+    try {
+      const a = await runOn(single);
+      const b = await runOn(threaded);
+      expectSameBits(b.teacher, a.teacher, "teacher parameters");
+      expectSameBits(b.student, a.student, "student parameters");
+      expect(b.losses).toEqual(a.losses);
+    } finally {
+      threaded.dispose();
+    }
+  });
+});
+
+describe("threads: options, fallback and failures", () => {
+  it("rejects bad thread counts and thresholds with OptionError", async () => {
+    for (const threads of [0, -1, 1.5, 65, Number.NaN, "many"]) {
+      await expect(createEngine({ threads: threads as number })).rejects.toThrow(OptionError);
+    }
+    await expect(createEngine({ threads: 2, parallelThreshold: -1 })).rejects.toThrow(/parallelThreshold/);
+    await expect(createEngine({ threads: 2, wasm: new Uint8Array(8) })).rejects.toThrow(/threads > 1 needs the embedded builds/);
+  });
+
+  it('"auto" uses every core', async () => {
+    const engine = await createEngine({ threads: "auto" });
+    try {
+      const os = await import("node:os");
+      expect(engine.threads).toBe(Math.min(64, os.availableParallelism()));
+    } finally {
+      engine.dispose();
+    }
+  });
+
+  it("falls back to one thread, with a warning that says why, where SharedArrayBuffer is missing", async () => {
+    const saved = globalThis.SharedArrayBuffer;
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    try {
+      // @ts-expect-error: simulating an engine without SharedArrayBuffer
+      delete globalThis.SharedArrayBuffer;
+      const engine = await createEngine({ threads: 2 });
+      expect(engine.threads).toBe(1);
+      expect(engine.threadsNote).toMatch(/SharedArrayBuffer/);
+      expect(warn).toHaveBeenCalledWith(expect.stringMatching(/running on one thread instead of 2: .*SharedArrayBuffer/));
+      const s: Shape = { form: "nn", m: 64, n: 64, k: 64 };
+      expectSameBits(gemm(engine, s, 5), gemm(await createEngine(), s, 5), "fallback engine");
+    } finally {
+      globalThis.SharedArrayBuffer = saved;
+      warn.mockRestore();
+    }
+  });
+
+  it("after dispose, a product large enough to share throws instead of waiting forever", async () => {
+    const engine = await createEngine({ threads: 2, parallelThreshold: 1000 });
+    engine.dispose();
+    expect(() => gemm(engine, { form: "nn", m: 20, n: 20, k: 20 }, 1)).toThrow(/stopped by dispose/);
+    expect(gemm(engine, { form: "nn", m: 5, n: 5, k: 5 }, 1)).toHaveLength(25); // below the threshold: this thread
+  });
+
+  it("a share that traps is reported as an error and the pool stays usable", async () => {
+    const engine = await createEngine({ threads: 2, parallelThreshold: 0 });
+    try {
+      const outside = engine.kernels.memory.buffer.byteLength + 4096;
+      // B points past the end of memory: both shares trap; the call must throw, not hang.
+      engine.scoped(() => {
+        const a = engine.allocF32(8 * 8);
+        const c = engine.allocF32(8 * 64);
+        expect(() => engine.kernels.gemm_nn(c, a, outside, 0, 8, 64, 8, 8, 64, 64, 0)).toThrow();
+      });
+      const s: Shape = { form: "nt", m: 64, n: 96, k: 50 };
+      expectSameBits(gemm(engine, s, 9), gemm(await createEngine(), s, 9), "after a failed call");
+    } finally {
+      engine.dispose();
+    }
+  });
+});
