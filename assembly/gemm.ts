@@ -267,6 +267,123 @@ function gemmRows(
   }
 }
 
+// ================================================================ pre-packed B for a few rows
+//
+// Inference on one to three rows reads every weight once per row, so its speed is the
+// speed of streaming B from cache. Stored row-major, a block of columns is a short run in
+// each of k rows far apart; repacked once into column panels of PANEL columns, each panel
+// is one contiguous (k, PANEL) run that the hardware prefetcher follows. The panels are
+// what a model caches for small-batch inference while its weights do not change.
+//
+//   panels: ceil(n / PANEL) panels, panel q holding op(B)[0 .. k-1, q·PANEL .. q·PANEL+PANEL-1]
+//           row by row (k rows of PANEL floats), zero past column n.
+
+export const PANEL: i32 = 16;
+
+/** Floats in the panel layout of a (k, n) matrix: ceil(n / PANEL)·PANEL·k. */
+export function panels_length(k: i32, n: i32): i32 {
+  return (n + PANEL - 1) / PANEL * PANEL * k;
+}
+
+/**
+ * Packs op(B) (k, n) into panels at dst (panels_length(k, n) floats). B is (k, ldb ≥ n),
+ * or with transB (n, ldb ≥ k), the layout of a dense layer's weight (outputs, inputs).
+ */
+export function pack_panels(dst: usize, b: usize, ldb: i32, transB: i32, k: i32, n: i32): void {
+  for (let j0 = 0; j0 < n; j0 += PANEL) {
+    for (let p = 0; p < k; p++) {
+      for (let c = 0; c < PANEL; c++) {
+        const j = j0 + c;
+        store<f32>(dst, j < n ? elemB(b, ldb, transB != 0, p, j) : 0);
+        dst += 4;
+      }
+    }
+  }
+}
+
+/**
+ * C(m,n) = A(m,k)·B (+ bias)(relu) with B given as panels (pack_panels). For each panel and
+ * row, 16 columns are summed over p in order in four f32x4 accumulators (two p per loop
+ * iteration), so the result equals gemm_nn / gemm_nt on the unpacked B bit for bit.
+ * Meant for m < 4. (Eight accumulators over 32-column panels ran a third slower in V8.)
+ */
+export function gemm_panels(c: usize, a: usize, panels: usize, bias: usize, m: i32, n: i32, k: i32,
+  lda: i32, ldc: i32, flags: i32): void {
+  assert(m > 0 && n > 0 && k > 0 && lda >= k && ldc >= n, "gemm_panels: bad dimensions");
+  const accumulate = (flags & GEMM_ACCUMULATE) != 0;
+  const relu = (flags & GEMM_RELU) != 0;
+  const tile = scratch_base(); // PANEL floats for a partial last panel
+  const panelBytes = (<usize>k * <usize>PANEL) << 2;
+  for (let j0 = 0; j0 < n; j0 += PANEL) {
+    const width = min(PANEL, n - j0);
+    const pb0 = panels + <usize>(j0 / PANEL) * panelBytes;
+    for (let i = 0; i < m; i++) {
+      const ai = a + ((<usize>i * <usize>lda) << 2);
+      const cij = c + ((<usize>i * <usize>ldc + <usize>j0) << 2);
+      // The accumulators start from C (or 0) through the tile when the panel is partial.
+      let out = cij;
+      if (width < PANEL) {
+        for (let q = 0; q < PANEL; q++) {
+          store<f32>(tile + (<usize>q << 2), accumulate && q < width ? load<f32>(cij + (<usize>q << 2)) : 0);
+        }
+        out = tile;
+      }
+      const zero = f32x4.splat(0);
+      const start = accumulate || width < PANEL;
+      let acc0 = start ? v128.load(out) : zero, acc1 = start ? v128.load(out, 16) : zero;
+      let acc2 = start ? v128.load(out, 32) : zero, acc3 = start ? v128.load(out, 48) : zero;
+      let pb = pb0;
+      let p = 0;
+      for (; p + 2 <= k; p += 2) {
+        const av = v128.load32_splat(ai + (<usize>p << 2));
+        const bv = v128.load32_splat(ai + (<usize>p << 2), 4);
+        acc0 = madd(av, v128.load(pb), acc0); acc1 = madd(av, v128.load(pb, 16), acc1);
+        acc2 = madd(av, v128.load(pb, 32), acc2); acc3 = madd(av, v128.load(pb, 48), acc3);
+        acc0 = madd(bv, v128.load(pb, 64), acc0); acc1 = madd(bv, v128.load(pb, 80), acc1);
+        acc2 = madd(bv, v128.load(pb, 96), acc2); acc3 = madd(bv, v128.load(pb, 112), acc3);
+        pb += <usize>PANEL << 3;
+      }
+      for (; p < k; p++) {
+        const av = v128.load32_splat(ai + (<usize>p << 2));
+        acc0 = madd(av, v128.load(pb), acc0); acc1 = madd(av, v128.load(pb, 16), acc1);
+        acc2 = madd(av, v128.load(pb, 32), acc2); acc3 = madd(av, v128.load(pb, 48), acc3);
+        pb += <usize>PANEL << 2;
+      }
+      v128.store(out, acc0); v128.store(out, acc1, 16); v128.store(out, acc2, 32); v128.store(out, acc3, 48);
+      // Bias and ReLU last, per element, as in every other form.
+      for (let q = 0; q < width; q++) {
+        const at = out + (<usize>q << 2);
+        let v = load<f32>(at);
+        if (bias) v += load<f32>(bias + (<usize>(j0 + q) << 2));
+        if (relu) v = max<f32>(v, 0);
+        store<f32>(cij + (<usize>q << 2), v);
+      }
+    }
+  }
+}
+
+/** gemm_panels as a plain triple loop over the panel layout. */
+export function gemm_panels_ref(c: usize, a: usize, panels: usize, bias: usize, m: i32, n: i32, k: i32,
+  lda: i32, ldc: i32, flags: i32): void {
+  assert(m > 0 && n > 0 && k > 0 && lda >= k && ldc >= n, "gemm_panels: bad dimensions");
+  const accumulate = (flags & GEMM_ACCUMULATE) != 0;
+  const relu = (flags & GEMM_RELU) != 0;
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      const cij = c + ((<usize>i * <usize>ldc + <usize>j) << 2);
+      const panel = panels + ((<usize>(j / PANEL) * <usize>k * <usize>PANEL) << 2);
+      let acc: f32 = accumulate ? load<f32>(cij) : 0;
+      for (let p = 0; p < k; p++) {
+        acc += load<f32>(a + ((<usize>i * <usize>lda + <usize>p) << 2)) *
+          load<f32>(panel + ((<usize>p * <usize>PANEL + <usize>(j % PANEL)) << 2));
+      }
+      if (bias) acc += load<f32>(bias + (<usize>j << 2));
+      if (relu) acc = max<f32>(acc, 0);
+      store<f32>(cij, acc);
+    }
+  }
+}
+
 /** The blocked driver shared by the three forms. */
 function gemmBlocked(
   c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,

@@ -11,6 +11,7 @@ export {
 
 export {
   gemm_nn, gemm_nn_ref, gemm_nt, gemm_nt_ref, gemm_tn, gemm_tn_ref,
+  panels_length, pack_panels, gemm_panels, gemm_panels_ref,
 } from "./gemm";
 
 export {

@@ -80,6 +80,28 @@ describe.each([2, 3])("GEMM on %i threads", (threads) => {
     });
   }
 
+  it("gemm_panels: bit-identical to one thread, split by whole panels", () => {
+    let seed = 500;
+    for (const [m, n, k] of [[1, 800, 784], [3, 17, 9], [2, 100, 33], [1, 10, 800], [1, 16, 5]] as const) {
+      const outputs = [single, threaded].map((engine) => {
+        const rnd = new TestRandom(seed);
+        const kk = engine.kernels;
+        return engine.scoped(() => {
+          const a = engine.putF32(rnd.uniform(m * k));
+          const w = engine.putF32(rnd.uniform(n * k));
+          const bias = engine.putF32(rnd.uniform(n));
+          const panels = engine.allocF32(kk.panels_length(k, n));
+          kk.pack_panels(panels, w, k, 1, k, n);
+          const c = engine.allocF32(m * n);
+          kk.gemm_panels(c, a, panels, bias, m, n, k, k, n, GEMM_RELU);
+          return engine.readF32(c, m * n);
+        });
+      });
+      expectSameBits(outputs[1]!, outputs[0]!, `panels m=${m} n=${n} k=${k}`);
+      seed++;
+    }
+  });
+
   it("keeps working after memory grows (workers see the new pages)", () => {
     const big = threaded.allocOwned(96 * 1024 * 1024);
     try {

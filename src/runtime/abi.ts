@@ -8,6 +8,9 @@
 type Ptr = number;
 type Dims = [m: number, n: number, k: number, lda: number, ldb: number, ldc: number, flags: number];
 type Gemm = (c: Ptr, a: Ptr, b: Ptr, bias: Ptr, ...dims: Dims) => void;
+type GemmPanels = (
+  c: Ptr, a: Ptr, panels: Ptr, bias: Ptr, m: number, n: number, k: number, lda: number, ldc: number, flags: number,
+) => void;
 type Unary = (y: Ptr, x: Ptr, n: number) => void;
 type UnaryBackward = (dx: Ptr, dy: Ptr, saved: Ptr, n: number) => void;
 type Leaky = (y: Ptr, x: Ptr, n: number, slope: number) => void;
@@ -48,6 +51,9 @@ export interface KernelExports {
   gemm_nn: Gemm; gemm_nn_ref: Gemm;
   gemm_nt: Gemm; gemm_nt_ref: Gemm;
   gemm_tn: Gemm; gemm_tn_ref: Gemm;
+  panels_length(k: number, n: number): number;
+  pack_panels(dst: Ptr, b: Ptr, ldb: number, transB: number, k: number, n: number): void;
+  gemm_panels: GemmPanels; gemm_panels_ref: GemmPanels;
   // activation.ts
   relu_forward: Unary; relu_forward_ref: Unary;
   relu_backward: UnaryBackward; relu_backward_ref: UnaryBackward;
@@ -184,6 +190,7 @@ export const KERNEL_NAMES = [
   "heap_alloc", "heap_free", "heap_used", "heap_top",
   "arena_alloc", "arena_mark", "arena_release", "arena_reset", "arena_used", "scratch_base", "scratch_use",
   "gemm_nn", "gemm_nn_ref", "gemm_nt", "gemm_nt_ref", "gemm_tn", "gemm_tn_ref",
+  "panels_length", "pack_panels", "gemm_panels", "gemm_panels_ref",
   "relu_forward", "relu_forward_ref", "relu_backward", "relu_backward_ref",
   "leaky_relu_forward", "leaky_relu_forward_ref", "leaky_relu_backward", "leaky_relu_backward_ref",
   "tanh_forward", "tanh_forward_ref", "tanh_backward", "tanh_backward_ref",

@@ -7,6 +7,8 @@
  * so it may not refer to anything outside its own body.
  *
  * Protocol (the control block is an Int32Array over a SharedArrayBuffer; see thread-pool.ts):
+ * Forms: 0 gemm_nn, 1 gemm_nt, 2 gemm_tn, 3 gemm_panels (its B is the panels; ldb unused).
+ *
  *   1. The owner posts { module, memory, control, slot, scratch } once.
  *   2. The worker instantiates the kernel module on the shared memory, points its GEMM
  *      scratch at `scratch` (a block the owner allocated for it) and posts "ready".
@@ -74,6 +76,7 @@ export function gemmWorkerMain(): void {
     const exports = new WebAssembly.Instance(setup.module, imports).exports as Record<string, Gemm>;
     exports.scratch_use!(setup.scratch);
     const forms = [exports.gemm_nn!, exports.gemm_nt!, exports.gemm_tn!];
+    const panels = exports.gemm_panels!; // form 3: (c, a, panels, bias, m, n, k, lda, ldc, flags)
     const slot = SLOT_BASE + setup.slot * SLOT_WORDS;
     const args: number[] = new Array(11).fill(0);
     let seen = Atomics.load(control, SEQUENCE);
@@ -88,7 +91,8 @@ export function gemmWorkerMain(): void {
       if (form >= 0) {
         for (let i = 0; i < 11; i++) args[i] = Atomics.load(control, slot + ARGS + i);
         try {
-          forms[form]!(...args);
+          if (form === 3) panels(args[0]!, args[1]!, args[2]!, args[3]!, args[4]!, args[5]!, args[6]!, args[7]!, args[9]!, args[10]!);
+          else forms[form]!(...args);
         } catch {
           Atomics.store(control, slot + FAILED, 1);
         }

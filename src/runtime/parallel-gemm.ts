@@ -13,14 +13,16 @@
  * run on the calling thread alone: waking a worker costs more than they do.
  */
 import type { KernelExports } from "./abi.js";
-import { FORM_NN, FORM_NT, FORM_TN, type ThreadPool } from "./thread-pool.js";
+import { FORM_NN, FORM_NT, FORM_PANELS, FORM_TN, type ThreadPool } from "./thread-pool.js";
 
 export const DEFAULT_PARALLEL_THRESHOLD = 1 << 18;
 const NR = 8; // columns per micro-kernel tile (assembly/gemm.ts)
 const MR = 4; // rows per micro-kernel tile
+const PANEL = 16; // columns per panel of gemm_panels
 
 type Gemm = KernelExports["gemm_nn"];
-export type GemmKernels = Pick<KernelExports, "gemm_nn" | "gemm_nt" | "gemm_tn">;
+type GemmPanels = KernelExports["gemm_panels"];
+export type GemmKernels = Pick<KernelExports, "gemm_nn" | "gemm_nt" | "gemm_tn" | "gemm_panels">;
 
 /** The three GEMM entry points, each splitting its output over `pool` plus the calling thread. */
 export function parallelGemms(kernels: GemmKernels, pool: ThreadPool, minMacs = DEFAULT_PARALLEL_THRESHOLD): GemmKernels {
@@ -28,6 +30,35 @@ export function parallelGemms(kernels: GemmKernels, pool: ThreadPool, minMacs = 
     gemm_nn: splitGemm(kernels.gemm_nn, FORM_NN, pool, minMacs),
     gemm_nt: splitGemm(kernels.gemm_nt, FORM_NT, pool, minMacs),
     gemm_tn: splitGemm(kernels.gemm_tn, FORM_TN, pool, minMacs),
+    gemm_panels: splitPanels(kernels.gemm_panels, pool, minMacs),
+  };
+}
+
+/** gemm_panels (a few rows against pre-packed B) split by whole panels of columns. */
+function splitPanels(single: GemmPanels, pool: ThreadPool, minMacs: number): GemmPanels {
+  const threads = pool.workers + 1;
+  return (c, a, panels, bias, m, n, k, lda, ldc, flags) => {
+    if (m * n * k < minMacs) {
+      single(c, a, panels, bias, m, n, k, lda, ldc, flags);
+      return;
+    }
+    const share = Math.ceil(Math.ceil(n / threads) / PANEL) * PANEL;
+    for (let t = 1; t < threads; t++) {
+      const from = t * share;
+      if (from >= n) {
+        pool.assign(t - 1, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        continue;
+      }
+      const panelsAt = panels + from * k * 4; // `from` is a whole number of PANEL-column panels of k rows
+      const to = Math.min(n, from + share);
+      pool.assign(t - 1, FORM_PANELS, c + from * 4, a, panelsAt, bias && bias + from * 4, m, to - from, k, lda, 0, ldc, flags);
+    }
+    pool.wake();
+    try {
+      single(c, a, panels, bias, m, Math.min(share, n), k, lda, ldc, flags);
+    } finally {
+      pool.join();
+    }
   };
 }
 

@@ -10,7 +10,7 @@
  *   control[SEQUENCE]  job counter; the owner bumps it and notifies to start a round
  *   control[STOP]      1 asks the workers to return
  *   control[SLOT_BASE + w·SLOT_WORDS + …]  worker w's job:
- *     FORM (0 nn, 1 nt, 2 tn, -1 nothing this round), the 11 GEMM arguments,
+ *     FORM (0 nn, 1 nt, 2 tn, 3 panels, -1 nothing this round), the 11 GEMM arguments,
  *     DONE (the round it finished), FAILED (1 if its call threw)
  *
  * Workers are started from source text (gemm-worker.ts): a Blob URL where the global
@@ -33,6 +33,7 @@ const START_TIMEOUT_MS = 30_000;
 export const FORM_NN = 0;
 export const FORM_NT = 1;
 export const FORM_TN = 2;
+export const FORM_PANELS = 3;
 
 interface WorkerHandle {
   post(message: unknown): void;
