@@ -120,14 +120,41 @@ const TILE_BYTES: usize = <usize>(MR * NR) << 2;
     : load<f32>(b + ((<usize>p * <usize>ldb + <usize>j) << 2));
 }
 
-/** Packs op(A)[i0 .. i0+mc, p0 .. p0+kc] into MR-row panels, zero-padding rows past m. */
+/**
+ * Packs op(A)[i0 .. i0+mc, p0 .. p0+kc] into MR-row panels (kc groups of MR values),
+ * zero-padding rows past m. Whole panels move four values at a time: with transA a panel
+ * row is 4 consecutive floats of memory; without, 4×4 blocks are transposed in registers.
+ */
 function packA(dst: usize, a: usize, lda: i32, transA: bool, m: i32, i0: i32, mc: i32, p0: i32, kc: i32): void {
+  const ldaBytes = <usize>lda << 2;
   for (let ir = 0; ir < mc; ir += MR) {
-    for (let p = 0; p < kc; p++) {
-      for (let r = 0; r < MR; r++) {
-        const i = i0 + ir + r;
-        store<f32>(dst, i < m ? elemA(a, lda, transA, i, p0 + p) : 0);
-        dst += 4;
+    const i = i0 + ir;
+    if (i + MR <= m && transA) {
+      let src = a + ((<usize>p0 * <usize>lda + <usize>i) << 2);
+      for (let p = 0; p < kc; p++) {
+        v128.store(dst, v128.load(src));
+        src += ldaBytes;
+        dst += 16;
+      }
+    } else if (i + MR <= m) {
+      const row0 = a + ((<usize>i * <usize>lda + <usize>p0) << 2);
+      let p = 0;
+      for (; p + 4 <= kc; p += 4) {
+        transposeStore4x4(dst, row0 + (<usize>p << 2), ldaBytes, 16);
+        dst += 64;
+      }
+      for (; p < kc; p++) {
+        for (let r = 0; r < MR; r++) {
+          store<f32>(dst, load<f32>(row0 + <usize>r * ldaBytes + (<usize>p << 2)));
+          dst += 4;
+        }
+      }
+    } else {
+      for (let p = 0; p < kc; p++) {
+        for (let r = 0; r < MR; r++) {
+          store<f32>(dst, i + r < m ? elemA(a, lda, transA, i + r, p0 + p) : 0);
+          dst += 4;
+        }
       }
     }
   }
@@ -135,10 +162,10 @@ function packA(dst: usize, a: usize, lda: i32, transA: bool, m: i32, i0: i32, mc
 
 /**
  * Reads a 4×4 block (4 rows of 4 floats, row stride strideBytes) at src and stores its
- * transpose as 4 vectors 32 bytes apart at dst: dst row q = (src[0][q], …, src[3][q]).
+ * transpose as 4 vectors dstStride bytes apart at dst: dst row q = (src[0][q], …, src[3][q]).
  */
 // @ts-ignore: decorator
-@inline function transposeStore4x4(dst: usize, src: usize, strideBytes: usize): void {
+@inline function transposeStore4x4(dst: usize, src: usize, strideBytes: usize, dstStride: usize): void {
   const r0 = v128.load(src);
   const r1 = v128.load(src + strideBytes);
   const r2 = v128.load(src + 2 * strideBytes);
@@ -148,9 +175,9 @@ function packA(dst: usize, a: usize, lda: i32, transA: bool, m: i32, i0: i32, mc
   const c = i32x4.shuffle(r2, r3, 0, 4, 1, 5);
   const d = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
   v128.store(dst, i32x4.shuffle(a, c, 0, 1, 4, 5));
-  v128.store(dst, i32x4.shuffle(a, c, 2, 3, 6, 7), 32);
-  v128.store(dst, i32x4.shuffle(b, d, 0, 1, 4, 5), 64);
-  v128.store(dst, i32x4.shuffle(b, d, 2, 3, 6, 7), 96);
+  v128.store(dst + dstStride, i32x4.shuffle(a, c, 2, 3, 6, 7));
+  v128.store(dst + 2 * dstStride, i32x4.shuffle(b, d, 0, 1, 4, 5));
+  v128.store(dst + 3 * dstStride, i32x4.shuffle(b, d, 2, 3, 6, 7));
 }
 
 /** Packs op(B)[p0 .. p0+kc, j0 .. j0+nc] into NR-column panels, zero-padding columns past n. */
@@ -173,8 +200,8 @@ function packB(dst: usize, b: usize, ldb: i32, transB: bool, n: i32, j0: i32, nc
       let p = 0;
       for (; p + 4 <= kc; p += 4) {
         const at = row0 + (<usize>p << 2);
-        transposeStore4x4(dst, at, ldbBytes);
-        transposeStore4x4(dst + 16, at + 4 * ldbBytes, ldbBytes);
+        transposeStore4x4(dst, at, ldbBytes, 32);
+        transposeStore4x4(dst + 16, at + 4 * ldbBytes, ldbBytes, 32);
         dst += 128;
       }
       for (; p < kc; p++) {
