@@ -128,16 +128,35 @@ const TILE_BYTES: usize = <usize>(MR * NR) << 2;
  */
 function packA(dst: usize, a: usize, lda: i32, transA: bool, m: i32, i0: i32, mc: i32, p0: i32, kc: i32): void {
   const ldaBytes = <usize>lda << 2;
+  const panelBytes = <usize>kc << 4;
+  if (transA) {
+    // Row p of memory holds all the panels' values for step p: read it once, left to right.
+    const whole = min(mc, max(0, m - i0)) / MR; // panels with MR real rows
+    let src = a + ((<usize>p0 * <usize>lda + <usize>i0) << 2);
+    for (let p = 0; p < kc; p++) {
+      let to = dst + (<usize>p << 4);
+      for (let q = 0; q < whole; q++) {
+        v128.store(to, v128.load(src)); // A row p, columns i0 + 4q … i0 + 4q + 3
+        to += panelBytes;
+        src += 16;
+      }
+      src += ldaBytes - (<usize>whole << 4);
+    }
+    dst += <usize>whole * panelBytes;
+    for (let ir = whole * MR; ir < mc; ir += MR) {
+      const i = i0 + ir;
+      for (let p = 0; p < kc; p++) {
+        for (let r = 0; r < MR; r++) {
+          store<f32>(dst, i + r < m ? elemA(a, lda, true, i + r, p0 + p) : 0);
+          dst += 4;
+        }
+      }
+    }
+    return;
+  }
   for (let ir = 0; ir < mc; ir += MR) {
     const i = i0 + ir;
-    if (i + MR <= m && transA) {
-      let src = a + ((<usize>p0 * <usize>lda + <usize>i) << 2);
-      for (let p = 0; p < kc; p++) {
-        v128.store(dst, v128.load(src));
-        src += ldaBytes;
-        dst += 16;
-      }
-    } else if (i + MR <= m) {
+    if (i + MR <= m) {
       const row0 = a + ((<usize>i * <usize>lda + <usize>p0) << 2);
       let p = 0;
       for (; p + 4 <= kc; p += 4) {
@@ -421,7 +440,7 @@ export function gemm_panels_ref(c: usize, a: usize, panels: usize, bias: usize, 
 // (An 8×5 tile, exact for n = 10, ran at two thirds of the speed: V8 spills ten accumulators.)
 
 const NW: i32 = 4; // columns per narrow tile
-const KN: i32 = 2048; // depth of one narrow block
+const KN: i32 = 1024; // depth of one narrow block
 
 /** Packs op(B)[p0 .. p0+kc, 0 .. n-1] into groups of NW columns (kc rows of NW), zero past n. */
 function packBNarrow(dst: usize, b: usize, ldb: i32, transB: bool, n: i32, p0: i32, kc: i32): void {
@@ -466,17 +485,37 @@ function packBNarrow(dst: usize, b: usize, ldb: i32, transB: bool, n: i32, p0: i
   v128.store(tile, c3a, 96); v128.store(tile, c3b, 112);
 }
 
+/** microKernel8x4 for the last group when it has one or two columns: four accumulators. */
+// @ts-ignore: decorator
+@inline function microKernel8x2(tile: usize, pa0: usize, pa1: usize, pb: usize, kc: i32): void {
+  let c0a = v128.load(tile), c0b = v128.load(tile, 16);
+  let c1a = v128.load(tile, 32), c1b = v128.load(tile, 48);
+  for (let p = 0; p < kc; p++) {
+    const a0 = v128.load(pa0);
+    const a1 = v128.load(pa1);
+    const b0 = v128.load32_splat(pb);
+    c0a = madd(a0, b0, c0a); c0b = madd(a1, b0, c0b);
+    const b1 = v128.load32_splat(pb, 4);
+    c1a = madd(a0, b1, c1a); c1b = madd(a1, b1, c1b);
+    pa0 += 16;
+    pa1 += 16;
+    pb += <usize>NW << 2;
+  }
+  v128.store(tile, c0a); v128.store(tile, c0b, 16);
+  v128.store(tile, c1a, 32); v128.store(tile, c1b, 48);
+}
+
 /**
- * The narrow driver. The whole of B's few columns fits the scratch, so blocks are deep
- * (KN steps) and every 8-row pair of A is packed once per block: the tile is gathered
- * from and scattered to C once per KN steps instead of once per KC.
+ * The narrow driver. B's few columns fit the scratch whole, so blocks are deep (KN steps)
+ * and every 16 rows of A are packed once per block: a tile is gathered from and scattered
+ * to C once per KN steps instead of once per KC.
  */
 function gemmNarrow(
   c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,
   lda: i32, ldb: i32, ldc: i32, transA: bool, transB: bool, flags: i32,
 ): void {
-  const packedA = scratch_base(); // 8 rows × KN: 64 KiB
-  const packedB = packedA + PACK_A_BYTES; // ≤ 4 groups × KN × NW: 128 KiB
+  const packedA = scratch_base(); // 16 rows × KN: 64 KiB
+  const packedB = packedA + PACK_A_BYTES; // ≤ 4 groups × KN × NW: 64 KiB
   const tile = packedB + PACK_B_BYTES; // 8·NW floats, column-major
   const accumulate = (flags & GEMM_ACCUMULATE) != 0;
   const relu = (flags & GEMM_RELU) != 0;
@@ -486,27 +525,35 @@ function gemmNarrow(
     const loadC = accumulate || pc > 0;
     const lastK = pc + kc == k;
     packBNarrow(packedB, b, ldb, transB, n, pc, kc);
-    for (let i = 0; i < m; i += 8) {
-      const mr = min(8, m - i);
-      packA(packedA, a, lda, transA, m, i, 8, pc, kc); // rows past m are zero
-      for (let j = 0; j < n; j += NW) {
-        const nr = min(NW, n - j);
-        const cij = c + ((<usize>i * <usize>ldc + <usize>j) << 2);
-        for (let q = 0; q < NW; q++) {
-          for (let r = 0; r < 8; r++) {
-            const v: f32 = loadC && r < mr && q < nr ? load<f32>(cij + <usize>r * ldcBytes + (<usize>q << 2)) : 0;
-            store<f32>(tile + (<usize>(q * 8 + r) << 2), v);
+    for (let i0 = 0; i0 < m; i0 += 16) {
+      // 16 rows per packing: a transposed A then yields whole 64-byte lines per step.
+      packA(packedA, a, lda, transA, m, i0, 16, pc, kc); // rows past m are zero
+      for (let half = 0; half < 2; half++) {
+        const i = i0 + half * 8;
+        if (i >= m) break;
+        const mr = min(8, m - i);
+        const pa0 = packedA + (<usize>(half * 8) * <usize>kc << 2);
+        const pa1 = pa0 + (<usize>kc << 4);
+        for (let j = 0; j < n; j += NW) {
+          const nr = min(NW, n - j);
+          const cij = c + ((<usize>i * <usize>ldc + <usize>j) << 2);
+          for (let q = 0; q < NW; q++) {
+            for (let r = 0; r < 8; r++) {
+              const v: f32 = loadC && r < mr && q < nr ? load<f32>(cij + <usize>r * ldcBytes + (<usize>q << 2)) : 0;
+              store<f32>(tile + (<usize>(q * 8 + r) << 2), v);
+            }
           }
-        }
-        const pb = packedB + (<usize>(j / NW) * <usize>kc * <usize>NW << 2);
-        microKernel8x4(tile, packedA, packedA + (<usize>kc << 4), pb, kc);
-        for (let q = 0; q < nr; q++) {
-          const biasQ: f32 = lastK && bias != 0 ? load<f32>(bias + (<usize>(j + q) << 2)) : 0;
-          for (let r = 0; r < mr; r++) {
-            let v = load<f32>(tile + (<usize>(q * 8 + r) << 2));
-            if (lastK && bias != 0) v += biasQ;
-            if (lastK && relu) v = max<f32>(v, 0);
-            store<f32>(cij + <usize>r * ldcBytes + (<usize>q << 2), v);
+          const pb = packedB + (<usize>(j / NW) * <usize>kc * <usize>NW << 2);
+          if (nr <= 2) microKernel8x2(tile, pa0, pa1, pb, kc);
+          else microKernel8x4(tile, pa0, pa1, pb, kc);
+          for (let q = 0; q < nr; q++) {
+            const biasQ: f32 = lastK && bias != 0 ? load<f32>(bias + (<usize>(j + q) << 2)) : 0;
+            for (let r = 0; r < mr; r++) {
+              let v = load<f32>(tile + (<usize>(q * 8 + r) << 2));
+              if (lastK && bias != 0) v += biasQ;
+              if (lastK && relu) v = max<f32>(v, 0);
+              store<f32>(cij + <usize>r * ldcBytes + (<usize>q << 2), v);
+            }
           }
         }
       }

@@ -1,7 +1,7 @@
 /**
  * GEMM: the blocked SIMD kernels against their triple-loop twins (bit for bit) and against
  * a float64 reference (to rounding), at sizes below, at and above the 4×8 tile, the
- * MC=64 / KC=256 / NC=256 blocks and the narrow path's 8×4 tiles and 2048-deep blocks,
+ * MC=64 / KC=256 / NC=256 blocks and the narrow path's 8×4 and 8×2 tiles and 1024-deep blocks,
  * with padded (odd) leading dimensions whose padding holds
  * NaN so that any read of it would show, and with bias, ReLU and accumulation.
  */
@@ -141,7 +141,7 @@ const SMALL = [1, 3, 4, 5, 7, 8, 17];
 const LARGE: [number, number, number][] = [
   [64, 64, 64], [129, 129, 129], [257, 257, 257], // at and above MC=64, NC=256, KC=256
   [1, 257, 300], [257, 3, 129], [65, 513, 17], [130, 9, 520], [4, 8, 1000],
-  [128, 10, 800], [20, 10, 2100], [9, 15, 4097], // narrow C (n < 16): 8×4 tiles, 2048-deep blocks
+  [128, 10, 800], [20, 10, 2100], [9, 15, 4097], [25, 3, 1030], // narrow C (n < 16): 8×4 and 8×2 tiles, 1024-deep blocks
 ];
 
 describe.each(EXACT_BUILDS)("gemm, %s build", (build) => {
