@@ -98,6 +98,7 @@ export function gemmWorkerMain(): void {
         }
       }
       Atomics.store(control, slot + DONE, seen);
+      Atomics.notify(control, slot + DONE); // the owner may be sleeping in join()
     }
   }
 

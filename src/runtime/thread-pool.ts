@@ -28,6 +28,17 @@ const ARGS = 1;
 const DONE = 12;
 const FAILED = 13;
 const START_TIMEOUT_MS = 30_000;
+const JOIN_SPIN_CHECKS = 20_000;
+
+/** Whether this thread may block in Atomics.wait (a browser's main thread may not). */
+const canBlock = (() => {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0); // returns "not-equal" at once
+    return true;
+  } catch {
+    return false;
+  }
+})();
 
 /** GEMM forms as numbered in the control block. */
 export const FORM_NN = 0;
@@ -165,12 +176,22 @@ export class ThreadPool {
     Atomics.notify(this.control, SEQUENCE);
   }
 
-  /** Waits (spinning: the browser main thread may not block) until every worker has finished the round. */
+  /**
+   * Waits until every worker has finished the round: spinning first (a share usually ends
+   * within microseconds of this thread's), then sleeping in Atomics.wait where this thread
+   * may block, so that a spinning caller never holds a core its worker needs. A browser's
+   * main thread may not block and keeps spinning.
+   */
   join(): void {
     const w = this.control;
     for (let slot = 0; slot < this.workers; slot++) {
       const at = SLOT_BASE + slot * SLOT_WORDS;
-      while (Atomics.load(w, at + DONE) !== this.sequence) { /* spin */ }
+      let spins = 0;
+      for (;;) {
+        const done = Atomics.load(w, at + DONE);
+        if (done === this.sequence) break;
+        if (++spins > JOIN_SPIN_CHECKS && canBlock) Atomics.wait(w, at + DONE, done, 1);
+      }
       if (w[at + FAILED] !== 0) {
         w[at + FAILED] = 0;
         throw new WorkerError(`GEMM worker ${slot + 1} failed while computing its share`);
