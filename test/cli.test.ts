@@ -61,6 +61,7 @@ describe("usage and errors", () => {
     ["out of range", ["distill", "--alpha", "1.5"], /--alpha must be ≤ 1/],
     ["bad --arch", ["train", "--arch", "8-x-3", "--out", "x", "--data", "csv:blobs.csv"], /--arch "8-x-3": an MLP is positive integers joined by "-"/],
     ["bad --data", ["train", "--arch", "8-3", "--out", "x", "--data", "parquet:x"], /--data must be mnist, idx:DIR/],
+    ["bad --threads", ["train", "--threads", "0", "--arch", "8-3", "--out", "x", "--data", "csv:blobs.csv"], /--threads must be a whole number from 1 to 64 or auto; got "0"/],
     ["two teacher sources", ["distill", "--teacher", "a", "--teacher-logits", "b", "--arch", "8-3", "--out", "x", "--data", "csv:blobs.csv"], /exactly one of --teacher/],
   ];
   for (const [what, args, message] of usage) {
@@ -129,6 +130,19 @@ describe("commands on small data", () => {
     expect(cli(["distill", ...args, "--teacher", "t3.safetensors", "--out", "from-model.safetensors"], dir).code).toBe(0);
     expect(cli(["distill", ...args, "--teacher-logits", "logits.npy", "--out", "from-logits.safetensors"], dir).code).toBe(0);
     expect(weights(join(dir, "from-logits.safetensors"))).toEqual(weights(join(dir, "from-model.safetensors")));
+  });
+
+  it("--threads 2 and --threads auto train and distill to the same weights as one thread", () => {
+    const args = ["--data", "csv:blobs.csv", "--arch", "8-64-64-3", "--epochs", "3", "--batch-size", "128"];
+    for (const threads of ["1", "2", "auto"]) {
+      expect(cli(["train", ...args, "--threads", threads, "--out", `t-${threads}.safetensors`], dir).code).toBe(0);
+      const d = cli(["distill", ...args, "--teacher", `t-${threads}.safetensors`, "--threads", threads, "--out", `s-${threads}.safetensors`], dir);
+      expect(d.code, d.err).toBe(0);
+    }
+    for (const threads of ["2", "auto"]) {
+      expect(weights(join(dir, `t-${threads}.safetensors`))).toEqual(weights(join(dir, "t-1.safetensors")));
+      expect(weights(join(dir, `s-${threads}.safetensors`))).toEqual(weights(join(dir, "s-1.safetensors")));
+    }
   });
 
   it("CNNs: --arch layer lists, and distillation with --attention transfer between conv layers", () => {

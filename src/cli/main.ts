@@ -14,6 +14,7 @@ import { EVAL_SPEC, EVAL_USAGE, runEval } from "./commands/eval.js";
 import { runSearch, SEARCH_SPEC, SEARCH_USAGE } from "./commands/search.js";
 import { runTrain, TRAIN_SPEC, TRAIN_USAGE } from "./commands/train.js";
 import { makeContext, type Context } from "./context.js";
+import { stopEngine } from "./engine.js";
 
 interface Command {
   usage: string;
@@ -66,6 +67,7 @@ export async function main(host: Host): Promise<number> {
     return await command.run(makeContext(host, Boolean(flags.json), controller.signal), flags);
   } finally {
     stop();
+    stopEngine();
   }
 }
 

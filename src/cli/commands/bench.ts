@@ -6,13 +6,15 @@
  */
 import { distill } from "../../distill/distill.js";
 import { Dataset } from "../../data/dataset.js";
-import { getEngine, init } from "../../init.js";
+import { getEngine } from "../../init.js";
 import { mlp } from "../../nn/mlp.js";
+import { ENGINE_FLAGS, startEngine } from "../engine.js";
 import type { Flags, FlagSpec } from "../args.js";
 import type { Context } from "../context.js";
 
-export const BENCH_USAGE = "usage: distill-wasm bench [--json]";
+export const BENCH_USAGE = "usage: distill-wasm bench [--threads N|auto] [--json]";
 export const BENCH_SPEC: Record<string, FlagSpec> = {
+  ...ENGINE_FLAGS,
   json: { kind: "boolean", help: "print one JSON document" },
 };
 
@@ -52,8 +54,8 @@ function gemmRows(): { name: string; ms: number; gflops: number }[] {
   }));
 }
 
-export async function runBench(ctx: Context, _flags: Flags): Promise<number> {
-  await init();
+export async function runBench(ctx: Context, flags: Flags): Promise<number> {
+  await startEngine(flags);
   const rows = gemmRows();
   // The distillation step of a 784-800-800-10 student, batch 128, teacher logits precomputed.
   const n = 1024;
@@ -73,7 +75,7 @@ export async function runBench(ctx: Context, _flags: Flags): Promise<number> {
   const infer1 = median(() => void student.logits(single), 50);
   student.dispose();
   const result = {
-    command: "bench", build: getEngine().build,
+    command: "bench", build: getEngine().build, threads: getEngine().threads,
     gemm: rows,
     distillStep: { model: "784-800-800-10", batch: 128, samplesPerSecond: stepSamples },
     inference: { model: "784-800-800-10", batch1SamplesPerSecond: 1000 / infer1, batch128SamplesPerSecond: (128 * 1000) / infer128 },
@@ -82,7 +84,8 @@ export async function runBench(ctx: Context, _flags: Flags): Promise<number> {
     ctx.json(result);
     return 0;
   }
-  ctx.say(`distill-wasm bench (single thread, ${result.build} build)`);
+  const threads = result.threads === 1 ? "single thread" : `${result.threads} threads`;
+  ctx.say(`distill-wasm bench (${threads}, ${result.build} build)`);
   for (const r of rows) ctx.say(`  ${r.name.padEnd(24)} ${r.ms.toFixed(3).padStart(8)} ms  ${r.gflops.toFixed(1).padStart(6)} GFLOP/s`);
   ctx.say(`  distillation step 784-800-800-10, batch 128   ${stepSamples.toFixed(0).padStart(7)} samples/s`);
   ctx.say(`  inference 784-800-800-10, batch 1             ${result.inference.batch1SamplesPerSecond.toFixed(0).padStart(7)} samples/s`);

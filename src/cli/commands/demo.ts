@@ -6,7 +6,6 @@
  */
 import { loadMnistDigits } from "../../data/mnist.js";
 import { distill } from "../../distill/distill.js";
-import { init } from "../../init.js";
 import { saveModel } from "../../io/model-file.js";
 import { joinPath, makeDirectory, writeTextFile } from "../../runtime/files.js";
 import { compare, formatCompareTable } from "../../metrics/compare.js";
@@ -15,12 +14,14 @@ import { mlp } from "../../nn/mlp.js";
 import { describeMachine, renderReport, reportJson, type ReportData } from "../../report/index.js";
 import type { TrainOptions, TrainResult } from "../../train/loop.js";
 import { train } from "../../train/train.js";
+import { ENGINE_FLAGS, startEngine } from "../engine.js";
 import type { Flags, FlagSpec } from "../args.js";
 import type { Context } from "../context.js";
 import { Progress } from "../progress.js";
 
 export const DEMO_USAGE = "usage: distill-wasm demo [--epochs N] [--seed S] [--out DIR] [--json]";
 export const DEMO_SPEC: Record<string, FlagSpec> = {
+  ...ENGINE_FLAGS,
   epochs: { kind: "int", help: "teacher epochs (the students get twice as many)", default: 8, min: 1 },
   seed: { kind: "int", help: "seed of everything", default: 1, min: 0 },
   out: { kind: "string", help: "folder for the models and the report", default: "distill-demo" },
@@ -33,7 +34,7 @@ const TEACHER = [784, 512, 512, 10];
 const STUDENT = [784, 32, 10];
 
 export async function runDemo(ctx: Context, flags: Flags): Promise<number> {
-  const engine = await init();
+  const engine = await startEngine(flags);
   const seed = flags.seed as number;
   const epochs = flags.epochs as number;
   const out = flags.out as string;

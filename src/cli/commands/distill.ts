@@ -2,11 +2,11 @@
 import type { HintSpec } from "../../distill/hints.js";
 import { distill, type DistillOptions } from "../../distill/distill.js";
 import type { Teacher } from "../../distill/teacher.js";
-import { init } from "../../init.js";
 import { loadModel, saveModel } from "../../io/model-file.js";
 import { loadTeacherLogits } from "../../io/npy.js";
 import { evaluate } from "../../metrics/evaluate.js";
 import type { Sequential } from "../../nn/sequential.js";
+import { ENGINE_FLAGS, startEngine } from "../engine.js";
 import { UsageError, type Flags, type FlagSpec } from "../args.js";
 import { percent, type Context } from "../context.js";
 import { loadSource } from "../data-source.js";
@@ -23,6 +23,7 @@ export const TEACHER_FLAGS: Record<string, FlagSpec> = {
 };
 
 export const DISTILL_SPEC: Record<string, FlagSpec> = {
+  ...ENGINE_FLAGS,
   ...DATA_FLAGS, ...MODEL_FLAGS, ...TRAIN_FLAGS, ...CHECKPOINT_FLAGS, ...TEACHER_FLAGS,
   temperature: { kind: "number", help: "softening temperature T", default: 4, min: 0 },
   alpha: { kind: "number", help: "weight of the hard-label loss, in [0, 1]", default: 0.1, min: 0, max: 1 },
@@ -61,7 +62,7 @@ export async function loadTeacher(flags: Flags): Promise<{ teacher: Teacher; mod
 export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
   const out = flags.out as string | undefined;
   if (!out) throw new UsageError("--out is required: where to save the student, e.g. --out student.safetensors");
-  await init();
+  await startEngine(flags);
   const seed = flags.seed as number;
   const data = await loadSource(flags.data as string, flags["test-split"] as number | undefined, seed);
   const { teacher, models, description } = await loadTeacher(flags);

@@ -1,7 +1,7 @@
 /** `distill-wasm eval`: accuracy, top-5, NLL and calibration of a saved model on a data source's test set. */
-import { init } from "../../init.js";
 import { loadModel } from "../../io/model-file.js";
 import { evaluate } from "../../metrics/evaluate.js";
+import { ENGINE_FLAGS, startEngine } from "../engine.js";
 import { UsageError, type Flags, type FlagSpec } from "../args.js";
 import { percent, type Context } from "../context.js";
 import { loadSource } from "../data-source.js";
@@ -9,6 +9,7 @@ import { DATA_FLAGS } from "../options.js";
 
 export const EVAL_USAGE = "usage: distill-wasm eval --data SRC --model m.safetensors [--json]";
 export const EVAL_SPEC: Record<string, FlagSpec> = {
+  ...ENGINE_FLAGS,
   ...DATA_FLAGS,
   model: { kind: "string", help: "the model file (.safetensors)" },
 };
@@ -16,7 +17,7 @@ export const EVAL_SPEC: Record<string, FlagSpec> = {
 export async function runEval(ctx: Context, flags: Flags): Promise<number> {
   const file = flags.model as string | undefined;
   if (!file) throw new UsageError("--model is required, e.g. --model student.safetensors");
-  await init();
+  await startEngine(flags);
   const data = await loadSource(flags.data as string, flags["test-split"] as number | undefined, flags.seed as number);
   const set = data.test ?? data.train;
   const model = await loadModel(file);

@@ -1,8 +1,8 @@
 /** `distill-wasm search`: one student per (temperature, α) pair, ranked on a validation split. */
 import { searchTemperature } from "../../distill/search.js";
-import { init } from "../../init.js";
 import { mlp } from "../../nn/mlp.js";
 import type { ActivationName } from "../../nn/layers.js";
+import { ENGINE_FLAGS, startEngine } from "../engine.js";
 import { UsageError, type Flags, type FlagSpec } from "../args.js";
 import { percent, type Context } from "../context.js";
 import { loadSource } from "../data-source.js";
@@ -13,6 +13,7 @@ export const SEARCH_USAGE =
   "usage: distill-wasm search --data SRC --teacher t.safetensors --arch 784-32-10 --temperatures 1,2,4,8 --alphas 0.1,0.5,0.9";
 const { validation: _validation, patience: _patience, ...SEARCH_TRAIN_FLAGS } = TRAIN_FLAGS;
 export const SEARCH_SPEC: Record<string, FlagSpec> = {
+  ...ENGINE_FLAGS,
   ...DATA_FLAGS, ...MODEL_FLAGS, ...SEARCH_TRAIN_FLAGS, ...TEACHER_FLAGS,
   temperatures: { kind: "list", help: "temperatures to try", default: "1,2,4,8" },
   alphas: { kind: "list", help: "α values to try", default: "0.1,0.5,0.9" },
@@ -26,7 +27,7 @@ function numbers(name: string, value: unknown): number[] {
 }
 
 export async function runSearch(ctx: Context, flags: Flags): Promise<number> {
-  await init();
+  await startEngine(flags);
   const seed = flags.seed as number;
   const data = await loadSource(flags.data as string, undefined, seed);
   const { train, validation } = data.train.split(flags["search-validation"] as number, { seed, stratified: true });

@@ -1,8 +1,8 @@
 /** `distill-wasm train`: trains a model (a teacher, or a student from scratch) on labels and saves it. */
-import { init } from "../../init.js";
 import { saveModel } from "../../io/model-file.js";
 import { evaluate } from "../../metrics/evaluate.js";
 import { train } from "../../train/train.js";
+import { ENGINE_FLAGS, startEngine } from "../engine.js";
 import { UsageError, type Flags, type FlagSpec } from "../args.js";
 import { percent, type Context } from "../context.js";
 import { loadSource } from "../data-source.js";
@@ -11,6 +11,7 @@ import { Progress } from "../progress.js";
 
 export const TRAIN_USAGE = "usage: distill-wasm train --data SRC --arch 784-512-512-10 --out teacher.safetensors [options]";
 export const TRAIN_SPEC: Record<string, FlagSpec> = {
+  ...ENGINE_FLAGS,
   ...DATA_FLAGS, ...MODEL_FLAGS, ...TRAIN_FLAGS, ...CHECKPOINT_FLAGS,
   out: { kind: "string", help: "where to save the trained model (.safetensors)" },
 };
@@ -18,7 +19,7 @@ export const TRAIN_SPEC: Record<string, FlagSpec> = {
 export async function runTrain(ctx: Context, flags: Flags): Promise<number> {
   const out = flags.out as string | undefined;
   if (!out) throw new UsageError("--out is required: where to save the model, e.g. --out teacher.safetensors");
-  await init();
+  await startEngine(flags);
   const seed = flags.seed as number;
   const data = await loadSource(flags.data as string, flags["test-split"] as number | undefined, seed);
   const model = buildModel(flags, data.train, seed);
