@@ -79,7 +79,7 @@ const handlers = {
       `The distilled student reaches <b id="student-accuracy-inline">${percent(student.accuracy)}</b> on 2,000 test digits ` +
       `(teacher ${percent(teacher.accuracy)}, same student trained on labels alone ${percent(scratch.accuracy)}) ` +
       `with ${(teacher.params / student.params).toFixed(1)}× fewer parameters.`;
-    $("#status").textContent = `Done in ${seconds.toFixed(1)} s · wasm ${runtime.build} build` +
+    $("#status").textContent = `Done in ${seconds.toFixed(1)} s · wasm ${runtime.build} build, ${runtime.threads} thread${runtime.threads === 1 ? "" : "s"}` +
       `${runtime.crossOriginIsolated ? " · cross-origin isolated (precise timers)" : ""} · now draw a digit below`;
     setProgress(1);
     body.dataset.state = "ready";
