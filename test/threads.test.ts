@@ -10,6 +10,7 @@ import {
   createEngine, distill, GEMM_ACCUMULATE, GEMM_RELU, mlp, train, Dataset, OptionError, type Engine,
 } from "../src/index.js";
 import { expectSameBits } from "./helpers/compare.js";
+import { relaxedAvailable } from "./helpers/engines.js";
 import { TestRandom } from "./helpers/rand.js";
 
 type Form = "nn" | "nt" | "tn";
@@ -152,6 +153,26 @@ describe("training on threads", () => {
       expectSameBits(b.teacher, a.teacher, "teacher parameters");
       expectSameBits(b.student, a.student, "student parameters");
       expect(b.losses).toEqual(a.losses);
+    } finally {
+      threaded.dispose();
+    }
+  });
+});
+
+describe.runIf(relaxedAvailable)("relaxed SIMD on threads", () => {
+  it("splits the relaxed build's products without changing them either", async () => {
+    const single = await createEngine({ simd: "relaxed" });
+    const threaded = await createEngine({ simd: "relaxed", threads: 2, parallelThreshold: 0 });
+    try {
+      expect(threaded.build).toBe("relaxed");
+      let seed = 900;
+      for (const form of ["nn", "nt", "tn"] as const) {
+        for (const shape of [{ m: 64, n: 96, k: 70 }, { m: 129, n: 10, k: 33, bias: true, flags: GEMM_RELU }]) {
+          const s = { form, ...shape };
+          expectSameBits(gemm(threaded, s, seed), gemm(single, s, seed), `relaxed ${form} ${s.m}×${s.n}×${s.k}`);
+          seed++;
+        }
+      }
     } finally {
       threaded.dispose();
     }

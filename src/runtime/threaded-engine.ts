@@ -17,24 +17,34 @@ import { ThreadPool } from "./thread-pool.js";
 /** Bytes of one GEMM scratch block (assembly/memory.ts SCRATCH_BYTES). */
 const SCRATCH_BYTES = 512 * 1024;
 const PAGE_BYTES = 65536;
-/** The threads build declares its memory as at most 65536 pages (4 GiB); an imported memory must match. */
-const MAXIMUM_PAGES = 65536;
+/**
+ * Maximum sizes tried for the shared memory, in 64 KiB pages: a shared memory reserves its
+ * maximum up front, which a 32-bit or memory-constrained browser may refuse for 4 GiB.
+ * The threads build declares at most 65536 pages (4 GiB); an imported memory may be smaller.
+ */
+const MAXIMUM_PAGES = [65536, 16384, 4096];
 const INITIAL_PAGES = 32;
+
+/** A shared memory with the largest maximum the JavaScript engine grants. */
+function sharedMemory(threads: number): WebAssembly.Memory {
+  let failure: unknown;
+  for (const maximum of MAXIMUM_PAGES) {
+    try {
+      return new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum, shared: true });
+    } catch (cause) {
+      failure = cause;
+    }
+  }
+  const smallest = (MAXIMUM_PAGES.at(-1)! * PAGE_BYTES) / 1024 ** 2;
+  throw new OutOfMemoryError(`cannot reserve shared WebAssembly memory (even ${smallest} MiB) for ${threads} threads: ${String(failure)}`);
+}
 
 export async function startThreadedEngine(
   simd: "release" | "relaxed", threads: number, parallelThreshold: number | undefined,
 ): Promise<Engine> {
   const build = simd === "relaxed" ? "relaxed-threads" : "threads";
   const module = await embeddedModule(build);
-  let memory: WebAssembly.Memory;
-  try {
-    memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MAXIMUM_PAGES, shared: true });
-  } catch (cause) {
-    throw new OutOfMemoryError(
-      `cannot reserve shared WebAssembly memory of up to ${(MAXIMUM_PAGES * PAGE_BYTES) / 1024 ** 3} GiB for ` +
-        `${threads} threads: ${String(cause)}`,
-    );
-  }
+  const memory = sharedMemory(threads);
   const exports = await instantiateKernels(module, memory);
   const scratch: number[] = [];
   for (let w = 1; w < threads; w++) {
