@@ -131,11 +131,23 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
       return out;
     };
     /** Fills teacherLogits for the batch, then runs `then` (synchronously unless the teacher is an async function). */
-    const withTeacher = (ctx: BatchContext, then: (ctx: BatchContext) => number): number | Promise<number> => {
+    const withTeacher = (ctx: BatchContext, then: (ctx: BatchContext) => void): void | Promise<void> => {
       const pending = teacher.batchLogits(teacherLogits, ctx.x, ctx.rows, student.inputs, ctx.order, ctx.first, temperature);
-      return pending ? pending.then(() => then(ctx)) : then(ctx);
+      if (pending) return pending.then(() => then(ctx));
+      then(ctx);
     };
-    const hintLoss = (rows: number) => (hints ? hints.compute(student, teacher.model!, rows) : 0);
+    // Losses are read from fields (hints.loss, attention.loss, ctx.loss) rather than returned:
+    // a number returned by a call V8 does not inline is boxed, which allocates every step.
+    const hintLoss = (rows: number): number => {
+      if (!hints) return 0;
+      hints.compute(student, teacher.model!, rows);
+      return hints.loss;
+    };
+    const attentionLoss = (rows: number): number => {
+      if (!attention) return 0;
+      attention.compute(student, teacher.model!, rows);
+      return attention.loss;
+    };
 
     const hookBase: Omit<LossHooks, "loss"> = {
       augment: augment?.apply,
@@ -150,15 +162,15 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
     };
 
     /** The hint-only stage's loss: the logits get no gradient, only the hints drive the student. */
-    const hintOnlyLoss = (ctx: BatchContext): number => {
+    const hintOnlyLoss = (ctx: BatchContext): void => {
       k.zero_bytes(ctx.grad, ctx.rows * student.outputs * 4);
       const h = hintLoss(ctx.rows);
       sums.hint += h * ctx.rows;
       sums.rows += ctx.rows;
-      return h;
+      ctx.loss = h;
     };
     /** The main stage's loss: α·hard + (1 − α)·soft (+ hints + attention transfer), gradient into ctx.grad. */
-    const distillLoss = (ctx: BatchContext): number => {
+    const distillLoss = (ctx: BatchContext): void => {
         const n = ctx.rows * student.outputs;
         let total: number;
         let hard: number;
@@ -176,13 +188,13 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
           soft = partsView[2]!;
         }
         const h = hintLoss(ctx.rows);
-        const at = attention ? attention.compute(student, teacher.model!, ctx.rows) : 0;
+        const at = attentionLoss(ctx.rows);
         sums.hard += hard * ctx.rows;
         sums.soft += soft * ctx.rows;
         sums.hint += h * ctx.rows;
         sums.attention += at * ctx.rows;
         sums.rows += ctx.rows;
-        return total + h + at;
+        ctx.loss = total + h + at;
     };
 
     // A checkpoint records its stage; resuming the main stage skips the (finished) hint stage.
