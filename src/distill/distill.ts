@@ -136,18 +136,8 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
       if (pending) return pending.then(() => then(ctx));
       then(ctx);
     };
-    // Losses are read from fields (hints.loss, attention.loss, ctx.loss) rather than returned:
-    // a number returned by a call V8 does not inline is boxed, which allocates every step.
-    const hintLoss = (rows: number): number => {
-      if (!hints) return 0;
-      hints.compute(student, teacher.model!, rows);
-      return hints.loss;
-    };
-    const attentionLoss = (rows: number): number => {
-      if (!attention) return 0;
-      attention.compute(student, teacher.model!, rows);
-      return attention.loss;
-    };
+    // Losses are passed in fields (hints.loss, attention.loss, ctx.loss), never as return
+    // values: a number returned by a call V8 does not inline is boxed, allocating every step.
 
     const hookBase: Omit<LossHooks, "loss"> = {
       augment: augment?.apply,
@@ -164,7 +154,8 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
     /** The hint-only stage's loss: the logits get no gradient, only the hints drive the student. */
     const hintOnlyLoss = (ctx: BatchContext): void => {
       k.zero_bytes(ctx.grad, ctx.rows * student.outputs * 4);
-      const h = hintLoss(ctx.rows);
+      hints!.compute(student, teacher.model!, ctx.rows);
+      const h = hints!.loss;
       sums.hint += h * ctx.rows;
       sums.rows += ctx.rows;
       ctx.loss = h;
@@ -187,8 +178,10 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
           hard = partsView[1]!;
           soft = partsView[2]!;
         }
-        const h = hintLoss(ctx.rows);
-        const at = attentionLoss(ctx.rows);
+        if (hints) hints.compute(student, teacher.model!, ctx.rows);
+        if (attention) attention.compute(student, teacher.model!, ctx.rows);
+        const h = hints ? hints.loss : 0;
+        const at = attention ? attention.loss : 0;
         sums.hard += hard * ctx.rows;
         sums.soft += soft * ctx.rows;
         sums.hint += h * ctx.rows;

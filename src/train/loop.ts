@@ -127,6 +127,11 @@ class YieldClock {
 /** runSteps' answer when the epoch's steps are done or the loop stopped. */
 const EPOCH_DONE = Symbol("epoch done");
 
+/** Indices of the running sums of an epoch (runLoop's `sums`). */
+const LOSS_SUM = 0;
+const CORRECT = 1;
+const SEEN = 2;
+
 /** Which part of the current step runSteps continues with (after an await). */
 const START = 0;
 const FINISH = 1;
@@ -341,8 +346,12 @@ export async function runLoop(
     const live = { lr: baseLr };
     let startEpoch = 0;
     let position = 0;
-    /** The epoch's running sums; one object for the run, reset at each epoch start. */
-    const sums = { lossSum: 0, correct: 0, seen: 0 };
+    /**
+     * The epoch's running sums (Σ loss·rows, correct predictions, rows seen), reset at each
+     * epoch start. A typed array, whose elements V8 never boxes: an object field can end up
+     * holding a boxed number (after V8 generalises its representation) and allocate per store.
+     */
+    const sums = new Float64Array(3);
     const ctx: BatchContext = { x: batchX, y: batchY, rows: 0, logits: 0, grad, order, first: 0, epoch: 0, loss: 0 };
     const backwardOptions = { inject: hooks.inject };
     const maxSteps = run.maxSteps; // Infinity without a budget: a double field, which an unoptimised read boxes
@@ -351,12 +360,13 @@ export async function runLoop(
     const cursor = { first: 0, phase: START };
 
     const setSums = (lossSum: number, correct: number, seen: number): void => {
-      sums.lossSum = lossSum;
-      sums.correct = correct;
-      sums.seen = seen;
+      sums[LOSS_SUM] = lossSum;
+      sums[CORRECT] = correct;
+      sums[SEEN] = seen;
     };
     const capture = (epoch: number, next: number): Checkpoint => ({
-      format: "distill-wasm-checkpoint", version: 1, fingerprint, stage, epoch, position: next, steps, ...sums,
+      format: "distill-wasm-checkpoint", version: 1, fingerprint, stage, epoch, position: next, steps,
+      lossSum: sums[LOSS_SUM]!, correct: sums[CORRECT]!, seen: sums[SEEN]!,
       history: history.map((r) => ({ ...r })), early: { bestValue, bestEpoch: bestEpoch ?? null, sinceBest },
       params: model.parameterBlock(), best: best ? engine.readF32(best, model.blockLength) : null,
       optimizers: optimizers.map((o) => o.exportState()),
@@ -395,12 +405,14 @@ export async function runLoop(
      * augment, forward, and the loss into ctx.loss (a promise only for an async function teacher).
      */
     const startStep = (epoch: number, first: number): void | Promise<void> => {
-      const rows = Math.min(run.batchSize, train.length - first);
+      // Not Math.min: V8 may type its result as a double, which is boxed when passed to forward().
+      const left = train.length - first;
+      const rows = left < run.batchSize ? left : run.batchSize;
       k.gather_rows(batchX, data.x, order, first, rows, features * 4);
       k.gather_rows(batchY, data.y, order, first, rows, 4);
       hooks.augment?.(batchX, rows);
       const logits = model.forward(batchX, rows, true);
-      sums.correct += k.accuracy_count(logits, batchY, rows, classes);
+      sums[CORRECT]! += k.accuracy_count(logits, batchY, rows, classes);
       ctx.rows = rows;
       ctx.logits = logits;
       ctx.first = first;
@@ -416,19 +428,20 @@ export async function runLoop(
           `Try a lower learning rate (it was ${live.lr}) or gradient clipping (clipNorm).`,
       );
     };
-    /** The rest of a step: divergence check, backward, clipping, optimizer update. */
-    const finishStep = (epoch: number, rows: number): void => {
+    /** The rest of a step (the batch of ctx): divergence check, backward, clipping, optimizer update. */
+    const finishStep = (epoch: number): void => {
       const loss = ctx.loss;
+      const rows = ctx.rows;
       if (!Number.isFinite(loss)) diverged(epoch);
-      sums.lossSum += loss * rows;
-      sums.seen += rows;
+      sums[LOSS_SUM]! += loss * rows;
+      sums[SEEN]! += rows;
       model.backward(grad, rows, backwardOptions);
       if (options.clipNorm !== undefined) k.clip_grad_norm(clipList, 1 + extra.length, options.clipNorm);
       model.saveParametersTo(snapshot);
-      live.lr = learningRate(engine, baseLr, options, steps, epoch, totalSteps);
-      optimizer.step(model.paramsPtr, model.gradsPtr, live.lr);
+      learningRate(live, engine, baseLr, options, steps, epoch, totalSteps);
+      optimizer.step(model.paramsPtr, model.gradsPtr, live);
       model.markParametersChanged();
-      for (let i = 0; i < extra.length; i++) extra[i]!.optimizer.step(extra[i]!.params, extra[i]!.grads, live.lr);
+      for (let i = 0; i < extra.length; i++) extra[i]!.optimizer.step(extra[i]!.params, extra[i]!.grads, live);
     };
 
     /**
@@ -449,7 +462,7 @@ export async function runLoop(
         }
         if (cursor.phase === FINISH) {
           cursor.phase = CHECKS;
-          finishStep(epoch, Math.min(run.batchSize, train.length - first));
+          finishStep(epoch);
           steps++;
           options.onBatch?.({ epoch: epoch + 1, step: steps, loss: ctx.loss, lr: live.lr });
           if (options.checkpoint && steps % options.checkpoint.every === 0) return options.checkpoint.save(capture(epoch, first + run.batchSize));
@@ -486,7 +499,7 @@ export async function runLoop(
       cursor.phase = START;
       for (let wait = runSteps(epoch); wait !== EPOCH_DONE; wait = runSteps(epoch)) await wait;
       const record: EpochRecord = {
-        epoch: epoch + 1, loss: sums.lossSum / sums.seen, accuracy: sums.correct / sums.seen, lr: live.lr, steps,
+        epoch: epoch + 1, loss: sums[LOSS_SUM]! / sums[SEEN]!, accuracy: sums[CORRECT]! / sums[SEEN]!, lr: live.lr, steps,
         seconds: (performance.now() - started) / 1000,
       };
       const parts = hooks.takeParts?.();

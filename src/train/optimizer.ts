@@ -118,9 +118,13 @@ export class Optimizer {
     return this.spec.lr;
   }
 
-  /** Updates params (in place) from grads at learning rate lr. */
-  step(params: number, grads: number, lr: number): void {
+  /**
+   * Updates params (in place) from grads at learning rate rate.lr. The rate comes in an
+   * object field: a number argument would be boxed (allocated) on every call V8 does not inline.
+   */
+  step(params: number, grads: number, rate: { readonly lr: number }): void {
     const k = this.engine.kernels;
+    const lr = rate.lr;
     this.steps++;
     if (!this.adam) k.sgd_step(params, grads, this.state1, this.length, lr, this.momentum, this.weightDecay, this.nesterov);
     else k.adam_step(params, grads, this.state1, this.state2, this.length, lr, this.beta1, this.beta2, this.eps, this.weightDecay, this.steps, this.decoupled);
