@@ -87,7 +87,7 @@ interface LayerState {
    * shape, never from the differently shaped spec objects (a double read through such a
    * polymorphic load is boxed, i.e. allocated, on every pass).
    */
-  hyper: LayerNumbers;
+  numbers: LayerNumbers;
 }
 
 /** Numbers a layer's kernels take, resolved from its spec and input shape (0 where unused). */
@@ -211,7 +211,7 @@ export class Sequential {
         work: 0, argmax: 0, runMean: -1, runVar: -1, saved: -1, trained: false,
         weight: -1, bias: -1, transposed: -1,
         out: 0, dInput: 0, mask: 0, inPtr: 0, outPtr: 0, fusedRelu: false, dropped: false,
-        hyper: layerNumbers(spec, shape),
+        numbers: layerNumbers(spec, shape),
       };
       for (const t of tensors) {
         if (t.layer !== i) continue;
@@ -410,16 +410,16 @@ export class Sequential {
       } else if (spec.type === "conv2d") {
         const next = this.layers[i + 1]?.spec;
         l.fusedRelu = next?.type === "activation" && next.name === "relu" && !this.unfused.has(i);
-        const g = l.hyper;
+        const geo = l.numbers;
         k.conv2d_forward(
           l.out, input, this.paramsPtr + l.weight * 4, this.paramsPtr + l.bias * 4, l.work,
-          rows, g.c, g.h, g.w, spec.outChannels, g.kh, g.kw, g.stride, g.pad, l.fusedRelu ? GEMM_RELU : 0,
+          rows, geo.c, geo.h, geo.w, spec.outChannels, geo.kh, geo.kw, geo.stride, geo.pad, l.fusedRelu ? GEMM_RELU : 0,
         );
         l.outPtr = l.out;
       } else if (spec.type === "maxPool2d" || spec.type === "avgPool2d") {
-        const g = l.hyper;
-        if (spec.type === "maxPool2d") k.maxpool2d_forward(l.out, l.argmax, input, rows, g.c, g.h, g.w, g.kh, g.stride, g.pad);
-        else k.avgpool2d_forward(l.out, input, rows, g.c, g.h, g.w, g.kh, g.stride, g.pad);
+        const geo = l.numbers;
+        if (spec.type === "maxPool2d") k.maxpool2d_forward(l.out, l.argmax, input, rows, geo.c, geo.h, geo.w, geo.kh, geo.stride, geo.pad);
+        else k.avgpool2d_forward(l.out, input, rows, geo.c, geo.h, geo.w, geo.kh, geo.stride, geo.pad);
         l.outPtr = l.out;
       } else if (spec.type === "batchNorm") {
         const c = spec.channels;
@@ -431,10 +431,10 @@ export class Sequential {
             throw new ShapeError(`layer ${i} (batchNorm): training needs more than one value per channel; got a batch of ${rows} row(s) of ${spatial} value(s) per channel`);
           }
           const mean = this.statsPtr + l.saved * 4, invstd = mean + align4(c) * 4;
-          k.batchnorm_forward_train(l.out, mean, invstd, runMean, runVar, input, gamma, beta, rows, c, spatial, l.hyper.momentum, l.hyper.eps);
+          k.batchnorm_forward_train(l.out, mean, invstd, runMean, runVar, input, gamma, beta, rows, c, spatial, l.numbers.momentum, l.numbers.eps);
           l.trained = true;
         } else {
-          k.batchnorm_forward_eval(l.out, input, gamma, beta, runMean, runVar, rows, c, spatial, l.hyper.eps);
+          k.batchnorm_forward_eval(l.out, input, gamma, beta, runMean, runVar, rows, c, spatial, l.numbers.eps);
           l.trained = false;
         }
         l.outPtr = l.out;
@@ -446,12 +446,12 @@ export class Sequential {
         if (spec.name === "relu" && previous?.fusedRelu) l.outPtr = input; // already applied by the GEMM
         else {
           l.outPtr = l.out;
-          if (spec.name === "leaky_relu") k.leaky_relu_forward(l.out, input, n, l.hyper.slope);
+          if (spec.name === "leaky_relu") k.leaky_relu_forward(l.out, input, n, l.numbers.slope);
           else k[FORWARD[spec.name]](l.out, input, n);
         }
-      } else if (training && spec.type === "dropout" && l.hyper.p > 0) {
+      } else if (training && spec.type === "dropout" && l.numbers.p > 0) {
         const n = rows * l.outputs;
-        k.rng_dropout_mask(this.rngPtr, l.mask, n, l.hyper.p);
+        k.rng_dropout_mask(this.rngPtr, l.mask, n, l.numbers.p);
         k.dropout_forward(l.out, input, l.mask, n);
         l.outPtr = l.out;
         l.dropped = true;
@@ -545,7 +545,7 @@ export class Sequential {
         k.gemm_nn(l.dInput, g, w, 0, rows, l.inputs, l.outputs, l.outputs, l.inputs, l.inputs, 0);
         g = l.dInput;
       } else if (spec.type === "conv2d") {
-        const geo = l.hyper;
+        const geo = l.numbers;
         const stop = i === firstDense && !options.inputGradient;
         k.conv2d_backward(
           stop ? 0 : l.dInput, this.gradsPtr + l.weight * 4, this.gradsPtr + l.bias * 4, g, l.inPtr,
@@ -555,7 +555,7 @@ export class Sequential {
         g = l.dInput;
       } else if (spec.type === "maxPool2d" || spec.type === "avgPool2d") {
         if (i < firstDense && !options.inputGradient) return 0;
-        const geo = l.hyper;
+        const geo = l.numbers;
         if (spec.type === "maxPool2d") k.maxpool2d_backward(l.dInput, g, l.argmax, rows, geo.c, geo.h, geo.w, geo.kh, geo.stride, geo.pad);
         else k.avgpool2d_backward(l.dInput, g, rows, geo.c, geo.h, geo.w, geo.kh, geo.stride, geo.pad);
         g = l.dInput;
@@ -575,7 +575,7 @@ export class Sequential {
         // identity on flat rows
       } else if (spec.type === "activation") {
         if (spec.name === "relu") k.relu_backward(g, g, l.outPtr, n);
-        else if (spec.name === "leaky_relu") k.leaky_relu_backward(g, g, l.inPtr, n, l.hyper.slope);
+        else if (spec.name === "leaky_relu") k.leaky_relu_backward(g, g, l.inPtr, n, l.numbers.slope);
         else if (spec.name === "gelu") k.gelu_backward(g, g, l.inPtr, n);
         else k[BACKWARD[spec.name]](g, g, l.outPtr, n);
       } else if (l.dropped) {
