@@ -12,13 +12,19 @@
  *                     the shuffled order, the loop's PRNG state, the parameter snapshot
  *                     the loop restores on divergence, the clip list
  *
+ * and for distillation with precomputed teacher logits, in addition
+ *
+ * + teacher           the logits of every sample (n, classes), two (batch, classes) work
+ *                     buffers, the batch's teacher logits and an MSE gradient buffer
+ *                     (batch, classes), and the three f64 loss parts
+ *
  * where every block costs a 16-byte header plus its size rounded up to 16 bytes (at least
  * 16), as assembly/memory.ts allocates on a fresh heap. The expected numbers are computed
  * from that formula, not measured and pasted; one fresh engine per test keeps the heap's
  * layout known (no gaps, so no block is larger than asked).
  */
 import { describe, expect, it } from "vitest";
-import { createEngine, Dataset, mlp, train, type Engine, type OptimizerSpec, type Sequential } from "../src/index.js";
+import { createEngine, Dataset, distill, mlp, train, type Engine, type OptimizerSpec, type Sequential } from "../src/index.js";
 
 const HEADER = 16;
 /** assembly/memory.ts: SCRATCH_BYTES, the GEMM packing buffers allocated with the heap. */
@@ -113,6 +119,25 @@ describe("wasm memory accounting", () => {
       expect(engine.heapBytes).toBe(FIXED);
     });
   }
+
+  it(`distill with cached teacher logits, 784-800-800-10, batch ${BATCH}: the teacher's buffers on top, the data held once`, async () => {
+    const engine = await freshEngine();
+    const model = mlp([784, 800, 800, 10], { seed: 1, engine });
+    model.reserve(BATCH);
+    const idle = FIXED + modelBytes(model) + activationBytes(model, BATCH);
+    const classes = model.outputs;
+    const teacher = 3 * f32(BATCH * classes) + f32(ROWS * classes) + f32(BATCH * classes) + block(3 * 8);
+    const logits = new Float32Array(ROWS * classes).map((_, i) => (i % 7) - 3);
+    const during: number[] = [];
+    await distill({
+      teacher: logits, student: model, data: dataset(ROWS, 784, classes), epochs: 1, batchSize: BATCH,
+      optimizer: { type: "sgd", lr: 0.01, momentum: 0.9 }, onEpoch: () => void during.push(engine.heapBytes),
+    });
+    expect(during).toEqual([idle + teacher + optimizerBytes(model, "momentum") + runBytes(model, ROWS, BATCH)]);
+    expect(engine.heapBytes).toBe(idle);
+    model.dispose();
+    expect(engine.heapBytes).toBe(FIXED);
+  });
 
   it("a model with dropout also keeps one mask per dropout layer", async () => {
     const engine = await freshEngine();

@@ -5,6 +5,7 @@
  * sees, and a fine-tuning stage on the labels afterwards.
  */
 import type { Dataset } from "../data/dataset.js";
+import type { Engine } from "../engine.js";
 import { ArgumentError, OptionError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
 import { DISTILL_SOFT_CROSS_ENTROPY } from "../runtime/abi.js";
@@ -65,6 +66,20 @@ function epochValue(name: string, v: EpochValue, epochs: number, check: (x: numb
   throw new OptionError(`distill: ${name} must be a number, { from, to } or a function of the epoch`);
 }
 
+/**
+ * Lets the teacher allocate its buffers (and cache its logits) from a copy of the data in
+ * wasm, freed afterwards: the training loop keeps a copy of its own, so that distillation
+ * does not hold the data twice.
+ */
+async function prepareTeacher(engine: Engine, teacher: TeacherSource, data: Dataset, batch: number, cache: boolean): Promise<void> {
+  const owned: number[] = [];
+  try {
+    await teacher.prepare(copyToWasm(engine, data, owned), batch, cache);
+  } finally {
+    for (const p of owned) engine.free(p);
+  }
+}
+
 export async function distill(options: DistillOptions): Promise<DistillResult> {
   const op = "distill";
   if (!options || typeof options !== "object") throw new ArgumentError(`${op}: expects an options object { teacher, student, data, ... }`);
@@ -103,10 +118,9 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
   let hints: Hints | undefined;
   let attention: AttentionTransfer | undefined;
   try {
-    const wasmData = copyToWasm(engine, trainSet, owned);
     student.reserve(Math.min(batch, trainSet.length));
     const perBatch = options.augment !== undefined || hintSpecs.length > 0 || attentionSpecs.length > 0;
-    await teacher.prepare(wasmData, Math.min(batch, trainSet.length), !perBatch);
+    await prepareTeacher(engine, teacher, trainSet, Math.min(batch, trainSet.length), !perBatch);
     if (hintSpecs.length > 0) hints = new Hints(engine, hintSpecs, student, teacher.model!, batch, seed);
     if (attentionSpecs.length > 0) attention = new AttentionTransfer(engine, attentionSpecs, student, teacher.model!, batch);
     const inject = new Map([...(hints?.inject ?? []), ...(attention?.inject ?? [])]);
