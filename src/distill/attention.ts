@@ -104,8 +104,11 @@ export class AttentionTransfer {
     });
   }
 
-  /** After both forward passes on the same batch: Σ over pairs of the transfer loss; writes the gradients to inject. */
-  compute(student: Sequential, teacher: Sequential, rows: number): number {
+  /** Σ over pairs of the transfer loss from the last compute() (a field, not a return value, so that it is never boxed). */
+  loss = 0;
+
+  /** After both forward passes on the same batch: the transfer loss into `loss`; writes the gradients to inject. */
+  compute(student: Sequential, teacher: Sequential, rows: number): void {
     const k = this.engine.kernels;
     let total = 0;
     for (const pr of this.pairs) {
@@ -117,7 +120,7 @@ export class AttentionTransfer {
       k.attention_map(pr.qt, at, rows, pr.ct, pr.spatial, pr.p);
       total += k.attention_transfer(pr.inject, pr.work, student.layerOutput(pr.student), pr.qt, rows, pr.cs, pr.spatial, pr.p, pr.weight);
     }
-    return total;
+    this.loss = total;
   }
 
   dispose(): void {

@@ -5,6 +5,7 @@
  * sees, and a fine-tuning stage on the labels afterwards.
  */
 import type { Dataset } from "../data/dataset.js";
+import type { Engine } from "../engine.js";
 import { ArgumentError, OptionError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
 import { DISTILL_SOFT_CROSS_ENTROPY } from "../runtime/abi.js";
@@ -65,6 +66,20 @@ function epochValue(name: string, v: EpochValue, epochs: number, check: (x: numb
   throw new OptionError(`distill: ${name} must be a number, { from, to } or a function of the epoch`);
 }
 
+/**
+ * Lets the teacher allocate its buffers (and cache its logits) from a copy of the data in
+ * wasm, freed afterwards: the training loop keeps a copy of its own, so that distillation
+ * does not hold the data twice.
+ */
+async function prepareTeacher(engine: Engine, teacher: TeacherSource, data: Dataset, batch: number, cache: boolean): Promise<void> {
+  const owned: number[] = [];
+  try {
+    await teacher.prepare(copyToWasm(engine, data, owned), batch, cache);
+  } finally {
+    for (const p of owned) engine.free(p);
+  }
+}
+
 export async function distill(options: DistillOptions): Promise<DistillResult> {
   const op = "distill";
   if (!options || typeof options !== "object") throw new ArgumentError(`${op}: expects an options object { teacher, student, data, ... }`);
@@ -103,10 +118,9 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
   let hints: Hints | undefined;
   let attention: AttentionTransfer | undefined;
   try {
-    const wasmData = copyToWasm(engine, trainSet, owned);
     student.reserve(Math.min(batch, trainSet.length));
     const perBatch = options.augment !== undefined || hintSpecs.length > 0 || attentionSpecs.length > 0;
-    await teacher.prepare(wasmData, Math.min(batch, trainSet.length), !perBatch);
+    await prepareTeacher(engine, teacher, trainSet, Math.min(batch, trainSet.length), !perBatch);
     if (hintSpecs.length > 0) hints = new Hints(engine, hintSpecs, student, teacher.model!, batch, seed);
     if (attentionSpecs.length > 0) attention = new AttentionTransfer(engine, attentionSpecs, student, teacher.model!, batch);
     const inject = new Map([...(hints?.inject ?? []), ...(attention?.inject ?? [])]);
@@ -131,11 +145,13 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
       return out;
     };
     /** Fills teacherLogits for the batch, then runs `then` (synchronously unless the teacher is an async function). */
-    const withTeacher = (ctx: BatchContext, then: (ctx: BatchContext) => number): number | Promise<number> => {
+    const withTeacher = (ctx: BatchContext, then: (ctx: BatchContext) => void): void | Promise<void> => {
       const pending = teacher.batchLogits(teacherLogits, ctx.x, ctx.rows, student.inputs, ctx.order, ctx.first, temperature);
-      return pending ? pending.then(() => then(ctx)) : then(ctx);
+      if (pending) return pending.then(() => then(ctx));
+      then(ctx);
     };
-    const hintLoss = (rows: number) => (hints ? hints.compute(student, teacher.model!, rows) : 0);
+    // Losses are passed in fields (hints.loss, attention.loss, ctx.loss), never as return
+    // values: a number returned by a call V8 does not inline is boxed, allocating every step.
 
     const hookBase: Omit<LossHooks, "loss"> = {
       augment: augment?.apply,
@@ -150,15 +166,16 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
     };
 
     /** The hint-only stage's loss: the logits get no gradient, only the hints drive the student. */
-    const hintOnlyLoss = (ctx: BatchContext): number => {
+    const hintOnlyLoss = (ctx: BatchContext): void => {
       k.zero_bytes(ctx.grad, ctx.rows * student.outputs * 4);
-      const h = hintLoss(ctx.rows);
+      hints!.compute(student, teacher.model!, ctx.rows);
+      const h = hints!.loss;
       sums.hint += h * ctx.rows;
       sums.rows += ctx.rows;
-      return h;
+      ctx.loss = h;
     };
     /** The main stage's loss: α·hard + (1 − α)·soft (+ hints + attention transfer), gradient into ctx.grad. */
-    const distillLoss = (ctx: BatchContext): number => {
+    const distillLoss = (ctx: BatchContext): void => {
         const n = ctx.rows * student.outputs;
         let total: number;
         let hard: number;
@@ -175,14 +192,16 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
           hard = partsView[1]!;
           soft = partsView[2]!;
         }
-        const h = hintLoss(ctx.rows);
-        const at = attention ? attention.compute(student, teacher.model!, ctx.rows) : 0;
+        if (hints) hints.compute(student, teacher.model!, ctx.rows);
+        if (attention) attention.compute(student, teacher.model!, ctx.rows);
+        const h = hints ? hints.loss : 0;
+        const at = attention ? attention.loss : 0;
         sums.hard += hard * ctx.rows;
         sums.soft += soft * ctx.rows;
         sums.hint += h * ctx.rows;
         sums.attention += at * ctx.rows;
         sums.rows += ctx.rows;
-        return total + h + at;
+        ctx.loss = total + h + at;
     };
 
     // A checkpoint records its stage; resuming the main stage skips the (finished) hint stage.

@@ -104,11 +104,14 @@ export class Hints {
     }
   }
 
+  /** Σ β·mse of the last compute() (a field, not a return value, so that it is never boxed). */
+  loss = 0;
+
   /**
-   * After both forward passes on the same batch: computes every hint loss and writes the
-   * gradients to inject (and the regressor gradients). Returns Σ β·mse.
+   * After both forward passes on the same batch: computes every hint loss into `loss` and
+   * writes the gradients to inject (and the regressor gradients).
    */
-  compute(student: Sequential, teacher: Sequential, rows: number): number {
+  compute(student: Sequential, teacher: Sequential, rows: number): void {
     const k = this.engine.kernels;
     let total = 0;
     for (const h of this.hints) {
@@ -126,7 +129,7 @@ export class Hints {
       k.bias_grad(this.grads + h.b * 4, h.dr, rows, h.dt, 0);
       k.gemm_nn(h.inject, h.dr, w, 0, rows, h.ds, h.dt, h.dt, h.ds, h.ds, 0); // dhs = dr·W
     }
-    return total;
+    this.loss = total;
   }
 
   dispose(): void {

@@ -19,8 +19,9 @@
  * momentum can never touch the running statistics. `parameterBlock()` returns both blocks
  * one after the other (blockLength + bufferLength floats) and `setParameterBlock()` takes
  * either length, so checkpoints carry the running statistics; `saveParametersTo(ptr)`
- * copies the trainable block to ptr and remembers the buffers for that ptr, which
- * `loadParametersFrom(ptr)` restores with it (the training loop's snapshots).
+ * copies the trainable block to ptr and copies the buffers to a wasm block kept for that
+ * ptr, which `loadParametersFrom(ptr)` restores with it (the training loop's snapshots;
+ * `forgetSnapshot(ptr)` frees that block).
  */
 import type { Engine } from "../engine.js";
 import { ArgumentError, ShapeError } from "../errors.js";
@@ -81,6 +82,52 @@ interface LayerState {
   outPtr: number;
   fusedRelu: boolean;
   dropped: boolean;
+  /**
+   * The spec's numbers, read once at construction: a step reads them from this one object
+   * shape, never from the differently shaped spec objects (a double read through such a
+   * polymorphic load is boxed, i.e. allocated, on every pass).
+   */
+  numbers: LayerNumbers;
+}
+
+/** Numbers a layer's kernels take, resolved from its spec and input shape (0 where unused). */
+interface LayerNumbers {
+  /** conv / pool: input channels, height, width; kernel height and width; stride; padding */
+  c: number;
+  h: number;
+  w: number;
+  kh: number;
+  kw: number;
+  stride: number;
+  pad: number;
+  /** dropout: drop probability; leaky_relu: negative slope; batchNorm: momentum and eps */
+  p: number;
+  slope: number;
+  momentum: number;
+  eps: number;
+}
+
+/** The numbers of one layer (see LayerNumbers). */
+function layerNumbers(spec: LayerSpec, inShape: readonly number[]): LayerNumbers {
+  const n: LayerNumbers = { c: 0, h: 0, w: 0, kh: 0, kw: 0, stride: 0, pad: 0, p: 0, slope: 0, momentum: 0, eps: 0 };
+  if (inShape.length === 3) [n.c, n.h, n.w] = inShape as [number, number, number];
+  if (spec.type === "conv2d") {
+    [n.kh, n.kw] = kernelOf(spec);
+    n.stride = spec.stride ?? 1;
+    n.pad = spec.padding ?? 0;
+  } else if (spec.type === "maxPool2d" || spec.type === "avgPool2d") {
+    n.kh = n.kw = spec.kernel;
+    n.stride = spec.stride ?? spec.kernel;
+    n.pad = spec.padding ?? 0;
+  } else if (spec.type === "dropout") {
+    n.p = spec.p;
+  } else if (spec.type === "activation") {
+    n.slope = spec.slope ?? 0.01;
+  } else if (spec.type === "batchNorm") {
+    n.momentum = spec.momentum ?? 0.1;
+    n.eps = spec.eps ?? 1e-5;
+  }
+  return n;
 }
 
 const INFERENCE_CHUNK = 256;
@@ -118,8 +165,12 @@ export class Sequential {
   /** Saved batch mean / invstd of the batchNorm layers (0 if none). */
   private readonly statsPtr: number;
   private readonly buffers: NamedParameter[];
-  /** Buffer values remembered by saveParametersTo(ptr), restored by loadParametersFrom(ptr). */
-  private readonly bufferSnapshots = new Map<number, Float32Array>();
+  /**
+   * Snapshot ptr → wasm copy (bufferLength floats) of the buffers saved with it by
+   * saveParametersTo(ptr), restored by loadParametersFrom(ptr). In wasm so that a training
+   * step's snapshot allocates nothing on the JS heap.
+   */
+  private readonly bufferSnapshots = new Map<number, number>();
   private readonly named: NamedParameter[];
   private capacity = 0;
   private inputBuffer = 0;
@@ -160,6 +211,7 @@ export class Sequential {
         work: 0, argmax: 0, runMean: -1, runVar: -1, saved: -1, trained: false,
         weight: -1, bias: -1, transposed: -1,
         out: 0, dInput: 0, mask: 0, inPtr: 0, outPtr: 0, fusedRelu: false, dropped: false,
+        numbers: layerNumbers(spec, shape),
       };
       for (const t of tensors) {
         if (t.layer !== i) continue;
@@ -358,18 +410,16 @@ export class Sequential {
       } else if (spec.type === "conv2d") {
         const next = this.layers[i + 1]?.spec;
         l.fusedRelu = next?.type === "activation" && next.name === "relu" && !this.unfused.has(i);
-        const [c, h, w] = l.inShape as [number, number, number];
-        const [kh, kw] = kernelOf(spec);
+        const geo = l.numbers;
         k.conv2d_forward(
           l.out, input, this.paramsPtr + l.weight * 4, this.paramsPtr + l.bias * 4, l.work,
-          rows, c, h, w, spec.outChannels, kh, kw, spec.stride ?? 1, spec.padding ?? 0, l.fusedRelu ? GEMM_RELU : 0,
+          rows, geo.c, geo.h, geo.w, spec.outChannels, geo.kh, geo.kw, geo.stride, geo.pad, l.fusedRelu ? GEMM_RELU : 0,
         );
         l.outPtr = l.out;
       } else if (spec.type === "maxPool2d" || spec.type === "avgPool2d") {
-        const [c, h, w] = l.inShape as [number, number, number];
-        const stride = spec.stride ?? spec.kernel, pad = spec.padding ?? 0;
-        if (spec.type === "maxPool2d") k.maxpool2d_forward(l.out, l.argmax, input, rows, c, h, w, spec.kernel, stride, pad);
-        else k.avgpool2d_forward(l.out, input, rows, c, h, w, spec.kernel, stride, pad);
+        const geo = l.numbers;
+        if (spec.type === "maxPool2d") k.maxpool2d_forward(l.out, l.argmax, input, rows, geo.c, geo.h, geo.w, geo.kh, geo.stride, geo.pad);
+        else k.avgpool2d_forward(l.out, input, rows, geo.c, geo.h, geo.w, geo.kh, geo.stride, geo.pad);
         l.outPtr = l.out;
       } else if (spec.type === "batchNorm") {
         const c = spec.channels;
@@ -381,10 +431,10 @@ export class Sequential {
             throw new ShapeError(`layer ${i} (batchNorm): training needs more than one value per channel; got a batch of ${rows} row(s) of ${spatial} value(s) per channel`);
           }
           const mean = this.statsPtr + l.saved * 4, invstd = mean + align4(c) * 4;
-          k.batchnorm_forward_train(l.out, mean, invstd, runMean, runVar, input, gamma, beta, rows, c, spatial, spec.momentum ?? 0.1, spec.eps ?? 1e-5);
+          k.batchnorm_forward_train(l.out, mean, invstd, runMean, runVar, input, gamma, beta, rows, c, spatial, l.numbers.momentum, l.numbers.eps);
           l.trained = true;
         } else {
-          k.batchnorm_forward_eval(l.out, input, gamma, beta, runMean, runVar, rows, c, spatial, spec.eps ?? 1e-5);
+          k.batchnorm_forward_eval(l.out, input, gamma, beta, runMean, runVar, rows, c, spatial, l.numbers.eps);
           l.trained = false;
         }
         l.outPtr = l.out;
@@ -396,12 +446,12 @@ export class Sequential {
         if (spec.name === "relu" && previous?.fusedRelu) l.outPtr = input; // already applied by the GEMM
         else {
           l.outPtr = l.out;
-          if (spec.name === "leaky_relu") k.leaky_relu_forward(l.out, input, n, spec.slope ?? 0.01);
+          if (spec.name === "leaky_relu") k.leaky_relu_forward(l.out, input, n, l.numbers.slope);
           else k[FORWARD[spec.name]](l.out, input, n);
         }
-      } else if (training && spec.type === "dropout" && spec.p > 0) {
+      } else if (training && spec.type === "dropout" && l.numbers.p > 0) {
         const n = rows * l.outputs;
-        k.rng_dropout_mask(this.rngPtr, l.mask, n, spec.p);
+        k.rng_dropout_mask(this.rngPtr, l.mask, n, l.numbers.p);
         k.dropout_forward(l.out, input, l.mask, n);
         l.outPtr = l.out;
         l.dropped = true;
@@ -495,21 +545,19 @@ export class Sequential {
         k.gemm_nn(l.dInput, g, w, 0, rows, l.inputs, l.outputs, l.outputs, l.inputs, l.inputs, 0);
         g = l.dInput;
       } else if (spec.type === "conv2d") {
-        const [c, h, w] = l.inShape as [number, number, number];
-        const [kh, kw] = kernelOf(spec);
+        const geo = l.numbers;
         const stop = i === firstDense && !options.inputGradient;
         k.conv2d_backward(
           stop ? 0 : l.dInput, this.gradsPtr + l.weight * 4, this.gradsPtr + l.bias * 4, g, l.inPtr,
-          this.paramsPtr + l.weight * 4, l.work, rows, c, h, w, spec.outChannels, kh, kw, spec.stride ?? 1, spec.padding ?? 0,
+          this.paramsPtr + l.weight * 4, l.work, rows, geo.c, geo.h, geo.w, spec.outChannels, geo.kh, geo.kw, geo.stride, geo.pad,
         );
         if (stop) return 0;
         g = l.dInput;
       } else if (spec.type === "maxPool2d" || spec.type === "avgPool2d") {
         if (i < firstDense && !options.inputGradient) return 0;
-        const [c, h, w] = l.inShape as [number, number, number];
-        const stride = spec.stride ?? spec.kernel, pad = spec.padding ?? 0;
-        if (spec.type === "maxPool2d") k.maxpool2d_backward(l.dInput, g, l.argmax, rows, c, h, w, spec.kernel, stride, pad);
-        else k.avgpool2d_backward(l.dInput, g, rows, c, h, w, spec.kernel, stride, pad);
+        const geo = l.numbers;
+        if (spec.type === "maxPool2d") k.maxpool2d_backward(l.dInput, g, l.argmax, rows, geo.c, geo.h, geo.w, geo.kh, geo.stride, geo.pad);
+        else k.avgpool2d_backward(l.dInput, g, rows, geo.c, geo.h, geo.w, geo.kh, geo.stride, geo.pad);
         g = l.dInput;
       } else if (spec.type === "batchNorm") {
         if (!l.trained) {
@@ -527,7 +575,7 @@ export class Sequential {
         // identity on flat rows
       } else if (spec.type === "activation") {
         if (spec.name === "relu") k.relu_backward(g, g, l.outPtr, n);
-        else if (spec.name === "leaky_relu") k.leaky_relu_backward(g, g, l.inPtr, n, spec.slope ?? 0.01);
+        else if (spec.name === "leaky_relu") k.leaky_relu_backward(g, g, l.inPtr, n, l.numbers.slope);
         else if (spec.name === "gelu") k.gelu_backward(g, g, l.inPtr, n);
         else k[BACKWARD[spec.name]](g, g, l.outPtr, n);
       } else if (l.dropped) {
@@ -649,16 +697,32 @@ export class Sequential {
    */
   saveParametersTo(ptr: number): void {
     this.ensureAlive();
-    this.engine.kernels.copy_bytes(ptr, this.paramsPtr, this.blockLength * 4);
-    if (this.bufferLength > 0) this.bufferSnapshots.set(ptr, this.engine.readF32(this.buffersPtr, this.bufferLength));
+    const k = this.engine.kernels;
+    k.copy_bytes(ptr, this.paramsPtr, this.blockLength * 4);
+    if (this.bufferLength === 0) return;
+    let saved = this.bufferSnapshots.get(ptr);
+    if (saved === undefined) {
+      saved = this.engine.allocOwned(this.bufferLength * 4);
+      this.bufferSnapshots.set(ptr, saved);
+    }
+    k.copy_bytes(saved, this.buffersPtr, this.bufferLength * 4);
   }
 
   loadParametersFrom(ptr: number): void {
     this.ensureAlive();
-    this.engine.kernels.copy_bytes(this.paramsPtr, ptr, this.blockLength * 4);
+    const k = this.engine.kernels;
+    k.copy_bytes(this.paramsPtr, ptr, this.blockLength * 4);
     const saved = this.bufferSnapshots.get(ptr);
-    if (saved) this.engine.f32(this.buffersPtr, this.bufferLength).set(saved);
+    if (saved !== undefined) k.copy_bytes(this.buffersPtr, saved, this.bufferLength * 4);
     this.markParametersChanged();
+  }
+
+  /** Frees the buffer copy kept for snapshot ptr (call before freeing ptr itself). */
+  forgetSnapshot(ptr: number): void {
+    const saved = this.bufferSnapshots.get(ptr);
+    if (saved === undefined) return;
+    this.bufferSnapshots.delete(ptr);
+    if (!this.disposed) this.engine.free(saved);
   }
 
   /**
@@ -728,6 +792,7 @@ export class Sequential {
     this.engine.free(this.rngPtr);
     if (this.buffersPtr) this.engine.free(this.buffersPtr);
     if (this.statsPtr) this.engine.free(this.statsPtr);
+    for (const saved of this.bufferSnapshots.values()) this.engine.free(saved);
     this.bufferSnapshots.clear();
     this.disposed = true;
   }

@@ -5,7 +5,11 @@
  * restore, callbacks, AbortSignal, and divergence detection.
  *
  * Per step nothing is allocated on the JS heap beyond the optional callbacks' records:
- * every buffer is allocated once per run and freed at the end.
+ * every buffer is allocated once per run and freed at the end, the steps of an epoch run
+ * in a synchronous function (the async loop only awaits when something is pending), and
+ * floating-point values that change every step live in object fields, never in
+ * closure-captured variables or return values of calls V8 may not inline (either would
+ * box each new value in a heap-allocated number).
  */
 import type { Dataset } from "../data/dataset.js";
 import type { Engine } from "../engine.js";
@@ -83,6 +87,58 @@ export interface TrainOptions extends ScheduleOptions {
 
 /** With an AbortSignal, the loop yields to the event loop at least this often (ms). */
 const YIELD_EVERY_MS = 50;
+/** ...and reads the clock about this often (ms): a clock read allocates, so not every step. */
+const CLOCK_EVERY_MS = 5;
+
+/**
+ * When to yield to the event loop, about every YIELD_EVERY_MS, without reading the clock
+ * at every step: the number of steps between clock reads doubles while reads come less
+ * than CLOCK_EVERY_MS / 2 apart and halves when they come more than 2·CLOCK_EVERY_MS apart.
+ */
+class YieldClock {
+  private lastYield = performance.now();
+  private lastRead = this.lastYield;
+  private every = 1;
+  private countdown = 1;
+
+  /** Called once per step: true when the loop should yield now. */
+  due(): boolean {
+    if (--this.countdown > 0) return false;
+    const now = performance.now();
+    const elapsed = now - this.lastRead;
+    this.lastRead = now;
+    if (elapsed < CLOCK_EVERY_MS / 2) this.every *= 2;
+    else if (elapsed > 2 * CLOCK_EVERY_MS && this.every > 1) this.every = Math.floor(this.every / 2);
+    this.countdown = this.every;
+    return now - this.lastYield > YIELD_EVERY_MS;
+  }
+
+  /** A promise that resolves once the event loop has run (a Ctrl-C handler, a UI). */
+  yield(): Promise<void> {
+    return new Promise((resolve) =>
+      setTimeout(() => {
+        this.lastYield = this.lastRead = performance.now();
+        resolve();
+      }, 0),
+    );
+  }
+}
+
+/** runSteps' answer when the epoch's steps are done or the loop stopped. */
+const EPOCH_DONE = Symbol("epoch done");
+
+/** Indices of the running sums of an epoch (runLoop's `sums`). */
+const LOSS_SUM = 0;
+const CORRECT = 1;
+const SEEN = 2;
+
+/** Which part of the current step runSteps continues with (after an await). */
+const START = 0;
+const FINISH = 1;
+const CHECKS = 2;
+const ABORT_CHECK = 3;
+
+const isThenable = (v: unknown): v is PromiseLike<unknown> => typeof (v as PromiseLike<unknown> | undefined)?.then === "function";
 
 export type StopReason = "completed" | "step-budget" | "early-stopping" | "aborted" | "callback";
 
@@ -94,7 +150,7 @@ export interface TrainResult {
   bestEpoch?: number;
 }
 
-/** What a batch's loss computation sees: pointers into wasm memory. */
+/** What a batch's loss computation sees: pointers into wasm memory, and where the loss goes. */
 export interface BatchContext {
   /** (rows, features) inputs of the batch (after augmentation) */
   x: number;
@@ -109,6 +165,8 @@ export interface BatchContext {
   order: number;
   first: number;
   epoch: number;
+  /** The loss hook writes the batch's loss here (a field, so that the value is not boxed). */
+  loss: number;
 }
 
 /** The parts a caller plugs into the loop. */
@@ -117,8 +175,11 @@ export interface LossHooks {
   epochStart?(epoch: number): void;
   /** Rewrites the batch inputs in place before the forward pass (augmentation). */
   augment?(x: number, rows: number): void;
-  /** Computes the loss, writes ∂loss/∂logits into ctx.grad; may return a promise. */
-  loss(ctx: BatchContext): number | Promise<number>;
+  /**
+   * Computes the loss into ctx.loss and writes ∂loss/∂logits into ctx.grad; returns a
+   * promise (resolved once ctx.loss is set) only when it must wait for something.
+   */
+  loss(ctx: BatchContext): void | Promise<void>;
   /** Extra gradients to add to layer outputs during backward (layer index → pointer). */
   inject?: ReadonlyMap<number, number>;
   /** Extra parameter blocks that take part in clipping and stepping: [params, grads, length]. */
@@ -281,17 +342,31 @@ export async function runLoop(
     let bestEpoch: number | undefined;
     let bestValue = Infinity;
     let sinceBest = 0;
-    // Doubles updated every step live in an object field: a closure-captured `let` would box a new number each time.
-    const live = { lr: baseLr, loss: 0 };
+    // Doubles updated every step live in object fields: a closure-captured `let` would box a new number each time.
+    const live = { lr: baseLr };
     let startEpoch = 0;
     let position = 0;
-    let sums = { lossSum: 0, correct: 0, seen: 0 };
-    let lastYield = performance.now();
-    const ctx: BatchContext = { x: batchX, y: batchY, rows: 0, logits: 0, grad, order, first: 0, epoch: 0 };
+    /**
+     * The epoch's running sums (Σ loss·rows, correct predictions, rows seen), reset at each
+     * epoch start. A typed array, whose elements V8 never boxes: an object field can end up
+     * holding a boxed number (after V8 generalises its representation) and allocate per store.
+     */
+    const sums = new Float64Array(3);
+    const ctx: BatchContext = { x: batchX, y: batchY, rows: 0, logits: 0, grad, order, first: 0, epoch: 0, loss: 0 };
     const backwardOptions = { inject: hooks.inject };
+    const maxSteps = run.maxSteps; // Infinity without a budget: a double field, which an unoptimised read boxes
+    const clock = options.signal ? new YieldClock() : undefined;
+    /** Where the current epoch's steps stand: the next batch's first position and the part of its step to run next. */
+    const cursor = { first: 0, phase: START };
 
+    const setSums = (lossSum: number, correct: number, seen: number): void => {
+      sums[LOSS_SUM] = lossSum;
+      sums[CORRECT] = correct;
+      sums[SEEN] = seen;
+    };
     const capture = (epoch: number, next: number): Checkpoint => ({
-      format: "distill-wasm-checkpoint", version: 1, fingerprint, stage, epoch, position: next, steps, ...sums,
+      format: "distill-wasm-checkpoint", version: 1, fingerprint, stage, epoch, position: next, steps,
+      lossSum: sums[LOSS_SUM]!, correct: sums[CORRECT]!, seen: sums[SEEN]!,
       history: history.map((r) => ({ ...r })), early: { bestValue, bestEpoch: bestEpoch ?? null, sinceBest },
       params: model.parameterBlock(), best: best ? engine.readF32(best, model.blockLength) : null,
       optimizers: optimizers.map((o) => o.exportState()),
@@ -321,52 +396,94 @@ export async function runLoop(
       sinceBest = c.early.sinceBest;
       startEpoch = c.epoch;
       position = c.position;
-      sums = { lossSum: c.lossSum, correct: c.correct, seen: c.seen };
+      setSums(c.lossSum, c.correct, c.seen);
     }
 
     /**
      * The synchronous part of a step, kept out of this async function so that its numbers
      * stay unboxed (a step then allocates nothing on the JS heap): gather the batch,
-     * augment, forward, and the loss (a promise only for an async function teacher).
+     * augment, forward, and the loss into ctx.loss (a promise only for an async function teacher).
      */
     const startStep = (epoch: number, first: number): void | Promise<void> => {
-      const rows = Math.min(run.batchSize, train.length - first);
+      // Not Math.min: V8 may type its result as a double, which is boxed when passed to forward().
+      const left = train.length - first;
+      const rows = left < run.batchSize ? left : run.batchSize;
       k.gather_rows(batchX, data.x, order, first, rows, features * 4);
       k.gather_rows(batchY, data.y, order, first, rows, 4);
       hooks.augment?.(batchX, rows);
       const logits = model.forward(batchX, rows, true);
-      sums.correct += k.accuracy_count(logits, batchY, rows, classes);
+      sums[CORRECT]! += k.accuracy_count(logits, batchY, rows, classes);
       ctx.rows = rows;
       ctx.logits = logits;
       ctx.first = first;
       ctx.epoch = epoch;
-      const loss = hooks.loss(ctx);
-      if (typeof loss !== "number") return loss.then(setLoss);
-      live.loss = loss;
+      return hooks.loss(ctx);
     };
-    const setLoss = (loss: number) => {
-      live.loss = loss;
+    /** Restores the last weights with a finite loss and throws DivergenceError (kept out of finishStep, which stays small). */
+    const diverged = (epoch: number): never => {
+      if (steps > 0) model.loadParametersFrom(snapshot);
+      throw new DivergenceError(
+        `the loss became ${ctx.loss} at epoch ${epoch + 1}, step ${steps + 1}: training stopped and the model holds ` +
+          `${steps > 0 ? "the weights from the step before, the last with a finite loss" : "its initial weights"}. ` +
+          `Try a lower learning rate (it was ${live.lr}) or gradient clipping (clipNorm).`,
+      );
     };
-    /** The rest of a step: divergence check, backward, clipping, optimizer update. Returns the loss. */
-    const finishStep = (epoch: number, rows: number): void => {
-      const loss = live.loss;
-      if (!Number.isFinite(loss)) {
-        if (steps > 0) model.loadParametersFrom(snapshot);
-        throw new DivergenceError(
-          `the loss became ${loss} at epoch ${epoch + 1}, step ${steps + 1}: training stopped and the model holds ` +
-            `${steps > 0 ? "the weights from the step before, the last with a finite loss" : "its initial weights"}. ` +
-            `Try a lower learning rate (it was ${live.lr}) or gradient clipping (clipNorm).`,
-        );
-      }
-      sums.lossSum += loss * rows;
-      sums.seen += rows;
+    /** The rest of a step (the batch of ctx): divergence check, backward, clipping, optimizer update. */
+    const finishStep = (epoch: number): void => {
+      const loss = ctx.loss;
+      const rows = ctx.rows;
+      if (!Number.isFinite(loss)) diverged(epoch);
+      sums[LOSS_SUM]! += loss * rows;
+      sums[SEEN]! += rows;
       model.backward(grad, rows, backwardOptions);
       if (options.clipNorm !== undefined) k.clip_grad_norm(clipList, 1 + extra.length, options.clipNorm);
       model.saveParametersTo(snapshot);
-      live.lr = learningRate(engine, baseLr, options, steps, epoch, totalSteps);
-      optimizer.step(model.paramsPtr, model.gradsPtr, live.lr);
+      learningRate(live, engine, baseLr, options, steps, epoch, totalSteps);
+      optimizer.step(model.paramsPtr, model.gradsPtr, live);
       model.markParametersChanged();
-      for (let i = 0; i < extra.length; i++) extra[i]!.optimizer.step(extra[i]!.params, extra[i]!.grads, live.lr);
+      for (let i = 0; i < extra.length; i++) extra[i]!.optimizer.step(extra[i]!.params, extra[i]!.grads, live);
+    };
+
+    /**
+     * Runs the steps of `epoch` from cursor.first on, synchronously, until the epoch ends or
+     * the loop stops (returns EPOCH_DONE), or until something must be awaited (returns it;
+     * the caller awaits it and calls again, which continues the same step at cursor.phase).
+     * Per step, in order: start (forward, loss), finish (backward, update), onBatch, a
+     * checkpoint when due, the step budget, a yield to the event loop when due (with a
+     * signal), the abort check.
+     */
+    const runSteps = (epoch: number): unknown => {
+      while (cursor.first < train.length) {
+        const first = cursor.first;
+        if (cursor.phase === START) {
+          cursor.phase = FINISH;
+          const pending = startStep(epoch, first);
+          if (pending) return pending;
+        }
+        if (cursor.phase === FINISH) {
+          cursor.phase = CHECKS;
+          finishStep(epoch);
+          steps++;
+          options.onBatch?.({ epoch: epoch + 1, step: steps, loss: ctx.loss, lr: live.lr });
+          if (options.checkpoint && steps % options.checkpoint.every === 0) return options.checkpoint.save(capture(epoch, first + run.batchSize));
+        }
+        if (cursor.phase === CHECKS) {
+          cursor.phase = ABORT_CHECK;
+          if (steps >= maxSteps) {
+            stopReason = "step-budget";
+            return EPOCH_DONE;
+          }
+          // Let the event loop run (a Ctrl-C handler, a UI) so that the signal can be aborted at all.
+          if (clock?.due()) return clock.yield();
+        }
+        cursor.phase = START;
+        if (options.signal?.aborted) {
+          stopReason = "aborted";
+          return EPOCH_DONE;
+        }
+        cursor.first = first + run.batchSize;
+      }
+      return EPOCH_DONE;
     };
 
     for (let epoch = startEpoch; epoch < run.epochs && stopReason === "completed"; epoch++) {
@@ -376,31 +493,13 @@ export async function runLoop(
       if (!resuming) {
         k.rng_permutation(rng, order, train.length);
         position = 0;
-        sums = { lossSum: 0, correct: 0, seen: 0 };
+        setSums(0, 0, 0);
       }
-      for (let first = position; first < train.length; first += run.batchSize) {
-        const pending = startStep(epoch, first);
-        if (pending) await pending;
-        finishStep(epoch, Math.min(run.batchSize, train.length - first));
-        steps++;
-        options.onBatch?.({ epoch: epoch + 1, step: steps, loss: live.loss, lr: live.lr });
-        if (options.checkpoint && steps % options.checkpoint.every === 0) await options.checkpoint.save(capture(epoch, first + run.batchSize));
-        if (steps >= run.maxSteps) {
-          stopReason = "step-budget";
-          break;
-        }
-        if (options.signal && performance.now() - lastYield > YIELD_EVERY_MS) {
-          // Let the event loop run (a Ctrl-C handler, a UI) so that the signal can be aborted at all.
-          await new Promise((resolve) => setTimeout(resolve, 0));
-          lastYield = performance.now();
-        }
-        if (options.signal?.aborted) {
-          stopReason = "aborted";
-          break;
-        }
-      }
+      cursor.first = position;
+      cursor.phase = START;
+      for (let wait = runSteps(epoch); wait !== EPOCH_DONE; wait = runSteps(epoch)) await wait;
       const record: EpochRecord = {
-        epoch: epoch + 1, loss: sums.lossSum / sums.seen, accuracy: sums.correct / sums.seen, lr: live.lr, steps,
+        epoch: epoch + 1, loss: sums[LOSS_SUM]! / sums[SEEN]!, accuracy: sums[CORRECT]! / sums[SEEN]!, lr: live.lr, steps,
         seconds: (performance.now() - started) / 1000,
       };
       const parts = hooks.takeParts?.();
@@ -423,7 +522,11 @@ export async function runLoop(
           stopReason = "early-stopping";
         }
       }
-      if (options.onEpoch && (await options.onEpoch(record)) === false && stopReason === "completed") stopReason = "callback";
+      if (options.onEpoch) {
+        // Awaited only when it returns a promise: awaiting a plain value would allocate one.
+        const answer = options.onEpoch(record);
+        if ((isThenable(answer) ? await answer : answer) === false && stopReason === "completed") stopReason = "callback";
+      }
       if (stopReason === "completed" && steps >= run.maxSteps) stopReason = "step-budget";
     }
     if (options.earlyStopping && bestEpoch !== undefined && (options.earlyStopping.restoreBest ?? true)) {
@@ -434,6 +537,9 @@ export async function runLoop(
     return { history, stopReason, steps, ...(bestEpoch !== undefined ? { bestEpoch } : {}) };
   } finally {
     for (const o of optimizers) o.dispose();
-    for (const p of owned) engine.free(p);
+    for (const p of owned) {
+      model.forgetSnapshot(p);
+      engine.free(p);
+    }
   }
 }

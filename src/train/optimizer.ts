@@ -81,11 +81,33 @@ export class Optimizer {
   private readonly state1: number;
   private readonly state2: number;
   private steps = 0;
+  /**
+   * The spec's numbers, copied into fields of this one class: read from the SGD- or
+   * Adam-shaped spec object at a site that sees both, a double would be boxed (allocated)
+   * on every step.
+   */
+  private readonly adam: boolean;
+  private readonly momentum: number;
+  private readonly nesterov: number;
+  private readonly beta1: number;
+  private readonly beta2: number;
+  private readonly eps: number;
+  private readonly weightDecay: number;
+  private readonly decoupled: number;
 
   constructor(engine: Engine, spec: OptimizerSpec, length: number) {
     this.spec = resolveOptimizer(spec);
     this.engine = engine;
     this.length = length;
+    const s = this.spec;
+    this.adam = s.type !== "sgd";
+    this.momentum = s.type === "sgd" ? s.momentum : 0;
+    this.nesterov = s.type === "sgd" && s.nesterov ? 1 : 0;
+    this.beta1 = s.type === "sgd" ? 0 : s.beta1;
+    this.beta2 = s.type === "sgd" ? 0 : s.beta2;
+    this.eps = s.type === "sgd" ? 0 : s.eps;
+    this.weightDecay = s.weightDecay;
+    this.decoupled = s.type === "adamw" ? 1 : 0;
     const needs = this.spec.type === "sgd" ? (this.spec.momentum > 0 ? 1 : 0) : 2;
     this.state1 = needs >= 1 ? engine.allocOwned(length * 4) : 0;
     this.state2 = needs >= 2 ? engine.allocOwned(length * 4) : 0;
@@ -96,13 +118,16 @@ export class Optimizer {
     return this.spec.lr;
   }
 
-  /** Updates params (in place) from grads at learning rate lr. */
-  step(params: number, grads: number, lr: number): void {
+  /**
+   * Updates params (in place) from grads at learning rate rate.lr. The rate comes in an
+   * object field: a number argument would be boxed (allocated) on every call V8 does not inline.
+   */
+  step(params: number, grads: number, rate: { readonly lr: number }): void {
     const k = this.engine.kernels;
-    const s = this.spec;
+    const lr = rate.lr;
     this.steps++;
-    if (s.type === "sgd") k.sgd_step(params, grads, this.state1, this.length, lr, s.momentum, s.weightDecay, s.nesterov ? 1 : 0);
-    else k.adam_step(params, grads, this.state1, this.state2, this.length, lr, s.beta1, s.beta2, s.eps, s.weightDecay, this.steps, s.type === "adamw" ? 1 : 0);
+    if (!this.adam) k.sgd_step(params, grads, this.state1, this.length, lr, this.momentum, this.weightDecay, this.nesterov);
+    else k.adam_step(params, grads, this.state1, this.state2, this.length, lr, this.beta1, this.beta2, this.eps, this.weightDecay, this.steps, this.decoupled);
   }
 
   exportState(): OptimizerState {

@@ -35,8 +35,13 @@ export function checkSchedule(options: ScheduleOptions): void {
   if (!(Number.isInteger(w) && w >= 0)) throw new OptionError(`warmupSteps must be an integer ≥ 0; got ${w}`);
 }
 
-/** Learning rate at a (0-based) step of a run of totalSteps steps. */
-export function learningRate(engine: Engine, base: number, options: ScheduleOptions, step: number, epoch: number, totalSteps: number): number {
+/**
+ * Writes the learning rate at a (0-based) step of a run of totalSteps steps to out.lr (a
+ * field rather than a return value, which V8 boxes when the call is not inlined).
+ */
+export function learningRate(
+  out: { lr: number }, engine: Engine, base: number, options: ScheduleOptions, step: number, epoch: number, totalSteps: number,
+): void {
   const s = options.schedule ?? CONSTANT;
   let lr = base;
   if (s.type === "step") {
@@ -48,5 +53,5 @@ export function learningRate(engine: Engine, base: number, options: ScheduleOpti
   }
   const warmup = options.warmupSteps ?? 0;
   if (step < warmup) lr = (lr * (step + 1)) / warmup;
-  return lr;
+  out.lr = lr;
 }

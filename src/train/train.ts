@@ -41,7 +41,9 @@ export async function train(model: Sequential, data: Dataset, options: TrainOpti
     return await runLoop(model, trainSet, validation, options, {
       augment: augment?.apply,
       rngs: augment?.rng ? [augment.rng] : [],
-      loss: (ctx) => k.cross_entropy(ctx.grad, ctx.logits, ctx.y, ctx.rows, model.outputs),
+      loss: (ctx) => {
+        ctx.loss = k.cross_entropy(ctx.grad, ctx.logits, ctx.y, ctx.rows, model.outputs);
+      },
     });
   } finally {
     for (const p of owned) model.engine.free(p);
