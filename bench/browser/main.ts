@@ -26,6 +26,12 @@ import { buildVendor } from "./vendor.js";
 
 const RUNNER_OPTIONS = ["--browser=", "--serve", "--port=", "--out=", "--timeout="];
 
+/** A directory relative to the working directory when it is inside it, else absolute. */
+function shown(dir: string): string {
+  const relative = path.relative(process.cwd(), dir);
+  return relative === "" ? "." : relative.startsWith("..") ? dir : relative;
+}
+
 function option(argv: readonly string[], prefix: string): string | undefined {
   return argv.find((a) => a.startsWith(prefix))?.slice(prefix.length);
 }
@@ -53,7 +59,7 @@ async function main(argv: readonly string[]): Promise<number> {
   if (serveOnly) {
     const url = server.pageUrl(pageArgs, host);
     console.log(`Serving the benchmark page (cross-origin isolated) — open it in any browser:\n\n  ${url}\n`);
-    console.log(`The page shows the tables and offers the JSON for download; results it posts back are written to ${path.relative(process.cwd(), outDir) || "."}/.`);
+    console.log(`The page shows the tables and offers the JSON for download; results it posts back are written to ${shown(outDir)}/.`);
     console.log("Ctrl-C to stop.");
     await new Promise<never>(() => {});
   }
