@@ -8,6 +8,7 @@
  *
  * Writes bench/results/<runtime>-conv[-relaxed]-<YYYY-MM-DD>.json.
  */
+import { nodePlatform } from "./lib/node-platform.js";
 import { runSuites } from "./lib/run.js";
 
-await runSuites(process.argv.slice(2), ["conv"]);
+await runSuites(process.argv.slice(2), ["conv"], nodePlatform());

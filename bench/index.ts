@@ -10,6 +10,7 @@
  * Writes bench/results/<runtime>-<YYYY-MM-DD>.json and bench/results/samples-per-second.svg
  * (samples-per-second-<runtime>.svg outside Node). See bench/README.md.
  */
-import { runSuites } from "./lib/run.js";
+import { nodePlatform } from "./lib/node-platform.js";
+import { ALL_SUITES, runSuites } from "./lib/run.js";
 
-await runSuites(process.argv.slice(2));
+await runSuites(process.argv.slice(2), ALL_SUITES, nodePlatform());

@@ -5,6 +5,7 @@
  *
  * Writes bench/results/<runtime>-inference-<YYYY-MM-DD>.json.
  */
+import { nodePlatform } from "./lib/node-platform.js";
 import { runSuites } from "./lib/run.js";
 
-await runSuites(process.argv.slice(2), ["inference"]);
+await runSuites(process.argv.slice(2), ["inference"], nodePlatform());

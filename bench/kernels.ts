@@ -8,6 +8,7 @@
  *
  * Writes bench/results/<runtime>-kernels[-relaxed]-<YYYY-MM-DD>.json.
  */
+import { nodePlatform } from "./lib/node-platform.js";
 import { runSuites } from "./lib/run.js";
 
-await runSuites(process.argv.slice(2), ["kernels"]);
+await runSuites(process.argv.slice(2), ["kernels"], nodePlatform());

@@ -6,6 +6,7 @@
  *
  * Writes bench/results/<runtime>-steps-<YYYY-MM-DD>.json.
  */
+import { nodePlatform } from "./lib/node-platform.js";
 import { runSuites } from "./lib/run.js";
 
-await runSuites(process.argv.slice(2), ["steps"]);
+await runSuites(process.argv.slice(2), ["steps"], nodePlatform());

@@ -1,8 +1,13 @@
-/** What every suite receives: the distill-wasm engine, the loaded comparison libraries, the machine, and collectors. */
+/**
+ * What every suite receives: the distill-wasm engine, the loaded comparison libraries, the
+ * machine, the platform (what differs between Node and a browser page), and collectors.
+ */
 import { init, type Engine, type InitOptions } from "distill-wasm";
-import { machineInfo, machineLabel, type MachineInfo } from "./machine.js";
+import { machineLabel, type MachineInfo } from "./machine.js";
 import { loadOrt, type OrtEnv } from "./ort.js";
-import { packageVersion, projectVersion } from "./paths.js";
+import type { Platform } from "./platform.js";
+import { setProgressSink } from "./progress.js";
+import { capBudgets, QUICK } from "./timing.js";
 import { loadTfjs, type TfjsEnv } from "./tfjs.js";
 
 export type Simd = NonNullable<InitOptions["simd"]>;
@@ -18,6 +23,12 @@ export interface ChartBar {
 export interface Context {
   engine: Engine;
   simd: Simd;
+  /**
+   * --quick: the smallest shapes and a few timed calls each, to check that every
+   * implementation loads, agrees and produces a row (the smoke test); not for numbers.
+   */
+  quick: boolean;
+  platform: Platform;
   machine: MachineInfo;
   tfjs: TfjsEnv;
   ort: OrtEnv;
@@ -36,24 +47,34 @@ export function parseSimd(argv: readonly string[]): Simd {
   return value;
 }
 
+export const parseQuick = (argv: readonly string[]): boolean => argv.includes("--quick");
+
 /** Initialises distill-wasm and loads tfjs (wasm + cpu backends) and onnxruntime-web, printing what is skipped and why. */
-export async function createContext(argv: readonly string[], options: { tfjs?: boolean; ort?: boolean } = {}): Promise<Context> {
+export async function createContext(
+  argv: readonly string[], options: { tfjs?: boolean; ort?: boolean }, platform: Platform,
+): Promise<Context> {
+  setProgressSink(platform.progress);
   const simd = parseSimd(argv);
-  const machine = machineInfo();
+  const quick = parseQuick(argv);
+  capBudgets(quick ? QUICK : undefined);
+  const machine = platform.machineInfo();
   const engine = await init({ simd });
   const tfjs: TfjsEnv = options.tfjs === false
-    ? { available: [], skipped: {}, version: packageVersion("@tensorflow/tfjs-core") }
-    : await loadTfjs();
-  const ort: OrtEnv = options.ort === false ? { version: packageVersion("onnxruntime-web"), skipped: "not used by this suite" } : await loadOrt();
+    ? { available: [], skipped: {}, version: platform.packageVersion("@tensorflow/tfjs-core") }
+    : await loadTfjs(platform);
+  const ort: OrtEnv = options.ort === false
+    ? { version: platform.packageVersion("onnxruntime-web"), skipped: "not used by this suite" }
+    : await loadOrt(platform);
   const versions = {
-    "distill-wasm": projectVersion(),
+    "distill-wasm": platform.projectVersion(),
     "@tensorflow/tfjs-core": tfjs.version,
-    "@tensorflow/tfjs-backend-wasm": packageVersion("@tensorflow/tfjs-backend-wasm"),
-    "@tensorflow/tfjs-backend-cpu": packageVersion("@tensorflow/tfjs-backend-cpu"),
+    "@tensorflow/tfjs-backend-wasm": platform.packageVersion("@tensorflow/tfjs-backend-wasm"),
+    "@tensorflow/tfjs-backend-cpu": platform.packageVersion("@tensorflow/tfjs-backend-cpu"),
     "onnxruntime-web": ort.version,
-    tinybench: packageVersion("tinybench"),
+    tinybench: platform.packageVersion("tinybench"),
   };
   console.log(`distill-wasm benchmark — ${machineLabel(machine)}`);
+  if (quick) console.log("QUICK MODE (--quick): smallest shapes, a few timed calls each; the numbers are not comparable.");
   console.log(`distill-wasm: wasm build ${engine.build} (init({ simd: "${simd}" })), single thread`);
   if (tfjs.available.length > 0) {
     const w = tfjs.wasmInfo;
@@ -67,7 +88,7 @@ export async function createContext(argv: readonly string[], options: { tfjs?: b
   }
   if (ort.ort) console.log(`onnxruntime-web ${ort.version}: wasm execution provider, numThreads 1, no proxy worker`);
   else if (options.ort !== false) console.log(`SKIPPED onnxruntime-web: ${ort.skipped}`);
-  return { engine, simd, machine, tfjs, ort, versions, chart: [], summary: [] };
+  return { engine, simd, quick, platform, machine, tfjs, ort, versions, chart: [], summary: [] };
 }
 
 /** "1.23 ms (±4.5%)": median and IQR/median. */

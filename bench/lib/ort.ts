@@ -1,12 +1,11 @@
 /**
  * onnxruntime-web as a comparison: the wasm execution provider, one thread, no proxy
- * worker, its .wasm / .mjs files read from node_modules. Loading never throws: a runtime
- * where it cannot start gets a reason, and the suites skip it.
+ * worker, its .wasm / .mjs files where the platform says (node_modules, or the URL a page
+ * serves them at). Loading never throws: a runtime where it cannot start gets a reason,
+ * and the suites skip it.
  */
 import type * as ORT from "onnxruntime-web";
-import path from "node:path";
-import { pathToFileURL } from "node:url";
-import { packageDir, packageVersion } from "./paths.js";
+import type { Platform } from "./platform.js";
 
 export type Ort = typeof ORT;
 
@@ -18,14 +17,13 @@ export interface OrtEnv {
 
 const errorText = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e)).split("\n")[0]!;
 
-export async function loadOrt(): Promise<OrtEnv> {
-  const version = packageVersion("onnxruntime-web");
+export async function loadOrt(platform: Platform): Promise<OrtEnv> {
+  const version = platform.packageVersion("onnxruntime-web");
   try {
     const ort = (await import("onnxruntime-web")) as Ort;
     ort.env.wasm.numThreads = 1;
     ort.env.wasm.proxy = false;
-    // Directory of ort-wasm-simd-threaded.{mjs,wasm}, as a file: URL (no network).
-    ort.env.wasm.wasmPaths = pathToFileURL(path.join(packageDir("onnxruntime-web"), "dist") + path.sep).href;
+    ort.env.wasm.wasmPaths = platform.ortWasmPaths;
     ort.env.logLevel = "error";
     return { ort, version };
   } catch (e) {

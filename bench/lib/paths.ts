@@ -1,4 +1,4 @@
-/** Filesystem locations the suites need, found relative to this compiled file (bench/dist/lib/paths.js). */
+/** Filesystem locations of Node, Deno and Bun runs (node-platform.ts), found relative to this compiled file (bench/dist/lib/paths.js). */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";

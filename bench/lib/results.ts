@@ -1,20 +1,15 @@
-/** Writes a suite's results as JSON under bench/results/. */
-import { mkdirSync, writeFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import path from "node:path";
+/**
+ * The result file of a run: its name, <runtime>[-<variant>]-<YYYY-MM-DD>.json (a second run
+ * on the same day overwrites it), and its text, `{ machine, ...payload }`. Where the file
+ * goes is the platform's business (bench/results/ for Node, Deno and Bun; a POST to the
+ * serving process, or a download, for a browser page).
+ */
 import { localDate, type MachineInfo } from "./machine.js";
 
-/** bench/results, found relative to this compiled file (bench/dist/lib/results.js). */
-export const RESULTS_DIR = fileURLToPath(new URL("../../results/", import.meta.url));
+export function resultsFileName(machine: MachineInfo, variant?: string): string {
+  return `${[machine.runtime, variant, localDate(new Date(machine.date))].filter(Boolean).join("-")}.json`;
+}
 
-/**
- * Writes `{ machine, ...payload }` to bench/results/<runtime>[-<variant>]-<YYYY-MM-DD>.json
- * (overwriting a file of the same day) and returns its path.
- */
-export function writeResults(machine: MachineInfo, payload: Record<string, unknown>, variant?: string): string {
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  const name = [machine.runtime, variant, localDate(new Date(machine.date))].filter(Boolean).join("-");
-  const file = path.join(RESULTS_DIR, `${name}.json`);
-  writeFileSync(file, JSON.stringify({ machine, ...payload }, null, 2) + "\n");
-  return file;
+export function resultsJson(machine: MachineInfo, payload: Record<string, unknown>): string {
+  return JSON.stringify({ machine, ...payload }, null, 2) + "\n";
 }

@@ -1,25 +1,45 @@
 /**
- * Runs a selection of suites in one process and writes their results: JSON under
- * bench/results/ and, when the training-step and inference suites both ran, the
+ * Runs a selection of suites in one process (or page) and saves their results through the
+ * platform: the JSON file and, when the training-step and inference suites both ran, the
  * samples/s bar chart (SVG).
+ *
+ * Options read from argv: --simd=baseline|relaxed|prefer-relaxed, --quick, and
+ * --suites=kernels,steps,inference,conv (overrides the entry point's selection).
  */
-import { writeFileSync } from "node:fs";
-import path from "node:path";
 import { runConv } from "../suites/conv.js";
 import { runInference } from "../suites/inference.js";
 import { runKernels } from "../suites/kernels.js";
 import { runSteps } from "../suites/steps.js";
 import { createContext } from "./context.js";
-import { RESULTS_DIR, writeResults } from "./results.js";
+import type { Platform } from "./platform.js";
+import { resultsFileName, resultsJson } from "./results.js";
 import { barChartSvg } from "./svg.js";
 
 export type SuiteName = "kernels" | "steps" | "inference" | "conv";
-const ALL: readonly SuiteName[] = ["kernels", "steps", "inference", "conv"];
+export const ALL_SUITES: readonly SuiteName[] = ["kernels", "steps", "inference", "conv"];
 
-export async function runSuites(argv: readonly string[], suites: readonly SuiteName[] = ALL): Promise<void> {
+/** The suites named by --suites=a,b (in the canonical order), else `fallback`. */
+export function parseSuites(argv: readonly string[], fallback: readonly SuiteName[] = ALL_SUITES): readonly SuiteName[] {
+  const arg = argv.find((a) => a.startsWith("--suites="));
+  if (arg === undefined) return fallback;
+  const names = arg.slice("--suites=".length).split(",").filter(Boolean);
+  for (const n of names) {
+    if (!ALL_SUITES.includes(n as SuiteName)) throw new Error(`--suites: unknown suite ${n} (known: ${ALL_SUITES.join(", ")})`);
+  }
+  if (names.length === 0) throw new Error("--suites: name at least one suite");
+  return ALL_SUITES.filter((s) => names.includes(s));
+}
+
+/** The names of the saved files, for callers that want them (the browser page offers them for download). */
+export interface RunOutput {
+  files: { name: string; text: string; location: string }[];
+}
+
+export async function runSuites(argv: readonly string[], entrySuites: readonly SuiteName[], platform: Platform): Promise<RunOutput> {
+  const suites = parseSuites(argv, entrySuites);
   const started = performance.now();
   const needsOrt = suites.includes("inference");
-  const ctx = await createContext(argv, { ort: needsOrt });
+  const ctx = await createContext(argv, { ort: needsOrt }, platform);
   const results: Record<string, unknown> = {};
   if (suites.includes("kernels")) results.kernels = await runKernels(ctx);
   if (suites.includes("steps")) results.steps = await runSteps(ctx);
@@ -31,19 +51,26 @@ export async function runSuites(argv: readonly string[], suites: readonly SuiteN
   for (const line of ctx.summary) console.log(`- ${line}`);
   console.log(`\nTotal time ${seconds.toFixed(0)} s.`);
 
-  const all = suites.length === ALL.length;
+  const all = suites.length === ALL_SUITES.length;
   const build = ctx.simd === "baseline" ? undefined : ctx.engine.build;
-  const variant = [all ? undefined : suites.join("+"), build].filter(Boolean).join("-") || undefined;
+  const variant = [all ? undefined : suites.join("+"), ctx.quick ? "quick" : undefined, build].filter(Boolean).join("-") || undefined;
   const skipped: Record<string, string> = {};
   for (const [b, reason] of Object.entries(ctx.tfjs.skipped)) skipped[`tfjs-${b}`] = reason;
   if (ctx.ort.skipped && needsOrt) skipped["onnxruntime-web"] = ctx.ort.skipped;
-  const file = writeResults(
-    ctx.machine,
-    {
+  const output: RunOutput = { files: [] };
+  const save = async (name: string, text: string) => {
+    const location = await platform.saveFile(name, text);
+    output.files.push({ name, text, location });
+    console.log(`wrote ${location}`);
+  };
+  await save(
+    resultsFileName(ctx.machine, variant),
+    resultsJson(ctx.machine, {
       suite: all ? "all" : suites.join("+"),
       wasmBuild: ctx.engine.build,
       simd: ctx.simd,
       threads: 1,
+      ...(ctx.quick ? { quick: true } : {}),
       versions: ctx.versions,
       tfjsWasm: ctx.tfjs.wasmInfo,
       skipped,
@@ -51,18 +78,15 @@ export async function runSuites(argv: readonly string[], suites: readonly SuiteN
       summary: ctx.summary,
       chart: ctx.chart,
       ...results,
-    },
-    variant,
+    }),
   );
-  console.log(`wrote ${path.relative(process.cwd(), file)}`);
 
   if (suites.includes("steps") && suites.includes("inference")) {
-    const name = ctx.machine.runtime === "node" && ctx.simd === "baseline"
+    const name = ctx.machine.runtime === "node" && ctx.simd === "baseline" && !ctx.quick
       ? "samples-per-second.svg"
-      : `samples-per-second-${[ctx.machine.runtime, build].filter(Boolean).join("-")}.svg`;
-    const svgFile = path.join(RESULTS_DIR, name);
+      : `samples-per-second-${[ctx.machine.runtime, ctx.quick ? "quick" : undefined, build].filter(Boolean).join("-")}.svg`;
     const title = `Samples per second, single thread — ${ctx.machine.cpu}, ${ctx.machine.runtime} ${ctx.machine.runtimeVersion}, ${ctx.machine.date.slice(0, 10)}`;
-    writeFileSync(svgFile, barChartSvg(title, ctx.chart));
-    console.log(`wrote ${path.relative(process.cwd(), svgFile)}`);
+    await save(name, barChartSvg(title, ctx.chart));
   }
+  return output;
 }

@@ -1,16 +1,16 @@
 /**
  * TensorFlow.js as a comparison: loading tfjs-core with the wasm backend (XNNPACK, single
- * thread, its .wasm files read from node_modules) and the cpu backend (plain JS), and the
- * benchmarked MLP written the way a tfjs-core user writes it.
+ * thread, its .wasm files where the platform says: node_modules, or the URL a page serves
+ * them at) and the cpu backend (plain JS), and the benchmarked MLP written the way a
+ * tfjs-core user writes it. The bare module names resolve through node_modules in Node,
+ * Deno and Bun, and through the bench page's import map in a browser.
  *
  * Loading never throws: a runtime where a backend cannot start gets a reason, and the
  * suites skip that backend and print the reason.
  */
 import type * as TF from "@tensorflow/tfjs-core";
-import path from "node:path";
 import type { MlpParams } from "./mlp.js";
-import { packageDir, packageVersion } from "./paths.js";
-import { registerTfjsGradients } from "./tfjs-gradients.js";
+import type { Platform } from "./platform.js";
 
 export type Tf = typeof TF;
 export type TfBackend = "wasm" | "cpu";
@@ -29,8 +29,8 @@ export interface TfjsEnv {
 
 const errorText = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e)).split("\n")[0]!;
 
-export async function loadTfjs(): Promise<TfjsEnv> {
-  const env: TfjsEnv = { available: [], skipped: {}, version: packageVersion("@tensorflow/tfjs-core") };
+export async function loadTfjs(platform: Platform): Promise<TfjsEnv> {
+  const env: TfjsEnv = { available: [], skipped: {}, version: platform.packageVersion("@tensorflow/tfjs-core") };
   let tf: Tf;
   try {
     tf = await import("@tensorflow/tfjs-core");
@@ -40,7 +40,7 @@ export async function loadTfjs(): Promise<TfjsEnv> {
   }
   env.tf = tf;
   try {
-    await registerTfjsGradients();
+    await platform.registerTfjsGradients();
   } catch (e) {
     const reason = `tfjs gradients failed to register (${errorText(e)})`;
     return { ...env, skipped: { wasm: reason, cpu: reason } };
@@ -54,8 +54,8 @@ export async function loadTfjs(): Promise<TfjsEnv> {
   }
   try {
     const wasm = await import("@tensorflow/tfjs-backend-wasm");
-    // The directory of tfjs-backend-wasm-simd.wasm etc.; a file path prefix, no fetch.
-    wasm.setWasmPaths(path.join(packageDir("@tensorflow/tfjs-backend-wasm"), "dist") + path.sep);
+    // The directory of tfjs-backend-wasm-simd.wasm etc.
+    wasm.setWasmPaths(platform.tfjsWasmPaths);
     wasm.setThreadsCount(1);
     if (await tf.setBackend("wasm")) {
       env.available.push("wasm");

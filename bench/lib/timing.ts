@@ -1,5 +1,6 @@
 /** Times one function with tinybench and summarises it (median, IQR) with stats.ts. */
 import { Bench } from "tinybench";
+import { progress } from "./progress.js";
 import { quantile, timingOf, type Timing } from "./stats.js";
 import { fmtNum } from "./table.js";
 
@@ -26,6 +27,15 @@ export const SLOW: Budget = { time: 0, iterations: 4, warmupTime: 0, warmupItera
 /** For functions of a second or more: three timed calls after the untimed one. */
 export const VERY_SLOW: Budget = { time: 0, iterations: 3, warmupTime: 0, warmupIterations: 0, warmup: false };
 
+/** --quick: one warm-up call and three timed calls, whatever the function. */
+export const QUICK: Budget = { time: 0, iterations: 3, warmupTime: 0, warmupIterations: 1 };
+
+/** When set, measure() uses this budget instead of the one it is given (--quick). */
+let override: Budget | undefined;
+export function capBudgets(budget: Budget | undefined): void {
+  override = budget;
+}
+
 /** Picks a budget from one untimed call's duration (which also serves as a first warm-up). */
 export function budgetFor(ms: number): Budget {
   if (ms < 8) return FAST;
@@ -39,11 +49,11 @@ export function budgetFor(ms: number): Budget {
  * only when it returns a promise (declare `async: true` for functions that do).
  */
 export async function measure(name: string, fn: () => unknown, budget: Budget, options: { async?: boolean } = {}): Promise<Timing> {
-  const bench = new Bench({ name, retainSamples: true, throws: true, ...budget });
+  const bench = new Bench({ name, retainSamples: true, throws: true, ...(override ?? budget) });
   bench.add(name, fn as () => void, { async: options.async ?? false });
   await bench.run();
   const timing = timingOf(bench.getTask(name)!);
-  process.stderr.write(`  ${name.padEnd(52)} ${fmtNum(timing.medianMs).padStart(7)} ms  (${timing.samples} samples)\n`);
+  progress(`  ${name.padEnd(52)} ${fmtNum(timing.medianMs).padStart(7)} ms  (${timing.samples} samples)\n`);
   return timing;
 }
 

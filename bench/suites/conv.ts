@@ -28,6 +28,7 @@
  */
 import type * as TF from "@tensorflow/tfjs-core";
 import { abortDisagreement, msCell, ratioCell, speedPhrase, type Context } from "../lib/context.js";
+import { progress } from "../lib/progress.js";
 import { uniformF32 } from "../lib/random.js";
 import type { Timing } from "../lib/stats.js";
 import { fmtNum, renderTable, type Column } from "../lib/table.js";
@@ -51,6 +52,9 @@ export const CONV_SHAPES: readonly ConvShape[] = [
   { batch: 32, cin: 8, h: 14, w: 14, cout: 16, k: 3, stride: 1, pad: 1 },
   { batch: 32, cin: 16, h: 7, w: 7, cout: 32, k: 3, stride: 1, pad: 1 },
 ];
+
+/** --quick: the same layers at batch 2, so that naive JS and tfjs-cpu's backward take milliseconds. */
+export const QUICK_CONV_SHAPES: readonly ConvShape[] = CONV_SHAPES.map((s) => ({ ...s, batch: 2 }));
 
 /** max |out − out_naive| / Σ|terms| allowed before anything is timed. */
 export const CONV_TOLERANCE = 1e-5;
@@ -257,7 +261,7 @@ const errText = (e: unknown) => (e instanceof Error ? e.message : String(e)).spl
 export async function runConv(ctx: Context): Promise<ConvResult> {
   console.log("\n## 4. Convolution kernels\n");
   let seed = 701;
-  const cases: Case[] = CONV_SHAPES.map((s) => {
+  const cases: Case[] = (ctx.quick ? QUICK_CONV_SHAPES : CONV_SHAPES).map((s) => {
     const { oh, ow } = dims(s);
     const x = uniformF32(s.batch * s.cin * s.h * s.w, (seed += 3));
     const w = uniformF32(s.cout * s.cin * s.k * s.k, seed + 1);
@@ -284,7 +288,7 @@ export async function runConv(ctx: Context): Promise<ConvResult> {
       for (const pass of ["forward", "backward"] as ConvPass[]) {
         const err = errors.get(key(c, pass, lib));
         if (err === undefined) continue;
-        process.stderr.write(`  check ${lib} ${pass} ${shapeText(c.s)}: max scaled error ${err.toExponential(2)}\n`);
+        progress(`  check ${lib} ${pass} ${shapeText(c.s)}: max scaled error ${err.toExponential(2)}\n`);
         if (!(err <= CONV_TOLERANCE)) lines.push(`${pass} ${shapeText(c.s)}: max |out − out_naive| / Σ|terms| = ${err.toExponential(2)}`);
       }
     }
@@ -294,7 +298,7 @@ export async function runConv(ctx: Context): Promise<ConvResult> {
   // distill-wasm: operands in wasm memory once; checked, then timed.
   const engine = ctx.engine;
   const k = engine.kernels;
-  process.stderr.write("distill-wasm conv2d\n");
+  progress("distill-wasm conv2d\n");
   const owned: number[] = [];
   const put = (values: Float32Array) => {
     const ptr = engine.allocOwned(Math.max(values.length, 1) * 4);
@@ -344,7 +348,7 @@ export async function runConv(ctx: Context): Promise<ConvResult> {
       skipped[lib] = ctx.tfjs.skipped[backend] ?? "not loaded";
       continue;
     }
-    process.stderr.write(`${lib} conv2d\n`);
+    progress(`${lib} conv2d\n`);
     await useBackend(tf, backend);
     const hasFilterKernel = tf.getKernel("Conv2DBackpropFilter", backend) !== undefined;
     if (!hasFilterKernel) {
@@ -434,7 +438,7 @@ export async function runConv(ctx: Context): Promise<ConvResult> {
   }
 
   // naive JS: the reference loops themselves (without the Σ|terms| bookkeeping).
-  process.stderr.write("naive JS conv2d\n");
+  progress("naive JS conv2d\n");
   const naive = cases.map((c) => {
     const y = new Float32Array(c.y.length);
     const dx = new Float32Array(c.x.length);
@@ -493,7 +497,7 @@ function printConvTable(ctx: Context, cases: readonly Case[], rows: readonly Con
   }
   console.log(renderTable(columns, lines));
   console.log();
-  console.log("Times are medians in ms ±IQR/median, batch 32, stride 1, single thread. GFLOP/s: forward 2·batch·cout·oh·ow·cin·kh·kw,");
+  console.log(`Times are medians in ms ±IQR/median, batch ${cases[0]!.s.batch}, stride 1, single thread. GFLOP/s: forward 2·batch·cout·oh·ow·cin·kh·kw,`);
   console.log("backward (dx and dw) twice that, over the median. ÷ = that library's median / distill-wasm's median.");
   console.log("distill-wasm: conv2d_forward / conv2d_backward (NCHW, im2col + GEMM) on wasm-resident operands. tfjs: NHWC tensors;");
   console.log("forward tf.conv2d, backward tf.conv2dTranspose (dx) + Conv2DBackpropFilter (dw), + dataSync() + dispose().");
@@ -511,6 +515,6 @@ function printConvTable(ctx: Context, cases: readonly Case[], rows: readonly Con
         (tw ? `, vs tfjs-wasm ${speedPhrase(tw.distillSpeedup).replace("distill-wasm ", "")}` : "") +
         (tc ? `, vs tfjs-cpu ${speedPhrase(tc.distillSpeedup).replace("distill-wasm ", "")}` : "");
     });
-    ctx.summary.push(`conv2d ${pass}, batch 32, 3×3 pad 1, distill-wasm: ${parts.join("; ")}`);
+    ctx.summary.push(`conv2d ${pass}, batch ${cases[0]!.s.batch}, 3×3 pad 1, distill-wasm: ${parts.join("; ")}`);
   }
 }

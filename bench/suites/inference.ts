@@ -21,12 +21,15 @@ import { forwardFlops, makeBatch, paramsOf } from "../lib/mlp.js";
 import { NaiveMlp } from "../lib/naive-mlp.js";
 import { mlpOnnxModel } from "../lib/onnx.js";
 import { createSession } from "../lib/ort.js";
+import { progress } from "../lib/progress.js";
 import type { Timing } from "../lib/stats.js";
 import { fmtNum, renderTable, type Column } from "../lib/table.js";
 import { budgetFor, measure, once } from "../lib/timing.js";
 import { TfMlp, useBackend, type TfBackend } from "../lib/tfjs.js";
 
-const WIDTHS = [784, 800, 800, 10];
+const FULL_WIDTHS = [784, 800, 800, 10];
+/** --quick: narrow hidden layers, so that naive JS and tfjs-cpu take milliseconds. */
+const QUICK_WIDTHS = [784, 64, 64, 10];
 const BATCHES = [1, 128];
 /** max |y − y_naive| / max |y_naive| allowed before anything is timed. */
 export const OUTPUT_TOLERANCE = 1e-4;
@@ -62,7 +65,8 @@ interface Impl {
 }
 
 export async function runInference(ctx: Context): Promise<InferenceResult> {
-  console.log("\n## 3. Inference, 784-800-800-10 ReLU MLP\n");
+  const WIDTHS = ctx.quick ? QUICK_WIDTHS : FULL_WIDTHS;
+  console.log(`\n## 3. Inference, ${WIDTHS.join("-")} ReLU MLP\n`);
   const engine = ctx.engine;
   const model = mlp(WIDTHS, { engine, seed: 21 });
   const params = paramsOf(model);
@@ -85,7 +89,7 @@ export async function runInference(ctx: Context): Promise<InferenceResult> {
 
   try {
     for (const batch of BATCHES) {
-      process.stderr.write(`inference, batch ${batch}\n`);
+      progress(`inference, batch ${batch}\n`);
       const x = makeBatch(batch, WIDTHS[0]!, WIDTHS.at(-1)!, 31 + batch).x;
       const outLen = batch * WIDTHS.at(-1)!;
       const naive = new NaiveMlp(params, batch);
@@ -139,7 +143,7 @@ export async function runInference(ctx: Context): Promise<InferenceResult> {
         for (let i = 0; i < want.length && err !== Infinity; i++) err = Math.max(err, Math.abs(got[i]! - want[i]!));
         const rel = err / scale;
         errs.set(impl.library, rel);
-        process.stderr.write(`  check ${impl.library}: max |y − y_naive| / max |y_naive| = ${rel.toExponential(2)}\n`);
+        progress(`  check ${impl.library}: max |y − y_naive| / max |y_naive| = ${rel.toExponential(2)}\n`);
         if (!(rel <= OUTPUT_TOLERANCE)) bad.push(`${impl.library}: ${rel.toExponential(2)} (allowed ${OUTPUT_TOLERANCE})`);
       }
       if (bad.length > 0) abortDisagreement(`inference at batch ${batch}: outputs differ from the naive JS forward`, bad.join("\n"));
@@ -168,7 +172,7 @@ export async function runInference(ctx: Context): Promise<InferenceResult> {
       for (const r of bRows) {
         if (r.library !== "tfjs-wasm, unfused") ctx.chart.push({ group: `inference, batch ${batch}`, library: r.library, samplesPerSecond: r.samplesPerSecond });
       }
-      printBatch(batch, bRows);
+      printBatch(WIDTHS, batch, bRows);
 
       const best = bRows.filter((r) => r.library.startsWith("tfjs-wasm") || r.library === "onnxruntime-web").sort((a, b) => a.timing.medianMs - b.timing.medianMs)[0];
       const dw = bRows[0]!;
@@ -190,7 +194,7 @@ export async function runInference(ctx: Context): Promise<InferenceResult> {
   return { widths: WIDTHS, rows, tolerance: OUTPUT_TOLERANCE, skipped };
 }
 
-function printBatch(batch: number, rows: readonly InferenceRow[]): void {
+function printBatch(WIDTHS: readonly number[], batch: number, rows: readonly InferenceRow[]): void {
   const columns: Column<InferenceRow>[] = [
     { header: "library", cell: (r) => r.library, align: "left" },
     { header: "median µs ±IQR", cell: (r) => msCell({ medianMs: r.timing.medianMs * 1000, relIqr: r.timing.relIqr }) },

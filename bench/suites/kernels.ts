@@ -18,6 +18,7 @@ import type { KernelExports } from "distill-wasm";
 import { abortDisagreement, msCell, ratioCell, type Context } from "../lib/context.js";
 import { absF32, maxScaledError, NAIVE_GEMM, type GemmForm } from "../lib/naive.js";
 import { loadPeakProbe, PEAK_CHAINS, PEAK_FLOPS_PER_ITERATION, PEAK_UNROLL } from "../lib/peak.js";
+import { progress } from "../lib/progress.js";
 import { uniformF32 } from "../lib/random.js";
 import type { Timing } from "../lib/stats.js";
 import { fmtNum, renderTable, type Column } from "../lib/table.js";
@@ -38,6 +39,12 @@ export const SHAPES: readonly Shape[] = [
   { m: 1, k: 784, n: 800 }, // input layer at batch 1 (inference)
   { m: 256, k: 256, n: 256 },
   { m: 512, k: 512, n: 512 },
+];
+/** --quick: one shape of each kind (large, narrow output, one row), small enough for naive JS. */
+export const QUICK_SHAPES: readonly Shape[] = [
+  { m: 128, k: 256, n: 256 },
+  { m: 128, k: 800, n: 10 },
+  { m: 1, k: 784, n: 800 },
 ];
 const FORMS: readonly GemmForm[] = ["nn", "nt", "tn"];
 
@@ -112,12 +119,12 @@ async function measurePeak(label: string): Promise<{ gflops: number; timing: Tim
 
 export async function runKernels(ctx: Context): Promise<KernelResult> {
   console.log("\n## 1. GEMM kernels\n");
-  process.stderr.write("peak probe\n");
+  progress("peak probe\n");
   const before = await measurePeak("before the GEMMs");
 
   const cases: Case[] = [];
   let seed = 101;
-  for (const shape of SHAPES) {
+  for (const shape of ctx.quick ? QUICK_SHAPES : SHAPES) {
     for (const form of FORMS) {
       const { m, k, n } = shape;
       const a = uniformF32(m * k, (seed += 2));
@@ -138,7 +145,7 @@ export async function runKernels(ctx: Context): Promise<KernelResult> {
 
   // distill-wasm: operands copied into wasm memory once; checked, then timed.
   const engine = ctx.engine;
-  process.stderr.write("distill-wasm kernels\n");
+  progress("distill-wasm kernels\n");
   const owned: number[] = [];
   const put = (values: Float32Array) => {
     const ptr = engine.allocOwned(values.length * 4);
@@ -174,7 +181,7 @@ export async function runKernels(ctx: Context): Promise<KernelResult> {
       skipped[lib] = ctx.tfjs.skipped[backend] ?? "not loaded";
       continue;
     }
-    process.stderr.write(`${lib} tf.matMul\n`);
+    progress(`${lib} tf.matMul\n`);
     await useBackend(tf, backend);
     const prepared = cases.map((c) => {
       const [[ar, ac], [br, bc]] = operandShapes(c.form, c);
@@ -202,10 +209,10 @@ export async function runKernels(ctx: Context): Promise<KernelResult> {
     for (const p of prepared) for (const t of p.tensors) t.dispose();
   }
 
-  process.stderr.write("peak probe\n");
+  progress("peak probe\n");
   const middle = await measurePeak("between the GEMMs");
 
-  process.stderr.write("naive JS\n");
+  progress("naive JS\n");
   for (const c of cases) {
     const out = new Float32Array(c.m * c.n);
     const run = () => NAIVE_GEMM[c.form](out, c.a, c.b, c.m, c.n, c.k);
@@ -214,7 +221,7 @@ export async function runKernels(ctx: Context): Promise<KernelResult> {
     timings.set(keyOf(c, "naive JS"), await measure(`naive JS ${c.form} ${shapeText(c)}`, run, budgetFor(first)));
   }
 
-  process.stderr.write("peak probe\n");
+  progress("peak probe\n");
   const after = await measurePeak("after the GEMMs");
   const probes = [before, middle, after];
   const peakGflops = Math.max(...probes.map((p) => p.gflops));
@@ -247,7 +254,7 @@ function checkErrors(cases: readonly Case[], errors: Map<string, number>, lib: K
   const lines: string[] = [];
   for (const c of cases) {
     const err = errors.get(`${lib} ${c.form} ${shapeText(c)}`)!;
-    process.stderr.write(`  check ${lib} ${c.form} ${shapeText(c)}: max scaled error ${err.toExponential(2)}\n`);
+    progress(`  check ${lib} ${c.form} ${shapeText(c)}: max scaled error ${err.toExponential(2)}\n`);
     if (!(err <= GEMM_TOLERANCE)) lines.push(`${c.form} ${shapeText(c)}: max |C − C_js| / Σ|a·b| = ${err.toExponential(2)}`);
   }
   if (lines.length > 0) abortDisagreement(`${lib} GEMM results differ from the naive JS loop beyond ${GEMM_TOLERANCE}`, lines.join("\n"));

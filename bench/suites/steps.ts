@@ -27,6 +27,7 @@ import { Dataset, distill, mlp, train, type Engine, type Sequential } from "dist
 import { abortDisagreement, msCell, ratioCell, speedPhrase, type Context } from "../lib/context.js";
 import { agreement, makeBatch, paramsOf, setParams, trainingFlops, type Agreement, type Batch, type MlpParams, type StepOutcome } from "../lib/mlp.js";
 import { crossEntropyJs, distillLossJs, NaiveMlp } from "../lib/naive-mlp.js";
+import { progress } from "../lib/progress.js";
 import type { Timing } from "../lib/stats.js";
 import { fmtNum, renderTable, type Column } from "../lib/table.js";
 import { budgetFor, measure, once, timingOfSamples } from "../lib/timing.js";
@@ -40,9 +41,9 @@ export const BATCH = 128;
 /** Relative loss difference and relative update difference allowed before anything is timed. */
 export const LOSS_TOLERANCE = 1e-4;
 export const UPDATE_TOLERANCE = 1e-3;
-const API_WARMUP_STEPS = 5;
-const API_TIMED_STEPS = 30;
-const API_SAMPLES = 1024;
+/** distill() / train() runs: warm-up steps, timed steps, dataset size (full run, --quick). */
+const API_FULL = { warmup: 5, timed: 30, samples: 1024 };
+const API_QUICK = { warmup: 1, timed: 3, samples: 256 };
 
 type Kind = "distill" | "ce";
 
@@ -54,10 +55,15 @@ interface Scenario {
   seed: number;
 }
 
-const SCENARIOS: readonly Scenario[] = [
-  { id: "distillation", title: "(a) distillation step, student 784-800-800-10, batch 128, T = 4, α = 0.1, cached teacher logits", widths: [784, 800, 800, 10], kind: "distill", seed: 11 },
-  { id: "teacher", title: "(b) teacher supervised step, 784-1200-1200-10, batch 128, cross-entropy", widths: [784, 1200, 1200, 10], kind: "ce", seed: 12 },
-];
+function scenarios(distillWidths: number[], teacherWidths: number[]): Scenario[] {
+  return [
+    { id: "distillation", title: `(a) distillation step, student ${distillWidths.join("-")}, batch 128, T = 4, α = 0.1, cached teacher logits`, widths: distillWidths, kind: "distill", seed: 11 },
+    { id: "teacher", title: `(b) teacher supervised step, ${teacherWidths.join("-")}, batch 128, cross-entropy`, widths: teacherWidths, kind: "ce", seed: 12 },
+  ];
+}
+const SCENARIOS = scenarios([784, 800, 800, 10], [784, 1200, 1200, 10]);
+/** --quick: narrow hidden layers, so that naive JS and tfjs-cpu take milliseconds. */
+const QUICK_SCENARIOS = scenarios([784, 64, 64, 10], [784, 96, 96, 10]);
 
 export interface StepRow {
   scenario: Scenario["id"];
@@ -176,8 +182,10 @@ export async function runSteps(ctx: Context): Promise<StepsResult> {
   const engine = ctx.engine;
   const tf = ctx.tfjs.tf;
 
-  for (const sc of SCENARIOS) {
-    process.stderr.write(`${sc.id} step\n`);
+  const { warmup: API_WARMUP_STEPS, timed: API_TIMED_STEPS, samples: API_SAMPLES } = ctx.quick ? API_QUICK : API_FULL;
+  for (const sc of ctx.quick ? QUICK_SCENARIOS : SCENARIOS) {
+    const arch = sc.widths.join("-");
+    progress(`${sc.id} step\n`);
     const [inputs, classes] = [sc.widths[0]!, sc.widths[sc.widths.length - 1]!];
     const batch = makeBatch(BATCH, inputs, classes, sc.seed);
     const initModel = mlp(sc.widths, { engine, seed: sc.seed });
@@ -234,7 +242,7 @@ export async function runSteps(ctx: Context): Promise<StepsResult> {
     for (const [library, outcome] of outcomes) {
       const a = agreement(initial, reference, outcome);
       checks.push({ scenario: sc.id, library, loss: outcome.loss, agreement: a });
-      process.stderr.write(
+      progress(
         `  check ${library}: loss ${outcome.loss.toPrecision(8)} (naive JS ${reference.loss.toPrecision(8)}, rel. diff ${a.lossRelErr.toExponential(1)}), ` +
           `update rel. diff ${a.updateRelErr.toExponential(1)} (${a.worstTensor})\n`,
       );
@@ -255,7 +263,7 @@ export async function runSteps(ctx: Context): Promise<StepsResult> {
     const apiData = makeBatch(API_SAMPLES, inputs, classes, sc.seed + 1000);
     const timedApi = await apiRun(engine, sc.widths, initial, apiData, sc.kind, API_WARMUP_STEPS + API_TIMED_STEPS);
     const apiTiming = timingOfSamples(timedApi.stepMs.slice(API_WARMUP_STEPS));
-    process.stderr.write(`  ${`${apiName} (onBatch intervals)`.padEnd(52)} ${fmtNum(apiTiming.medianMs).padStart(7)} ms  (${apiTiming.samples} steps)\n`);
+    progress(`  ${`${apiName} (onBatch intervals)`.padEnd(52)} ${fmtNum(apiTiming.medianMs).padStart(7)} ms  (${apiTiming.samples} steps)\n`);
     timed.push({
       library: apiName,
       timed: `one step of ${sc.kind === "distill" ? "distill" : "train"}({ steps }) on ${API_SAMPLES} samples`,
@@ -286,14 +294,14 @@ export async function runSteps(ctx: Context): Promise<StepsResult> {
     }));
     rows.push(...scRows);
     for (const r of scRows) {
-      ctx.chart.push({ group: sc.id === "distillation" ? "distillation step 784-800-800-10, batch 128" : "teacher step 784-1200-1200-10, batch 128", library: r.library, samplesPerSecond: r.samplesPerSecond });
+      ctx.chart.push({ group: sc.id === "distillation" ? `distillation step ${arch}, batch 128` : `teacher step ${arch}, batch 128`, library: r.library, samplesPerSecond: r.samplesPerSecond });
     }
     printScenario(sc, scRows, checks.filter((c) => c.scenario === sc.id), reference.loss, flops);
 
     const tfw = scRows.find((r) => r.library === "tfjs-wasm");
     const apiRow = scRows.find((r) => r.library === apiName)!;
     ctx.summary.push(
-      `${sc.id === "distillation" ? "Distillation step (784-800-800-10)" : "Teacher step (784-1200-1200-10)"}, batch 128: ` +
+      `${sc.id === "distillation" ? `Distillation step (${arch})` : `Teacher step (${arch})`}, batch 128: ` +
         `distill-wasm ${fmtNum(base)} ms` +
         (tfw ? ` vs tfjs-wasm ${fmtNum(tfw.timing.medianMs)} ms → ${speedPhrase(tfw.distillSpeedup)}` +
           ` (through ${apiName}: ${fmtNum(apiRow.timing.medianMs)} ms, ${ratioCell(tfw.timing.medianMs / apiRow.timing.medianMs)})` : " (tfjs-wasm skipped)"),

@@ -28,15 +28,25 @@ const MIME = {
 
 /**
  * Starts the server; resolves to `{ url, close }` with `url` like "http://127.0.0.1:40123/".
- * @param {{ root?: string, port?: number }} [options]
+ * Options beyond root and port, all off by default (the browser tests use none):
+ * - headers: sent with every response, e.g. the COOP / COEP pair that makes a page
+ *   cross-origin isolated (the benchmark page, bench/browser/);
+ * - nodeModules: also serve files under node_modules (the benchmark page loads the
+ *   comparison libraries and their .wasm files from there);
+ * - handle(request, response, pathname): called first; returns true when it answered
+ *   the request itself (the benchmark page POSTs its results).
+ * @param {{ root?: string, port?: number, headers?: Record<string, string>, nodeModules?: boolean,
+ *   handle?: (request: import("node:http").IncomingMessage, response: import("node:http").ServerResponse, pathname: string) => boolean | Promise<boolean> }} [options]
  */
-export function startServer({ root = ROOT, port = 0 } = {}) {
+export function startServer({ root = ROOT, port = 0, headers = {}, nodeModules = false, handle } = {}) {
   const base = normalize(root.endsWith(sep) ? root : root + sep);
   const server = createServer(async (request, response) => {
+    for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
     try {
       const { pathname } = new URL(request.url ?? "/", "http://127.0.0.1");
+      if (handle && (await handle(request, response, pathname))) return;
       let path = normalize(join(base, decodeURIComponent(pathname)));
-      if (!path.startsWith(base) || path.split(sep).includes("node_modules")) throw Object.assign(new Error("outside"), { status: 403 });
+      if (!path.startsWith(base) || (!nodeModules && path.split(sep).includes("node_modules"))) throw Object.assign(new Error("outside"), { status: 403 });
       if ((await stat(path)).isDirectory()) path = join(path, "index.html");
       const type = MIME[extname(path)];
       if (!type) throw Object.assign(new Error("type"), { status: 404 });
