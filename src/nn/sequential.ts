@@ -69,10 +69,10 @@ interface LayerState {
   saved: number;
   /** batchNorm: the last forward used batch statistics */
   trained: boolean;
-  /** dense: offsets (floats) of weight and bias in the parameter block, and of Wᵀ in the transposed block */
+  /** dense: offsets (floats) of weight and bias in the parameter block, and of W's panels in the panels block */
   weight: number;
   bias: number;
-  transposed: number;
+  panels: number;
   /** (capacity, outputs) output buffer; (capacity, inputs) input-gradient buffer (dense) or mask (dropout) */
   out: number;
   dInput: number;
@@ -134,7 +134,7 @@ const INFERENCE_CHUNK = 256;
 /** Kernel names per activation, looked up without building strings on every pass. */
 const FORWARD = { relu: "relu_forward", tanh: "tanh_forward", sigmoid: "sigmoid_forward", gelu: "gelu_forward" } as const;
 const BACKWARD = { tanh: "tanh_backward", sigmoid: "sigmoid_backward" } as const;
-/** Below this many rows, inference uses the transposed weights (see transposedWeights). */
+/** Below this many rows, inference uses the weights packed into panels (see weightPanels). */
 const SMALL_BATCH = 4;
 /** Rounds up to a multiple of 4 floats (16 bytes); arithmetic, not bit operations, which wrap at 2^31. */
 const align4 = (n: number) => Math.ceil(n / 4) * 4;
@@ -178,13 +178,14 @@ export class Sequential {
   /** Dense layers whose pre-activation output must stay observable (no fused ReLU). */
   private readonly unfused = new Set<number>();
   /**
-   * Inference on fewer than 4 rows runs y = x·(Wᵀ) on a transposed copy of the weights
-   * (same products in the same order, so the same bits, without packing W every call).
-   * The copy is rebuilt when the parameters changed since it was made.
+   * Inference on fewer than 4 rows runs y = x·Wᵀ with gemm_panels on a copy of the weights
+   * packed into contiguous 16-column panels of Wᵀ (same products in the same order, so the
+   * same bits, streamed from memory in order instead of packed on every call). The copy is
+   * rebuilt when the parameters changed since it was made.
    */
-  private transposedBlock = 0;
+  private panelsBlock = 0;
   private parametersVersion = 0;
-  private transposedVersion = -1;
+  private panelsVersion = -1;
 
   constructor(specs: readonly LayerSpec[], options: SequentialOptions = {}) {
     const { inputs, widths, shapes, inputShape } = inferShapes(specs, options.inputShape);
@@ -209,7 +210,7 @@ export class Sequential {
       const state: LayerState = {
         spec, inputs: width, outputs: widths[i]!, inShape: shape, outShape: shapes[i]!,
         work: 0, argmax: 0, runMean: -1, runVar: -1, saved: -1, trained: false,
-        weight: -1, bias: -1, transposed: -1,
+        weight: -1, bias: -1, panels: -1,
         out: 0, dInput: 0, mask: 0, inPtr: 0, outPtr: 0, fusedRelu: false, dropped: false,
         numbers: layerNumbers(spec, shape),
       };
@@ -401,8 +402,8 @@ export class Sequential {
         const flags = l.fusedRelu ? GEMM_RELU : 0;
         const bias = this.paramsPtr + l.bias * 4;
         if (!training && rows < SMALL_BATCH) {
-          const wt = this.transposedWeights() + l.transposed * 4; // (inputs, outputs)
-          k.gemm_nn(l.out, input, wt, bias, rows, l.outputs, l.inputs, l.inputs, l.outputs, l.outputs, flags);
+          const panels = this.weightPanels() + l.panels * 4; // Wᵀ (inputs, outputs) as 16-column panels
+          k.gemm_panels(l.out, input, panels, bias, rows, l.outputs, l.inputs, l.inputs, l.outputs, flags);
         } else {
           k.gemm_nt(l.out, input, this.paramsPtr + l.weight * 4, bias, rows, l.outputs, l.inputs, l.inputs, l.inputs, l.outputs, flags);
         }
@@ -471,24 +472,26 @@ export class Sequential {
     this.parametersVersion++;
   }
 
-  /** The transposed weights block, rebuilt if the parameters changed since. */
-  private transposedWeights(): number {
-    if (this.transposedVersion === this.parametersVersion) return this.transposedBlock;
+  /** The block of every dense layer's weights packed into panels, rebuilt if the parameters changed since. */
+  private weightPanels(): number {
+    if (this.panelsVersion === this.parametersVersion) return this.panelsBlock;
     const k = this.engine.kernels;
-    if (!this.transposedBlock) {
+    if (!this.panelsBlock) {
       let offset = 0;
       for (const l of this.layers) {
         if (l.spec.type !== "dense") continue;
-        l.transposed = offset;
-        offset = align4(offset + l.inputs * l.outputs);
+        l.panels = offset;
+        offset += k.panels_length(l.inputs, l.outputs); // a multiple of 16 floats
       }
-      this.transposedBlock = this.engine.allocOwned(Math.max(offset, 4) * 4);
+      this.panelsBlock = this.engine.allocOwned(Math.max(offset, 4) * 4);
     }
     for (const l of this.layers) {
-      if (l.spec.type === "dense") k.transpose(this.transposedBlock + l.transposed * 4, this.paramsPtr + l.weight * 4, l.outputs, l.inputs);
+      if (l.spec.type !== "dense") continue;
+      // op(B) = Wᵀ (inputs × outputs) from W stored (outputs, inputs).
+      k.pack_panels(this.panelsBlock + l.panels * 4, this.paramsPtr + l.weight * 4, l.inputs, 1, l.inputs, l.outputs);
     }
-    this.transposedVersion = this.parametersVersion;
-    return this.transposedBlock;
+    this.panelsVersion = this.parametersVersion;
+    return this.panelsBlock;
   }
 
   /**
@@ -786,7 +789,7 @@ export class Sequential {
   dispose(): void {
     if (this.disposed) return;
     this.freeBuffers();
-    if (this.transposedBlock) this.engine.free(this.transposedBlock);
+    if (this.panelsBlock) this.engine.free(this.panelsBlock);
     this.engine.free(this.paramsPtr);
     this.engine.free(this.gradsPtr);
     this.engine.free(this.rngPtr);

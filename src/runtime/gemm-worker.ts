@@ -6,35 +6,33 @@
  * `gemmWorkerMain` must stay self-contained: it is serialised with Function.prototype.toString,
  * so it may not refer to anything outside its own body.
  *
- * Protocol (the control block is an Int32Array over a SharedArrayBuffer; see thread-pool.ts):
- * Forms: 0 gemm_nn, 1 gemm_nt, 2 gemm_tn, 3 gemm_panels (its B is the panels; ldb unused).
- *
- *   1. The owner posts { module, memory, control, slot, scratch } once.
+ * Protocol (the control block is described in thread-pool.ts):
+ *   1. The owner posts { module, memory, control, scratch } once.
  *   2. The worker instantiates the kernel module on the shared memory, points its GEMM
  *      scratch at `scratch` (a block the owner allocated for it) and posts "ready".
- *   3. Forever: wait until control[SEQUENCE] changes; if control[STOP] is set, return;
- *      otherwise run the GEMM described in its slot and store the sequence number in the
- *      slot's DONE word (or set its FAILED word if the call threw).
+ *   3. Forever: wait until control[SEQUENCE] changes (polling about a millisecond first,
+ *      which covers the gaps between the products of a training step, then sleeping in
+ *      Atomics.wait); return if control[STOP] is set; otherwise claim chunks of that round
+ *      until none is left, run each, and count it in control[FINISHED].
  */
 
 export function gemmWorkerMain(): void {
   // Must match thread-pool.ts.
   const SEQUENCE = 0;
   const STOP = 1;
-  const SLOT_BASE = 16;
-  const SLOT_WORDS = 16;
-  const FORM = 0;
-  const ARGS = 1; // c, a, b, bias, m, n, k, lda, ldb, ldc, flags
-  const DONE = 12;
-  const FAILED = 13;
-  const SPIN_CHECKS = 20000; // ~0.1 ms of polling before sleeping in Atomics.wait
+  const CLAIM = 2;
+  const FINISHED = 3;
+  const FAILED = 4;
+  const COUNT = 5;
+  const CHUNK_BASE = 8;
+  const CHUNK_WORDS = 12;
+  const SPIN_CHECKS = 1_000_000; // about a millisecond of polling before sleeping
 
-  type Gemm = (...args: number[]) => void;
+  type Kernel = (...args: number[]) => void;
   interface Setup {
     module: WebAssembly.Module;
     memory: WebAssembly.Memory;
     control: SharedArrayBuffer;
-    slot: number;
     scratch: number;
   }
   interface Port {
@@ -73,12 +71,23 @@ export function gemmWorkerMain(): void {
         },
       },
     };
-    const exports = new WebAssembly.Instance(setup.module, imports).exports as Record<string, Gemm>;
+    const exports = new WebAssembly.Instance(setup.module, imports).exports as Record<string, Kernel>;
     exports.scratch_use!(setup.scratch);
-    const forms = [exports.gemm_nn!, exports.gemm_nt!, exports.gemm_tn!];
-    const panels = exports.gemm_panels!; // form 3: (c, a, panels, bias, m, n, k, lda, ldc, flags)
-    const slot = SLOT_BASE + setup.slot * SLOT_WORDS;
-    const args: number[] = new Array(11).fill(0);
+    const gemms = [exports.gemm_nn!, exports.gemm_nt!, exports.gemm_tn!];
+    const panels = exports.gemm_panels!;
+
+    /** Runs the chunk at control[at]: form, then c, a, b, bias, m, n, k, lda, ldb, ldc, flags. */
+    function runChunk(at: number): void {
+      const w = control;
+      const form = w[at]!;
+      if (form === 3) {
+        panels(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, w[at + 6]!, w[at + 7]!, w[at + 8]!, w[at + 10]!, w[at + 11]!);
+      } else {
+        gemms[form]!(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, w[at + 6]!, w[at + 7]!,
+          w[at + 8]!, w[at + 9]!, w[at + 10]!, w[at + 11]!);
+      }
+    }
+
     let seen = Atomics.load(control, SEQUENCE);
     port.post("ready");
     for (;;) {
@@ -87,18 +96,21 @@ export function gemmWorkerMain(): void {
       Atomics.wait(control, SEQUENCE, seen);
       seen = Atomics.load(control, SEQUENCE);
       if (Atomics.load(control, STOP) !== 0) return;
-      const form = Atomics.load(control, slot + FORM);
-      if (form >= 0) {
-        for (let i = 0; i < 11; i++) args[i] = Atomics.load(control, slot + ARGS + i);
+      const round = (seen & 0x7fff) << 16;
+      for (;;) {
+        const claim = Atomics.load(control, CLAIM);
+        if ((claim & ~0xffff) !== round) break; // a later round has begun: this one is done
+        const index = claim & 0xffff;
+        if (index >= Atomics.load(control, COUNT)) break;
+        if (Atomics.compareExchange(control, CLAIM, claim, claim + 1) !== claim) continue;
         try {
-          if (form === 3) panels(args[0]!, args[1]!, args[2]!, args[3]!, args[4]!, args[5]!, args[6]!, args[7]!, args[9]!, args[10]!);
-          else forms[form]!(...args);
+          runChunk(CHUNK_BASE + index * CHUNK_WORDS);
         } catch {
-          Atomics.store(control, slot + FAILED, 1);
+          Atomics.store(control, FAILED, 1);
         }
+        Atomics.add(control, FINISHED, 1);
+        Atomics.notify(control, FINISHED); // the owner may be sleeping in join()
       }
-      Atomics.store(control, slot + DONE, seen);
-      Atomics.notify(control, slot + DONE); // the owner may be sleeping in join()
     }
   }
 

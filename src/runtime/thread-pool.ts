@@ -1,17 +1,24 @@
 /**
- * Worker threads that compute shares of a GEMM on the engine's shared WebAssembly memory.
+ * Worker threads that compute parts of a GEMM on the engine's shared WebAssembly memory.
  *
  * Each worker instantiates the same compiled module on the same `WebAssembly.Memory`
  * (shared, so every thread sees every write) and has its own packing scratch block,
- * allocated by the owning engine's heap. Jobs are passed through a small control block
- * (an Int32Array over a SharedArrayBuffer) with Atomics, not messages, so handing out a
- * GEMM costs microseconds and allocates nothing:
+ * allocated by the owning engine's heap. A round of work is a list of chunks (independent
+ * GEMM calls on disjoint blocks of C) written into a control block (an Int32Array over a
+ * SharedArrayBuffer); the calling thread and the workers claim chunks one at a time with
+ * a compare-and-swap until none is left. A worker that wakes late, or is not scheduled
+ * at all because the cores are busy, simply finds nothing left to claim: the round never
+ * waits for a worker that has not started, so threads cannot make a product slower than
+ * the calling thread alone would be, beyond the cost of the claims.
  *
- *   control[SEQUENCE]  job counter; the owner bumps it and notifies to start a round
+ *   control[SEQUENCE]  round counter; bumped and notified to wake the workers
  *   control[STOP]      1 asks the workers to return
- *   control[SLOT_BASE + w·SLOT_WORDS + …]  worker w's job:
- *     FORM (0 nn, 1 nt, 2 tn, 3 panels, -1 nothing this round), the 11 GEMM arguments,
- *     DONE (the round it finished), FAILED (1 if its call threw)
+ *   control[CLAIM]     (round & 0x7fff) << 16 | next chunk index
+ *   control[FINISHED]  chunks completed this round
+ *   control[FAILED]    1 if a worker's call threw
+ *   control[COUNT]     chunks in this round
+ *   control[CHUNK_BASE + i·CHUNK_WORDS + …]  chunk i: form (0 nn, 1 nt, 2 tn, 3 panels) and
+ *                      the 11 GEMM arguments (for panels: c, a, panels, bias, m, n, k, lda, -, ldc, flags)
  *
  * Workers are started from source text (gemm-worker.ts): a Blob URL where the global
  * `Worker` exists (browsers, Deno, Bun) and an `eval` worker in Node's worker_threads.
@@ -21,14 +28,26 @@ import { gemmWorkerSource } from "./gemm-worker.js";
 
 export const SEQUENCE = 0;
 export const STOP = 1;
-export const SLOT_BASE = 16;
-export const SLOT_WORDS = 16;
-const FORM = 0;
-const ARGS = 1;
-const DONE = 12;
-const FAILED = 13;
+export const CLAIM = 2;
+export const FINISHED = 3;
+export const FAILED = 4;
+export const COUNT = 5;
+export const CHUNK_BASE = 8;
+export const CHUNK_WORDS = 12;
+/** Chunks one round can hold. */
+export const MAX_CHUNKS = 64;
+
+/** GEMM forms as numbered in the control block. */
+export const FORM_NN = 0;
+export const FORM_NT = 1;
+export const FORM_TN = 2;
+export const FORM_PANELS = 3;
+
 const START_TIMEOUT_MS = 30_000;
-const JOIN_SPIN_CHECKS = 20_000;
+/** Polls of FINISHED before join() sleeps (tens of µs): the last chunks usually end together. */
+const JOIN_SPIN_CHECKS = 50_000;
+/** join() then sleeps in slices this long (ms), so that a worker sharing this core can run. */
+const JOIN_SLEEP_MS = 0.1;
 
 /** Whether this thread may block in Atomics.wait (a browser's main thread may not). */
 const canBlock = (() => {
@@ -39,12 +58,6 @@ const canBlock = (() => {
     return false;
   }
 })();
-
-/** GEMM forms as numbered in the control block. */
-export const FORM_NN = 0;
-export const FORM_NT = 1;
-export const FORM_TN = 2;
-export const FORM_PANELS = 3;
 
 interface WorkerHandle {
   post(message: unknown): void;
@@ -78,7 +91,7 @@ function isBrowser(): boolean {
     typeof (globalThis as { Deno?: unknown }).Deno !== "object";
 }
 
-/** Starts one worker and resolves once it has instantiated the module and is waiting for jobs. */
+/** Starts one worker and resolves once it has instantiated the module and is waiting for rounds. */
 async function startWorker(setup: Record<string, unknown>): Promise<WorkerHandle> {
   const source = gemmWorkerSource();
   let handle: WorkerHandle;
@@ -126,12 +139,16 @@ async function startWorker(setup: Record<string, unknown>): Promise<WorkerHandle
   return handle;
 }
 
+/** Runs chunk `i` of the current round on the calling thread (args read from the control block). */
+export type ChunkRunner = (control: Int32Array, at: number) => void;
+
 export class ThreadPool {
-  /** Worker threads (the calling thread computes a share too). */
+  /** Worker threads (the calling thread computes chunks too). */
   readonly workers: number;
   private readonly control: Int32Array;
   private readonly handles: WorkerHandle[];
   private sequence = 0;
+  private chunks = 0;
   private stopped = false;
 
   private constructor(control: Int32Array, handles: WorkerHandle[]) {
@@ -142,9 +159,9 @@ export class ThreadPool {
 
   /** Starts `scratch.length` workers; worker w packs into the block at scratch[w]. */
   static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, scratch: number[]): Promise<ThreadPool> {
-    const control = new SharedArrayBuffer((SLOT_BASE + scratch.length * SLOT_WORDS) * 4);
+    const control = new SharedArrayBuffer((CHUNK_BASE + MAX_CHUNKS * CHUNK_WORDS) * 4);
     const started = await Promise.allSettled(
-      scratch.map((block, slot) => startWorker({ module, memory, control, slot, scratch: block })),
+      scratch.map((block) => startWorker({ module, memory, control, scratch: block })),
     );
     const handles = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
     const failure = started.find((s) => s.status === "rejected");
@@ -155,47 +172,65 @@ export class ThreadPool {
     return new ThreadPool(new Int32Array(control), handles);
   }
 
-  /** Gives worker `slot` a GEMM for the next round (form -1: nothing). */
-  assign(
-    slot: number, form: number, c: number, a: number, b: number, bias: number,
+  /** Describes chunk `i` of the next round (i < MAX_CHUNKS). */
+  setChunk(
+    i: number, form: number, c: number, a: number, b: number, bias: number,
     m: number, n: number, k: number, lda: number, ldb: number, ldc: number, flags: number,
   ): void {
-    const at = SLOT_BASE + slot * SLOT_WORDS;
     const w = this.control;
-    w[at + FORM] = form;
-    w[at + ARGS] = c; w[at + ARGS + 1] = a; w[at + ARGS + 2] = b; w[at + ARGS + 3] = bias;
-    w[at + ARGS + 4] = m; w[at + ARGS + 5] = n; w[at + ARGS + 6] = k;
-    w[at + ARGS + 7] = lda; w[at + ARGS + 8] = ldb; w[at + ARGS + 9] = ldc; w[at + ARGS + 10] = flags;
-  }
-
-  /** Starts a round: every worker runs what `assign` gave it. */
-  wake(): void {
-    if (this.stopped) throw new WorkerError("the engine's worker threads were stopped by dispose()");
-    this.sequence = (this.sequence + 1) | 0;
-    Atomics.store(this.control, SEQUENCE, this.sequence); // publishes the slots written before it
-    Atomics.notify(this.control, SEQUENCE);
+    const at = CHUNK_BASE + i * CHUNK_WORDS;
+    w[at] = form;
+    w[at + 1] = c; w[at + 2] = a; w[at + 3] = b; w[at + 4] = bias;
+    w[at + 5] = m; w[at + 6] = n; w[at + 7] = k;
+    w[at + 8] = lda; w[at + 9] = ldb; w[at + 10] = ldc; w[at + 11] = flags;
   }
 
   /**
-   * Waits until every worker has finished the round: spinning first (a share usually ends
-   * within microseconds of this thread's), then sleeping in Atomics.wait where this thread
-   * may block, so that a spinning caller never holds a core its worker needs. A browser's
-   * main thread may not block and keeps spinning.
+   * Runs chunks 0 … count-1 (described by setChunk) on this thread and the workers and
+   * returns when all are done. `run(control, at)` computes the chunk whose form and
+   * arguments start at control[at]; it is called for the chunks this thread claims.
    */
-  join(): void {
+  runChunks(count: number, run: ChunkRunner): void {
+    if (this.stopped) throw new WorkerError("the engine's worker threads were stopped by dispose()");
     const w = this.control;
-    for (let slot = 0; slot < this.workers; slot++) {
-      const at = SLOT_BASE + slot * SLOT_WORDS;
-      let spins = 0;
-      for (;;) {
-        const done = Atomics.load(w, at + DONE);
-        if (done === this.sequence) break;
-        if (++spins > JOIN_SPIN_CHECKS && canBlock) Atomics.wait(w, at + DONE, done, 1);
+    this.sequence = (this.sequence + 1) | 0;
+    this.chunks = count;
+    const round = (this.sequence & 0x7fff) << 16;
+    Atomics.store(w, FINISHED, 0);
+    Atomics.store(w, FAILED, 0);
+    Atomics.store(w, COUNT, count);
+    Atomics.store(w, CLAIM, round); // publishes the chunks and count written before it
+    Atomics.store(w, SEQUENCE, this.sequence);
+    Atomics.notify(w, SEQUENCE);
+    let failure: unknown;
+    for (;;) {
+      const claim = Atomics.load(w, CLAIM);
+      const index = claim & 0xffff;
+      if (index >= count) break;
+      if (Atomics.compareExchange(w, CLAIM, claim, claim + 1) !== claim) continue;
+      try {
+        run(w, CHUNK_BASE + index * CHUNK_WORDS);
+      } catch (error) {
+        failure ??= error;
       }
-      if (w[at + FAILED] !== 0) {
-        w[at + FAILED] = 0;
-        throw new WorkerError(`GEMM worker ${slot + 1} failed while computing its share`);
-      }
+      Atomics.add(w, FINISHED, 1);
+    }
+    this.join();
+    if (failure !== undefined) throw failure;
+    if (Atomics.load(w, FAILED) !== 0) throw new WorkerError("a GEMM worker failed while computing its part");
+  }
+
+  /**
+   * Waits until every claimed chunk is finished: polling first, then sleeping in short
+   * slices where this thread may block (a browser's main thread may not, and keeps polling).
+   */
+  private join(): void {
+    const w = this.control;
+    let spins = 0;
+    for (;;) {
+      const finished = Atomics.load(w, FINISHED);
+      if (finished === this.chunks) return;
+      if (++spins > JOIN_SPIN_CHECKS && canBlock) Atomics.wait(w, FINISHED, finished, JOIN_SLEEP_MS);
     }
   }
 
