@@ -39,6 +39,7 @@ interface Results {
   };
   inference: { rows: (Row & { batch: number; outputRelErr: number })[]; tolerance: number };
   conv: { rows: (Row & { pass: string; maxScaledError: number; cin: number })[]; tolerance: number };
+  threads: { threads: number; rows: { scenario: string; sameBits: boolean; speedup: number }[]; skipped?: string };
 }
 
 /** Every library appears once per group (shape, scenario, batch, …) with a timing. */
@@ -79,6 +80,12 @@ function checkResults(results: Results): void {
   const inferenceLibs = ["distill-wasm logits()", "distill-wasm forward", "tfjs-wasm", "tfjs-wasm, unfused", "tfjs-cpu", "onnxruntime-web", "naive JS"];
   expectAllLibraries(inference.rows, (r) => `batch ${r.batch}`, inferenceLibs, "inference");
   for (const r of inference.rows) expect(r.outputRelErr, `inference batch ${r.batch} ${r.library}`).toBeLessThanOrEqual(inference.tolerance);
+
+  // The page is isolated, so the threads suite must run (one thread vs hardwareConcurrency, at least 2).
+  expect(results.threads.skipped, "threads suite skipped").toBeUndefined();
+  expect(results.threads.threads).toBeGreaterThanOrEqual(2);
+  expect(results.threads.rows.map((r) => r.scenario)).toHaveLength(7);
+  for (const r of results.threads.rows) expect(r.sameBits, `threads ${r.scenario}`).toBe(true);
 
   expectAllLibraries(conv.rows, (r) => `${r.pass} cin ${r.cin}`, ["distill-wasm", "tfjs-wasm", "tfjs-cpu", "naive JS"], "conv");
   for (const r of conv.rows) expect(r.maxScaledError, `conv ${r.pass} ${r.library}`).toBeLessThanOrEqual(conv.tolerance);

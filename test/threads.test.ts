@@ -1,6 +1,6 @@
 /**
- * Multi-threaded engines: every GEMM split over 2 or 3 threads must give the single-thread
- * kernel's bits (shapes below, at and above the 4×8 tile and the 64/256 blocks, split by
+ * Multi-threaded engines: every GEMM and optimizer step split over 2 or 3 threads must give
+ * the single-thread kernel's bits (shapes below, at and above the 4×8 tile and the 64/256 blocks, split by
  * rows and by columns, with padded leading dimensions, bias, ReLU and accumulation), and
  * so must whole training and distillation runs. Also: option validation, the one-thread
  * fallback without SharedArrayBuffer, dispose, and recovery after a failed share.
@@ -100,6 +100,28 @@ describe.each([2, 3])("GEMM on %i threads", (threads) => {
       });
       expectSameBits(outputs[1]!, outputs[0]!, `panels m=${m} n=${n} k=${k}`);
       seed++;
+    }
+  });
+
+  it("sgd_step and adam_step: bit-identical to one thread, split into blocks of parameters", () => {
+    const n = 100_003; // above the split threshold, not a multiple of 16
+    for (const variant of [0, 1]) {
+      const outputs = [single, threaded].map((engine) => {
+        const rnd = new TestRandom(40 + variant);
+        const k = engine.kernels;
+        return engine.scoped(() => {
+          const param = engine.putF32(rnd.uniform(n));
+          const grad = engine.putF32(rnd.uniform(n));
+          const s1 = engine.putF32(rnd.uniform(n));
+          const s2 = engine.putF32(rnd.uniform(n).map(Math.abs));
+          for (let step = 1; step <= 3; step++) {
+            k.sgd_step(param, grad, s1, n, 0.05, 0.9, variant ? 1e-4 : 0, variant);
+            k.adam_step(param, grad, s1, s2, n, 0.001, 0.9, 0.999, 1e-8, variant ? 0.01 : 0, step, variant);
+          }
+          return [engine.readF32(param, n), engine.readF32(s1, n), engine.readF32(s2, n)];
+        });
+      });
+      outputs[0]!.forEach((want, i) => expectSameBits(outputs[1]![i]!, want, `optimizer variant ${variant}, array ${i}`));
     }
   });
 

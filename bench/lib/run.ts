@@ -4,19 +4,20 @@
  * samples/s bar chart (SVG).
  *
  * Options read from argv: --simd=baseline|relaxed|prefer-relaxed, --quick, and
- * --suites=kernels,steps,inference,conv (overrides the entry point's selection).
+ * --suites=kernels,steps,inference,threads,conv (overrides the entry point's selection).
  */
 import { runConv } from "../suites/conv.js";
 import { runInference } from "../suites/inference.js";
 import { runKernels } from "../suites/kernels.js";
 import { runSteps } from "../suites/steps.js";
+import { runThreads } from "../suites/threads.js";
 import { createContext } from "./context.js";
 import type { Platform } from "./platform.js";
 import { resultsFileName, resultsJson } from "./results.js";
 import { barChartSvg } from "./svg.js";
 
-export type SuiteName = "kernels" | "steps" | "inference" | "conv";
-export const ALL_SUITES: readonly SuiteName[] = ["kernels", "steps", "inference", "conv"];
+export type SuiteName = "kernels" | "steps" | "inference" | "threads" | "conv";
+export const ALL_SUITES: readonly SuiteName[] = ["kernels", "steps", "inference", "threads", "conv"];
 
 /** The suites named by --suites=a,b (in the canonical order), else `fallback`. */
 export function parseSuites(argv: readonly string[], fallback: readonly SuiteName[] = ALL_SUITES): readonly SuiteName[] {
@@ -44,6 +45,7 @@ export async function runSuites(argv: readonly string[], entrySuites: readonly S
   if (suites.includes("kernels")) results.kernels = await runKernels(ctx);
   if (suites.includes("steps")) results.steps = await runSteps(ctx);
   if (suites.includes("inference")) results.inference = await runInference(ctx);
+  if (suites.includes("threads")) results.threads = await runThreads(ctx);
   if (suites.includes("conv")) results.conv = await runConv(ctx);
 
   const seconds = (performance.now() - started) / 1000;
@@ -85,7 +87,8 @@ export async function runSuites(argv: readonly string[], entrySuites: readonly S
     const name = ctx.machine.runtime === "node" && ctx.simd === "baseline" && !ctx.quick
       ? "samples-per-second.svg"
       : `samples-per-second-${[ctx.machine.runtime, ctx.quick ? "quick" : undefined, build].filter(Boolean).join("-")}.svg`;
-    const title = `Samples per second, single thread — ${ctx.machine.cpu}, ${ctx.machine.runtime} ${ctx.machine.runtimeVersion}, ${ctx.machine.date.slice(0, 10)}`;
+    const threads = suites.includes("threads") ? "single thread unless marked" : "single thread";
+    const title = `Samples per second, ${threads} — ${ctx.machine.cpu}, ${ctx.machine.runtime} ${ctx.machine.runtimeVersion}, ${ctx.machine.date.slice(0, 10)}`;
     await save(name, barChartSvg(title, ctx.chart));
   }
   return output;

@@ -16,6 +16,7 @@ import { createEngine, mlp, type Engine, type Sequential } from "distill-wasm";
 import { abortDisagreement, msCell, ratioCell, type Context } from "../lib/context.js";
 import { forwardFlops, makeBatch, paramsOf, setParams, trainingFlops, type Batch, type MlpParams } from "../lib/mlp.js";
 import type { Timing } from "../lib/stats.js";
+import { progress } from "../lib/progress.js";
 import { fmtNum, renderTable, type Column } from "../lib/table.js";
 import { budgetFor, measure, once } from "../lib/timing.js";
 
@@ -143,7 +144,7 @@ export async function runThreads(ctx: Context): Promise<ThreadsResult> {
       ["teacher step 784-1200-1200-10", [784, 1200, 1200, 10], false, 41],
       ["distillation step 784-800-800-10", [784, 800, 800, 10], true, 42],
     ] as const) {
-      process.stderr.write(`${scenario}, threads\n`);
+      progress(`${scenario}, threads\n`);
       const batch = makeBatch(BATCH, widths[0], 10, seed);
       const init = mlp([...widths], { engine: single, seed });
       const params = paramsOf(init);

@@ -25,7 +25,7 @@ export function gemmWorkerMain(): void {
   const FAILED = 4;
   const COUNT = 5;
   const CHUNK_BASE = 8;
-  const CHUNK_WORDS = 12;
+  const CHUNK_WORDS = 16;
   const SPIN_CHECKS = 1_000_000; // about a millisecond of polling before sleeping
 
   type Kernel = (...args: number[]) => void;
@@ -73,18 +73,27 @@ export function gemmWorkerMain(): void {
     };
     const exports = new WebAssembly.Instance(setup.module, imports).exports as Record<string, Kernel>;
     exports.scratch_use!(setup.scratch);
+    const floats = new Float32Array(setup.control); // the same words, for f32 arguments
     const gemms = [exports.gemm_nn!, exports.gemm_nt!, exports.gemm_tn!];
     const panels = exports.gemm_panels!;
+    const sgd = exports.sgd_step!;
+    const adam = exports.adam_step!;
 
-    /** Runs the chunk at control[at]: form, then c, a, b, bias, m, n, k, lda, ldb, ldc, flags. */
+    /** Runs the chunk at control[at]: its form, then its arguments (thread-pool.ts lists them). */
     function runChunk(at: number): void {
       const w = control;
+      const f = floats;
       const form = w[at]!;
-      if (form === 3) {
-        panels(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, w[at + 6]!, w[at + 7]!, w[at + 8]!, w[at + 10]!, w[at + 11]!);
-      } else {
+      if (form <= 2) {
         gemms[form]!(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, w[at + 6]!, w[at + 7]!,
           w[at + 8]!, w[at + 9]!, w[at + 10]!, w[at + 11]!);
+      } else if (form === 3) {
+        panels(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, w[at + 6]!, w[at + 7]!, w[at + 8]!, w[at + 10]!, w[at + 11]!);
+      } else if (form === 4) {
+        sgd(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, f[at + 5]!, f[at + 6]!, f[at + 7]!, w[at + 8]!);
+      } else {
+        adam(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, f[at + 6]!, f[at + 7]!, f[at + 8]!, f[at + 9]!,
+          f[at + 10]!, w[at + 11]!, w[at + 12]!);
       }
     }
 

@@ -42,7 +42,7 @@ export function parallelGemms(kernels: GemmKernels, pool: ThreadPool, minMacs = 
 }
 
 /** Chunk size for `extent` items in multiples of `unit`, CHUNKS_PER_THREAD per thread. */
-function chunkSize(extent: number, unit: number, pool: ThreadPool): number {
+export function chunkSize(extent: number, unit: number, pool: ThreadPool): number {
   const wanted = CHUNKS_PER_THREAD * (pool.workers + 1);
   return Math.ceil(Math.ceil(extent / wanted) / unit) * unit;
 }

@@ -17,8 +17,12 @@
  *   control[FINISHED]  chunks completed this round
  *   control[FAILED]    1 if a worker's call threw
  *   control[COUNT]     chunks in this round
- *   control[CHUNK_BASE + i·CHUNK_WORDS + …]  chunk i: form (0 nn, 1 nt, 2 tn, 3 panels) and
- *                      the 11 GEMM arguments (for panels: c, a, panels, bias, m, n, k, lda, -, ldc, flags)
+ *   control[CHUNK_BASE + i·CHUNK_WORDS + …]  chunk i: its form and then its arguments:
+ *                      0 gemm_nn, 1 gemm_nt, 2 gemm_tn: c, a, b, bias, m, n, k, lda, ldb, ldc, flags
+ *                      3 gemm_panels: c, a, panels, bias, m, n, k, lda, -, ldc, flags
+ *                      4 sgd_step: param, grad, velocity, n, lr, momentum, weightDecay, nesterov
+ *                      5 adam_step: param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, step, decoupled
+ *                      (f32 arguments stored as float32 bits: the kernels take f32, so nothing is rounded twice)
  *
  * Workers are started from source text (gemm-worker.ts): a Blob URL where the global
  * `Worker` exists (browsers, Deno, Bun) and an `eval` worker in Node's worker_threads.
@@ -33,7 +37,7 @@ export const FINISHED = 3;
 export const FAILED = 4;
 export const COUNT = 5;
 export const CHUNK_BASE = 8;
-export const CHUNK_WORDS = 12;
+export const CHUNK_WORDS = 16;
 /** Chunks one round can hold. */
 export const MAX_CHUNKS = 64;
 
@@ -42,6 +46,8 @@ export const FORM_NN = 0;
 export const FORM_NT = 1;
 export const FORM_TN = 2;
 export const FORM_PANELS = 3;
+export const FORM_SGD = 4;
+export const FORM_ADAM = 5;
 
 const START_TIMEOUT_MS = 30_000;
 /** Polls of FINISHED before join() sleeps (tens of µs): the last chunks usually end together. */
@@ -139,13 +145,17 @@ async function startWorker(setup: Record<string, unknown>): Promise<WorkerHandle
   return handle;
 }
 
-/** Runs chunk `i` of the current round on the calling thread (args read from the control block). */
-export type ChunkRunner = (control: Int32Array, at: number) => void;
+/**
+ * Runs the chunk whose form and arguments start at word `at` of the control block, on the
+ * calling thread (`floats` views the same words as float32, for f32 arguments).
+ */
+export type ChunkRunner = (control: Int32Array, at: number, floats: Float32Array) => void;
 
 export class ThreadPool {
   /** Worker threads (the calling thread computes chunks too). */
   readonly workers: number;
   private readonly control: Int32Array;
+  private readonly floats: Float32Array;
   private readonly handles: WorkerHandle[];
   private sequence = 0;
   private chunks = 0;
@@ -153,6 +163,7 @@ export class ThreadPool {
 
   private constructor(control: Int32Array, handles: WorkerHandle[]) {
     this.control = control;
+    this.floats = new Float32Array(control.buffer);
     this.handles = handles;
     this.workers = handles.length;
   }
@@ -185,6 +196,33 @@ export class ThreadPool {
     w[at + 8] = lda; w[at + 9] = ldb; w[at + 10] = ldc; w[at + 11] = flags;
   }
 
+  /** Describes chunk `i` of the next round as an sgd_step over n parameters. */
+  setSgdChunk(
+    i: number, param: number, grad: number, velocity: number, n: number,
+    lr: number, momentum: number, weightDecay: number, nesterov: number,
+  ): void {
+    const at = CHUNK_BASE + i * CHUNK_WORDS;
+    const w = this.control;
+    const f = this.floats;
+    w[at] = FORM_SGD;
+    w[at + 1] = param; w[at + 2] = grad; w[at + 3] = velocity; w[at + 4] = n;
+    f[at + 5] = lr; f[at + 6] = momentum; f[at + 7] = weightDecay; w[at + 8] = nesterov;
+  }
+
+  /** Describes chunk `i` of the next round as an adam_step over n parameters. */
+  setAdamChunk(
+    i: number, param: number, grad: number, m: number, v: number, n: number, lr: number, beta1: number,
+    beta2: number, eps: number, weightDecay: number, step: number, decoupled: number,
+  ): void {
+    const at = CHUNK_BASE + i * CHUNK_WORDS;
+    const w = this.control;
+    const f = this.floats;
+    w[at] = FORM_ADAM;
+    w[at + 1] = param; w[at + 2] = grad; w[at + 3] = m; w[at + 4] = v; w[at + 5] = n;
+    f[at + 6] = lr; f[at + 7] = beta1; f[at + 8] = beta2; f[at + 9] = eps; f[at + 10] = weightDecay;
+    w[at + 11] = step; w[at + 12] = decoupled;
+  }
+
   /**
    * Runs chunks 0 … count-1 (described by setChunk) on this thread and the workers and
    * returns when all are done. `run(control, at)` computes the chunk whose form and
@@ -209,7 +247,7 @@ export class ThreadPool {
       if (index >= count) break;
       if (Atomics.compareExchange(w, CLAIM, claim, claim + 1) !== claim) continue;
       try {
-        run(w, CHUNK_BASE + index * CHUNK_WORDS);
+        run(w, CHUNK_BASE + index * CHUNK_WORDS, this.floats);
       } catch (error) {
         failure ??= error;
       }

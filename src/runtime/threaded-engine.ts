@@ -1,7 +1,7 @@
 /**
  * A multi-threaded engine: the threads build of the kernels instantiated on a shared
  * WebAssembly.Memory, plus workers that instantiate the same module on the same memory
- * and take shares of every large GEMM (parallel-gemm.ts).
+ * and take shares of every large GEMM (parallel-gemm.ts) and optimizer step (parallel-optim.ts).
  *
  * Only the engine's own instance runs the heap allocator; each worker gets a GEMM scratch
  * block from that heap, so no two threads ever pack into the same bytes.
@@ -11,6 +11,7 @@ import { OutOfMemoryError } from "../errors.js";
 import type { KernelExports } from "./abi.js";
 import { instantiateKernels } from "./loader.js";
 import { parallelGemms } from "./parallel-gemm.js";
+import { parallelOptimizers } from "./parallel-optim.js";
 import { embeddedModule } from "./source.js";
 import { ThreadPool } from "./thread-pool.js";
 
@@ -53,6 +54,8 @@ export async function startThreadedEngine(
     scratch.push(block);
   }
   const pool = await ThreadPool.start(module, memory, scratch);
-  const kernels: KernelExports = { ...exports, ...parallelGemms(exports, pool, parallelThreshold) };
+  const kernels: KernelExports = {
+    ...exports, ...parallelGemms(exports, pool, parallelThreshold), ...parallelOptimizers(exports, pool),
+  };
   return new Engine(kernels, simd, pool);
 }
