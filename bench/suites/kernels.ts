@@ -76,14 +76,27 @@ export interface PeakResult {
   timings: Timing[];
 }
 
+/** gemm_panels on B packed once into panels (what batch-1 inference runs), for the m < 4 shapes. */
+export interface PanelRow {
+  m: number;
+  k: number;
+  n: number;
+  timing: Timing;
+  gflops: number;
+  fractionOfPeak: number;
+  maxScaledError: number;
+}
+
 export interface KernelResult {
   peak: PeakResult;
   rows: KernelRow[];
+  panels: PanelRow[];
   tolerance: number;
   skipped: Record<string, string>;
 }
 
 const shapeText = ({ m, k, n }: Shape) => `${m}×${k}×${n}`;
+const pct = (x: number | undefined) => (x === undefined ? "-" : `${(x * 100).toFixed(0)}%`);
 
 /** Leading dimensions (lda, ldb, ldc) of tightly packed operands for each form. */
 function leadingDims(form: GemmForm, { m, k, n }: Shape): [number, number, number] {
@@ -142,6 +155,7 @@ export async function runKernels(ctx: Context): Promise<KernelResult> {
   const errors = new Map<string, number>();
   const keyOf = (c: Shape & { form: GemmForm }, lib: KernelLib) => `${lib} ${c.form} ${shapeText(c)}`;
   const skipped: Record<string, string> = {};
+  const panelTimings: { c: Case; err: number; timing: Timing }[] = [];
 
   // distill-wasm: operands copied into wasm memory once; checked, then timed.
   const engine = ctx.engine;
@@ -168,6 +182,20 @@ export async function runKernels(ctx: Context): Promise<KernelResult> {
     checkErrors(cases, errors, "distill-wasm");
     for (const { c, run } of prepared) {
       timings.set(keyOf(c, "distill-wasm"), await measure(`distill-wasm gemm_${c.form} ${shapeText(c)}`, run, FAST));
+    }
+    // Few rows against B packed once (the nt case's B is a dense layer's weight (n, k)).
+    for (const c of cases.filter((x) => x.m < 4 && x.form === "nt")) {
+      const k = engine.kernels;
+      const aPtr = put(c.a);
+      const bPtr = put(c.b);
+      const cPtr = put(new Float32Array(c.m * c.n));
+      const panels = put(new Float32Array(k.panels_length(c.k, c.n)));
+      k.pack_panels(panels, bPtr, c.k, 1, c.k, c.n);
+      const run = () => k.gemm_panels(cPtr, aPtr, panels, 0, c.m, c.n, c.k, c.k, c.n, 0);
+      run();
+      const err = maxScaledError(engine.readF32(cPtr, c.m * c.n), c.want, c.scale);
+      if (!(err <= GEMM_TOLERANCE)) abortDisagreement("distill-wasm gemm_panels differs from the naive JS loop", `${shapeText(c)}: ${err}`);
+      panelTimings.push({ c, err, timing: await measure(`distill-wasm gemm_panels ${shapeText(c)}`, run, FAST) });
     }
   } finally {
     for (const p of owned) engine.free(p);
@@ -246,8 +274,18 @@ export async function runKernels(ctx: Context): Promise<KernelResult> {
     }
   }
 
+  const panels: PanelRow[] = panelTimings.map(({ c, err, timing }) => {
+    const gflops = (2 * c.m * c.n * c.k) / (timing.medianMs * 1e6);
+    return { m: c.m, k: c.k, n: c.n, timing, gflops, fractionOfPeak: gflops / peakGflops, maxScaledError: err };
+  });
   printKernelTable(ctx, cases, rows, peak, skipped);
-  return { peak, rows, tolerance: GEMM_TOLERANCE, skipped };
+  for (const p of panels) {
+    const line = `gemm_panels ${shapeText(p)} (B packed once into 16-column panels, as batch-1 inference runs it): ` +
+      `${fmtNum(p.gflops)} GFLOP/s, ${pct(p.fractionOfPeak)} of peak`;
+    console.log(line);
+    ctx.summary.push(line);
+  }
+  return { peak, rows, panels, tolerance: GEMM_TOLERANCE, skipped };
 }
 
 function checkErrors(cases: readonly Case[], errors: Map<string, number>, lib: KernelLib): void {
@@ -262,7 +300,6 @@ function checkErrors(cases: readonly Case[], errors: Map<string, number>, lib: K
 
 function printKernelTable(ctx: Context, cases: readonly Case[], rows: readonly KernelRow[], peak: PeakResult, skipped: Record<string, string>): void {
   const find = (c: Case, lib: KernelLib) => rows.find((r) => r.form === c.form && r.m === c.m && r.k === c.k && r.n === c.n && r.library === lib);
-  const pct = (x: number | undefined) => (x === undefined ? "-" : `${(x * 100).toFixed(0)}%`);
   const columns: Column<Case>[] = [
     { header: "kernel", cell: (c) => `gemm_${c.form}`, align: "left" },
     { header: "m×k×n", cell: shapeText, align: "left" },
