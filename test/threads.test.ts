@@ -238,6 +238,20 @@ describe("threads: options, fallback and failures", () => {
     }
   });
 
+  it("in Node, starts worker_threads even when a library has set worker_threads' Worker as a global", async () => {
+    const g = globalThis as { Worker?: unknown };
+    const saved = g.Worker;
+    g.Worker = (await import("node:worker_threads")).Worker; // what tfjs-backend-wasm does in Node
+    try {
+      const engine = await createEngine({ threads: 2 });
+      expect(engine.threads).toBe(2);
+      engine.dispose();
+    } finally {
+      if (saved === undefined) delete g.Worker;
+      else g.Worker = saved;
+    }
+  });
+
   it("after dispose, a product large enough to share throws instead of waiting forever", async () => {
     const engine = await createEngine({ threads: 2, parallelThreshold: 1000 });
     engine.dispose();

@@ -24,8 +24,8 @@
  *                      5 adam_step: param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, step, decoupled
  *                      (f32 arguments stored as float32 bits: the kernels take f32, so nothing is rounded twice)
  *
- * Workers are started from source text (gemm-worker.ts): a Blob URL where the global
- * `Worker` exists (browsers, Deno, Bun) and an `eval` worker in Node's worker_threads.
+ * Workers are started from source text (gemm-worker.ts): an `eval` worker of worker_threads
+ * in Node, a Blob URL module worker elsewhere (browsers, Deno, Bun).
  */
 import { WorkerError } from "../errors.js";
 import { gemmWorkerSource } from "./gemm-worker.js";
@@ -87,9 +87,11 @@ export function threadsUnavailableReason(): string | undefined {
   return undefined;
 }
 
+/** Node itself (Bun and Deno also define process.versions.node, but start workers the web way). */
 function isNode(): boolean {
   const p = (globalThis as { process?: { versions?: { node?: string; bun?: string } } }).process;
-  return typeof p?.versions?.node === "string";
+  return typeof p?.versions?.node === "string" && p.versions.bun === undefined &&
+    typeof (globalThis as { Deno?: unknown }).Deno !== "object";
 }
 
 function isBrowser(): boolean {
@@ -102,7 +104,9 @@ async function startWorker(setup: Record<string, unknown>): Promise<WorkerHandle
   const source = gemmWorkerSource();
   let handle: WorkerHandle;
   let ready: Promise<void>;
-  if (typeof Worker === "function") {
+  // Node gets worker_threads even where a library has put a `Worker` global in place
+  // (tfjs-backend-wasm installs worker_threads' Worker there, which refuses Blob URLs).
+  if (!isNode()) {
     const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
     const worker = new Worker(url, { type: "module", name: "distill-wasm gemm" });
     (worker as { unref?: () => void }).unref?.(); // Bun: an idle pool must not keep the process alive
