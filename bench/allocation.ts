@@ -27,7 +27,7 @@
  * loop about every 50 ms; what that allocates depends on time, so it shows up per step.
  */
 import {
-  conv2d, Dataset, dense, distill, flatten, init, maxPool2d, mlp, relu, Sequential, train,
+  conv2d, createEngine, Dataset, dense, distill, flatten, init, maxPool2d, mlp, relu, Sequential, train,
   type EpochRecord, type TrainOptions,
 } from "distill-wasm";
 
@@ -71,6 +71,13 @@ const teacherMlp = () => mlp([FEATURES, 256, 256, CLASSES], { seed: 2 });
 const cnn = (channels: number, seed: number) =>
   new Sequential([conv2d(1, channels, 3, { padding: 1 }), relu(), maxPool2d(2), flatten(), dense(channels * 16, CLASSES)], { seed, inputShape: [1, 8, 8] });
 
+/**
+ * Two threads, every GEMM split (parallelThreshold 0) and, with 85k parameters, the
+ * optimizer step too: what handing chunks to the worker costs on the JS heap.
+ */
+const threaded = await createEngine({ threads: 2, parallelThreshold: 0 });
+const wideThreaded = () => mlp([FEATURES, 256, 256, CLASSES], { seed: 1, dropout: 0.1, engine: threaded });
+
 const CASES: Case[] = [
   { name: "train (momentum SGD)", student: studentMlp, run: (m, d, on) => train(m, d.set, common(d, on)) },
   { name: "train (Adam)", student: studentMlp, run: (m, d, on) => train(m, d.set, { ...common(d, on), optimizer: "adam" }) },
@@ -101,6 +108,11 @@ const CASES: Case[] = [
         teacher.dispose();
       }
     },
+  },
+  { name: "train (2 threads, 64-256-256-10)", student: wideThreaded, run: (m, d, on) => train(m, d.set, common(d, on)) },
+  {
+    name: "distill (2 threads, cached)", student: wideThreaded,
+    run: (m, d, on) => distill({ teacher: d.logits, student: m, data: d.set, ...common(d, on) }),
   },
   {
     name: "distill (CNN, attention)", student: () => cnn(4, 1),
@@ -168,3 +180,4 @@ for (const c of CASES) {
   const perEpoch = a / WINDOW_EPOCHS - STEPS_PER_EPOCH * perStep;
   console.log(`${c.name.padEnd(32)} ${cell(perStep, 10)} ${cell(perEpoch, 11, 0)} ${bytes(a, 24)} ${bytes(b, 16)}`);
 }
+threaded.dispose();
