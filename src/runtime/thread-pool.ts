@@ -99,39 +99,72 @@ function isBrowser(): boolean {
     typeof (globalThis as { Deno?: unknown }).Deno !== "object";
 }
 
-/** Starts one worker and resolves once it has instantiated the module and is waiting for rounds. */
+interface Started {
+  handle: WorkerHandle;
+  /** Resolves when the worker has posted "ready". */
+  ready: Promise<void>;
+}
+
+/** A module worker from a Blob URL (browsers, Deno, Bun); throws if the global Worker refuses it. */
+function startWebWorker(source: string): Started {
+  const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+  let worker: Worker;
+  try {
+    worker = new Worker(url, { type: "module", name: "distill-wasm gemm" });
+  } catch (error) {
+    URL.revokeObjectURL(url);
+    throw error;
+  }
+  (worker as { unref?: () => void }).unref?.(); // Bun: an idle pool must not keep the process alive
+  const ready = new Promise<void>((resolve, reject) => {
+    worker.addEventListener("message", () => resolve(), { once: true });
+    worker.addEventListener("error", (e) => {
+      e.preventDefault?.();
+      reject(new WorkerError(
+        `a GEMM worker failed to start: ${e.message || "no details"} (a Content-Security-Policy must allow ` +
+          "worker-src blob:)",
+      ));
+    }, { once: true });
+  }).finally(() => URL.revokeObjectURL(url));
+  return { handle: { post: (m) => worker.postMessage(m), terminate: () => worker.terminate() }, ready };
+}
+
+/** An `eval` worker of node:worker_threads (Node; also Deno and Bun when their global Worker is unusable). */
+async function startNodeWorker(source: string): Promise<Started> {
+  const { Worker: NodeWorker } = await import("node:worker_threads");
+  const worker = new NodeWorker(source, { eval: true, name: "distill-wasm gemm" });
+  worker.unref(); // an idle pool must not keep the process alive
+  const ready = new Promise<void>((resolve, reject) => {
+    worker.once("message", () => resolve());
+    worker.once("error", (e) => reject(new WorkerError(`a GEMM worker failed to start: ${String(e)}`)));
+    worker.once("exit", (code) => reject(new WorkerError(`a GEMM worker exited with code ${code} while starting`)));
+  });
+  return { handle: { post: (m) => worker.postMessage(m), terminate: () => void worker.terminate() }, ready };
+}
+
+/**
+ * Starts one worker and resolves once it has instantiated the module and is waiting for
+ * rounds. Node always uses worker_threads. Elsewhere the global Worker is tried first; if
+ * it refuses a Blob URL (tfjs-backend-wasm replaces the global with worker_threads' Worker
+ * under Deno, say), node:worker_threads is tried where the runtime has it.
+ */
 async function startWorker(setup: Record<string, unknown>): Promise<WorkerHandle> {
   const source = gemmWorkerSource();
-  let handle: WorkerHandle;
-  let ready: Promise<void>;
-  // Node gets worker_threads even where a library has put a `Worker` global in place
-  // (tfjs-backend-wasm installs worker_threads' Worker there, which refuses Blob URLs).
-  if (!isNode()) {
-    const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
-    const worker = new Worker(url, { type: "module", name: "distill-wasm gemm" });
-    (worker as { unref?: () => void }).unref?.(); // Bun: an idle pool must not keep the process alive
-    ready = new Promise<void>((resolve, reject) => {
-      worker.addEventListener("message", () => resolve(), { once: true });
-      worker.addEventListener("error", (e) => {
-        e.preventDefault?.();
-        reject(new WorkerError(
-          `a GEMM worker failed to start: ${e.message || "no details"} (a Content-Security-Policy must allow ` +
-            "worker-src blob:)",
-        ));
-      }, { once: true });
-    }).finally(() => URL.revokeObjectURL(url));
-    handle = { post: (m) => worker.postMessage(m), terminate: () => worker.terminate() };
+  let started: Started;
+  if (isNode()) {
+    started = await startNodeWorker(source);
   } else {
-    const { Worker: NodeWorker } = await import("node:worker_threads");
-    const worker = new NodeWorker(source, { eval: true, name: "distill-wasm gemm" });
-    worker.unref(); // an idle pool must not keep the process alive
-    ready = new Promise<void>((resolve, reject) => {
-      worker.once("message", () => resolve());
-      worker.once("error", (e) => reject(new WorkerError(`a GEMM worker failed to start: ${String(e)}`)));
-      worker.once("exit", (code) => reject(new WorkerError(`a GEMM worker exited with code ${code} while starting`)));
-    });
-    handle = { post: (m) => worker.postMessage(m), terminate: () => void worker.terminate() };
+    try {
+      started = startWebWorker(source);
+    } catch (webError) {
+      try {
+        started = await startNodeWorker(source);
+      } catch {
+        throw new WorkerError(`a GEMM worker could not be created: ${String(webError)}`);
+      }
+    }
   }
+  const { handle, ready } = started;
   handle.post(setup);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
