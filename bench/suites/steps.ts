@@ -45,7 +45,7 @@ export const UPDATE_TOLERANCE = 1e-3;
 const API_FULL = { warmup: 5, timed: 30, samples: 1024 };
 const API_QUICK = { warmup: 1, timed: 3, samples: 256 };
 
-type Kind = "distill" | "ce";
+export type Kind = "distill" | "ce";
 
 interface Scenario {
   id: "distillation" | "teacher";
@@ -95,7 +95,7 @@ export interface StepsResult {
 }
 
 /** distill-wasm driven directly: one step per call on a wasm-resident batch. */
-class WasmStep {
+export class WasmStep {
   readonly model: Sequential;
   private readonly owned: number[] = [];
   private readonly x: number;

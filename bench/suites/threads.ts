@@ -7,24 +7,21 @@
  * otherwise the suite stops. Then each is timed with tinybench on both engines.
  *
  * Scenarios: the teacher's supervised step (784-1200-1200-10, batch 128, momentum SGD),
- * the distillation step (784-800-800-10, batch 128, T = 4, cached teacher logits),
+ * the distillation step (784-800-800-10, batch 128, T = 4, cached teacher logits) — both
+ * section 2's WasmStep —
  * inference of 784-800-800-10 at batch 1 and 128, and GEMM 128×800×800 in the three forms.
  * The comparison libraries are single-threaded here (their thread count is fixed per
  * process), so this section compares distill-wasm with itself.
  */
-import { createEngine, mlp, type Engine, type Sequential } from "distill-wasm";
+import { createEngine, mlp, type Engine } from "distill-wasm";
 import { abortDisagreement, msCell, ratioCell, type Context } from "../lib/context.js";
-import { forwardFlops, makeBatch, paramsOf, setParams, trainingFlops, type Batch, type MlpParams } from "../lib/mlp.js";
+import { forwardFlops, makeBatch, paramsOf, setParams, trainingFlops } from "../lib/mlp.js";
 import type { Timing } from "../lib/stats.js";
 import { progress } from "../lib/progress.js";
 import { fmtNum, renderTable, type Column } from "../lib/table.js";
 import { budgetFor, measure, once } from "../lib/timing.js";
+import { BATCH, WasmStep } from "./steps.js";
 
-const BATCH = 128;
-const LR = 0.05;
-const MOMENTUM = 0.9;
-const TEMPERATURE = 4;
-const ALPHA = 0.1;
 
 export interface ThreadsRow {
   scenario: string;
@@ -42,56 +39,6 @@ export interface ThreadsResult {
   threads: number;
   rows: ThreadsRow[];
   skipped?: string;
-}
-
-/** One training step driven through the library's pieces on a wasm-resident batch. */
-class Step {
-  readonly model: Sequential;
-  private readonly owned: number[] = [];
-  private readonly x: number;
-  private readonly y: number;
-  private readonly t: number;
-  private readonly grad: number;
-  private readonly parts: number;
-  private readonly velocity: number;
-
-  constructor(private readonly engine: Engine, params: MlpParams, private readonly batch: Batch, private readonly distill: boolean) {
-    this.model = mlp([params[0]!.inputs, ...params.map((p) => p.outputs)], { engine });
-    setParams(this.model, params);
-    this.model.reserve(batch.rows);
-    const own = (bytes: number) => {
-      const p = engine.allocOwned(bytes);
-      this.owned.push(p);
-      engine.kernels.zero_bytes(p, bytes);
-      return p;
-    };
-    this.x = own(batch.x.length * 4);
-    engine.f32(this.x, batch.x.length).set(batch.x);
-    this.y = own(batch.rows * 4);
-    engine.i32(this.y, batch.rows).set(batch.y);
-    this.t = own(batch.teacherLogits.length * 4);
-    engine.f32(this.t, batch.teacherLogits.length).set(batch.teacherLogits);
-    this.grad = own(batch.rows * batch.classes * 4);
-    this.parts = own(32);
-    this.velocity = own(this.model.blockLength * 4);
-  }
-
-  readonly run = (): number => {
-    const k = this.engine.kernels;
-    const { rows, classes } = this.batch;
-    const logits = this.model.forward(this.x, rows, true);
-    const loss = this.distill
-      ? k.distill_loss(this.parts, this.grad, logits, this.t, this.y, rows, classes, TEMPERATURE, ALPHA, 0)
-      : k.cross_entropy(this.grad, logits, this.y, rows, classes);
-    this.model.backward(this.grad, rows);
-    k.sgd_step(this.model.paramsPtr, this.model.gradsPtr, this.velocity, this.model.blockLength, LR, MOMENTUM, 0, 0);
-    return loss;
-  };
-
-  dispose(): void {
-    for (const p of this.owned) this.engine.free(p);
-    this.model.dispose();
-  }
 }
 
 function sameBits(a: Float32Array, b: Float32Array): boolean {
@@ -150,8 +97,8 @@ export async function runThreads(ctx: Context): Promise<ThreadsResult> {
       const params = paramsOf(init);
       init.dispose();
       add(`${scenario}, batch ${BATCH}`, BATCH, trainingFlops(widths, BATCH), await compare(scenario, engines, (engine) => {
-        const step = new Step(engine, params, batch, distill);
-        return { run: step.run, output: () => step.model.parameterBlock(), dispose: () => step.dispose() };
+        const step = new WasmStep(engine, [...widths], params, batch, distill ? "distill" : "ce");
+        return { run: step.step, output: () => step.model.parameterBlock(), dispose: () => step.dispose() };
       }));
     }
 
