@@ -1,10 +1,11 @@
 /**
- * Worker threads that compute parts of a GEMM on the engine's shared WebAssembly memory.
+ * Worker threads that compute parts of GEMMs and optimizer steps on the engine's shared
+ * WebAssembly memory.
  *
  * Each worker instantiates the same compiled module on the same `WebAssembly.Memory`
  * (shared, so every thread sees every write) and has its own packing scratch block,
  * allocated by the owning engine's heap. A round of work is a list of chunks (independent
- * GEMM calls on disjoint blocks of C) written into a control block (an Int32Array over a
+ * kernel calls on disjoint blocks of the output) written into a control block (an Int32Array over a
  * SharedArrayBuffer); the calling thread and the workers claim chunks one at a time with
  * a compare-and-swap until none is left. A worker that wakes late, or is not scheduled
  * at all because the cores are busy, simply finds nothing left to claim: the round never
@@ -13,7 +14,8 @@
  *
  *   control[SEQUENCE]  round counter; bumped and notified to wake the workers
  *   control[STOP]      1 asks the workers to return
- *   control[CLAIM]     (round & 0x7fff) << 16 | next chunk index
+ *   control[CLAIM]     (round & 0x7fff) << 16 | next chunk index (the round bits make a claim
+ *                      read in an earlier round fail its compare-and-swap)
  *   control[FINISHED]  chunks completed this round
  *   control[FAILED]    1 if a worker's call threw
  *   control[COUNT]     chunks in this round
@@ -50,7 +52,7 @@ export const FORM_SGD = 4;
 export const FORM_ADAM = 5;
 
 const START_TIMEOUT_MS = 30_000;
-/** Polls of FINISHED before join() sleeps (tens of µs): the last chunks usually end together. */
+/** Polls of FINISHED before join() sleeps (some tens of µs): the last chunks usually end together. */
 const JOIN_SPIN_CHECKS = 50_000;
 /** join() then sleeps in slices this long (ms), so that a worker sharing this core can run. */
 const JOIN_SLEEP_MS = 0.1;
@@ -261,8 +263,8 @@ export class ThreadPool {
   }
 
   /**
-   * Runs chunks 0 … count-1 (described by setChunk) on this thread and the workers and
-   * returns when all are done. `run(control, at)` computes the chunk whose form and
+   * Runs chunks 0 … count-1 (described by the set…Chunk methods) on this thread and the
+   * workers and returns when all are done. `run(control, at)` computes the chunk whose form and
    * arguments start at control[at]; it is called for the chunks this thread claims.
    */
   runChunks(count: number, run: ChunkRunner): void {
