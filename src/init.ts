@@ -8,7 +8,7 @@ import { detectFeatures, SIMD_MINIMUM_VERSIONS } from "./runtime/features.js";
 import { instantiateKernels } from "./runtime/loader.js";
 import { compileSource, embeddedModule, type WasmSource } from "./runtime/source.js";
 import { startThreadedEngine } from "./runtime/threaded-engine.js";
-import { threadsUnavailableReason } from "./runtime/thread-pool.js";
+import { threadsUnavailableReason } from "./runtime/worker-start.js";
 
 export interface InitOptions {
   /**
