@@ -105,7 +105,7 @@ export function gemmWorkerMain(): void {
       Atomics.wait(control, SEQUENCE, seen);
       seen = Atomics.load(control, SEQUENCE);
       if (Atomics.load(control, STOP) !== 0) return;
-      const round = (seen & 0x7fff) << 16;
+      const round = (seen & 0x3fff) << 16;
       for (;;) {
         const claim = Atomics.load(control, CLAIM);
         if ((claim & ~0xffff) !== round) break; // a later round has begun: this one is done

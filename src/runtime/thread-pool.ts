@@ -14,8 +14,9 @@
  *
  *   control[SEQUENCE]  round counter; bumped and notified to wake the workers
  *   control[STOP]      1 asks the workers to return
- *   control[CLAIM]     (round & 0x7fff) << 16 | next chunk index (the round bits make a claim
- *                      read in an earlier round fail its compare-and-swap)
+ *   control[CLAIM]     (round & 0x3fff) << 16 | next chunk index (the round bits make a claim
+ *                      read in an earlier round fail its compare-and-swap; 14 of them keep the
+ *                      word below 2^30, a small integer to V8, which reads it without boxing)
  *   control[FINISHED]  chunks completed this round
  *   control[FAILED]    1 if a worker's call threw
  *   control[COUNT]     chunks in this round
@@ -153,7 +154,7 @@ export class ThreadPool {
     const w = this.control;
     this.sequence = (this.sequence + 1) | 0;
     this.chunks = count;
-    const round = (this.sequence & 0x7fff) << 16;
+    const round = (this.sequence & 0x3fff) << 16;
     Atomics.store(w, FINISHED, 0);
     Atomics.store(w, FAILED, 0);
     Atomics.store(w, COUNT, count);
