@@ -53,8 +53,12 @@ export const FORM_ADAM = 5;
 
 /** Polls of FINISHED before join() sleeps (some tens of µs): the last chunks usually end together. */
 const JOIN_SPIN_CHECKS = 50_000;
-/** join() then sleeps in slices this long (ms), so that a worker sharing this core can run. */
-const JOIN_SLEEP_MS = 0.1;
+/**
+ * join() then sleeps, so that a worker sharing this core can run, until a worker's notify
+ * wakes it or this many ms pass (a whole number: a fractional timeout is boxed, i.e.
+ * allocated, on every call).
+ */
+const JOIN_SLEEP_MS = 1;
 
 /** Whether this thread may block in Atomics.wait (a browser's main thread may not). */
 const canBlock = (() => {
