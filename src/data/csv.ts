@@ -234,6 +234,10 @@ export async function loadNpyDataset(
     const bytes = source instanceof Uint8Array ? source : await readBytes(source, "loadNpyDataset");
     return [parseNpy(bytes, where), where];
   };
-  const [[x, xName], [y, yName]] = await Promise.all([read(xSource, "x"), read(ySource, "y")]);
+  // Read at once; a failure of x is reported first whichever failed first (a stable message).
+  const [xRead, yRead] = await Promise.allSettled([read(xSource, "x"), read(ySource, "y")]);
+  if (xRead.status === "rejected") throw xRead.reason;
+  if (yRead.status === "rejected") throw yRead.reason;
+  const [[x, xName], [y, yName]] = [xRead.value, yRead.value];
   return npyToDataset(x, y, options, [xName, yName]);
 }

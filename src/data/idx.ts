@@ -196,10 +196,16 @@ export async function loadIdx(dir: PathOrUrl, options: LoadIdxOptions): Promise<
   const op = "loadIdx";
   const split = requireChoice(op, "split", options?.split, ["train", "test"] as const);
   const prefix = split === "train" ? "train" : "t10k";
-  const [images, labels] = await Promise.all([
+  // Both files are read at once; a failure is reported for the images first whichever read
+  // failed first, so the same mistake always gives the same message.
+  const [imagesRead, labelsRead] = await Promise.allSettled([
     readIdxFile(op, dir, `${prefix}-images`, "idx3-ubyte"),
     readIdxFile(op, dir, `${prefix}-labels`, "idx1-ubyte"),
   ]);
+  if (imagesRead.status === "rejected") throw imagesRead.reason;
+  if (labelsRead.status === "rejected") throw labelsRead.reason;
+  const images = imagesRead.value;
+  const labels = labelsRead.value;
   return idxToDataset(images, labels, options);
 }
 
