@@ -2,7 +2,8 @@
  * JS-heap allocation of training steps: train and distill in each of their per-step
  * variants (model teacher running inside the step, hints, attention transfer, AbortSignal).
  *
- *   npm run bench:allocation      (node --expose-gc --max-semi-space-size=128)
+ *   npm run bench:allocation      (node --expose-gc --max-semi-space-size=128; then the
+ *                                  two-thread cases, --threads, in a second process)
  *
  * The young generation is large enough that no garbage collection runs while measuring
  * (checked: a run whose heap shrinks does not count), so heap growth is what was allocated.
@@ -72,10 +73,11 @@ const cnn = (channels: number, seed: number) =>
   new Sequential([conv2d(1, channels, 3, { padding: 1 }), relu(), maxPool2d(2), flatten(), dense(channels * 16, CLASSES)], { seed, inputShape: [1, 8, 8] });
 
 /**
- * Two threads, every GEMM split (parallelThreshold 0) and, with 85k parameters, the
- * optimizer step too: what handing chunks to the worker costs on the JS heap. Measured
- * last: once a process has called the threaded kernels, call sites shared with
- * single-thread engines see two kinds of kernel function, and V8 boxes some numbers there.
+ * --threads: two threads, every GEMM split (parallelThreshold 0) and, with 85k parameters,
+ * the optimizer step too. Run in a process of their own (the npm script runs both): once
+ * one process has trained on two engines, the kernel calls of the shared training code
+ * see two different functions each, V8 stops inlining them, and the numbers they return
+ * are boxed — about 16 B per such call, whatever the engines are.
  */
 const threaded = await createEngine({ threads: 2, parallelThreshold: 0 });
 const wideThreaded = () => mlp([FEATURES, 256, 256, CLASSES], { seed: 1, dropout: 0.1, engine: threaded });
@@ -175,7 +177,8 @@ console.log(
     `(${steps.toLocaleString("en-US")} and ${(2 * steps).toLocaleString("en-US")} steps), each after ${LEAD_EPOCHS} unmeasured epochs; least of ${REPEATS} runs.\n`,
 );
 console.log(`${"case".padEnd(32)} ${"B per step".padStart(10)} ${"B per epoch".padStart(11)} ${"growth, 128 steps/epoch".padStart(24)} ${"256 steps/epoch".padStart(16)}`);
-for (const c of CASES) {
+const threadsOnly = process.argv.includes("--threads");
+for (const c of CASES.filter((x) => x.name.includes("2 threads") === threadsOnly)) {
   const a = await growth(c, short);
   const b = await growth(c, long);
   const perStep = (b - a) / steps;

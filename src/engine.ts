@@ -6,6 +6,7 @@
  * because growing memory detaches the previous ArrayBuffer: take a view, use it, drop it.
  */
 import type { KernelExports } from "./runtime/abi.js";
+import type { ParallelOptimizer } from "./runtime/parallel-optim.js";
 import type { ThreadPool } from "./runtime/thread-pool.js";
 import { ArgumentError, OutOfMemoryError } from "./errors.js";
 
@@ -28,12 +29,20 @@ export class Engine {
   readonly threads: number;
   /** Why fewer threads run than were asked for (no SharedArrayBuffer, …), or undefined. */
   readonly threadsNote: string | undefined;
+  /**
+   * Optimizer steps split over the threads, taking their numbers in one object (the
+   * training loop's allocation-free path); undefined on one thread.
+   */
+  readonly parallelOptimizer: ParallelOptimizer | undefined;
   private readonly pool: ThreadPool | undefined;
 
-  constructor(kernels: KernelExports, build: EngineBuild, pool?: ThreadPool, threadsNote?: string) {
+  constructor(
+    kernels: KernelExports, build: EngineBuild, pool?: ThreadPool, threadsNote?: string, parallelOptimizer?: ParallelOptimizer,
+  ) {
     this.kernels = kernels;
     this.build = build;
     this.pool = pool;
+    this.parallelOptimizer = parallelOptimizer;
     this.threads = pool ? pool.workers + 1 : 1;
     this.threadsNote = threadsNote;
   }

@@ -30,6 +30,7 @@
  * Workers are started by worker-start.ts from the source text of gemm-worker.ts.
  */
 import { WorkerError } from "../errors.js";
+import type { OptimizerScalars } from "./parallel-optim.js";
 import { startWorker, type WorkerHandle } from "./worker-start.js";
 
 export const SEQUENCE = 0;
@@ -132,6 +133,27 @@ export class ThreadPool {
     w[at] = FORM_SGD;
     w[at + 1] = param; w[at + 2] = grad; w[at + 3] = velocity; w[at + 4] = n;
     f[at + 5] = lr; f[at + 6] = momentum; f[at + 7] = weightDecay; w[at + 8] = nesterov;
+  }
+
+  /** setSgdChunk with the numbers read from `s` (numbers as arguments could be boxed). */
+  setSgdChunkFrom(i: number, param: number, grad: number, velocity: number, n: number, s: OptimizerScalars): void {
+    const at = CHUNK_BASE + i * CHUNK_WORDS;
+    const w = this.control;
+    const f = this.floats;
+    w[at] = FORM_SGD;
+    w[at + 1] = param; w[at + 2] = grad; w[at + 3] = velocity; w[at + 4] = n;
+    f[at + 5] = s.lr; f[at + 6] = s.momentum; f[at + 7] = s.weightDecay; w[at + 8] = s.nesterov;
+  }
+
+  /** setAdamChunk with the numbers read from `s`. */
+  setAdamChunkFrom(i: number, param: number, grad: number, m: number, v: number, n: number, s: OptimizerScalars): void {
+    const at = CHUNK_BASE + i * CHUNK_WORDS;
+    const w = this.control;
+    const f = this.floats;
+    w[at] = FORM_ADAM;
+    w[at + 1] = param; w[at + 2] = grad; w[at + 3] = m; w[at + 4] = v; w[at + 5] = n;
+    f[at + 6] = s.lr; f[at + 7] = s.beta1; f[at + 8] = s.beta2; f[at + 9] = s.eps; f[at + 10] = s.weightDecay;
+    w[at + 11] = s.steps; w[at + 12] = s.decoupled;
   }
 
   /** Describes chunk `i` of the next round as an adam_step over n parameters. */

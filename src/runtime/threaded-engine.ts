@@ -11,7 +11,7 @@ import { OutOfMemoryError } from "../errors.js";
 import type { KernelExports } from "./abi.js";
 import { instantiateKernels } from "./loader.js";
 import { parallelGemms } from "./parallel-gemm.js";
-import { parallelOptimizers } from "./parallel-optim.js";
+import { parallelOptimizer, parallelOptimizers } from "./parallel-optim.js";
 import { embeddedModule } from "./source.js";
 import { ThreadPool } from "./thread-pool.js";
 
@@ -57,5 +57,5 @@ export async function startThreadedEngine(
   const kernels: KernelExports = {
     ...exports, ...parallelGemms(exports, pool, parallelThreshold), ...parallelOptimizers(exports, pool),
   };
-  return new Engine(kernels, simd, pool);
+  return new Engine(kernels, simd, pool, undefined, parallelOptimizer(exports, pool));
 }

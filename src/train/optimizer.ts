@@ -80,20 +80,23 @@ export class Optimizer {
   private readonly length: number;
   private readonly state1: number;
   private readonly state2: number;
-  private steps = 0;
+  /** Steps taken (Adam's bias correction counts them). */
+  steps = 0;
+  /** The learning rate of the current step (the threaded step reads it from this object). */
+  lr = 0;
   /**
    * The spec's numbers, copied into fields of this one class: read from the SGD- or
    * Adam-shaped spec object at a site that sees both, a double would be boxed (allocated)
    * on every step.
    */
   private readonly adam: boolean;
-  private readonly momentum: number;
-  private readonly nesterov: number;
-  private readonly beta1: number;
-  private readonly beta2: number;
-  private readonly eps: number;
-  private readonly weightDecay: number;
-  private readonly decoupled: number;
+  readonly momentum: number;
+  readonly nesterov: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  readonly decoupled: number;
 
   constructor(engine: Engine, spec: OptimizerSpec, length: number) {
     this.spec = resolveOptimizer(spec);
@@ -126,6 +129,14 @@ export class Optimizer {
     const k = this.engine.kernels;
     const lr = rate.lr;
     this.steps++;
+    const parallel = this.engine.parallelOptimizer;
+    if (parallel !== undefined && this.length >= parallel.minParameters) {
+      // Split over the engine's threads; the numbers travel in this object, like `rate`.
+      this.lr = lr;
+      if (!this.adam) parallel.sgd(params, grads, this.state1, this.length, this);
+      else parallel.adam(params, grads, this.state1, this.state2, this.length, this);
+      return;
+    }
     if (!this.adam) k.sgd_step(params, grads, this.state1, this.length, lr, this.momentum, this.weightDecay, this.nesterov);
     else k.adam_step(params, grads, this.state1, this.state2, this.length, lr, this.beta1, this.beta2, this.eps, this.weightDecay, this.steps, this.decoupled);
   }
