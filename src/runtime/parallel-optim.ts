@@ -50,7 +50,7 @@ export function parallelOptimizer(kernels: OptimizerKernels, pool: ThreadPool, m
       const count = Math.ceil(n / size);
       for (let i = 0; i < count; i++) {
         const from = i * size;
-        pool.setSgdChunkFrom(i, param + from * 4, grad + from * 4, velocity + from * 4, Math.min(size, n - from), s);
+        pool.setSgdChunk(i, param + from * 4, grad + from * 4, velocity + from * 4, Math.min(size, n - from), s);
       }
       pool.runChunks(count, runSgd);
     },
@@ -59,7 +59,7 @@ export function parallelOptimizer(kernels: OptimizerKernels, pool: ThreadPool, m
       const count = Math.ceil(n / size);
       for (let i = 0; i < count; i++) {
         const from = i * size;
-        pool.setAdamChunkFrom(i, param + from * 4, grad + from * 4, m + from * 4, v + from * 4, Math.min(size, n - from), s);
+        pool.setAdamChunk(i, param + from * 4, grad + from * 4, m + from * 4, v + from * 4, Math.min(size, n - from), s);
       }
       pool.runChunks(count, runAdam);
     },
@@ -71,39 +71,26 @@ const sgdRunner = (sgd: OptimizerKernels["sgd_step"]): ChunkRunner => (w, at, f)
 const adamRunner = (adam: OptimizerKernels["adam_step"]): ChunkRunner => (w, at, f) =>
   adam(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, f[at + 6]!, f[at + 7]!, f[at + 8]!, f[at + 9]!, f[at + 10]!, w[at + 11]!, w[at + 12]!);
 
-export function parallelOptimizers(kernels: OptimizerKernels, pool: ThreadPool, minParameters = DEFAULT_PARALLEL_PARAMETERS): OptimizerKernels {
-  const sgd = kernels.sgd_step;
-  const adam = kernels.adam_step;
-  const runSgd = sgdRunner(sgd);
-  const runAdam = adamRunner(adam);
+/** The numbers of one kernel-level call, reused from call to call (no allocation). */
+type MutableScalars = { -readonly [K in keyof OptimizerScalars]: OptimizerScalars[K] };
+
+/**
+ * sgd_step and adam_step with the kernels' own signatures (for direct kernel calls): the
+ * numbers go into one reused object and the split is parallelOptimizer's.
+ */
+export function parallelOptimizers(kernels: OptimizerKernels, split: ParallelOptimizer): OptimizerKernels {
+  const { minParameters } = split;
+  const s: MutableScalars = { lr: 0, momentum: 0, weightDecay: 0, nesterov: 0, beta1: 0, beta2: 0, eps: 0, steps: 0, decoupled: 0 };
   return {
     sgd_step(param, grad, velocity, n, lr, momentum, weightDecay, nesterov) {
-      if (n < minParameters) {
-        sgd(param, grad, velocity, n, lr, momentum, weightDecay, nesterov);
-        return;
-      }
-      const size = chunkSize(n, UNIT, pool);
-      const count = Math.ceil(n / size);
-      for (let i = 0; i < count; i++) {
-        const from = i * size;
-        pool.setSgdChunk(i, param + from * 4, grad + from * 4, velocity + from * 4, Math.min(size, n - from),
-          lr, momentum, weightDecay, nesterov);
-      }
-      pool.runChunks(count, runSgd);
+      if (n < minParameters) return kernels.sgd_step(param, grad, velocity, n, lr, momentum, weightDecay, nesterov);
+      s.lr = lr; s.momentum = momentum; s.weightDecay = weightDecay; s.nesterov = nesterov;
+      split.sgd(param, grad, velocity, n, s);
     },
     adam_step(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, step, decoupled) {
-      if (n < minParameters) {
-        adam(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, step, decoupled);
-        return;
-      }
-      const size = chunkSize(n, UNIT, pool);
-      const count = Math.ceil(n / size);
-      for (let i = 0; i < count; i++) {
-        const from = i * size;
-        pool.setAdamChunk(i, param + from * 4, grad + from * 4, m + from * 4, v + from * 4, Math.min(size, n - from),
-          lr, beta1, beta2, eps, weightDecay, step, decoupled);
-      }
-      pool.runChunks(count, runAdam);
+      if (n < minParameters) return kernels.adam_step(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, step, decoupled);
+      s.lr = lr; s.beta1 = beta1; s.beta2 = beta2; s.eps = eps; s.weightDecay = weightDecay; s.steps = step; s.decoupled = decoupled;
+      split.adam(param, grad, m, v, n, s);
     },
   };
 }

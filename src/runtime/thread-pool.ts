@@ -122,21 +122,11 @@ export class ThreadPool {
     w[at + 8] = lda; w[at + 9] = ldb; w[at + 10] = ldc; w[at + 11] = flags;
   }
 
-  /** Describes chunk `i` of the next round as an sgd_step over n parameters. */
-  setSgdChunk(
-    i: number, param: number, grad: number, velocity: number, n: number,
-    lr: number, momentum: number, weightDecay: number, nesterov: number,
-  ): void {
-    const at = CHUNK_BASE + i * CHUNK_WORDS;
-    const w = this.control;
-    const f = this.floats;
-    w[at] = FORM_SGD;
-    w[at + 1] = param; w[at + 2] = grad; w[at + 3] = velocity; w[at + 4] = n;
-    f[at + 5] = lr; f[at + 6] = momentum; f[at + 7] = weightDecay; w[at + 8] = nesterov;
-  }
-
-  /** setSgdChunk with the numbers read from `s` (numbers as arguments could be boxed). */
-  setSgdChunkFrom(i: number, param: number, grad: number, velocity: number, n: number, s: OptimizerScalars): void {
+  /**
+   * Describes chunk `i` of the next round as an sgd_step over n parameters, its numbers
+   * read from `s` (numbers as arguments could be boxed).
+   */
+  setSgdChunk(i: number, param: number, grad: number, velocity: number, n: number, s: OptimizerScalars): void {
     const at = CHUNK_BASE + i * CHUNK_WORDS;
     const w = this.control;
     const f = this.floats;
@@ -145,8 +135,8 @@ export class ThreadPool {
     f[at + 5] = s.lr; f[at + 6] = s.momentum; f[at + 7] = s.weightDecay; w[at + 8] = s.nesterov;
   }
 
-  /** setAdamChunk with the numbers read from `s`. */
-  setAdamChunkFrom(i: number, param: number, grad: number, m: number, v: number, n: number, s: OptimizerScalars): void {
+  /** Describes chunk `i` of the next round as an adam_step over n parameters, numbers from `s`. */
+  setAdamChunk(i: number, param: number, grad: number, m: number, v: number, n: number, s: OptimizerScalars): void {
     const at = CHUNK_BASE + i * CHUNK_WORDS;
     const w = this.control;
     const f = this.floats;
@@ -154,20 +144,6 @@ export class ThreadPool {
     w[at + 1] = param; w[at + 2] = grad; w[at + 3] = m; w[at + 4] = v; w[at + 5] = n;
     f[at + 6] = s.lr; f[at + 7] = s.beta1; f[at + 8] = s.beta2; f[at + 9] = s.eps; f[at + 10] = s.weightDecay;
     w[at + 11] = s.steps; w[at + 12] = s.decoupled;
-  }
-
-  /** Describes chunk `i` of the next round as an adam_step over n parameters. */
-  setAdamChunk(
-    i: number, param: number, grad: number, m: number, v: number, n: number, lr: number, beta1: number,
-    beta2: number, eps: number, weightDecay: number, step: number, decoupled: number,
-  ): void {
-    const at = CHUNK_BASE + i * CHUNK_WORDS;
-    const w = this.control;
-    const f = this.floats;
-    w[at] = FORM_ADAM;
-    w[at + 1] = param; w[at + 2] = grad; w[at + 3] = m; w[at + 4] = v; w[at + 5] = n;
-    f[at + 6] = lr; f[at + 7] = beta1; f[at + 8] = beta2; f[at + 9] = eps; f[at + 10] = weightDecay;
-    w[at + 11] = step; w[at + 12] = decoupled;
   }
 
   /**

@@ -54,8 +54,9 @@ export async function startThreadedEngine(
     scratch.push(block);
   }
   const pool = await ThreadPool.start(module, memory, scratch);
+  const optimizer = parallelOptimizer(exports, pool);
   const kernels: KernelExports = {
-    ...exports, ...parallelGemms(exports, pool, parallelThreshold), ...parallelOptimizers(exports, pool),
+    ...exports, ...parallelGemms(exports, pool, parallelThreshold), ...parallelOptimizers(exports, optimizer),
   };
-  return new Engine(kernels, simd, pool, undefined, parallelOptimizer(exports, pool));
+  return new Engine(kernels, simd, pool, undefined, optimizer);
 }
