@@ -242,10 +242,13 @@ function packB(dst: usize, b: usize, ldb: i32, transB: bool, n: i32, j0: i32, nc
 }
 
 /**
- * Few rows of A (m < MR) with B not transposed: each row of C is computed straight from
- * B's contiguous rows, 16 columns at a time in four f32x4 accumulators, with no packing
- * (whose cost a handful of rows would not repay: batch-1 inference). Every element is
- * still summed over p in order, so the result equals the blocked kernel's bit for bit.
+ * Few rows of A (m < MR) with B not transposed, without packing (whose cost a handful of
+ * rows would not repay). Each row of C is built in place over passes of four rows of B:
+ *   C_i,j..j+3 ← (((C_i,j..j+3 + a_p·B_p,j..j+3) + a_p+1·B_p+1,j..j+3) + a_p+2·…) + a_p+3·…
+ * so B is read as four contiguous row streams (stripes of columns down B's rows ran at
+ * four fifths of the speed: each step lands on new cache lines) and the row of C stays in
+ * L1 between passes. Every element is still summed over p in order, so the result equals
+ * the blocked kernel's bit for bit; bias and ReLU follow the last pass.
  */
 function gemmRows(
   c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,
@@ -253,64 +256,140 @@ function gemmRows(
 ): void {
   const accumulate = (flags & GEMM_ACCUMULATE) != 0;
   const relu = (flags & GEMM_RELU) != 0;
-  const zero = f32x4.splat(0);
   const ldbBytes = <usize>ldb << 2;
+  const n4 = n & ~3;
+  const vectorBytes = <usize>n4 << 2; // the columns the f32x4 loop covers, in bytes
   for (let i = 0; i < m; i++) {
     const ci = c + ((<usize>i * <usize>ldc) << 2);
-    let j = 0;
-    for (; j + 16 <= n; j += 16) {
-      const cj = ci + (<usize>j << 2);
-      let acc0123 = accumulate ? v128.load(cj) : zero;
-      let acc4567 = accumulate ? v128.load(cj, 16) : zero;
-      let acc89ab = accumulate ? v128.load(cj, 32) : zero;
-      let acccdef = accumulate ? v128.load(cj, 48) : zero;
-      let bp = b + (<usize>j << 2);
-      for (let p = 0; p < k; p++) {
-        const av = f32x4.splat(elemA(a, lda, transA, i, p));
-        acc0123 = madd(av, v128.load(bp), acc0123);
-        acc4567 = madd(av, v128.load(bp, 16), acc4567);
-        acc89ab = madd(av, v128.load(bp, 32), acc89ab);
-        acccdef = madd(av, v128.load(bp, 48), acccdef);
-        bp += ldbBytes;
+    if (!accumulate) memory.fill(ci, 0, <usize>n << 2);
+    let p = 0;
+    for (; p + 4 <= k; p += 4) {
+      const a0 = f32x4.splat(elemA(a, lda, transA, i, p));
+      const a1 = f32x4.splat(elemA(a, lda, transA, i, p + 1));
+      const a2 = f32x4.splat(elemA(a, lda, transA, i, p + 2));
+      const a3 = f32x4.splat(elemA(a, lda, transA, i, p + 3));
+      const b0 = b + <usize>p * ldbBytes;
+      const b1 = b0 + ldbBytes;
+      const b2 = b1 + ldbBytes;
+      const b3 = b2 + ldbBytes;
+      for (let j: usize = 0; j < vectorBytes; j += 16) {
+        let acc = v128.load(ci + j);
+        acc = madd(a0, v128.load(b0 + j), acc);
+        acc = madd(a1, v128.load(b1 + j), acc);
+        acc = madd(a2, v128.load(b2 + j), acc);
+        acc = madd(a3, v128.load(b3 + j), acc);
+        v128.store(ci + j, acc);
       }
-      if (bias) {
-        const bj = bias + (<usize>j << 2);
-        acc0123 = f32x4.add(acc0123, v128.load(bj));
-        acc4567 = f32x4.add(acc4567, v128.load(bj, 16));
-        acc89ab = f32x4.add(acc89ab, v128.load(bj, 32));
-        acccdef = f32x4.add(acccdef, v128.load(bj, 48));
+      for (let q = n4; q < n; q++) {
+        const at = ci + (<usize>q << 2);
+        let acc = load<f32>(at);
+        for (let r = 0; r < 4; r++) acc += elemA(a, lda, transA, i, p + r) * elemB(b, ldb, false, p + r, q);
+        store<f32>(at, acc);
       }
-      if (relu) {
-        acc0123 = f32x4.max(acc0123, zero);
-        acc4567 = f32x4.max(acc4567, zero);
-        acc89ab = f32x4.max(acc89ab, zero);
-        acccdef = f32x4.max(acccdef, zero);
-      }
-      v128.store(cj, acc0123);
-      v128.store(cj, acc4567, 16);
-      v128.store(cj, acc89ab, 32);
-      v128.store(cj, acccdef, 48);
     }
-    for (; j + 4 <= n; j += 4) {
-      const cj = ci + (<usize>j << 2);
-      let acc = accumulate ? v128.load(cj) : zero;
-      let bp = b + (<usize>j << 2);
-      for (let p = 0; p < k; p++) {
-        acc = madd(f32x4.splat(elemA(a, lda, transA, i, p)), v128.load(bp), acc);
-        bp += ldbBytes;
+    for (; p < k; p++) {
+      const ap = elemA(a, lda, transA, i, p);
+      const bp = b + <usize>p * ldbBytes;
+      for (let q = 0; q < n; q++) {
+        const at = ci + (<usize>q << 2);
+        store<f32>(at, load<f32>(at) + ap * load<f32>(bp + (<usize>q << 2)));
       }
-      if (bias) acc = f32x4.add(acc, v128.load(bias + (<usize>j << 2)));
-      if (relu) acc = f32x4.max(acc, zero);
-      v128.store(cj, acc);
+    }
+    biasRelu(ci, bias, n, relu);
+  }
+}
+
+/**
+ * Few rows of A (m < MR) against B stored (n, k), the dense forward at batch 1. Element
+ * (i, j) is a dot product of two contiguous rows, but it must still be summed over p in
+ * order, so the vectors run across j: rows j..j+7 of B are read four p at a time and
+ * multiplied by A_i,p..p+3 lane by lane, then the 4×4 blocks of products are transposed
+ * in registers so that lane q holds row j+q's products and is added to its running sum
+ * one p after another. A product is rounded alone either way (no FMA in this build), so
+ * the bits equal the blocked kernel's; this replaces packing all of B for one row.
+ */
+function gemmRowsT(
+  c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,
+  lda: i32, ldb: i32, ldc: i32, flags: i32,
+): void {
+  const accumulate = (flags & GEMM_ACCUMULATE) != 0;
+  const relu = (flags & GEMM_RELU) != 0;
+  const ldbBytes = <usize>ldb << 2;
+  const k4 = k & ~3;
+  for (let i = 0; i < m; i++) {
+    const ai = a + ((<usize>i * <usize>lda) << 2);
+    const ci = c + ((<usize>i * <usize>ldc) << 2);
+    let j = 0;
+    for (; j + 8 <= n; j += 8) {
+      const cj = ci + (<usize>j << 2);
+      let lo = accumulate ? v128.load(cj) : f32x4.splat(0); // C_i,j..j+3
+      let hi = accumulate ? v128.load(cj, 16) : f32x4.splat(0); // C_i,j+4..j+7
+      const row0 = b + <usize>j * ldbBytes;
+      const row4 = row0 + 4 * ldbBytes;
+      for (let p = 0; p < k4; p += 4) {
+        const av = v128.load(ai + (<usize>p << 2));
+        lo = addTransposed(lo, av, row0 + (<usize>p << 2), ldbBytes);
+        hi = addTransposed(hi, av, row4 + (<usize>p << 2), ldbBytes);
+      }
+      for (let p = k4; p < k; p++) {
+        const ap = f32x4.splat(load<f32>(ai + (<usize>p << 2)));
+        lo = f32x4.add(lo, f32x4.mul(ap, columnOf4(row0 + (<usize>p << 2), ldbBytes)));
+        hi = f32x4.add(hi, f32x4.mul(ap, columnOf4(row4 + (<usize>p << 2), ldbBytes)));
+      }
+      v128.store(cj, lo);
+      v128.store(cj, hi, 16);
     }
     for (; j < n; j++) {
       const cj = ci + (<usize>j << 2);
+      const row = b + <usize>j * ldbBytes;
       let acc: f32 = accumulate ? load<f32>(cj) : 0;
-      for (let p = 0; p < k; p++) acc += elemA(a, lda, transA, i, p) * elemB(b, ldb, false, p, j);
-      if (bias) acc += load<f32>(bias + (<usize>j << 2));
-      if (relu) acc = max<f32>(acc, 0);
+      for (let p = 0; p < k; p++) acc += load<f32>(ai + (<usize>p << 2)) * load<f32>(row + (<usize>p << 2));
       store<f32>(cj, acc);
     }
+    biasRelu(ci, bias, n, relu);
+  }
+}
+
+/**
+ * acc + products of four p, in p order: rows r = 0..3 at row0 + r·stride hold B_j+r,p..p+3;
+ * each is multiplied by av (A_p..p+3), and the 4×4 block of products is transposed so that
+ * vector t holds the products of step p+t for the four rows.
+ */
+// @ts-ignore: decorator
+@inline function addTransposed(acc: v128, av: v128, row0: usize, stride: usize): v128 {
+  const p0 = f32x4.mul(v128.load(row0), av);
+  const p1 = f32x4.mul(v128.load(row0 + stride), av);
+  const p2 = f32x4.mul(v128.load(row0 + 2 * stride), av);
+  const p3 = f32x4.mul(v128.load(row0 + 3 * stride), av);
+  const x = i32x4.shuffle(p0, p1, 0, 4, 1, 5); // p0[0] p1[0] p0[1] p1[1]
+  const y = i32x4.shuffle(p0, p1, 2, 6, 3, 7); // p0[2] p1[2] p0[3] p1[3]
+  const z = i32x4.shuffle(p2, p3, 0, 4, 1, 5);
+  const w = i32x4.shuffle(p2, p3, 2, 6, 3, 7);
+  acc = f32x4.add(acc, i32x4.shuffle(x, z, 0, 1, 4, 5)); // step p
+  acc = f32x4.add(acc, i32x4.shuffle(x, z, 2, 3, 6, 7)); // step p+1
+  acc = f32x4.add(acc, i32x4.shuffle(y, w, 0, 1, 4, 5)); // step p+2
+  return f32x4.add(acc, i32x4.shuffle(y, w, 2, 3, 6, 7)); // step p+3
+}
+
+/** (B_0, B_stride, B_2·stride, B_3·stride): one value from each of four rows. */
+// @ts-ignore: decorator
+@inline function columnOf4(at: usize, stride: usize): v128 {
+  let v = f32x4.splat(load<f32>(at));
+  v = f32x4.replace_lane(v, 1, load<f32>(at + stride));
+  v = f32x4.replace_lane(v, 2, load<f32>(at + 2 * stride));
+  return f32x4.replace_lane(v, 3, load<f32>(at + 3 * stride));
+}
+
+/** Row (n) of C ← relu(C + bias), per element, the last step of every form. */
+// @ts-ignore: decorator
+@inline function biasRelu(row: usize, bias: usize, n: i32, relu: bool): void {
+  if (bias == 0 && !relu) return;
+  for (let q = 0; q < n; q++) {
+    const at = row + (<usize>q << 2);
+    let v = load<f32>(at);
+    if (bias) v += load<f32>(bias + (<usize>q << 2));
+    if (relu) v = max<f32>(v, 0);
+    store<f32>(at, v);
   }
 }
 
@@ -568,6 +647,10 @@ function gemmBlocked(
 ): void {
   if (m < MR && !transB) {
     gemmRows(c, a, b, bias, m, n, k, lda, ldb, ldc, transA, flags);
+    return;
+  }
+  if (m < MR && transB && !transA && !ASC_FEATURE_RELAXED_SIMD) {
+    gemmRowsT(c, a, b, bias, m, n, k, lda, ldb, ldc, flags);
     return;
   }
   if (n < 2 * NR && m >= 8) {

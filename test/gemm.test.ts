@@ -1,7 +1,8 @@
 /**
  * GEMM: the blocked SIMD kernels against their triple-loop twins (bit for bit) and against
  * a float64 reference (to rounding), at sizes below, at and above the 4×8 tile, the
- * MC=64 / KC=256 / NC=256 blocks and the narrow path's 8×4 and 8×2 tiles and 1024-deep blocks,
+ * MC=64 / KC=256 / NC=256 blocks, the narrow path's 8×4 and 8×2 tiles and 1024-deep blocks,
+ * and the few-row paths (m < 4: four B rows per pass; for nt, 8-row groups four steps deep),
  * with padded (odd) leading dimensions whose padding holds
  * NaN so that any read of it would show, and with bias, ReLU and accumulation.
  */
@@ -102,6 +103,13 @@ function expected(cs: Case, inp: Inputs): { c: Float64Array; scale: Float64Array
   return { c, scale };
 }
 
+/** The (cols, rows) transpose of a (rows, cols) row-major matrix. */
+function transpose(x: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = x[r * cols + c]!;
+  return out;
+}
+
 /** The valid (m, n) part of a C buffer with leading dimension ldc. */
 function valid(c: Float32Array, cs: Case, ldc: number): Float32Array {
   const out = new Float32Array(cs.m * cs.n);
@@ -176,6 +184,38 @@ describe.each(EXACT_BUILDS)("gemm, %s build", (build) => {
         for (const flags of [0, GEMM_RELU, GEMM_ACCUMULATE, GEMM_RELU | GEMM_ACCUMULATE]) {
           for (const bias of [false, true]) check(engine, { form, m, n, k, flags, bias, pad: [0, 0, 3] }, seed++, true);
         }
+      }
+    });
+  }
+
+  for (const form of FORMS) {
+    it(`${form}: one to three rows (the paths without packing), with edges, padding and flags`, () => {
+      let seed = 500;
+      for (const m of [1, 2, 3]) {
+        for (const n of [1, 3, 4, 7, 8, 9, 15, 16, 17, 40]) {
+          for (const k of [1, 3, 4, 5, 8, 9, 64, 257]) check(engine, { form, m, n, k }, seed++, true);
+        }
+        check(engine, { form, m, n: 801, k: 785, pad: [3, 5, 1] }, seed++, true);
+        check(engine, { form, m, n: 37, k: 131, pad: [1, 2, 7], flags: GEMM_RELU | GEMM_ACCUMULATE, bias: true }, seed++, true);
+        check(engine, { form, m, n: 10, k: 800, flags: GEMM_ACCUMULATE, bias: true }, seed++, true);
+      }
+    });
+
+    it(`${form}: a row's result does not depend on how many rows are computed with it`, () => {
+      // The few-row paths and the blocked kernel sum every element in the same order.
+      const [m, n, k] = [37, 45, 263];
+      const inp = makeInputs({ form, m, n, k, bias: true }, 600);
+      const all = run(engine, { form, m, n, k, flags: GEMM_RELU, bias: true }, inp, false);
+      for (const [i0, rows] of [[0, 1], [5, 2], [34, 3], [8, 4]] as const) {
+        // Rows i0 .. i0+rows-1 of op(A) alone: for tn, columns of the stored A.
+        const a = new Float32Array(rows * k);
+        for (let r = 0; r < rows; r++) {
+          for (let p = 0; p < k; p++) a[r * k + p] = form === "tn" ? inp.a[p * inp.lda + i0 + r]! : inp.a[(i0 + r) * inp.lda + p]!;
+        }
+        const aPart = form === "tn" ? transpose(a, rows, k) : a;
+        const part = run(engine, { form, m: rows, n, k, flags: GEMM_RELU, bias: true },
+          { ...inp, a: aPart, lda: form === "tn" ? rows : k, c0: new Float32Array(rows * inp.ldc) }, false);
+        expectSameBits(part, all.subarray(i0 * inp.ldc, (i0 + rows) * inp.ldc), `${form}: rows ${i0}..${i0 + rows - 1} alone`);
       }
     });
   }
