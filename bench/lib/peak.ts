@@ -20,6 +20,9 @@
  * With m = 0.999999 and c = 1e-6 each lane converges to 1: no overflow, no subnormals.
  */
 
+import type { Timing } from "./stats.js";
+import { FAST, measure } from "./timing.js";
+
 export const PEAK_CHAINS = 12;
 export const PEAK_UNROLL = 4;
 /** FLOPs per loop iteration: every chain does one f32x4 mul and one f32x4 add (4 lanes each). */
@@ -146,4 +149,14 @@ export function referenceProbe(n: number, m: number, c: number, x0: number): num
   let s = acc[0]!;
   for (let j = 1; j < PEAK_CHAINS; j++) s = f(s + acc[j]!);
   return s;
+}
+
+/** Loop iterations per probe call: ≈ 150 MFLOP, a few milliseconds. */
+export const PEAK_ITERATIONS = 400_000;
+
+/** Times the probe (median of a 0.7 s measurement) and returns its GFLOP/s. */
+export async function measurePeak(label: string): Promise<{ gflops: number; timing: Timing }> {
+  const probe = await loadPeakProbe();
+  const timing = await measure(`peak probe (${label})`, () => probe(PEAK_ITERATIONS, 0.999999, 1e-6, 0.25), { ...FAST, time: 700 });
+  return { gflops: (PEAK_ITERATIONS * PEAK_FLOPS_PER_ITERATION) / (timing.medianMs * 1e6), timing };
 }

@@ -14,12 +14,17 @@
  *   input is copied into its wasm heap and the logits out on every run.
  * - naive JS: bench/lib/naive-mlp.ts forward.
  * All outputs are first compared with the naive JS forward.
+ *
+ * The compute ceiling: the wasm-SIMD peak probe (bench/lib/peak.ts) is timed once, and
+ * the forward's FLOPs at that rate give the samples/s no f32x4 implementation can pass
+ * on one thread (at batch 1 it must also stream every weight once per sample).
  */
 import { mlp } from "distill-wasm";
 import { abortDisagreement, msCell, ratioCell, speedPhrase, type Context } from "../lib/context.js";
 import { forwardFlops, makeBatch, paramsOf } from "../lib/mlp.js";
 import { NaiveMlp } from "../lib/naive-mlp.js";
 import { mlpOnnxModel } from "../lib/onnx.js";
+import { measurePeak } from "../lib/peak.js";
 import { createSession } from "../lib/ort.js";
 import { progress } from "../lib/progress.js";
 import type { Timing } from "../lib/stats.js";
@@ -45,11 +50,17 @@ export interface InferenceRow {
   distillSpeedup: number;
   /** max |y − y_naive| / max |y_naive| */
   outputRelErr: number;
+  /** GFLOP/s as a fraction of the peak probe. */
+  fractionOfPeak: number;
 }
 
 export interface InferenceResult {
   widths: number[];
   rows: InferenceRow[];
+  /** The peak probe's GFLOP/s, measured before the inference timings. */
+  peakGflops: number;
+  /** Samples/s per batch size if every forward FLOP ran at the peak probe's rate. */
+  ceilingSamplesPerSecond: Record<string, number>;
   tolerance: number;
   skipped: Record<string, string>;
 }
@@ -73,6 +84,9 @@ export async function runInference(ctx: Context): Promise<InferenceResult> {
   model.reserve(Math.max(...BATCHES));
   const rows: InferenceRow[] = [];
   const skipped: Record<string, string> = {};
+  progress("peak probe\n");
+  const peakGflops = (await measurePeak("inference ceiling")).gflops;
+  const ceilingSamplesPerSecond: Record<string, number> = {};
   const tf = ctx.tfjs.tf;
   const ort = ctx.ort.ort;
   const session = ort ? await createSession(ort, mlpOnnxModel(params)) : undefined;
@@ -167,12 +181,15 @@ export async function runInference(ctx: Context): Promise<InferenceResult> {
         gflops: flops / (timing.medianMs * 1e6),
         distillSpeedup: timing.medianMs / base,
         outputRelErr: errs.get(impl.library)!,
+        fractionOfPeak: flops / (timing.medianMs * 1e6) / peakGflops,
       }));
+      const ceiling = (peakGflops * 1e9) / (flops / batch);
+      ceilingSamplesPerSecond[String(batch)] = ceiling;
       rows.push(...bRows);
       for (const r of bRows) {
         if (r.library !== "tfjs-wasm, unfused") ctx.chart.push({ group: `inference, batch ${batch}`, library: r.library, samplesPerSecond: r.samplesPerSecond });
       }
-      printBatch(WIDTHS, batch, bRows);
+      printBatch(WIDTHS, batch, bRows, peakGflops, ceiling);
 
       const best = bRows.filter((r) => r.library.startsWith("tfjs-wasm") || r.library === "onnxruntime-web").sort((a, b) => a.timing.medianMs - b.timing.medianMs)[0];
       const dw = bRows[0]!;
@@ -181,7 +198,8 @@ export async function runInference(ctx: Context): Promise<InferenceResult> {
         `Inference batch ${batch}: distill-wasm logits() ${fmtNum(dw.timing.medianMs * 1000)} µs (forward on wasm-resident input ${fmtNum(fwd.timing.medianMs * 1000)} µs)` +
           (best
             ? ` vs the fastest of tfjs-wasm and onnxruntime-web (${best.library}, ${fmtNum(best.timing.medianMs * 1000)} µs) → ` +
-              `${speedPhrase(best.timing.medianMs / dw.timing.medianMs)} (forward: ${speedPhrase(best.timing.medianMs / fwd.timing.medianMs).replace("distill-wasm ", "")})`
+              `${speedPhrase(best.timing.medianMs / dw.timing.medianMs)} (forward: ${speedPhrase(best.timing.medianMs / fwd.timing.medianMs).replace("distill-wasm ", "")}); ` +
+              `the compute ceiling (${fmtNum(ceiling)} samples/s) is ${fmtNum(ceiling / best.samplesPerSecond)}× ${best.library}`
             : " (tfjs-wasm and onnxruntime-web skipped)"),
       );
     }
@@ -191,15 +209,16 @@ export async function runInference(ctx: Context): Promise<InferenceResult> {
     model.dispose();
   }
   for (const [lib, reason] of Object.entries(skipped)) console.log(`SKIPPED ${lib}: ${reason}`);
-  return { widths: WIDTHS, rows, tolerance: OUTPUT_TOLERANCE, skipped };
+  return { widths: WIDTHS, rows, peakGflops, ceilingSamplesPerSecond, tolerance: OUTPUT_TOLERANCE, skipped };
 }
 
-function printBatch(WIDTHS: readonly number[], batch: number, rows: readonly InferenceRow[]): void {
+function printBatch(WIDTHS: readonly number[], batch: number, rows: readonly InferenceRow[], peakGflops: number, ceiling: number): void {
   const columns: Column<InferenceRow>[] = [
     { header: "library", cell: (r) => r.library, align: "left" },
     { header: "median µs ±IQR", cell: (r) => msCell({ medianMs: r.timing.medianMs * 1000, relIqr: r.timing.relIqr }) },
     { header: "samples/s", cell: (r) => fmtNum(r.samplesPerSecond) },
     { header: "GFLOP/s", cell: (r) => fmtNum(r.gflops) },
+    { header: "% peak", cell: (r) => `${Math.round(r.fractionOfPeak * 100)}%` },
     { header: "distill-wasm ÷", cell: (r) => ratioCell(r.distillSpeedup) },
     { header: "max rel. diff", cell: (r) => (r.library === "naive JS" ? "(reference)" : r.outputRelErr.toExponential(1)) },
     { header: "timed call", cell: (r) => r.timed, align: "left" },
@@ -210,6 +229,7 @@ function printBatch(WIDTHS: readonly number[], batch: number, rows: readonly Inf
   console.log();
   console.log(
     `GFLOP/s = ${(forwardFlops(WIDTHS, batch) / 1e6).toFixed(1)} MFLOP (2·batch·Σ in·out) / median. distill-wasm ÷ = median / distill-wasm logits() median. ` +
-      `max rel. diff = max |y − y_naive| / max |y_naive| (allowed ${OUTPUT_TOLERANCE}).\n`,
+      `max rel. diff = max |y − y_naive| / max |y_naive| (allowed ${OUTPUT_TOLERANCE}). ` +
+      `% peak = GFLOP/s / the wasm-SIMD peak probe (${fmtNum(peakGflops)} GFLOP/s); at that rate the forward would run ${fmtNum(ceiling)} samples/s (the compute ceiling).\n`,
   );
 }

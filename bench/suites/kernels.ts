@@ -17,7 +17,7 @@ import type * as TF from "@tensorflow/tfjs-core";
 import type { KernelExports } from "distill-wasm";
 import { abortDisagreement, msCell, ratioCell, type Context } from "../lib/context.js";
 import { absF32, maxScaledError, NAIVE_GEMM, type GemmForm } from "../lib/naive.js";
-import { loadPeakProbe, PEAK_CHAINS, PEAK_FLOPS_PER_ITERATION, PEAK_UNROLL } from "../lib/peak.js";
+import { measurePeak, PEAK_CHAINS, PEAK_FLOPS_PER_ITERATION, PEAK_ITERATIONS, PEAK_UNROLL } from "../lib/peak.js";
 import { progress } from "../lib/progress.js";
 import { uniformF32 } from "../lib/random.js";
 import type { Timing } from "../lib/stats.js";
@@ -119,15 +119,6 @@ interface Case extends Shape {
   /** naive JS result and Σ|a·b| */
   want: Float32Array;
   scale: Float32Array;
-}
-
-/** Loop iterations per probe call: ≈ 150 MFLOP, a few milliseconds. */
-const PEAK_ITERATIONS = 400_000;
-
-async function measurePeak(label: string): Promise<{ gflops: number; timing: Timing }> {
-  const probe = await loadPeakProbe();
-  const timing = await measure(`peak probe (${label})`, () => probe(PEAK_ITERATIONS, 0.999999, 1e-6, 0.25), { ...FAST, time: 700 });
-  return { gflops: (PEAK_ITERATIONS * PEAK_FLOPS_PER_ITERATION) / (timing.medianMs * 1e6), timing };
 }
 
 export async function runKernels(ctx: Context): Promise<KernelResult> {
