@@ -103,41 +103,69 @@ export function im2col(col: usize, x: usize, cin: i32, h: i32, wd: i32, kh: i32,
 }
 
 function im2colFast(col: usize, x: usize, cin: i32, h: i32, wd: i32, kh: i32, kw: i32, stride: i32, pad: i32): void {
+  im2colRows(col, x, cin, h, wd, kh, kw, stride, pad, 0, cin * kh * kw);
+}
+
+/**
+ * Rows k0 … k1-1 of one image's col (rows (ci, ki, kj) in order), written contiguously from
+ * col: a thread computing the weight gradient's columns k0 … k1-1 needs only these.
+ */
+function im2colRows(
+  col: usize, x: usize, cin: i32, h: i32, wd: i32, kh: i32, kw: i32, stride: i32, pad: i32, k0: i32, k1: i32,
+): void {
   const oh = outLength(h, kh, stride, pad);
   const ow = outLength(wd, kw, stride, pad);
   const rowBytes = <usize>ow << 2;
   let dst = col;
-  for (let ci = 0; ci < cin; ci++) {
+  for (let r = k0; r < k1; r++) {
+    const ci = r / (kh * kw);
+    const ki = (r / kw) % kh;
+    const kj = r % kw;
     const plane = x + ((<usize>ci * <usize>h * <usize>wd) << 2);
-    for (let ki = 0; ki < kh; ki++) {
-      for (let kj = 0; kj < kw; kj++) {
-        // Columns ox in [lo, hi) read inside the image; the rest are padding.
-        const lo = min(firstValid(kj - pad, stride), ow);
-        const hi = max(endValid(kj - pad, wd, stride, ow), lo);
-        for (let oy = 0; oy < oh; oy++) {
-          const iy = oy * stride + ki - pad;
-          if (iy < 0 || iy >= h || lo == hi) {
-            memory.fill(dst, 0, rowBytes);
-          } else {
-            if (lo > 0) memory.fill(dst, 0, <usize>lo << 2);
-            const src = plane + ((<usize>iy * <usize>wd + <usize>(lo * stride + kj - pad)) << 2);
-            if (stride == 1) {
-              memory.copy(dst + (<usize>lo << 2), src, <usize>(hi - lo) << 2);
-            } else {
-              const step = <usize>stride << 2;
-              let s = src;
-              for (let ox = lo; ox < hi; ox++) {
-                store<f32>(dst + (<usize>ox << 2), load<f32>(s));
-                s += step;
-              }
-            }
-            if (hi < ow) memory.fill(dst + (<usize>hi << 2), 0, <usize>(ow - hi) << 2);
+    // Columns ox in [lo, hi) read inside the image; the rest are padding.
+    const lo = min(firstValid(kj - pad, stride), ow);
+    const hi = max(endValid(kj - pad, wd, stride, ow), lo);
+    for (let oy = 0; oy < oh; oy++) {
+      const iy = oy * stride + ki - pad;
+      if (iy < 0 || iy >= h || lo == hi) {
+        zeroRun(dst, ow);
+      } else {
+        if (lo > 0) zeroRun(dst, lo);
+        const src = plane + ((<usize>iy * <usize>wd + <usize>(lo * stride + kj - pad)) << 2);
+        if (stride == 1) {
+          copyRun(dst + (<usize>lo << 2), src, hi - lo);
+        } else {
+          const step = <usize>stride << 2;
+          let s = src;
+          for (let ox = lo; ox < hi; ox++) {
+            store<f32>(dst + (<usize>ox << 2), load<f32>(s));
+            s += step;
           }
-          dst += rowBytes;
         }
+        if (hi < ow) zeroRun(dst + (<usize>hi << 2), ow - hi);
       }
+      dst += rowBytes;
     }
   }
+}
+
+// Runs of a row are a few dozen floats: inline vector loops beat memory.copy / memory.fill,
+// which V8 compiles to calls.
+
+/** n floats from src to dst (not overlapping), four at a time. */
+// @ts-ignore: decorator
+@inline function copyRun(dst: usize, src: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(dst + (<usize>i << 2), v128.load(src + (<usize>i << 2)));
+  for (; i < n; i++) store<f32>(dst + (<usize>i << 2), load<f32>(src + (<usize>i << 2)));
+}
+
+/** n zeros at dst, four at a time. */
+// @ts-ignore: decorator
+@inline function zeroRun(dst: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(dst + (<usize>i << 2), f32x4.splat(0));
+  for (; i < n; i++) store<f32>(dst + (<usize>i << 2), 0);
 }
 
 /** im2col one element at a time with a bounds test per element. */
@@ -356,9 +384,9 @@ export function conv2d_forward_ref(
 
 // ================================================================ conv2d backward
 
-/** db[o] = 0 + Σ_{b, p in order} dy[b, o, p], overwriting db (cout). dy is (batch, cout, P). */
-function channelSums(db: usize, dy: usize, batch: i32, cout: i32, P: i32): void {
-  for (let o = 0; o < cout; o++) {
+/** db[o] = 0 + Σ_{b, p in order} dy[b, o, p] for o in o0 … o1-1, overwriting them. dy is (batch, cout, P). */
+function channelSums(db: usize, dy: usize, batch: i32, cout: i32, P: i32, o0: i32, o1: i32): void {
+  for (let o = o0; o < o1; o++) {
     let acc: f32 = 0;
     for (let b = 0; b < batch; b++) {
       const row = dy + (((<usize>b * <usize>cout + <usize>o) * <usize>P) << 2);
@@ -376,48 +404,87 @@ function channelSums(db: usize, dy: usize, batch: i32, cout: i32, P: i32): void 
  *   dy is (batch, cout, oh, ow); x is (batch, cin, h, wd); w is (cout, cin, kh, kw);
  *   work: cin·kh·kw · oh·ow floats, as for conv2d_forward (it holds one image's col, then
  *   its column gradient). For a 1×1 kernel with stride 1 and pad 0 it is not touched (may be 0).
- * Per image b: im2col(x_b) into work; dw (+)= dy_b·workᵀ (gemm_nt, overwriting for b = 0);
- * then work = wᵀ·dy_b (gemm_tn), dx_b = 0 and col2im(dx_b, work). db sums dy in order.
+ * The weight half (conv2d_backward_filter over all of dw) and then the input half
+ * (conv2d_backward_data); a threaded engine runs the same halves on blocks of dw and of the batch.
  */
 export function conv2d_backward(
   dx: usize, dw: usize, db: usize, dy: usize, x: usize, w: usize, work: usize,
   batch: i32, cin: i32, h: i32, wd: i32, cout: i32, kh: i32, kw: i32, stride: i32, pad: i32,
 ): void {
   checkConvArgs(batch, cin, h, wd, cout, kh, kw, stride, pad);
+  assert(w != 0, "conv2d_backward: null pointer");
+  conv2d_backward_filter(dw, db, dy, x, work, batch, cin, h, wd, cout, kh, kw, stride, pad, 0, cout, 0, cin * kh * kw);
+  if (dx != 0) conv2d_backward_data(dx, dy, w, work, batch, cin, h, wd, cout, kh, kw, stride, pad);
+}
+
+/**
+ * The block dw[o0 … o1-1, k0 … k1-1] of the weight gradient, the weight seen as (cout, K)
+ * with K = cin·kh·kw (0 ≤ o0 < o1 ≤ cout, 0 ≤ k0 < k1 ≤ K), and db[o0 … o1-1] when db ≠ 0.
+ * Per image b: rows k0 … k1-1 of im2col(x_b) into work, then
+ *   dw[o0:o1, k0:k1] (+)= dy_b[o0:o1] (o1−o0, P) · col_b[k0:k1]ᵀ   (gemm_nt, overwriting for b = 0).
+ * Every element is summed over (b, oy, ox) in order whatever the block, so blocks computed
+ * separately make up exactly the whole. work: (k1 − k0)·P floats (unused for the direct 1×1 case).
+ */
+export function conv2d_backward_filter(
+  dw: usize, db: usize, dy: usize, x: usize, work: usize,
+  batch: i32, cin: i32, h: i32, wd: i32, cout: i32, kh: i32, kw: i32, stride: i32, pad: i32,
+  o0: i32, o1: i32, k0: i32, k1: i32,
+): void {
+  checkConvArgs(batch, cin, h, wd, cout, kh, kw, stride, pad);
+  const K = cin * kh * kw;
+  assert(0 <= o0 && o0 < o1 && o1 <= cout && 0 <= k0 && k0 < k1 && k1 <= K,
+    "conv2d_backward_filter: need 0 ≤ o0 < o1 ≤ cout and 0 ≤ k0 < k1 ≤ cin·kh·kw");
   const direct = kh == 1 && kw == 1 && stride == 1 && pad == 0;
-  assert(dw != 0 && dy != 0 && x != 0 && w != 0 && (direct || work != 0), "conv2d_backward: null pointer");
-  checkAligned(dx, dw, db, dy, x);
-  checkAligned(w, work, 0, 0, 0);
-  const oh = outLength(h, kh, stride, pad);
-  const ow = outLength(wd, kw, stride, pad);
-  const P = oh * ow;
+  assert(dw != 0 && dy != 0 && x != 0 && (direct || work != 0), "conv2d_backward_filter: null pointer");
+  checkAligned(dw, db, dy, x, work);
+  const P = outLength(h, kh, stride, pad) * outLength(wd, kw, stride, pad);
+  const xImage = (<usize>cin * <usize>h * <usize>wd) << 2;
+  const yImage = (<usize>cout * <usize>P) << 2;
+  const dwBlock = dw + ((<usize>o0 * <usize>K + <usize>k0) << 2);
+  for (let b = 0; b < batch; b++) {
+    const xb = x + <usize>b * xImage;
+    const dyb = dy + <usize>b * yImage + ((<usize>o0 * <usize>P) << 2);
+    // col_b rows k0 … k1-1: for the direct case, rows k0 … k1-1 of x_b itself.
+    let colb = xb + ((<usize>k0 * <usize>P) << 2);
+    if (!direct) {
+      im2colRows(work, xb, cin, h, wd, kh, kw, stride, pad, k0, k1);
+      colb = work;
+    }
+    gemm_nt(dwBlock, dyb, colb, 0, o1 - o0, k1 - k0, P, P, P, K, b > 0 ? GEMM_ACCUMULATE : 0);
+  }
+  if (db != 0) channelSums(db, dy, batch, cout, P, o0, o1);
+}
+
+/**
+ * The input gradient alone: per image b, work = wᵀ·dy_b (gemm_tn, the column gradient
+ * (K, P)), dx_b = 0 and col2im(dx_b, work). Images are independent, so a batch may be cut
+ * anywhere. dx is OVERWRITTEN; work as for conv2d_forward.
+ */
+export function conv2d_backward_data(
+  dx: usize, dy: usize, w: usize, work: usize,
+  batch: i32, cin: i32, h: i32, wd: i32, cout: i32, kh: i32, kw: i32, stride: i32, pad: i32,
+): void {
+  checkConvArgs(batch, cin, h, wd, cout, kh, kw, stride, pad);
+  const direct = kh == 1 && kw == 1 && stride == 1 && pad == 0;
+  assert(dx != 0 && dy != 0 && w != 0 && (direct || work != 0), "conv2d_backward_data: null pointer");
+  checkAligned(dx, dy, w, work, 0);
+  const P = outLength(h, kh, stride, pad) * outLength(wd, kw, stride, pad);
   const K = cin * kh * kw;
   const xImage = (<usize>cin * <usize>h * <usize>wd) << 2;
   const yImage = (<usize>cout * <usize>P) << 2;
   for (let b = 0; b < batch; b++) {
-    const xb = x + <usize>b * xImage;
     const dyb = dy + <usize>b * yImage;
-    let colb = xb;
-    if (!direct) {
-      im2colFast(work, xb, cin, h, wd, kh, kw, stride, pad);
-      colb = work;
-    }
-    // dw(cout, K) (+)= dy_b(cout, P) · col_b(K, P)ᵀ
-    gemm_nt(dw, dyb, colb, 0, cout, K, P, P, P, K, b > 0 ? GEMM_ACCUMULATE : 0);
-    if (dx != 0) {
-      const dxb = dx + <usize>b * xImage;
-      if (direct) {
-        // col2im is the identity here, and 0 + t = t for the GEMM's sums (never −0).
-        gemm_tn(dxb, w, dyb, 0, K, P, cout, K, P, P, 0);
-      } else {
-        // dcol(K, P) = w(cout, K)ᵀ · dy_b(cout, P)
-        gemm_tn(work, w, dyb, 0, K, P, cout, K, P, P, 0);
-        memory.fill(dxb, 0, xImage);
-        col2imFast(dxb, work, cin, h, wd, kh, kw, stride, pad);
-      }
+    const dxb = dx + <usize>b * xImage;
+    if (direct) {
+      // col2im is the identity here, and 0 + t = t for the GEMM's sums (never −0).
+      gemm_tn(dxb, w, dyb, 0, K, P, cout, K, P, P, 0);
+    } else {
+      // dcol(K, P) = w(cout, K)ᵀ · dy_b(cout, P)
+      gemm_tn(work, w, dyb, 0, K, P, cout, K, P, P, 0);
+      memory.fill(dxb, 0, xImage);
+      col2imFast(dxb, work, cin, h, wd, kh, kw, stride, pad);
     }
   }
-  if (db != 0) channelSums(db, dy, batch, cout, P);
 }
 
 /**

@@ -521,10 +521,30 @@ export function gemm_panels_ref(c: usize, a: usize, panels: usize, bias: usize, 
 const NW: i32 = 4; // columns per narrow tile
 const KN: i32 = 1024; // depth of one narrow block
 
-/** Packs op(B)[p0 .. p0+kc, 0 .. n-1] into groups of NW columns (kc rows of NW), zero past n. */
+/**
+ * Packs op(B)[p0 .. p0+kc, 0 .. n-1] into groups of NW columns (kc rows of NW), zero past n.
+ * A whole group is one vector per row of B, or with transB four rows of memory read as
+ * 4×4 blocks transposed in registers.
+ */
 function packBNarrow(dst: usize, b: usize, ldb: i32, transB: bool, n: i32, p0: i32, kc: i32): void {
+  const ldbBytes = <usize>ldb << 2;
   for (let j0 = 0; j0 < n; j0 += NW) {
-    for (let p = 0; p < kc; p++) {
+    let p = 0;
+    if (transB && j0 + NW <= n) {
+      const row0 = b + ((<usize>j0 * <usize>ldb + <usize>p0) << 2);
+      for (; p + 4 <= kc; p += 4) {
+        transposeStore4x4(dst, row0 + (<usize>p << 2), ldbBytes, 16);
+        dst += 64;
+      }
+    } else if (!transB && j0 + NW <= n) {
+      let src = b + ((<usize>p0 * <usize>ldb + <usize>j0) << 2);
+      for (; p < kc; p++) {
+        v128.store(dst, v128.load(src)); // the group's four values of row p
+        src += ldbBytes;
+        dst += 16;
+      }
+    }
+    for (; p < kc; p++) {
       for (let q = 0; q < NW; q++) {
         store<f32>(dst, j0 + q < n ? elemB(b, ldb, transB, p0 + p, j0 + q) : 0);
         dst += 4;

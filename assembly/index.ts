@@ -52,6 +52,7 @@ export { math_cos, math_pow } from "./scalar";
 export {
   im2col, im2col_ref, col2im, col2im_ref,
   conv2d_forward, conv2d_forward_ref, conv2d_backward, conv2d_backward_ref,
+  conv2d_backward_filter, conv2d_backward_data,
 } from "./conv";
 
 export {

@@ -84,7 +84,7 @@ function checkResults(results: Results): void {
   // The page is isolated, so the threads suite must run (one thread vs hardwareConcurrency, at least 2).
   expect(results.threads.skipped, "threads suite skipped").toBeUndefined();
   expect(results.threads.threads).toBeGreaterThanOrEqual(2);
-  expect(results.threads.rows.map((r) => r.scenario)).toHaveLength(7);
+  expect(results.threads.rows.map((r) => r.scenario)).toHaveLength(8);
   for (const r of results.threads.rows) expect(r.sameBits, `threads ${r.scenario}`).toBe(true);
 
   expectAllLibraries(conv.rows, (r) => `${r.pass} cin ${r.cin}`, ["distill-wasm", "tfjs-wasm", "tfjs-cpu", "naive JS"], "conv");

@@ -905,6 +905,47 @@ describe.each(EXACT_BUILDS)("convolution, pooling and batch norm, %s build", (bu
       }
     });
 
+    it("the two halves of backward: dw computed in blocks, and dx alone, give backward's bits", () => {
+      // What a threaded engine runs: conv2d_backward_filter on blocks of K's columns (db with
+      // the first; each block's work holds only its rows of col) or of output channels (each
+      // with its part of db), and conv2d_backward_data on the whole batch.
+      let seed = 5200;
+      for (const s of CONV_GRID.filter((_, i) => i % 7 === 0)) {
+        const inp = convInputs(s, seed++);
+        const whole = runBackward(engine, "", s, inp, false);
+        const { P, K } = convDims(s);
+        const cuts = [...new Set([0, Math.min(1, K), Math.floor(K / 3), Math.floor((2 * K) / 3), K])].sort((a, b) => a - b);
+        engine.scoped(() => {
+          const k = engine.kernels;
+          const x = engine.putF32(inp.x), w = engine.putF32(inp.w), dy = engine.putF32(inp.dy);
+          const dw = engine.putF32(new Float32Array(inp.w.length).fill(NaN));
+          const db = engine.putF32(new Float32Array(s.cout).fill(NaN));
+          const dx = engine.putF32(new Float32Array(inp.x.length).fill(NaN));
+          for (let c = 0; c + 1 < cuts.length; c++) {
+            const [k0, k1] = [cuts[c]!, cuts[c + 1]!];
+            if (k0 === k1) continue;
+            const work = engine.putF32(new Float32Array((k1 - k0) * P).fill(NaN));
+            k.conv2d_backward_filter(dw, k0 === 0 ? db : 0, dy, x, work, s.batch, s.cin, s.h, s.w, s.cout, s.kh, s.kw, s.stride, s.pad, 0, s.cout, k0, k1);
+          }
+          expectSameBits(engine.readF32(dw, inp.w.length), whole.dw, `${convLabel(s)}: dw in column blocks ${cuts.join(", ")}`);
+          expectSameBits(engine.readF32(db, s.cout), whole.db!, `${convLabel(s)}: db with the first column block`);
+          // Blocks of output channels (rows of dw), each with all of K and its part of db.
+          engine.f32(dw, inp.w.length).fill(NaN);
+          engine.f32(db, s.cout).fill(NaN);
+          const rowCuts = [...new Set([0, Math.floor(s.cout / 2), s.cout])];
+          const all = engine.putF32(new Float32Array(K * P).fill(NaN));
+          for (let c = 0; c + 1 < rowCuts.length; c++) {
+            k.conv2d_backward_filter(dw, db, dy, x, all, s.batch, s.cin, s.h, s.w, s.cout, s.kh, s.kw, s.stride, s.pad, rowCuts[c]!, rowCuts[c + 1]!, 0, K);
+          }
+          const work = engine.putF32(new Float32Array(K * P).fill(NaN));
+          k.conv2d_backward_data(dx, dy, w, work, s.batch, s.cin, s.h, s.w, s.cout, s.kh, s.kw, s.stride, s.pad);
+          expectSameBits(engine.readF32(dw, inp.w.length), whole.dw, `${convLabel(s)}: dw in row blocks ${rowCuts.join(", ")}`);
+          expectSameBits(engine.readF32(db, s.cout), whole.db!, `${convLabel(s)}: db in row blocks`);
+          expectSameBits(engine.readF32(dx, inp.x.length), whole.dx!, `${convLabel(s)}: dx alone`);
+        });
+      }
+    });
+
     it("a 1×1 stride-1 unpadded convolution accepts work = 0 and gives the same bits", () => {
       const s: ConvShape = { batch: 3, cin: 5, h: 4, w: 7, cout: 6, kh: 1, kw: 1, stride: 1, pad: 0 };
       const inp = convInputs(s, 5500);
@@ -1359,6 +1400,14 @@ describe("debug build: argument assertions", () => {
     ["conv2d_forward with stride 0", (e, p) => e.kernels.conv2d_forward(p, p, p, 0, p, 1, 1, 4, 4, 1, 3, 3, 0, 0, 0)],
     ["conv2d_forward with an unaligned pointer", (e, p) => e.kernels.conv2d_forward(p + 2, p, p, 0, p, 1, 1, 4, 4, 1, 3, 3, 1, 0, 0)],
     ["conv2d_forward without a work buffer for a 3×3 kernel", (e, p) => e.kernels.conv2d_forward(p, p, p, 0, 0, 1, 1, 4, 4, 1, 3, 3, 1, 0, 0)],
+    ["conv2d_backward_filter with an empty column range", (e, p) =>
+      e.kernels.conv2d_backward_filter(p, 0, p, p, p, 1, 1, 4, 4, 1, 3, 3, 1, 0, 0, 1, 4, 4)],
+    ["conv2d_backward_filter with output channels past cout", (e, p) =>
+      e.kernels.conv2d_backward_filter(p, 0, p, p, p, 1, 1, 4, 4, 2, 3, 3, 1, 0, 1, 3, 0, 9)],
+    ["conv2d_backward_filter with a column range past cin·kh·kw", (e, p) =>
+      e.kernels.conv2d_backward_filter(p, 0, p, p, p, 1, 1, 4, 4, 1, 3, 3, 1, 0, 0, 1, 0, 10)],
+    ["conv2d_backward_data without a work buffer for a 3×3 kernel", (e, p) =>
+      e.kernels.conv2d_backward_data(p, p, p, 0, 1, 1, 4, 4, 1, 3, 3, 1, 0)],
     ["conv2d_backward_ref with batch 0", (e, p) => e.kernels.conv2d_backward_ref(p, p, p, p, p, p, p, 0, 1, 4, 4, 1, 3, 3, 1, 0)],
     ["im2col with negative pad", (e, p) => e.kernels.im2col(p, p, 1, 4, 4, 3, 3, 1, -1)],
     ["maxpool2d_forward with pad > k/2", (e, p) => e.kernels.maxpool2d_forward(p, p, p, 1, 1, 4, 4, 2, 1, 2)],

@@ -1,13 +1,14 @@
 /**
- * Multi-threaded engines: every GEMM and optimizer step split over 2 or 3 threads must give
- * the single-thread kernel's bits (shapes below, at and above the 4×8 tile and the 64/256 blocks, split by
+ * Multi-threaded engines: every GEMM, convolution, pooling and optimizer step split over 2 or
+ * 3 threads must give the single-thread kernel's bits (shapes below, at and above the 4×8 tile and the 64/256 blocks, split by
  * rows and by columns, with padded leading dimensions, bias, ReLU and accumulation), and
  * so must whole training and distillation runs. Also: option validation, the one-thread
  * fallback without SharedArrayBuffer, dispose, and recovery after a failed share.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
-  createEngine, distill, GEMM_ACCUMULATE, GEMM_RELU, mlp, train, Dataset, OptionError, type Engine,
+  conv2d, createEngine, dense, distill, flatten, GEMM_ACCUMULATE, GEMM_RELU, maxPool2d, mlp, relu, train, Dataset,
+  OptionError, Sequential, type Engine,
 } from "../src/index.js";
 import { expectSameBits } from "./helpers/compare.js";
 import { relaxedAvailable } from "./helpers/engines.js";
@@ -125,6 +126,76 @@ describe.each([2, 3])("GEMM on %i threads", (threads) => {
     }
   });
 
+  it("conv2d forward and backward: bit-identical to one thread, split by images and by weight columns", () => {
+    // [batch, cin, h, wd, cout, kh, kw, stride, pad]: 3×3 with padding, strided, 1×1 direct,
+    // one image (the input half is not split), K below one 8-column block, uneven splits.
+    // The engine's threshold is 0 here, so every one of them is split.
+    const geometries = [
+      [5, 3, 9, 9, 4, 3, 3, 1, 1], [4, 2, 11, 7, 3, 3, 2, 2, 0], [3, 6, 5, 5, 5, 1, 1, 1, 0],
+      [1, 4, 8, 8, 6, 3, 3, 1, 1], [7, 1, 6, 6, 2, 2, 2, 1, 0], [2, 9, 4, 6, 17, 3, 3, 1, 2],
+      [3, 1, 10, 10, 16, 3, 3, 1, 1], // K = 9 and 16 output channels: dw cut by output channels
+    ] as const;
+    let seed = 700;
+    for (const [batch, cin, h, wd, cout, kh, kw, stride, pad] of geometries) {
+      const oh = Math.floor((h + 2 * pad - kh) / stride) + 1;
+      const ow = Math.floor((wd + 2 * pad - kw) / stride) + 1;
+      const K = cin * kh * kw;
+      const outputs = [single, threaded].map((engine) => {
+        const rnd = new TestRandom(seed);
+        const k = engine.kernels;
+        return engine.scoped(() => {
+          const x = engine.putF32(rnd.uniform(batch * cin * h * wd));
+          const w = engine.putF32(rnd.uniform(cout * K));
+          const bias = engine.putF32(rnd.uniform(cout));
+          const dy = engine.putF32(rnd.uniform(batch * cout * oh * ow));
+          const work = engine.allocF32(K * oh * ow);
+          const y = engine.allocF32(batch * cout * oh * ow);
+          const dx = engine.allocF32(batch * cin * h * wd);
+          const dw = engine.allocF32(cout * K);
+          const db = engine.allocF32(cout);
+          k.conv2d_forward(y, x, w, bias, work, batch, cin, h, wd, cout, kh, kw, stride, pad, GEMM_RELU);
+          k.conv2d_backward(dx, dw, db, dy, x, w, work, batch, cin, h, wd, cout, kh, kw, stride, pad);
+          return [y, dx, dw, db].map((ptr, i) => engine.readF32(ptr, [batch * cout * oh * ow, batch * cin * h * wd, cout * K, cout][i]!));
+        });
+      });
+      ["y", "dx", "dw", "db"].forEach((name, i) => {
+        expectSameBits(outputs[1]![i]!, outputs[0]![i]!, `conv ${batch}×${cin}×${h}×${wd} → ${cout}, ${kh}×${kw}/${stride} pad ${pad}: ${name}`);
+      });
+      seed++;
+    }
+  });
+
+  it("max and average pooling, forward and backward: bit-identical to one thread, split by images", () => {
+    // [batch, c, h, w, k, stride, pad]
+    const geometries = [[5, 3, 8, 8, 2, 2, 0], [3, 2, 9, 7, 3, 2, 1], [2, 4, 6, 6, 3, 1, 1], [1, 2, 4, 4, 2, 2, 0], [7, 1, 5, 5, 2, 1, 0]] as const;
+    let seed = 800;
+    for (const [batch, c, h, wd, k, stride, pad] of geometries) {
+      const oh = Math.floor((h + 2 * pad - k) / stride) + 1;
+      const ow = Math.floor((wd + 2 * pad - k) / stride) + 1;
+      const [inputs, outputs] = [batch * c * h * wd, batch * c * oh * ow];
+      const results = [single, threaded].map((engine) => {
+        const rnd = new TestRandom(seed);
+        const kk = engine.kernels;
+        return engine.scoped(() => {
+          const x = engine.putF32(rnd.uniform(inputs));
+          const dy = engine.putF32(rnd.uniform(outputs));
+          const y = engine.allocF32(outputs), argmax = engine.allocF32(outputs), dx = engine.allocF32(inputs);
+          const ya = engine.allocF32(outputs), dxa = engine.allocF32(inputs);
+          kk.maxpool2d_forward(y, argmax, x, batch, c, h, wd, k, stride, pad);
+          kk.maxpool2d_backward(dx, dy, argmax, batch, c, h, wd, k, stride, pad);
+          kk.avgpool2d_forward(ya, x, batch, c, h, wd, k, stride, pad);
+          kk.avgpool2d_backward(dxa, dy, batch, c, h, wd, k, stride, pad);
+          return [engine.readF32(y, outputs), engine.readF32(argmax, outputs), engine.readF32(dx, inputs),
+            engine.readF32(ya, outputs), engine.readF32(dxa, inputs)];
+        });
+      });
+      ["max y", "argmax", "max dx", "avg y", "avg dx"].forEach((name, i) => {
+        expectSameBits(results[1]![i]!, results[0]![i]!, `pool ${batch}×${c}×${h}×${wd}, ${k}/${stride} pad ${pad}: ${name}`);
+      });
+      seed++;
+    }
+  });
+
   it("keeps working after memory grows (workers see the new pages)", () => {
     const big = threaded.allocOwned(96 * 1024 * 1024);
     try {
@@ -174,6 +245,32 @@ describe("training on threads", () => {
       const b = await runOn(threaded);
       expectSameBits(b.teacher, a.teacher, "teacher parameters");
       expectSameBits(b.student, a.student, "student parameters");
+      expect(b.losses).toEqual(a.losses);
+    } finally {
+      threaded.dispose();
+    }
+  });
+});
+
+describe("convolutional training on threads", () => {
+  it("a CNN trains to the same weights and losses on 1 and 2 threads (default threshold)", async () => {
+    const data = blobs(256, 16 * 16, 10, 31); // 1×16×16 images; every conv product is large enough to split
+    const runOn = async (engine: Engine) => {
+      const model = new Sequential(
+        [conv2d(1, 8, 3, { padding: 1 }), relu(), maxPool2d(2), conv2d(8, 16, 3), relu(), flatten(), dense(16 * 6 * 6, 10)],
+        { inputShape: [1, 16, 16], seed: 5, engine },
+      );
+      const run = await train(model, data, { epochs: 2, batchSize: 64, seed: 6, optimizer: "adam", lr: 0.01 });
+      const out = { params: model.parameterBlock(), losses: run.history.map((r) => r.loss) };
+      model.dispose();
+      return out;
+    };
+    const single = await createEngine();
+    const threaded = await createEngine({ threads: 2 });
+    try {
+      const a = await runOn(single);
+      const b = await runOn(threaded);
+      expectSameBits(b.params, a.params, "CNN parameters");
       expect(b.losses).toEqual(a.losses);
     } finally {
       threaded.dispose();

@@ -96,7 +96,6 @@ export interface StepsResult {
 
 /** distill-wasm driven directly: one step per call on a wasm-resident batch. */
 export class WasmStep {
-  readonly model: Sequential;
   private readonly owned: number[] = [];
   private readonly x: number;
   private readonly y: number;
@@ -105,9 +104,15 @@ export class WasmStep {
   private readonly parts: number;
   private readonly velocity: number;
 
-  constructor(private readonly engine: Engine, widths: number[], params: MlpParams, private readonly batch: Batch, private readonly kind: Kind) {
-    this.model = mlp(widths, { engine });
-    setParams(this.model, params);
+  /** An MLP of these widths, starting from `params`. */
+  static mlp(engine: Engine, widths: number[], params: MlpParams, batch: Batch, kind: Kind): WasmStep {
+    const model = mlp(widths, { engine });
+    setParams(model, params);
+    return new WasmStep(engine, model, batch, kind);
+  }
+
+  /** Steps `model` (which the step then owns and disposes) on `batch`. */
+  constructor(private readonly engine: Engine, readonly model: Sequential, private readonly batch: Batch, private readonly kind: Kind) {
     this.model.reserve(batch.rows);
     const own = (bytes: number) => {
       const p = engine.allocOwned(bytes);
@@ -208,7 +213,7 @@ export async function runSteps(ctx: Context): Promise<StepsResult> {
     const reference: StepOutcome = { loss: naiveStep(), params: naive.params() };
     const outcomes: [string, StepOutcome][] = [];
 
-    const wasmStep = new WasmStep(engine, sc.widths, initial, batch, sc.kind);
+    const wasmStep = WasmStep.mlp(engine, sc.widths, initial, batch, sc.kind);
     outcomes.push(["distill-wasm step", { loss: wasmStep.step(), params: paramsOf(wasmStep.model) }]);
     const api = await apiRun(engine, sc.widths, initial, batch, sc.kind, 1);
     const apiName = sc.kind === "distill" ? "distill-wasm distill()" : "distill-wasm train()";

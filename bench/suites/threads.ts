@@ -8,12 +8,13 @@
  *
  * Scenarios: the teacher's supervised step (784-1200-1200-10, batch 128, momentum SGD),
  * the distillation step (784-800-800-10, batch 128, T = 4, cached teacher logits) — both
- * section 2's WasmStep —
- * inference of 784-800-800-10 at batch 1 and 128, and GEMM 128×800×800 in the three forms.
+ * section 2's WasmStep —, a supervised step of a small MNIST CNN (convolutions split by images
+ * and by weight-gradient columns), inference of 784-800-800-10 at batch 1 and 128, and GEMM
+ * 128×800×800 in the three forms.
  * The comparison libraries are single-threaded here (their thread count is fixed per
  * process), so this section compares distill-wasm with itself.
  */
-import { createEngine, mlp, type Engine } from "distill-wasm";
+import { conv2d, createEngine, dense, flatten, maxPool2d, mlp, relu, Sequential, type Engine } from "distill-wasm";
 import { abortDisagreement, msCell, ratioCell, type Context } from "../lib/context.js";
 import { forwardFlops, makeBatch, paramsOf, setParams, trainingFlops } from "../lib/mlp.js";
 import type { Timing } from "../lib/stats.js";
@@ -40,6 +41,24 @@ export interface ThreadsResult {
   rows: ThreadsRow[];
   skipped?: string;
 }
+
+/** A small MNIST CNN (same seed, so the same weights, on every engine). */
+const mnistCnn = (engine: Engine): Sequential => new Sequential([
+  conv2d(1, 16, 3, { padding: 1 }), relu(), maxPool2d(2),
+  conv2d(16, 32, 3, { padding: 1 }), relu(), maxPool2d(2),
+  flatten(), dense(32 * 7 * 7, 10),
+], { inputShape: [1, 28, 28], seed: 44, engine });
+
+/**
+ * Multiply-adds of mnistCnn's training step per sample, ×2 for FLOPs: each layer's forward,
+ * weight gradient and input gradient (none for the first layer) are one product each
+ * (conv: cout·oh·ow·cin·kh·kw; dense: in·out).
+ */
+const CNN_TRAINING_FLOPS_PER_SAMPLE = 2 * (
+  2 * (16 * 28 * 28 * 1 * 9) + // conv 1: forward, weight gradient
+  3 * (32 * 14 * 14 * 16 * 9) + // conv 2: forward, weight and input gradients
+  3 * (32 * 7 * 7 * 10) // dense
+);
 
 function sameBits(a: Float32Array, b: Float32Array): boolean {
   if (a.length !== b.length) return false;
@@ -97,7 +116,17 @@ export async function runThreads(ctx: Context): Promise<ThreadsResult> {
       const params = paramsOf(init);
       init.dispose();
       add(`${scenario}, batch ${BATCH}`, BATCH, trainingFlops(widths, BATCH), await compare(scenario, engines, (engine) => {
-        const step = new WasmStep(engine, [...widths], params, batch, distill ? "distill" : "ce");
+        const step = WasmStep.mlp(engine, [...widths], params, batch, distill ? "distill" : "ce");
+        return { run: step.step, output: () => step.model.parameterBlock(), dispose: () => step.dispose() };
+      }));
+    }
+
+    {
+      const scenario = "CNN step 1×28×28: conv 16, pool, conv 32, pool, dense 10";
+      progress(`${scenario}, threads\n`);
+      const batch = makeBatch(BATCH, 784, 10, 43);
+      add(`${scenario}, batch ${BATCH}`, BATCH, CNN_TRAINING_FLOPS_PER_SAMPLE * BATCH, await compare("CNN step", engines, (engine) => {
+        const step = new WasmStep(engine, mnistCnn(engine), batch, "ce");
         return { run: step.step, output: () => step.model.parameterBlock(), dispose: () => step.dispose() };
       }));
     }

@@ -130,6 +130,14 @@ export interface KernelExports {
     dx: Ptr, dw: Ptr, db: Ptr, dy: Ptr, x: Ptr, w: Ptr, work: Ptr, batch: number, cin: number, h: number, wd: number,
     cout: number, kh: number, kw: number, stride: number, pad: number,
   ): void;
+  conv2d_backward_filter(
+    dw: Ptr, db: Ptr, dy: Ptr, x: Ptr, work: Ptr, batch: number, cin: number, h: number, wd: number,
+    cout: number, kh: number, kw: number, stride: number, pad: number, o0: number, o1: number, k0: number, k1: number,
+  ): void;
+  conv2d_backward_data(
+    dx: Ptr, dy: Ptr, w: Ptr, work: Ptr, batch: number, cin: number, h: number, wd: number,
+    cout: number, kh: number, kw: number, stride: number, pad: number,
+  ): void;
   // pool.ts (NCHW, square windows)
   maxpool2d_forward(
     y: Ptr, argmax: Ptr, x: Ptr, batch: number, c: number, h: number, w: number, k: number, stride: number, pad: number,
@@ -208,6 +216,7 @@ export const KERNEL_NAMES = [
   "gather_rows", "augment_shift", "augment_noise", "copy_bytes", "zero_bytes", "transpose", "math_cos", "math_pow",
   "im2col", "im2col_ref", "col2im", "col2im_ref",
   "conv2d_forward", "conv2d_forward_ref", "conv2d_backward", "conv2d_backward_ref",
+  "conv2d_backward_filter", "conv2d_backward_data",
   "maxpool2d_forward", "maxpool2d_forward_ref", "maxpool2d_backward", "maxpool2d_backward_ref",
   "avgpool2d_forward", "avgpool2d_forward_ref", "avgpool2d_backward", "avgpool2d_backward_ref",
   "batchnorm_forward_train", "batchnorm_forward_train_ref", "batchnorm_forward_eval", "batchnorm_forward_eval_ref",

@@ -25,7 +25,7 @@ export function gemmWorkerMain(): void {
   const FAILED = 4;
   const COUNT = 5;
   const CHUNK_BASE = 8;
-  const CHUNK_WORDS = 16;
+  const CHUNK_WORDS = 20;
   const SPIN_CHECKS = 1_000_000; // about a millisecond of polling before sleeping
 
   type Kernel = (...args: number[]) => void;
@@ -78,6 +78,11 @@ export function gemmWorkerMain(): void {
     const panels = exports.gemm_panels!;
     const sgd = exports.sgd_step!;
     const adam = exports.adam_step!;
+    const convForward = exports.conv2d_forward!;
+    const convFilter = exports.conv2d_backward_filter!;
+    const convData = exports.conv2d_backward_data!;
+    const maxPools = [exports.maxpool2d_forward!, exports.maxpool2d_backward!];
+    const avgPools = [exports.avgpool2d_forward!, exports.avgpool2d_backward!];
 
     /** Runs the chunk at control[at]: its form, then its arguments (thread-pool.ts lists them). */
     function runChunk(at: number): void {
@@ -91,9 +96,25 @@ export function gemmWorkerMain(): void {
         panels(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, w[at + 6]!, w[at + 7]!, w[at + 8]!, w[at + 10]!, w[at + 11]!);
       } else if (form === 4) {
         sgd(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, f[at + 5]!, f[at + 6]!, f[at + 7]!, w[at + 8]!);
-      } else {
+      } else if (form === 5) {
         adam(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, f[at + 6]!, f[at + 7]!, f[at + 8]!, f[at + 9]!,
           f[at + 10]!, w[at + 11]!, w[at + 12]!);
+      } else if (form === 6) {
+        convForward(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, w[at + 6]!, w[at + 7]!, w[at + 8]!,
+          w[at + 9]!, w[at + 10]!, w[at + 11]!, w[at + 12]!, w[at + 13]!, w[at + 14]!, w[at + 15]!);
+      } else if (form === 7) {
+        convFilter(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, w[at + 6]!, w[at + 7]!, w[at + 8]!,
+          w[at + 9]!, w[at + 10]!, w[at + 11]!, w[at + 12]!, w[at + 13]!, w[at + 14]!, w[at + 15]!, w[at + 16]!,
+          w[at + 17]!, w[at + 18]!);
+      } else if (form === 8) {
+        convData(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, w[at + 6]!, w[at + 7]!, w[at + 8]!,
+          w[at + 9]!, w[at + 10]!, w[at + 11]!, w[at + 12]!, w[at + 13]!);
+      } else if (form <= 10) {
+        maxPools[form - 9]!(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, w[at + 6]!, w[at + 7]!, w[at + 8]!,
+          w[at + 9]!, w[at + 10]!);
+      } else {
+        avgPools[form - 11]!(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, w[at + 6]!, w[at + 7]!, w[at + 8]!,
+          w[at + 9]!);
       }
     }
 

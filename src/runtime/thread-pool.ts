@@ -25,6 +25,13 @@
  *                      3 gemm_panels: c, a, panels, bias, m, n, k, lda, -, ldc, flags
  *                      4 sgd_step: param, grad, velocity, n, lr, momentum, weightDecay, nesterov
  *                      5 adam_step: param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, step, decoupled
+ *                      6 conv2d_forward: y, x, w, bias, work, batch, cin, h, wd, cout, kh, kw, stride, pad, flags
+ *                      7 conv2d_backward_filter: dw, db, dy, x, work, batch, cin, h, wd, cout, kh, kw, stride, pad, o0, o1, k0, k1
+ *                      8 conv2d_backward_data: dx, dy, w, work, batch, cin, h, wd, cout, kh, kw, stride, pad
+ *                      9 maxpool2d_forward: y, argmax, x, batch, c, h, w, k, stride, pad
+ *                      10 maxpool2d_backward: dx, dy, argmax, batch, c, h, w, k, stride, pad
+ *                      11 avgpool2d_forward: y, x, batch, c, h, w, k, stride, pad
+ *                      12 avgpool2d_backward: dx, dy, batch, c, h, w, k, stride, pad
  *                      (f32 arguments stored as float32 bits: the kernels take f32, so nothing is rounded twice)
  *
  * Workers are started by worker-start.ts from the source text of gemm-worker.ts.
@@ -40,7 +47,7 @@ export const FINISHED = 3;
 export const FAILED = 4;
 export const COUNT = 5;
 export const CHUNK_BASE = 8;
-export const CHUNK_WORDS = 16;
+export const CHUNK_WORDS = 20;
 /** Chunks one round can hold. */
 export const MAX_CHUNKS = 64;
 
@@ -51,6 +58,13 @@ export const FORM_TN = 2;
 export const FORM_PANELS = 3;
 export const FORM_SGD = 4;
 export const FORM_ADAM = 5;
+export const FORM_CONV_FORWARD = 6;
+export const FORM_CONV_FILTER = 7;
+export const FORM_CONV_DATA = 8;
+export const FORM_MAXPOOL_FORWARD = 9;
+export const FORM_MAXPOOL_BACKWARD = 10;
+export const FORM_AVGPOOL_FORWARD = 11;
+export const FORM_AVGPOOL_BACKWARD = 12;
 
 /** Polls of FINISHED before join() sleeps (some tens of µs): the last chunks usually end together. */
 const JOIN_SPIN_CHECKS = 50_000;
@@ -107,6 +121,18 @@ export class ThreadPool {
       throw (failure as PromiseRejectedResult).reason;
     }
     return new ThreadPool(new Int32Array(control), handles);
+  }
+
+  /**
+   * The control block's words and where chunk `i` starts in them, for callers that write
+   * a chunk's form and arguments themselves (the convolutions: too many for one call).
+   */
+  get words(): Int32Array {
+    return this.control;
+  }
+
+  chunkAt(i: number): number {
+    return CHUNK_BASE + i * CHUNK_WORDS;
   }
 
   /** Describes chunk `i` of the next round (i < MAX_CHUNKS). */

@@ -1,7 +1,8 @@
 /**
  * A multi-threaded engine: the threads build of the kernels instantiated on a shared
  * WebAssembly.Memory, plus workers that instantiate the same module on the same memory
- * and take shares of every large GEMM (parallel-gemm.ts) and optimizer step (parallel-optim.ts).
+ * and take shares of every large GEMM (parallel-gemm.ts), convolution (parallel-conv.ts),
+ * pooling (parallel-pool.ts) and optimizer step (parallel-optim.ts).
  *
  * Only the engine's own instance runs the heap allocator; each worker gets a GEMM scratch
  * block from that heap, so no two threads ever pack into the same bytes.
@@ -10,8 +11,10 @@ import { Engine } from "../engine.js";
 import { OutOfMemoryError } from "../errors.js";
 import type { KernelExports } from "./abi.js";
 import { instantiateKernels } from "./loader.js";
-import { parallelGemms } from "./parallel-gemm.js";
+import { parallelConvs } from "./parallel-conv.js";
+import { DEFAULT_PARALLEL_THRESHOLD, parallelGemms } from "./parallel-gemm.js";
 import { parallelOptimizer, parallelOptimizers } from "./parallel-optim.js";
+import { parallelPools } from "./parallel-pool.js";
 import { embeddedModule } from "./source.js";
 import { ThreadPool } from "./thread-pool.js";
 
@@ -55,8 +58,10 @@ export async function startThreadedEngine(
   }
   const pool = await ThreadPool.start(module, memory, scratch);
   const optimizer = parallelOptimizer(exports, pool);
+  const minMacs = parallelThreshold ?? DEFAULT_PARALLEL_THRESHOLD;
   const kernels: KernelExports = {
-    ...exports, ...parallelGemms(exports, pool, parallelThreshold), ...parallelOptimizers(exports, optimizer),
+    ...exports, ...parallelGemms(exports, pool, minMacs), ...parallelConvs(exports, pool, minMacs),
+    ...parallelPools(exports, pool, minMacs), ...parallelOptimizers(exports, optimizer),
   };
   return new Engine(kernels, simd, pool, undefined, optimizer);
 }

@@ -1,0 +1,170 @@
+/**
+ * Convolutions split across threads, with the bits of one thread (assembly/conv.ts).
+ *
+ * - forward: the batch is cut into blocks of whole images; images are independent.
+ * - backward, weight half: the weight gradient, seen as (cout, K) with K = cin·kh·kw, is
+ *   cut into blocks (conv2d_backward_filter); each element is still summed over (image,
+ *   position) in order. Blocks of columns when K has enough for every thread: each thread
+ *   then unrolls only its rows of every image's im2col (db goes with the first block).
+ *   Otherwise (a first layer: K = 9 for one 3×3 input channel) blocks of output channels,
+ *   each with its part of db; every thread then unrolls whole images.
+ * - backward, input half: blocks of whole images (conv2d_backward_data).
+ *
+ * Each block needs its own im2col buffer. Block 0 uses the caller's `work`; the others use
+ * buffers taken from the engine's heap the first time a convolution needs them and kept
+ * (grown when a larger convolution comes): (threads − 1) · cin·kh·kw · oh·ow floats of the
+ * largest convolution run, on top of what the model itself holds.
+ *
+ * Convolutions of fewer than `minMacs` multiply-adds per half run on the calling thread.
+ */
+import { OutOfMemoryError } from "../errors.js";
+import type { KernelExports } from "./abi.js";
+import { chunkSize } from "./parallel-gemm.js";
+import {
+  FORM_CONV_DATA, FORM_CONV_FILTER, FORM_CONV_FORWARD, type ChunkRunner, type ThreadPool,
+} from "./thread-pool.js";
+
+type ConvBase = Pick<KernelExports,
+  "conv2d_forward" | "conv2d_backward" | "conv2d_backward_filter" | "conv2d_backward_data" | "heap_alloc" | "heap_free">;
+export type ConvKernels = Pick<KernelExports, "conv2d_forward" | "conv2d_backward">;
+
+const COLUMN_UNIT = 8; // columns per GEMM micro-kernel tile (assembly/gemm.ts)
+const ROW_UNIT = 4; // rows per GEMM micro-kernel tile
+/** Columns of dw per thread below which the weight half is cut by output channels instead. */
+const MIN_COLUMNS_PER_THREAD = 4 * COLUMN_UNIT;
+
+/** im2col buffers for blocks 1 … threads−1, grown on demand and kept. */
+class WorkBuffers {
+  private readonly ptrs: number[];
+  private readonly sizes: number[];
+
+  constructor(private readonly heap: Pick<KernelExports, "heap_alloc" | "heap_free">, blocks: number) {
+    this.ptrs = new Array<number>(blocks).fill(0);
+    this.sizes = new Array<number>(blocks).fill(0);
+  }
+
+  /** A buffer of at least `bytes` for block `i` (≥ 1). */
+  get(i: number, bytes: number): number {
+    if (this.sizes[i]! >= bytes) return this.ptrs[i]!;
+    if (this.ptrs[i] !== 0) this.heap.heap_free(this.ptrs[i]!);
+    this.ptrs[i] = 0;
+    this.sizes[i] = 0;
+    const ptr = this.heap.heap_alloc(bytes) >>> 0;
+    if (ptr === 0) throw new OutOfMemoryError(`cannot allocate ${bytes} bytes of im2col workspace for a convolution's worker thread`);
+    this.ptrs[i] = ptr;
+    this.sizes[i] = bytes;
+    return ptr;
+  }
+}
+
+/** conv2d_forward and conv2d_backward, each splitting its work over `pool` plus the calling thread. */
+export function parallelConvs(kernels: ConvBase, pool: ThreadPool, minMacs: number): ConvKernels {
+  const buffers = new WorkBuffers(kernels, pool.workers + 1);
+  const { conv2d_forward: forward, conv2d_backward: backward, conv2d_backward_filter: filter, conv2d_backward_data: data } = kernels;
+  const runForward: ChunkRunner = (w, at) =>
+    forward(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, w[at + 6]!, w[at + 7]!, w[at + 8]!,
+      w[at + 9]!, w[at + 10]!, w[at + 11]!, w[at + 12]!, w[at + 13]!, w[at + 14]!, w[at + 15]!);
+  const runFilter: ChunkRunner = (w, at) =>
+    filter(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, w[at + 6]!, w[at + 7]!, w[at + 8]!,
+      w[at + 9]!, w[at + 10]!, w[at + 11]!, w[at + 12]!, w[at + 13]!, w[at + 14]!, w[at + 15]!, w[at + 16]!,
+      w[at + 17]!, w[at + 18]!);
+  const runData: ChunkRunner = (w, at) =>
+    data(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, w[at + 6]!, w[at + 7]!, w[at + 8]!,
+      w[at + 9]!, w[at + 10]!, w[at + 11]!, w[at + 12]!, w[at + 13]!);
+
+  /** Images per block for a batch (one block per thread), or 0 when it should not be split. */
+  const imagesPerBlock = (batch: number): number => (batch < 2 ? 0 : Math.ceil(batch / (pool.workers + 1)));
+
+  return {
+    conv2d_forward(y, x, w, bias, work, batch, cin, h, wd, cout, kh, kw, stride, pad, flags) {
+      const P = outputPositions(h, wd, kh, kw, stride, pad);
+      const K = cin * kh * kw;
+      const size = imagesPerBlock(batch);
+      // Bad geometry goes to the kernel, whose assertion names it.
+      if (P <= 0 || !(batch > 0 && cout > 0 && K > 0) || size === 0 || batch * cout * P * K < minMacs) {
+        forward(y, x, w, bias, work, batch, cin, h, wd, cout, kh, kw, stride, pad, flags);
+        return;
+      }
+      const direct = isDirect(kh, kw, stride, pad);
+      const words = pool.words;
+      const count = Math.ceil(batch / size);
+      for (let i = 0; i < count; i++) {
+        const b0 = i * size;
+        const at = pool.chunkAt(i);
+        words[at] = FORM_CONV_FORWARD;
+        words[at + 1] = y + b0 * cout * P * 4; words[at + 2] = x + b0 * cin * h * wd * 4;
+        words[at + 3] = w; words[at + 4] = bias;
+        words[at + 5] = i === 0 || direct ? work : buffers.get(i, K * P * 4);
+        words[at + 6] = Math.min(size, batch - b0);
+        setGeometry(words, at + 7, cin, h, wd, cout, kh, kw, stride, pad);
+        words[at + 15] = flags;
+      }
+      pool.runChunks(count, runForward);
+    },
+
+    conv2d_backward(dx, dw, db, dy, x, w, work, batch, cin, h, wd, cout, kh, kw, stride, pad) {
+      const P = outputPositions(h, wd, kh, kw, stride, pad);
+      const K = cin * kh * kw;
+      if (P <= 0 || !(batch > 0 && cout > 0 && K > 0) || w === 0 || batch * cout * P * K < minMacs) {
+        backward(dx, dw, db, dy, x, w, work, batch, cin, h, wd, cout, kh, kw, stride, pad);
+        return;
+      }
+      const direct = isDirect(kh, kw, stride, pad);
+      const words = pool.words;
+      // Weight half: blocks of dw's columns, or of its rows when K is short.
+      const threads = pool.workers + 1;
+      const byRows = K < MIN_COLUMNS_PER_THREAD * threads && cout >= ROW_UNIT * threads;
+      const extent = byRows ? cout : K;
+      const block = chunkSize(extent, byRows ? ROW_UNIT : COLUMN_UNIT, pool);
+      const filterCount = Math.ceil(extent / block);
+      for (let i = 0; i < filterCount; i++) {
+        const from = i * block;
+        const to = Math.min(extent, from + block);
+        const [o0, o1, k0, k1] = byRows ? [from, to, 0, K] : [0, cout, from, to];
+        const at = pool.chunkAt(i);
+        words[at] = FORM_CONV_FILTER;
+        words[at + 1] = dw; words[at + 2] = byRows || i === 0 ? db : 0; words[at + 3] = dy; words[at + 4] = x;
+        words[at + 5] = i === 0 || direct ? work : buffers.get(i, (k1 - k0) * P * 4);
+        words[at + 6] = batch;
+        setGeometry(words, at + 7, cin, h, wd, cout, kh, kw, stride, pad);
+        words[at + 15] = o0; words[at + 16] = o1; words[at + 17] = k0; words[at + 18] = k1;
+      }
+      pool.runChunks(filterCount, runFilter);
+      if (dx === 0) return;
+      // Input half: blocks of images.
+      const size = imagesPerBlock(batch);
+      if (size === 0) {
+        data(dx, dy, w, work, batch, cin, h, wd, cout, kh, kw, stride, pad);
+        return;
+      }
+      const dataCount = Math.ceil(batch / size);
+      for (let i = 0; i < dataCount; i++) {
+        const b0 = i * size;
+        const at = pool.chunkAt(i);
+        words[at] = FORM_CONV_DATA;
+        words[at + 1] = dx + b0 * cin * h * wd * 4; words[at + 2] = dy + b0 * cout * P * 4; words[at + 3] = w;
+        words[at + 4] = i === 0 || direct ? work : buffers.get(i, K * P * 4);
+        words[at + 5] = Math.min(size, batch - b0);
+        setGeometry(words, at + 6, cin, h, wd, cout, kh, kw, stride, pad);
+      }
+      pool.runChunks(dataCount, runData);
+    },
+  };
+}
+
+/** oh·ow, or a value ≤ 0 when the geometry is invalid (the kernel then reports it). */
+function outputPositions(h: number, wd: number, kh: number, kw: number, stride: number, pad: number): number {
+  if (!(stride >= 1 && pad >= 0 && h + 2 * pad >= kh && wd + 2 * pad >= kw && kh > 0 && kw > 0)) return 0;
+  return (Math.floor((h + 2 * pad - kh) / stride) + 1) * (Math.floor((wd + 2 * pad - kw) / stride) + 1);
+}
+
+/** A 1×1 kernel with stride 1 and no padding: col is the image itself, and work is unused. */
+const isDirect = (kh: number, kw: number, stride: number, pad: number): boolean => kh === 1 && kw === 1 && stride === 1 && pad === 0;
+
+/** Writes cin, h, wd, cout, kh, kw, stride, pad at words[at … at+7]. */
+function setGeometry(
+  words: Int32Array, at: number, cin: number, h: number, wd: number, cout: number, kh: number, kw: number, stride: number, pad: number,
+): void {
+  words[at] = cin; words[at + 1] = h; words[at + 2] = wd; words[at + 3] = cout;
+  words[at + 4] = kh; words[at + 5] = kw; words[at + 6] = stride; words[at + 7] = pad;
+}
