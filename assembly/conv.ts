@@ -125,6 +125,11 @@ function im2colRows(
     // Columns ox in [lo, hi) read inside the image; the rest are padding.
     const lo = min(firstValid(kj - pad, stride), ow);
     const hi = max(endValid(kj - pad, wd, stride, ow), lo);
+    if (stride == 1 && ow == wd && lo < hi) {
+      sameWidthRow(dst, plane, h, wd, oh, ki, kj, pad, lo, hi);
+      dst += <usize>oh * rowBytes;
+      continue;
+    }
     for (let oy = 0; oy < oh; oy++) {
       const iy = oy * stride + ki - pad;
       if (iy < 0 || iy >= h || lo == hi) {
@@ -147,6 +152,31 @@ function im2colRows(
       dst += rowBytes;
     }
   }
+}
+
+/**
+ * One row (ci, ki, kj) of col when stride is 1 and the output is as wide as the input
+ * ("same" padding): then the output rows that fall inside the image read one contiguous
+ * run of the plane, copied at once; the columns that fall in the padding (fewer than kw
+ * per row) are zeroed after, and so are the rows above and below the image.
+ */
+// @ts-ignore: decorator
+@inline function sameWidthRow(
+  dst: usize, plane: usize, h: i32, wd: i32, oh: i32, ki: i32, kj: i32, pad: i32, lo: i32, hi: i32,
+): void {
+  const first = min(max(pad - ki, 0), oh); // output rows first … last-1 read image rows oy + ki − pad
+  const last = min(max(h + pad - ki, first), oh);
+  zeroRun(dst, first * wd);
+  if (first < last) {
+    const src = plane + ((<usize>(first + ki - pad) * <usize>wd + <usize>(lo + kj - pad)) << 2);
+    copyRun(dst + ((<usize>first * <usize>wd + <usize>lo) << 2), src, (last - first - 1) * wd + (hi - lo));
+    for (let oy = first; oy < last; oy++) {
+      const row = dst + ((<usize>oy * <usize>wd) << 2);
+      zeroRun(row, lo);
+      zeroRun(row + (<usize>hi << 2), wd - hi);
+    }
+  }
+  zeroRun(dst + ((<usize>last * <usize>wd) << 2), (oh - last) * wd);
 }
 
 // Runs of a row are a few dozen floats: inline vector loops beat memory.copy / memory.fill,
