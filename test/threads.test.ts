@@ -252,6 +252,35 @@ describe("training on threads", () => {
   });
 });
 
+describe("convolution workspace on threads", () => {
+  it("each extra block gets one image's im2col buffer (cin·kh·kw·oh·ow floats), taken once and reused", async () => {
+    const engine = await createEngine({ threads: 3, parallelThreshold: 0 });
+    try {
+      const k = engine.kernels;
+      // 6 images of 1×10×10, 12 output channels, 3×3 pad 1: K = 9 is short, so backward cuts
+      // dw into three blocks of 4 output channels and every block unrolls whole images (K·P
+      // floats); the batch splits into three blocks of 2 images.
+      const [batch, cin, h, wd, cout] = [6, 1, 10, 10, 12];
+      const [K, P] = [cin * 9, h * wd];
+      const rnd = new TestRandom(77);
+      const x = engine.putF32(rnd.uniform(batch * cin * h * wd));
+      const w = engine.putF32(rnd.uniform(cout * K));
+      const dy = engine.putF32(rnd.uniform(batch * cout * P));
+      const work = engine.allocF32(K * P);
+      const [y, dx, dw, db] = [batch * cout * P, batch * cin * h * wd, cout * K, cout].map((n) => engine.allocF32(n));
+      const before = k.heap_used();
+      k.conv2d_backward(dx!, dw!, db!, dy, x, w, work, batch, cin, h, wd, cout, 3, 3, 1, 1);
+      const block = 16 + Math.ceil((K * P * 4) / 16) * 16; // header + payload, 16-byte aligned
+      expect(k.heap_used() - before).toBe((engine.threads - 1) * block);
+      k.conv2d_forward(y!, x, w, 0, work, batch, cin, h, wd, cout, 3, 3, 1, 1, 0);
+      k.conv2d_backward(dx!, dw!, db!, dy, x, w, work, batch, cin, h, wd, cout, 3, 3, 1, 1);
+      expect(k.heap_used() - before).toBe((engine.threads - 1) * block);
+    } finally {
+      engine.dispose();
+    }
+  });
+});
+
 describe("convolutional training on threads", () => {
   it("a CNN trains to the same weights and losses on 1 and 2 threads (default threshold)", async () => {
     const data = blobs(256, 16 * 16, 10, 31); // 1×16×16 images; every conv product is large enough to split

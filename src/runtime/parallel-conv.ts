@@ -73,7 +73,7 @@ export function parallelConvs(kernels: ConvBase, pool: ThreadPool, minMacs: numb
       w[at + 9]!, w[at + 10]!, w[at + 11]!, w[at + 12]!, w[at + 13]!);
 
   /** Images per block for a batch (one block per thread), or 0 when it should not be split. */
-  const imagesPerBlock = (batch: number): number => (batch < 2 ? 0 : Math.ceil(batch / (pool.workers + 1)));
+  const imagesPerBlock = (batch: number): number => (batch < 2 ? 0 : chunkSize(batch, 1, pool));
 
   return {
     conv2d_forward(y, x, w, bias, work, batch, cin, h, wd, cout, kh, kw, stride, pad, flags) {
@@ -120,14 +120,16 @@ export function parallelConvs(kernels: ConvBase, pool: ThreadPool, minMacs: numb
       for (let i = 0; i < filterCount; i++) {
         const from = i * block;
         const to = Math.min(extent, from + block);
-        const [o0, o1, k0, k1] = byRows ? [from, to, 0, K] : [0, cout, from, to];
         const at = pool.chunkAt(i);
         words[at] = FORM_CONV_FILTER;
         words[at + 1] = dw; words[at + 2] = byRows || i === 0 ? db : 0; words[at + 3] = dy; words[at + 4] = x;
-        words[at + 5] = i === 0 || direct ? work : buffers.get(i, (k1 - k0) * P * 4);
+        const rows = byRows ? K : to - from; // rows of col (each P floats) this block unrolls
+        words[at + 5] = i === 0 || direct ? work : buffers.get(i, rows * P * 4);
         words[at + 6] = batch;
         setGeometry(words, at + 7, cin, h, wd, cout, kh, kw, stride, pad);
-        words[at + 15] = o0; words[at + 16] = o1; words[at + 17] = k0; words[at + 18] = k1;
+        // dw[o0:o1, k0:k1]: output channels from … to−1 with all of K, or columns from … to−1 of all channels.
+        words[at + 15] = byRows ? from : 0; words[at + 16] = byRows ? to : cout;
+        words[at + 17] = byRows ? 0 : from; words[at + 18] = byRows ? K : to;
       }
       pool.runChunks(filterCount, runFilter);
       if (dx === 0) return;
