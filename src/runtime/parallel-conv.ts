@@ -15,7 +15,8 @@
  * (grown when a larger convolution comes): (threads − 1) · cin·kh·kw · oh·ow floats of the
  * largest convolution run, on top of what the model itself holds.
  *
- * Convolutions of fewer than `minMacs` multiply-adds per half run on the calling thread.
+ * Convolutions of fewer than `minMacs` multiply-adds (batch·cout·oh·ow·cin·kh·kw) run on
+ * the calling thread.
  */
 import { OutOfMemoryError } from "../errors.js";
 import type { KernelExports } from "./abi.js";

@@ -127,8 +127,9 @@ function toHex(buffer) {
  * Float64 numbers of every MLP teacher and student epoch record, then the CNN student's
  * parameterBlock() bytes and the Float64 numbers of every CNN teacher and student epoch record.
  *
- * With `threads`, every GEMM the TypeScript layer calls is split across that many threads
- * (`parallelThreshold: 0`), which must not change a bit.
+ * With `threads`, every GEMM, convolution, pooling and large optimizer step the TypeScript
+ * layer calls is split across that many threads (`parallelThreshold: 0`), which must not
+ * change a bit.
  *
  * @param {typeof import("../../src/index.js")} api the package's module namespace
  * @param {{ simd?: "baseline" | "relaxed", threads?: number }} [options]
