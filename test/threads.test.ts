@@ -219,6 +219,17 @@ function blobs(rows: number, features: number, classes: number, seed: number): D
   return Dataset.from(x, y, { features, classes });
 }
 
+/** `run` on a fresh one-thread engine and on a fresh two-thread engine (default threshold). */
+async function onOneAndTwoThreads<T>(run: (engine: Engine) => Promise<T>): Promise<[T, T]> {
+  const single = await createEngine();
+  const threaded = await createEngine({ threads: 2 });
+  try {
+    return [await run(single), await run(threaded)];
+  } finally {
+    threaded.dispose();
+  }
+}
+
 describe("training on threads", () => {
   it("train and distill give the same weights and history on 1 and 2 threads (default threshold)", async () => {
     const data = blobs(512, 96, 10, 3);
@@ -238,17 +249,10 @@ describe("training on threads", () => {
       student.dispose();
       return out;
     };
-    const single = await createEngine();
-    const threaded = await createEngine({ threads: 2 });
-    try {
-      const a = await runOn(single);
-      const b = await runOn(threaded);
-      expectSameBits(b.teacher, a.teacher, "teacher parameters");
-      expectSameBits(b.student, a.student, "student parameters");
-      expect(b.losses).toEqual(a.losses);
-    } finally {
-      threaded.dispose();
-    }
+    const [a, b] = await onOneAndTwoThreads(runOn);
+    expectSameBits(b.teacher, a.teacher, "teacher parameters");
+    expectSameBits(b.student, a.student, "student parameters");
+    expect(b.losses).toEqual(a.losses);
   });
 });
 
@@ -294,16 +298,9 @@ describe("convolutional training on threads", () => {
       model.dispose();
       return out;
     };
-    const single = await createEngine();
-    const threaded = await createEngine({ threads: 2 });
-    try {
-      const a = await runOn(single);
-      const b = await runOn(threaded);
-      expectSameBits(b.params, a.params, "CNN parameters");
-      expect(b.losses).toEqual(a.losses);
-    } finally {
-      threaded.dispose();
-    }
+    const [a, b] = await onOneAndTwoThreads(runOn);
+    expectSameBits(b.params, a.params, "CNN parameters");
+    expect(b.losses).toEqual(a.losses);
   });
 });
 
