@@ -81,7 +81,7 @@ export function parallelConvs(kernels: ConvBase, pool: ThreadPool, minMacs: numb
       const P = outputPositions(h, wd, kh, kw, stride, pad);
       const K = cin * kh * kw;
       const size = imagesPerBlock(batch);
-      // Bad geometry goes to the kernel, whose assertion names it.
+      // Geometry the kernel does not accept (the layers validate shapes before any call) is not split.
       if (P <= 0 || !(batch > 0 && cout > 0 && K > 0) || size === 0 || batch * cout * P * K < minMacs) {
         forward(y, x, w, bias, work, batch, cin, h, wd, cout, kh, kw, stride, pad, flags);
         return;
@@ -155,7 +155,7 @@ export function parallelConvs(kernels: ConvBase, pool: ThreadPool, minMacs: numb
   };
 }
 
-/** oh·ow, or a value ≤ 0 when the geometry is invalid (the kernel then reports it). */
+/** oh·ow, or a value ≤ 0 when the geometry is invalid. */
 function outputPositions(h: number, wd: number, kh: number, kw: number, stride: number, pad: number): number {
   if (!(stride >= 1 && pad >= 0 && h + 2 * pad >= kh && wd + 2 * pad >= kw && kh > 0 && kw > 0)) return 0;
   return (Math.floor((h + 2 * pad - kh) / stride) + 1) * (Math.floor((wd + 2 * pad - kw) / stride) + 1);

@@ -35,7 +35,10 @@ export function parallelPools(kernels: PoolKernels, pool: ThreadPool, minMacs: n
     form: number, n: 2 | 3, p0: number, p0In: boolean, p1: number, p1In: boolean, p2: number, p2In: boolean,
     batch: number, c: number, h: number, wd: number, k: number, stride: number, pad: number,
   ): number {
-    if (!(batch >= 2 && c > 0 && k > 0 && stride >= 1 && pad >= 0 && h + 2 * pad >= k && wd + 2 * pad >= k)) return 0;
+    // One image, or geometry the kernel does not accept (the layers validate shapes before
+    // any call): one unsplit call, never blocks of nonsense.
+    const valid = c > 0 && h > 0 && wd > 0 && k > 0 && stride >= 1 && pad >= 0 && 2 * pad <= k && h + 2 * pad >= k && wd + 2 * pad >= k;
+    if (batch < 2 || !valid) return 0;
     const oh = Math.floor((h + 2 * pad - k) / stride) + 1;
     const ow = Math.floor((wd + 2 * pad - k) / stride) + 1;
     if (batch * c * oh * ow * k * k < minMacs) return 0;
