@@ -125,7 +125,7 @@ export class ThreadPool {
 
   /**
    * The control block's words and where chunk `i` starts in them, for callers that write
-   * a chunk's form and arguments themselves (the convolutions: too many for one call).
+   * a chunk's form and arguments themselves (convolutions and pooling: too many for one call).
    */
   get words(): Int32Array {
     return this.control;
