@@ -1,7 +1,8 @@
 /**
  * The body of a worker thread (its chunks are parts of GEMMs, convolutions, pooling and
- * optimizer steps), shipped as source text (`gemmWorkerSource`) so that a worker can be started from a Blob URL (browsers, Deno, Bun) or `eval` (Node's
- * worker_threads) without a separate file to locate, fetch or bundle.
+ * optimizer steps), shipped as source text (`gemmWorkerSource`) so that a worker can be
+ * started from a Blob URL (browsers, Deno, Bun) or `eval` (Node's worker_threads) without
+ * a separate file to locate, fetch or bundle.
  *
  * `gemmWorkerMain` must stay self-contained: it is serialised with Function.prototype.toString,
  * so it may not refer to anything outside its own body.
