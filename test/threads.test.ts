@@ -56,6 +56,44 @@ const SHAPES: Omit<Shape, "form">[] = [
   { m: 17, n: 90, k: 129, flags: GEMM_RELU | GEMM_ACCUMULATE, bias: true, pad: 2 },
 ];
 
+/**
+ * [batch, cin, h, wd, cout, kh, kw, stride, pad]: 3×3 with padding, strided, 1×1 direct, one
+ * image (the input half is not split), K below one 8-column block, uneven splits. With a
+ * threshold of 0 every one of them is split.
+ */
+const CONV_GEOMETRIES = [
+  [5, 3, 9, 9, 4, 3, 3, 1, 1], [4, 2, 11, 7, 3, 3, 2, 2, 0], [3, 6, 5, 5, 5, 1, 1, 1, 0],
+  [1, 4, 8, 8, 6, 3, 3, 1, 1], [7, 1, 6, 6, 2, 2, 2, 1, 0], [2, 9, 4, 6, 17, 3, 3, 1, 2],
+  [3, 1, 10, 10, 16, 3, 3, 1, 1], // K = 9 and 16 output channels: dw cut by output channels
+] as const;
+
+/** One conv2d_forward (bias, ReLU) and conv2d_backward on each engine from seeded inputs: y, dx, dw, db must agree bit for bit. */
+function expectSameConv(single: Engine, threaded: Engine, geometry: (typeof CONV_GEOMETRIES)[number], seed: number): void {
+  const [batch, cin, h, wd, cout, kh, kw, stride, pad] = geometry;
+  const oh = Math.floor((h + 2 * pad - kh) / stride) + 1;
+  const ow = Math.floor((wd + 2 * pad - kw) / stride) + 1;
+  const K = cin * kh * kw;
+  const sizes = [batch * cout * oh * ow, batch * cin * h * wd, cout * K, cout];
+  const outputs = [single, threaded].map((engine) => {
+    const rnd = new TestRandom(seed);
+    const k = engine.kernels;
+    return engine.scoped(() => {
+      const x = engine.putF32(rnd.uniform(batch * cin * h * wd));
+      const w = engine.putF32(rnd.uniform(cout * K));
+      const bias = engine.putF32(rnd.uniform(cout));
+      const dy = engine.putF32(rnd.uniform(batch * cout * oh * ow));
+      const work = engine.allocF32(K * oh * ow);
+      const [y, dx, dw, db] = sizes.map((n) => engine.allocF32(n)) as [number, number, number, number];
+      k.conv2d_forward(y, x, w, bias, work, batch, cin, h, wd, cout, kh, kw, stride, pad, GEMM_RELU);
+      k.conv2d_backward(dx, dw, db, dy, x, w, work, batch, cin, h, wd, cout, kh, kw, stride, pad);
+      return [y, dx, dw, db].map((ptr, i) => engine.readF32(ptr, sizes[i]!));
+    });
+  });
+  ["y", "dx", "dw", "db"].forEach((name, i) => {
+    expectSameBits(outputs[1]![i]!, outputs[0]![i]!, `conv ${batch}×${cin}×${h}×${wd} → ${cout}, ${kh}×${kw}/${stride} pad ${pad}: ${name}`);
+  });
+}
+
 describe.each([2, 3])("GEMM on %i threads", (threads) => {
   let single: Engine;
   let threaded: Engine;
@@ -127,42 +165,8 @@ describe.each([2, 3])("GEMM on %i threads", (threads) => {
   });
 
   it("conv2d forward and backward: bit-identical to one thread, split by images and by weight columns", () => {
-    // [batch, cin, h, wd, cout, kh, kw, stride, pad]: 3×3 with padding, strided, 1×1 direct,
-    // one image (the input half is not split), K below one 8-column block, uneven splits.
-    // The engine's threshold is 0 here, so every one of them is split.
-    const geometries = [
-      [5, 3, 9, 9, 4, 3, 3, 1, 1], [4, 2, 11, 7, 3, 3, 2, 2, 0], [3, 6, 5, 5, 5, 1, 1, 1, 0],
-      [1, 4, 8, 8, 6, 3, 3, 1, 1], [7, 1, 6, 6, 2, 2, 2, 1, 0], [2, 9, 4, 6, 17, 3, 3, 1, 2],
-      [3, 1, 10, 10, 16, 3, 3, 1, 1], // K = 9 and 16 output channels: dw cut by output channels
-    ] as const;
     let seed = 700;
-    for (const [batch, cin, h, wd, cout, kh, kw, stride, pad] of geometries) {
-      const oh = Math.floor((h + 2 * pad - kh) / stride) + 1;
-      const ow = Math.floor((wd + 2 * pad - kw) / stride) + 1;
-      const K = cin * kh * kw;
-      const outputs = [single, threaded].map((engine) => {
-        const rnd = new TestRandom(seed);
-        const k = engine.kernels;
-        return engine.scoped(() => {
-          const x = engine.putF32(rnd.uniform(batch * cin * h * wd));
-          const w = engine.putF32(rnd.uniform(cout * K));
-          const bias = engine.putF32(rnd.uniform(cout));
-          const dy = engine.putF32(rnd.uniform(batch * cout * oh * ow));
-          const work = engine.allocF32(K * oh * ow);
-          const y = engine.allocF32(batch * cout * oh * ow);
-          const dx = engine.allocF32(batch * cin * h * wd);
-          const dw = engine.allocF32(cout * K);
-          const db = engine.allocF32(cout);
-          k.conv2d_forward(y, x, w, bias, work, batch, cin, h, wd, cout, kh, kw, stride, pad, GEMM_RELU);
-          k.conv2d_backward(dx, dw, db, dy, x, w, work, batch, cin, h, wd, cout, kh, kw, stride, pad);
-          return [y, dx, dw, db].map((ptr, i) => engine.readF32(ptr, [batch * cout * oh * ow, batch * cin * h * wd, cout * K, cout][i]!));
-        });
-      });
-      ["y", "dx", "dw", "db"].forEach((name, i) => {
-        expectSameBits(outputs[1]![i]!, outputs[0]![i]!, `conv ${batch}×${cin}×${h}×${wd} → ${cout}, ${kh}×${kw}/${stride} pad ${pad}: ${name}`);
-      });
-      seed++;
-    }
+    for (const geometry of CONV_GEOMETRIES) expectSameConv(single, threaded, geometry, seed++);
   });
 
   it("max and average pooling, forward and backward: bit-identical to one thread, split by images", () => {
@@ -305,7 +309,7 @@ describe("convolutional training on threads", () => {
 });
 
 describe.runIf(relaxedAvailable)("relaxed SIMD on threads", () => {
-  it("splits the relaxed build's products without changing them either", async () => {
+  it("splits the relaxed build's products and convolutions without changing them either", async () => {
     const single = await createEngine({ simd: "relaxed" });
     const threaded = await createEngine({ simd: "relaxed", threads: 2, parallelThreshold: 0 });
     try {
@@ -318,6 +322,7 @@ describe.runIf(relaxedAvailable)("relaxed SIMD on threads", () => {
           seed++;
         }
       }
+      for (const geometry of CONV_GEOMETRIES) expectSameConv(single, threaded, geometry, seed++);
     } finally {
       threaded.dispose();
     }
