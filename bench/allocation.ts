@@ -80,8 +80,8 @@ const cnn = (channels: number, seed: number, engine?: Engine) =>
  * one process has trained on two engines, the kernel calls of the shared training code
  * see two different functions each, V8 stops inlining them, and the numbers they return
  * are boxed, whatever the engines are (48 B per step here when both kinds ran in one process).
- * For the same reason the CNN case runs first: after the MLP cases, the loop's call sites
- * have seen only the MLPs' kernels, and its steps then allocate 16 B each (0 B alone or first).
+ * The CNN case runs first: run after the MLP cases in the same process, its steps showed
+ * 16 B each (0 B alone or first), which looks like the same effect.
  */
 const threaded = await createEngine({ threads: 2, parallelThreshold: 0 });
 const wideThreaded = () => mlp([FEATURES, 256, 256, CLASSES], { seed: 1, dropout: 0.1, engine: threaded });
