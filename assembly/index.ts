@@ -39,7 +39,9 @@ export {
   axpby, axpby_ref,
 } from "./reduce";
 
-export { sgd_step, sgd_step_ref, adam_step, adam_step_ref } from "./optim";
+export { sgd_step, sgd_step_ref, adam_step, adam_step_ref, max_norm_rows, max_norm_rows_ref } from "./optim";
+
+export { count_nonzero, count_nonzero_ref, rows_equal, rows_equal_ref } from "./health";
 
 export {
   rng_seed, rng_next_u32, rng_below, rng_uniform, rng_normal, rng_permutation, rng_dropout_mask,

@@ -7,6 +7,8 @@
 // counter of Adam whose bias corrections are computed here in f64 (never in JS, whose
 // Math.pow differs between engines).
 
+import { scale_inplace, sum_squares, sum_squares_ref } from "./reduce";
+
 // ================================================================ SGD
 
 /**
@@ -126,4 +128,40 @@ export function adam_step_ref(param: usize, grad: usize, m: usize, v: usize, n: 
   lr: f32, beta1: f32, beta2: f32, eps: f32, weightDecay: f32, step: i32, decoupled: bool): void {
   adamScalars(lr, beta1, beta2, weightDecay, step, decoupled);
   for (let i = 0; i < n; i++) adamElement(param, grad, m, v, i, beta1, beta2, eps, weightDecay, decoupled);
+}
+
+// ================================================================ max-norm constraint
+
+/**
+ * Max-norm (Srivastava et al. 2014): w is (rows, cols), one row per unit holding its
+ * incoming weights; every row whose L2 norm exceeds maxNorm is scaled to maxNorm, like
+ * torch.renorm(w, 2, 0, maxNorm): row *= maxNorm / (norm + 1e-7). The norm is
+ * √sum_squares(row) (f32 squares, f64 sum in four lanes; see reduce.ts). Returns how many
+ * rows were scaled.
+ */
+export function max_norm_rows(w: usize, rows: i32, cols: i32, maxNorm: f32): i32 {
+  let scaled = 0;
+  for (let r = 0; r < rows; r++) {
+    const row = w + ((<usize>r * <usize>cols) << 2);
+    const norm = Math.sqrt(sum_squares(row, cols));
+    if (norm > <f64>maxNorm) {
+      scale_inplace(row, cols, <f32>(<f64>maxNorm / (norm + 1e-7)));
+      scaled++;
+    }
+  }
+  return scaled;
+}
+
+export function max_norm_rows_ref(w: usize, rows: i32, cols: i32, maxNorm: f32): i32 {
+  let scaled = 0;
+  for (let r = 0; r < rows; r++) {
+    const row = w + ((<usize>r * <usize>cols) << 2);
+    const norm = Math.sqrt(sum_squares_ref(row, cols));
+    if (norm > <f64>maxNorm) {
+      const s = <f32>(<f64>maxNorm / (norm + 1e-7));
+      for (let i = 0; i < cols; i++) store<f32>(row + (<usize>i << 2), load<f32>(row + (<usize>i << 2)) * s);
+      scaled++;
+    }
+  }
+  return scaled;
 }

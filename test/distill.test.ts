@@ -546,6 +546,21 @@ describe("distill: fine-tuning and searchTemperature", () => {
     }
   });
 
+  it("searchTemperature: a trial that collapses is marked failed (message kept, accuracy NaN), the others go on and rank", async () => {
+    // Teacher logits of size 1e4: at T = 1 the soft targets are one-hot and the gradient stays bounded;
+    // at T = 1e4 the soft gradient grows with the logit gap (≈ (s − t)/classes) and the loss explodes.
+    const loud = Float32Array.from(teacher.logits(data.x), (v) => v * 1e4);
+    const result = await searchTemperature({
+      teacher: loud, data, validation: held, epochs: 2, batchSize: 30, temperatures: [1, 1e4], alphas: [0.5], student,
+    });
+    expect(result.trials.map((t) => t.failed === undefined)).toEqual([true, false]);
+    expect(result.trials[1]!.failed).toMatch(/the loss exploded/);
+    expect(result.trials[1]!.valAccuracy).toBeNaN();
+    expect(result.best).toBe(result.trials[0]);
+    await expect(searchTemperature({ teacher: loud, data, validation: held, epochs: 2, batchSize: 30, temperatures: [1e4], alphas: [0.5], student }))
+      .rejects.toThrow(/every trial collapsed/);
+  });
+
   it("searchTemperature rejects a student that is not a factory, missing validation and empty lists", async () => {
     const base = { teacher, data, validation: held, epochs: 1, temperatures: [2], alphas: [0.5], student };
     await expect(searchTemperature({ ...base, student: student() as never })).rejects.toThrow(ArgumentError);

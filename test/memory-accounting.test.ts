@@ -9,8 +9,9 @@
  *                     conv im2col work; and one input staging buffer
  * + optimizer state   momentum SGD: one block of the parameter block's size; Adam: two
  * + training run      the data copied into wasm (x, y), the batch (x, y, ∂loss/∂logits),
- *                     the shuffled order, the loop's PRNG state, the parameter snapshot
- *                     the loop restores on divergence, the clip list
+ *                     the shuffled order, the loop's PRNG state, the two parameter
+ *                     snapshots the loop restores on divergence (the step before, and
+ *                     the end of the last healthy epoch), the clip list
  *
  * and for distillation with precomputed teacher logits, in addition
  *
@@ -65,9 +66,9 @@ function runBytes(m: Sequential, rows: number, batch: number): number {
   const batchBuffers = f32(batch * m.inputs) + block(batch * 4) + f32(batch * m.outputs); // x, y, ∂loss/∂logits
   const order = block(rows * 4);
   const rng = block(16);
-  const snapshot = f32(m.blockLength);
+  const snapshots = 2 * f32(m.blockLength);
   const clipList = block(8); // (grads pointer, length) of one parameter block
-  return data + batchBuffers + order + rng + snapshot + clipList;
+  return data + batchBuffers + order + rng + snapshots + clipList;
 }
 
 function dataset(rows: number, features: number, classes: number): Dataset {

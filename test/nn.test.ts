@@ -1197,8 +1197,8 @@ describe("errors", () => {
       /layer 1: unknown activation "swish"; use one of relu, leaky_relu, tanh, sigmoid, gelu/, "Sequential swish");
     expectError(() => mlp([4, 8, 2], { activation: swish }), OptionError, /unknown activation "swish"/, "mlp swish");
     const lecun = "lecun" as InitName;
-    expectError(() => new Sequential([dense(4, 8, { init: lecun })]), OptionError, /init must be "he" or "glorot"; got "lecun"/, "dense lecun");
-    expectError(() => mlp([4, 8, 2], { init: lecun }), OptionError, /init must be "he" or "glorot"/, "mlp lecun");
+    expectError(() => new Sequential([dense(4, 8, { init: lecun })]), OptionError, /init must be "he", "glorot" or "torch"; got "lecun"/, "dense lecun");
+    expectError(() => mlp([4, 8, 2], { init: lecun }), OptionError, /init must be "he", "glorot" or "torch"/, "mlp lecun");
   });
 
   it("leaky_relu slope outside [0, 1): OptionError", () => {

@@ -545,19 +545,25 @@ describe("train: step budget, clipping, validation and stopping", () => {
 describe("train: divergence", () => {
   /** A deep narrow net, so a large lr grows the logits over a few steps until they overflow. */
   const deep = () => mlp([20, 32, 32, 32, 4], { seed: 3 });
+  const hugeLr: TrainOptions = { epochs: 3, batchSize: 40, optimizer: "sgd", lr: 1000 };
 
-  it("a huge learning rate throws DivergenceError naming NaN/Infinity and suggesting a lower lr; the model holds the last weights with a finite loss", async () => {
-    const m = deep();
+  /** Runs train and returns the DivergenceError it throws, with the step it names and the steps that completed. */
+  async function diverge(m: Sequential, options: TrainOptions, d: Dataset = data) {
     const infos: BatchInfo[] = [];
-    const error = await train(m, data, { epochs: 3, batchSize: 40, optimizer: "sgd", lr: 1000, onBatch: (i) => void infos.push(i) })
-      .then(() => undefined, (e: unknown) => e);
+    const error = await train(m, d, { ...options, onBatch: (i) => void infos.push(i) }).then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(DivergenceError);
-    const message = (error as DivergenceError).message;
     expect((error as DivergenceError).code).toBe("TRAINING_DIVERGED");
+    const message = (error as DivergenceError).message;
+    const at = Number(/step (\d+)/.exec(message)?.[1]);
+    return { message, at, infos };
+  }
+
+  it("with the collapse checks off, a huge learning rate still ends in DivergenceError naming NaN/Infinity; the model holds the last weights with a finite loss", async () => {
+    const m = deep();
+    const { message, at, infos } = await diverge(m, { ...hugeLr, divergence: false });
     expect(message).toMatch(/the loss became (NaN|-?Infinity)/);
     expect(message).toMatch(/lower learning rate/);
     expect(message).toMatch(/it was 1000/);
-    const at = Number(/step (\d+)/.exec(message)?.[1]);
     expect(at, "divergence should need a few steps here").toBeGreaterThanOrEqual(3);
     expect(infos, "steps completed before the diverging one").toHaveLength(at - 1);
     const params = m.parameterBlock();
@@ -569,6 +575,73 @@ describe("train: divergence", () => {
     expectSameBits(params, reference.parameterBlock(), `weights after divergence at step ${at} vs a ${at - 2}-step run`);
   });
 
+  it("an exploding loss is caught while still finite, before it overflows, and the weights of the step before are restored", async () => {
+    const nan = await diverge(deep(), { ...hugeLr, divergence: false });
+    const m = deep();
+    const { message, at, infos } = await diverge(m, hugeLr);
+    expect(message).toMatch(/the loss exploded to [\d.e+]+, [\d.e+]+ times the first batch's/);
+    expect(at, "caught before the loss is non-finite").toBeLessThan(nan.at);
+    expect(infos).toHaveLength(at - 1);
+    const reference = deep();
+    if (at > 2) await train(reference, data, { steps: at - 2, batchSize: 40, optimizer: "sgd", lr: 1000 });
+    expectSameBits(m.parameterBlock(), reference.parameterBlock(), `weights after an explosion at step ${at}`);
+  });
+
+  it("the explosion threshold is an option: a larger lossFactor lets the same run go further", async () => {
+    const low = await diverge(deep(), { ...hugeLr, divergence: { lossFactor: 10 } });
+    const high = await diverge(deep(), { ...hugeLr, divergence: { lossFactor: 1e30 } });
+    expect(low.at).toBeLessThan(high.at);
+  });
+
+  it("a dead ReLU layer (every unit zero for deadSteps batches) stops training and restores the initial weights", async () => {
+    const m = model();
+    m.setParameter("0.bias", new Float32Array(16).fill(-1e3)); // every hidden unit negative on every input
+    const initial = m.parameterBlock();
+    const { message, at, infos } = await diverge(m, { epochs: 2, batchSize: 40, divergence: { deadSteps: 4 } });
+    expect(message).toMatch(/every unit of ReLU layer 1 was zero for 4 batches in a row \(a dead network\)/);
+    expect(message).toMatch(/model holds its initial weights/);
+    expect(at).toBe(4);
+    expect(infos).toHaveLength(3);
+    expectSameBits(m.parameterBlock(), initial, "weights after a dead network");
+  });
+
+  it("deadSteps is capped at one epoch's batches, so small data is still checked", async () => {
+    const m = model();
+    m.setParameter("0.bias", new Float32Array(16).fill(-1e3));
+    const { at } = await diverge(m, { epochs: 3, batchSize: 200 }); // two batches an epoch, default deadSteps 10
+    expect(at).toBe(2);
+  });
+
+  it("outputs that no longer depend on the input (saturated sigmoids) stop training, restoring the last healthy epoch's weights", async () => {
+    const m = mlp([20, 8, 4], { seed: 2, activation: "sigmoid" });
+    m.setParameter("0.bias", new Float32Array(8).fill(1e3)); // σ = 1 exactly for every row: logits independent of x
+    const { message, at } = await diverge(m, { epochs: 2, batchSize: 40, divergence: { deadSteps: 3 } });
+    expect(message).toMatch(/the outputs were the same for every input for 3 batches in a row/);
+    expect(at).toBe(3);
+  });
+
+  it("a model that was above chance and fell back to chance is a collapse (epoch check); the chance rule can be turned off", async () => {
+    // A teacher-free collapse: epoch 1 learns, then an lr so large that every ReLU dies is simulated by
+    // zeroing the hidden layer's bias far below zero between epochs.
+    const m = model();
+    let epochs = 0;
+    const options: TrainOptions = {
+      epochs: 3, batchSize: 40, divergence: { deadSteps: 1000 },
+      onEpoch: () => {
+        if (++epochs === 1) m.setParameter("0.bias", new Float32Array(16).fill(-1e3));
+      },
+    };
+    const { message } = await diverge(m, options);
+    expect(message).toMatch(/training accuracy fell back to chance \([\d.]+ %\) after reaching [\d.]+ %/);
+    expect(message).toMatch(/end of epoch 1, the last healthy one/);
+    epochs = 0;
+    const m2 = model();
+    const options2 = { ...options, divergence: { deadSteps: 1000, chance: false }, onEpoch: () => {
+      if (++epochs === 1) m2.setParameter("0.bias", new Float32Array(16).fill(-1e3));
+    } };
+    await expect(train(m2, data, options2)).resolves.toBeDefined();
+  });
+
   it("divergence at the first step leaves the initial weights", async () => {
     // Inputs of 3e38 overflow the first layer, so the very first loss is not finite.
     const x = new Float32Array(40 * 20).fill(3e38);
@@ -577,6 +650,15 @@ describe("train: divergence", () => {
     const initial = m.parameterBlock();
     await expect(train(m, huge, { epochs: 1, batchSize: 20 })).rejects.toThrow(/step 1: .*initial weights/);
     expectSameBits(m.parameterBlock(), initial, "weights after a first-step divergence");
+  });
+
+  it.each([
+    [{ lossFactor: 1 }, /lossFactor must be a number > 1/],
+    [{ deadSteps: 0 }, /deadSteps must be an integer ≥ 1/],
+    [{ chance: "yes" }, /chance must be true or false/],
+    ["off", /divergence must be false or/],
+  ])("divergence option %j is refused", async (divergence, pattern) => {
+    await expect(train(model(), data, { epochs: 1, divergence: divergence as never })).rejects.toThrow(pattern);
   });
 });
 

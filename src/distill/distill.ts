@@ -163,6 +163,7 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
       inject: inject.size > 0 ? inject : undefined,
       extraParameters: hints && hints.length > 0 ? [[hints.params, hints.grads, hints.length]] : [],
       takeParts,
+      temperature: () => temperature,
     };
 
     /** The hint-only stage's loss: the logits get no gradient, only the hints drive the student. */

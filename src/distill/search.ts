@@ -3,7 +3,7 @@
  * and ranks the pairs by validation accuracy.
  */
 import type { Dataset } from "../data/dataset.js";
-import { ArgumentError, OptionError } from "../errors.js";
+import { ArgumentError, DivergenceError, OptionError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
 import { checkDataForModel, copyToWasm, evaluateInWasm } from "../train/loop.js";
 import { distill, type DistillOptions } from "./distill.js";
@@ -24,12 +24,14 @@ export interface SearchTrial {
   valLoss: number;
   /** Final training loss of the trial. */
   loss: number;
+  /** Set when the trial collapsed (a DivergenceError): its message. Such a trial ranks last (accuracy NaN). */
+  failed?: string;
 }
 
 export interface SearchResult {
   /** One row per pair, in the order tried (temperatures outer, alphas inner). */
   trials: SearchTrial[];
-  /** The pair with the highest validation accuracy (the earliest tried on ties). */
+  /** The pair with the highest validation accuracy (the earliest tried on ties), among the trials that did not fail. */
   best: SearchTrial;
 }
 
@@ -50,7 +52,14 @@ export async function searchTemperature(options: SearchOptions): Promise<SearchR
           checkDataForModel(op, options.validation, student, "validation");
           checked = true;
         }
-        const result = await distill({ ...options, student, temperature, alpha, validation: undefined, earlyStopping: undefined });
+        let result;
+        try {
+          result = await distill({ ...options, student, temperature, alpha, validation: undefined, earlyStopping: undefined });
+        } catch (err) {
+          if (!(err instanceof DivergenceError)) throw err;
+          trials.push({ temperature, alpha, valAccuracy: NaN, valLoss: NaN, loss: NaN, failed: err.message });
+          continue;
+        }
         const engine = student.engine;
         const owned: number[] = [];
         try {
@@ -69,6 +78,10 @@ export async function searchTemperature(options: SearchOptions): Promise<SearchR
       }
     }
   }
-  const best = trials.reduce((b, t) => (t.valAccuracy > b.valAccuracy ? t : b));
+  const healthy = trials.filter((t) => t.failed === undefined);
+  if (healthy.length === 0) {
+    throw new DivergenceError(`${op}: every trial collapsed; the first: ${trials[0]!.failed}`);
+  }
+  const best = healthy.reduce((b, t) => (t.valAccuracy > b.valAccuracy ? t : b));
   return { trials, best };
 }

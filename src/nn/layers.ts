@@ -5,14 +5,15 @@
 import { OptionError, ShapeError } from "../errors.js";
 
 export type ActivationName = "relu" | "leaky_relu" | "tanh" | "sigmoid" | "gelu";
-export type InitName = "he" | "glorot";
+export type InitName = "he" | "glorot" | "torch";
+export const INIT_NAMES: readonly InitName[] = ["he", "glorot", "torch"];
 
 /** A fully connected layer y = x·Wᵀ + b with W (outputs, inputs), like PyTorch's nn.Linear. */
 export interface DenseSpec {
   type: "dense";
   inputs: number;
   outputs: number;
-  /** "he" (normal, std √(2/inputs); default) or "glorot" (uniform ±√(6/(inputs+outputs))). Biases start at 0. */
+  /** "he" (normal, std √(2/inputs); default), "glorot" (uniform ±√(6/(inputs+outputs))), both with biases 0, or "torch" (nn.Linear's default: weights and biases uniform ±1/√inputs). */
   init?: InitName;
 }
 
@@ -216,8 +217,8 @@ export function inferShapes(
       if (spec.inputs !== shape[0]) {
         throw new ShapeError(`${where} (dense) takes ${spec.inputs} inputs but the layer before it gives ${shape[0]}; widths must chain`);
       }
-      if (spec.init !== undefined && spec.init !== "he" && spec.init !== "glorot") {
-        throw new OptionError(`${where} (dense): init must be "he" or "glorot"; got ${JSON.stringify(spec.init)}`);
+      if (spec.init !== undefined && !INIT_NAMES.includes(spec.init)) {
+        throw new OptionError(`${where} (dense): init must be "he", "glorot" or "torch"; got ${JSON.stringify(spec.init)}`);
       }
       shape = [spec.outputs];
     } else if (spec?.type === "conv2d") {
@@ -230,8 +231,8 @@ export function inferShapes(
       const stride = spec.stride ?? 1, pad = spec.padding ?? 0;
       checkInt("conv2d", "stride", stride, 1);
       checkInt("conv2d", "padding", pad, 0);
-      if (spec.init !== undefined && spec.init !== "he" && spec.init !== "glorot") {
-        throw new OptionError(`${where} (conv2d): init must be "he" or "glorot"; got ${JSON.stringify(spec.init)}`);
+      if (spec.init !== undefined && !INIT_NAMES.includes(spec.init)) {
+        throw new OptionError(`${where} (conv2d): init must be "he", "glorot" or "torch"; got ${JSON.stringify(spec.init)}`);
       }
       needImage("conv2d");
       const [c, h, w] = shape as [number, number, number];

@@ -28,7 +28,7 @@ import { ArgumentError, ShapeError } from "../errors.js";
 import { getEngine } from "../init.js";
 import { GEMM_RELU } from "../runtime/abi.js";
 import { requireArray, requireFinite, requireTemperature, rowsOf, type FloatArray } from "../validate.js";
-import { inferShapes, kernelOf, layerTensors, type LayerSpec, type Shape } from "./layers.js";
+import { inferShapes, kernelOf, layerTensors, type InitName, type LayerSpec, type Shape } from "./layers.js";
 
 export interface SequentialOptions {
   /** Seed of the model's PRNG: weight initialisation and dropout masks (default 0). */
@@ -258,41 +258,41 @@ export class Sequential {
   }
 
   /**
-   * Draws every weight from the model's PRNG (He or Glorot), layer by layer; biases are 0.
-   * Conv layers use fan_in = in·kh·kw and fan_out = out·kh·kw. batchNorm: γ = 1, β = 0,
+   * Draws every weight from the model's PRNG, layer by layer: "he" (normal, std √(2/fan_in)),
+   * "glorot" (uniform ±√(6/(fan_in + fan_out))) with biases 0, or "torch" (PyTorch's
+   * nn.Linear / nn.Conv2d default: weights and then biases uniform ±1/√fan_in). Conv layers
+   * use fan_in = in·kh·kw and fan_out = out·kh·kw. batchNorm: γ = 1, β = 0,
    * running_mean = 0, running_var = 1 (no random draws).
    */
   private initialise(): void {
-    const k = this.engine.kernels;
     for (const l of this.layers) {
       if (l.spec.type === "conv2d") {
         const [kh, kw] = kernelOf(l.spec);
         const fanIn = l.spec.inChannels * kh * kw;
-        const fanOut = l.spec.outChannels * kh * kw;
-        const w = this.paramsPtr + l.weight * 4;
-        const n = fanIn * l.spec.outChannels;
-        if (l.spec.init === "glorot") {
-          const limit = Math.sqrt(6 / (fanIn + fanOut));
-          k.rng_uniform(this.rngPtr, w, n, -limit, limit);
-        } else {
-          k.rng_normal(this.rngPtr, w, n, 0, Math.sqrt(2 / fanIn));
-        }
-        continue;
-      }
-      if (l.spec.type === "batchNorm") {
+        this.drawLayer(l.spec.init, l.weight, l.bias, fanIn, l.spec.outChannels * kh * kw, l.spec.outChannels);
+      } else if (l.spec.type === "batchNorm") {
         this.engine.f32(this.paramsPtr + l.weight * 4, l.spec.channels).fill(1);
         this.engine.f32(this.buffersPtr + l.runVar * 4, l.spec.channels).fill(1);
-        continue;
+      } else if (l.spec.type === "dense") {
+        this.drawLayer(l.spec.init, l.weight, l.bias, l.inputs, l.outputs, l.outputs);
       }
-      if (l.spec.type !== "dense") continue;
-      const w = this.paramsPtr + l.weight * 4;
-      const n = l.inputs * l.outputs;
-      if (l.spec.init === "glorot") {
-        const limit = Math.sqrt(6 / (l.inputs + l.outputs));
-        k.rng_uniform(this.rngPtr, w, n, -limit, limit);
-      } else {
-        k.rng_normal(this.rngPtr, w, n, 0, Math.sqrt(2 / l.inputs));
-      }
+    }
+  }
+
+  /** Draws one layer's weights (outputs × fanIn values at offset `weight`) and, for "torch", its biases. */
+  private drawLayer(init: InitName | undefined, weight: number, bias: number, fanIn: number, fanOut: number, outputs: number): void {
+    const k = this.engine.kernels;
+    const w = this.paramsPtr + weight * 4;
+    const n = fanIn * outputs;
+    if (init === "glorot") {
+      const limit = Math.sqrt(6 / (fanIn + fanOut));
+      k.rng_uniform(this.rngPtr, w, n, -limit, limit);
+    } else if (init === "torch") {
+      const limit = 1 / Math.sqrt(fanIn);
+      k.rng_uniform(this.rngPtr, w, n, -limit, limit);
+      k.rng_uniform(this.rngPtr, this.paramsPtr + bias * 4, outputs, -limit, limit);
+    } else {
+      k.rng_normal(this.rngPtr, w, n, 0, Math.sqrt(2 / fanIn));
     }
   }
 
@@ -462,6 +462,20 @@ export class Sequential {
       input = l.outPtr;
     }
     return input;
+  }
+
+  /**
+   * The index of the first ReLU layer whose output in the last forward pass (of `rows`
+   * rows) is zero for every unit of every row, or −1: a dead layer passes no gradient, so
+   * nothing before it can learn again.
+   */
+  deadReluLayer(rows: number): number {
+    const k = this.engine.kernels;
+    for (let i = 0; i < this.layers.length; i++) {
+      const l = this.layers[i]!;
+      if (l.spec.type === "activation" && l.spec.name === "relu" && k.count_nonzero(l.outPtr, rows * l.outputs) === 0) return i;
+    }
+    return -1;
   }
 
   /**

@@ -91,6 +91,13 @@ export interface KernelExports {
   // optim.ts
   sgd_step: Sgd; sgd_step_ref: Sgd;
   adam_step: Adam; adam_step_ref: Adam;
+  max_norm_rows(w: Ptr, rows: number, cols: number, maxNorm: number): number;
+  max_norm_rows_ref(w: Ptr, rows: number, cols: number, maxNorm: number): number;
+  // health.ts
+  count_nonzero(x: Ptr, n: number): number;
+  count_nonzero_ref(x: Ptr, n: number): number;
+  rows_equal(x: Ptr, rows: number, cols: number): number;
+  rows_equal_ref(x: Ptr, rows: number, cols: number): number;
   // random.ts
   rng_seed(state: Ptr, lo: number, hi: number): void;
   rng_next_u32(state: Ptr): number;
@@ -211,7 +218,8 @@ export const KERNEL_NAMES = [
   "mse", "mse_ref",
   "bias_grad", "bias_grad_ref", "argmax", "accuracy_count", "sum_squares", "sum_squares_ref",
   "scale_inplace", "clip_grad_norm", "axpby", "axpby_ref", "probabilities_to_logits",
-  "sgd_step", "sgd_step_ref", "adam_step", "adam_step_ref",
+  "sgd_step", "sgd_step_ref", "adam_step", "adam_step_ref", "max_norm_rows", "max_norm_rows_ref",
+  "count_nonzero", "count_nonzero_ref", "rows_equal", "rows_equal_ref",
   "rng_seed", "rng_next_u32", "rng_below", "rng_uniform", "rng_normal", "rng_permutation", "rng_dropout_mask",
   "gather_rows", "augment_shift", "augment_noise", "copy_bytes", "zero_bytes", "transpose", "math_cos", "math_pow",
   "im2col", "im2col_ref", "col2im", "col2im_ref",

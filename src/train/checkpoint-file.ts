@@ -29,6 +29,7 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
   const scalars = {
     fingerprint: c.fingerprint, stage: c.stage, epoch: c.epoch, position: c.position, steps: c.steps,
     lossSum: c.lossSum, correct: c.correct, seen: c.seen, history: c.history, early: c.early, hookState: c.hookState,
+    ...(c.health ? { health: c.health } : {}),
     optimizers: c.optimizers.map((o) => ({ steps: o.steps, buffers: o.buffers.length })), extra: c.extraParams.length,
   };
   return encodeSafetensors(tensors, { format: KIND, version: String(c.version), state: JSON.stringify(scalars, replacer) });
@@ -42,7 +43,7 @@ export function decodeCheckpoint(bytes: Uint8Array, name = "checkpoint"): Checkp
   let s: {
     fingerprint: string; stage: string; epoch: number; position: number; steps: number; lossSum: number; correct: number;
     seen: number; history: Checkpoint["history"]; early: Checkpoint["early"]; hookState: Record<string, number>;
-    optimizers: { steps: number; buffers: number }[]; extra: number;
+    health?: Checkpoint["health"]; optimizers: { steps: number; buffers: number }[]; extra: number;
   };
   try {
     s = JSON.parse(file.metadata.state ?? "", reviver);
@@ -60,6 +61,7 @@ export function decodeCheckpoint(bytes: Uint8Array, name = "checkpoint"): Checkp
   return {
     format: KIND, version: 1, fingerprint: s.fingerprint, stage: s.stage, epoch: s.epoch, position: s.position, steps: s.steps,
     lossSum: s.lossSum, correct: s.correct, seen: s.seen, history: s.history, early: s.early, hookState: s.hookState ?? {},
+    ...(s.health ? { health: s.health } : {}),
     params: tensor("params", Float32Array),
     best: file.tensors.has("best") ? tensor("best", Float32Array) : null,
     optimizers: s.optimizers.map((o, i) => ({

@@ -5,6 +5,7 @@
  * the partial epoch sums, the history and the early-stopping state.
  */
 import type { EpochRecord } from "./loop.js";
+import type { HealthState } from "./health.js";
 import type { OptimizerState } from "./optimizer.js";
 
 export interface Checkpoint {
@@ -36,6 +37,8 @@ export interface Checkpoint {
   order: Int32Array;
   /** Scalars kept by the loss (e.g. distillation's partial loss sums). */
   hookState: Record<string, number>;
+  /** The collapse checks' state (first loss, runs of dead batches, best accuracy); absent in older checkpoints. */
+  health?: HealthState;
 }
 
 /** Where checkpoints go: every `every` optimizer steps, `save` receives one (await-ed). */

@@ -13,11 +13,12 @@
  */
 import type { Dataset } from "../data/dataset.js";
 import type { Engine } from "../engine.js";
-import { DivergenceError, OptionError, ShapeError } from "../errors.js";
+import { OptionError, ShapeError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
 import type { Augment } from "./augment.js";
 import type { Checkpoint, CheckpointOptions } from "./checkpoint.js";
 import { Optimizer, resolveOptimizer, type OptimizerSpec } from "./optimizer.js";
+import { checkDivergenceOptions, HealthMonitor, type DivergenceOptions } from "./health.js";
 import { checkSchedule, learningRate, type ScheduleOptions } from "./schedule.js";
 
 export interface EarlyStopping {
@@ -83,6 +84,12 @@ export interface TrainOptions extends ScheduleOptions {
   checkpoint?: CheckpointOptions;
   /** Continue from a checkpoint of the same run (same model, data and options): bit-identical to never stopping. */
   resume?: Checkpoint;
+  /**
+   * Collapse checks (exploding loss, dead ReLU layers, constant outputs, accuracy back at
+   * chance), which stop training with a DivergenceError: tune them, or `false` to keep
+   * only the non-finite loss check.
+   */
+  divergence?: DivergenceOptions | false;
 }
 
 /** With an AbortSignal, the loop yields to the event loop at least this often (ms). */
@@ -188,6 +195,8 @@ export interface LossHooks {
   takeParts?(): Record<string, number> | undefined;
   /** PRNG states (16-byte pointers) the hooks draw from, saved in checkpoints. */
   rngs?: number[];
+  /** The softening temperature in use, for the remedies a DivergenceError names. */
+  temperature?(): number;
   /** Scalars the hooks keep between batches (e.g. partial loss sums), saved in checkpoints. */
   state?: { save(): Record<string, number>; load(values: Record<string, number>): void };
 }
@@ -228,6 +237,7 @@ export function resolveRun(options: TrainOptions, dataLength: number): ResolvedR
     if (options.validation === undefined) throw new OptionError("earlyStopping needs validation data: pass validation (a Dataset or a fraction)");
   }
   checkSchedule(options);
+  checkDivergenceOptions(options.divergence);
   resolveOptimizer(optimizerWithLr(options));
   const seed = options.seed ?? 0;
   if (!Number.isSafeInteger(seed) || seed < 0) throw new OptionError(`seed must be a non-negative integer; got ${seed}`);
@@ -316,6 +326,8 @@ export async function runLoop(
     const rng = alloc(16);
     k.rng_seed(rng, run.seed >>> 0, Math.floor(run.seed / 2 ** 32) >>> 0);
     const snapshot = alloc(model.blockLength * 4);
+    /** The weights at the end of the last healthy epoch (at first, the initial ones): what a collapse restores. */
+    const lastGood = options.divergence === false ? 0 : alloc(model.blockLength * 4);
     const best = options.earlyStopping ? alloc(model.blockLength * 4) : 0;
     const clipList = alloc(8 * (1 + extra.length));
     const list = engine.i32(clipList, 2 * (1 + extra.length));
@@ -327,6 +339,9 @@ export async function runLoop(
     });
 
     const batchesPerEpoch = Math.ceil(train.length / run.batchSize);
+    const health = new HealthMonitor(model, options.divergence, train.classCounts(), batchesPerEpoch, {
+      lr: optimizer.baseLr, temperature: hooks.temperature, clipNorm: options.clipNorm,
+    });
     const totalSteps = Math.min(run.maxSteps, run.epochs * batchesPerEpoch);
     const baseLr = optimizer.baseLr;
     const rngs = [rng, model.rngPtr, ...(hooks.rngs ?? [])];
@@ -372,7 +387,7 @@ export async function runLoop(
       optimizers: optimizers.map((o) => o.exportState()),
       extraParams: extra.map((e) => engine.readF32(e.params, e.length)),
       rngs: Uint8Array.from(rngs.flatMap((p) => Array.from(new Uint8Array(k.memory.buffer, p, 16)))),
-      order: engine.i32(order, train.length).slice(), hookState: hooks.state?.save() ?? {},
+      order: engine.i32(order, train.length).slice(), hookState: hooks.state?.save() ?? {}, health: { ...health.state },
     });
 
     if (options.resume) {
@@ -389,6 +404,7 @@ export async function runLoop(
       rngs.forEach((p, i) => new Uint8Array(k.memory.buffer, p, 16).set(c.rngs.subarray(16 * i, 16 * i + 16)));
       engine.i32(order, train.length).set(c.order);
       hooks.state?.load(c.hookState);
+      if (c.health) Object.assign(health.state, c.health);
       history = c.history.map((r) => ({ ...r }));
       steps = c.steps;
       bestValue = c.early.bestValue;
@@ -398,6 +414,8 @@ export async function runLoop(
       position = c.position;
       setSums(c.lossSum, c.correct, c.seen);
     }
+
+    if (lastGood) model.saveParametersTo(lastGood);
 
     /**
      * The synchronous part of a step, kept out of this async function so that its numbers
@@ -412,6 +430,7 @@ export async function runLoop(
       k.gather_rows(batchY, data.y, order, first, rows, 4);
       hooks.augment?.(batchX, rows);
       const logits = model.forward(batchX, rows, true);
+      if (health.forwardFailed(logits, rows)) diverged(epoch);
       sums[CORRECT]! += k.accuracy_count(logits, batchY, rows, classes);
       ctx.rows = rows;
       ctx.logits = logits;
@@ -419,20 +438,29 @@ export async function runLoop(
       ctx.epoch = epoch;
       return hooks.loss(ctx);
     };
-    /** Restores the last weights with a finite loss and throws DivergenceError (kept out of finishStep, which stays small). */
+    /**
+     * Restores the weights the failed check names and throws its DivergenceError (kept out
+     * of the step functions, which stay small): for a bad loss, the weights before the last
+     * update (whose loss was fine); for a dead network or outputs at chance, those at the
+     * end of the last healthy epoch.
+     */
     const diverged = (epoch: number): never => {
-      if (steps > 0) model.loadParametersFrom(snapshot);
-      throw new DivergenceError(
-        `the loss became ${ctx.loss} at epoch ${epoch + 1}, step ${steps + 1}: training stopped and the model holds ` +
-          `${steps > 0 ? "the weights from the step before, the last with a finite loss" : "its initial weights"}. ` +
-          `Try a lower learning rate (it was ${live.lr}) or gradient clipping (clipNorm).`,
-      );
+      let restored: string;
+      if (health.restore === "step" || !lastGood) {
+        if (steps > 0) model.loadParametersFrom(snapshot);
+        restored = steps > 0 ? "the weights from the step before, the last with a sound loss" : "its initial weights";
+      } else {
+        model.loadParametersFrom(lastGood);
+        const healthy = history.length > 0 ? history.at(-1)!.epoch : 0;
+        restored = healthy > 0 ? `the weights from the end of epoch ${healthy}, the last healthy one` : "its initial weights";
+      }
+      throw health.error(epoch, steps, restored);
     };
     /** The rest of a step (the batch of ctx): divergence check, backward, clipping, optimizer update. */
     const finishStep = (epoch: number): void => {
       const loss = ctx.loss;
       const rows = ctx.rows;
-      if (!Number.isFinite(loss)) diverged(epoch);
+      if (health.lossFailed(loss)) diverged(epoch);
       sums[LOSS_SUM]! += loss * rows;
       sums[SEEN]! += rows;
       model.backward(grad, rows, backwardOptions);
@@ -504,12 +532,14 @@ export async function runLoop(
       };
       const parts = hooks.takeParts?.();
       if (parts) record.parts = parts;
+      if (health.epochFailed(record.accuracy)) diverged(epoch);
       if (val) {
         const v = evaluateInWasm(model, val, run.batchSize, grad);
         record.valLoss = v.loss;
         record.valAccuracy = v.accuracy;
       }
       history.push(record);
+      if (lastGood) model.saveParametersTo(lastGood);
       if (options.earlyStopping && val) {
         const es = options.earlyStopping;
         const value = (es.monitor ?? "loss") === "loss" ? record.valLoss! : -record.valAccuracy!;

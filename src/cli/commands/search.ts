@@ -53,9 +53,13 @@ export async function runSearch(ctx: Context, flags: Flags): Promise<number> {
   }
   ctx.say(`\nvalidation accuracy (rows: T, columns: α)\n${"T \\ α".padEnd(8)}${alphas.map((a) => String(a).padStart(9)).join("")}`);
   for (const t of temperatures) {
-    const cells = alphas.map((a) => percent(result.trials.find((r) => r.temperature === t && r.alpha === a)?.valAccuracy).padStart(9));
+    const cells = alphas.map((a) => {
+      const trial = result.trials.find((r) => r.temperature === t && r.alpha === a);
+      return (trial?.failed !== undefined ? "failed" : percent(trial?.valAccuracy)).padStart(9);
+    });
     ctx.say(`${String(t).padEnd(8)}${cells.join("")}`);
   }
+  for (const f of result.trials.filter((r) => r.failed !== undefined)) ctx.say(`T = ${f.temperature}, α = ${f.alpha} failed: ${f.failed}`);
   ctx.say(`best: T = ${result.best.temperature}, α = ${result.best.alpha} (${percent(result.best.valAccuracy)})`);
   return 0;
 }

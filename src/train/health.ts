@@ -1,0 +1,150 @@
+/**
+ * Watches a training run for collapse, so that a collapsed model is an error and never a
+ * result: a loss that is not finite or has grown by orders of magnitude, a ReLU layer
+ * whose every unit is zero for whole batches (dead), outputs that no longer depend on the
+ * input (every row of a batch the same), and training accuracy that falls back to chance
+ * after it was above it. Each check reads what the forward pass left in wasm memory; none
+ * allocates on the JS heap.
+ */
+import { DivergenceError, OptionError } from "../errors.js";
+import type { Sequential } from "../nn/sequential.js";
+
+/** Tuning of the collapse checks, or `false` for none but the non-finite loss check. */
+export interface DivergenceOptions {
+  /** A batch loss above this many times the run's first batch loss is an explosion (default 1e4). */
+  lossFactor?: number;
+  /** Consecutive batches a ReLU layer must be all zero, or all output rows equal, to count (default 10, or one epoch's batches if fewer). */
+  deadSteps?: number;
+  /** Stop when an epoch's training accuracy is back at chance after an earlier epoch was above it (default true). */
+  chance?: boolean;
+}
+
+/** The state that a checkpoint carries so that a resumed run checks the same way. */
+export interface HealthState {
+  firstLoss: number;
+  deadRun: number;
+  constantRun: number;
+  bestAccuracy: number;
+}
+
+const DEFAULTS = { lossFactor: 1e4, deadSteps: 10, chance: true };
+/** An epoch is "above chance" at chance + ABOVE and "back at chance" at or below chance + AT (accuracy fractions). */
+const ABOVE = 0.1;
+const AT = 0.01;
+
+export function checkDivergenceOptions(value: DivergenceOptions | false | undefined): void {
+  if (value === undefined || value === false) return;
+  if (typeof value !== "object" || value === null) throw new OptionError(`divergence must be false or { lossFactor, deadSteps, chance }; got ${String(value)}`);
+  const { lossFactor, deadSteps, chance } = value;
+  if (lossFactor !== undefined && !(typeof lossFactor === "number" && lossFactor > 1)) {
+    throw new OptionError(`divergence.lossFactor must be a number > 1; got ${String(lossFactor)}`);
+  }
+  if (deadSteps !== undefined && !(Number.isSafeInteger(deadSteps) && deadSteps >= 1)) {
+    throw new OptionError(`divergence.deadSteps must be an integer ≥ 1; got ${String(deadSteps)}`);
+  }
+  if (chance !== undefined && typeof chance !== "boolean") throw new OptionError(`divergence.chance must be true or false; got ${String(chance)}`);
+}
+
+/** Which weights a failed check puts back. */
+type Restore = "step" | "epoch";
+
+export class HealthMonitor {
+  readonly state: HealthState = { firstLoss: NaN, deadRun: 0, constantRun: 0, bestAccuracy: 0 };
+  private readonly enabled: boolean;
+  private readonly lossFactor: number;
+  private readonly deadSteps: number;
+  private readonly chance: boolean;
+  /** The largest class's share of the training labels: the accuracy of always guessing it. */
+  private readonly chanceAccuracy: number;
+  /** Set by a failed step check; the loop restores weights and calls `fail`. */
+  problem = "";
+  restore: Restore = "step";
+
+  constructor(
+    private readonly model: Sequential,
+    options: DivergenceOptions | false | undefined,
+    classCounts: ArrayLike<number>,
+    batchesPerEpoch: number,
+    /** Learning rate, temperature and the other settings a remedy names. */
+    private readonly settings: { lr: number; temperature?: () => number; clipNorm?: number },
+  ) {
+    this.enabled = options !== false;
+    const o = { ...DEFAULTS, ...(options || {}) };
+    this.lossFactor = o.lossFactor;
+    this.deadSteps = options && options.deadSteps !== undefined ? options.deadSteps : Math.min(o.deadSteps, Math.max(1, batchesPerEpoch));
+    this.chance = o.chance;
+    let total = 0;
+    let largest = 0;
+    for (let c = 0; c < classCounts.length; c++) {
+      total += classCounts[c]!;
+      largest = Math.max(largest, classCounts[c]!);
+    }
+    this.chanceAccuracy = total > 0 ? largest / total : 0;
+  }
+
+  /** Checks a batch's loss (before backward): true when training must stop. */
+  lossFailed(loss: number): boolean {
+    if (!Number.isFinite(loss)) {
+      this.problem = `the loss became ${loss}`;
+      this.restore = "step";
+      return true;
+    }
+    if (!this.enabled) return false;
+    if (Number.isNaN(this.state.firstLoss)) this.state.firstLoss = loss;
+    if (loss > this.lossFactor * Math.max(this.state.firstLoss, 1e-3)) {
+      this.problem = `the loss exploded to ${loss.toPrecision(3)}, ${(loss / this.state.firstLoss).toExponential(1)} times the first batch's ${this.state.firstLoss.toPrecision(3)}`;
+      this.restore = "step";
+      return true;
+    }
+    return false;
+  }
+
+  /** Checks the forward pass of a batch of `rows` (dead ReLU layers, constant outputs): true when training must stop. */
+  forwardFailed(logits: number, rows: number): boolean {
+    if (!this.enabled) return false;
+    const dead = this.model.deadReluLayer(rows);
+    this.state.deadRun = dead >= 0 ? this.state.deadRun + 1 : 0;
+    if (this.state.deadRun >= this.deadSteps) {
+      this.problem = `every unit of ReLU layer ${dead} was zero for ${this.state.deadRun} batches in a row (a dead network)`;
+      this.restore = "epoch";
+      return true;
+    }
+    const constant = rows > 1 && this.model.engine.kernels.rows_equal(logits, rows, this.model.outputs) === 1;
+    this.state.constantRun = constant ? this.state.constantRun + 1 : 0;
+    if (this.state.constantRun >= this.deadSteps) {
+      this.problem = `the outputs were the same for every input for ${this.state.constantRun} batches in a row`;
+      this.restore = "epoch";
+      return true;
+    }
+    return false;
+  }
+
+  /** Checks an epoch's training accuracy: true when it fell back to chance after an earlier epoch was above it. */
+  epochFailed(accuracy: number): boolean {
+    if (!this.enabled || !this.chance) return false;
+    const failed = this.state.bestAccuracy >= this.chanceAccuracy + ABOVE && accuracy <= this.chanceAccuracy + AT;
+    if (failed) {
+      this.problem = `training accuracy fell back to chance (${(100 * accuracy).toFixed(2)} %) after reaching ${(100 * this.state.bestAccuracy).toFixed(2)} %`;
+      this.restore = "epoch";
+    }
+    this.state.bestAccuracy = Math.max(this.state.bestAccuracy, accuracy);
+    return failed;
+  }
+
+  /** The error to throw, naming the problem, where it happened, which weights the model holds and what to try. */
+  error(epoch: number, step: number, restored: string): DivergenceError {
+    const remedies: string[] = [];
+    const t = this.settings.temperature?.();
+    if (t !== undefined && t > 1) {
+      remedies.push(`the soft loss is scaled by T² = ${t * t}: a smaller learning rate (lr ${this.settings.lr} → ${this.settings.lr / 10}) or clipNorm offsets it`);
+    } else {
+      remedies.push(`a lower learning rate (it was ${this.settings.lr})`);
+    }
+    if (this.settings.clipNorm === undefined) remedies.push("gradient clipping (clipNorm, e.g. 5)");
+    remedies.push(`a gentler initialisation (init: "torch", PyTorch's default, or "glorot")`);
+    return new DivergenceError(
+      `training collapsed at epoch ${epoch + 1}, step ${step + 1}: ${this.problem}. Training stopped and the model holds ${restored}. ` +
+        `Try ${remedies.join("; ")}. (To tune or turn off these checks: the divergence option.)`,
+    );
+  }
+}
