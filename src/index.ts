@@ -25,11 +25,12 @@ export {
 } from "./data/index.js";
 export {
   dense, activation, relu, leakyRelu, tanh, sigmoid, gelu, dropout, conv2d, maxPool2d, avgPool2d, batchNorm, flatten, inferShapes,
-  type LayerSpec, type DenseSpec, type ActivationSpec, type DropoutSpec, type ActivationName, type InitName,
+  type LayerSpec, type DenseSpec, type ActivationSpec, INIT_NAMES, type DropoutSpec, type ActivationName, type InitName,
   type Conv2dSpec, type Pool2dSpec, type BatchNormSpec, type FlattenSpec, type Shape,
 } from "./nn/layers.js";
 export { Sequential, type SequentialOptions, type NamedParameter } from "./nn/sequential.js";
 export { mlp, mlpLayers, type MlpOptions } from "./nn/mlp.js";
+export { adjustClassBias, fitClassBias, type ClassBias, type FitClassBiasOptions } from "./nn/class-bias.js";
 export type { OptimizerSpec, SgdSpec, AdamSpec } from "./train/optimizer.js";
 export type { ScheduleSpec } from "./train/schedule.js";
 export type { TrainOptions, TrainResult, EpochRecord, BatchInfo, EarlyStopping, StopReason } from "./train/loop.js";

@@ -2,6 +2,10 @@
  * The --arch syntax of the command-line tool:
  *
  *   784-512-512-10          an MLP: dense widths, with --activation / --dropout between them
+ *   784-dropout0.2-1200-relu-dropout0.5-10
+ *                           a layer list on flat inputs: the input width first, then dense
+ *                           widths, activations, dropoutP and bn (no --activation / --dropout
+ *                           added: every layer is written out)
  *   1x28x28-conv8k3p1-relu-maxpool2-conv16k3p1-bn-relu-avgpool2-flatten-10
  *                           a layer list for images: the input shape C×H×W first, then
  *                           convN[kK][sS][pP] (N channels, kernel K (3), stride S (1),
@@ -27,9 +31,35 @@ function bad(text: string, why: string): never {
   throw new UsageError(`--arch ${JSON.stringify(text)}: ${why} (e.g. 784-32-10 or 1x28x28-conv8k3p1-relu-maxpool2-flatten-10)`);
 }
 
+/** A layer list on flat inputs: "784-dropout0.2-1200-relu-…-10". */
+function flatLayerList(text: string, tokens: string[]): ParsedArch {
+  let width = Number(tokens[0]);
+  if (!(width >= 1)) bad(text, "the input width must be a positive integer");
+  const layers: LayerSpec[] = [];
+  let m: RegExpExecArray | null;
+  for (const token of tokens.slice(1)) {
+    if (/^\d+$/.test(token)) {
+      if (Number(token) < 1) bad(text, "dense widths must be positive");
+      layers.push(dense(width, Number(token)));
+      width = Number(token);
+    } else if (token in ACTIVATION_TOKENS) {
+      layers.push(activation(ACTIVATION_TOKENS[token]!));
+    } else if ((m = /^dropout(0?\.\d+)$/.exec(token))) {
+      layers.push(dropout(Number(m[1])));
+    } else if (token === "bn") {
+      layers.push(batchNorm(width));
+    } else {
+      bad(text, `${JSON.stringify(token)} is not a layer of a flat-input list (dense widths, relu, tanh, sigmoid, gelu, leakyrelu, dropoutP, bn; convolutions need a CxHxW input)`);
+    }
+  }
+  if (!layers.some((l) => l.type === "dense")) bad(text, "a layer list needs at least one dense width");
+  return { layers, inputShape: [Number(tokens[0])] };
+}
+
 export function parseArchitecture(text: unknown): ParsedArch {
   if (typeof text !== "string" || text === "") throw new UsageError("--arch is required, e.g. --arch 784-512-512-10");
   const tokens = text.split("-");
+  if (/^\d+$/.test(tokens[0]!) && tokens.some((t) => !/^\d+$/.test(t))) return flatLayerList(text, tokens);
   if (!/^\d+x\d+x\d+$/.test(tokens[0]!)) {
     const widths = tokens.map(Number);
     if (widths.length < 2 || widths.some((w) => !Number.isSafeInteger(w) || w < 1)) {

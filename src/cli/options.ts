@@ -3,10 +3,11 @@
  * architecture, training budget, optimizer, schedule, regularisation and augmentation.
  */
 import type { Dataset } from "../data/dataset.js";
-import { mlp } from "../nn/mlp.js";
+import type { ClassBias } from "../nn/class-bias.js";
+import { mlp, type MlpOptions } from "../nn/mlp.js";
 import { Sequential } from "../nn/sequential.js";
 import { parseArchitecture } from "./arch.js";
-import type { ActivationName } from "../nn/layers.js";
+import { INIT_NAMES, type ActivationName, type InitName } from "../nn/layers.js";
 import type { Augment } from "../train/augment.js";
 import type { TrainOptions } from "../train/loop.js";
 import type { OptimizerSpec } from "../train/optimizer.js";
@@ -19,13 +20,40 @@ export const DATA_FLAGS: Record<string, FlagSpec> = {
   "test-split": { kind: "number", help: "fraction held out for testing when the source has no test set", min: 0, max: 0.9 },
   seed: { kind: "int", help: "seed of initialisation, shuffling, splits and augmentation", default: 1, min: 0 },
   json: { kind: "boolean", help: "print one JSON document instead of progress and tables" },
+  "exclude-classes": { kind: "list", help: "train without the rows of these labels (e.g. 3: a transfer set with no 3s); the test set keeps them" },
 };
 
 export const MODEL_FLAGS: Record<string, FlagSpec> = {
   arch: { kind: "string", help: "784-512-512-10 (MLP) or 1x28x28-conv8k3p1-relu-maxpool2-flatten-10 (layer list)" },
   activation: { kind: "string", help: "relu | leaky_relu | tanh | sigmoid | gelu", default: "relu" },
-  dropout: { kind: "number", help: "dropout after each hidden layer", default: 0, min: 0, max: 0.95 },
+  dropout: { kind: "string", help: "dropout after each hidden layer (P), or on the inputs and after each hidden layer (INPUT,HIDDEN, e.g. 0.2,0.5)", default: "0" },
+  init: { kind: "string", help: "weight initialisation: he | glorot | torch (PyTorch's nn.Linear default)" },
+  "class-bias": { kind: "list", help: "after training, add OFFSET to the output bias of class C: C:OFFSET[,C:OFFSET…] (e.g. 3:3.5)" },
 };
+
+/** The training rows after --exclude-classes. */
+export function trainingRows(flags: Flags, data: Dataset): Dataset {
+  const list = flags["exclude-classes"] as string[] | undefined;
+  if (!list) return data;
+  const classes = list.map(Number);
+  if (classes.some((c) => !Number.isInteger(c) || c < 0 || c >= data.classes)) {
+    throw new UsageError(`--exclude-classes takes labels in [0, ${data.classes}) separated by commas; got ${JSON.stringify(list.join(","))}`);
+  }
+  return data.withoutClasses(classes);
+}
+
+/** --class-bias C:OFFSET,… as offsets by class (undefined without the flag). */
+export function classBiasFlag(flags: Flags): ClassBias | undefined {
+  const list = flags["class-bias"] as string[] | undefined;
+  if (!list) return undefined;
+  const offsets: ClassBias = {};
+  for (const item of list) {
+    const m = /^(\d+):([-+]?[0-9.]+(?:e[-+]?\d+)?)$/i.exec(item);
+    if (!m || !Number.isFinite(Number(m[2]))) throw new UsageError(`--class-bias entries are CLASS:OFFSET, e.g. 3:3.5; got ${JSON.stringify(item)}`);
+    offsets[Number(m[1])] = Number(m[2]);
+  }
+  return offsets;
+}
 
 export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   epochs: { kind: "int", help: "passes over the training data", default: 10, min: 1 },
@@ -39,6 +67,7 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   schedule: { kind: "string", help: "constant | cosine | step:EVERY:GAMMA", default: "constant" },
   warmup: { kind: "int", help: "linear warm-up steps", min: 0 },
   "clip-norm": { kind: "number", help: "clip gradients to this global L2 norm", min: 0 },
+  "max-norm": { kind: "number", help: "max-norm constraint: each hidden unit's incoming weight vector kept within this L2 norm", min: 0 },
   validation: { kind: "number", help: "fraction of the training data held out for validation", min: 0, max: 0.9 },
   patience: { kind: "int", help: "early stopping: epochs without validation improvement", min: 1 },
   augment: { kind: "string", help: "shift=K,noise=SIGMA (square images)" },
@@ -51,6 +80,24 @@ export function parseArch(text: unknown): number[] {
   return arch.widths;
 }
 
+/** --dropout P or INPUT,HIDDEN as mlp options. */
+function parseDropout(text: unknown): { dropout: number; inputDropout?: number } {
+  const parts = String(text).split(",").map((p) => Number(p.trim()));
+  if (parts.length > 2 || parts.some((p) => !(p >= 0 && p <= 0.95)) || String(text).trim() === "") {
+    throw new UsageError(`--dropout takes P or INPUT,HIDDEN, each in [0, 0.95] (e.g. 0.5 or 0.2,0.5); got ${JSON.stringify(text)}`);
+  }
+  return parts.length === 2 ? { inputDropout: parts[0]!, dropout: parts[1]! } : { dropout: parts[0]! };
+}
+
+/** The MLP options named by --activation, --dropout and --init (a layer list takes only --init). */
+export function mlpOptions(flags: Flags, seed: number): MlpOptions {
+  const init = flags.init as string | undefined;
+  if (init !== undefined && !(INIT_NAMES as readonly string[]).includes(init)) {
+    throw new UsageError(`--init must be ${INIT_NAMES.join(", ")}; got ${JSON.stringify(init)}`);
+  }
+  return { seed, activation: flags.activation as ActivationName, ...parseDropout(flags.dropout), ...(init ? { init: init as InitName } : {}) };
+}
+
 /** The model named by --arch (an MLP, or a layer list with an input shape) for this data. */
 export function buildModel(flags: Flags, data: Dataset, seed: number): Sequential {
   const arch = parseArchitecture(flags.arch);
@@ -58,13 +105,15 @@ export function buildModel(flags: Flags, data: Dataset, seed: number): Sequentia
     if (arch.widths[0] !== data.features) {
       throw new UsageError(`--arch starts with ${arch.widths[0]} inputs but the data has ${data.features} features`);
     }
-    return mlp(arch.widths, { seed, activation: flags.activation as ActivationName, dropout: flags.dropout as number });
+    return mlp(arch.widths, mlpOptions(flags, seed));
   }
   const size = arch.inputShape!.reduce((a, b) => a * b, 1);
   if (size !== data.features) {
     throw new UsageError(`--arch takes ${arch.inputShape!.join("×")} = ${size} inputs but the data has ${data.features} features`);
   }
-  return new Sequential(arch.layers!, { seed, inputShape: arch.inputShape! });
+  const { init } = mlpOptions(flags, seed);
+  const layers = init ? arch.layers!.map((l) => (l.type === "dense" || l.type === "conv2d" ? { ...l, init } : l)) : arch.layers!;
+  return new Sequential(layers, { seed, inputShape: arch.inputShape! });
 }
 
 function parseOptimizer(flags: Flags): OptimizerSpec {
@@ -111,6 +160,7 @@ export function trainOptions(flags: Flags): TrainOptions {
   if (flags.steps !== undefined) options.steps = flags.steps as number;
   if (flags.warmup !== undefined) options.warmupSteps = flags.warmup as number;
   if (flags["clip-norm"] !== undefined) options.clipNorm = flags["clip-norm"] as number;
+  if (flags["max-norm"] !== undefined) options.maxNorm = flags["max-norm"] as number;
   if (flags.validation !== undefined) options.validation = flags.validation as number;
   if (flags.patience !== undefined) {
     if (flags.validation === undefined) throw new UsageError("--patience needs --validation FRACTION to watch");

@@ -102,6 +102,23 @@ export class Dataset {
     return this.take(indices);
   }
 
+  /**
+   * The rows whose label is not one of `classes`, in order (the label range stays the
+   * same): e.g. a transfer set without any 3s, as in Hinton et al. 2015, section 3.
+   */
+  withoutClasses(classes: readonly number[]): Dataset {
+    const op = "Dataset.withoutClasses";
+    if (!Array.isArray(classes) || classes.length === 0) throw new ArgumentError(`${op}: classes must be a non-empty array of labels`);
+    for (const c of classes) {
+      if (!Number.isInteger(c) || c < 0 || c >= this.classes) throw new ArgumentError(`${op}: class ${String(c)} is not a label in [0, ${this.classes})`);
+    }
+    const drop = new Set(classes);
+    const keep: number[] = [];
+    for (let i = 0; i < this.length; i++) if (!drop.has(this.y[i]!)) keep.push(i);
+    if (keep.length === 0) throw new ShapeError(`${op}: every row has one of the classes ${classes.join(", ")}; nothing is left`);
+    return this.take(keep);
+  }
+
   /** Rows start ≤ i < end (copied), 0 ≤ start < end ≤ length. */
   slice(start: number, end: number = this.length): Dataset {
     const op = "Dataset.slice";

@@ -8,13 +8,15 @@ export interface MlpOptions extends SequentialOptions {
   activation?: ActivationName;
   /** Dropout probability after every hidden activation (default 0: none). */
   dropout?: number;
+  /** Dropout probability on the inputs, before the first dense layer (default 0: none), as in Hinton et al. 2012. */
+  inputDropout?: number;
   /** Weight init (default "he" for relu-like activations, "glorot" for tanh / sigmoid). */
   init?: InitName;
 }
 
 /**
- * Layers for widths [in, h1, …, out]: dense → activation (→ dropout) for each hidden width,
- * then a final dense layer producing logits. Layer indices (and so parameter names)
+ * Layers for widths [in, h1, …, out]: (dropout on the inputs →) dense → activation
+ * (→ dropout) for each hidden width, then a final dense layer producing logits. Layer indices (and so parameter names)
  * count every layer, as in PyTorch's nn.Sequential.
  */
 export function mlpLayers(widths: readonly number[], options: MlpOptions = {}): LayerSpec[] {
@@ -24,8 +26,12 @@ export function mlpLayers(widths: readonly number[], options: MlpOptions = {}): 
   const act = options.activation ?? "relu";
   const init = options.init ?? (act === "tanh" || act === "sigmoid" ? "glorot" : "he");
   // Checked here too, so that bad options fail even when there is no hidden layer to carry them.
-  checkLayers([dense(1, 1), activation(act), ...(options.dropout !== undefined ? [dropout(options.dropout)] : [])]);
+  checkLayers([
+    ...(options.inputDropout !== undefined ? [dropout(options.inputDropout)] : []),
+    dense(1, 1), activation(act), ...(options.dropout !== undefined ? [dropout(options.dropout)] : []),
+  ]);
   const layers: LayerSpec[] = [];
+  if (options.inputDropout !== undefined && options.inputDropout !== 0) layers.push(dropout(options.inputDropout));
   for (let i = 0; i + 1 < widths.length; i++) {
     layers.push(dense(widths[i]!, widths[i + 1]!, { init }));
     if (i + 2 < widths.length) {

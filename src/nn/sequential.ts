@@ -465,6 +465,26 @@ export class Sequential {
   }
 
   /**
+   * The max-norm constraint (Srivastava et al. 2014): scales each hidden unit's incoming
+   * weight vector (a row of a dense weight, an output channel's filter of a conv) to an L2
+   * norm of at most maxNorm. The last dense layer's units are the outputs, not hidden, and
+   * are left alone.
+   */
+  applyMaxNorm(maxNorm: number): void {
+    const k = this.engine.kernels;
+    let last = -1;
+    this.layers.forEach((l, i) => {
+      if (l.spec.type === "dense") last = i;
+    });
+    for (let i = 0; i < this.layers.length; i++) {
+      const l = this.layers[i]!;
+      const w = this.paramsPtr + l.weight * 4;
+      if (l.spec.type === "dense" && i !== last) k.max_norm_rows(w, l.outputs, l.inputs, maxNorm);
+      else if (l.spec.type === "conv2d") k.max_norm_rows(w, l.spec.outChannels, l.spec.inChannels * l.numbers.kh * l.numbers.kw, maxNorm);
+    }
+  }
+
+  /**
    * The index of the first ReLU layer whose output in the last forward pass (of `rows`
    * rows) is zero for every unit of every row, or −1: a dead layer passes no gradient, so
    * nothing before it can learn again.

@@ -68,6 +68,8 @@ export interface TrainOptions extends ScheduleOptions {
   lr?: number;
   /** Clip gradients to this global L2 norm. */
   clipNorm?: number;
+  /** Max-norm constraint: after each step, every hidden unit's incoming weights are scaled to an L2 norm ≤ maxNorm. */
+  maxNorm?: number;
   /** Held-out data: a Dataset, or a fraction of `data` split off (seeded, stratified). */
   validation?: Dataset | number;
   earlyStopping?: EarlyStopping;
@@ -91,6 +93,9 @@ export interface TrainOptions extends ScheduleOptions {
    */
   divergence?: DivergenceOptions | false;
 }
+
+/** The largest finite float32: numbers handed to kernels as f32 must not round to Infinity. */
+const FLOAT32_MAX = 3.4028234663852886e38;
 
 /** With an AbortSignal, the loop yields to the event loop at least this often (ms). */
 const YIELD_EVERY_MS = 50;
@@ -232,6 +237,9 @@ export function resolveRun(options: TrainOptions, dataLength: number): ResolvedR
   if (options.clipNorm !== undefined && !(options.clipNorm > 0 && Number.isFinite(options.clipNorm))) {
     throw new OptionError(`clipNorm must be a finite number > 0; got ${options.clipNorm}`);
   }
+  if (options.maxNorm !== undefined && !(options.maxNorm > 0 && options.maxNorm <= FLOAT32_MAX)) {
+    throw new OptionError(`maxNorm must be a number > 0 (and a finite float32); got ${options.maxNorm}`);
+  }
   if (options.earlyStopping) {
     positiveInt("earlyStopping.patience", options.earlyStopping.patience);
     if (options.validation === undefined) throw new OptionError("earlyStopping needs validation data: pass validation (a Dataset or a fraction)");
@@ -349,6 +357,7 @@ export async function runLoop(
       stage, specs: model.specs, rows: train.length, validation: validation?.length ?? 0, features, classes,
       epochs: run.epochs, steps: run.maxSteps, batchSize: run.batchSize, seed: run.seed, optimizer: withLr,
       schedule: options.schedule ?? null, warmup: options.warmupSteps ?? 0, clipNorm: options.clipNorm ?? null,
+      ...(options.maxNorm !== undefined ? { maxNorm: options.maxNorm } : {}),
       extra: extra.map((e) => e.length),
     });
     let history: EpochRecord[] = [];
@@ -369,6 +378,7 @@ export async function runLoop(
     const sums = new Float64Array(3);
     const ctx: BatchContext = { x: batchX, y: batchY, rows: 0, logits: 0, grad, order, first: 0, epoch: 0, loss: 0 };
     const backwardOptions = { inject: hooks.inject };
+    const maxNorm = options.maxNorm;
     const maxSteps = run.maxSteps; // Infinity without a budget: a double field, which an unoptimised read boxes
     const clock = options.signal ? new YieldClock() : undefined;
     /** Where the current epoch's steps stand: the next batch's first position and the part of its step to run next. */
@@ -468,6 +478,7 @@ export async function runLoop(
       model.saveParametersTo(snapshot);
       learningRate(live, engine, baseLr, options, steps, epoch, totalSteps);
       optimizer.step(model.paramsPtr, model.gradsPtr, live);
+      if (maxNorm !== undefined) model.applyMaxNorm(maxNorm);
       model.markParametersChanged();
       for (let i = 0; i < extra.length; i++) extra[i]!.optimizer.step(extra[i]!.params, extra[i]!.grads, live);
     };

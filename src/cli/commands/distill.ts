@@ -5,12 +5,13 @@ import type { Teacher } from "../../distill/teacher.js";
 import { loadModel, saveModel } from "../../io/model-file.js";
 import { loadTeacherLogits } from "../../io/npy.js";
 import { evaluate } from "../../metrics/evaluate.js";
+import { adjustClassBias } from "../../nn/class-bias.js";
 import type { Sequential } from "../../nn/sequential.js";
 import { ENGINE_FLAGS, startEngine } from "../engine.js";
 import { UsageError, type Flags, type FlagSpec } from "../args.js";
-import { percent, type Context } from "../context.js";
+import { errorsText, percent, testErrors, type Context } from "../context.js";
 import { loadSource } from "../data-source.js";
-import { buildModel, CHECKPOINT_FLAGS, checkpointOptions, DATA_FLAGS, MODEL_FLAGS, TRAIN_FLAGS, trainOptions } from "../options.js";
+import { buildModel, CHECKPOINT_FLAGS, classBiasFlag, trainingRows, checkpointOptions, DATA_FLAGS, MODEL_FLAGS, TRAIN_FLAGS, trainOptions } from "../options.js";
 import { Progress } from "../progress.js";
 
 export const DISTILL_USAGE =
@@ -64,7 +65,9 @@ export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
   if (!out) throw new UsageError("--out is required: where to save the student, e.g. --out student.safetensors");
   await startEngine(flags);
   const seed = flags.seed as number;
-  const data = await loadSource(flags.data as string, flags["test-split"] as number | undefined, seed);
+  const loaded = await loadSource(flags.data as string, flags["test-split"] as number | undefined, seed);
+  const data = { ...loaded, train: trainingRows(flags, loaded.train) };
+  const classBias = classBiasFlag(flags);
   const { teacher, models, description } = await loadTeacher(flags);
   const student = buildModel(flags, data.train, seed);
   const options: DistillOptions = {
@@ -82,21 +85,23 @@ export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
   ctx.say(`distill ${student.architecture} (${student.parameterCount.toLocaleString("en-US")} parameters) from ${description}, T = ${options.temperature}, α = ${options.alpha}`);
   const progress = new Progress(ctx.host, ctx.mode, "distill", options.epochs!, Math.ceil(data.train.length / options.batchSize!));
   const result = await distill({ ...options, onBatch: progress.batch, onEpoch: progress.epoch });
+  if (classBias) adjustClassBias(student, classBias);
   const evaluation = data.test ? evaluate(student, data.test) : undefined;
   await saveModel(student, out, {
     command: "distill", data: data.description, teacher: description, temperature: String(options.temperature),
     alpha: String(options.alpha), soft_loss: options.softLoss ?? "kl", epochs: String(result.history.length),
     stop_reason: result.stopReason, ...(evaluation ? { test_accuracy: String(evaluation.accuracy) } : {}),
+    ...(classBias ? { class_bias: JSON.stringify(classBias) } : {}),
   });
   if (ctx.mode === "json") {
     ctx.json({
       command: "distill", architecture: student.architecture, params: student.parameterCount, out, teacher: description,
-      temperature: options.temperature, alpha: options.alpha, accuracy: evaluation?.accuracy ?? null,
+      temperature: options.temperature, alpha: options.alpha, accuracy: evaluation?.accuracy ?? null, ...testErrors(evaluation),
       stopReason: result.stopReason, steps: result.steps, history: result.history,
     });
   } else {
     if (result.stopReason === "aborted") ctx.say(`stopped by Ctrl-C after ${result.steps} steps; the student so far is saved`);
-    ctx.say(`test accuracy ${percent(evaluation?.accuracy)}; saved ${out}`);
+    ctx.say(`test accuracy ${percent(evaluation?.accuracy)}${errorsText(evaluation)}; saved ${out}`);
   }
   for (const m of [student, ...models]) m.dispose();
   return result.stopReason === "aborted" ? 130 : 0;

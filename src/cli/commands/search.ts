@@ -6,7 +6,7 @@ import { ENGINE_FLAGS, startEngine } from "../engine.js";
 import { UsageError, type Flags, type FlagSpec } from "../args.js";
 import { percent, type Context } from "../context.js";
 import { loadSource } from "../data-source.js";
-import { DATA_FLAGS, MODEL_FLAGS, parseArch, TRAIN_FLAGS, trainOptions } from "../options.js";
+import { DATA_FLAGS, mlpOptions, MODEL_FLAGS, parseArch, TRAIN_FLAGS, trainOptions } from "../options.js";
 import { loadTeacher, TEACHER_FLAGS } from "./distill.js";
 
 export const SEARCH_USAGE =
@@ -43,7 +43,7 @@ export async function runSearch(ctx: Context, flags: Flags): Promise<number> {
     ...budget, teacher, data: train, validation, temperatures, alphas, signal: ctx.signal,
     student: () => {
       if (done++ > 0 || ctx.mode !== "json") ctx.say(`  trial ${done}/${temperatures.length * alphas.length}`);
-      return mlp(widths, { seed, activation: flags.activation as ActivationName, dropout: flags.dropout as number });
+      return mlp(widths, mlpOptions(flags, seed));
     },
   });
   for (const m of models) m.dispose();

@@ -1,12 +1,13 @@
 /** `distill-wasm train`: trains a model (a teacher, or a student from scratch) on labels and saves it. */
 import { saveModel } from "../../io/model-file.js";
 import { evaluate } from "../../metrics/evaluate.js";
+import { adjustClassBias } from "../../nn/class-bias.js";
 import { train } from "../../train/train.js";
 import { ENGINE_FLAGS, startEngine } from "../engine.js";
 import { UsageError, type Flags, type FlagSpec } from "../args.js";
-import { percent, type Context } from "../context.js";
+import { errorsText, percent, testErrors, type Context } from "../context.js";
 import { loadSource } from "../data-source.js";
-import { buildModel, CHECKPOINT_FLAGS, checkpointOptions, DATA_FLAGS, MODEL_FLAGS, TRAIN_FLAGS, trainOptions } from "../options.js";
+import { buildModel, CHECKPOINT_FLAGS, classBiasFlag, trainingRows, checkpointOptions, DATA_FLAGS, MODEL_FLAGS, TRAIN_FLAGS, trainOptions } from "../options.js";
 import { Progress } from "../progress.js";
 
 export const TRAIN_USAGE = "usage: distill-wasm train --data SRC --arch 784-512-512-10 --out teacher.safetensors [options]";
@@ -21,26 +22,30 @@ export async function runTrain(ctx: Context, flags: Flags): Promise<number> {
   if (!out) throw new UsageError("--out is required: where to save the model, e.g. --out teacher.safetensors");
   await startEngine(flags);
   const seed = flags.seed as number;
-  const data = await loadSource(flags.data as string, flags["test-split"] as number | undefined, seed);
+  const loaded = await loadSource(flags.data as string, flags["test-split"] as number | undefined, seed);
+  const data = { ...loaded, train: trainingRows(flags, loaded.train) };
+  const classBias = classBiasFlag(flags);
   const model = buildModel(flags, data.train, seed);
   const options = { ...trainOptions(flags), ...(await checkpointOptions(flags)) };
   if (options.resume) ctx.say(`resuming from ${flags.checkpoint} at step ${options.resume.steps}`);
   ctx.say(`train ${model.architecture} (${model.parameterCount.toLocaleString("en-US")} parameters) on ${data.description}`);
   const progress = new Progress(ctx.host, ctx.mode, "train", options.epochs!, Math.ceil(data.train.length / options.batchSize!));
   const result = await train(model, data.train, { ...options, signal: ctx.signal, onBatch: progress.batch, onEpoch: progress.epoch });
+  if (classBias) adjustClassBias(model, classBias);
   const evaluation = data.test ? evaluate(model, data.test) : undefined;
   await saveModel(model, out, {
     command: "train", data: data.description, epochs: String(result.history.length), steps: String(result.steps),
     stop_reason: result.stopReason, ...(evaluation ? { test_accuracy: String(evaluation.accuracy) } : {}),
+    ...(classBias ? { class_bias: JSON.stringify(classBias) } : {}),
   });
   if (ctx.mode === "json") {
     ctx.json({
       command: "train", architecture: model.architecture, params: model.parameterCount, out,
-      accuracy: evaluation?.accuracy ?? null, stopReason: result.stopReason, steps: result.steps, history: result.history,
+      accuracy: evaluation?.accuracy ?? null, ...testErrors(evaluation), stopReason: result.stopReason, steps: result.steps, history: result.history,
     });
   } else {
     if (result.stopReason === "aborted") ctx.say(`stopped by Ctrl-C after ${result.steps} steps; the model so far is saved`);
-    ctx.say(`test accuracy ${percent(evaluation?.accuracy)}; saved ${out}`);
+    ctx.say(`test accuracy ${percent(evaluation?.accuracy)}${errorsText(evaluation)}; saved ${out}`);
   }
   model.dispose();
   return result.stopReason === "aborted" ? 130 : 0;
