@@ -30,7 +30,7 @@ export {
 } from "./nn/layers.js";
 export { Sequential, type SequentialOptions, type NamedParameter } from "./nn/sequential.js";
 export { mlp, mlpLayers, type MlpOptions } from "./nn/mlp.js";
-export { adjustClassBias, fitClassBias, type ClassBias, type FitClassBiasOptions } from "./nn/class-bias.js";
+export { adjustClassBias, fitClassBias, type ClassBias } from "./nn/class-bias.js";
 export type { OptimizerSpec, SgdSpec, AdamSpec } from "./train/optimizer.js";
 export type { ScheduleSpec } from "./train/schedule.js";
 export type { TrainOptions, TrainResult, EpochRecord, BatchInfo, EarlyStopping, StopReason } from "./train/loop.js";

@@ -193,6 +193,79 @@ describe("commands on small data", () => {
   }, 120_000);
 });
 
+describe("the paper's recipe: layers, constraints, transfer sets and collapse", () => {
+  const common = ["--data", "csv:blobs.csv", "--test-split", "0.25", "--seed", "3"];
+
+  it("--dropout INPUT,HIDDEN, --init torch and a flat layer list in --arch build the layers they name", async () => {
+    const mlpRun = cli(["train", ...common, "--arch", "8-16-3", "--dropout", "0.2,0.5", "--init", "torch", "--epochs", "2", "--out", "drop.safetensors"], dir);
+    expect(mlpRun.code, mlpRun.err).toBe(0);
+    const listRun = cli(["train", ...common, "--arch", "8-dropout0.2-16-relu-dropout0.5-3", "--init", "torch", "--epochs", "2", "--out", "list.safetensors"], dir);
+    expect(listRun.code, listRun.err).toBe(0);
+    const [a, b] = [await loadModel(join(dir, "drop.safetensors")), await loadModel(join(dir, "list.safetensors"))];
+    const layers = [
+      { type: "dropout", p: 0.2 }, { type: "dense", inputs: 8, outputs: 16, init: "torch" }, { type: "activation", name: "relu" },
+      { type: "dropout", p: 0.5 }, { type: "dense", inputs: 16, outputs: 3, init: "torch" },
+    ];
+    expect(a.specs).toEqual(layers);
+    expect(b.specs).toEqual(layers);
+    expect(weights(join(dir, "list.safetensors")), "the same layers, seed and data train the same weights").toEqual(weights(join(dir, "drop.safetensors")));
+    a.dispose();
+    b.dispose();
+    for (const [flags, message] of [
+      [["--dropout", "0.2,0.5,0.1"], /--dropout takes P or INPUT,HIDDEN/],
+      [["--dropout", "1.5"], /--dropout takes P or INPUT,HIDDEN/],
+      [["--init", "lecun"], /--init must be he, glorot, torch; got "lecun"/],
+    ] as const) {
+      const r = cli(["train", ...common, "--arch", "8-16-3", ...flags, "--out", "x.safetensors"], dir);
+      expect(r.code, r.err).toBe(2);
+      expect(r.err).toMatch(message);
+    }
+  });
+
+  it("--max-norm keeps every hidden unit's incoming weights within the norm; the output layer is free", async () => {
+    const r = cli(["train", ...common, "--arch", "8-16-3", "--epochs", "4", "--lr", "0.5", "--max-norm", "0.3", "--out", "maxnorm.safetensors"], dir);
+    expect(r.code, r.err).toBe(0);
+    const w = weights(join(dir, "maxnorm.safetensors"));
+    const rowNorms = (values: number[], cols: number) =>
+      Array.from({ length: values.length / cols }, (_, i) => Math.hypot(...values.slice(i * cols, (i + 1) * cols)));
+    expect(Math.max(...rowNorms(w.get("0.weight")!, 8))).toBeLessThanOrEqual(0.3 * (1 + 1e-6));
+    expect(Math.max(...rowNorms(w.get("2.weight")!, 16)), "the output layer is not constrained here").toBeGreaterThan(0.3);
+  });
+
+  it("--exclude-classes trains without those rows (the test set keeps them); --class-bias shifts the output bias and is recorded", async () => {
+    const base = ["train", ...common, "--arch", "8-16-3", "--epochs", "3", "--json"];
+    const without = JSON.parse(cli([...base, "--exclude-classes", "2", "--out", "no2.safetensors"], dir).out);
+    expect(without.errorsByClass).toHaveLength(3);
+    expect(without.errorsByClass[2], "class 2 never seen: nearly every test 2 is wrong").toBeGreaterThan(0);
+    const raised = JSON.parse(cli([...base, "--exclude-classes", "2", "--class-bias", "2:50", "--out", "no2-bias.safetensors"], dir).out);
+    expect(raised.errorsByClass[2], "a bias of +50 makes class 2 win everywhere").toBe(0);
+    const [plain, shifted] = [weights(join(dir, "no2.safetensors")), weights(join(dir, "no2-bias.safetensors"))];
+    expect(shifted.get("2.bias")![2]).toBeCloseTo(plain.get("2.bias")![2]! + 50, 4);
+    expect(shifted.get("0.weight")).toEqual(plain.get("0.weight"));
+    const { metadata } = decodeSafetensors(new Uint8Array(readFileSync(join(dir, "no2-bias.safetensors"))));
+    expect(metadata.class_bias).toBe('{"2":50}');
+    for (const [flags, message] of [
+      [["--exclude-classes", "7"], /--exclude-classes takes labels in \[0, 3\)/],
+      [["--class-bias", "2"], /--class-bias entries are CLASS:OFFSET/],
+    ] as const) {
+      const r = cli([...base, ...flags, "--out", "x.safetensors"], dir);
+      expect(r.code, r.err).toBe(2);
+      expect(r.err).toMatch(message);
+    }
+  });
+
+  it("a collapsing distillation exits 1 with DivergenceError's remedies and writes no model file", () => {
+    cli(["train", ...common, "--arch", "8-32-3", "--epochs", "4", "--out", "t-collapse.safetensors"], dir);
+    const r = cli(["distill", ...common, "--teacher", "t-collapse.safetensors", "--arch", "8-64-64-3", "--temperature", "1000",
+      "--alpha", "0", "--lr", "50", "--epochs", "3", "--out", "collapsed.safetensors"], dir);
+    expect(r.code, r.err).toBe(1);
+    expect(r.err).toMatch(/training collapsed at epoch \d+, step \d+: .*Try /);
+    expect(r.err).toMatch(/T² = 1000000/);
+    expect(r.err.trim().split("\n")).toHaveLength(1);
+    expect(existsSync(join(dir, "collapsed.safetensors"))).toBe(false);
+  });
+});
+
 describe("under Deno and Bun", () => {
   const deno = fileURLToPath(new URL("../node_modules/.bin/deno", import.meta.url));
   const bun = fileURLToPath(new URL("../node_modules/@oven/bun-linux-x64/bin/bun", import.meta.url));

@@ -49,7 +49,7 @@ function flatLayerList(text: string, tokens: string[]): ParsedArch {
     } else if (token === "bn") {
       layers.push(batchNorm(width));
     } else {
-      bad(text, `${JSON.stringify(token)} is not a layer of a flat-input list (dense widths, relu, tanh, sigmoid, gelu, leakyrelu, dropoutP, bn; convolutions need a CxHxW input)`);
+      bad(text, `an MLP is positive integers joined by "-", and a layer list on flat inputs adds relu, tanh, sigmoid, gelu, leakyrelu, dropoutP or bn (convolutions need a CxHxW input); ${JSON.stringify(token)} is none of these`);
     }
   }
   if (!layers.some((l) => l.type === "dense")) bad(text, "a layer list needs at least one dense width");

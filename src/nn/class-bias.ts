@@ -43,53 +43,65 @@ export function adjustClassBias(model: Sequential, offsets: ClassBias): void {
   model.setParameter(name, bias);
 }
 
-export interface FitClassBiasOptions {
-  /** Offsets tried: from 0 up to `max` (default 10) in `step`s (default 0.25). */
-  max?: number;
-  step?: number;
-}
-
 /**
- * For each class in `classes`, in turn, the offset in [0, max] (on a grid of `step`) that
- * gives the highest accuracy on `data` with the offsets found so far applied (the
- * smallest such offset on ties). Returns the offsets; the model is left unchanged.
+ * For each class in `classes`, in turn, the offset that gives the highest accuracy on
+ * `data` with the offsets found so far applied, found exactly: accuracy changes only
+ * where the class's logit plus the offset crosses a row's best other logit, so the
+ * candidates are 0 and the midpoints between consecutive crossing points (and one past
+ * each end); on ties the offset nearest 0 wins. Returns the offsets; the model is left
+ * unchanged (apply them with `adjustClassBias`).
  */
-export function fitClassBias(model: Sequential, data: Dataset, classes: readonly number[], options: FitClassBiasOptions = {}): ClassBias {
+export function fitClassBias(model: Sequential, data: Dataset, classes: readonly number[]): ClassBias {
   const op = "fitClassBias";
   model.ensureAlive();
   checkDataForModel(op, data, model);
-  const max = options.max ?? 10;
-  const step = options.step ?? 0.25;
-  if (!(max > 0 && Number.isFinite(max))) throw new OptionError(`${op}: max must be a finite number > 0; got ${max}`);
-  if (!(step > 0 && step <= max)) throw new OptionError(`${op}: step must be in (0, max]; got ${step}`);
+  if (!Array.isArray(classes) || classes.length === 0) throw new ArgumentError(`${op}: classes must be a non-empty array of outputs`);
   checkOffsets(op, model, Object.fromEntries(classes.map((c) => [c, 0])));
-  // Offsets only shift logits, so one forward pass serves every trial.
+  // Offsets only shift logits, so one forward pass serves every candidate.
   const logits = model.logits(data.x);
   const k = model.outputs;
   const offsets = new Float64Array(k);
-  const accuracy = () => {
-    let correct = 0;
-    for (let r = 0; r < data.length; r++) {
-      let best = 0;
-      for (let j = 1; j < k; j++) if (logits[r * k + j]! + offsets[j]! > logits[r * k + best]! + offsets[best]!) best = j;
-      if (best === data.y[r]) correct++;
-    }
-    return correct;
-  };
   const found: ClassBias = {};
   for (const c of classes) {
-    let bestOffset = 0;
-    let bestCorrect = -1;
-    for (let i = 0; i * step <= max + 1e-9; i++) {
-      offsets[c] = i * step;
-      const correct = accuracy();
-      if (correct > bestCorrect) {
-        bestCorrect = correct;
-        bestOffset = i * step;
+    offsets[c] = 0;
+    // need[r]: the offset above which row r predicts c; otherCorrect[r]: the best other class is the label.
+    const need = new Float64Array(data.length);
+    const positive: number[] = [];
+    const negative: number[] = [];
+    for (let r = 0; r < data.length; r++) {
+      let other = -1;
+      for (let j = 0; j < k; j++) if (j !== c && (other < 0 || logits[r * k + j]! + offsets[j]! > logits[r * k + other]! + offsets[other]!)) other = j;
+      need[r] = logits[r * k + other]! + offsets[other]! - logits[r * k + c]!;
+      if (data.y[r] === c) positive.push(need[r]!);
+      else if (data.y[r] === other) negative.push(need[r]!);
+    }
+    // accuracy(o) = #{positive need < o} + #{negative need ≥ o} (+ rows right or wrong whatever o is).
+    const points = Float64Array.from(new Set([...positive, ...negative])).sort();
+    const candidates = [0, points[0]! - 1, points[points.length - 1]! + 1];
+    for (let i = 0; i + 1 < points.length; i++) candidates.push((points[i]! + points[i + 1]!) / 2);
+    const pos = Float64Array.from(positive).sort();
+    const neg = Float64Array.from(negative).sort();
+    const countBelow = (sorted: Float64Array, o: number) => {
+      let lo = 0;
+      let hi = sorted.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (sorted[mid]! < o) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo;
+    };
+    let best = 0;
+    let bestScore = -1;
+    for (const o of candidates) {
+      const score = countBelow(pos, o) + (neg.length - countBelow(neg, o));
+      if (score > bestScore || (score === bestScore && Math.abs(o) < Math.abs(best))) {
+        bestScore = score;
+        best = o;
       }
     }
-    offsets[c] = bestOffset;
-    found[c] = bestOffset;
+    offsets[c] = best;
+    found[c] = best;
   }
   return found;
 }
