@@ -7,10 +7,12 @@
  * UTF-8 byte-order mark. One column holds the class label, an integer ≥ 0 ("3" or "3.0");
  * every other column is a feature, a decimal number ("-1.5", ".5", "2e-3", surrounding
  * spaces allowed; no NaN, Infinity or empty values). Every problem is a FormatError naming
- * the line and column (both 1-based) where it is.
+ * the line and column (both 1-based) where it is; a message quotes at most 40 characters
+ * of a value or a column name (then "…" and its length), however long the field is.
  */
 import { FormatError, OptionError } from "../errors.js";
 import { parseNpy, type NpyArray } from "../io/npy.js";
+import { clipInput, clipList, quoteInput } from "../io/safetensors.js";
 import { readBytes, type PathOrUrl } from "../runtime/files.js";
 import { Dataset, MAX_CLASSES } from "./dataset.js";
 
@@ -111,15 +113,15 @@ export function parseCsv(text: string, options: CsvOptions = {}, name = "CSV"): 
   if (typeof text !== "string") throw new OptionError(`${op}: text must be a string; got ${typeof text}`);
   const delimiter = options.delimiter ?? ",";
   if (typeof delimiter !== "string" || delimiter.length !== 1 || `"\r\n`.includes(delimiter)) {
-    throw new OptionError(`${op}: delimiter must be one character other than a quote or line break; got ${JSON.stringify(delimiter)}`);
+    throw new OptionError(`${op}: delimiter must be one character other than a quote or line break; got ${typeof delimiter === "string" ? quoteInput(delimiter) : String(delimiter)}`);
   }
   const headerOption = options.header ?? "auto";
   if (headerOption !== "auto" && typeof headerOption !== "boolean") {
-    throw new OptionError(`${op}: header must be "auto", true or false; got ${JSON.stringify(headerOption)}`);
+    throw new OptionError(`${op}: header must be "auto", true or false; got ${typeof headerOption === "string" ? quoteInput(headerOption) : String(headerOption)}`);
   }
   const labelOption = options.labelColumn ?? 0;
   if (typeof labelOption === "string" && labelOption !== "last" && headerOption === false) {
-    throw new OptionError(`${op}: labelColumn ${JSON.stringify(labelOption)} is a column name, but header is false`);
+    throw new OptionError(`${op}: labelColumn ${quoteInput(labelOption)} is a column name, but header is false`);
   }
   const fail = (line: number, column: number, problem: string) => new FormatError(`${name}: line ${line}, column ${column}: ${problem}`);
 
@@ -141,18 +143,18 @@ export function parseCsv(text: string, options: CsvOptions = {}, name = "CSV"): 
     }
     for (let c = 0; c < columns; c++) {
       const raw = fields[c]!.trim();
-      const where = () => (names ? ` (${JSON.stringify(names[c])})` : "");
+      const where = () => (names ? ` (${quoteInput(names[c]!)})` : "");
       if (!NUMBER.test(raw)) {
-        throw fail(line, c + 1, raw === "" ? `empty value${where()}` : `${JSON.stringify(raw.slice(0, 30))}${where()} is not a number`);
+        throw fail(line, c + 1, raw === "" ? `empty value${where()}` : `${quoteInput(raw)}${where()} is not a number`);
       }
       const v = Number(raw);
       if (c === label) {
         if (!Number.isInteger(v) || v < 0 || v >= (options.classes ?? MAX_CLASSES)) {
-          throw fail(line, c + 1, `label ${raw} is not a class id: expected an integer in [0, ${options.classes ?? MAX_CLASSES})`);
+          throw fail(line, c + 1, `label ${clipInput(raw)} is not a class id: expected an integer in [0, ${options.classes ?? MAX_CLASSES})`);
         }
         y.push(v);
       } else {
-        if (!(Math.abs(v) <= F32_MAX)) throw fail(line, c + 1, `${raw}${where()} is outside the float32 range`);
+        if (!(Math.abs(v) <= F32_MAX)) throw fail(line, c + 1, `${clipInput(raw)}${where()} is outside the float32 range`);
         x.push(v);
       }
     }
@@ -171,10 +173,12 @@ function labelIndex(op: string, option: number | string, columns: number, names:
     return option;
   }
   if (typeof option !== "string") throw new OptionError(`${op}: labelColumn must be a column index, "last" or a header name; got ${typeof option}`);
-  if (!names) throw new OptionError(`${op}: labelColumn ${JSON.stringify(option)} is a column name, but ${name} has no header`);
+  if (!names) throw new OptionError(`${op}: labelColumn ${quoteInput(option)} is a column name, but ${name} has no header`);
   const found = names.indexOf(option);
-  if (found < 0) throw new OptionError(`${op}: no column named ${JSON.stringify(option)}; the columns are ${names.map((n) => JSON.stringify(n)).join(", ")}`);
-  if (names.indexOf(option, found + 1) >= 0) throw new OptionError(`${op}: the header names two columns ${JSON.stringify(option)}`);
+  if (found < 0) {
+    throw new OptionError(`${op}: no column named ${quoteInput(option)}; the columns are ${clipList(names.map(quoteInput), "columns")}`);
+  }
+  if (names.indexOf(option, found + 1) >= 0) throw new OptionError(`${op}: the header names two columns ${quoteInput(option)}`);
   return found;
 }
 
@@ -207,14 +211,14 @@ export interface NpyDatasetOptions {
 export function npyToDataset(x: NpyArray, y: NpyArray, options: NpyDatasetOptions = {}, names = ["x", "y"]): Dataset {
   const [xName, yName] = names as [string, string];
   if (!["f2", "f4", "f8", "u1"].includes(x.dtype)) throw new FormatError(`${xName}: features must be f2, f4, f8 or u1; got ${x.dtype}`);
-  if (x.shape.length < 2) throw new FormatError(`${xName}: features must be at least 2-D (n, features); got shape (${x.shape.join(", ")})`);
+  if (x.shape.length < 2) throw new FormatError(`${xName}: features must be at least 2-D (n, features); got shape (${clipList(x.shape, "dimensions")})`);
   if (!/^[iu][1248]$/.test(y.dtype)) throw new FormatError(`${yName}: labels must be integers (i1 … i8, u1 … u8); got ${y.dtype}`);
-  if (y.shape.length !== 1) throw new FormatError(`${yName}: labels must be 1-D (n); got shape (${y.shape.join(", ")})`);
+  if (y.shape.length !== 1) throw new FormatError(`${yName}: labels must be 1-D (n); got shape (${clipList(y.shape, "dimensions")})`);
   const n = x.shape[0]!;
   if (y.shape[0] !== n) throw new FormatError(`${xName} holds ${n} rows but ${yName} holds ${y.shape[0]} labels`);
   if (n === 0) throw new FormatError(`${xName}: no rows`);
   const features = x.shape.slice(1).reduce((a, b) => a * b, 1);
-  if (features === 0) throw new FormatError(`${xName}: rows of shape (${x.shape.slice(1).join(", ")}) hold no features`);
+  if (features === 0) throw new FormatError(`${xName}: rows of shape (${clipList(x.shape.slice(1), "dimensions")}) hold no features`);
   const labels = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const v = Number(y.data[i]!);

@@ -7,8 +7,13 @@
  *   then        d sizes, big-endian u32
  *   then        the elements, big-endian, row-major (last dimension fastest)
  *
- * Files are often gzipped (`.gz`); `gunzipIfNeeded` undoes that. Every inconsistency is a
- * FormatError naming the file, detected before anything is allocated for the data.
+ * Files are often gzipped (`.gz`); `gunzipIfNeeded` undoes that, and stops with a
+ * FormatError as soon as the output passes a limit (`maxBytes`, default MAX_GUNZIP_BYTES =
+ * 768 MiB), so that a gzip bomb (1 MB inflating to 1 GiB and more) never fills memory.
+ * The default has room for every IDX dataset we know: MNIST and Fashion-MNIST train images
+ * inflate to 47 MB, EMNIST ByClass / ByMerge train images (697,932 × 28 × 28) to 522 MiB.
+ * Every inconsistency is a FormatError naming the file, detected before anything is
+ * allocated for the data.
  */
 import { ArgumentError, FormatError, OptionError, ShapeError } from "../errors.js";
 import { joinPath, readBytesIfExists, type PathOrUrl } from "../runtime/files.js";
@@ -34,6 +39,8 @@ const TYPES: Record<number, { type: IdxType; size: number }> = {
   0x0e: { type: "f64", size: 8 },
 };
 const MAX_DIMS = 8;
+/** Default limit of gunzipIfNeeded's output, in bytes: 768 MiB (see the module comment). */
+export const MAX_GUNZIP_BYTES = 768 * 2 ** 20;
 
 const hex = (b: number) => `0x${b.toString(16).padStart(2, "0")}`;
 
@@ -109,34 +116,60 @@ function decode(type: IdxType, view: DataView, offset: number, count: number): I
   }
 }
 
+export interface GunzipOptions {
+  /**
+   * The most bytes the decompressed data may have (default MAX_GUNZIP_BYTES, 768 MiB);
+   * more is a FormatError, raised as soon as the output passes it.
+   */
+  maxBytes?: number;
+}
+
 /**
  * Decompresses gzip bytes (they start with 0x1f 0x8b) with the standard
- * `DecompressionStream`; returns any other bytes unchanged. Corrupt gzip → FormatError.
+ * `DecompressionStream`; returns any other bytes unchanged. Corrupt gzip, or output longer
+ * than `maxBytes` → FormatError. The output is read as it comes and the stream cancelled
+ * once it passes the limit, so memory stays near `maxBytes` whatever the input claims.
  */
-export async function gunzipIfNeeded(bytes: Uint8Array, name = "data"): Promise<Uint8Array> {
+export async function gunzipIfNeeded(bytes: Uint8Array, name = "data", options: GunzipOptions = {}): Promise<Uint8Array> {
   if (!(bytes instanceof Uint8Array)) {
     throw new ArgumentError(`gunzipIfNeeded: bytes must be a Uint8Array; got ${bytes === null ? "null" : typeof bytes}`);
   }
+  const limit = requireMaxBytes("gunzipIfNeeded", options?.maxBytes);
   if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
+  const input = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream();
+  const reader = input.pipeThrough(new DecompressionStream("gzip")).getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
   try {
-    const input = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream();
-    const reader = input.pipeThrough(new DecompressionStream("gzip")).getReader();
-    const chunks: Uint8Array[] = [];
-    let total = 0;
     for (let r = await reader.read(); !r.done; r = await reader.read()) {
-      chunks.push(r.value);
       total += r.value.length;
+      if (total > limit) break;
+      chunks.push(r.value);
     }
-    const out = new Uint8Array(total);
-    let offset = 0;
-    for (const chunk of chunks) {
-      out.set(chunk, offset);
-      offset += chunk.length;
-    }
-    return out;
   } catch (cause) {
     throw new FormatError(`${name}: corrupt gzip data (${(cause as Error).message ?? String(cause)})`);
   }
+  if (total > limit) {
+    await reader.cancel().catch(() => undefined); // stops the decompression
+    const size = limit % 2 ** 20 === 0 ? `${limit / 2 ** 20} MiB (${limit} bytes)` : `${limit} bytes`;
+    throw new FormatError(`${name}: decompresses to more than ${size}, the limit; pass a larger maxBytes if the file is genuine`);
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+/** The maxBytes option: an integer from 1 to 2^53 − 1, default MAX_GUNZIP_BYTES. */
+function requireMaxBytes(op: string, value: unknown): number {
+  if (value === undefined) return MAX_GUNZIP_BYTES;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
+    throw new OptionError(`${op}: maxBytes must be an integer from 1 to 2^53 − 1; got ${typeof value === "string" ? JSON.stringify(value.slice(0, 40)) : String(value)}`);
+  }
+  return value;
 }
 
 export interface IdxDatasetOptions {
@@ -185,6 +218,8 @@ export function idxToDataset(images: IdxArray, labels: IdxArray, options: IdxDat
 export interface LoadIdxOptions extends IdxDatasetOptions {
   /** "train" reads train-images / train-labels, "test" reads t10k-images / t10k-labels. */
   split: "train" | "test";
+  /** The most bytes a gzipped file may decompress to (default MAX_GUNZIP_BYTES, 768 MiB); see gunzipIfNeeded. */
+  maxBytes?: number;
 }
 
 /**
@@ -196,11 +231,12 @@ export async function loadIdx(dir: PathOrUrl, options: LoadIdxOptions): Promise<
   const op = "loadIdx";
   const split = requireChoice(op, "split", options?.split, ["train", "test"] as const);
   const prefix = split === "train" ? "train" : "t10k";
+  const maxBytes = requireMaxBytes(op, options.maxBytes);
   // Both files are read at once; a failure is reported for the images first whichever read
   // failed first, so the same mistake always gives the same message.
   const [imagesRead, labelsRead] = await Promise.allSettled([
-    readIdxFile(op, dir, `${prefix}-images`, "idx3-ubyte"),
-    readIdxFile(op, dir, `${prefix}-labels`, "idx1-ubyte"),
+    readIdxFile(op, dir, `${prefix}-images`, "idx3-ubyte", maxBytes),
+    readIdxFile(op, dir, `${prefix}-labels`, "idx1-ubyte", maxBytes),
   ]);
   if (imagesRead.status === "rejected") throw imagesRead.reason;
   if (labelsRead.status === "rejected") throw labelsRead.reason;
@@ -209,14 +245,14 @@ export async function loadIdx(dir: PathOrUrl, options: LoadIdxOptions): Promise<
   return idxToDataset(images, labels, options);
 }
 
-async function readIdxFile(op: string, dir: PathOrUrl, stem: string, suffix: string): Promise<IdxArray> {
+async function readIdxFile(op: string, dir: PathOrUrl, stem: string, suffix: string, maxBytes: number): Promise<IdxArray> {
   const names = [`${stem}-${suffix}`, `${stem}-${suffix}.gz`, `${stem}.${suffix}`, `${stem}.${suffix}.gz`];
   for (const name of names) {
     const location = joinPath(dir, name);
     const bytes = await readBytesIfExists(location, op);
     if (bytes) {
       const where = location instanceof URL ? location.href : location;
-      return parseIdx(await gunzipIfNeeded(bytes, where), where);
+      return parseIdx(await gunzipIfNeeded(bytes, where, { maxBytes }), where);
     }
   }
   const where = dir instanceof URL ? dir.href : dir;

@@ -15,11 +15,16 @@
  * one-byte types only) and one of b1 i1 i2 i4 i8 u1 u2 u4 u8 f2 f4 f8. Fortran-order
  * arrays, structured and other dtypes, and data shorter or longer than the shape says are
  * FormatErrors, detected before anything is allocated for the data.
+ *
+ * Headers longer than MAX_HEADER_BYTES = 10,000 bytes are refused before they are decoded,
+ * as NumPy's own reader does by default (`_MAX_HEADER_SIZE` in numpy/lib/format.py, the
+ * default of np.load's max_header_size): np.save writes about 128 bytes for any array of
+ * a supported dtype, while decoding a hostile 100 MB header takes 20 s and gigabytes.
  */
 import { ArgumentError, FormatError, ShapeError } from "../errors.js";
 import { readBytes, type PathOrUrl } from "../runtime/files.js";
 import { requireFinite } from "../validate.js";
-import { f16ToF32Bits } from "./safetensors.js";
+import { clipInput, clipList, f16ToF32Bits, quoteInput } from "./safetensors.js";
 
 export type NpyDtype = "b1" | "i1" | "i2" | "i4" | "i8" | "u1" | "u2" | "u4" | "u8" | "f2" | "f4" | "f8";
 /** f2 is converted to Float32Array; b1 is a Uint8Array of 0 / 1. */
@@ -37,6 +42,8 @@ export interface NpyArray {
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 const DTYPES: readonly NpyDtype[] = ["b1", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8"];
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** Longest header read or written, in bytes: NumPy's default limit (see the module comment). */
+export const MAX_HEADER_BYTES = 10_000;
 
 // ---------------------------------------------------------------- parsing
 
@@ -59,6 +66,9 @@ export function parseNpy(bytes: Uint8Array, name = "npy data"): NpyArray {
   if (dataStart > bytes.length) {
     throw fail(`header length ${headerLength} runs past the end of the file (${bytes.length} bytes; truncated?)`);
   }
+  if (headerLength > MAX_HEADER_BYTES) {
+    throw fail(`header length ${headerLength} exceeds ${MAX_HEADER_BYTES} bytes, the limit NumPy also reads by default (max_header_size)`);
+  }
   const header = parseHeader(decodeHeader(bytes.subarray(8 + lengthSize, dataStart), major, fail), fail);
   const { dtype, littleEndian } = parseDescr(header.descr, fail);
   if (header.fortran_order) {
@@ -77,7 +87,7 @@ export function parseNpy(bytes: Uint8Array, name = "npy data"): NpyArray {
   if (count * size !== found) {
     const needed = count * size > found ? (Number.isSafeInteger(count * size) ? `${count * size}` : "more") : `${count * size}`;
     throw fail(
-      `shape (${shape.join(", ")}) of ${dtype} needs ${needed} data bytes, but the file has ${found}` +
+      `shape (${clipList(shape, "dimensions")}) of ${dtype} needs ${needed} data bytes, but the file has ${found}` +
         (count * size > found ? " (truncated?)" : " (trailing bytes)"),
     );
   }
@@ -179,7 +189,7 @@ function parseHeader(text: string, fail: (p: string) => FormatError): Header {
   while (!take("}")) {
     const key = str();
     if (!take(":")) throw bad('":"');
-    if (entries.has(key)) throw fail(`malformed header dict: duplicate key ${JSON.stringify(key)}`);
+    if (entries.has(key)) throw fail(`malformed header dict: duplicate key ${quoteInput(key)}`);
     entries.set(key, value());
     if (!take(",")) {
       if (!take("}")) throw bad('"," or "}"');
@@ -188,26 +198,31 @@ function parseHeader(text: string, fail: (p: string) => FormatError): Header {
   }
   ws();
   if (i !== text.length) throw fail(`unexpected text after the header dict: ${at()}`);
-  const keys = [...entries.keys()].sort().join(", ");
-  if (keys !== "descr, fortran_order, shape") {
-    throw fail(`the header dict has keys {${keys}}; expected exactly descr, fortran_order and shape`);
+  const keys = [...entries.keys()].sort();
+  if (keys.join(", ") !== "descr, fortran_order, shape") {
+    throw fail(`the header dict has keys {${clipList(keys.map(clipInput), "keys")}}; expected exactly descr, fortran_order and shape`);
   }
   const descr = entries.get("descr");
   const fortran = entries.get("fortran_order");
   const shape = entries.get("shape");
-  if (typeof descr !== "string") throw fail(`descr must be a string such as '<f4'; got ${JSON.stringify(descr)}`);
-  if (typeof fortran !== "boolean") throw fail(`fortran_order must be True or False; got ${JSON.stringify(fortran)}`);
-  if (!Array.isArray(shape)) throw fail(`shape must be a tuple of sizes; got ${JSON.stringify(shape)}`);
+  if (typeof descr !== "string") throw fail(`descr must be a string such as '<f4'; got ${describeValue(descr)}`);
+  if (typeof fortran !== "boolean") throw fail(`fortran_order must be True or False; got ${describeValue(fortran)}`);
+  if (!Array.isArray(shape)) throw fail(`shape must be a tuple of sizes; got ${describeValue(shape)}`);
   return { descr, fortran_order: fortran, shape };
+}
+
+/** A header value for an error message: a string quoted and cut to 40 characters, a tuple as (a, b, …). */
+function describeValue(v: string | boolean | number[] | undefined): string {
+  return typeof v === "string" ? quoteInput(v) : Array.isArray(v) ? `(${clipList(v, "dimensions")})` : String(v);
 }
 
 function parseDescr(descr: string, fail: (p: string) => FormatError): { dtype: NpyDtype; littleEndian: boolean } {
   const m = /^([<>|])([biuf][1248])$/.exec(descr);
   const dtype = m?.[2] as NpyDtype | undefined;
   if (!m || !dtype || !DTYPES.includes(dtype)) {
-    throw fail(`unsupported dtype ${JSON.stringify(descr)}; expected a byte order (<, >, |) and one of ${DTYPES.join(", ")}`);
+    throw fail(`unsupported dtype ${quoteInput(descr)}; expected a byte order (<, >, |) and one of ${DTYPES.join(", ")}`);
   }
-  if (m[1] === "|" && dtype[1] !== "1") throw fail(`dtype ${JSON.stringify(descr)} has no byte order; use < or > for multi-byte types`);
+  if (m[1] === "|" && dtype[1] !== "1") throw fail(`dtype ${quoteInput(descr)} has no byte order; use < or > for multi-byte types`);
   return { dtype, littleEndian: m[1] !== ">" };
 }
 
@@ -262,16 +277,18 @@ export function encodeNpy(data: Float32Array | Float64Array | Int32Array | Uint8
   const descr = ArrayBuffer.isView(data) ? DESCR.get(data.constructor) : undefined;
   if (!descr) throw new ArgumentError(`${op}: data must be a Float32Array, Float64Array, Int32Array or Uint8Array`);
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    throw new ShapeError(`${op}: shape must be an array of integers ≥ 0; got ${JSON.stringify(shape)}`);
+    throw new ShapeError(`${op}: shape must be an array of integers ≥ 0; got ${Array.isArray(shape) ? `[${clipList(shape, "dimensions")}]` : String(shape)}`);
   }
   const count = shape.reduce((a, b) => a * b, 1);
-  if (count !== data.length) throw new ShapeError(`${op}: shape (${shape.join(", ")}) holds ${count} values but data has ${data.length}`);
+  if (count !== data.length) throw new ShapeError(`${op}: shape (${clipList(shape, "dimensions")}) holds ${count} values but data has ${data.length}`);
   const tuple = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
   let dict = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${tuple}, }`;
   if (shape.length > 0) dict += " ".repeat(21 - String(shape[0]).length);
   const padding = 64 - ((10 + dict.length + 1) % 64);
   const headerLength = dict.length + padding + 1;
-  if (headerLength > 0xffff) throw new ShapeError(`${op}: shape (${shape.join(", ")}) makes a header too long for format 1.0`);
+  if (headerLength > MAX_HEADER_BYTES) {
+    throw new ShapeError(`${op}: shape (${clipList(shape, "dimensions")}) makes a header longer than the ${MAX_HEADER_BYTES} bytes NumPy reads`);
+  }
   const out = new Uint8Array(10 + headerLength + data.byteLength);
   const view = new DataView(out.buffer);
   out.set(MAGIC);
@@ -312,7 +329,7 @@ export async function loadTeacherLogits(source: PathOrUrl | Uint8Array, options:
   const bytes = source instanceof Uint8Array ? source : await readBytes(source, op);
   const a = parseNpy(bytes, name);
   if (a.dtype[0] !== "f") throw new FormatError(`${name}: teacher logits must be floats (f2, f4 or f8); got ${a.dtype}`);
-  if (a.shape.length !== 2) throw new FormatError(`${name}: teacher logits must be 2-D (rows, classes); got shape (${a.shape.join(", ")})`);
+  if (a.shape.length !== 2) throw new FormatError(`${name}: teacher logits must be 2-D (rows, classes); got shape (${clipList(a.shape, "dimensions")})`);
   const [rows, classes] = a.shape as [number, number];
   if (rows === 0 || classes === 0) throw new FormatError(`${name}: teacher logits of shape (${rows}, ${classes}) are empty`);
   for (const [key, expected, found] of [["rows", options.rows, rows], ["classes", options.classes, classes]] as const) {

@@ -18,6 +18,23 @@
  * Duplicate JSON keys are resolved as JSON.parse does (the last wins); the leftover
  * range of a dropped duplicate then shows up as a gap. Unknown fields of a tensor entry
  * are ignored.
+ *
+ * Limits, checked before the header is decoded, so that a hostile header costs neither
+ * time nor memory (decoding a 99 MB header takes 11 s and 2 GB; 5,000 nested brackets
+ * overflow JSON.parse's stack):
+ *   MAX_HEADER_BYTES   4 MiB. A tensor takes 100–150 bytes of header: its PyTorch name,
+ *                      dtype, shape and two offsets of up to 11 digits;
+ *                      `"model.layers.31.self_attn.q_proj.weight":{"dtype":"BF16",
+ *                      "shape":[4096,4096],"data_offsets":[12345678901,12345678901]},`
+ *                      is 120 bytes. 4 MiB holds some 28,000 tensors at 150 bytes each:
+ *                      ten times the ~2,500 of a whole single-file Stable Diffusion XL
+ *                      checkpoint, and far more than a sharded model puts in one file.
+ *                      The reference implementation allows 100 MB; a header between the
+ *                      two is refused here. The slowest 4 MiB headers (70,000 empty
+ *                      tensors, or 260,000 metadata keys) take about a second to decode.
+ *   MAX_HEADER_DEPTH   4 levels of objects and arrays. The format needs 3 (the header
+ *                      object, a tensor entry, its shape array); one more leaves room for
+ *                      an unknown field holding an array.
  */
 import { ArgumentError, FormatError } from "../errors.js";
 
@@ -54,8 +71,10 @@ const SIZES: Record<SafetensorsDtype, number> = {
   BOOL: 1, U8: 1, I8: 1, U16: 2, I16: 2, F16: 2, BF16: 2, U32: 4, I32: 4, F32: 4, F64: 8, U64: 8, I64: 8,
 };
 const UNSUPPORTED = ["F8_E4M3", "F8_E5M2", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4", "C64"];
-/** The reference implementation refuses larger headers. */
-const MAX_HEADER_BYTES = 100_000_000;
+/** Longest header this module decodes, in bytes (the reference implementation's limit is 100 MB; see the module comment). */
+export const MAX_HEADER_BYTES = 4 * 2 ** 20;
+/** Deepest nesting of objects and arrays a header may have (the format needs 3; see the module comment). */
+export const MAX_HEADER_DEPTH = 4;
 const METADATA_KEY = "__metadata__";
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -73,7 +92,12 @@ export function decodeSafetensors(bytes: Uint8Array, name = "safetensors data"):
   if (headerLength > bytes.length - 8) {
     throw fail(`header length ${headerLength} is larger than the file (${bytes.length - 8} bytes after the length field; truncated?)`);
   }
-  if (headerLength > MAX_HEADER_BYTES) throw fail(`header length ${headerLength} exceeds the format's limit of ${MAX_HEADER_BYTES} bytes`);
+  if (headerLength > MAX_HEADER_BYTES) {
+    throw fail(
+      `header length ${headerLength} exceeds the limit of this reader, ${MAX_HEADER_BYTES} bytes (4 MiB); ` +
+        "real model files need about 150 bytes per tensor",
+    );
+  }
   const header = parseHeader(bytes.subarray(8, 8 + headerLength), fail);
   const bufferStart = 8 + headerLength;
   const bufferLength = bytes.length - bufferStart;
@@ -91,10 +115,10 @@ export function decodeSafetensors(bytes: Uint8Array, name = "safetensors data"):
   let previous = "";
   for (const e of entries) {
     if (e.begin < expected) {
-      throw fail(`tensor ${JSON.stringify(e.name)} (bytes ${e.begin}–${e.end}) overlaps tensor ${JSON.stringify(previous)} (which ends at ${expected})`);
+      throw fail(`tensor ${quoteInput(e.name)} (bytes ${e.begin}–${e.end}) overlaps tensor ${quoteInput(previous)} (which ends at ${expected})`);
     }
     if (e.begin > expected) {
-      throw fail(`gap in the data buffer: bytes ${expected}–${e.begin} before tensor ${JSON.stringify(e.name)} belong to no tensor`);
+      throw fail(`gap in the data buffer: bytes ${expected}–${e.begin} before tensor ${quoteInput(e.name)} belong to no tensor`);
     }
     expected = e.end;
     previous = e.name;
@@ -112,6 +136,12 @@ export function decodeSafetensors(bytes: Uint8Array, name = "safetensors data"):
 }
 
 function parseHeader(raw: Uint8Array, fail: (p: string) => FormatError): Record<string, unknown> {
+  const depth = nestingDepth(raw);
+  if (depth > MAX_HEADER_DEPTH) {
+    throw fail(
+      `the header nests objects and arrays ${depth} levels deep; a safetensors header needs 3, and this reader accepts at most ${MAX_HEADER_DEPTH}`,
+    );
+  }
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(raw);
@@ -130,12 +160,35 @@ function parseHeader(raw: Uint8Array, fail: (p: string) => FormatError): Record<
   return header as Record<string, unknown>;
 }
 
+/**
+ * The deepest nesting of JSON objects and arrays in `raw` (UTF-8), by one linear scan that
+ * counts brackets outside strings, so that JSON.parse never recurses deeper than this.
+ * Works on bytes: quotes, backslashes and brackets are ASCII, never part of a multi-byte
+ * character. On invalid JSON the count may be off, but never below what JSON.parse
+ * reaches before it finds the error (up to there the scan reads strings as JSON does).
+ */
+function nestingDepth(raw: Uint8Array): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const b = raw[i]!;
+    if (inString) {
+      if (b === 0x5c) i++; // a backslash escapes the next byte (of \", \\, \u…)
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) inString = true;
+    else if (b === 0x7b || b === 0x5b) deepest = Math.max(deepest, ++depth); // { [
+    else if (b === 0x7d || b === 0x5d) depth--; // } ]
+  }
+  return deepest;
+}
+
 function parseMetadata(value: unknown, fail: (p: string) => FormatError): Record<string, string> {
   if (value === null) return {};
   if (typeof value !== "object" || Array.isArray(value)) throw fail(`${METADATA_KEY} must be an object of strings; got ${describeJson(value)}`);
   const entries = Object.entries(value as Record<string, unknown>);
   for (const [k, v] of entries) {
-    if (typeof v !== "string") throw fail(`${METADATA_KEY}[${JSON.stringify(k)}] must be a string; got ${describeJson(v)}`);
+    if (typeof v !== "string") throw fail(`${METADATA_KEY}[${quoteInput(k)}] must be a string; got ${describeJson(v)}`);
   }
   return Object.fromEntries(entries) as Record<string, string>; // fromEntries: a "__proto__" key stays a plain key
 }
@@ -143,7 +196,7 @@ function parseMetadata(value: unknown, fail: (p: string) => FormatError): Record
 function parseEntry(
   name: string, value: unknown, bufferLength: number, fail: (p: string) => FormatError,
 ): { dtype: SafetensorsDtype; shape: number[]; begin: number; end: number } {
-  const where = `tensor ${JSON.stringify(name)}`;
+  const where = `tensor ${quoteInput(name)}`;
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw fail(`${where} must be an object { dtype, shape, data_offsets }; got ${describeJson(value)}`);
   }
@@ -166,7 +219,7 @@ function parseEntry(
     for (const d of shape as number[]) {
       count *= d;
       if (count * size > bufferLength) {
-        throw fail(`${where}: shape [${shape.join(", ")}] of ${dtype} needs more bytes than the data buffer holds (${bufferLength})`);
+        throw fail(`${where}: shape [${clipList(shape, "dimensions")}] of ${dtype} needs more bytes than the data buffer holds (${bufferLength})`);
       }
     }
   } else count = 0;
@@ -178,16 +231,41 @@ function parseEntry(
   if (end > bufferLength) throw fail(`${where}: data_offsets [${begin}, ${end}] run past the end of the data buffer (${bufferLength} bytes; truncated?)`);
   if (end - begin !== count * size) {
     throw fail(
-      `${where}: data_offsets [${begin}, ${end}] span ${end - begin} bytes, but shape [${shape.join(", ")}] of ${dtype} needs ${count * size}`,
+      `${where}: data_offsets [${begin}, ${end}] span ${end - begin} bytes, but shape [${clipList(shape, "dimensions")}] of ${dtype} needs ${count * size}`,
     );
   }
   return { dtype: dtype as SafetensorsDtype, shape: shape as number[], begin, end };
 }
 
-/** A short description of a JSON value for error messages. */
+/** A JSON value for an error message, cut like clipInput. */
 function describeJson(v: unknown): string {
-  const text = JSON.stringify(v) ?? String(v);
-  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+  return clipInput(JSON.stringify(v) ?? String(v));
+}
+
+// ---------------------------------------------------------------- quoting input in messages
+// Shared by the file readers (npy, CSV): an error message quotes at most a short prefix of
+// anything read from a file or passed by the caller, so that a hostile input cannot make
+// a message megabytes long.
+
+/** Characters of an input an error message quotes; the rest is summarised by its length. */
+const QUOTED_CHARS = 40;
+/** Items of a list (a shape, column names) an error message shows. */
+const LISTED_ITEMS = 8;
+
+/** `text` as is, or its first 40 characters, "…" and its length: `1000000000… (1000000 characters)`. */
+export function clipInput(text: string): string {
+  return text.length <= QUOTED_CHARS ? text : `${text.slice(0, QUOTED_CHARS)}… (${text.length} characters)`;
+}
+
+/** `text` JSON-quoted, cut like clipInput: `"abc"`, or `"abcd…"… (1000000 characters)`. */
+export function quoteInput(text: string): string {
+  return text.length <= QUOTED_CHARS ? JSON.stringify(text) : `${JSON.stringify(text.slice(0, QUOTED_CHARS))}… (${text.length} characters)`;
+}
+
+/** The first 8 items joined by ", ", then "…" and the count: `1, 1, 1, 1, 1, 1, 1, 1, … (5000 dimensions)`. */
+export function clipList(items: readonly unknown[], what: string): string {
+  if (items.length <= LISTED_ITEMS) return items.join(", ");
+  return `${items.slice(0, LISTED_ITEMS).join(", ")}, … (${items.length} ${what})`;
 }
 
 /** Copies bytes [start, end) into a new, aligned ArrayBuffer. */
@@ -301,19 +379,19 @@ export function encodeSafetensors(tensors: readonly TensorToEncode[], metadata: 
   const items = tensors.map((t, i) => {
     const name = t?.name;
     if (typeof name !== "string" || name === METADATA_KEY) {
-      throw new ArgumentError(`${op}: tensors[${i}].name must be a string other than ${METADATA_KEY}; got ${JSON.stringify(name)}`);
+      throw new ArgumentError(`${op}: tensors[${i}].name must be a string other than ${METADATA_KEY}; got ${typeof name === "string" ? quoteInput(name) : describeJson(name)}`);
     }
-    if (seen.has(name)) throw new ArgumentError(`${op}: two tensors are named ${JSON.stringify(name)}`);
+    if (seen.has(name)) throw new ArgumentError(`${op}: two tensors are named ${quoteInput(name)}`);
     seen.add(name);
     const dtype = dtypeOf(t.data);
-    if (!dtype) throw new ArgumentError(`${op}: ${name}: data must be a Float32Array, Float64Array, Int32Array or Uint8Array`);
+    if (!dtype) throw new ArgumentError(`${op}: ${clipInput(name)}: data must be a Float32Array, Float64Array, Int32Array or Uint8Array`);
     const shape: readonly number[] = t.shape;
     if (!Array.isArray(shape) || !shape.every((d: unknown) => Number.isSafeInteger(d) && (d as number) >= 0)) {
-      throw new ArgumentError(`${op}: ${name}: shape must be an array of integers ≥ 0; got ${JSON.stringify(shape)}`);
+      throw new ArgumentError(`${op}: ${clipInput(name)}: shape must be an array of integers ≥ 0; got ${describeJson(shape)}`);
     }
     const count = shape.reduce((a: number, b: number) => a * b, 1);
     if (count !== t.data.length) {
-      throw new ArgumentError(`${op}: ${name}: shape [${t.shape.join(", ")}] holds ${count} values but data has ${t.data.length}`);
+      throw new ArgumentError(`${op}: ${clipInput(name)}: shape [${clipList(shape, "dimensions")}] holds ${count} values but data has ${t.data.length}`);
     }
     return { name, dtype, shape: [...shape], data: t.data };
   });
@@ -321,7 +399,7 @@ export function encodeSafetensors(tensors: readonly TensorToEncode[], metadata: 
 
   const keys = Object.keys(metadata).sort(codePointOrder);
   for (const k of keys) {
-    if (typeof metadata[k] !== "string") throw new ArgumentError(`${op}: metadata[${JSON.stringify(k)}] must be a string; got ${typeof metadata[k]}`);
+    if (typeof metadata[k] !== "string") throw new ArgumentError(`${op}: metadata[${quoteInput(k)}] must be a string; got ${typeof metadata[k]}`);
   }
   // Built as text so that the key order is exactly this one (JS objects put integer-like keys first).
   const parts: string[] = [];
