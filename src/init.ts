@@ -7,6 +7,7 @@ import { OptionError, NotInitializedError, RuntimeSupportError } from "./errors.
 import { detectFeatures, SIMD_MINIMUM_VERSIONS } from "./runtime/features.js";
 import { instantiateKernels } from "./runtime/loader.js";
 import { compileSource, embeddedModule, type WasmSource } from "./runtime/source.js";
+import { checkedElsewhere, checkOptions } from "./options/schema.js";
 import { startThreadedEngine } from "./runtime/threaded-engine.js";
 import { threadsUnavailableReason } from "./runtime/worker-start.js";
 
@@ -40,7 +41,8 @@ const MAX_THREADS = 64;
 const SIMD_CHOICES = ["baseline", "relaxed", "prefer-relaxed"] as const;
 
 /** Creates an independent engine (its own linear memory); does not change the default. */
-export async function createEngine(options: InitOptions = {}): Promise<Engine> {
+export async function createEngine(given: InitOptions = {}): Promise<Engine> {
+  const options = checkOptions("init", { simd: checkedElsewhere, wasm: checkedElsewhere, threads: checkedElsewhere, parallelThreshold: checkedElsewhere }, given);
   const simd = options.simd ?? "baseline";
   if (!SIMD_CHOICES.includes(simd)) {
     throw new OptionError(`init: simd must be one of ${SIMD_CHOICES.join(", ")}; got ${JSON.stringify(simd)}`);

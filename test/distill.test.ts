@@ -200,7 +200,7 @@ describe("distill: soft losses, alpha and schedules", () => {
   });
 
   it("temperature and alpha schedules ({ from, to } linear over the epochs, or a function of the 0-based epoch) show in the parts and drive the loss", async () => {
-    const { result } = await run({ teacher, epochs: 5, temperature: { from: 1, to: 5 }, alpha: (e) => [0.9, 0.7, 0.5, 0.3, 0.1][e]! });
+    const { result } = await run({ teacher, epochs: 5, temperature: { from: 1, to: 5 }, alpha: (e) => [0.9, 0.7, 0.5, 0.3, 0.1][e - 1]! });
     expect(result.history.map((h) => h.parts!.temperature)).toEqual([1, 2, 3, 4, 5]);
     expect(result.history.map((h) => h.parts!.alpha)).toEqual([0.9, 0.7, 0.5, 0.3, 0.1]);
     const falling = await run({ teacher, epochs: 3, alpha: { from: 0.6, to: 0 } });
@@ -561,6 +561,18 @@ describe("distill: fine-tuning and searchTemperature", () => {
       .rejects.toThrow(/every trial collapsed/);
   });
 
+  it("unknown options of distill and searchTemperature are refused with the closest name; functions of the epoch count from 1 like history", async () => {
+    await expect(distill({ teacher, student: student(), data, temprature: 4 } as never)).rejects.toThrow(/distill: unknown option "temprature"; did you mean "temperature"\?/);
+    await expect(distill({ teacher, student: student(), data, fineTune: { epoch: 2 } } as never)).rejects.toThrow(/distill: fineTune: unknown option "epoch"; did you mean "epochs"\?/);
+    const base = { teacher, data, validation: held, epochs: 1, temperatures: [2], alphas: [0.5], student };
+    await expect(searchTemperature({ ...base, alpha: 0.5 } as never)).rejects.toThrow(/searchTemperature: unknown option "alpha"; did you mean "alphas"\?/);
+    await expect(searchTemperature({ ...base, earlyStopping: { patience: 1 } } as never)).rejects.toThrow(/unknown option "earlyStopping"/);
+    const seen: number[] = [];
+    const { result } = await run({ teacher, epochs: 3, temperature: (e) => (seen.push(e), 2) });
+    expect(seen).toEqual([1, 2, 3]);
+    expect(result.history.map((r) => r.epoch)).toEqual(seen);
+  });
+
   it("searchTemperature rejects a student that is not a factory, missing validation and empty lists", async () => {
     const base = { teacher, data, validation: held, epochs: 1, temperatures: [2], alphas: [0.5], student };
     await expect(searchTemperature({ ...base, student: student() as never })).rejects.toThrow(ArgumentError);
@@ -599,7 +611,7 @@ describe("distill: invalid input is rejected without leaking memory", () => {
     ["hintEpochs 1.5", () => ({ teacher, hints: [{ student: 1, teacher: 1 }], hintEpochs: 1.5 }), OptionError, /hintEpochs/],
     ["alpha 1.5", () => ({ teacher, alpha: 1.5 }), OptionError, /alpha must be in \[0, 1\]/],
     ["alpha −0.1", () => ({ teacher, alpha: -0.1 }), OptionError, /alpha/],
-    ["alpha schedule leaving [0, 1] at epoch 2", () => ({ teacher, alpha: (e: number) => (e === 1 ? 2 : 0.5) }), OptionError, /got 2 at epoch 2/],
+    ["alpha schedule leaving [0, 1] at epoch 2", () => ({ teacher, alpha: (e: number) => (e === 2 ? 2 : 0.5) }), OptionError, /got 2 at epoch 2/],
     ["temperature 0", () => ({ teacher, temperature: 0 }), OptionError, /temperature must be a finite number > 0/],
     ["temperature −1", () => ({ teacher, temperature: { from: 4, to: -1 } }), OptionError, /temperature/],
     ["temperature NaN", () => ({ teacher, temperature: NaN }), OptionError, /temperature/],

@@ -188,7 +188,8 @@ describe("a PyTorch teacher in distill-wasm", () => {
     const scratch = mlp([8, 32, 4], { seed: 7 });
     const a = await distill({ ...run, teacher, student: fromModel, temperature: 2, alpha: 0.1 });
     const b = await distill({ ...run, teacher: logits, student: fromLogits, temperature: 2, alpha: 0.1 });
-    await train(scratch, data, run);
+    const { data: _data, ...budget } = run; // train takes the data as an argument, not an option
+    await train(scratch, data, budget);
     // Distilled students follow the teacher's soft outputs much more closely than one trained on the labels.
     const kl = [fromModel, fromLogits, scratch].map((s) => agreement(teacher, s, data).meanKl);
     console.log(`interop: mean KL(torch teacher ‖ student): from the model ${kl[0]!.toFixed(4)}, from the logits ${kl[1]!.toFixed(4)}, from labels only ${kl[2]!.toFixed(4)}`);

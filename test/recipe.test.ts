@@ -60,7 +60,7 @@ describe("maxNorm", () => {
   });
 
   it.each([0, -1, NaN, Infinity, 1e39])("maxNorm %s is refused", async (maxNorm) => {
-    await expect(train(mlp([12, 4]), data, { epochs: 1, maxNorm })).rejects.toThrow(/maxNorm must be a number > 0/);
+    await expect(train(mlp([12, 4]), data, { epochs: 1, maxNorm })).rejects.toThrow(/train: maxNorm must be a finite number > 0 \(and a finite float32\)/);
   });
 });
 

@@ -653,12 +653,50 @@ describe("train: divergence", () => {
   });
 
   it.each([
-    [{ lossFactor: 1 }, /lossFactor must be a number > 1/],
-    [{ deadSteps: 0 }, /deadSteps must be an integer ≥ 1/],
-    [{ chance: "yes" }, /chance must be true or false/],
-    ["off", /divergence must be false or/],
+    [{ lossFactor: 1 }, /train: divergence\.lossFactor must be a finite number > 1; got 1/],
+    [{ deadSteps: 0 }, /train: divergence\.deadSteps must be a positive integer; got 0/],
+    [{ chance: "yes" }, /train: divergence\.chance must be true or false; got "yes"/],
+    [{ lossFactr: 10 }, /train: divergence: unknown option "lossFactr"; did you mean "lossFactor"\?/],
+    ["off", /train: divergence must be false or \{ lossFactor, deadSteps, chance \}; got "off"/],
   ])("divergence option %j is refused", async (divergence, pattern) => {
     await expect(train(model(), data, { epochs: 1, divergence: divergence as never })).rejects.toThrow(pattern);
+  });
+});
+
+// ---------------------------------------------------------------- options schema
+
+describe("options are checked against one schema per function", () => {
+  it("an unknown option is refused before any work, naming the closest known one", async () => {
+    const m = model();
+    const before = m.parameterBlock();
+    await expect(train(m, data, { epoch: 1 } as never)).rejects.toThrow(/train: unknown option "epoch"; did you mean "epochs"\? \(the options are epochs, steps/);
+    expectSameBits(m.parameterBlock(), before, "weights after a refused call");
+    await expect(train(m, data, { batchsize: 8 } as never)).rejects.toThrow(/did you mean "batchSize"/);
+    await expect(train(m, data, { frobnicate: 1 } as never)).rejects.toThrow(/unknown option "frobnicate" \(the options are/);
+  });
+
+  it("nested option objects are checked too: optimizer, earlyStopping, augment, checkpoint", async () => {
+    const cases: [TrainOptions, RegExp][] = [
+      [{ optimizer: { type: "sgd", momentun: 0.9 } as never }, /train: optimizer: unknown option "momentun"; did you mean "momentum"\?/],
+      [{ optimizer: { type: "adam", momentum: 0.9 } as never }, /train: optimizer: unknown option "momentum"/],
+      [{ validation: 0.2, earlyStopping: { patince: 2 } as never }, /train: earlyStopping: unknown option "patince"; did you mean "patience"\?/],
+      [{ augment: { shfit: 2 } as never }, /train: augment: unknown option "shfit"; did you mean "shift"\?/],
+      [{ checkpoint: { every: 2 } as never }, /train: checkpoint: save is required/],
+      [{ schedule: { type: "cosine", every: 2 } as never }, /train: schedule: unknown option "every"/],
+    ];
+    for (const [options, message] of cases) await expect(train(model(), data, options)).rejects.toThrow(message);
+  });
+
+  it("schedule names are accepted where a user would write them: \"cosine\" trains exactly like { type: \"cosine\" }", async () => {
+    const a = await run({ epochs: 2, schedule: "cosine" as never });
+    const b = await run({ epochs: 2, schedule: { type: "cosine" } });
+    expectSameBits(a.m.parameterBlock(), b.m.parameterBlock(), "schedule \"cosine\" vs { type: \"cosine\" }");
+    await expect(train(model(), data, { schedule: "step" as never })).rejects.toThrow(/a step schedule needs its numbers/);
+  });
+
+  it("numbers that reach the kernels as float32 must be finite as float32 (lr 1e39 would be Infinity)", async () => {
+    await expect(train(model(), data, { lr: 1e39 })).rejects.toThrow(/train: lr must be a finite number > 0 \(and a finite float32\); got 1e\+39/);
+    await expect(train(model(), data, { clipNorm: 1e39 })).rejects.toThrow(/clipNorm/);
   });
 });
 

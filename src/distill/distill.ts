@@ -12,11 +12,13 @@ import { DISTILL_SOFT_CROSS_ENTROPY } from "../runtime/abi.js";
 import { copyToWasm, resolveRun, runLoop, type BatchContext, type LossHooks, type TrainOptions, type TrainResult } from "../train/loop.js";
 import { checkModelAndData, resolveValidation, train } from "../train/train.js";
 import { augmentHook } from "../train/augment.js";
+import { checkTrainOptions, TRAIN_SCHEMA } from "../train/options.js";
+import { checkedElsewhere, type Schema } from "../options/schema.js";
 import { AttentionTransfer, type AttentionSpec } from "./attention.js";
 import { Hints, type HintSpec } from "./hints.js";
 import { TeacherSource, type Teacher } from "./teacher.js";
 
-/** A value per epoch: constant, linear from → to over the epochs, or a function of the (0-based) epoch. */
+/** A value per epoch: constant, linear from → to over the epochs, or a function of the epoch (1, 2, …, as in history[].epoch). */
 export type EpochValue = number | { from: number; to: number } | ((epoch: number) => number);
 
 /** Options of `train` (including `augment`: the teacher sees the same augmented inputs) plus: */
@@ -56,7 +58,7 @@ function epochValue(name: string, v: EpochValue, epochs: number, check: (x: numb
     validated(v, -1);
     return () => v;
   }
-  if (typeof v === "function") return (epoch) => validated(v(epoch), epoch);
+  if (typeof v === "function") return (epoch) => validated(v(epoch + 1), epoch);
   if (v && typeof v === "object") {
     validated(v.from, -1);
     validated(v.to, -1);
@@ -80,9 +82,25 @@ async function prepareTeacher(engine: Engine, teacher: TeacherSource, data: Data
   }
 }
 
-export async function distill(options: DistillOptions): Promise<DistillResult> {
+/** Every option of `distill`: those of `train` plus the teacher, the student and the distillation's own. */
+export const DISTILL_SCHEMA: Schema = {
+  ...TRAIN_SCHEMA,
+  teacher: checkedElsewhere,
+  student: checkedElsewhere,
+  data: checkedElsewhere,
+  temperature: checkedElsewhere,
+  alpha: checkedElsewhere,
+  softLoss: checkedElsewhere,
+  hints: checkedElsewhere,
+  attention: checkedElsewhere,
+  hintEpochs: checkedElsewhere,
+  fineTune: (v, name) => checkTrainOptions(name, v as TrainOptions),
+};
+
+export async function distill(given: DistillOptions): Promise<DistillResult> {
   const op = "distill";
-  if (!options || typeof options !== "object") throw new ArgumentError(`${op}: expects an options object { teacher, student, data, ... }`);
+  if (!given || typeof given !== "object") throw new ArgumentError(`${op}: expects an options object { teacher, student, data, ... }`);
+  const options = checkTrainOptions(op, given, DISTILL_SCHEMA);
   const { student, data } = options;
   checkModelAndData(op, student, data);
   const engine = student.engine;

@@ -6,9 +6,11 @@ import type { Dataset } from "../data/dataset.js";
 import { ArgumentError, DivergenceError, OptionError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
 import { checkDataForModel, copyToWasm, evaluateInWasm } from "../train/loop.js";
-import { distill, type DistillOptions } from "./distill.js";
+import { checkedElsewhere, type Schema } from "../options/schema.js";
+import { checkTrainOptions } from "../train/options.js";
+import { distill, DISTILL_SCHEMA, type DistillOptions } from "./distill.js";
 
-export interface SearchOptions extends Omit<DistillOptions, "student" | "temperature" | "alpha" | "validation"> {
+export interface SearchOptions extends Omit<DistillOptions, "student" | "temperature" | "alpha" | "validation" | "earlyStopping"> {
   /** Makes a fresh, identically initialised student for each trial. */
   student: () => Sequential;
   /** Held-out data the pairs are ranked on (required). */
@@ -35,14 +37,22 @@ export interface SearchResult {
   best: SearchTrial;
 }
 
-export async function searchTemperature(options: SearchOptions): Promise<SearchResult> {
+/** Every option of `searchTemperature`: those of `distill` but the student, T, α and validation, which it takes its own way. */
+const SEARCH_SCHEMA: Schema = (() => {
+  const { student: _s, temperature: _t, alpha: _a, validation: _v, earlyStopping: _e, ...rest } = DISTILL_SCHEMA;
+  return { ...rest, student: checkedElsewhere, validation: checkedElsewhere, temperatures: checkedElsewhere, alphas: checkedElsewhere };
+})();
+
+export async function searchTemperature(given: SearchOptions): Promise<SearchResult> {
   const op = "searchTemperature";
-  if (typeof options?.student !== "function") throw new ArgumentError(`${op}: student must be a function that builds a fresh student model`);
+  if (typeof given?.student !== "function") throw new ArgumentError(`${op}: student must be a function that builds a fresh student model`);
+  const options = checkTrainOptions(op, given, SEARCH_SCHEMA);
   if (!options.validation) throw new OptionError(`${op}: validation data is required to rank the pairs`);
   for (const [name, list] of [["temperatures", options.temperatures], ["alphas", options.alphas]] as const) {
     if (!Array.isArray(list) || list.length === 0) throw new OptionError(`${op}: ${name} must be a non-empty array`);
   }
   const trials: SearchTrial[] = [];
+  const { student: _make, validation: _held, temperatures: _ts, alphas: _as, ...distillOptions } = options;
   let checked = false;
   for (const temperature of options.temperatures) {
     for (const alpha of options.alphas) {
@@ -54,7 +64,7 @@ export async function searchTemperature(options: SearchOptions): Promise<SearchR
         }
         let result;
         try {
-          result = await distill({ ...options, student, temperature, alpha, validation: undefined, earlyStopping: undefined });
+          result = await distill({ ...distillOptions, student, temperature, alpha });
         } catch (err) {
           if (!(err instanceof DivergenceError)) throw err;
           trials.push({ temperature, alpha, valAccuracy: NaN, valLoss: NaN, loss: NaN, failed: err.message });

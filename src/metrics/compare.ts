@@ -8,6 +8,7 @@
  * report gives the median. Timings are a report, not a result: they vary between runs.
  */
 import type { Dataset } from "../data/dataset.js";
+import { checkedElsewhere, checkOptions } from "../options/schema.js";
 import { ArgumentError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
 import { checkModelAndData } from "../train/train.js";
@@ -53,11 +54,12 @@ const SAMPLE_MS = 5;
 const MAX_CALLS_PER_SAMPLE = 100_000;
 
 /** One row per model given, in the order teacher, student, baseline. */
-export function compare(options: CompareOptions): CompareResult {
+export function compare(given: CompareOptions): CompareResult {
   const op = "compare";
-  if (typeof options !== "object" || options === null) {
-    throw new ArgumentError(`${op}: options must be an object { teacher, student, baseline?, data, repeats? }; got ${String(options)}`);
+  if (typeof given !== "object" || given === null) {
+    throw new ArgumentError(`${op}: options must be an object { teacher, student, baseline?, data, repeats? }; got ${String(given)}`);
   }
+  const options = checkOptions(op, { teacher: checkedElsewhere, student: checkedElsewhere, baseline: checkedElsewhere, data: checkedElsewhere, repeats: checkedElsewhere }, given);
   const repeats = requireCount(op, "repeats", options.repeats ?? 5);
   const models: [CompareName, Sequential][] = [["teacher", options.teacher], ["student", options.student]];
   if (options.baseline !== undefined) models.push(["baseline", options.baseline]);

@@ -12,6 +12,7 @@ import type { Dataset } from "../data/dataset.js";
 import { ArgumentError, OptionError, ShapeError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
 import { copyToWasm } from "../train/loop.js";
+import { checkedElsewhere, checkOptions } from "../options/schema.js";
 import { checkModelAndData } from "../train/train.js";
 
 export interface EvaluateOptions {
@@ -87,8 +88,9 @@ function withOwned<T>(model: Sequential, fn: (alloc: (bytes: number) => number, 
 }
 
 /** Evaluates a classifier on labelled data: see {@link Evaluation}. */
-export function evaluate(model: Sequential, data: Dataset, options: EvaluateOptions = {}): Evaluation {
+export function evaluate(model: Sequential, data: Dataset, given: EvaluateOptions = {}): Evaluation {
   const op = "evaluate";
+  const options = checkOptions(op, { topK: checkedElsewhere, bins: checkedElsewhere, batchSize: checkedElsewhere }, given);
   checkModelAndData(op, model, data);
   const classes = model.outputs;
   const k = requireCount(op, "topK", options.topK ?? Math.min(5, classes));
@@ -176,8 +178,9 @@ export function evaluate(model: Sequential, data: Dataset, options: EvaluateOpti
 }
 
 /** How closely a student follows a teacher on the inputs of `data` (labels are not used). */
-export function agreement(teacher: Sequential, student: Sequential, data: Dataset, options: AgreementOptions = {}): Agreement {
+export function agreement(teacher: Sequential, student: Sequential, data: Dataset, given: AgreementOptions = {}): Agreement {
   const op = "agreement";
+  const options = checkOptions(op, { batchSize: checkedElsewhere }, given);
   checkModelAndData(op, teacher, data);
   checkModelAndData(op, student, data);
   if (teacher.inputs !== student.inputs) {

@@ -1,7 +1,8 @@
 /** `mlp([784, 512, 10], options)`: the usual stack of dense layers with activations (and dropout) between them. */
 import { ShapeError } from "../errors.js";
 import { activation, checkLayers, dense, dropout, type ActivationName, type InitName, type LayerSpec } from "./layers.js";
-import { Sequential, type SequentialOptions } from "./sequential.js";
+import { checkedElsewhere, checkOptions, type Schema } from "../options/schema.js";
+import { Sequential, SEQUENTIAL_SCHEMA, type SequentialOptions } from "./sequential.js";
 
 export interface MlpOptions extends SequentialOptions {
   /** Activation after every hidden dense layer (default "relu"). */
@@ -42,6 +43,12 @@ export function mlpLayers(widths: readonly number[], options: MlpOptions = {}): 
   return layers;
 }
 
-export function mlp(widths: readonly number[], options: MlpOptions = {}): Sequential {
-  return new Sequential(mlpLayers(widths, options), options);
+const MLP_SCHEMA: Schema = {
+  ...SEQUENTIAL_SCHEMA, activation: checkedElsewhere, dropout: checkedElsewhere, inputDropout: checkedElsewhere, init: checkedElsewhere,
+};
+
+export function mlp(widths: readonly number[], given: MlpOptions = {}): Sequential {
+  const options = checkOptions("mlp", MLP_SCHEMA, given);
+  const { activation: _a, dropout: _d, inputDropout: _i, init: _n, ...modelOptions } = options;
+  return new Sequential(mlpLayers(widths, options), modelOptions);
 }

@@ -27,6 +27,7 @@ import type { Engine } from "../engine.js";
 import { ArgumentError, ShapeError } from "../errors.js";
 import { getEngine } from "../init.js";
 import { GEMM_RELU } from "../runtime/abi.js";
+import { checkedElsewhere, checkOptions, type Schema } from "../options/schema.js";
 import { requireArray, requireFinite, requireTemperature, rowsOf, type FloatArray } from "../validate.js";
 import { inferShapes, kernelOf, layerTensors, type InitName, type LayerSpec, type Shape } from "./layers.js";
 
@@ -40,6 +41,8 @@ export interface SequentialOptions {
    */
   inputShape?: Shape;
 }
+
+export const SEQUENTIAL_SCHEMA: Schema = { seed: checkedElsewhere, engine: checkedElsewhere, inputShape: checkedElsewhere };
 
 export interface NamedParameter {
   /** "<layer index>.weight" or "<layer index>.bias" (buffers: ".running_mean", ".running_var") */
@@ -187,7 +190,8 @@ export class Sequential {
   private parametersVersion = 0;
   private panelsVersion = -1;
 
-  constructor(specs: readonly LayerSpec[], options: SequentialOptions = {}) {
+  constructor(specs: readonly LayerSpec[], given: SequentialOptions = {}) {
+    const options = checkOptions("Sequential", SEQUENTIAL_SCHEMA, given);
     const { inputs, widths, shapes, inputShape } = inferShapes(specs, options.inputShape);
     this.engine = options.engine ?? getEngine();
     this.specs = specs.map((s) => {

@@ -6,7 +6,7 @@
  * after it was above it. Each check reads what the forward pass left in wasm memory; none
  * allocates on the JS heap.
  */
-import { DivergenceError, OptionError } from "../errors.js";
+import { DivergenceError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
 
 /** Tuning of the collapse checks, or `false` for none but the non-finite loss check. */
@@ -31,19 +31,6 @@ const DEFAULTS = { lossFactor: 1e4, deadSteps: 10, chance: true };
 /** An epoch is "above chance" at chance + ABOVE and "back at chance" at or below chance + AT (accuracy fractions). */
 const ABOVE = 0.1;
 const AT = 0.01;
-
-export function checkDivergenceOptions(value: DivergenceOptions | false | undefined): void {
-  if (value === undefined || value === false) return;
-  if (typeof value !== "object" || value === null) throw new OptionError(`divergence must be false or { lossFactor, deadSteps, chance }; got ${String(value)}`);
-  const { lossFactor, deadSteps, chance } = value;
-  if (lossFactor !== undefined && !(typeof lossFactor === "number" && lossFactor > 1)) {
-    throw new OptionError(`divergence.lossFactor must be a number > 1; got ${String(lossFactor)}`);
-  }
-  if (deadSteps !== undefined && !(Number.isSafeInteger(deadSteps) && deadSteps >= 1)) {
-    throw new OptionError(`divergence.deadSteps must be an integer ≥ 1; got ${String(deadSteps)}`);
-  }
-  if (chance !== undefined && typeof chance !== "boolean") throw new OptionError(`divergence.chance must be true or false; got ${String(chance)}`);
-}
 
 /** Which weights a failed check puts back. */
 type Restore = "step" | "epoch";

@@ -18,8 +18,8 @@ import type { Sequential } from "../nn/sequential.js";
 import type { Augment } from "./augment.js";
 import type { Checkpoint, CheckpointOptions } from "./checkpoint.js";
 import { Optimizer, resolveOptimizer, type OptimizerSpec } from "./optimizer.js";
-import { checkDivergenceOptions, HealthMonitor, type DivergenceOptions } from "./health.js";
-import { checkSchedule, learningRate, type ScheduleOptions } from "./schedule.js";
+import { HealthMonitor, type DivergenceOptions } from "./health.js";
+import { learningRate, type ScheduleOptions } from "./schedule.js";
 
 export interface EarlyStopping {
   /** Epochs without improvement before stopping. */
@@ -93,9 +93,6 @@ export interface TrainOptions extends ScheduleOptions {
    */
   divergence?: DivergenceOptions | false;
 }
-
-/** The largest finite float32: numbers handed to kernels as f32 must not round to Infinity. */
-const FLOAT32_MAX = 3.4028234663852886e38;
 
 /** With an AbortSignal, the loop yields to the event loop at least this often (ms). */
 const YIELD_EVERY_MS = 50;
@@ -213,11 +210,6 @@ export interface ResolvedRun {
   seed: number;
 }
 
-function positiveInt(name: string, v: unknown): number {
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1) throw new OptionError(`${name} must be a positive integer; got ${String(v)}`);
-  return v;
-}
-
 /** The optimizer named by the options (default: SGD, momentum 0.9, lr 0.05), with `lr` applied. */
 function optimizerWithLr(options: TrainOptions): OptimizerSpec {
   const spec = options.optimizer ?? { type: "sgd", momentum: 0.9, lr: 0.05 };
@@ -226,30 +218,23 @@ function optimizerWithLr(options: TrainOptions): OptimizerSpec {
   return { ...expanded, lr: options.lr } as OptimizerSpec;
 }
 
-/** Validates the options that do not depend on the data. */
+/**
+ * The run's numbers from options already checked by their schema (train/options.ts),
+ * and the checks that need the data: the batch against the rows, early stopping against
+ * the validation data.
+ */
 export function resolveRun(options: TrainOptions, dataLength: number): ResolvedRun {
-  const batchSize = positiveInt("batchSize", options.batchSize ?? 64);
+  const batchSize = options.batchSize ?? 64;
   if (batchSize > dataLength) {
     throw new OptionError(`batchSize ${batchSize} is larger than the training data (${dataLength} samples); use a batch size ≤ ${dataLength}`);
   }
-  const maxSteps = options.steps === undefined ? Infinity : positiveInt("steps", options.steps);
-  const epochs = options.epochs === undefined ? (options.steps === undefined ? 10 : Infinity) : positiveInt("epochs", options.epochs);
-  if (options.clipNorm !== undefined && !(options.clipNorm > 0 && Number.isFinite(options.clipNorm))) {
-    throw new OptionError(`clipNorm must be a finite number > 0; got ${options.clipNorm}`);
+  const maxSteps = options.steps ?? Infinity;
+  const epochs = options.epochs ?? (options.steps === undefined ? 10 : Infinity);
+  if (options.earlyStopping && options.validation === undefined) {
+    throw new OptionError("earlyStopping needs validation data: pass validation (a Dataset or a fraction)");
   }
-  if (options.maxNorm !== undefined && !(options.maxNorm > 0 && options.maxNorm <= FLOAT32_MAX)) {
-    throw new OptionError(`maxNorm must be a number > 0 (and a finite float32); got ${options.maxNorm}`);
-  }
-  if (options.earlyStopping) {
-    positiveInt("earlyStopping.patience", options.earlyStopping.patience);
-    if (options.validation === undefined) throw new OptionError("earlyStopping needs validation data: pass validation (a Dataset or a fraction)");
-  }
-  checkSchedule(options);
-  checkDivergenceOptions(options.divergence);
-  resolveOptimizer(optimizerWithLr(options));
-  const seed = options.seed ?? 0;
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new OptionError(`seed must be a non-negative integer; got ${seed}`);
-  return { epochs, maxSteps, batchSize, seed };
+  resolveOptimizer(optimizerWithLr(options)); // lr and the optimizer's own numbers together
+  return { epochs, maxSteps, batchSize, seed: options.seed ?? 0 };
 }
 
 /** Checks that a dataset fits a model: same input width, labels within the outputs. */

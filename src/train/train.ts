@@ -4,6 +4,7 @@ import { ArgumentError, OptionError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
 import { augmentHook } from "./augment.js";
 import { checkDataForModel, resolveRun, runLoop, type TrainOptions, type TrainResult } from "./loop.js";
+import { checkTrainOptions } from "./options.js";
 
 /** Splits off the validation set named by options (a Dataset, or a fraction of data). */
 export function resolveValidation(op: string, model: Sequential, data: Dataset, options: TrainOptions): { train: Dataset; validation?: Dataset } {
@@ -29,7 +30,8 @@ export function checkModelAndData(op: string, model: unknown, data: unknown): as
  * Minibatch training with cross-entropy on the labels. Returns the per-epoch history.
  * Throws DivergenceError (with the last finite-loss weights restored) if the loss blows up.
  */
-export async function train(model: Sequential, data: Dataset, options: TrainOptions = {}): Promise<TrainResult> {
+export async function train(model: Sequential, data: Dataset, given: TrainOptions = {}): Promise<TrainResult> {
+  const options = checkTrainOptions("train", given);
   checkModelAndData("train", model, data);
   const { train: trainSet, validation } = resolveValidation("train", model, data, options);
   const k = model.engine.kernels;
