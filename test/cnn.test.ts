@@ -68,14 +68,25 @@ describe("cnn: shapes and parameters", () => {
     m.dispose();
   });
 
-  it("draws conv weights He-normal over fan_in = in·kh·kw", () => {
-    const m = new Sequential([conv2d(8, 64, 3), flatten()], { inputShape: [8, 5, 5], seed: 3 });
+  it("draws conv weights He-normal over fan_in = in·kh·kw when asked, and PyTorch's uniform ±1/√fan_in by default", () => {
+    const m = new Sequential([conv2d(8, 64, 3, { init: "he" }), flatten()], { inputShape: [8, 5, 5], seed: 3 });
     const w = m.getParameter("0.weight");
     let sq = 0;
     for (const v of w) sq += v * v;
     expect(Math.sqrt(sq / w.length)).toBeCloseTo(Math.sqrt(2 / 72), 2);
     expect(Array.from(m.getParameter("0.bias"))).toEqual(new Array(64).fill(0));
     m.dispose();
+    const d = new Sequential([conv2d(8, 64, 3), flatten()], { inputShape: [8, 5, 5], seed: 3 });
+    const bound = 1 / Math.sqrt(72);
+    for (const name of ["0.weight", "0.bias"]) {
+      const v = d.getParameter(name);
+      expect(v.every((x) => Math.abs(x) <= bound), `${name} within ±1/√72`).toBe(true);
+    }
+    const dw = d.getParameter("0.weight");
+    let dsq = 0;
+    for (const v of dw) dsq += v * v;
+    expect(Math.sqrt(dsq / dw.length)).toBeCloseTo(bound / Math.sqrt(3), 2); // uniform(±b): rms b/√3
+    d.dispose();
   });
 
   it("rejects bad stacks with ShapeErrors naming the layer", () => {

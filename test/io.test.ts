@@ -297,10 +297,10 @@ describe("model files", () => {
       teacher: "784-512-10",
     });
     expect(JSON.parse(metadata.architecture!)).toEqual([
-      { type: "dense", inputs: 4, outputs: 6, init: "he" },
+      { type: "dense", inputs: 4, outputs: 6, init: "torch" },
       { type: "activation", name: "gelu" },
       { type: "dropout", p: 0.2 },
-      { type: "dense", inputs: 6, outputs: 3, init: "he" },
+      { type: "dense", inputs: 6, outputs: 3, init: "torch" },
     ]);
     expect(() => modelToSafetensors(model, { format: "x" })).toThrow(OptionError);
     expect(() => modelToSafetensors(model, { architecture: "x" })).toThrow(/written by the library/);

@@ -544,7 +544,7 @@ describe("train: step budget, clipping, validation and stopping", () => {
 
 describe("train: divergence", () => {
   /** A deep narrow net, so a large lr grows the logits over a few steps until they overflow. */
-  const deep = () => mlp([20, 32, 32, 32, 4], { seed: 3 });
+  const deep = () => mlp([20, 32, 32, 32, 4], { seed: 3, init: "he" });
   const hugeLr: TrainOptions = { epochs: 3, batchSize: 40, optimizer: "sgd", lr: 1000 };
 
   /** Runs train and returns the DivergenceError it throws, with the step it names and the steps that completed. */
@@ -623,7 +623,7 @@ describe("train: divergence", () => {
   it("a model that was above chance and fell back to chance is a collapse (epoch check); the chance rule can be turned off", async () => {
     // A teacher-free collapse: epoch 1 learns, then an lr so large that every ReLU dies is simulated by
     // zeroing the hidden layer's bias far below zero between epochs.
-    const m = model();
+    const m = mlp([20, 16, 4], { seed: 1, init: "he" }); // learns well above chance in epoch 1
     let epochs = 0;
     const options: TrainOptions = {
       epochs: 3, batchSize: 40, divergence: { deadSteps: 1000 },
@@ -635,7 +635,7 @@ describe("train: divergence", () => {
     expect(message).toMatch(/training accuracy fell back to chance \([\d.]+ %\) after reaching [\d.]+ %/);
     expect(message).toMatch(/end of epoch 1, the last healthy one/);
     epochs = 0;
-    const m2 = model();
+    const m2 = mlp([20, 16, 4], { seed: 1, init: "he" });
     const options2 = { ...options, divergence: { deadSteps: 1000, chance: false }, onEpoch: () => {
       if (++epochs === 1) m2.setParameter("0.bias", new Float32Array(16).fill(-1e3));
     } };

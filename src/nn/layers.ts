@@ -13,7 +13,7 @@ export interface DenseSpec {
   type: "dense";
   inputs: number;
   outputs: number;
-  /** "he" (normal, std √(2/inputs); default), "glorot" (uniform ±√(6/(inputs+outputs))), both with biases 0, or "torch" (nn.Linear's default: weights and biases uniform ±1/√inputs). */
+  /** "torch" (default; nn.Linear's: weights and biases uniform ±1/√inputs), "he" (normal, std √(2/inputs)) or "glorot" (uniform ±√(6/(inputs+outputs))), both with biases 0. */
   init?: InitName;
 }
 
@@ -42,7 +42,7 @@ export interface Conv2dSpec {
   kernel: [number, number] | number;
   stride?: number;
   padding?: number;
-  /** "he" (normal, std √(2/fan_in), fan_in = inChannels·kh·kw; default) or "glorot" (uniform over fan_in + fan_out). Biases start at 0. */
+  /** "torch" (default; nn.Conv2d's: weights and biases uniform ±1/√fan_in, fan_in = inChannels·kh·kw), "he" (normal, std √(2/fan_in)) or "glorot" (uniform over fan_in + fan_out), both with biases 0. */
   init?: InitName;
 }
 

@@ -11,7 +11,7 @@ export interface MlpOptions extends SequentialOptions {
   dropout?: number;
   /** Dropout probability on the inputs, before the first dense layer (default 0: none), as in Hinton et al. 2012. */
   inputDropout?: number;
-  /** Weight init (default "he" for relu-like activations, "glorot" for tanh / sigmoid). */
+  /** Weight init (default "torch", PyTorch's nn.Linear default, for every activation; see Sequential). */
   init?: InitName;
 }
 
@@ -25,7 +25,7 @@ export function mlpLayers(widths: readonly number[], options: MlpOptions = {}): 
     throw new ShapeError(`mlp: widths must list at least an input and an output width, e.g. [784, 10]; got ${JSON.stringify(widths)}`);
   }
   const act = options.activation ?? "relu";
-  const init = options.init ?? (act === "tanh" || act === "sigmoid" ? "glorot" : "he");
+  const init = options.init ?? "torch";
   // Checked here too, so that bad options fail even when there is no hidden layer to carry them.
   checkLayers([
     ...(options.inputDropout !== undefined ? [dropout(options.inputDropout)] : []),
