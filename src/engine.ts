@@ -6,8 +6,8 @@
  * because growing memory detaches the previous ArrayBuffer: take a view, use it, drop it.
  */
 import type { KernelExports } from "./runtime/abi.js";
-import type { ParallelOptimizer } from "./runtime/parallel-optim.js";
-import type { ThreadPool } from "./runtime/thread-pool.js";
+import type { ParallelOptimizer } from "./runtime/threads/split-optimizer.js";
+import type { ThreadPool } from "./runtime/threads/pool.js";
 import { ArgumentError, OutOfMemoryError } from "./errors.js";
 
 /** Which compiled build an engine runs. */

@@ -8,8 +8,8 @@ import { detectFeatures, SIMD_MINIMUM_VERSIONS } from "./runtime/features.js";
 import { instantiateKernels } from "./runtime/loader.js";
 import { compileSource, embeddedModule, type WasmSource } from "./runtime/source.js";
 import { checkedElsewhere, checkOptions } from "./options/schema.js";
-import { startThreadedEngine } from "./runtime/threaded-engine.js";
-import { threadsUnavailableReason } from "./runtime/worker-start.js";
+import { startThreadedEngine } from "./runtime/threads/threaded-engine.js";
+import { threadsUnavailableReason } from "./runtime/threads/start-worker.js";
 
 export interface InitOptions {
   /**

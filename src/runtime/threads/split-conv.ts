@@ -1,5 +1,7 @@
 /**
- * Convolutions split across threads, with the bits of one thread (assembly/conv.ts).
+ * Convolutions split across threads, with the bits of one thread (assembly/conv.ts); the
+ * rules and sizes are those of conv2d_forward, conv2d_backward_filter and
+ * conv2d_backward_data in protocol.ts.
  *
  * - forward: the batch is cut into blocks of whole images; images are independent.
  * - backward, weight half: the weight gradient, seen as (cout, K) with K = cin·kh·kw, is
@@ -18,21 +20,20 @@
  * Convolutions of fewer than `minMacs` multiply-adds (batch·cout·oh·ow·cin·kh·kw) run on
  * the calling thread.
  */
-import { OutOfMemoryError } from "../errors.js";
-import type { KernelExports } from "./abi.js";
-import { chunkSize } from "./parallel-gemm.js";
-import {
-  FORM_CONV_DATA, FORM_CONV_FILTER, FORM_CONV_FORWARD, type ChunkRunner, type ThreadPool,
-} from "./thread-pool.js";
+import { OutOfMemoryError } from "../../errors.js";
+import type { KernelExports } from "../abi.js";
+import { chunkSize, type ThreadPool } from "./pool.js";
+import { CHUNK } from "./protocol.js";
 
 type ConvBase = Pick<KernelExports,
-  "conv2d_forward" | "conv2d_backward" | "conv2d_backward_filter" | "conv2d_backward_data" | "heap_alloc" | "heap_free">;
+  "conv2d_forward" | "conv2d_backward" | "conv2d_backward_data" | "heap_alloc" | "heap_free">;
 export type ConvKernels = Pick<KernelExports, "conv2d_forward" | "conv2d_backward">;
 
-const COLUMN_UNIT = 8; // columns per GEMM micro-kernel tile (assembly/gemm.ts)
-const ROW_UNIT = 4; // rows per GEMM micro-kernel tile
-/** Columns of dw per thread below which the weight half is cut by output channels instead. */
-const MIN_COLUMNS_PER_THREAD = 4 * COLUMN_UNIT;
+const FORWARD = CHUNK.conv2d_forward;
+const FILTER = CHUNK.conv2d_backward_filter;
+const DATA = CHUNK.conv2d_backward_data;
+const { columns: COLUMN_UNIT, rows: ROW_UNIT, minColumnsPerThread: MIN_COLUMNS_PER_THREAD } = FILTER.split.sizes;
+const IMAGES = FORWARD.split.sizes.images;
 
 /** im2col buffers for blocks 1 … threads−1, grown on demand and kept. */
 class WorkBuffers {
@@ -61,20 +62,10 @@ class WorkBuffers {
 /** conv2d_forward and conv2d_backward, each splitting its work over `pool` plus the calling thread. */
 export function parallelConvs(kernels: ConvBase, pool: ThreadPool, minMacs: number): ConvKernels {
   const buffers = new WorkBuffers(kernels, pool.workers + 1);
-  const { conv2d_forward: forward, conv2d_backward: backward, conv2d_backward_filter: filter, conv2d_backward_data: data } = kernels;
-  const runForward: ChunkRunner = (w, at) =>
-    forward(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, w[at + 6]!, w[at + 7]!, w[at + 8]!,
-      w[at + 9]!, w[at + 10]!, w[at + 11]!, w[at + 12]!, w[at + 13]!, w[at + 14]!, w[at + 15]!);
-  const runFilter: ChunkRunner = (w, at) =>
-    filter(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, w[at + 6]!, w[at + 7]!, w[at + 8]!,
-      w[at + 9]!, w[at + 10]!, w[at + 11]!, w[at + 12]!, w[at + 13]!, w[at + 14]!, w[at + 15]!, w[at + 16]!,
-      w[at + 17]!, w[at + 18]!);
-  const runData: ChunkRunner = (w, at) =>
-    data(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, w[at + 6]!, w[at + 7]!, w[at + 8]!,
-      w[at + 9]!, w[at + 10]!, w[at + 11]!, w[at + 12]!, w[at + 13]!);
+  const { conv2d_forward: forward, conv2d_backward: backward, conv2d_backward_data: data } = kernels;
 
   /** Images per block for a batch (one block per thread), or 0 when it should not be split. */
-  const imagesPerBlock = (batch: number): number => (batch < 2 ? 0 : chunkSize(batch, 1, pool));
+  const imagesPerBlock = (batch: number): number => (batch < 2 ? 0 : chunkSize(batch, IMAGES, pool));
 
   return {
     conv2d_forward(y, x, w, bias, work, batch, cin, h, wd, cout, kh, kw, stride, pad, flags) {
@@ -88,19 +79,19 @@ export function parallelConvs(kernels: ConvBase, pool: ThreadPool, minMacs: numb
       }
       const direct = isDirect(kh, kw, stride, pad);
       const words = pool.words;
+      const A = FORWARD.word;
       const count = Math.ceil(batch / size);
       for (let i = 0; i < count; i++) {
         const b0 = i * size;
-        const at = pool.chunkAt(i);
-        words[at] = FORM_CONV_FORWARD;
-        words[at + 1] = y + b0 * cout * P * 4; words[at + 2] = x + b0 * cin * h * wd * 4;
-        words[at + 3] = w; words[at + 4] = bias;
-        words[at + 5] = i === 0 || direct ? work : buffers.get(i, K * P * 4);
-        words[at + 6] = Math.min(size, batch - b0);
-        setGeometry(words, at + 7, cin, h, wd, cout, kh, kw, stride, pad);
-        words[at + 15] = flags;
+        const at = pool.chunk(i, FORWARD);
+        words[at + A.y] = y + b0 * cout * P * 4; words[at + A.x] = x + b0 * cin * h * wd * 4;
+        words[at + A.w] = w; words[at + A.bias] = bias;
+        words[at + A.work] = i === 0 || direct ? work : buffers.get(i, K * P * 4);
+        words[at + A.batch] = Math.min(size, batch - b0);
+        setGeometry(words, at, A, cin, h, wd, cout, kh, kw, stride, pad);
+        words[at + A.flags] = flags;
       }
-      pool.runChunks(count, runForward);
+      pool.runChunks(count);
     },
 
     conv2d_backward(dx, dw, db, dy, x, w, work, batch, cin, h, wd, cout, kh, kw, stride, pad) {
@@ -118,21 +109,21 @@ export function parallelConvs(kernels: ConvBase, pool: ThreadPool, minMacs: numb
       const extent = byRows ? cout : K;
       const block = chunkSize(extent, byRows ? ROW_UNIT : COLUMN_UNIT, pool);
       const filterCount = Math.ceil(extent / block);
+      const F = FILTER.word;
       for (let i = 0; i < filterCount; i++) {
         const from = i * block;
         const to = Math.min(extent, from + block);
-        const at = pool.chunkAt(i);
-        words[at] = FORM_CONV_FILTER;
-        words[at + 1] = dw; words[at + 2] = byRows || i === 0 ? db : 0; words[at + 3] = dy; words[at + 4] = x;
+        const at = pool.chunk(i, FILTER);
+        words[at + F.dw] = dw; words[at + F.db] = byRows || i === 0 ? db : 0; words[at + F.dy] = dy; words[at + F.x] = x;
         const rows = byRows ? K : to - from; // rows of col (each P floats) this block unrolls
-        words[at + 5] = i === 0 || direct ? work : buffers.get(i, rows * P * 4);
-        words[at + 6] = batch;
-        setGeometry(words, at + 7, cin, h, wd, cout, kh, kw, stride, pad);
+        words[at + F.work] = i === 0 || direct ? work : buffers.get(i, rows * P * 4);
+        words[at + F.batch] = batch;
+        setGeometry(words, at, F, cin, h, wd, cout, kh, kw, stride, pad);
         // dw[o0:o1, k0:k1]: output channels from … to−1 with all of K, or columns from … to−1 of all channels.
-        words[at + 15] = byRows ? from : 0; words[at + 16] = byRows ? to : cout;
-        words[at + 17] = byRows ? 0 : from; words[at + 18] = byRows ? K : to;
+        words[at + F.o0] = byRows ? from : 0; words[at + F.o1] = byRows ? to : cout;
+        words[at + F.k0] = byRows ? 0 : from; words[at + F.k1] = byRows ? K : to;
       }
-      pool.runChunks(filterCount, runFilter);
+      pool.runChunks(filterCount);
       if (dx === 0) return;
       // Input half: blocks of images.
       const size = imagesPerBlock(batch);
@@ -141,16 +132,16 @@ export function parallelConvs(kernels: ConvBase, pool: ThreadPool, minMacs: numb
         return;
       }
       const dataCount = Math.ceil(batch / size);
+      const D = DATA.word;
       for (let i = 0; i < dataCount; i++) {
         const b0 = i * size;
-        const at = pool.chunkAt(i);
-        words[at] = FORM_CONV_DATA;
-        words[at + 1] = dx + b0 * cin * h * wd * 4; words[at + 2] = dy + b0 * cout * P * 4; words[at + 3] = w;
-        words[at + 4] = i === 0 || direct ? work : buffers.get(i, K * P * 4);
-        words[at + 5] = Math.min(size, batch - b0);
-        setGeometry(words, at + 6, cin, h, wd, cout, kh, kw, stride, pad);
+        const at = pool.chunk(i, DATA);
+        words[at + D.dx] = dx + b0 * cin * h * wd * 4; words[at + D.dy] = dy + b0 * cout * P * 4; words[at + D.w] = w;
+        words[at + D.work] = i === 0 || direct ? work : buffers.get(i, K * P * 4);
+        words[at + D.batch] = Math.min(size, batch - b0);
+        setGeometry(words, at, D, cin, h, wd, cout, kh, kw, stride, pad);
       }
-      pool.runChunks(dataCount, runData);
+      pool.runChunks(dataCount);
     },
   };
 }
@@ -164,10 +155,14 @@ function outputPositions(h: number, wd: number, kh: number, kw: number, stride: 
 /** A 1×1 kernel with stride 1 and no padding: col is the image itself, and work is unused. */
 const isDirect = (kh: number, kw: number, stride: number, pad: number): boolean => kh === 1 && kw === 1 && stride === 1 && pad === 0;
 
-/** Writes cin, h, wd, cout, kh, kw, stride, pad at words[at … at+7]. */
+/** The words of the geometry arguments every convolution chunk takes. */
+type GeometryWords = { readonly [A in "cin" | "h" | "wd" | "cout" | "kh" | "kw" | "stride" | "pad"]: number };
+
+/** Writes cin, h, wd, cout, kh, kw, stride, pad into the chunk at `at`, at their words `G`. */
 function setGeometry(
-  words: Int32Array, at: number, cin: number, h: number, wd: number, cout: number, kh: number, kw: number, stride: number, pad: number,
+  words: Int32Array, at: number, G: GeometryWords, cin: number, h: number, wd: number, cout: number, kh: number, kw: number,
+  stride: number, pad: number,
 ): void {
-  words[at] = cin; words[at + 1] = h; words[at + 2] = wd; words[at + 3] = cout;
-  words[at + 4] = kh; words[at + 5] = kw; words[at + 6] = stride; words[at + 7] = pad;
+  words[at + G.cin] = cin; words[at + G.h] = h; words[at + G.wd] = wd; words[at + G.cout] = cout;
+  words[at + G.kh] = kh; words[at + G.kw] = kw; words[at + G.stride] = stride; words[at + G.pad] = pad;
 }

@@ -1,18 +1,20 @@
 /**
- * Optimizer steps split across threads: sgd_step and adam_step update every parameter
- * on its own, from its own gradient and state, so a block of parameters per thread gives
- * exactly the bits of one call over all of them (the SIMD body and the scalar tail compute
- * the same formula; test/optim.test.ts checks both against the reference). Blocks start at
- * multiples of 16 parameters, keeping the 16-byte alignment of the vector loads.
+ * Optimizer steps split across threads (the rule and sizes: sgd_step and adam_step in
+ * protocol.ts): they update every parameter on its own, from its own gradient and state,
+ * so a block of parameters per thread gives exactly the bits of one call over all of them
+ * (the SIMD body and the scalar tail compute the same formula; test/optim.test.ts checks
+ * both against the reference). Blocks start at multiples of 16 parameters, keeping the
+ * 16-byte alignment of the vector loads.
  *
  * Steps over fewer than DEFAULT_PARALLEL_PARAMETERS parameters run on the calling thread.
  */
-import type { KernelExports } from "./abi.js";
-import { chunkSize } from "./parallel-gemm.js";
-import type { ChunkRunner, ThreadPool } from "./thread-pool.js";
+import type { KernelExports } from "../abi.js";
+import { chunkSize, type ThreadPool } from "./pool.js";
+import { CHUNK } from "./protocol.js";
 
 export const DEFAULT_PARALLEL_PARAMETERS = 1 << 16;
-const UNIT = 16;
+const SGD = CHUNK.sgd_step;
+const ADAM = CHUNK.adam_step;
 
 export type OptimizerKernels = Pick<KernelExports, "sgd_step" | "adam_step">;
 
@@ -40,36 +42,43 @@ export interface ParallelOptimizer {
   adam(param: number, grad: number, m: number, v: number, n: number, s: OptimizerScalars): void;
 }
 
-export function parallelOptimizer(kernels: OptimizerKernels, pool: ThreadPool, minParameters = DEFAULT_PARALLEL_PARAMETERS): ParallelOptimizer {
-  const runSgd = sgdRunner(kernels.sgd_step);
-  const runAdam = adamRunner(kernels.adam_step);
+export function parallelOptimizer(pool: ThreadPool, minParameters = DEFAULT_PARALLEL_PARAMETERS): ParallelOptimizer {
   return {
     minParameters,
     sgd(param, grad, velocity, n, s) {
-      const size = chunkSize(n, UNIT, pool);
+      const size = chunkSize(n, SGD.split.sizes.parameters, pool);
       const count = Math.ceil(n / size);
+      const words = pool.words;
+      const floats = pool.floats;
+      const A = SGD.word;
       for (let i = 0; i < count; i++) {
         const from = i * size;
-        pool.setSgdChunk(i, param + from * 4, grad + from * 4, velocity + from * 4, Math.min(size, n - from), s);
+        const at = pool.chunk(i, SGD);
+        words[at + A.param] = param + from * 4; words[at + A.grad] = grad + from * 4; words[at + A.velocity] = velocity + from * 4;
+        words[at + A.n] = Math.min(size, n - from);
+        floats[at + A.lr] = s.lr; floats[at + A.momentum] = s.momentum; floats[at + A.weightDecay] = s.weightDecay;
+        words[at + A.nesterov] = s.nesterov;
       }
-      pool.runChunks(count, runSgd);
+      pool.runChunks(count);
     },
     adam(param, grad, m, v, n, s) {
-      const size = chunkSize(n, UNIT, pool);
+      const size = chunkSize(n, ADAM.split.sizes.parameters, pool);
       const count = Math.ceil(n / size);
+      const words = pool.words;
+      const floats = pool.floats;
+      const A = ADAM.word;
       for (let i = 0; i < count; i++) {
         const from = i * size;
-        pool.setAdamChunk(i, param + from * 4, grad + from * 4, m + from * 4, v + from * 4, Math.min(size, n - from), s);
+        const at = pool.chunk(i, ADAM);
+        words[at + A.param] = param + from * 4; words[at + A.grad] = grad + from * 4;
+        words[at + A.m] = m + from * 4; words[at + A.v] = v + from * 4; words[at + A.n] = Math.min(size, n - from);
+        floats[at + A.lr] = s.lr; floats[at + A.beta1] = s.beta1; floats[at + A.beta2] = s.beta2; floats[at + A.eps] = s.eps;
+        floats[at + A.weightDecay] = s.weightDecay; words[at + A.step] = s.steps; words[at + A.decoupled] = s.decoupled;
       }
-      pool.runChunks(count, runAdam);
+      pool.runChunks(count);
     },
   };
 }
-
-const sgdRunner = (sgd: OptimizerKernels["sgd_step"]): ChunkRunner => (w, at, f) =>
-  sgd(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, f[at + 5]!, f[at + 6]!, f[at + 7]!, w[at + 8]!);
-const adamRunner = (adam: OptimizerKernels["adam_step"]): ChunkRunner => (w, at, f) =>
-  adam(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, f[at + 6]!, f[at + 7]!, f[at + 8]!, f[at + 9]!, f[at + 10]!, w[at + 11]!, w[at + 12]!);
 
 /** The numbers of one kernel-level call, reused from call to call (no allocation). */
 type MutableScalars = { -readonly [K in keyof OptimizerScalars]: OptimizerScalars[K] };

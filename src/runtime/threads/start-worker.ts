@@ -1,10 +1,10 @@
 /**
- * Starting the GEMM workers: whether threads are possible here, and one worker started
- * from the source text of gemm-worker.ts, as an `eval` worker of node:worker_threads in
- * Node and as a Blob URL module worker elsewhere (browsers, Deno, Bun).
+ * Starting worker threads: whether threads are possible here, and one worker started from
+ * the source text of worker.ts, as an `eval` worker of node:worker_threads in Node and as a
+ * Blob URL module worker elsewhere (browsers, Deno, Bun).
  */
-import { WorkerError } from "../errors.js";
-import { gemmWorkerSource } from "./gemm-worker.js";
+import { WorkerError } from "../../errors.js";
+import { workerSource } from "./worker.js";
 
 const START_TIMEOUT_MS = 30_000;
 
@@ -53,7 +53,7 @@ function startWebWorker(source: string): Started {
   const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
   let worker: Worker;
   try {
-    worker = new Worker(url, { type: "module", name: "distill-wasm gemm" });
+    worker = new Worker(url, { type: "module", name: "distill-wasm kernels" });
   } catch (error) {
     URL.revokeObjectURL(url);
     throw error;
@@ -64,7 +64,7 @@ function startWebWorker(source: string): Started {
     worker.addEventListener("error", (e) => {
       e.preventDefault?.();
       reject(new WorkerError(
-        `a GEMM worker failed to start: ${e.message || "no details"} (a Content-Security-Policy must allow ` +
+        `a worker thread failed to start: ${e.message || "no details"} (a Content-Security-Policy must allow ` +
           "worker-src blob:)",
       ));
     }, { once: true });
@@ -75,12 +75,12 @@ function startWebWorker(source: string): Started {
 /** An `eval` worker of node:worker_threads (Node; also Deno and Bun when their global Worker is unusable). */
 async function startNodeWorker(source: string): Promise<Started> {
   const { Worker: NodeWorker } = await import("node:worker_threads");
-  const worker = new NodeWorker(source, { eval: true, name: "distill-wasm gemm" });
+  const worker = new NodeWorker(source, { eval: true, name: "distill-wasm kernels" });
   worker.unref(); // an idle pool must not keep the process alive
   const ready = new Promise<void>((resolve, reject) => {
     worker.once("message", () => resolve());
-    worker.once("error", (e) => reject(new WorkerError(`a GEMM worker failed to start: ${String(e)}`)));
-    worker.once("exit", (code) => reject(new WorkerError(`a GEMM worker exited with code ${code} while starting`)));
+    worker.once("error", (e) => reject(new WorkerError(`a worker thread failed to start: ${String(e)}`)));
+    worker.once("exit", (code) => reject(new WorkerError(`a worker thread exited with code ${code} while starting`)));
   });
   return { handle: { post: (m) => worker.postMessage(m), terminate: () => void worker.terminate() }, ready };
 }
@@ -92,7 +92,7 @@ async function startNodeWorker(source: string): Promise<Started> {
  * under Deno, say), node:worker_threads is tried where the runtime has it.
  */
 export async function startWorker(setup: Record<string, unknown>): Promise<WorkerHandle> {
-  const source = gemmWorkerSource();
+  const source = workerSource();
   let started: Started;
   if (isNode()) {
     started = await startNodeWorker(source);
@@ -103,7 +103,7 @@ export async function startWorker(setup: Record<string, unknown>): Promise<Worke
       try {
         started = await startNodeWorker(source);
       } catch {
-        throw new WorkerError(`a GEMM worker could not be created: ${String(webError)}`);
+        throw new WorkerError(`a worker thread could not be created: ${String(webError)}`);
       }
     }
   }
@@ -111,7 +111,7 @@ export async function startWorker(setup: Record<string, unknown>): Promise<Worke
   handle.post(setup);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new WorkerError(`a GEMM worker did not start within ${START_TIMEOUT_MS / 1000} s`)),
+    timer = setTimeout(() => reject(new WorkerError(`a worker thread did not start within ${START_TIMEOUT_MS / 1000} s`)),
       START_TIMEOUT_MS);
   });
   try {

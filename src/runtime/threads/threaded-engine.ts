@@ -1,22 +1,22 @@
 /**
  * A multi-threaded engine: the threads build of the kernels instantiated on a shared
  * WebAssembly.Memory, plus workers that instantiate the same module on the same memory
- * and take shares of every large GEMM (parallel-gemm.ts), convolution (parallel-conv.ts),
- * pooling (parallel-pool.ts) and optimizer step (parallel-optim.ts).
+ * and take shares of every large GEMM (split-gemm.ts), convolution (split-conv.ts),
+ * pooling (split-pooling.ts) and optimizer step (split-optimizer.ts).
  *
  * Only the engine's own instance runs the heap allocator; each worker gets a GEMM scratch
  * block from that heap, so no two threads ever pack into the same bytes.
  */
-import { Engine } from "../engine.js";
-import { OutOfMemoryError } from "../errors.js";
-import type { KernelExports } from "./abi.js";
-import { instantiateKernels } from "./loader.js";
-import { parallelConvs } from "./parallel-conv.js";
-import { DEFAULT_PARALLEL_THRESHOLD, parallelGemms } from "./parallel-gemm.js";
-import { parallelOptimizer, parallelOptimizers } from "./parallel-optim.js";
-import { parallelPools } from "./parallel-pool.js";
-import { embeddedModule } from "./source.js";
-import { ThreadPool } from "./thread-pool.js";
+import { Engine } from "../../engine.js";
+import { OutOfMemoryError } from "../../errors.js";
+import type { KernelExports } from "../abi.js";
+import { instantiateKernels } from "../loader.js";
+import { embeddedModule } from "../source.js";
+import { ThreadPool } from "./pool.js";
+import { parallelConvs } from "./split-conv.js";
+import { DEFAULT_PARALLEL_THRESHOLD, parallelGemms } from "./split-gemm.js";
+import { parallelOptimizer, parallelOptimizers } from "./split-optimizer.js";
+import { parallelPools } from "./split-pooling.js";
 
 /** Bytes of one GEMM scratch block (assembly/memory.ts SCRATCH_BYTES). */
 const SCRATCH_BYTES = 512 * 1024;
@@ -56,8 +56,8 @@ export async function startThreadedEngine(
     if (block === 0) throw new OutOfMemoryError("cannot allocate GEMM scratch blocks for the worker threads");
     scratch.push(block);
   }
-  const pool = await ThreadPool.start(module, memory, scratch);
-  const optimizer = parallelOptimizer(exports, pool);
+  const pool = await ThreadPool.start(module, memory, scratch, exports);
+  const optimizer = parallelOptimizer(pool);
   const minMacs = parallelThreshold ?? DEFAULT_PARALLEL_THRESHOLD;
   const kernels: KernelExports = {
     ...exports, ...parallelGemms(exports, pool, minMacs), ...parallelConvs(exports, pool, minMacs),

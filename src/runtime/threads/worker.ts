@@ -1,40 +1,37 @@
 /**
  * The body of a worker thread (its chunks are parts of GEMMs, convolutions, pooling and
- * optimizer steps), shipped as source text (`gemmWorkerSource`) so that a worker can be
- * started from a Blob URL (browsers, Deno, Bun) or `eval` (Node's worker_threads) without
- * a separate file to locate, fetch or bundle.
+ * optimizer steps), shipped as source text (`workerSource`) so that a worker can be started
+ * from a Blob URL (browsers, Deno, Bun) or `eval` (Node's worker_threads) without a separate
+ * file to locate, fetch or bundle.
  *
- * `gemmWorkerMain` must stay self-contained: it is serialised with Function.prototype.toString,
- * so it may not refer to anything outside its own body.
+ * `workerMain` and the `chunkCaller` it is given must stay self-contained: both are
+ * serialised with Function.prototype.toString, so they may not refer to anything outside
+ * their own bodies. The protocol's numbers are not copied here: they arrive in the start
+ * message (WORKER_PROTOCOL, derived from the table in protocol.ts).
  *
- * Protocol (the control block is described in thread-pool.ts):
- *   1. The owner posts { module, memory, control, scratch } once.
+ * Protocol:
+ *   1. The owner posts { module, memory, control, scratch, protocol } once.
  *   2. The worker instantiates the kernel module on the shared memory, points its GEMM
- *      scratch at `scratch` (a block the owner allocated for it) and posts "ready".
+ *      scratch at `scratch` (a block the owner allocated for it), builds a runner for every
+ *      kind of chunk in `protocol.kinds` with chunkCaller, and posts "ready".
  *   3. Forever: wait until control[SEQUENCE] changes (polling about a millisecond first,
- *      which covers the gaps between the products of a training step, then sleeping in
+ *      which covers the gaps between the calls of a training step, then sleeping in
  *      Atomics.wait); return if control[STOP] is set; otherwise claim chunks of that round
- *      until none is left, run each, and count it in control[FINISHED].
+ *      until none is left, run each by its form, and count it in control[FINISHED] (a call
+ *      that throws sets control[FAILED] to 1 + its form, so the owner can name the kernel).
  */
+import { chunkCaller, type WorkerProtocol } from "./protocol.js";
 
-export function gemmWorkerMain(): void {
-  // Must match thread-pool.ts.
-  const SEQUENCE = 0;
-  const STOP = 1;
-  const CLAIM = 2;
-  const FINISHED = 3;
-  const FAILED = 4;
-  const COUNT = 5;
-  const CHUNK_BASE = 8;
-  const CHUNK_WORDS = 20;
+export function workerMain(caller: typeof chunkCaller): void {
   const SPIN_CHECKS = 1_000_000; // about a millisecond of polling before sleeping
 
-  type Kernel = (...args: number[]) => void;
+  type Kernel = (...args: (number | undefined)[]) => unknown;
   interface Setup {
     module: WebAssembly.Module;
     memory: WebAssembly.Memory;
     control: SharedArrayBuffer;
     scratch: number;
+    protocol: WorkerProtocol;
   }
   interface Port {
     post(message: unknown): void;
@@ -63,61 +60,21 @@ export function gemmWorkerMain(): void {
   }
 
   function serve(setup: Setup, port: Port): void {
+    const { SEQUENCE, STOP, CLAIM, FINISHED, FAILED, COUNT, CHUNK_BASE } = setup.protocol.control;
+    const CHUNK_WORDS = setup.protocol.chunkWords;
     const control = new Int32Array(setup.control);
+    const floats = new Float32Array(setup.control); // the same words, for f32 arguments
     const imports = {
       env: {
         memory: setup.memory,
         abort(): never {
-          throw new Error("kernel assertion failed in a GEMM worker");
+          throw new Error("kernel assertion failed in a worker thread");
         },
       },
     };
     const exports = new WebAssembly.Instance(setup.module, imports).exports as Record<string, Kernel>;
     exports.scratch_use!(setup.scratch);
-    const floats = new Float32Array(setup.control); // the same words, for f32 arguments
-    const gemms = [exports.gemm_nn!, exports.gemm_nt!, exports.gemm_tn!];
-    const panels = exports.gemm_panels!;
-    const sgd = exports.sgd_step!;
-    const adam = exports.adam_step!;
-    const convForward = exports.conv2d_forward!;
-    const convFilter = exports.conv2d_backward_filter!;
-    const convData = exports.conv2d_backward_data!;
-    const maxPools = [exports.maxpool2d_forward!, exports.maxpool2d_backward!];
-    const avgPools = [exports.avgpool2d_forward!, exports.avgpool2d_backward!];
-
-    /** Runs the chunk at control[at]: its form, then its arguments (thread-pool.ts lists them). */
-    function runChunk(at: number): void {
-      const w = control;
-      const f = floats;
-      const form = w[at]!;
-      if (form <= 2) {
-        gemms[form]!(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, w[at + 6]!, w[at + 7]!,
-          w[at + 8]!, w[at + 9]!, w[at + 10]!, w[at + 11]!);
-      } else if (form === 3) {
-        panels(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, w[at + 6]!, w[at + 7]!, w[at + 8]!, w[at + 10]!, w[at + 11]!);
-      } else if (form === 4) {
-        sgd(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, f[at + 5]!, f[at + 6]!, f[at + 7]!, w[at + 8]!);
-      } else if (form === 5) {
-        adam(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, f[at + 6]!, f[at + 7]!, f[at + 8]!, f[at + 9]!,
-          f[at + 10]!, w[at + 11]!, w[at + 12]!);
-      } else if (form === 6) {
-        convForward(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, w[at + 6]!, w[at + 7]!, w[at + 8]!,
-          w[at + 9]!, w[at + 10]!, w[at + 11]!, w[at + 12]!, w[at + 13]!, w[at + 14]!, w[at + 15]!);
-      } else if (form === 7) {
-        convFilter(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, w[at + 6]!, w[at + 7]!, w[at + 8]!,
-          w[at + 9]!, w[at + 10]!, w[at + 11]!, w[at + 12]!, w[at + 13]!, w[at + 14]!, w[at + 15]!, w[at + 16]!,
-          w[at + 17]!, w[at + 18]!);
-      } else if (form === 8) {
-        convData(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, w[at + 6]!, w[at + 7]!, w[at + 8]!,
-          w[at + 9]!, w[at + 10]!, w[at + 11]!, w[at + 12]!, w[at + 13]!);
-      } else if (form <= 10) {
-        maxPools[form - 9]!(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, w[at + 6]!, w[at + 7]!, w[at + 8]!,
-          w[at + 9]!, w[at + 10]!);
-      } else {
-        avgPools[form - 11]!(w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, w[at + 6]!, w[at + 7]!, w[at + 8]!,
-          w[at + 9]!);
-      }
-    }
+    const runners = setup.protocol.kinds.map((kind) => caller(exports[kind.kernel]!, kind.arity, kind.floats, control, floats));
 
     let seen = Atomics.load(control, SEQUENCE);
     port.post("ready");
@@ -134,10 +91,12 @@ export function gemmWorkerMain(): void {
         const index = claim & 0xffff;
         if (index >= Atomics.load(control, COUNT)) break;
         if (Atomics.compareExchange(control, CLAIM, claim, claim + 1) !== claim) continue;
+        const at = CHUNK_BASE + index * CHUNK_WORDS;
+        const form = control[at]!;
         try {
-          runChunk(CHUNK_BASE + index * CHUNK_WORDS);
+          runners[form]!(at);
         } catch {
-          Atomics.store(control, FAILED, 1);
+          Atomics.compareExchange(control, FAILED, 0, 1 + form);
         }
         Atomics.add(control, FINISHED, 1);
         Atomics.notify(control, FINISHED); // the owner may be sleeping in join()
@@ -149,7 +108,7 @@ export function gemmWorkerMain(): void {
   port.onMessage((setup) => serve(setup, port));
 }
 
-/** The worker's complete source: the function above, called. */
-export function gemmWorkerSource(): string {
-  return `(${gemmWorkerMain.toString()})();\n`;
+/** The worker's complete source: the function above, called with chunkCaller. */
+export function workerSource(): string {
+  return `(${workerMain.toString()})(${chunkCaller.toString()});\n`;
 }
