@@ -94,6 +94,9 @@ export interface TrainOptions extends ScheduleOptions {
   divergence?: DivergenceOptions | false;
 }
 
+/** Salt of the shuffling PRNG's seed: "shuf". */
+const SHUFFLE_STREAM = 0x73687566;
+
 /** With an AbortSignal, the loop yields to the event loop at least this often (ms). */
 const YIELD_EVERY_MS = 50;
 /** ...and reads the clock about this often (ms): a clock read allocates, so not every step. */
@@ -317,7 +320,9 @@ export async function runLoop(
     const grad = alloc(run.batchSize * classes * 4);
     const order = alloc(train.length * 4);
     const rng = alloc(16);
-    k.rng_seed(rng, run.seed >>> 0, Math.floor(run.seed / 2 ** 32) >>> 0);
+    // A stream of its own ("shuf" in the high word), so that a model and a run given the same
+    // seed do not draw their weights and their data order from the same numbers.
+    k.rng_seed(rng, run.seed >>> 0, (Math.floor(run.seed / 2 ** 32) ^ SHUFFLE_STREAM) >>> 0);
     const snapshot = alloc(model.blockLength * 4);
     /** The weights at the end of the last healthy epoch (at first, the initial ones): what a collapse restores. */
     const lastGood = options.divergence === false ? 0 : alloc(model.blockLength * 4);
