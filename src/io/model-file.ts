@@ -101,7 +101,11 @@ export function modelFromSafetensors(bytes: Uint8Array, options: ModelFileOption
   return model;
 }
 
-/** Writes the model atomically (temporary file + rename) as safetensors. Node, Deno, Bun. */
+/**
+ * Writes the model atomically (temporary file + rename) as safetensors. Node, Deno, Bun.
+ * A symbolic link's target is replaced and the link kept; a directory, device, FIFO or
+ * socket at the path is refused with ArgumentError (see writeBytesAtomic).
+ */
 export async function saveModel(model: Sequential, path: PathOrUrl, metadata: ModelMetadata = {}): Promise<void> {
   await writeBytesAtomic(path, modelToSafetensors(model, metadata), "saveModel");
 }
