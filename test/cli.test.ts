@@ -1,13 +1,13 @@
 /**
  * The distill-wasm command, run as a user runs it: a child process of the built CLI.
- * Exit codes (0 ok, 2 usage, 1 failure, 130 interrupted), one-line errors without stack
- * traces, --json documents, every command on small data, Ctrl-C, and a run killed with
+ * Exit codes (0 ok, 2 usage, 1 failure, 130 Ctrl-C, 143 SIGTERM), one-line errors without
+ * stack traces, --json documents, every command on small data, Ctrl-C, and a run killed with
  * SIGKILL mid-epoch then resumed from its checkpoint ending bit-identical to a run that
  * was never interrupted.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -63,6 +63,13 @@ describe("usage and errors", () => {
     ["bad --data", ["train", "--arch", "8-3", "--out", "x", "--data", "parquet:x"], /--data must be mnist, idx:DIR/],
     ["bad --threads", ["train", "--threads", "0", "--arch", "8-3", "--out", "x", "--data", "csv:blobs.csv"], /--threads must be a whole number from 1 to 64 or auto; got "0"/],
     ["two teacher sources", ["distill", "--teacher", "a", "--teacher-logits", "b", "--arch", "8-3", "--out", "x", "--data", "csv:blobs.csv"], /exactly one of --teacher/],
+    ["--teacher with no file names", ["distill", "--teacher", ",", "--arch", "8-3", "--out", "x", "--data", "csv:blobs.csv"], /--teacher needs one or more model file names/],
+    // Values the flag parser lets through and the library's option checks refuse before the first batch.
+    ["--batch-size larger than the data", ["train", "--data", "csv:blobs.csv", "--arch", "8-3", "--batch-size", "1000", "--out", "x"], /batchSize 1000 is larger than the training data \(300 samples\)/],
+    ["--validation 0", ["train", "--data", "csv:blobs.csv", "--arch", "8-3", "--validation", "0", "--out", "x"], /validation as a fraction must be in \(0, 1\); got 0/],
+    ["--lr 0", ["train", "--data", "csv:blobs.csv", "--arch", "8-3", "--lr", "0", "--out", "x"], /lr must be a finite number > 0; got 0/],
+    ["step:0 in --schedule", ["train", "--data", "csv:blobs.csv", "--arch", "8-3", "--schedule", "step:0:0.5", "--out", "x"], /step "every" must be an integer ≥ 1/],
+    ["demo --temperature 0", ["demo", "--temperature", "0", "--out", "demo-never"], /temperature must be a finite number > 0; got 0/],
   ];
   for (const [what, args, message] of usage) {
     it(`${what}: exit 2 and one line naming it`, () => {
@@ -73,6 +80,33 @@ describe("usage and errors", () => {
       expect(r.err).not.toMatch(/ at .*\.js:\d+/);
     });
   }
+
+  it("--temperature 0 and a zero among --temperatures are usage errors found before any training", () => {
+    expect(cli(["train", "--data", "csv:blobs.csv", "--arch", "8-8-3", "--epochs", "1", "--out", "t0.safetensors"], dir).code).toBe(0);
+    const common = ["--data", "csv:blobs.csv", "--teacher", "t0.safetensors", "--arch", "8-3"];
+    for (const [args, message] of [
+      [["distill", ...common, "--temperature", "0", "--out", "s0.safetensors"], /distill: temperature must be a finite number > 0; got 0/],
+      [["search", ...common, "--temperatures", "2,0"], /--temperatures: temperature must be a finite number > 0; got 0/],
+    ] as const) {
+      const r = cli([...args], dir);
+      expect(r.code, r.err).toBe(2);
+      expect(r.err).toMatch(message);
+      expect(r.err.trim().split("\n")).toHaveLength(1);
+      expect(r.out).not.toMatch(/epoch|trial 2/);
+    }
+    expect(existsSync(join(dir, "s0.safetensors"))).toBe(false);
+  });
+
+  it("--threads above the machine's cores trains, with a one-line warning that it runs slower", () => {
+    const threads = availableParallelism() + 1;
+    if (threads > 64) return; // --threads stops at 64: no count above the cores to try
+    const r = cli(["train", "--data", "csv:blobs.csv", "--arch", "8-3", "--epochs", "1", "--threads", String(threads), "--out", "threads.safetensors"], dir);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err.trim().split("\n")).toEqual([
+      `distill-wasm: warning: --threads ${threads} is more than the ${threads - 1} cores of this machine; more threads than cores runs much slower`,
+    ]);
+    expect(cli(["train", "--data", "csv:blobs.csv", "--arch", "8-3", "--epochs", "1", "--threads", String(threads - 1), "--out", "threads.safetensors"], dir).err).toBe("");
+  });
 
   it("a missing or corrupt file: exit 1 and one line naming the file, no stack trace", () => {
     const missing = cli(["eval", "--model", "missing.safetensors", "--data", "csv:blobs.csv"], dir);
@@ -318,5 +352,20 @@ describe("interruptions", () => {
     expect(await exited).toBe(130);
     expect(output).toMatch(/stopped by Ctrl-C/);
     expect(existsSync(join(dir, "interrupted.safetensors"))).toBe(true);
+  }, 60_000);
+
+  it("SIGTERM stops like Ctrl-C: after the current batch, the model saved, exit 143 (128 + 15)", async () => {
+    const child = spawn(process.execPath, [CLI, "train", ...args, "--epochs", "1000000", "--out", "terminated.safetensors"], { cwd: dir });
+    let output = "";
+    let errors = "";
+    child.stdout.on("data", (d) => (output += d));
+    child.stderr.on("data", (d) => (errors += d));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    while (!/epoch 2\//.test(output)) await new Promise((r) => setTimeout(r, 10));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(143);
+    expect(output).toMatch(/stopped by SIGTERM after \d+ steps; the model so far is saved/);
+    expect(errors.trim()).toBe("SIGTERM: stopping after the current batch (SIGTERM again to quit now)");
+    expect(weights(join(dir, "terminated.safetensors")).size).toBeGreaterThan(0);
   }, 60_000);
 });

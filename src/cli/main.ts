@@ -1,11 +1,17 @@
 #!/usr/bin/env node
 /**
  * The `distill-wasm` command. Usage mistakes exit with code 2 and a one-line message,
- * failures with code 1 (a typed library error: its message, no stack trace), Ctrl-C with
- * 130 after the current batch (a second Ctrl-C quits at once).
+ * failures with code 1 (a typed library error: its message, no stack trace). Ctrl-C
+ * (SIGINT) and SIGTERM both stop after the current batch and save what was trained, then
+ * exit 128 + the signal's number as a shell reports it: 130 and 143 (a second signal
+ * quits at once). A closed stdout (`… | head -1`) only stops the printing (see host.ts).
+ *
+ * An OptionError the library raises before the first training batch comes from checking
+ * the options the flags made (a batch larger than the data, lr 0, T 0, …): a usage
+ * mistake, exit 2. After the first batch it is a failure like any other, exit 1.
  */
-import { DistillError } from "../errors.js";
-import { nodeHost, type Host } from "../runtime/host.js";
+import { DistillError, OptionError } from "../errors.js";
+import { nodeHost, type Host, type StopSignal } from "../runtime/host.js";
 import { helpText, parseFlags, UsageError, type Flags, type FlagSpec } from "./args.js";
 import { BENCH_SPEC, BENCH_USAGE, runBench } from "./commands/bench.js";
 import { DEMO_SPEC, DEMO_USAGE, runDemo } from "./commands/demo.js";
@@ -56,18 +62,32 @@ export async function main(host: Host): Promise<number> {
     return 0;
   }
   const flags = parseFlags(name, rest, command.spec);
+  warnAboutThreads(host, flags);
   const controller = new AbortController();
+  const ctx = makeContext(host, Boolean(flags.json), controller.signal);
   let interrupts = 0;
-  const stop = host.onInterrupt(() => {
-    if (++interrupts > 1) host.exitNow(130);
-    host.err("\nstopping after the current batch (Ctrl-C again to quit now)\n");
-    controller.abort();
+  const stop = host.onInterrupt((signal: StopSignal) => {
+    controller.abort(signal); // the first signal's name stays the reason: it sets the exit code
+    if (++interrupts > 1) host.exitNow(ctx.stopped().code);
+    const again = signal === "SIGINT" ? "Ctrl-C again" : "SIGTERM again";
+    host.err(`\n${signal === "SIGINT" ? "" : "SIGTERM: "}stopping after the current batch (${again} to quit now)\n`);
   });
   try {
-    return await command.run(makeContext(host, Boolean(flags.json), controller.signal), flags);
+    return await command.run(ctx, flags);
+  } catch (err) {
+    if (err instanceof OptionError && !ctx.trainingStarted) throw new UsageError(err.message);
+    throw err;
   } finally {
     stop();
     stopEngine();
+  }
+}
+
+/** --threads N above the cores: allowed (the results do not change), but oversubscribed workers run much slower. */
+function warnAboutThreads(host: Host, flags: Flags): void {
+  const threads = Number(flags.threads);
+  if (Number.isInteger(threads) && threads > host.cores && threads <= 64) {
+    host.err(`distill-wasm: warning: --threads ${threads} is more than the ${host.cores} cores of this machine; more threads than cores runs much slower\n`);
   }
 }
 

@@ -1,8 +1,10 @@
 /**
  * Training progress on the terminal: a bar with the epoch, ETA, loss and accuracy that
  * redraws in place on a TTY, one plain line per epoch otherwise, nothing in --json mode.
+ * Every batch also tells the context that training has begun (see Context.trainingStarted).
  */
 import type { Host } from "../runtime/host.js";
+import type { Context } from "./context.js";
 import type { BatchInfo, EpochRecord } from "../train/loop.js";
 
 export type OutputMode = "tty" | "plain" | "json";
@@ -16,6 +18,7 @@ function eta(seconds: number): string {
 }
 
 export class Progress {
+  private readonly ctx: Context;
   private readonly host: Host;
   private readonly mode: OutputMode;
   private readonly label: string;
@@ -25,9 +28,10 @@ export class Progress {
   private lastDraw = 0;
   private lastEpoch = 0;
 
-  constructor(host: Host, mode: OutputMode, label: string, epochs: number, stepsPerEpoch: number) {
-    this.host = host;
-    this.mode = mode;
+  constructor(ctx: Context, label: string, epochs: number, stepsPerEpoch: number) {
+    this.ctx = ctx;
+    this.host = ctx.host;
+    this.mode = ctx.mode;
     this.label = label;
     this.epochs = epochs;
     this.stepsPerEpoch = stepsPerEpoch;
@@ -35,6 +39,7 @@ export class Progress {
 
   /** onBatch callback: redraws the bar at most ~10 times a second. */
   batch = (info: BatchInfo): void => {
+    this.ctx.markTrainingStarted();
     if (this.mode !== "tty") return;
     const now = performance.now();
     if (this.started === 0) this.started = now;

@@ -14,7 +14,9 @@ import { mlp } from "../../nn/mlp.js";
 import { describeMachine, renderReport, reportJson, type ReportData } from "../../report/index.js";
 import type { TrainOptions, TrainResult } from "../../train/loop.js";
 import { train } from "../../train/train.js";
+import { requireAlpha, requireTemperature } from "../../validate.js";
 import { ENGINE_FLAGS, startEngine } from "../engine.js";
+import { checkOutputs } from "../outputs.js";
 import type { Flags, FlagSpec } from "../args.js";
 import type { Context } from "../context.js";
 import { Progress } from "../progress.js";
@@ -33,18 +35,25 @@ export const DEMO_SPEC: Record<string, FlagSpec> = {
 const TEACHER = [784, 512, 512, 10];
 const STUDENT = [784, 32, 10];
 
+const NAMES = { teacher: "teacher.safetensors", scratch: "student-scratch.safetensors", distilled: "student-distilled.safetensors" };
+const REPORTS = ["report.html", "report.json"];
+
 export async function runDemo(ctx: Context, flags: Flags): Promise<number> {
-  const engine = await startEngine(flags);
   const seed = flags.seed as number;
   const epochs = flags.epochs as number;
   const out = flags.out as string;
-  const temperature = flags.temperature as number;
-  const alpha = flags.alpha as number;
+  // T and α are first used by the third stage: checked now, not after two models trained.
+  const temperature = requireTemperature("--temperature", flags.temperature);
+  const alpha = requireAlpha("--alpha", flags.alpha);
+  // The folder is made now, so that every file the run will write can be checked before it trains.
+  await makeDirectory(out, "--out");
+  await checkOutputs({ ...flags, data: "mnist" }, [...Object.values(NAMES), ...REPORTS].map((name) => ({ flag: "out", path: String(joinPath(out, name)) })));
+  const engine = await startEngine(flags);
   const { train: data, test } = await loadMnistDigits({ train: 8000, test: 2000, seed });
   ctx.say(`distill-wasm demo: mnist package digits, ${data.length} train / ${test.length} test, seed ${seed}, ${engine.build} build`);
 
   const stage = async (label: string, epochsOf: number, batch: number, run: (o: TrainOptions) => Promise<TrainResult>) => {
-    const progress = new Progress(ctx.host, ctx.mode, label.padEnd(9), epochsOf, Math.ceil(data.length / batch));
+    const progress = new Progress(ctx, label.padEnd(9), epochsOf, Math.ceil(data.length / batch));
     return run({
       epochs: epochsOf, batchSize: batch, seed, signal: ctx.signal, optimizer: { type: "sgd", momentum: 0.9, lr: 0.05 },
       onBatch: progress.batch, onEpoch: progress.epoch,
@@ -61,9 +70,9 @@ export async function runDemo(ctx: Context, flags: Flags): Promise<number> {
       histories.push(["distilled", await stage("distilled", 2 * epochs, 64, (o) => distill({ ...o, teacher, student, data, temperature, alpha }))]);
     }
     const aborted = ctx.signal.aborted;
-    await makeDirectory(out);
+    await makeDirectory(out, "--out");
     const table = compare({ teacher, student, baseline: scratch, data: test });
-    const names = { teacher: "teacher.safetensors", scratch: "student-scratch.safetensors", distilled: "student-distilled.safetensors" };
+    const names = NAMES;
     const accuracy = Object.fromEntries(table.rows.map((r) => [r.name, r.accuracy]));
     await saveModel(teacher, joinPath(out, names.teacher), { command: "demo", role: "teacher" });
     await saveModel(scratch, joinPath(out, names.scratch), { command: "demo", role: "student trained from scratch" });
@@ -98,14 +107,14 @@ export async function runDemo(ctx: Context, flags: Flags): Promise<number> {
       ctx.json({
         command: "demo", out, aborted, temperature, alpha,
         accuracy: accuracy.student, params: student.parameterCount,
-        models: table.rows, files: [...Object.values(names), "report.html", "report.json"],
+        models: table.rows, files: [...Object.values(names), ...REPORTS],
       });
     } else {
       ctx.say(`\n${formatCompareTable(table, { student: "distilled student", baseline: "scratch student" })}`);
       ctx.say(`\nwrote ${Object.values(names).join(", ")}, report.html and report.json to ${out}/`);
-      if (aborted) ctx.say("stopped early by Ctrl-C: the models hold what was trained so far");
+      if (aborted) ctx.say(`stopped early by ${ctx.stopped().by}: the models hold what was trained so far`);
     }
-    return aborted ? 130 : 0;
+    return aborted ? ctx.stopped().code : 0;
   } finally {
     for (const m of [teacher, scratch, student]) m.dispose();
   }

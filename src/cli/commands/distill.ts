@@ -11,6 +11,7 @@ import { ENGINE_FLAGS, startEngine } from "../engine.js";
 import { UsageError, type Flags, type FlagSpec } from "../args.js";
 import { errorsText, percent, testErrors, type Context } from "../context.js";
 import { loadSource } from "../data-source.js";
+import { checkOutputs } from "../outputs.js";
 import { buildModel, CHECKPOINT_FLAGS, classBiasFlag, trainingRows, checkpointOptions, DATA_FLAGS, MODEL_FLAGS, TRAIN_FLAGS, trainOptions } from "../options.js";
 import { Progress } from "../progress.js";
 
@@ -48,21 +49,33 @@ function parseHints(list: unknown, flag = "hints"): HintSpec[] | undefined {
   });
 }
 
-/** Loads the teacher named by --teacher / --teacher-logits; returns it and the models to dispose. */
-export async function loadTeacher(flags: Flags): Promise<{ teacher: Teacher; models: Sequential[]; description: string }> {
+/** The teacher files or the logits file the flags name (exactly one of the two); UsageError otherwise. */
+export function teacherSource(flags: Flags): { files: string[] } | { logits: string } {
   const files = flags.teacher as string[] | undefined;
   const logits = flags["teacher-logits"] as string | undefined;
-  if ((files ? 1 : 0) + (logits ? 1 : 0) !== 1) throw new UsageError("give exactly one of --teacher FILE[,FILE…] and --teacher-logits FILE.npy");
-  if (logits) return { teacher: await loadTeacherLogits(logits), models: [], description: `logits ${logits}` };
+  if ((files ? 1 : 0) + (logits !== undefined ? 1 : 0) !== 1) throw new UsageError("give exactly one of --teacher FILE[,FILE…] and --teacher-logits FILE.npy");
+  // The list parser drops empty items, so "--teacher ," arrives as no files at all.
+  if (files?.length === 0) throw new UsageError("--teacher needs one or more model file names separated by commas, e.g. --teacher t.safetensors");
+  if (logits === "") throw new UsageError("--teacher-logits needs a file name, e.g. --teacher-logits logits.npy");
+  return files ? { files } : { logits: logits! };
+}
+
+/** Loads the teacher named by --teacher / --teacher-logits; returns it and the models to dispose. */
+export async function loadTeacher(flags: Flags): Promise<{ teacher: Teacher; models: Sequential[]; description: string }> {
+  const source = teacherSource(flags);
+  if ("logits" in source) return { teacher: await loadTeacherLogits(source.logits), models: [], description: `logits ${source.logits}` };
+  const files = source.files;
   const models = [];
-  for (const file of files!) models.push(await loadModel(file));
+  for (const file of files) models.push(await loadModel(file));
   const teacher = models.length === 1 ? models[0]! : models;
-  return { teacher, models, description: models.map((m, i) => `${m.architecture} (${files![i]})`).join(" + ") };
+  return { teacher, models, description: models.map((m, i) => `${m.architecture} (${files[i]})`).join(" + ") };
 }
 
 export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
   const out = flags.out as string | undefined;
   if (!out) throw new UsageError("--out is required: where to save the student, e.g. --out student.safetensors");
+  teacherSource(flags);
+  await checkOutputs(flags);
   await startEngine(flags);
   const seed = flags.seed as number;
   const loaded = await loadSource(flags.data as string, flags["test-split"] as number | undefined, seed);
@@ -83,7 +96,7 @@ export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
   if (flags["fine-tune-epochs"] !== undefined) options.fineTune = { epochs: flags["fine-tune-epochs"] as number, signal: ctx.signal };
   if (options.resume) ctx.say(`resuming from ${flags.checkpoint} at step ${options.resume.steps}`);
   ctx.say(`distill ${student.architecture} (${student.parameterCount.toLocaleString("en-US")} parameters) from ${description}, T = ${options.temperature}, α = ${options.alpha}`);
-  const progress = new Progress(ctx.host, ctx.mode, "distill", options.epochs!, Math.ceil(data.train.length / options.batchSize!));
+  const progress = new Progress(ctx, "distill", options.epochs!, Math.ceil(data.train.length / options.batchSize!));
   const result = await distill({ ...options, onBatch: progress.batch, onEpoch: progress.epoch });
   if (classBias) adjustClassBias(student, classBias);
   const evaluation = data.test ? evaluate(student, data.test) : undefined;
@@ -100,9 +113,9 @@ export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
       stopReason: result.stopReason, steps: result.steps, history: result.history,
     });
   } else {
-    if (result.stopReason === "aborted") ctx.say(`stopped by Ctrl-C after ${result.steps} steps; the student so far is saved`);
+    if (result.stopReason === "aborted") ctx.say(`stopped by ${ctx.stopped().by} after ${result.steps} steps; the student so far is saved`);
     ctx.say(`test accuracy ${percent(evaluation?.accuracy)}${errorsText(evaluation)}; saved ${out}`);
   }
   for (const m of [student, ...models]) m.dispose();
-  return result.stopReason === "aborted" ? 130 : 0;
+  return result.stopReason === "aborted" ? ctx.stopped().code : 0;
 }

@@ -2,6 +2,7 @@
 import { searchTemperature } from "../../distill/search.js";
 import { mlp } from "../../nn/mlp.js";
 import type { ActivationName } from "../../nn/layers.js";
+import { requireAlpha, requireTemperature } from "../../validate.js";
 import { ENGINE_FLAGS, startEngine } from "../engine.js";
 import { UsageError, type Flags, type FlagSpec } from "../args.js";
 import { percent, type Context } from "../context.js";
@@ -34,13 +35,15 @@ export async function runSearch(ctx: Context, flags: Flags): Promise<number> {
   const { teacher, models } = await loadTeacher(flags);
   if (flags["teacher-logits"]) throw new UsageError("search needs --teacher model files (the validation split reorders the rows)");
   const widths = parseArch(flags.arch);
-  const temperatures = numbers("temperatures", flags.temperatures);
-  const alphas = numbers("alphas", flags.alphas);
+  // Checked here, not when their trial comes: a bad last value would otherwise end the
+  // search after all the trials before it had trained (and as a failure, not a usage error).
+  const temperatures = numbers("temperatures", flags.temperatures).map((t) => requireTemperature("--temperatures", t));
+  const alphas = numbers("alphas", flags.alphas).map((a) => requireAlpha("--alphas", a));
   ctx.say(`search: ${temperatures.length} × ${alphas.length} students ${widths.join("-")} on ${train.length} rows, ranked on ${validation.length}`);
   const { validation: _v, ...budget } = trainOptions(flags);
   let done = 0;
   const result = await searchTemperature({
-    ...budget, teacher, data: train, validation, temperatures, alphas, signal: ctx.signal,
+    ...budget, teacher, data: train, validation, temperatures, alphas, signal: ctx.signal, onBatch: ctx.markTrainingStarted,
     student: () => {
       if (done++ > 0 || ctx.mode !== "json") ctx.say(`  trial ${done}/${temperatures.length * alphas.length}`);
       return mlp(widths, mlpOptions(flags, seed));

@@ -7,6 +7,7 @@ import { ENGINE_FLAGS, startEngine } from "../engine.js";
 import { UsageError, type Flags, type FlagSpec } from "../args.js";
 import { errorsText, percent, testErrors, type Context } from "../context.js";
 import { loadSource } from "../data-source.js";
+import { checkOutputs } from "../outputs.js";
 import { buildModel, CHECKPOINT_FLAGS, classBiasFlag, trainingRows, checkpointOptions, DATA_FLAGS, MODEL_FLAGS, TRAIN_FLAGS, trainOptions } from "../options.js";
 import { Progress } from "../progress.js";
 
@@ -20,6 +21,7 @@ export const TRAIN_SPEC: Record<string, FlagSpec> = {
 export async function runTrain(ctx: Context, flags: Flags): Promise<number> {
   const out = flags.out as string | undefined;
   if (!out) throw new UsageError("--out is required: where to save the model, e.g. --out teacher.safetensors");
+  await checkOutputs(flags);
   await startEngine(flags);
   const seed = flags.seed as number;
   const loaded = await loadSource(flags.data as string, flags["test-split"] as number | undefined, seed);
@@ -29,7 +31,7 @@ export async function runTrain(ctx: Context, flags: Flags): Promise<number> {
   const options = { ...trainOptions(flags), ...(await checkpointOptions(flags)) };
   if (options.resume) ctx.say(`resuming from ${flags.checkpoint} at step ${options.resume.steps}`);
   ctx.say(`train ${model.architecture} (${model.parameterCount.toLocaleString("en-US")} parameters) on ${data.description}`);
-  const progress = new Progress(ctx.host, ctx.mode, "train", options.epochs!, Math.ceil(data.train.length / options.batchSize!));
+  const progress = new Progress(ctx, "train", options.epochs!, Math.ceil(data.train.length / options.batchSize!));
   const result = await train(model, data.train, { ...options, signal: ctx.signal, onBatch: progress.batch, onEpoch: progress.epoch });
   if (classBias) adjustClassBias(model, classBias);
   const evaluation = data.test ? evaluate(model, data.test) : undefined;
@@ -44,9 +46,9 @@ export async function runTrain(ctx: Context, flags: Flags): Promise<number> {
       accuracy: evaluation?.accuracy ?? null, ...testErrors(evaluation), stopReason: result.stopReason, steps: result.steps, history: result.history,
     });
   } else {
-    if (result.stopReason === "aborted") ctx.say(`stopped by Ctrl-C after ${result.steps} steps; the model so far is saved`);
+    if (result.stopReason === "aborted") ctx.say(`stopped by ${ctx.stopped().by} after ${result.steps} steps; the model so far is saved`);
     ctx.say(`test accuracy ${percent(evaluation?.accuracy)}${errorsText(evaluation)}; saved ${out}`);
   }
   model.dispose();
-  return result.stopReason === "aborted" ? 130 : 0;
+  return result.stopReason === "aborted" ? ctx.stopped().code : 0;
 }
