@@ -120,7 +120,12 @@ describe("checkpoints and resume", () => {
     await expect(train(other, data, { ...options, batchSize: 12, resume: checkpoints[0]! })).rejects.toThrow(/different run/);
     const wider = mlp([64, 25, 4], { seed: 1 });
     await expect(train(wider, data, { ...options, resume: checkpoints[0]! })).rejects.toThrow(/different run/);
-    for (const m of [model, other, wider]) m.dispose();
+    // A train() checkpoint given to distill: refused, never a silent fresh start that overwrites it.
+    const student = mlp([64, 24, 4], { seed: 1 });
+    const teacher = mlp([64, 24, 4], { seed: 2 });
+    await expect(distill({ ...options, teacher, student, data, resume: checkpoints[0]! }))
+      .rejects.toThrow(/distill: cannot resume from a checkpoint of a "train" stage/);
+    for (const m of [model, other, wider, student, teacher]) m.dispose();
   });
 
   it("a checkpoint is a snapshot: later training does not change a saved one", async () => {

@@ -123,6 +123,12 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
   if (teacher.kind === "logits" && typeof options.validation === "number") {
     throw new OptionError(`${op}: with precomputed teacher logits, pass validation as a Dataset (the logits are indexed by the rows of data)`);
   }
+  const stage = options.resume?.stage;
+  if (options.resume && stage !== "hint" && stage !== "main") {
+    throw new OptionError(
+      `${op}: cannot resume from a checkpoint of a ${JSON.stringify(stage)} stage: distill resumes its own "hint" or "main" stage (a checkpoint of train() resumes with train())`,
+    );
+  }
   const { train: trainSet, validation } = resolveValidation(op, student, data, options);
   resolveRun(options, trainSet.length); // option errors before any teacher work
   const epochs = options.epochs ?? (options.steps === undefined ? 10 : Infinity);
