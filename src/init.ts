@@ -4,7 +4,7 @@
  */
 import { Engine } from "./engine.js";
 import { OptionError, NotInitializedError, RuntimeSupportError } from "./errors.js";
-import { detectFeatures, SIMD_MINIMUM_VERSIONS } from "./runtime/features.js";
+import { coreCount, detectFeatures, SIMD_MINIMUM_VERSIONS } from "./runtime/features.js";
 import { instantiateKernels } from "./runtime/loader.js";
 import { compileSource, embeddedModule, type WasmSource } from "./runtime/source.js";
 import { checkedElsewhere, checkOptions } from "./options/schema.js";
@@ -92,17 +92,6 @@ async function resolveThreads(threads: InitOptions["threads"]): Promise<number> 
     throw new OptionError(`init: threads must be an integer from 1 to ${MAX_THREADS} or "auto"; got ${JSON.stringify(threads)}`);
   }
   return threads;
-}
-
-async function coreCount(): Promise<number> {
-  const fromNavigator = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
-  if (typeof fromNavigator === "number" && fromNavigator > 0) return fromNavigator;
-  try {
-    const os = await import("node:os");
-    return os.availableParallelism?.() ?? os.cpus().length;
-  } catch {
-    return 1;
-  }
 }
 
 let defaultEngine: Engine | undefined;

@@ -91,7 +91,7 @@ function warnAboutThreads(host: Host, flags: Flags): void {
   }
 }
 
-const host = nodeHost();
+const host = await nodeHost();
 main(host).then(
   (code) => host.setExitCode(code),
   (err: unknown) => {

@@ -45,3 +45,15 @@ export function detectFeatures(): WasmFeatures {
 /** The minimum versions with fixed-width WebAssembly SIMD, for error messages. */
 export const SIMD_MINIMUM_VERSIONS =
   "Node 16.4, Deno 1.9, Bun 1.0, Chrome 91, Edge 91, Firefox 89, Safari 16.4";
+
+/** Logical cores this process may use: navigator.hardwareConcurrency, or Node's os module (loaded only where it exists); 1 if neither says. */
+export async function coreCount(): Promise<number> {
+  const fromNavigator = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
+  if (typeof fromNavigator === "number" && fromNavigator > 0) return fromNavigator;
+  try {
+    const os = await import("node:os");
+    return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+  } catch {
+    return 1;
+  }
+}

@@ -10,7 +10,7 @@
  * exit code. The same for stderr. Without this, Node raises the stream's error as an
  * uncaught exception and the process dies before anything is saved.
  */
-import * as os from "node:os";
+import { coreCount } from "./features.js";
 
 /** The signals that stop a run after the current batch (a second one quits at once). */
 export type StopSignal = "SIGINT" | "SIGTERM";
@@ -54,12 +54,7 @@ function guardedWriter(stream: Stream): (text: string) => void {
   };
 }
 
-function coreCount(): number {
-  const available = (os as { availableParallelism?: () => number }).availableParallelism;
-  return Math.max(1, typeof available === "function" ? available() : os.cpus().length);
-}
-
-export function nodeHost(): Host {
+export async function nodeHost(): Promise<Host> {
   const proc = globalThis.process;
   return {
     args: proc.argv.slice(2),
@@ -67,7 +62,7 @@ export function nodeHost(): Host {
     err: guardedWriter(proc.stderr),
     isTTY: Boolean(proc.stdout.isTTY),
     columns: proc.stdout.columns || 80,
-    cores: coreCount(),
+    cores: await coreCount(),
     onInterrupt(handler) {
       const listeners = STOP_SIGNALS.map((signal) => [signal, () => handler(signal)] as const);
       for (const [signal, listener] of listeners) proc.on(signal, listener);
