@@ -112,7 +112,7 @@ export class DivergenceError extends DistillError {
   }
 }
 
-/** A GEMM worker thread could not start or failed while computing its share. */
+/** A worker thread could not start or failed while running its share of a kernel. */
 export class WorkerError extends DistillError {
   constructor(message: string) {
     super("WORKER_FAILED", message);
