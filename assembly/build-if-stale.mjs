@@ -1,0 +1,29 @@
+// Runs `npm run build` only when something it produces is missing or older than what it is
+// made from, so that `npm run demo` after `npm ci` (whose prepare step builds) starts at once.
+//   made from: assembly/**, asconfig.json, src/** (but the generated modules), tsconfig.json, package.json
+//   produces:  build/*.wasm, src/runtime/wasm-bytes.generated.ts, dist/index.js and dist/cli/main.js
+//              (tsc rewrites every output it emits, so these two date the whole of dist/)
+// Usage: node assembly/build-if-stale.mjs
+import { execSync } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("../", import.meta.url));
+const GENERATED = [join(root, "src/runtime/wasm-bytes.generated.ts"), join(root, "src/runtime/vendor")];
+
+/** Modification times (ms) of the files under `path` (a file or a folder), skipping `skip`. */
+function times(path, skip = []) {
+  if (!existsSync(path) || skip.some((s) => path.startsWith(s))) return [];
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return [stat.mtimeMs];
+  return readdirSync(path).flatMap((name) => times(join(path, name), skip));
+}
+
+const sources = ["assembly", "asconfig.json", "src", "tsconfig.json", "package.json"].flatMap((p) => times(join(root, p), GENERATED));
+const outputs = ["build", "src/runtime/wasm-bytes.generated.ts", "dist/index.js", "dist/cli/main.js"].map((p) => times(join(root, p)));
+const stale = outputs.some((t) => t.length === 0) || Math.min(...outputs.flat()) < Math.max(...sources);
+if (stale) {
+  console.log("distill-wasm: building (the build is missing or older than its sources)");
+  execSync("npm run build --silent", { cwd: root, stdio: "inherit" });
+}
