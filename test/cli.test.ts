@@ -300,6 +300,37 @@ describe("the paper's recipe: layers, constraints, transfer sets and collapse", 
   });
 });
 
+describe("teacher logits must match the rows they teach", () => {
+  it("a logits file of the right size but the wrong shape is refused; --test-split and --exclude-classes cannot follow logits", () => {
+    const base = ["distill", "--data", "csv:blobs.csv", "--arch", "8-4-3", "--epochs", "1", "--out", "s.safetensors"];
+    for (const shape of [[150, 6], [900, 1], [1, 900]]) {
+      writeFileSync(join(dir, "bad-logits.npy"), encodeNpy(new Float32Array(900), shape));
+      const r = cli([...base, "--teacher-logits", "bad-logits.npy"], dir);
+      expect(r.code, `shape ${shape}`).toBe(1);
+      expect(r.err).toMatch(new RegExp(`holds logits of shape \\(${shape[0]}, ${shape[1]}\\), but (rows = 300|classes = 3) was expected`));
+    }
+    writeFileSync(join(dir, "good-logits.npy"), encodeNpy(new Float32Array(900), [300, 3]));
+    for (const flag of [["--test-split", "0.2"], ["--exclude-classes", "1"]]) {
+      const r = cli([...base, "--teacher-logits", "good-logits.npy", ...flag], dir);
+      expect(r.code, flag.join(" ")).toBe(2);
+      expect(r.err).toMatch(/--teacher-logits hold one row per row of the data file, in order; they cannot follow --test-split/);
+    }
+    expect(existsSync(join(dir, "s.safetensors"))).toBe(false);
+  });
+
+  it("search holds out --test-split before splitting off its validation rows, and takes no --teacher-logits", () => {
+    cli(["train", "--data", "csv:blobs.csv", "--arch", "8-16-3", "--epochs", "2", "--out", "t-search.safetensors"], dir);
+    const common = ["search", "--data", "csv:blobs.csv", "--teacher", "t-search.safetensors", "--arch", "8-4-3", "--temperatures", "2", "--alphas", "0.5", "--epochs", "1"];
+    const all = cli([...common], dir);
+    const held = cli([...common, "--test-split", "0.2"], dir);
+    expect(all.out).toMatch(/on 240 rows, ranked on 60/);
+    expect(held.out).toMatch(/on 192 rows, ranked on 48/);
+    const logits = cli([...common.slice(0, 3), "--teacher-logits", "good-logits.npy", ...common.slice(5)], dir);
+    expect(logits.code).toBe(2);
+    expect(logits.err).toMatch(/unknown option --teacher-logits for search/);
+  });
+});
+
 describe("under Deno and Bun", () => {
   const deno = fileURLToPath(new URL("../node_modules/.bin/deno", import.meta.url));
   const bun = fileURLToPath(new URL("../node_modules/@oven/bun-linux-x64/bin/bun", import.meta.url));

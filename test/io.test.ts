@@ -691,3 +691,30 @@ describe("npy datasets", () => {
     await expect(loadNpyDataset(x, y)).rejects.toThrow(FormatError);
   });
 });
+
+describe("model files hold sound models only", () => {
+  it("a model with a non-finite weight is not written (NonFiniteError naming the tensor)", () => {
+    const m = mlp([4, 6, 3], { seed: 1 });
+    const w = m.getParameter("2.weight");
+    // setParameter refuses non-finite values, so write through the parameter block as a runaway update would.
+    const p = m.namedParameters().find((q) => q.name === "2.weight")!;
+    m.engine.f32(m.paramsPtr + p.offset * 4, w.length)[5] = Infinity;
+    expect(() => modelToSafetensors(m)).toThrow(NonFiniteError);
+    expect(() => modelToSafetensors(m)).toThrow(/tensor "2\.weight" holds Infinity at index 5/);
+    m.dispose();
+  });
+
+  it("a batch-norm running variance below zero is refused on load (it would make every prediction the same class)", async () => {
+    const { batchNorm } = await import("../src/index.js");
+    const m = new Sequential([dense(4, 6), batchNorm(6), relu(), dense(6, 3)], { seed: 2 });
+    const bytes = modelToSafetensors(m);
+    const file = decodeSafetensors(bytes);
+    const tensors = [...file.tensors].map(([name, t]) => ({
+      name, shape: t.shape, data: name === "1.running_var" ? Float32Array.from(t.data as Float32Array, (v, i) => (i === 2 ? -1 : v)) : t.data as Float32Array,
+    }));
+    const bad = encodeSafetensors(tensors, file.metadata);
+    expect(() => modelFromSafetensors(bad)).toThrow(FormatError);
+    expect(() => modelFromSafetensors(bad)).toThrow(/tensor "1\.running_var" holds -1 at index 2; a variance cannot be negative/);
+    m.dispose();
+  });
+});

@@ -775,3 +775,26 @@ describe("train: invalid input is rejected before training, without leaking memo
     expect(engine.heapBytes, "after DivergenceError").toBe(heap2);
   });
 });
+
+// ---------------------------------------------------------------- the end of a run and its model
+
+describe("train: what a run leaves behind", () => {
+  it("a last update that makes the model non-finite is caught (no next loss would show it): the weights before it are restored", async () => {
+    const m = model();
+    const initial = m.parameterBlock();
+    await expect(train(m, data, { steps: 1, batchSize: 40, optimizer: "sgd", lr: 1e30 })).rejects.toThrow(
+      /training collapsed at epoch 1, step 1: the last update made the weights or their outputs non-finite/,
+    );
+    expectSameBits(m.parameterBlock(), initial, "weights after a diverging last step");
+  });
+
+  it("two runs started on one model without awaiting the first: the second is refused, the first completes", async () => {
+    const m = model();
+    // With an AbortSignal the loop yields to the event loop, so the first run is still going
+    // when the second starts (a run without one completes its steps before train() returns).
+    const first = train(m, data, { epochs: 1, batchSize: 40, signal: new AbortController().signal, onEpoch: () => new Promise((r) => setTimeout(r, 20)) });
+    await expect(train(m, data, { epochs: 1 })).rejects.toThrow(/train: the model is already being trained by train\(\)/);
+    await expect(first).resolves.toMatchObject({ stopReason: "completed" });
+    await expect(train(m, data, { epochs: 1 }), "the model is free again").resolves.toBeDefined();
+  });
+});

@@ -19,7 +19,7 @@
  * from the names, see `modelFromSafetensors`. Either way every tensor must be present,
  * float, finite and of the right shape, and no other tensor may be: FormatError naming it.
  */
-import { DistillError, FormatError, OptionError } from "../errors.js";
+import { DistillError, FormatError, NonFiniteError, OptionError } from "../errors.js";
 import { ACTIVATIONS, checkLayers, layerTensors, type ActivationName, type LayerSpec } from "../nn/layers.js";
 import { Sequential, type SequentialOptions } from "../nn/sequential.js";
 import { readBytes, writeBytesAtomic, type PathOrUrl } from "../runtime/files.js";
@@ -62,6 +62,10 @@ export function modelToSafetensors(model: Sequential, extraMetadata: ModelMetada
   }
   const tensors = [...model.namedParameters(), ...model.namedBuffers()]
     .map((p) => ({ name: p.name, shape: p.shape, data: model.getParameter(p.name) }));
+  for (const t of tensors) {
+    const bad = t.data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new NonFiniteError(`${op}: tensor ${JSON.stringify(t.name)} holds ${t.data[bad]} at index ${bad}; a model file holds finite weights only`);
+  }
   return encodeSafetensors(tensors, metadata);
 }
 
@@ -95,6 +99,10 @@ export function modelFromSafetensors(bytes: Uint8Array, options: ModelFileOption
     const t = tensors.get(p.fileName);
     if (!t) throw fail(`missing tensor ${JSON.stringify(p.fileName)} of shape [${p.shape.join(", ")}]`);
     checkTensor(p.fileName, t, p.shape, fail);
+    if (p.fileName.endsWith("running_var")) {
+      const negative = (t.data as Float32Array).findIndex((v) => v < 0);
+      if (negative >= 0) throw fail(`tensor ${JSON.stringify(p.fileName)} holds ${t.data[negative]} at index ${negative}; a variance cannot be negative`);
+    }
   }
   const model = new Sequential(plan.specs, { seed: options.seed, engine: options.engine, ...(plan.inputShape ? { inputShape: plan.inputShape } : {}) });
   for (const p of plan.parameters) model.setParameter(p.name, tensors.get(p.fileName)!.data as Float32Array);

@@ -178,6 +178,8 @@ export class Sequential {
   private capacity = 0;
   private inputBuffer = 0;
   private disposed = false;
+  /** The function whose training run holds the model (train, distill), if one does. */
+  private trainingBy: string | undefined;
   /** Dense layers whose pre-activation output must stay observable (no fused ReLU). */
   private readonly unfused = new Set<number>();
   /**
@@ -471,6 +473,22 @@ export class Sequential {
       input = l.outPtr;
     }
     return input;
+  }
+
+  /**
+   * Marks the model as being trained by `op` until `endTraining`: a second run started on
+   * the same model meanwhile (an un-awaited train() call) would interleave its steps with
+   * the first's, so it is refused.
+   */
+  beginTraining(op: string): void {
+    if (this.trainingBy !== undefined) {
+      throw new ArgumentError(`${op}: the model is already being trained by ${this.trainingBy}(); await that run before starting another on the same model`);
+    }
+    this.trainingBy = op;
+  }
+
+  endTraining(): void {
+    this.trainingBy = undefined;
   }
 
   /**

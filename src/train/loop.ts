@@ -240,6 +240,11 @@ export function resolveRun(options: TrainOptions, dataLength: number): ResolvedR
   return { epochs, maxSteps, batchSize, seed: options.seed ?? 0 };
 }
 
+function allFinite(values: Float32Array): boolean {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) return false;
+  return true;
+}
+
 /** Checks that a dataset fits a model: same input width, labels within the outputs. */
 export function checkDataForModel(op: string, data: Dataset, model: Sequential, name = "data"): void {
   if (data.features !== model.inputs) {
@@ -292,6 +297,7 @@ export async function runLoop(
   model: Sequential, train: Dataset, validation: Dataset | undefined, options: TrainOptions, hooks: LossHooks, stage = "train",
 ): Promise<TrainResult> {
   const run = resolveRun(options, train.length);
+  model.beginTraining(stage === "train" ? "train" : "distill");
   const engine = model.engine;
   const k = engine.kernels;
   const withLr = optimizerWithLr(options);
@@ -444,7 +450,7 @@ export async function runLoop(
      * update (whose loss was fine); for a dead network or outputs at chance, those at the
      * end of the last healthy epoch.
      */
-    const diverged = (epoch: number): never => {
+    const diverged = (epoch: number, step = steps): never => {
       let restored: string;
       if (health.restore === "step" || !lastGood) {
         if (steps > 0) model.loadParametersFrom(snapshot);
@@ -454,7 +460,7 @@ export async function runLoop(
         const healthy = history.length > 0 ? history.at(-1)!.epoch : 0;
         restored = healthy > 0 ? `the weights from the end of epoch ${healthy}, the last healthy one` : "its initial weights";
       }
-      throw health.error(epoch, steps, restored);
+      throw health.error(epoch, step, restored);
     };
     /** The rest of a step (the batch of ctx): divergence check, backward, clipping, optimizer update. */
     const finishStep = (epoch: number): void => {
@@ -560,6 +566,14 @@ export async function runLoop(
       }
       if (stopReason === "completed" && steps >= run.maxSteps) stopReason = "step-budget";
     }
+    // A NaN or Infinity made by the last update has no next loss to show it: check the
+    // weights, and the outputs they give on the last batch.
+    if (steps > 0 && !(allFinite(engine.f32(model.paramsPtr, model.blockLength)) &&
+      allFinite(engine.f32(model.forward(batchX, ctx.rows, false), ctx.rows * classes)))) {
+      health.problem = "the last update made the weights or their outputs non-finite";
+      health.restore = "step";
+      diverged(history.length > 0 ? history.at(-1)!.epoch - 1 : 0, steps - 1);
+    }
     if (options.earlyStopping && bestEpoch !== undefined && (options.earlyStopping.restoreBest ?? true)) {
       model.loadParametersFrom(best);
     } else {
@@ -567,6 +581,7 @@ export async function runLoop(
     }
     return { history, stopReason, steps, ...(bestEpoch !== undefined ? { bestEpoch } : {}) };
   } finally {
+    model.endTraining();
     for (const o of optimizers) o.dispose();
     for (const p of owned) {
       model.forgetSnapshot(p);

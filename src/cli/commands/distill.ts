@@ -60,10 +60,18 @@ export function teacherSource(flags: Flags): { files: string[] } | { logits: str
   return files ? { files } : { logits: logits! };
 }
 
-/** Loads the teacher named by --teacher / --teacher-logits; returns it and the models to dispose. */
-export async function loadTeacher(flags: Flags): Promise<{ teacher: Teacher; models: Sequential[]; description: string }> {
+/**
+ * Loads the teacher named by --teacher / --teacher-logits; returns it and the models to
+ * dispose. Logits must have the shape (rows, classes) of the training rows, in order.
+ */
+export async function loadTeacher(flags: Flags, shape?: { rows: number; classes: number }): Promise<{ teacher: Teacher; models: Sequential[]; description: string }> {
   const source = teacherSource(flags);
-  if ("logits" in source) return { teacher: await loadTeacherLogits(source.logits), models: [], description: `logits ${source.logits}` };
+  if ("logits" in source) {
+    if (flags["test-split"] !== undefined || flags["exclude-classes"] !== undefined) {
+      throw new UsageError("--teacher-logits hold one row per row of the data file, in order; they cannot follow --test-split (a seeded shuffle) or --exclude-classes: use a source with its own test set, or --teacher model files");
+    }
+    return { teacher: await loadTeacherLogits(source.logits, shape ?? {}), models: [], description: `logits ${source.logits}` };
+  }
   const files = source.files;
   const models = [];
   for (const file of files) models.push(await loadModel(file));
@@ -81,8 +89,8 @@ export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
   const loaded = await loadSource(flags.data as string, flags["test-split"] as number | undefined, seed);
   const data = { ...loaded, train: trainingRows(flags, loaded.train) };
   const classBias = classBiasFlag(flags);
-  const { teacher, models, description } = await loadTeacher(flags);
   const student = buildModel(flags, data.train, seed);
+  const { teacher, models, description } = await loadTeacher(flags, { rows: data.train.length, classes: student.outputs });
   const options: DistillOptions = {
     ...trainOptions(flags), ...(await checkpointOptions(flags)), teacher, student, data: data.train,
     temperature: flags.temperature as number, alpha: flags.alpha as number,
