@@ -69,8 +69,13 @@ export class HealthMonitor {
     this.chanceAccuracy = total > 0 ? largest / total : 0;
   }
 
-  /** Checks a batch's loss (before backward): true when training must stop. */
-  lossFailed(loss: number): boolean {
+  /**
+   * Checks a batch's loss (before backward): true when training must stop. Reads it from
+   * its field: a changing double passed as an argument to a call V8 does not inline is
+   * boxed, allocating on every step.
+   */
+  lossFailed(batch: { loss: number }): boolean {
+    const loss = batch.loss;
     if (!Number.isFinite(loss)) {
       this.problem = `the loss became ${loss}`;
       this.restore = "step";

@@ -466,7 +466,7 @@ export async function runLoop(
     const finishStep = (epoch: number): void => {
       const loss = ctx.loss;
       const rows = ctx.rows;
-      if (health.lossFailed(loss)) diverged(epoch);
+      if (health.lossFailed(ctx)) diverged(epoch);
       sums[LOSS_SUM]! += loss * rows;
       sums[SEEN]! += rows;
       model.backward(grad, rows, backwardOptions);
