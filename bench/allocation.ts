@@ -4,6 +4,9 @@
  *
  *   npm run bench:allocation      (node --expose-gc --max-semi-space-size=128; then the
  *                                  two-thread cases, --threads, in a second process)
+ *   … allocation.js --only "train (momentum SGD)" [--only …] --json
+ *                                  chosen cases (by name), one JSON line each: what
+ *                                  test/allocation.test.ts runs in `npm test`
  *
  * The young generation is large enough that no garbage collection runs while measuring
  * (checked: a run whose heap shrinks does not count), so heap growth is what was allocated.
@@ -176,18 +179,26 @@ const long = data(2 * STEPS_PER_EPOCH * BATCH);
 const steps = WINDOW_EPOCHS * STEPS_PER_EPOCH;
 const cell = (n: number, width: number, digits = 1) => n.toFixed(digits).padStart(width);
 const bytes = (n: number, width: number) => `${n.toLocaleString("en-US")} B`.padStart(width);
-console.log(
+const only = process.argv.flatMap((a, i) => (process.argv[i - 1] === "--only" ? [a] : []));
+const json = process.argv.includes("--json");
+const say = (line: string) => {
+  if (!json) console.log(line);
+};
+say(
   `JS heap (heapUsed) allocated by training steps: batch ${BATCH}, MLP ${FEATURES}-128-128-${CLASSES} with dropout (CNN case: 1x8x8 images), Node ${process.version}.\n` +
     `Growth over ${WINDOW_EPOCHS} epochs of ${STEPS_PER_EPOCH} and of ${2 * STEPS_PER_EPOCH} steps ` +
     `(${steps.toLocaleString("en-US")} and ${(2 * steps).toLocaleString("en-US")} steps), each after ${LEAD_EPOCHS} unmeasured epochs; least of ${REPEATS} runs.\n`,
 );
-console.log(`${"case".padEnd(32)} ${"B per step".padStart(10)} ${"B per epoch".padStart(11)} ${"growth, 128 steps/epoch".padStart(24)} ${"256 steps/epoch".padStart(16)}`);
+say(`${"case".padEnd(32)} ${"B per step".padStart(10)} ${"B per epoch".padStart(11)} ${"growth, 128 steps/epoch".padStart(24)} ${"256 steps/epoch".padStart(16)}`);
 const threadsOnly = process.argv.includes("--threads");
-for (const c of CASES.filter((x) => x.name.includes("2 threads") === threadsOnly)) {
+const chosen = only.length > 0 ? CASES.filter((x) => only.includes(x.name)) : CASES.filter((x) => x.name.includes("2 threads") === threadsOnly);
+if (chosen.length !== Math.max(only.length, chosen.length)) throw new Error(`--only names no case: ${only.join(", ")}`);
+for (const c of chosen) {
   const a = await growth(c, short);
   const b = await growth(c, long);
   const perStep = (b - a) / steps;
   const perEpoch = a / WINDOW_EPOCHS - STEPS_PER_EPOCH * perStep;
-  console.log(`${c.name.padEnd(32)} ${cell(perStep, 10)} ${cell(perEpoch, 11, 0)} ${bytes(a, 24)} ${bytes(b, 16)}`);
+  if (json) console.log(JSON.stringify({ case: c.name, bytesPerStep: perStep, bytesPerEpoch: perEpoch, growth: [a, b] }));
+  else console.log(`${c.name.padEnd(32)} ${cell(perStep, 10)} ${cell(perEpoch, 11, 0)} ${bytes(a, 24)} ${bytes(b, 16)}`);
 }
 threaded.dispose();
