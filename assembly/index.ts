@@ -1,5 +1,5 @@
 // The kernel ABI: this export list is everything the TypeScript layer may call.
-// Conventions (see the README's "Kernel ABI"): outputs first, then inputs, then
+// Conventions (see "Kernel ABI" in docs/architecture.md): outputs first, then inputs, then
 // dimensions and scalars; pointers are byte offsets into linear memory; shapes are
 // given in each kernel's doc comment. Every fast kernel has a plain `_ref` twin that
 // the tests compare against bit for bit.
