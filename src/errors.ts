@@ -105,7 +105,11 @@ export class FormatError extends DistillError {
   }
 }
 
-/** The loss became NaN or infinite; the model holds the last weights whose loss was finite. */
+/**
+ * Training collapsed (a loss that is not finite or exploded, a dead ReLU layer, outputs
+ * that ignore the input, accuracy back at chance): the model holds the last good weights
+ * the message names.
+ */
 export class DivergenceError extends DistillError {
   constructor(message: string) {
     super("TRAINING_DIVERGED", message);

@@ -20,6 +20,10 @@ export const DATA_FLAGS: Record<string, FlagSpec> = {
   "test-split": { kind: "number", help: "fraction held out for testing when the source has no test set", min: 0, max: 0.9 },
   seed: { kind: "int", help: "seed of initialisation, shuffling, splits and augmentation", default: 1, min: 0 },
   json: { kind: "boolean", help: "print one JSON document instead of progress and tables" },
+};
+
+/** Flags of the commands that train (train, distill, search): which rows they train on, and the output bias after. */
+export const TRAINING_ROWS_FLAGS: Record<string, FlagSpec> = {
   "exclude-classes": { kind: "list", help: "train without the rows of these labels (e.g. 3: a transfer set with no 3s); the test set keeps them" },
 };
 
@@ -27,7 +31,11 @@ export const MODEL_FLAGS: Record<string, FlagSpec> = {
   arch: { kind: "string", help: "784-512-512-10 (MLP) or 1x28x28-conv8k3p1-relu-maxpool2-flatten-10 (layer list)" },
   activation: { kind: "string", help: "relu | leaky_relu | tanh | sigmoid | gelu", default: "relu" },
   dropout: { kind: "string", help: "dropout after each hidden layer (P), or on the inputs and after each hidden layer (INPUT,HIDDEN, e.g. 0.2,0.5)", default: "0" },
-  init: { kind: "string", help: "weight initialisation: he | glorot | torch (PyTorch's nn.Linear default)" },
+  init: { kind: "string", help: "weight initialisation: torch (PyTorch's nn.Linear default, the default) | he | glorot" },
+};
+
+/** Flags of the commands that save a trained model (train, distill). */
+export const CLASS_BIAS_FLAGS: Record<string, FlagSpec> = {
   "class-bias": { kind: "list", help: "after training, add OFFSET to the output bias of class C: C:OFFSET[,C:OFFSET…] (e.g. 3:3.5)" },
 };
 

@@ -12,7 +12,7 @@ import { UsageError, type Flags, type FlagSpec } from "../args.js";
 import { errorsText, percent, testErrors, type Context } from "../context.js";
 import { loadSource } from "../data-source.js";
 import { checkOutputs } from "../outputs.js";
-import { buildModel, CHECKPOINT_FLAGS, classBiasFlag, trainingRows, checkpointOptions, DATA_FLAGS, MODEL_FLAGS, TRAIN_FLAGS, trainOptions } from "../options.js";
+import { buildModel, CHECKPOINT_FLAGS, classBiasFlag, trainingRows, checkpointOptions, CLASS_BIAS_FLAGS, DATA_FLAGS, MODEL_FLAGS, TRAIN_FLAGS, TRAINING_ROWS_FLAGS, trainOptions } from "../options.js";
 import { Progress } from "../progress.js";
 
 export const DISTILL_USAGE =
@@ -26,7 +26,7 @@ export const TEACHER_FLAGS: Record<string, FlagSpec> = {
 
 export const DISTILL_SPEC: Record<string, FlagSpec> = {
   ...ENGINE_FLAGS,
-  ...DATA_FLAGS, ...MODEL_FLAGS, ...TRAIN_FLAGS, ...CHECKPOINT_FLAGS, ...TEACHER_FLAGS,
+  ...DATA_FLAGS, ...TRAINING_ROWS_FLAGS, ...MODEL_FLAGS, ...CLASS_BIAS_FLAGS, ...TRAIN_FLAGS, ...CHECKPOINT_FLAGS, ...TEACHER_FLAGS,
   temperature: { kind: "number", help: "softening temperature T", default: 4, min: 0 },
   alpha: { kind: "number", help: "weight of the hard-label loss, in [0, 1]", default: 0.1, min: 0, max: 1 },
   "soft-loss": { kind: "string", help: "kl | mse | soft-ce", default: "kl" },

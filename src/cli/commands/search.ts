@@ -7,7 +7,7 @@ import { ENGINE_FLAGS, startEngine } from "../engine.js";
 import { UsageError, type Flags, type FlagSpec } from "../args.js";
 import { percent, type Context } from "../context.js";
 import { loadSource } from "../data-source.js";
-import { DATA_FLAGS, mlpOptions, MODEL_FLAGS, parseArch, TRAIN_FLAGS, trainingRows, trainOptions } from "../options.js";
+import { DATA_FLAGS, mlpOptions, MODEL_FLAGS, parseArch, TRAIN_FLAGS, trainingRows, TRAINING_ROWS_FLAGS, trainOptions } from "../options.js";
 import { loadTeacher, TEACHER_FLAGS } from "./distill.js";
 
 export const SEARCH_USAGE =
@@ -15,7 +15,7 @@ export const SEARCH_USAGE =
 const { validation: _validation, patience: _patience, ...SEARCH_TRAIN_FLAGS } = TRAIN_FLAGS;
 export const SEARCH_SPEC: Record<string, FlagSpec> = {
   ...ENGINE_FLAGS,
-  ...DATA_FLAGS, ...MODEL_FLAGS, ...SEARCH_TRAIN_FLAGS, teacher: TEACHER_FLAGS.teacher!, // not --teacher-logits: the validation split reorders the rows
+  ...DATA_FLAGS, ...TRAINING_ROWS_FLAGS, ...MODEL_FLAGS, ...SEARCH_TRAIN_FLAGS, teacher: TEACHER_FLAGS.teacher!, // not --teacher-logits: the validation split reorders the rows
   temperatures: { kind: "list", help: "temperatures to try", default: "1,2,4,8" },
   alphas: { kind: "list", help: "α values to try", default: "0.1,0.5,0.9" },
   "search-validation": { kind: "number", help: "fraction of the training data the pairs are ranked on", default: 0.2, min: 0.01, max: 0.9 },

@@ -8,13 +8,13 @@ import { UsageError, type Flags, type FlagSpec } from "../args.js";
 import { errorsText, percent, testErrors, type Context } from "../context.js";
 import { loadSource } from "../data-source.js";
 import { checkOutputs } from "../outputs.js";
-import { buildModel, CHECKPOINT_FLAGS, classBiasFlag, trainingRows, checkpointOptions, DATA_FLAGS, MODEL_FLAGS, TRAIN_FLAGS, trainOptions } from "../options.js";
+import { buildModel, CHECKPOINT_FLAGS, classBiasFlag, trainingRows, checkpointOptions, CLASS_BIAS_FLAGS, DATA_FLAGS, MODEL_FLAGS, TRAIN_FLAGS, TRAINING_ROWS_FLAGS, trainOptions } from "../options.js";
 import { Progress } from "../progress.js";
 
 export const TRAIN_USAGE = "usage: distill-wasm train --data SRC --arch 784-512-512-10 --out teacher.safetensors [options]";
 export const TRAIN_SPEC: Record<string, FlagSpec> = {
   ...ENGINE_FLAGS,
-  ...DATA_FLAGS, ...MODEL_FLAGS, ...TRAIN_FLAGS, ...CHECKPOINT_FLAGS,
+  ...DATA_FLAGS, ...TRAINING_ROWS_FLAGS, ...MODEL_FLAGS, ...CLASS_BIAS_FLAGS, ...TRAIN_FLAGS, ...CHECKPOINT_FLAGS,
   out: { kind: "string", help: "where to save the trained model (.safetensors)" },
 };
 
