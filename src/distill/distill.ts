@@ -137,6 +137,7 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
 
   const k = engine.kernels;
   const batch = options.batchSize ?? 64;
+  const epochCount = Math.min(1000, Number.isFinite(epochs) ? epochs : Math.ceil((options.steps ?? 0) / Math.ceil(trainSet.length / batch)));
   const seed = options.seed ?? 0;
   const owned: number[] = [];
   let hints: Hints | undefined;
@@ -188,6 +189,12 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
       extraParameters: hints && hints.length > 0 ? [[hints.params, hints.grads, hints.length]] : [],
       takeParts,
       temperature: () => temperature,
+      fingerprint: {
+        teacher: teacher.identity(), softLoss, hints: hintSpecs, attention: attentionSpecs, hintEpochs,
+        // Every epoch's T and α, so that a schedule given as a function is compared by what it gives.
+        temperature: Array.from({ length: epochCount }, (_, e) => temperatureAt(e)),
+        alpha: Array.from({ length: epochCount }, (_, e) => alphaAt(e)),
+      },
     };
 
     /** The hint-only stage's loss: the logits get no gradient, only the hints drive the student. */

@@ -7,6 +7,7 @@
 import type { Engine } from "../engine.js";
 import { ArgumentError, NonFiniteError, OptionError, ShapeError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
+import { contentHash } from "../train/fingerprint.js";
 import type { WasmData } from "../train/loop.js";
 import { requireArray } from "../validate.js";
 
@@ -169,6 +170,13 @@ export class TeacherSource {
   private memberLogits(m: number, x: number, rows: number, features: number, order: number, first: number, out: number): void {
     if (this.caches.length > 0) this.engine.kernels.gather_rows(out, this.caches[m]!, order, first, rows, this.classes * 4);
     else void this.rawLogits(m, x, rows, features, out); // a model: synchronous
+  }
+
+  /** What the teacher is, for a checkpoint's fingerprint: its kind and a hash of its weights (or logits, or a function's source). */
+  identity(): Record<string, unknown> {
+    if (this.kind === "function") return { kind: this.kind, source: String(this.fn) };
+    if (this.kind === "logits") return { kind: this.kind, logits: contentHash(Float32Array.from(this.given!)) };
+    return { kind: this.kind, members: this.members.map((m) => ({ weight: m.weight, architecture: m.model.specs, params: contentHash(m.model.parameterBlock()) })) };
   }
 
   dispose(): void {

@@ -18,6 +18,7 @@ import type { Sequential } from "../nn/sequential.js";
 import type { Augment } from "./augment.js";
 import type { Checkpoint, CheckpointOptions } from "./checkpoint.js";
 import { Optimizer, resolveOptimizer, type OptimizerSpec } from "./optimizer.js";
+import { contentHash } from "./fingerprint.js";
 import { HealthMonitor, type DivergenceOptions } from "./health.js";
 import { learningRate, type ScheduleOptions } from "./schedule.js";
 
@@ -200,6 +201,8 @@ export interface LossHooks {
   takeParts?(): Record<string, number> | undefined;
   /** PRNG states (16-byte pointers) the hooks draw from, saved in checkpoints. */
   rngs?: number[];
+  /** What else defines the run's bits (distillation: temperature, α, soft loss, teacher), for checkpoints. */
+  fingerprint?: Record<string, unknown>;
   /** The softening temperature in use, for the remedies a DivergenceError names. */
   temperature?(): number;
   /** Scalars the hooks keep between batches (e.g. partial loss sums), saved in checkpoints. */
@@ -238,6 +241,19 @@ export function resolveRun(options: TrainOptions, dataLength: number): ResolvedR
   }
   resolveOptimizer(optimizerWithLr(options)); // lr and the optimizer's own numbers together
   return { epochs, maxSteps, batchSize, seed: options.seed ?? 0 };
+}
+
+/** The top-level fields in which two run fingerprints (JSON) differ, named for a message. */
+function fingerprintDifference(saved: string, now: string): string {
+  try {
+    const a = JSON.parse(saved) as Record<string, unknown>;
+    const b = JSON.parse(now) as Record<string, unknown>;
+    const names = { data: "the data's content", loss: "the loss's settings (temperature, α, soft loss, teacher, hints)", specs: "the architecture" } as Record<string, string>;
+    const differ = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((key) => JSON.stringify(a[key]) !== JSON.stringify(b[key]));
+    return differ.map((key) => names[key] ?? key).join(", ") || "its record";
+  } catch {
+    return "its record";
+  }
 }
 
 function allFinite(values: Float32Array): boolean {
@@ -355,6 +371,10 @@ export async function runLoop(
       schedule: options.schedule ?? null, warmup: options.warmupSteps ?? 0, clipNorm: options.clipNorm ?? null,
       ...(options.maxNorm !== undefined ? { maxNorm: options.maxNorm } : {}),
       extra: extra.map((e) => e.length),
+      // What the rows hold, not only how many; the augmentation (a function: by its source); the loss's own settings.
+      data: contentHash(train.x, train.y, ...(validation ? [validation.x, validation.y] : [])),
+      augment: typeof options.augment === "function" ? `function ${String(options.augment)}` : options.augment ?? null,
+      loss: hooks.fingerprint ?? null,
     });
     let history: EpochRecord[] = [];
     let steps = 0;
@@ -400,7 +420,8 @@ export async function runLoop(
       const c = options.resume;
       if (c.format !== "distill-wasm-checkpoint" || c.fingerprint !== fingerprint) {
         throw new OptionError(
-          `cannot resume: the checkpoint is from a different run (stage ${c.stage}); resume with the same model, data and training options`,
+          `cannot resume: the checkpoint is from a different run (stage ${c.stage}; it differs in ${fingerprintDifference(c.fingerprint, fingerprint)}); ` +
+            "resume with the same model, data and training options",
         );
       }
       model.setParameterBlock(c.params);
