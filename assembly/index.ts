@@ -3,6 +3,9 @@
 // dimensions and scalars; pointers are byte offsets into linear memory; shapes are
 // given in each kernel's doc comment. Every fast kernel has a plain `_ref` twin that
 // the tests compare against bit for bit.
+//
+// assembly/abi-gen.mjs generates the TypeScript side (src/runtime/abi.generated.ts) from
+// this list and the signatures it names; its header says what this file may hold.
 
 export {
   heap_alloc, heap_free, heap_used, heap_top,

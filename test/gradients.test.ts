@@ -304,7 +304,7 @@ function runDistill(engine: Engine, inp: LossInputs, temp: number, alpha: number
     const t = engine.putF32(inp.t);
     const labels = engine.putI32(inp.labels);
     const grad = engine.allocF32(inp.s.length);
-    const ret = engine.kernels[`distill_loss${v}`](out, grad, s, t, labels, inp.rows, inp.cols, temp, alpha);
+    const ret = engine.kernels[`distill_loss${v}`](out, grad, s, t, labels, inp.rows, inp.cols, temp, alpha, 0);
     return { ret, parts: Array.from(engine.f64(out, 3)), grad: engine.readF32(grad, inp.s.length) };
   });
 }

@@ -49,7 +49,7 @@ function maxNormInOrder(w: Float32Array, rows: number, cols: number, maxNorm: nu
     const row = out.subarray(r * cols, (r + 1) * cols);
     const full = cols & ~3;
     const lanes = [0, 0, 0, 0];
-    for (let i = 0; i < full; i++) lanes[i % 4] += f32(row[i]! * row[i]!);
+    for (let i = 0; i < full; i++) lanes[i % 4]! += f32(row[i]! * row[i]!);
     let sum = (lanes[0]! + lanes[1]!) + (lanes[2]! + lanes[3]!);
     for (let i = full; i < cols; i++) sum += f32(row[i]! * row[i]!);
     const norm = Math.sqrt(sum);

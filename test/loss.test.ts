@@ -47,7 +47,7 @@ function runLoss(engine: Engine, which: Which, ref: boolean, b: Batch, t = 1, al
     let loss: number;
     if (which === "cross_entropy") loss = (ref ? k.cross_entropy_ref : k.cross_entropy)(gp, sp, lp, b.rows, b.cols);
     else if (which === "kl_div") loss = (ref ? k.kl_div_ref : k.kl_div)(gp, sp, tp, b.rows, b.cols, t);
-    else loss = (ref ? k.distill_loss_ref : k.distill_loss)(out, gp, sp, tp, lp, b.rows, b.cols, t, alpha);
+    else loss = (ref ? k.distill_loss_ref : k.distill_loss)(out, gp, sp, tp, lp, b.rows, b.cols, t, alpha, 0);
     const [, hard, soft] = engine.f64(out, 3);
     return { loss, hard: hard!, soft: soft!, grad: engine.readF32(gp, b.s.length) };
   });

@@ -207,7 +207,7 @@ function runDistill(engine: Engine, c: DistillCase) {
     const t = engine.putF32(c.teacher);
     const labels = engine.putI32(c.labels);
     const grad = engine.allocF32(c.student.length);
-    const ret = engine.kernels.distill_loss(out, grad, s, t, labels, c.rows, c.cols, c.T, c.alpha);
+    const ret = engine.kernels.distill_loss(out, grad, s, t, labels, c.rows, c.cols, c.T, c.alpha, 0);
     const [total, hard, soft] = engine.f64(out, 3);
     return { ret, total: total!, hard: hard!, soft: soft!, grad: engine.readF32(grad, c.student.length) };
   });

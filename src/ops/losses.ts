@@ -110,7 +110,7 @@ export function distillationLoss(
     const tPtr = engine.putF32(t);
     const yPtr = engine.putI32(y);
     const gPtr = engine.allocF32(s.length);
-    engine.kernels.distill_loss(outPtr, gPtr, sPtr, tPtr, yPtr, rows, cols, temperature, alpha);
+    engine.kernels.distill_loss(outPtr, gPtr, sPtr, tPtr, yPtr, rows, cols, temperature, alpha, 0);
     const [loss, hard, soft] = engine.f64(outPtr, 3);
     return { loss: loss!, hard: hard!, soft: soft!, grad: engine.readF32(gPtr, s.length) };
   });

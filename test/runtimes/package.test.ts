@@ -15,6 +15,7 @@ const deno = readJson("deno.json");
 
 const GENERATED = [
   "src/runtime/wasm-bytes.generated.ts",
+  "src/runtime/abi.generated.ts",
   "src/runtime/vendor/assemblyscript-loader.ts",
   "src/runtime/vendor/LICENSE-assemblyscript-loader.txt",
 ];

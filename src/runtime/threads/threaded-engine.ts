@@ -9,7 +9,7 @@
  */
 import { Engine } from "../../engine.js";
 import { OutOfMemoryError } from "../../errors.js";
-import type { KernelExports } from "../abi.js";
+import { SCRATCH_BYTES, type KernelExports } from "../abi.js";
 import { instantiateKernels } from "../loader.js";
 import { embeddedModule } from "../source.js";
 import { ThreadPool } from "./pool.js";
@@ -18,8 +18,6 @@ import { DEFAULT_PARALLEL_THRESHOLD, parallelGemms } from "./split-gemm.js";
 import { parallelOptimizer, parallelOptimizers } from "./split-optimizer.js";
 import { parallelPools } from "./split-pooling.js";
 
-/** Bytes of one GEMM scratch block (assembly/memory.ts SCRATCH_BYTES). */
-const SCRATCH_BYTES = 512 * 1024;
 const PAGE_BYTES = 65536;
 /**
  * Maximum sizes tried for the shared memory, in 64 KiB pages: a shared memory reserves its
