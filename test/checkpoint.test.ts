@@ -128,6 +128,28 @@ describe("checkpoints and resume", () => {
     for (const m of [model, other, wider, student, teacher]) m.dispose();
   });
 
+  it("a checkpoint names its run by content: other rows of the same count, another augmentation, or another T, α, soft loss or teacher are refused, naming what differs", async () => {
+    const checkpoints: Checkpoint[] = [];
+    const plain = { epochs: 2, batchSize: 10, seed: 3 };
+    const model = mlp([64, 24, 4], { seed: 1 });
+    await train(model, data, { ...plain, checkpoint: { every: 4, save: (c) => void checkpoints.push(c) } });
+    const other = squares(96, 8, 4, 6); // the same shape, other values
+    await expect(train(mlp([64, 24, 4], { seed: 1 }), other, { ...plain, resume: checkpoints[0]! })).rejects.toThrow(/differs in the data's content/);
+    await expect(train(mlp([64, 24, 4], { seed: 1 }), data, { ...plain, augment: { shift: 1 }, resume: checkpoints[0]! })).rejects.toThrow(/differs in augment/);
+
+    const teacher = mlp([64, 24, 4], { seed: 2 });
+    const teacher2 = mlp([64, 24, 4], { seed: 3 });
+    const saved: Checkpoint[] = [];
+    const kd: DistillOptions = { ...plain, teacher, student: mlp([64, 8, 4], { seed: 4 }), data, temperature: 4, alpha: 0.3 };
+    await distill({ ...kd, checkpoint: { every: 4, save: (c) => void saved.push(c) } });
+    for (const change of [{ temperature: 5 }, { alpha: 0.5 }, { softLoss: "soft-ce" as const }, { teacher: teacher2 }, { temperature: (e: number) => (e === 1 ? 4 : 3) }]) {
+      await expect(distill({ ...kd, ...change, student: mlp([64, 8, 4], { seed: 4 }), resume: saved[0]! }), JSON.stringify(Object.keys(change)))
+        .rejects.toThrow(/differs in the loss's settings \(temperature, α, soft loss, teacher, hints\)/);
+    }
+    // The same settings (a function giving the same values counts as the same) resume.
+    await expect(distill({ ...kd, temperature: () => 4, student: mlp([64, 8, 4], { seed: 4 }), resume: saved[0]! })).resolves.toBeDefined();
+  });
+
   it("a checkpoint is a snapshot: later training does not change a saved one", async () => {
     const checkpoints: Checkpoint[] = [];
     const model = mlp([16, 8, 3], { seed: 1 });
