@@ -150,6 +150,53 @@ describe("checkpoints and resume", () => {
     await expect(distill({ ...kd, temperature: () => 4, student: mlp([64, 8, 4], { seed: 4 }), resume: saved[0]! })).resolves.toBeDefined();
   });
 
+  it("a damaged checkpoint file is refused: 400 seeded single-byte flips anywhere in the file each give a FormatError, never a trap, a hang or a resume", async () => {
+    const checkpoints: Checkpoint[] = [];
+    const plain = { epochs: 1, batchSize: 10, seed: 3 };
+    await train(mlp([64, 12, 4], { seed: 1 }), data, { ...plain, checkpoint: { every: 3, save: (c) => void checkpoints.push(c) } });
+    const bytes = encodeCheckpoint(checkpoints[0]!);
+    expect(() => decodeCheckpoint(bytes)).not.toThrow();
+    let state = 12345;
+    const next = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0);
+    for (let i = 0; i < 400; i++) {
+      const flipped = bytes.slice();
+      const at = next() % bytes.length;
+      flipped[at] = flipped[at]! ^ (1 + (next() % 255));
+      let error: unknown;
+      try {
+        decodeCheckpoint(flipped);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, `byte ${at} of ${bytes.length} flipped`).toBeInstanceOf(FormatError);
+    }
+  });
+
+  it("a checkpoint whose fields are out of range is refused before any wasm call (order −1, epoch −1, a zero PRNG state, NaN weights)", async () => {
+    const checkpoints: Checkpoint[] = [];
+    const plain = { epochs: 2, batchSize: 10, seed: 3 };
+    await train(mlp([64, 12, 4], { seed: 1 }), data, { ...plain, checkpoint: { every: 3, save: (c) => void checkpoints.push(c) } });
+    const good = checkpoints[0]!;
+    const broken: [string, (c: Checkpoint) => void, RegExp][] = [
+      ["order −1", (c) => void (c.order[5] = -1), /order is not a permutation of the 96 rows \(entry 5 is -1\)/],
+      ["order repeated", (c) => void (c.order[5] = c.order[6]!), /order is not a permutation/],
+      ["epoch −1", (c) => void (c.epoch = -1), /epoch -1 is not an epoch of this run/],
+      ["epoch past the end", (c) => void (c.epoch = 2), /epoch 2 is not an epoch of this run/],
+      ["a zero PRNG state", (c) => void c.rngs.fill(0, 0, 16), /PRNG state 0 is all zero/],
+      ["NaN weights", (c) => void (c.params[3] = NaN), /params holds NaN at index 3/],
+      ["negative position", (c) => void (c.position = -10), /position -10 is outside the epoch/],
+    ];
+    for (const [what, edit, message] of broken) {
+      const c = decodeCheckpoint(encodeCheckpoint(good));
+      edit(c);
+      const m = mlp([64, 12, 4], { seed: 1 });
+      const before = m.parameterBlock();
+      await expect(train(m, data, { ...plain, resume: c }), what).rejects.toThrow(FormatError);
+      await expect(train(m, data, { ...plain, resume: c }), what).rejects.toThrow(message);
+      expectSameBits(m.parameterBlock(), before, `${what}: the model is untouched`);
+    }
+  });
+
   it("a checkpoint is a snapshot: later training does not change a saved one", async () => {
     const checkpoints: Checkpoint[] = [];
     const model = mlp([16, 8, 3], { seed: 1 });

@@ -8,8 +8,20 @@ import { FormatError } from "../errors.js";
 import { decodeSafetensors, encodeSafetensors, type TensorToEncode } from "../io/safetensors.js";
 import { readBytesIfExists, writeBytesAtomic, type PathOrUrl } from "../runtime/files.js";
 import type { Checkpoint, CheckpointOptions } from "./checkpoint.js";
+import { contentHash } from "./fingerprint.js";
 
 const KIND = "distill-wasm-checkpoint";
+
+/**
+ * The checksum kept in a checkpoint's metadata: a hash of every tensor's name and bytes
+ * (by name, whatever order the file lays them out in) and of the state record, so that
+ * any changed byte of either is refused on reading.
+ */
+function checksumOf(tensors: readonly { name: string; data: ArrayBufferView }[], state: string): string {
+  const text = new TextEncoder();
+  const sorted = [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return contentHash(...sorted.flatMap((t) => [text.encode(t.name), t.data]), text.encode(state));
+}
 
 /** JSON keeps NaN and ±Infinity (e.g. "no best value yet") as tagged strings. */
 const replacer = (_key: string, value: unknown) =>
@@ -32,13 +44,18 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
     ...(c.health ? { health: c.health } : {}),
     optimizers: c.optimizers.map((o) => ({ steps: o.steps, buffers: o.buffers.length })), extra: c.extraParams.length,
   };
-  return encodeSafetensors(tensors, { format: KIND, version: String(c.version), state: JSON.stringify(scalars, replacer) });
+  const state = JSON.stringify(scalars, replacer);
+  return encodeSafetensors(tensors, { format: KIND, version: String(c.version), state, checksum: checksumOf(tensors, state) });
 }
 
 export function decodeCheckpoint(bytes: Uint8Array, name = "checkpoint"): Checkpoint {
   const file = decodeSafetensors(bytes, name);
   if (file.metadata.format !== KIND || file.metadata.version !== "1") {
     throw new FormatError(`${name} is not a distill-wasm checkpoint (version 1)`);
+  }
+  const stored = [...file.tensors].map(([tensorName, t]) => ({ name: tensorName, data: t.data as ArrayBufferView }));
+  if (file.metadata.checksum !== checksumOf(stored, file.metadata.state ?? "")) {
+    throw new FormatError(`${name}: its checksum does not match its content (the file was damaged or edited); it cannot be resumed`);
   }
   let s: {
     fingerprint: string; stage: string; epoch: number; position: number; steps: number; lossSum: number; correct: number;

@@ -18,6 +18,7 @@ import type { Sequential } from "../nn/sequential.js";
 import type { Augment } from "./augment.js";
 import type { Checkpoint, CheckpointOptions } from "./checkpoint.js";
 import { Optimizer, resolveOptimizer, type OptimizerSpec } from "./optimizer.js";
+import { checkCheckpoint } from "./checkpoint-check.js";
 import { contentHash } from "./fingerprint.js";
 import { HealthMonitor, type DivergenceOptions } from "./health.js";
 import { learningRate, type ScheduleOptions } from "./schedule.js";
@@ -424,6 +425,11 @@ export async function runLoop(
             "resume with the same model, data and training options",
         );
       }
+      checkCheckpoint(c, {
+        rows: train.length, epochs: run.epochs, maxSteps: run.maxSteps, batchSize: run.batchSize,
+        paramLengths: [model.blockLength, model.blockLength + model.bufferLength], rngStates: rngs.length,
+        optimizerLengths: [model.blockLength, ...extra.map((e) => e.length)], extraLengths: extra.map((e) => e.length),
+      });
       model.setParameterBlock(c.params);
       if (best && c.best) engine.f32(best, model.blockLength).set(c.best);
       c.optimizers.forEach((state, i) => optimizers[i]!.importState(state));
