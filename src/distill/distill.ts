@@ -189,12 +189,12 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
       extraParameters: hints && hints.length > 0 ? [[hints.params, hints.grads, hints.length]] : [],
       takeParts,
       temperature: () => temperature,
-      fingerprint: {
+      fingerprint: () => ({
         teacher: teacher.identity(), softLoss, hints: hintSpecs, attention: attentionSpecs, hintEpochs,
         // Every epoch's T and α, so that a schedule given as a function is compared by what it gives.
         temperature: Array.from({ length: epochCount }, (_, e) => temperatureAt(e)),
         alpha: Array.from({ length: epochCount }, (_, e) => alphaAt(e)),
-      },
+      }),
     };
 
     /** The hint-only stage's loss: the logits get no gradient, only the hints drive the student. */

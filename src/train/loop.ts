@@ -203,7 +203,7 @@ export interface LossHooks {
   /** PRNG states (16-byte pointers) the hooks draw from, saved in checkpoints. */
   rngs?: number[];
   /** What else defines the run's bits (distillation: temperature, α, soft loss, teacher), for checkpoints. */
-  fingerprint?: Record<string, unknown>;
+  fingerprint?(): Record<string, unknown>;
   /** The softening temperature in use, for the remedies a DivergenceError names. */
   temperature?(): number;
   /** Scalars the hooks keep between batches (e.g. partial loss sums), saved in checkpoints. */
@@ -366,7 +366,8 @@ export async function runLoop(
     const totalSteps = Math.min(run.maxSteps, run.epochs * batchesPerEpoch);
     const baseLr = optimizer.baseLr;
     const rngs = [rng, model.rngPtr, ...(hooks.rngs ?? [])];
-    const fingerprint = JSON.stringify({
+    // Computed only for checkpoints (it hashes the data): what identifies the run.
+    const fingerprint = () => JSON.stringify({
       stage, specs: model.specs, rows: train.length, validation: validation?.length ?? 0, features, classes,
       epochs: run.epochs, steps: run.maxSteps, batchSize: run.batchSize, seed: run.seed, optimizer: withLr,
       schedule: options.schedule ?? null, warmup: options.warmupSteps ?? 0, clipNorm: options.clipNorm ?? null,
@@ -375,8 +376,9 @@ export async function runLoop(
       // What the rows hold, not only how many; the augmentation (a function: by its source); the loss's own settings.
       data: contentHash(train.x, train.y, ...(validation ? [validation.x, validation.y] : [])),
       augment: typeof options.augment === "function" ? `function ${String(options.augment)}` : options.augment ?? null,
-      loss: hooks.fingerprint ?? null,
+      loss: hooks.fingerprint?.() ?? null,
     });
+    let runFingerprint: string | undefined;
     let history: EpochRecord[] = [];
     let steps = 0;
     let stopReason: StopReason = "completed";
@@ -407,7 +409,7 @@ export async function runLoop(
       sums[SEEN] = seen;
     };
     const capture = (epoch: number, next: number): Checkpoint => ({
-      format: "distill-wasm-checkpoint", version: 1, fingerprint, stage, epoch, position: next, steps,
+      format: "distill-wasm-checkpoint", version: 1, fingerprint: runFingerprint ??= fingerprint(), stage, epoch, position: next, steps,
       lossSum: sums[LOSS_SUM]!, correct: sums[CORRECT]!, seen: sums[SEEN]!,
       history: history.map((r) => ({ ...r })), early: { bestValue, bestEpoch: bestEpoch ?? null, sinceBest },
       params: model.parameterBlock(), best: best ? engine.readF32(best, model.blockLength) : null,
@@ -419,9 +421,10 @@ export async function runLoop(
 
     if (options.resume) {
       const c = options.resume;
-      if (c.format !== "distill-wasm-checkpoint" || c.fingerprint !== fingerprint) {
+      runFingerprint ??= fingerprint();
+      if (c.format !== "distill-wasm-checkpoint" || c.fingerprint !== runFingerprint) {
         throw new OptionError(
-          `cannot resume: the checkpoint is from a different run (stage ${c.stage}; it differs in ${fingerprintDifference(c.fingerprint, fingerprint)}); ` +
+          `cannot resume: the checkpoint is from a different run (stage ${c.stage}; it differs in ${fingerprintDifference(c.fingerprint, runFingerprint)}); ` +
             "resume with the same model, data and training options",
         );
       }
