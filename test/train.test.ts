@@ -620,6 +620,11 @@ describe("train: divergence", () => {
     expect(at).toBe(3);
   });
 
+  it("a batch of identical inputs has identical outputs: that is not a collapse", async () => {
+    const same = Dataset.from(new Float32Array(80 * 20).fill(0.5), Int32Array.from({ length: 80 }, (_, i) => i % 4), { features: 20, classes: 4 });
+    await expect(train(model(), same, { epochs: 3, batchSize: 20 })).resolves.toMatchObject({ stopReason: "completed" });
+  });
+
   it("a model that was above chance and fell back to chance is a collapse (epoch check); the chance rule can be turned off", async () => {
     // A teacher-free collapse: epoch 1 learns, then an lr so large that every ReLU dies is simulated by
     // zeroing the hidden layer's bias far below zero between epochs.

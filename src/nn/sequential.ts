@@ -249,11 +249,23 @@ export class Sequential {
     this.firstDense = this.layers.findIndex((l) => l.spec.type === "dense" || l.spec.type === "conv2d" || l.spec.type === "batchNorm");
     this.parameterCount = this.named.reduce((n, p) => n + p.length, 0);
     const e = this.engine;
-    this.paramsPtr = e.allocOwned(this.blockLength * 4);
-    this.gradsPtr = e.allocOwned(this.blockLength * 4);
-    this.rngPtr = e.allocOwned(16);
-    this.buffersPtr = bufferOffset > 0 ? e.allocOwned(bufferOffset * 4) : 0;
-    this.statsPtr = statsOffset > 0 ? e.allocOwned(statsOffset * 4) : 0;
+    // All or nothing: a model too large for memory gives back what it took before throwing.
+    const taken: number[] = [];
+    const take = (bytes: number) => {
+      const p = e.allocOwned(bytes);
+      taken.push(p);
+      return p;
+    };
+    try {
+      this.paramsPtr = take(this.blockLength * 4);
+      this.gradsPtr = take(this.blockLength * 4);
+      this.rngPtr = take(16);
+      this.buffersPtr = bufferOffset > 0 ? take(bufferOffset * 4) : 0;
+      this.statsPtr = statsOffset > 0 ? take(statsOffset * 4) : 0;
+    } catch (err) {
+      for (const p of taken) e.free(p);
+      throw err;
+    }
     e.kernels.zero_bytes(this.paramsPtr, this.blockLength * 4);
     e.kernels.zero_bytes(this.gradsPtr, this.blockLength * 4);
     if (this.buffersPtr) e.kernels.zero_bytes(this.buffersPtr, bufferOffset * 4);
@@ -357,6 +369,15 @@ export class Sequential {
     this.ensureAlive();
     if (rows <= this.capacity) return;
     this.freeBuffers();
+    try {
+      this.allocateBuffers(rows);
+    } catch (err) {
+      this.freeBuffers(); // all or nothing: after an out-of-memory error the model holds no half-made buffers
+      throw err;
+    }
+  }
+
+  private allocateBuffers(rows: number): void {
     const e = this.engine;
     for (const l of this.layers) {
       const t = l.spec.type;

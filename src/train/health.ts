@@ -91,8 +91,12 @@ export class HealthMonitor {
     return false;
   }
 
-  /** Checks the forward pass of a batch of `rows` (dead ReLU layers, constant outputs): true when training must stop. */
-  forwardFailed(logits: number, rows: number): boolean {
+  /**
+   * Checks the forward pass of a batch of `rows` inputs at x (dead ReLU layers, outputs
+   * that ignore the input): true when training must stop. Equal outputs count only when
+   * the inputs were not all equal too (a batch of identical rows has identical outputs).
+   */
+  forwardFailed(x: number, logits: number, rows: number): boolean {
     if (!this.enabled) return false;
     const dead = this.model.deadReluLayer(rows);
     this.state.deadRun = dead >= 0 ? this.state.deadRun + 1 : 0;
@@ -101,7 +105,8 @@ export class HealthMonitor {
       this.restore = "epoch";
       return true;
     }
-    const constant = rows > 1 && this.model.engine.kernels.rows_equal(logits, rows, this.model.outputs) === 1;
+    const k = this.model.engine.kernels;
+    const constant = rows > 1 && k.rows_equal(logits, rows, this.model.outputs) === 1 && k.rows_equal(x, rows, this.model.inputs) === 0;
     this.state.constantRun = constant ? this.state.constantRun + 1 : 0;
     if (this.state.constantRun >= this.deadSteps) {
       this.problem = `the outputs were the same for every input for ${this.state.constantRun} batches in a row`;
@@ -133,7 +138,7 @@ export class HealthMonitor {
       remedies.push(`a lower learning rate (it was ${this.settings.lr})`);
     }
     if (this.settings.clipNorm === undefined) remedies.push("gradient clipping (clipNorm, e.g. 5)");
-    remedies.push(`a gentler initialisation (init: "torch", PyTorch's default, or "glorot")`);
+    remedies.push(`a gentler initialisation than "he" (init: "torch", the default, or "glorot")`);
     return new DivergenceError(
       `training collapsed at epoch ${epoch + 1}, step ${step + 1}: ${this.problem}. Training stopped and the model holds ${restored}. ` +
         `Try ${remedies.join("; ")}. (To tune or turn off these checks: the divergence option.)`,

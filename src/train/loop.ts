@@ -466,7 +466,7 @@ export async function runLoop(
       k.gather_rows(batchY, data.y, order, first, rows, 4);
       hooks.augment?.(batchX, rows);
       const logits = model.forward(batchX, rows, true);
-      if (health.forwardFailed(logits, rows)) diverged(epoch);
+      if (health.forwardFailed(batchX, logits, rows)) diverged(epoch);
       sums[CORRECT]! += k.accuracy_count(logits, batchY, rows, classes);
       ctx.rows = rows;
       ctx.logits = logits;
