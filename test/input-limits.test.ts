@@ -6,7 +6,7 @@
  * memory, and no test allocates more than some 20 MB: the gzip bomb is 1 GiB of zeros as
  * 1024 gzip members of 1 MiB, about 1 MB compressed, of which only the first MiB is ever
  * read, and the default gzip limit is reached by a stub decompressor that repeats one
- * buffer. The one gap, a size limit for loadCsv (csv:/dev/zero), is a todo: it needs a
+ * buffer. loadCsv reads at most its maxBytes (csv:/dev/zero stops there), through the
  * bounded read in src/runtime/files.ts.
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -17,7 +17,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { FormatError, OptionError, ShapeError } from "../src/index.js";
 import { decodeSafetensors, encodeNpy, parseNpy } from "../src/io/index.js";
 import { gunzipIfNeeded, loadIdx, MAX_GUNZIP_BYTES } from "../src/data/idx.js";
-import { parseCsv } from "../src/data/csv.js";
+import { loadCsv, MAX_CSV_BYTES, parseCsv } from "../src/data/csv.js";
 import { MAX_HEADER_BYTES as MAX_SAFETENSORS_HEADER, MAX_HEADER_DEPTH } from "../src/io/safetensors.js";
 import { MAX_HEADER_BYTES as MAX_NPY_HEADER } from "../src/io/npy.js";
 
@@ -314,7 +314,15 @@ describe("CSV error messages", () => {
     expect(error.message.length).toBeLessThan(SHORT);
   });
 
-  it.todo(
-    "loadCsv stops reading at a documented size limit (csv:/dev/zero): needs a bounded read in src/runtime/files.ts",
-  );
+  it("loadCsv stops reading at its size limit while reading: /dev/zero (a size of 0, endless) and a file one byte too long", async () => {
+    const zero = await loadCsv("/dev/zero", { maxBytes: 4 << 20 }).then(() => undefined, (e: unknown) => e);
+    expect(zero).toBeInstanceOf(FormatError);
+    expect((zero as Error).message).toMatch(/\/dev\/zero is larger than 4194304 bytes, the limit for this kind of file; pass a larger maxBytes/);
+    const dir = mkdtempSync(join(tmpdir(), "csv-limit-"));
+    const file = join(dir, "x.csv");
+    writeFileSync(file, "label,a\n1,2\n0,3\n"); // 16 bytes
+    await expect(loadCsv(file, { maxBytes: 15 })).rejects.toThrow(/larger than 15 bytes/);
+    expect((await loadCsv(file, { maxBytes: 16 })).length).toBe(2);
+    expect(MAX_CSV_BYTES).toBe(256 * 2 ** 20);
+  });
 });

@@ -28,7 +28,15 @@ export interface CsvOptions {
   delimiter?: string;
   /** Number of classes (default: the largest label + 1). */
   classes?: number;
+  /** Largest file `loadCsv` reads, in bytes (default MAX_CSV_BYTES); a longer one is refused while reading. */
+  maxBytes?: number;
 }
+
+/**
+ * 256 MiB: half of what V8 can hold as one string (the whole text is decoded at once), and
+ * some 2.5 million rows of 30 numbers; `--data csv:/dev/zero` stops here.
+ */
+export const MAX_CSV_BYTES = 256 * 2 ** 20;
 
 const F32_MAX = 3.4028234663852886e38;
 const NUMBER = /^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
@@ -185,7 +193,9 @@ function labelIndex(op: string, option: number | string, columns: number, names:
 /** Reads a CSV file (a path or URL; UTF-8) and parses it with `parseCsv`. */
 export async function loadCsv(path: PathOrUrl, options: CsvOptions = {}): Promise<Dataset> {
   const where = path instanceof URL ? path.href : String(path);
-  const bytes = await readBytes(path, "loadCsv");
+  const maxBytes = options.maxBytes ?? MAX_CSV_BYTES;
+  if (!(Number.isSafeInteger(maxBytes) && maxBytes > 0)) throw new OptionError(`loadCsv: maxBytes must be a positive integer; got ${String(maxBytes)}`);
+  const bytes = await readBytes(path, "loadCsv", maxBytes);
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);

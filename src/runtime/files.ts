@@ -21,7 +21,7 @@
  * Temporary files of the same target left by a killed writer, older than a minute, are
  * removed by the next write; younger ones may belong to a writer still at work.
  */
-import { ArgumentError, RuntimeSupportError } from "../errors.js";
+import { ArgumentError, FormatError, RuntimeSupportError } from "../errors.js";
 
 /** A local path (Node, Deno, Bun), or a URL (`file:` in those runtimes; http(s) anywhere). */
 export type PathOrUrl = string | URL;
@@ -60,20 +60,62 @@ function requireLocation(op: string, location: unknown): PathOrUrl {
   return location as PathOrUrl;
 }
 
+/** Joins chunks read one after the other. */
+function joinChunks(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+const tooLarge = (op: string, where: string, maxBytes: number) =>
+  new FormatError(`${op}: ${where} is larger than ${maxBytes} bytes, the limit for this kind of file; pass a larger maxBytes if it is genuine`);
+
+/**
+ * Reads a local file in pieces, stopping as soon as more than `maxBytes` have come: a
+ * device or pipe (/dev/zero, whose size reads 0) never fills memory.
+ */
+async function readLocalBounded(fs: typeof import("node:fs/promises"), location: string | URL, maxBytes: number, op: string, where: string): Promise<Uint8Array> {
+  const handle = await fs.open(location, "r");
+  try {
+    const stat = await handle.stat();
+    if (stat.isFile() && stat.size > maxBytes) throw tooLarge(op, where, maxBytes);
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = new Uint8Array(Math.min(1 << 20, maxBytes - total + 1));
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      if (total > maxBytes) throw tooLarge(op, where, maxBytes);
+      chunks.push(chunk.subarray(0, bytesRead));
+    }
+    return joinChunks(chunks, total);
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
  * The bytes at `location`, or `undefined` if nothing is there (no such file, HTTP 404).
- * Any other failure throws ArgumentError naming the location.
+ * More than `maxBytes` (default: no limit) is a FormatError, found while reading, never
+ * after. Any other failure throws ArgumentError naming the location.
  */
-export async function readBytesIfExists(location: PathOrUrl, op = "readBytes"): Promise<Uint8Array | undefined> {
+export async function readBytesIfExists(location: PathOrUrl, op = "readBytes", maxBytes = Infinity): Promise<Uint8Array | undefined> {
   requireLocation(op, location);
   const where = describe(location);
   if (hasFileSystem() && !isFetchUrl(location)) {
     const fs = await import("node:fs/promises");
     try {
+      if (Number.isFinite(maxBytes)) return await readLocalBounded(fs, toFsLocation(location), maxBytes, op, where);
       const buffer = await fs.readFile(toFsLocation(location));
       // A plain Uint8Array: Buffer's slice() shares memory instead of copying.
       return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
     } catch (cause) {
+      if (cause instanceof FormatError) throw cause;
       const code = (cause as { code?: unknown }).code;
       if (code === "ENOENT" || code === "ENOTDIR") return undefined;
       throw new ArgumentError(`${op}: cannot read ${where}: ${(cause as Error).message ?? String(cause)}`);
@@ -87,12 +129,25 @@ export async function readBytesIfExists(location: PathOrUrl, op = "readBytes"): 
   }
   if (response.status === 404) return undefined;
   if (!response.ok) throw new ArgumentError(`${op}: fetching ${where} failed: HTTP ${response.status}`);
-  return new Uint8Array(await response.arrayBuffer());
+  if (!Number.isFinite(maxBytes) || !response.body) return new Uint8Array(await response.arrayBuffer());
+  if (Number(response.headers.get("content-length") ?? 0) > maxBytes) throw tooLarge(op, where, maxBytes);
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (let part = await reader.read(); !part.done; part = await reader.read()) {
+    total += part.value.length;
+    if (total > maxBytes) {
+      await reader.cancel();
+      throw tooLarge(op, where, maxBytes);
+    }
+    chunks.push(part.value);
+  }
+  return joinChunks(chunks, total);
 }
 
 /** The bytes at `location`; ArgumentError naming it if there is no such file or it cannot be read. */
-export async function readBytes(location: PathOrUrl, op = "readBytes"): Promise<Uint8Array> {
-  const bytes = await readBytesIfExists(location, op);
+export async function readBytes(location: PathOrUrl, op = "readBytes", maxBytes = Infinity): Promise<Uint8Array> {
+  const bytes = await readBytesIfExists(location, op, maxBytes);
   if (!bytes) throw new ArgumentError(`${op}: no file at ${describe(location)}`);
   return bytes;
 }
