@@ -6,7 +6,7 @@
  */
 import type { Dataset } from "../data/dataset.js";
 import { ArgumentError, OptionError } from "../errors.js";
-import { checkDataForModel } from "../train/loop.js";
+import { checkDataForModel } from "../data/fits-model.js";
 import type { Sequential } from "./sequential.js";
 
 /** Offsets to add to output biases, by class: { 3: 3.5 }. */

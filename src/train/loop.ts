@@ -13,7 +13,7 @@
  */
 import type { Dataset } from "../data/dataset.js";
 import type { Engine } from "../engine.js";
-import { OptionError, ShapeError } from "../errors.js";
+import { OptionError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
 import type { Augment } from "./augment.js";
 import type { Checkpoint, CheckpointOptions } from "./checkpoint.js";
@@ -262,15 +262,7 @@ function allFinite(values: Float32Array): boolean {
   return true;
 }
 
-/** Checks that a dataset fits a model: same input width, labels within the outputs. */
-export function checkDataForModel(op: string, data: Dataset, model: Sequential, name = "data"): void {
-  if (data.features !== model.inputs) {
-    throw new ShapeError(`${op}: ${name} has ${data.features} features per sample but the model takes ${model.inputs} inputs`);
-  }
-  if (data.classes > model.outputs) {
-    throw new ShapeError(`${op}: ${name} has labels up to ${data.classes - 1} but the model has only ${model.outputs} outputs`);
-  }
-}
+export { checkDataForModel } from "../data/fits-model.js";
 
 /** A dataset copied into wasm memory for the duration of a run. */
 export interface WasmData {
