@@ -14,6 +14,12 @@ import { ArgumentError, OutOfMemoryError } from "./errors.js";
 export type EngineBuild = "release" | "relaxed" | "custom";
 
 const MAX_MEMORY_BYTES = 4 * 1024 ** 3; // wasm32 address space
+/**
+ * An engine that is dropped without dispose() would keep its worker threads (and their
+ * memory) for the life of the process: once the engine is garbage, its pool is stopped.
+ */
+const WORKERS_OF_LOST_ENGINES = new FinalizationRegistry<ThreadPool>((pool) => pool.stop());
+
 /** Static data, block headers and slack the heap needs beyond the payload (assembly/memory.ts). */
 const HEAP_OVERHEAD_BYTES = 1024 * 1024;
 
@@ -45,6 +51,7 @@ export class Engine {
     this.parallelOptimizer = parallelOptimizer;
     this.threads = pool ? pool.workers + 1 : 1;
     this.threadsNote = threadsNote;
+    if (pool) WORKERS_OF_LOST_ENGINES.register(this, pool, this);
   }
 
   /**
@@ -54,6 +61,7 @@ export class Engine {
    */
   dispose(): void {
     this.pool?.stop();
+    WORKERS_OF_LOST_ENGINES.unregister(this);
   }
 
   /** A Float32Array view of `length` floats at byte offset `ptr`. */
