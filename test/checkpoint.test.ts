@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkpointToFile, decodeCheckpoint, encodeCheckpoint, readCheckpoint } from "../src/train/checkpoint-file.js";
 import { FormatError } from "../src/index.js";
+import fc from "fast-check";
 import { blobs, squares } from "./helpers/tiny-data.js";
 import { expectSameBits } from "./helpers/compare.js";
 
@@ -170,6 +171,27 @@ describe("checkpoints and resume", () => {
       }
       expect(error, `byte ${at} of ${bytes.length} flipped`).toBeInstanceOf(FormatError);
     }
+  });
+
+  it("fuzzed checkpoint bytes (fast-check: up to 8 bytes changed, or the file cut short) decode only when unchanged; otherwise a FormatError", async () => {
+    const checkpoints: Checkpoint[] = [];
+    await train(mlp([64, 12, 4], { seed: 1 }), data, { epochs: 1, batchSize: 10, seed: 3, checkpoint: { every: 3, save: (c) => void checkpoints.push(c) } });
+    const bytes = encodeCheckpoint(checkpoints[0]!);
+    const edit = fc.record({
+      changes: fc.array(fc.tuple(fc.nat({ max: bytes.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }),
+      cut: fc.option(fc.nat({ max: bytes.length - 1 }), { nil: undefined }),
+    });
+    fc.assert(fc.property(edit, ({ changes, cut }) => {
+      const fuzzed = bytes.slice(0, cut ?? bytes.length);
+      for (const [at, value] of changes) if (at < fuzzed.length) fuzzed[at] = value;
+      const same = fuzzed.length === bytes.length && fuzzed.every((b, i) => b === bytes[i]);
+      try {
+        decodeCheckpoint(fuzzed);
+        return same;
+      } catch (e) {
+        return !same && e instanceof FormatError;
+      }
+    }), { numRuns: 300, seed: 20261206 });
   });
 
   it("a checkpoint whose fields are out of range is refused before any wasm call (order −1, epoch −1, a zero PRNG state, NaN weights)", async () => {
