@@ -2,7 +2,7 @@
  * Watches a training run for collapse, so that a collapsed model is an error and never a
  * result: a loss that is not finite or has grown by orders of magnitude, a ReLU layer
  * whose every unit is zero for whole batches (dead), outputs that no longer depend on the
- * input (every row of a batch the same), and training accuracy that falls back to chance
+ * input (every row of a batch the same although the inputs differ), and training accuracy that falls back to chance
  * after it was above it. Each check reads what the forward pass left in wasm memory; none
  * allocates on the JS heap.
  */
@@ -13,7 +13,7 @@ import type { Sequential } from "../nn/sequential.js";
 export interface DivergenceOptions {
   /** A batch loss above this many times the run's first batch loss is an explosion (default 1e4). */
   lossFactor?: number;
-  /** Consecutive batches a ReLU layer must be all zero, or all output rows equal, to count (default 10, or one epoch's batches if fewer). */
+  /** Consecutive batches a ReLU layer must be all zero, or all output rows equal for differing inputs, to count (default 10, or one epoch's batches if fewer). */
   deadSteps?: number;
   /** Stop when an epoch's training accuracy is back at chance after an earlier epoch was above it (default true). */
   chance?: boolean;
@@ -43,7 +43,7 @@ export class HealthMonitor {
   private readonly chance: boolean;
   /** The largest class's share of the training labels: the accuracy of always guessing it. */
   private readonly chanceAccuracy: number;
-  /** Set by a failed step check; the loop restores weights and calls `fail`. */
+  /** Set by a failed check: what went wrong and which weights to put back; the loop restores them and throws `error()`. */
   problem = "";
   restore: Restore = "step";
 
