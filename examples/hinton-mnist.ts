@@ -21,7 +21,7 @@
  */
 import { writeFileSync } from "node:fs";
 import {
-  adjustClassBias, distill, evaluate, fitClassBias, init, loadIdx, mlp, train,
+  adjustClassBias, distill, DivergenceError, evaluate, fitClassBias, init, loadIdx, mlp, train,
   type Dataset, type Evaluation, type Sequential, type TrainOptions,
 } from "distill-wasm";
 
@@ -32,6 +32,14 @@ interface Row {
   errors: number;
   errorsOn3: number;
   paper: string;
+  /** The DivergenceError's message, when this model's training collapsed (its errors are then NaN). */
+  collapsed?: string;
+}
+
+/** A training stage's wall time, and the collapse that ended it, if one did. */
+interface Timed {
+  seconds: number;
+  collapsed?: string;
 }
 
 function parseArgs(argv: string[]) {
@@ -60,13 +68,20 @@ function errorsOf(e: Evaluation): { errors: number; errorsOn3: number } {
   return { errors, errorsOn3 };
 }
 
-async function timed(what: string, run: () => Promise<unknown>): Promise<number> {
+/** Runs a training stage; a collapse (DivergenceError) is reported in the table instead of ending the example. */
+async function timed(what: string, run: () => Promise<unknown>): Promise<Timed> {
   const start = performance.now();
   process.stdout.write(`${what} … `);
-  await run();
+  let collapsed: string | undefined;
+  try {
+    await run();
+  } catch (err) {
+    if (!(err instanceof DivergenceError)) throw err;
+    collapsed = err.message;
+  }
   const seconds = (performance.now() - start) / 1000;
-  console.log(`${seconds.toFixed(0)} s`);
-  return seconds;
+  console.log(`${seconds.toFixed(0)} s${collapsed ? " (collapsed)" : ""}`);
+  return { seconds, ...(collapsed ? { collapsed } : {}) };
 }
 
 async function main(): Promise<void> {
@@ -76,8 +91,9 @@ async function main(): Promise<void> {
   const test: Dataset = await loadIdx(args.dir, { split: "test" });
   console.log(`${args.dir}: ${trainSet.length} train / ${test.length} test images; ${engine.threads} thread(s)`);
   const rows: Row[] = [];
-  const record = (model: string, epochs: number, seconds: number, m: Sequential, paper: string) => {
-    rows.push({ model, epochs, seconds, ...errorsOf(evaluate(m, test)), paper });
+  const record = (model: string, epochs: number, t: Timed, m: Sequential, paper: string) => {
+    if (t.collapsed) rows.push({ model, epochs, seconds: t.seconds, errors: NaN, errorsOn3: NaN, paper, collapsed: t.collapsed });
+    else rows.push({ model, epochs, seconds: t.seconds, ...errorsOf(evaluate(m, test)), paper });
   };
   const sgd = (lr: number, epochs: number): TrainOptions => ({
     epochs, batchSize: 128, optimizer: { type: "sgd", momentum: 0.9, lr }, schedule: { type: "cosine" }, seed: 1,
@@ -109,17 +125,21 @@ async function main(): Promise<void> {
   s = await timed(`student distilled on the ${transfer.length} images that are not 3s`, () =>
     distill({ ...kd, student: noThrees, data: transfer, ...sgd(0.05, args.studentEpochs) }));
   record("distilled with no 3s in the transfer set", args.studentEpochs, s, noThrees, "206 (133 on 3s)");
-  adjustClassBias(noThrees, { 3: 3.5 });
-  record("  … bias of class 3 raised by 3.5", args.studentEpochs, s, noThrees, "109 (14 on 3s)");
-  adjustClassBias(noThrees, { 3: -3.5 });
-  const fitted = fitClassBias(noThrees, trainSet, [3])[3]!;
-  adjustClassBias(noThrees, { 3: fitted });
-  record(`  … raised by ${fitted.toFixed(2)} (fitted on the training images)`, args.studentEpochs, s, noThrees, "—");
+  if (!s.collapsed) {
+    adjustClassBias(noThrees, { 3: 3.5 });
+    record("  … bias of class 3 raised by 3.5", args.studentEpochs, s, noThrees, "109 (14 on 3s)");
+    adjustClassBias(noThrees, { 3: -3.5 });
+    const fitted = fitClassBias(noThrees, trainSet, [3])[3]!;
+    adjustClassBias(noThrees, { 3: fitted });
+    record(`  … raised by ${fitted.toFixed(2)} (fitted on the training images)`, args.studentEpochs, s, noThrees, "—");
+  }
 
   console.log(`\n${"model".padEnd(62)}${"epochs".padStart(7)}${"time".padStart(8)}${"errors".padStart(8)}${"on 3s".padStart(7)}   paper`);
   for (const r of rows) {
-    console.log(`${r.model.padEnd(62)}${String(r.epochs).padStart(7)}${`${r.seconds.toFixed(0)} s`.padStart(8)}${String(r.errors).padStart(8)}${String(r.errorsOn3).padStart(7)}   ${r.paper}`);
+    const errors = r.collapsed ? "collapsed".padStart(15) : `${String(r.errors).padStart(8)}${String(r.errorsOn3).padStart(7)}`;
+    console.log(`${r.model.padEnd(62)}${String(r.epochs).padStart(7)}${`${r.seconds.toFixed(0)} s`.padStart(8)}${errors}   ${r.paper}`);
   }
+  for (const r of rows.filter((x) => x.collapsed)) console.log(`\n${r.model}: ${r.collapsed}`);
   if (args.json) writeFileSync(args.json, `${JSON.stringify({ data: args.dir, threads: engine.threads, rows }, null, 2)}\n`);
   for (const m of [teacher, scratch, distilled, jittered, noThrees]) m.dispose();
   engine.dispose();

@@ -130,17 +130,13 @@ export class HealthMonitor {
 
   /** The error to throw, naming the problem, where it happened, which weights the model holds and what to try. */
   error(epoch: number, step: number, restored: string): DivergenceError {
-    const remedies: string[] = [];
     const t = this.settings.temperature?.();
-    if (t !== undefined && t > 1) {
-      remedies.push(`the soft loss is scaled by T² = ${t * t}: a smaller learning rate (lr ${this.settings.lr} → ${this.settings.lr / 10}) or clipNorm offsets it`);
-    } else {
-      remedies.push(`a lower learning rate (it was ${this.settings.lr})`);
-    }
+    const scaled = t !== undefined && t > 1 ? ` The soft loss is scaled by T² = ${t * t}, which a smaller learning rate offsets.` : "";
+    const remedies = [`a lower learning rate (it was ${this.settings.lr}; ${this.settings.lr / 10}, say)`];
     if (this.settings.clipNorm === undefined) remedies.push("gradient clipping (clipNorm, e.g. 5)");
     remedies.push(`a gentler initialisation than "he" (init: "torch", the default, or "glorot")`);
     return new DivergenceError(
-      `training collapsed at epoch ${epoch + 1}, step ${step + 1}: ${this.problem}. Training stopped and the model holds ${restored}. ` +
+      `training collapsed at epoch ${epoch + 1}, step ${step + 1}: ${this.problem}. Training stopped and the model holds ${restored}.${scaled} ` +
         `Try ${remedies.join("; ")}. (To tune or turn off these checks: the divergence option.)`,
     );
   }
