@@ -61,20 +61,6 @@ export function oneOf(values: readonly (string | number | boolean)[]): Rule {
   return (v, name) => (values.includes(v as string) ? v : fail(name, `one of ${values.map((x) => JSON.stringify(x)).join(", ")}`, v));
 }
 
-/** The first rule that accepts the value; the error lists what each would have taken. */
-export function either(expected: string, ...rules: Rule[]): Rule {
-  return (v, name) => {
-    for (const rule of rules) {
-      try {
-        return rule(v, name);
-      } catch (err) {
-        if (!(err instanceof OptionError)) throw err;
-      }
-    }
-    return fail(name, expected, v);
-  };
-}
-
 /** A nested options object checked against its own schema (unknown keys refused). */
 export function shape(schema: Schema, required: readonly string[] = []): Rule {
   return (v, name) => {
@@ -97,7 +83,7 @@ function distance(a: string, b: string): number {
 }
 
 /** The known key closest to `key` (case-insensitive, within a third of its length), if any. */
-export function closest(key: string, known: readonly string[]): string | undefined {
+function closest(key: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const k of known) {
