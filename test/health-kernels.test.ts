@@ -11,24 +11,12 @@ import type { Engine } from "../src/index.js";
 import { EXACT_BUILDS, loadBuild } from "./helpers/engines.js";
 import { expectSameBits } from "./helpers/compare.js";
 import { TestRandom } from "./helpers/rand.js";
+import { expectPaddingIntact, putPadded } from "./helpers/padded.js";
 
 const SIZES = [1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 63, 64, 65, 257];
-const PAD = 4;
-const NAN_BITS = 0x7fc0abcd;
 const f32 = Math.fround;
 const U = 2 ** -24;
 
-function putPadded(engine: Engine, values: ArrayLike<number>): number {
-  const ptr = engine.allocF32(values.length + PAD);
-  engine.f32(ptr, values.length).set(values);
-  new Uint32Array(engine.kernels.memory.buffer, ptr + values.length * 4, PAD).fill(NAN_BITS);
-  return ptr;
-}
-
-function expectPaddingIntact(engine: Engine, ptr: number, length: number, what: string): void {
-  const pad = new Uint32Array(engine.kernels.memory.buffer, ptr + length * 4, PAD);
-  expect(Array.from(pad, (b) => b.toString(16)), `${what}: wrote past the end`).toEqual(Array(PAD).fill(NAN_BITS.toString(16)));
-}
 
 /** Values with many exact zeros (and −0), some NaN and ±Infinity. */
 function sparse(rnd: TestRandom, n: number, zeroShare: number): Float32Array {

@@ -13,28 +13,15 @@ import type { Engine } from "../src/index.js";
 import { EXACT_BUILDS, loadBuild } from "./helpers/engines.js";
 import { expectClose, expectSameBits } from "./helpers/compare.js";
 import { TestRandom } from "./helpers/rand.js";
+import { expectPaddingIntact, putPadded } from "./helpers/padded.js";
 
 const SIZES = [1, 3, 4, 5, 7, 8, 17, 64, 129, 257];
 const ROWS = [1, 2, 3, 8, 17, 64];
 const U = 2 ** -24;
-const PAD = 4;
-const NAN_BITS = 0x7fc0abcd;
 const f32 = Math.fround;
 
 // ---------------------------------------------------------------- memory helpers
 
-/** Copies values into the arena followed by PAD NaNs (a read past the end poisons any sum). */
-function putPadded(engine: Engine, values: ArrayLike<number>): number {
-  const ptr = engine.allocF32(values.length + PAD);
-  engine.f32(ptr, values.length).set(values);
-  new Uint32Array(engine.kernels.memory.buffer, ptr + values.length * 4, PAD).fill(NAN_BITS);
-  return ptr;
-}
-
-function expectPaddingIntact(engine: Engine, ptr: number, length: number, what: string): void {
-  const pad = new Uint32Array(engine.kernels.memory.buffer, ptr + length * 4, PAD);
-  expect(Array.from(pad, (b) => b.toString(16)), `${what}: wrote past the end`).toEqual(Array(PAD).fill(NAN_BITS.toString(16)));
-}
 
 /** Values of widely different magnitudes (2^−10 .. 2^10), so rounding actually happens. */
 function spread(rnd: TestRandom, n: number): Float32Array {
