@@ -16,7 +16,7 @@
  * allocated for the data.
  */
 import { ArgumentError, FormatError, OptionError, ShapeError } from "../errors.js";
-import { joinPath, readBytesIfExists, type PathOrUrl } from "../runtime/files.js";
+import { joinChunks, joinPath, readBytesIfExists, type PathOrUrl } from "../runtime/files.js";
 import { requireChoice } from "../validate.js";
 import { Dataset } from "./dataset.js";
 
@@ -154,13 +154,7 @@ export async function gunzipIfNeeded(bytes: Uint8Array, name = "data", options: 
     const size = limit % 2 ** 20 === 0 ? `${limit / 2 ** 20} MiB (${limit} bytes)` : `${limit} bytes`;
     throw new FormatError(`${name}: decompresses to more than ${size}, the limit; pass a larger maxBytes if the file is genuine`);
   }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
+  return joinChunks(chunks, total);
 }
 
 /** The maxBytes option: an integer from 1 to 2^53 − 1, default MAX_GUNZIP_BYTES. */

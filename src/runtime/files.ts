@@ -60,8 +60,8 @@ function requireLocation(op: string, location: unknown): PathOrUrl {
   return location as PathOrUrl;
 }
 
-/** Joins chunks read one after the other. */
-function joinChunks(chunks: readonly Uint8Array[], total: number): Uint8Array {
+/** Joins chunks read one after the other (`total` bytes in all) into one array. */
+export function joinChunks(chunks: readonly Uint8Array[], total: number): Uint8Array {
   const out = new Uint8Array(total);
   let at = 0;
   for (const c of chunks) {
