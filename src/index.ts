@@ -27,7 +27,7 @@ export {
   dense, activation, relu, leakyRelu, tanh, sigmoid, gelu, dropout, conv2d, maxPool2d, avgPool2d, batchNorm, flatten, inferShapes,
   type LayerSpec, type DenseSpec, type ActivationSpec, INIT_NAMES, type DropoutSpec, type ActivationName, type InitName,
   type Conv2dSpec, type Pool2dSpec, type BatchNormSpec, type FlattenSpec, type Shape,
-} from "./nn/layers.js";
+} from "./nn/layers/index.js";
 export { Sequential, type SequentialOptions, type NamedParameter } from "./nn/sequential.js";
 export { mlp, mlpLayers, type MlpOptions } from "./nn/mlp.js";
 export { adjustClassBias, fitClassBias, type ClassBias } from "./nn/class-bias.js";

@@ -24,7 +24,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ArgumentError, DistillError, NonFiniteError, OptionError, Sequential, ShapeError,
-  activation, createEngine, dense, dropout, gelu, init, leakyRelu, mlp, mlpLayers, relu, sigmoid, tanh,
+  activation, batchNorm, createEngine, dense, dropout, gelu, init, leakyRelu, mlp, mlpLayers, relu, sigmoid, tanh,
   type ActivationName, type Engine, type InitName, type LayerSpec,
 } from "../src/index.js";
 import { expectClose, expectSameBits } from "./helpers/compare.js";
@@ -1105,20 +1105,45 @@ describe("memory", () => {
     expect(e.heapBytes, "heapBytes after the failed calls").toBe(before);
   });
 
-  it("pointer-level methods (forward, backward, saveParametersTo, loadParametersFrom) also throw after dispose", async () => {
+  it("a snapshot restores the parameters and the batchNorm running statistics, and gives its memory back", async () => {
+    const e = await createEngine();
+    const model = new Sequential([dense(6, 5), batchNorm(5), relu(), dense(5, 3)], { engine: e, seed: 3 });
+    model.reserve(8);
+    const input = e.allocOwned(8 * 6 * 4);
+    e.f32(input, 8 * 6).set(Array.from({ length: 8 * 6 }, (_, i) => Math.sin(i * 1.7)));
+    const before = e.heapBytes;
+    const snapshot = model.snapshot();
+    expect(e.heapBytes).toBeGreaterThanOrEqual(before + (model.blockLength + model.bufferLength) * 4);
+    const saved = model.parameterBlock(); // parameters, then running_mean and running_var
+    model.forward(input, 8, true); // a training pass moves the running statistics
+    model.setParameter("0.weight", new Float32Array(30).fill(0.5));
+    const changed = model.parameterBlock();
+    expect(changed.subarray(model.blockLength)).not.toEqual(saved.subarray(model.blockLength));
+    expect(changed.subarray(0, model.blockLength)).not.toEqual(saved.subarray(0, model.blockLength));
+    snapshot.restore();
+    expectSameBits(model.parameterBlock(), saved);
+    snapshot.dispose();
+    snapshot.dispose(); // twice is harmless
+    expect(e.heapBytes).toBe(before);
+    e.free(input);
+    model.dispose();
+  });
+
+  it("pointer-level methods (forward, backward, snapshots) also throw after dispose", async () => {
     // A separate engine: a method that does not throw would read or write freed memory.
     const e = await createEngine();
     const model = mlp([8, 6, 3], { engine: e, seed: 6 });
     model.reserve(4);
     const x = e.allocOwned(4 * 8 * 4);
     const grad = e.allocOwned(4 * 3 * 4);
-    const block = e.allocOwned(model.blockLength * 4);
+    const snapshot = model.snapshot();
     e.kernels.zero_bytes(x, 4 * 8 * 4);
     e.kernels.zero_bytes(grad, 4 * 3 * 4);
     model.dispose();
     const calls: [string, () => unknown][] = [
-      ["saveParametersTo", () => model.saveParametersTo(block)],
-      ["loadParametersFrom", () => model.loadParametersFrom(block)],
+      ["snapshot", () => model.snapshot()],
+      ["snapshot.save", () => snapshot.save()],
+      ["snapshot.restore", () => snapshot.restore()],
       ["forward", () => model.forward(x, 4, false)],
       ["backward", () => model.backward(grad, 4)],
     ];

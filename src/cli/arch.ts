@@ -12,8 +12,10 @@
  *                           padding P (0)), maxpoolK, avgpoolK, bn (batch norm), relu, tanh,
  *                           sigmoid, gelu, leakyrelu, dropoutP (e.g. dropout0.2), flatten,
  *                           and a bare number N for a dense layer of N outputs.
+ * Each token is parsed by its layer kind (src/nn/layers/) and checked like any layer spec.
  */
-import { activation, avgPool2d, batchNorm, conv2d, dense, dropout, flatten, maxPool2d, type LayerSpec } from "../nn/layers.js";
+import { DistillError } from "../errors.js";
+import { inferShapes, parseLayerToken, type LayerSpec } from "../nn/layers/index.js";
 import { UsageError } from "./args.js";
 
 export interface ParsedArch {
@@ -23,88 +25,48 @@ export interface ParsedArch {
   inputShape?: number[];
 }
 
-const ACTIVATION_TOKENS: Record<string, Parameters<typeof activation>[0]> = {
-  relu: "relu", tanh: "tanh", sigmoid: "sigmoid", gelu: "gelu", leakyrelu: "leaky_relu",
-};
-
 function bad(text: string, why: string): never {
   throw new UsageError(`--arch ${JSON.stringify(text)}: ${why} (e.g. 784-32-10 or 1x28x28-conv8k3p1-relu-maxpool2-flatten-10)`);
 }
 
-/** A layer list on flat inputs: "784-dropout0.2-1200-relu-…-10". */
-function flatLayerList(text: string, tokens: string[]): ParsedArch {
-  let width = Number(tokens[0]);
-  if (!(width >= 1)) bad(text, "the input width must be a positive integer");
+/** A layer list after its input shape ([features] or [channels, height, width]): each token parsed by its layer kind. */
+function layerList(text: string, inputShape: number[], tokens: string[]): ParsedArch {
   const layers: LayerSpec[] = [];
-  let m: RegExpExecArray | null;
-  for (const token of tokens.slice(1)) {
-    if (/^\d+$/.test(token)) {
-      if (Number(token) < 1) bad(text, "dense widths must be positive");
-      layers.push(dense(width, Number(token)));
-      width = Number(token);
-    } else if (token in ACTIVATION_TOKENS) {
-      layers.push(activation(ACTIVATION_TOKENS[token]!));
-    } else if ((m = /^dropout(0?\.\d+)$/.exec(token))) {
-      layers.push(dropout(Number(m[1])));
-    } else if (token === "bn") {
-      layers.push(batchNorm(width));
-    } else {
-      bad(text, `an MLP is positive integers joined by "-", and a layer list on flat inputs adds relu, tanh, sigmoid, gelu, leakyrelu, dropoutP or bn (convolutions need a CxHxW input); ${JSON.stringify(token)} is none of these`);
+  let shape = inputShape;
+  for (const token of tokens) {
+    if (/^\d+$/.test(token) && shape.length !== 1) bad(text, `a dense layer (${token}) needs "flatten" before it`);
+    const spec = parseLayerToken(token, shape);
+    if (!spec) {
+      bad(text, shape.length === 1 && inputShape.length === 1
+        ? `an MLP is positive integers joined by "-", and a layer list on flat inputs adds relu, tanh, sigmoid, gelu, leakyrelu, dropoutP or bn (convolutions need a CxHxW input); ${JSON.stringify(token)} is none of these`
+        : `unknown layer ${JSON.stringify(token)}`);
+    }
+    layers.push(spec);
+    try {
+      shape = inferShapes(layers, inputShape).shapes.at(-1)!;
+    } catch (cause) {
+      if (cause instanceof DistillError) bad(text, cause.message.replace(/^Sequential: /, ""));
+      throw cause;
     }
   }
   if (!layers.some((l) => l.type === "dense")) bad(text, "a layer list needs at least one dense width");
-  return { layers, inputShape: [Number(tokens[0])] };
+  return { layers, inputShape };
 }
 
 export function parseArchitecture(text: unknown): ParsedArch {
   if (typeof text !== "string" || text === "") throw new UsageError("--arch is required, e.g. --arch 784-512-512-10");
   const tokens = text.split("-");
-  if (/^\d+$/.test(tokens[0]!) && tokens.some((t) => !/^\d+$/.test(t))) return flatLayerList(text, tokens);
-  if (!/^\d+x\d+x\d+$/.test(tokens[0]!)) {
+  const first = tokens[0]!;
+  if (/^\d+$/.test(first) && tokens.some((t) => !/^\d+$/.test(t))) {
+    if (!(Number(first) >= 1)) bad(text, "the input width must be a positive integer");
+    return layerList(text, [Number(first)], tokens.slice(1));
+  }
+  if (!/^\d+x\d+x\d+$/.test(first)) {
     const widths = tokens.map(Number);
     if (widths.length < 2 || widths.some((w) => !Number.isSafeInteger(w) || w < 1)) {
       bad(text, "an MLP is positive integers joined by \"-\"");
     }
     return { widths };
   }
-  const inputShape = tokens[0]!.split("x").map(Number);
-  let channels = inputShape[0]!;
-  let flat = inputShape[0]! * inputShape[1]! * inputShape[2]!;
-  let h = inputShape[1]!;
-  let w = inputShape[2]!;
-  let flattened = false;
-  const layers: LayerSpec[] = [];
-  for (const token of tokens.slice(1)) {
-    let m: RegExpExecArray | null;
-    if ((m = /^conv(\d+)(?:k(\d+))?(?:s(\d+))?(?:p(\d+))?$/.exec(token))) {
-      const [out, k, s, p] = [Number(m[1]), Number(m[2] ?? 3), Number(m[3] ?? 1), Number(m[4] ?? 0)];
-      layers.push(conv2d(channels, out, k, { stride: s, padding: p }));
-      channels = out;
-      h = Math.floor((h + 2 * p - k) / s) + 1;
-      w = Math.floor((w + 2 * p - k) / s) + 1;
-    } else if ((m = /^(max|avg)pool(\d+)$/.exec(token))) {
-      const k = Number(m[2]);
-      layers.push(m[1] === "max" ? maxPool2d(k) : avgPool2d(k));
-      h = Math.floor((h - k) / k) + 1;
-      w = Math.floor((w - k) / k) + 1;
-    } else if (token === "bn") {
-      layers.push(batchNorm(flattened ? flat : channels));
-    } else if (token in ACTIVATION_TOKENS) {
-      layers.push(activation(ACTIVATION_TOKENS[token]!));
-    } else if ((m = /^dropout(0?\.\d+)$/.exec(token))) {
-      layers.push(dropout(Number(m[1])));
-    } else if (token === "flatten") {
-      layers.push(flatten());
-      flattened = true;
-    } else if (/^\d+$/.test(token)) {
-      if (!flattened) bad(text, `a dense layer (${token}) needs "flatten" before it`);
-      layers.push(dense(flat, Number(token)));
-      flat = Number(token);
-      continue;
-    } else {
-      bad(text, `unknown layer ${JSON.stringify(token)}`);
-    }
-    if (!flattened) flat = channels * h * w;
-  }
-  return { layers, inputShape };
+  return layerList(text, first.split("x").map(Number), tokens.slice(1));
 }

@@ -7,7 +7,7 @@ import type { ClassBias } from "../nn/class-bias.js";
 import { mlp, type MlpOptions } from "../nn/mlp.js";
 import { Sequential } from "../nn/sequential.js";
 import { parseArchitecture } from "./arch.js";
-import { INIT_NAMES, type ActivationName, type InitName } from "../nn/layers.js";
+import { INIT_NAMES, type ActivationName, type InitName } from "../nn/layers/index.js";
 import type { Augment } from "../train/augment.js";
 import type { TrainOptions } from "../train/loop.js";
 import type { OptimizerSpec } from "../train/optimizer.js";

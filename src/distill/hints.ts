@@ -6,6 +6,8 @@
  */
 import type { Engine } from "../engine.js";
 import { OptionError } from "../errors.js";
+import { dense, DenseLayer } from "../nn/layers/dense.js";
+import { align4, type ModelMemory } from "../nn/layers/layer.js";
 import type { Sequential } from "../nn/sequential.js";
 
 export interface HintSpec {
@@ -21,17 +23,13 @@ interface HintState {
   spec: Required<HintSpec>;
   ds: number;
   dt: number;
-  /** Regressor (dt, ds) weight + (dt) bias in `params` at these float offsets, or -1 with no regressor. */
-  w: number;
-  b: number;
-  /** (batch, dt) regressor output and its gradient; (batch, ds) gradient injected into the student. */
-  r: number;
+  /** The regressor r(h_s) = h_s·Wᵀ + b, a dense layer (ds → dt) with Glorot weights, when the widths differ. */
+  regressor: DenseLayer | undefined;
+  /** (batch, dt) gradient of the loss w.r.t. the regressor's output */
   dr: number;
+  /** (batch, ds) gradient injected into the student (the regressor's input gradient when there is one) */
   inject: number;
 }
-
-/** Rounds up to a multiple of 4 floats (16 bytes); arithmetic, not bit operations, which wrap at 2^31. */
-const align4 = (n: number) => Math.ceil(n / 4) * 4;
 
 function checkHints(specs: readonly HintSpec[], student: Sequential, teacher: Sequential): void {
   const guided = new Set<number>();
@@ -68,21 +66,26 @@ export class Hints {
     };
     checkHints(specs, student, teacher); // before any allocation, so that a bad hint leaks nothing
     let offset = 0;
-    this.hints = specs.map((s) => {
+    this.hints = specs.map((s, i) => {
       const weight = s.weight ?? 1;
       // Hints read these layers' outputs: keep a dense layer's pre-activation output observable.
       student.keepPreActivation(s.student);
       teacher.keepPreActivation(s.teacher);
       const ds = student.layerWidth(s.student);
       const dt = teacher.layerWidth(s.teacher);
-      const state: HintState = { spec: { ...s, weight }, ds, dt, w: -1, b: -1, r: 0, dr: 0, inject: alloc(batch * ds * 4) };
-      if (ds !== dt) {
-        state.w = offset;
+      const state: HintState = { spec: { ...s, weight }, ds, dt, regressor: undefined, dr: 0, inject: 0 };
+      if (ds === dt) {
+        state.inject = alloc(batch * ds * 4);
+      } else {
+        const regressor = new DenseLayer(dense(ds, dt, { init: "glorot" }), { index: i, inShape: [ds], outShape: [dt] });
+        regressor.placeTensor("weight", offset);
         offset = align4(offset + ds * dt);
-        state.b = offset;
+        regressor.placeTensor("bias", offset);
         offset = align4(offset + dt);
-        state.r = alloc(batch * dt * 4);
+        regressor.allocate(batch, alloc);
+        state.regressor = regressor;
         state.dr = alloc(batch * dt * 4);
+        state.inject = regressor.inputGradient;
       }
       this.inject.set(s.student, state.inject);
       return state;
@@ -96,13 +99,16 @@ export class Hints {
       k.zero_bytes(this.grads, offset * 4);
       const rng = alloc(16);
       k.rng_seed(rng, seed >>> 0, 0x68696e74); // a stream of its own: "hint"
-      for (const h of this.hints) {
-        if (h.w < 0) continue;
-        const limit = Math.sqrt(6 / (h.ds + h.dt)); // Glorot uniform
-        k.rng_uniform(rng, this.params + h.w * 4, h.ds * h.dt, -limit, limit);
-      }
+      this.memory = {
+        engine, kernels: k, paramsPtr: this.params, gradsPtr: this.grads, buffersPtr: 0, rngPtr: rng,
+        weightPanels: () => 0, // regressors only run in training mode, which never uses panels
+      };
+      for (const h of this.hints) h.regressor?.initialise(this.memory);
     }
   }
+
+  /** The regressors' memory (their parameter block), when there are regressors. */
+  private readonly memory: ModelMemory | undefined;
 
   /** Σ β·mse of the last compute() (a field, not a return value, so that it is never boxed). */
   loss = 0;
@@ -117,17 +123,14 @@ export class Hints {
     for (const h of this.hints) {
       const hs = student.layerOutput(h.spec.student);
       const ht = teacher.layerOutput(h.spec.teacher);
-      if (h.w < 0) {
+      if (!h.regressor) {
         total += k.mse(h.inject, hs, ht, rows * h.ds, h.spec.weight / (rows * h.ds));
         continue;
       }
-      const w = this.params + h.w * 4;
-      // r = hs·Wᵀ + b: (rows, dt)
-      k.gemm_nt(h.r, hs, w, this.params + h.b * 4, rows, h.dt, h.ds, h.ds, h.ds, h.dt, 0);
-      total += k.mse(h.dr, h.r, ht, rows * h.dt, h.spec.weight / (rows * h.dt));
-      k.gemm_tn(this.grads + h.w * 4, h.dr, hs, 0, h.dt, h.ds, rows, h.dt, h.ds, h.ds, 0); // dW = drᵀ·hs
-      k.bias_grad(this.grads + h.b * 4, h.dr, rows, h.dt, 0);
-      k.gemm_nn(h.inject, h.dr, w, 0, rows, h.ds, h.dt, h.dt, h.ds, h.ds, 0); // dhs = dr·W
+      const r = h.regressor;
+      r.forward(this.memory!, hs, rows, true); // (rows, dt)
+      total += k.mse(h.dr, r.outPtr, ht, rows * h.dt, h.spec.weight / (rows * h.dt));
+      r.backward(this.memory!, h.dr, rows, false); // dW, db, and dhs into inject (r.inputGradient)
     }
     this.loss = total;
   }

@@ -20,7 +20,7 @@
  * float, finite and of the right shape, and no other tensor may be: FormatError naming it.
  */
 import { DistillError, FormatError, NonFiniteError, OptionError } from "../errors.js";
-import { ACTIVATIONS, checkLayers, layerTensors, type ActivationName, type LayerSpec } from "../nn/layers.js";
+import { ACTIVATIONS, checkLayers, cleanSpec, layerTensors, type ActivationName, type LayerSpec } from "../nn/layers/index.js";
 import { Sequential, type SequentialOptions } from "../nn/sequential.js";
 import { readBytes, writeBytesAtomic, type PathOrUrl } from "../runtime/files.js";
 import { decodeSafetensors, encodeSafetensors, type SafetensorsTensor } from "./safetensors.js";
@@ -143,7 +143,7 @@ function fromArchitecture(text: string, shapeText: string | undefined, fail: Fai
     throw fail("the architecture metadata is not valid JSON");
   }
   if (!Array.isArray(raw)) throw fail("the architecture metadata must be a JSON array of layers");
-  const specs = raw.map((s: unknown) => cleanSpec(s));
+  const specs = raw.map((s: unknown, i) => fileSpec(s, i, fail));
   let inputShape: number[] | undefined;
   if (shapeText !== undefined) {
     try {
@@ -161,24 +161,15 @@ function fromArchitecture(text: string, shapeText: string | undefined, fail: Fai
   return { specs, inputShape, parameters: tensorPlan(specs, "") };
 }
 
-/** Keeps only the fields of each layer type, so that nothing else from the file reaches the model. */
-function cleanSpec(s: unknown): LayerSpec {
-  if (typeof s !== "object" || s === null) return s as LayerSpec; // checkLayers reports it
-  const o = s as Record<string, unknown>;
-  const optional = (key: string) => (o[key] !== undefined ? { [key]: o[key] } : {});
-  if (o.type === "dense") return { type: "dense", inputs: o.inputs, outputs: o.outputs, ...optional("init") } as LayerSpec;
-  if (o.type === "activation") return { type: "activation", name: o.name, ...optional("slope") } as LayerSpec;
-  if (o.type === "dropout") return { type: "dropout", p: o.p } as LayerSpec;
-  if (o.type === "conv2d") {
-    return {
-      type: "conv2d", inChannels: o.inChannels, outChannels: o.outChannels, kernel: o.kernel,
-      ...optional("stride"), ...optional("padding"), ...optional("init"),
-    } as LayerSpec;
+/** Keeps only the fields of each layer type (the layer table's `fields`), so that nothing else from the file reaches the model. */
+function fileSpec(s: unknown, i: number, fail: Fail): LayerSpec {
+  if (typeof s !== "object" || s === null) throw fail(`invalid architecture metadata: Sequential: layer ${i} is not an object`);
+  try {
+    return cleanSpec(s, `Sequential: layer ${i}`);
+  } catch (cause) {
+    if (cause instanceof DistillError) throw fail(`invalid architecture metadata: ${cause.message}`);
+    throw cause;
   }
-  if (o.type === "maxPool2d" || o.type === "avgPool2d") return { type: o.type, kernel: o.kernel, ...optional("stride"), ...optional("padding") } as LayerSpec;
-  if (o.type === "batchNorm") return { type: "batchNorm", channels: o.channels, ...optional("momentum"), ...optional("eps") } as LayerSpec;
-  if (o.type === "flatten") return { type: "flatten" };
-  return { type: o.type } as LayerSpec;
 }
 
 /** Every parameter and buffer of the layers, as the model names them and as the file does (with `prefix`). */

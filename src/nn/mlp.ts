@@ -1,6 +1,6 @@
 /** `mlp([784, 512, 10], options)`: the usual stack of dense layers with activations (and dropout) between them. */
 import { ShapeError } from "../errors.js";
-import { activation, checkLayers, dense, dropout, type ActivationName, type InitName, type LayerSpec } from "./layers.js";
+import { activation, checkLayers, dense, dropout, type ActivationName, type InitName, type LayerSpec } from "./layers/index.js";
 import { checkedElsewhere, checkOptions, type Schema } from "../options/schema.js";
 import { Sequential, SEQUENTIAL_SCHEMA, type SequentialOptions } from "./sequential.js";
 

@@ -18,18 +18,22 @@
  * gradient block only ever see the `blockLength` trainable floats, so weight decay or
  * momentum can never touch the running statistics. `parameterBlock()` returns both blocks
  * one after the other (blockLength + bufferLength floats) and `setParameterBlock()` takes
- * either length, so checkpoints carry the running statistics; `saveParametersTo(ptr)`
- * copies the trainable block to ptr and copies the buffers to a wasm block kept for that
- * ptr, which `loadParametersFrom(ptr)` restores with it (the training loop's snapshots;
- * `forgetSnapshot(ptr)` frees that block).
+ * either length, so checkpoints carry the running statistics; `snapshot()` keeps a copy of
+ * both in wasm (the training loop's restore points).
+ *
+ * Each layer is a module of ./layers/ (spec, checks, tensors, forward, backward); this
+ * class only lays out the memory and walks the list.
  */
 import type { Engine } from "../engine.js";
 import { ArgumentError, ShapeError } from "../errors.js";
 import { getEngine } from "../init.js";
-import { GEMM_RELU } from "../runtime/abi.js";
 import { checkedElsewhere, checkOptions, type Schema } from "../options/schema.js";
 import { requireArray, requireFinite, requireTemperature, rowsOf, type FloatArray } from "../validate.js";
-import { inferShapes, kernelOf, layerTensors, type InitName, type LayerSpec, type Shape } from "./layers.js";
+import { ActivationLayer } from "./layers/activation.js";
+import { DenseLayer } from "./layers/dense.js";
+import { createLayer, inferShapes, layerFlops, layerTensors, layerToken, normaliseSpec, type LayerSpec, type Shape } from "./layers/index.js";
+import { align4, type Layer, type ModelMemory } from "./layers/layer.js";
+import { ParameterSnapshot } from "./snapshot.js";
 
 export interface SequentialOptions {
   /** Seed of the model's PRNG: weight initialisation and dropout masks (default 0). */
@@ -56,91 +60,7 @@ export interface NamedParameter {
   buffer?: boolean;
 }
 
-/** Per-layer runtime state. Pointers are byte offsets into wasm memory (0 = none). */
-interface LayerState {
-  spec: LayerSpec;
-  inputs: number;
-  outputs: number;
-  /** shape of one sample in and out: [features] or [channels, height, width] */
-  inShape: number[];
-  outShape: number[];
-  /** conv: im2col work buffer; maxPool: argmax (i32); batchNorm: offsets (floats) of the running stats in the buffer block and of the saved batch mean / invstd in the stats block */
-  work: number;
-  argmax: number;
-  runMean: number;
-  runVar: number;
-  saved: number;
-  /** batchNorm: the last forward used batch statistics */
-  trained: boolean;
-  /** dense: offsets (floats) of weight and bias in the parameter block, and of W's panels in the panels block */
-  weight: number;
-  bias: number;
-  panels: number;
-  /** (capacity, outputs) output buffer; (capacity, inputs) input-gradient buffer (dense) or mask (dropout) */
-  out: number;
-  dInput: number;
-  mask: number;
-  /** set by each forward pass */
-  inPtr: number;
-  outPtr: number;
-  fusedRelu: boolean;
-  dropped: boolean;
-  /**
-   * The spec's numbers, read once at construction: a step reads them from this one object
-   * shape, never from the differently shaped spec objects (a double read through such a
-   * polymorphic load is boxed, i.e. allocated, on every pass).
-   */
-  numbers: LayerNumbers;
-}
-
-/** Numbers a layer's kernels take, resolved from its spec and input shape (0 where unused). */
-interface LayerNumbers {
-  /** conv / pool: input channels, height, width; kernel height and width; stride; padding */
-  c: number;
-  h: number;
-  w: number;
-  kh: number;
-  kw: number;
-  stride: number;
-  pad: number;
-  /** dropout: drop probability; leaky_relu: negative slope; batchNorm: momentum and eps */
-  p: number;
-  slope: number;
-  momentum: number;
-  eps: number;
-}
-
-/** The numbers of one layer (see LayerNumbers). */
-function layerNumbers(spec: LayerSpec, inShape: readonly number[]): LayerNumbers {
-  const n: LayerNumbers = { c: 0, h: 0, w: 0, kh: 0, kw: 0, stride: 0, pad: 0, p: 0, slope: 0, momentum: 0, eps: 0 };
-  if (inShape.length === 3) [n.c, n.h, n.w] = inShape as [number, number, number];
-  if (spec.type === "conv2d") {
-    [n.kh, n.kw] = kernelOf(spec);
-    n.stride = spec.stride ?? 1;
-    n.pad = spec.padding ?? 0;
-  } else if (spec.type === "maxPool2d" || spec.type === "avgPool2d") {
-    n.kh = n.kw = spec.kernel;
-    n.stride = spec.stride ?? spec.kernel;
-    n.pad = spec.padding ?? 0;
-  } else if (spec.type === "dropout") {
-    n.p = spec.p;
-  } else if (spec.type === "activation") {
-    n.slope = spec.slope ?? 0.01;
-  } else if (spec.type === "batchNorm") {
-    n.momentum = spec.momentum ?? 0.1;
-    n.eps = spec.eps ?? 1e-5;
-  }
-  return n;
-}
-
 const INFERENCE_CHUNK = 256;
-/** Kernel names per activation, looked up without building strings on every pass. */
-const FORWARD = { relu: "relu_forward", tanh: "tanh_forward", sigmoid: "sigmoid_forward", gelu: "gelu_forward" } as const;
-const BACKWARD = { tanh: "tanh_backward", sigmoid: "sigmoid_backward" } as const;
-/** Below this many rows, inference uses the weights packed into panels (see weightPanels). */
-const SMALL_BATCH = 4;
-/** Rounds up to a multiple of 4 floats (16 bytes); arithmetic, not bit operations, which wrap at 2^31. */
-const align4 = (n: number) => Math.ceil(n / 4) * 4;
 
 export class Sequential {
   readonly engine: Engine;
@@ -156,7 +76,9 @@ export class Sequential {
   readonly paramsPtr: number;
   readonly gradsPtr: number;
   readonly rngPtr: number;
-  private readonly layers: LayerState[];
+  private readonly layers: Layer[];
+  /** The memory the layers work in (pointers of this model), handed to every pass. */
+  private readonly memory: ModelMemory;
   /** Index of the first layer with parameters: backward stops there unless the input gradient is wanted. */
   private readonly firstDense: number;
   /** Shape of one input sample ([features] or [channels, height, width]). */
@@ -168,20 +90,14 @@ export class Sequential {
   /** Saved batch mean / invstd of the batchNorm layers (0 if none). */
   private readonly statsPtr: number;
   private readonly buffers: NamedParameter[];
-  /**
-   * Snapshot ptr → wasm copy (bufferLength floats) of the buffers saved with it by
-   * saveParametersTo(ptr), restored by loadParametersFrom(ptr). In wasm so that a training
-   * step's snapshot allocates nothing on the JS heap.
-   */
-  private readonly bufferSnapshots = new Map<number, number>();
   private readonly named: NamedParameter[];
   private capacity = 0;
   private inputBuffer = 0;
+  /** The layers' batch buffers (activations, gradients, masks, work), freed together. */
+  private readonly ownedBuffers: number[] = [];
   private disposed = false;
   /** The function whose training run holds the model (train, distill), if one does. */
   private trainingBy: string | undefined;
-  /** Dense layers whose pre-activation output must stay observable (no fused ReLU). */
-  private readonly unfused = new Set<number>();
   /**
    * Inference on fewer than 4 rows runs y = x·Wᵀ with gemm_panels on a copy of the weights
    * packed into contiguous 16-column panels of Wᵀ (same products in the same order, so the
@@ -196,57 +112,40 @@ export class Sequential {
     const options = checkOptions("Sequential", SEQUENTIAL_SCHEMA, given);
     const { inputs, widths, shapes, inputShape } = inferShapes(specs, options.inputShape);
     this.engine = options.engine ?? getEngine();
-    this.specs = specs.map((s) => {
-      const copy = { ...s };
-      if (copy.type === "conv2d") copy.kernel = kernelOf(copy);
-      return copy;
-    });
+    this.specs = specs.map(normaliseSpec);
     this.inputs = inputs;
     this.inputShape = inputShape;
     this.outputs = widths[widths.length - 1]!;
+    this.layers = this.specs.map((spec, index) =>
+      createLayer(spec, { index, inShape: index === 0 ? [...inputShape] : shapes[index - 1]!, outShape: shapes[index]! }));
+    this.layers.forEach((l, i) => {
+      const next = this.specs[i + 1];
+      l.reluFollows = next?.type === "activation" && next.name === "relu";
+      if (l instanceof ActivationLayer) l.previous = this.layers[i - 1];
+    });
+    // Tensor offsets (floats), each tensor on a 16-byte boundary: trained ones in the
+    // parameter block, buffers in the buffer block.
     this.named = [];
     this.buffers = [];
-    const tensors = layerTensors(this.specs);
     let offset = 0;
     let bufferOffset = 0;
-    let statsOffset = 0;
-    let width = inputs;
-    let shape = inputShape;
-    this.layers = this.specs.map((spec, i) => {
-      const state: LayerState = {
-        spec, inputs: width, outputs: widths[i]!, inShape: shape, outShape: shapes[i]!,
-        work: 0, argmax: 0, runMean: -1, runVar: -1, saved: -1, trained: false,
-        weight: -1, bias: -1, panels: -1,
-        out: 0, dInput: 0, mask: 0, inPtr: 0, outPtr: 0, fusedRelu: false, dropped: false,
-        numbers: layerNumbers(spec, shape),
-      };
-      for (const t of tensors) {
-        if (t.layer !== i) continue;
-        const length = t.shape.reduce((a, b) => a * b, 1);
-        const kind = t.name.slice(t.name.indexOf(".") + 1);
-        if (t.buffer) {
-          this.buffers.push({ name: t.name, shape: t.shape, offset: bufferOffset, length, buffer: true });
-          if (kind === "running_mean") state.runMean = bufferOffset;
-          else state.runVar = bufferOffset;
-          bufferOffset = align4(bufferOffset + length);
-        } else {
-          this.named.push({ name: t.name, shape: t.shape, offset, length });
-          if (kind === "weight") state.weight = offset;
-          else state.bias = offset;
-          offset = align4(offset + length);
-        }
+    for (const t of layerTensors(this.specs)) {
+      const length = t.shape.reduce((a, b) => a * b, 1);
+      const suffix = t.name.slice(t.name.indexOf(".") + 1);
+      if (t.buffer) {
+        this.buffers.push({ name: t.name, shape: t.shape, offset: bufferOffset, length, buffer: true });
+        this.layers[t.layer]!.placeTensor(suffix, bufferOffset);
+        bufferOffset = align4(bufferOffset + length);
+      } else {
+        this.named.push({ name: t.name, shape: t.shape, offset, length });
+        this.layers[t.layer]!.placeTensor(suffix, offset);
+        offset = align4(offset + length);
       }
-      if (spec.type === "batchNorm") {
-        state.saved = statsOffset;
-        statsOffset += 2 * align4(spec.channels);
-      }
-      width = widths[i]!;
-      shape = shapes[i]!;
-      return state;
-    });
+    }
+    const statsLength = this.layers.reduce((n, l) => n + l.statsLength(), 0);
     this.blockLength = Math.max(offset, 4);
     this.bufferLength = bufferOffset;
-    this.firstDense = this.layers.findIndex((l) => l.spec.type === "dense" || l.spec.type === "conv2d" || l.spec.type === "batchNorm");
+    this.firstDense = this.layers.findIndex((l) => l.trainable);
     this.parameterCount = this.named.reduce((n, p) => n + p.length, 0);
     const e = this.engine;
     // All or nothing: a model too large for memory gives back what it took before throwing.
@@ -261,7 +160,7 @@ export class Sequential {
       this.gradsPtr = take(this.blockLength * 4);
       this.rngPtr = take(16);
       this.buffersPtr = bufferOffset > 0 ? take(bufferOffset * 4) : 0;
-      this.statsPtr = statsOffset > 0 ? take(statsOffset * 4) : 0;
+      this.statsPtr = statsLength > 0 ? take(statsLength * 4) : 0;
     } catch (err) {
       for (const p of taken) e.free(p);
       throw err;
@@ -269,54 +168,21 @@ export class Sequential {
     e.kernels.zero_bytes(this.paramsPtr, this.blockLength * 4);
     e.kernels.zero_bytes(this.gradsPtr, this.blockLength * 4);
     if (this.buffersPtr) e.kernels.zero_bytes(this.buffersPtr, bufferOffset * 4);
-    if (this.statsPtr) e.kernels.zero_bytes(this.statsPtr, statsOffset * 4);
+    let stats = this.statsPtr;
+    for (const l of this.layers) {
+      if (l.statsLength() === 0) continue;
+      e.kernels.zero_bytes(stats, l.statsLength() * 4);
+      l.placeStats(stats);
+      stats += l.statsLength() * 4;
+    }
+    this.memory = {
+      engine: e, kernels: e.kernels, paramsPtr: this.paramsPtr, gradsPtr: this.gradsPtr, buffersPtr: this.buffersPtr,
+      rngPtr: this.rngPtr, weightPanels: () => this.weightPanels(),
+    };
     const seed = options.seed ?? 0;
     e.kernels.rng_seed(this.rngPtr, seed >>> 0, Math.floor(seed / 2 ** 32) >>> 0);
-    this.initialise();
-  }
-
-  /**
-   * Draws every weight from the model's PRNG, layer by layer: "torch" (the default:
-   * PyTorch's nn.Linear / nn.Conv2d default, weights and then biases uniform ±1/√fan_in),
-   * "he" (normal, std √(2/fan_in)) or "glorot" (uniform ±√(6/(fan_in + fan_out))), both
-   * with biases 0. Conv layers use fan_in = in·kh·kw and fan_out = out·kh·kw. batchNorm:
-   * γ = 1, β = 0, running_mean = 0, running_var = 1 (no random draws).
-   *
-   * Why "torch" by default: on Hinton et al.'s MNIST recipe (T = 20, momentum SGD) He's
-   * larger weights meet T²-scaled soft gradients and can kill every ReLU in the first
-   * epoch; PyTorch's smaller uniform weights train there, and are what users of PyTorch
-   * files expect (docs/hinton-mnist.md has the measurements).
-   */
-  private initialise(): void {
-    for (const l of this.layers) {
-      if (l.spec.type === "conv2d") {
-        const [kh, kw] = kernelOf(l.spec);
-        const fanIn = l.spec.inChannels * kh * kw;
-        this.drawLayer(l.spec.init, l.weight, l.bias, fanIn, l.spec.outChannels * kh * kw, l.spec.outChannels);
-      } else if (l.spec.type === "batchNorm") {
-        this.engine.f32(this.paramsPtr + l.weight * 4, l.spec.channels).fill(1);
-        this.engine.f32(this.buffersPtr + l.runVar * 4, l.spec.channels).fill(1);
-      } else if (l.spec.type === "dense") {
-        this.drawLayer(l.spec.init, l.weight, l.bias, l.inputs, l.outputs, l.outputs);
-      }
-    }
-  }
-
-  /** Draws one layer's weights (outputs × fanIn values at offset `weight`) and, for "torch", its biases. */
-  private drawLayer(init: InitName | undefined, weight: number, bias: number, fanIn: number, fanOut: number, outputs: number): void {
-    const k = this.engine.kernels;
-    const w = this.paramsPtr + weight * 4;
-    const n = fanIn * outputs;
-    if (init === "glorot") {
-      const limit = Math.sqrt(6 / (fanIn + fanOut));
-      k.rng_uniform(this.rngPtr, w, n, -limit, limit);
-    } else if (init === "he") {
-      k.rng_normal(this.rngPtr, w, n, 0, Math.sqrt(2 / fanIn));
-    } else {
-      const limit = 1 / Math.sqrt(fanIn);
-      k.rng_uniform(this.rngPtr, w, n, -limit, limit);
-      k.rng_uniform(this.rngPtr, this.paramsPtr + bias * 4, outputs, -limit, limit);
-    }
+    // Every layer draws its initial weights from the model's PRNG, in layer order (./layers/init.ts).
+    for (const l of this.layers) l.initialise(this.memory);
   }
 
   // ---------------------------------------------------------------- size facts
@@ -332,18 +198,7 @@ export class Sequential {
    * pooled output, 2 per batch-normalised value.
    */
   get flopsPerSample(): number {
-    let flops = 0;
-    for (const l of this.layers) {
-      const spec = l.spec;
-      if (spec.type === "dense") flops += 2 * l.inputs * l.outputs + l.outputs;
-      else if (spec.type === "activation") flops += l.outputs;
-      else if (spec.type === "conv2d") {
-        const [kh, kw] = kernelOf(spec);
-        flops += (2 * spec.inChannels * kh * kw + 1) * l.outputs;
-      } else if (spec.type === "maxPool2d" || spec.type === "avgPool2d") flops += spec.kernel * spec.kernel * l.outputs;
-      else if (spec.type === "batchNorm") flops += 2 * l.outputs;
-    }
-    return flops;
+    return this.layers.reduce((flops, l, i) => flops + layerFlops(this.specs[i]!, l.inShape, l.outShape), 0);
   }
 
   /** Layer index → shape of one sample of that layer's output ([features] or [c, h, w]). */
@@ -379,18 +234,12 @@ export class Sequential {
 
   private allocateBuffers(rows: number): void {
     const e = this.engine;
-    for (const l of this.layers) {
-      const t = l.spec.type;
-      if (t !== "flatten") l.out = e.allocOwned(rows * l.outputs * 4);
-      if (t === "dense" || t === "conv2d" || t === "maxPool2d" || t === "avgPool2d") l.dInput = e.allocOwned(rows * l.inputs * 4);
-      if (t === "dropout") l.mask = e.allocOwned(rows * l.outputs * 4);
-      if (t === "maxPool2d") l.argmax = e.allocOwned(rows * l.outputs * 4);
-      if (l.spec.type === "conv2d") {
-        const [kh, kw] = kernelOf(l.spec);
-        // cin·kh·kw · oh·ow floats (assembly/conv.ts)
-        l.work = e.allocOwned(Math.max(l.spec.inChannels * kh * kw * l.outShape[1]! * l.outShape[2]!, 4) * 4);
-      }
-    }
+    const take = (bytes: number) => {
+      const p = e.allocOwned(bytes);
+      this.ownedBuffers.push(p);
+      return p;
+    };
+    for (const l of this.layers) l.allocate(rows, take);
     this.inputBuffer = e.allocOwned(rows * this.inputs * 4);
     this.capacity = rows;
   }
@@ -401,12 +250,9 @@ export class Sequential {
 
   private freeBuffers(): void {
     const e = this.engine;
-    for (const l of this.layers) {
-      for (const key of ["out", "dInput", "mask", "work", "argmax"] as const) {
-        if (l[key]) e.free(l[key]);
-        l[key] = 0;
-      }
-    }
+    for (const l of this.layers) l.release();
+    for (const p of this.ownedBuffers) e.free(p);
+    this.ownedBuffers.length = 0;
     if (this.inputBuffer) e.free(this.inputBuffer);
     this.inputBuffer = 0;
     this.capacity = 0;
@@ -420,79 +266,8 @@ export class Sequential {
    */
   forward(x: number, rows: number, training: boolean): number {
     this.ensureAlive();
-    const k = this.engine.kernels;
     let input = x;
-    for (let i = 0; i < this.layers.length; i++) {
-      const l = this.layers[i]!;
-      const spec = l.spec;
-      l.inPtr = input;
-      l.fusedRelu = false;
-      l.dropped = false;
-      if (spec.type === "dense") {
-        const next = this.layers[i + 1]?.spec;
-        l.fusedRelu = next?.type === "activation" && next.name === "relu" && !this.unfused.has(i);
-        const flags = l.fusedRelu ? GEMM_RELU : 0;
-        const bias = this.paramsPtr + l.bias * 4;
-        if (!training && rows < SMALL_BATCH) {
-          const panels = this.weightPanels() + l.panels * 4; // Wᵀ (inputs, outputs) as 16-column panels
-          k.gemm_panels(l.out, input, panels, bias, rows, l.outputs, l.inputs, l.inputs, l.outputs, flags);
-        } else {
-          k.gemm_nt(l.out, input, this.paramsPtr + l.weight * 4, bias, rows, l.outputs, l.inputs, l.inputs, l.inputs, l.outputs, flags);
-        }
-        l.outPtr = l.out;
-      } else if (spec.type === "conv2d") {
-        const next = this.layers[i + 1]?.spec;
-        l.fusedRelu = next?.type === "activation" && next.name === "relu" && !this.unfused.has(i);
-        const geo = l.numbers;
-        k.conv2d_forward(
-          l.out, input, this.paramsPtr + l.weight * 4, this.paramsPtr + l.bias * 4, l.work,
-          rows, geo.c, geo.h, geo.w, spec.outChannels, geo.kh, geo.kw, geo.stride, geo.pad, l.fusedRelu ? GEMM_RELU : 0,
-        );
-        l.outPtr = l.out;
-      } else if (spec.type === "maxPool2d" || spec.type === "avgPool2d") {
-        const geo = l.numbers;
-        if (spec.type === "maxPool2d") k.maxpool2d_forward(l.out, l.argmax, input, rows, geo.c, geo.h, geo.w, geo.kh, geo.stride, geo.pad);
-        else k.avgpool2d_forward(l.out, input, rows, geo.c, geo.h, geo.w, geo.kh, geo.stride, geo.pad);
-        l.outPtr = l.out;
-      } else if (spec.type === "batchNorm") {
-        const c = spec.channels;
-        const spatial = l.outputs / c;
-        const gamma = this.paramsPtr + l.weight * 4, beta = this.paramsPtr + l.bias * 4;
-        const runMean = this.buffersPtr + l.runMean * 4, runVar = this.buffersPtr + l.runVar * 4;
-        if (training) {
-          if (rows * spatial < 2) {
-            throw new ShapeError(`layer ${i} (batchNorm): training needs more than one value per channel; got a batch of ${rows} row(s) of ${spatial} value(s) per channel`);
-          }
-          const mean = this.statsPtr + l.saved * 4, invstd = mean + align4(c) * 4;
-          k.batchnorm_forward_train(l.out, mean, invstd, runMean, runVar, input, gamma, beta, rows, c, spatial, l.numbers.momentum, l.numbers.eps);
-          l.trained = true;
-        } else {
-          k.batchnorm_forward_eval(l.out, input, gamma, beta, runMean, runVar, rows, c, spatial, l.numbers.eps);
-          l.trained = false;
-        }
-        l.outPtr = l.out;
-      } else if (spec.type === "flatten") {
-        l.outPtr = input; // NCHW rows are already flat
-      } else if (spec.type === "activation") {
-        const previous = this.layers[i - 1];
-        const n = rows * l.outputs;
-        if (spec.name === "relu" && previous?.fusedRelu) l.outPtr = input; // already applied by the GEMM
-        else {
-          l.outPtr = l.out;
-          if (spec.name === "leaky_relu") k.leaky_relu_forward(l.out, input, n, l.numbers.slope);
-          else k[FORWARD[spec.name]](l.out, input, n);
-        }
-      } else if (training && spec.type === "dropout" && l.numbers.p > 0) {
-        const n = rows * l.outputs;
-        k.rng_dropout_mask(this.rngPtr, l.mask, n, l.numbers.p);
-        k.dropout_forward(l.out, input, l.mask, n);
-        l.outPtr = l.out;
-        l.dropped = true;
-      } else {
-        l.outPtr = input; // dropout is the identity at inference
-      }
-      input = l.outPtr;
-    }
+    for (let i = 0; i < this.layers.length; i++) input = this.layers[i]!.forward(this.memory, input, rows, training);
     return input;
   }
 
@@ -519,17 +294,9 @@ export class Sequential {
    * are left alone.
    */
   applyMaxNorm(maxNorm: number): void {
-    const k = this.engine.kernels;
-    let last = -1;
-    this.layers.forEach((l, i) => {
-      if (l.spec.type === "dense") last = i;
-    });
-    for (let i = 0; i < this.layers.length; i++) {
-      const l = this.layers[i]!;
-      const w = this.paramsPtr + l.weight * 4;
-      if (l.spec.type === "dense" && i !== last) k.max_norm_rows(w, l.outputs, l.inputs, maxNorm);
-      else if (l.spec.type === "conv2d") k.max_norm_rows(w, l.spec.outChannels, l.spec.inChannels * l.numbers.kh * l.numbers.kw, maxNorm);
-    }
+    let lastDense = -1;
+    for (let i = 0; i < this.layers.length; i++) if (this.layers[i] instanceof DenseLayer) lastDense = i;
+    for (let i = 0; i < this.layers.length; i++) if (i !== lastDense) this.layers[i]!.applyMaxNorm(this.memory, maxNorm);
   }
 
   /**
@@ -538,10 +305,10 @@ export class Sequential {
    * nothing before it can learn again.
    */
   deadReluLayer(rows: number): number {
-    const k = this.engine.kernels;
+    // A plain loop: this runs on every training step, where a callback would be allocated.
     for (let i = 0; i < this.layers.length; i++) {
       const l = this.layers[i]!;
-      if (l.spec.type === "activation" && l.spec.name === "relu" && k.count_nonzero(l.outPtr, rows * l.outputs) === 0) return i;
+      if (l instanceof ActivationLayer && l.isDead(this.memory, rows)) return i;
     }
     return -1;
   }
@@ -558,20 +325,16 @@ export class Sequential {
   private weightPanels(): number {
     if (this.panelsVersion === this.parametersVersion) return this.panelsBlock;
     const k = this.engine.kernels;
+    const denseLayers = this.layers.filter((l): l is DenseLayer => l instanceof DenseLayer);
     if (!this.panelsBlock) {
       let offset = 0;
-      for (const l of this.layers) {
-        if (l.spec.type !== "dense") continue;
+      for (const l of denseLayers) {
         l.panels = offset;
         offset += k.panels_length(l.inputs, l.outputs); // a multiple of 16 floats
       }
       this.panelsBlock = this.engine.allocOwned(Math.max(offset, 4) * 4);
     }
-    for (const l of this.layers) {
-      if (l.spec.type !== "dense") continue;
-      // op(B) = Wᵀ (inputs × outputs) from W stored (outputs, inputs).
-      k.pack_panels(this.panelsBlock + l.panels * 4, this.paramsPtr + l.weight * 4, l.inputs, 1, l.inputs, l.outputs);
-    }
+    for (const l of denseLayers) l.packPanels(this.memory, this.panelsBlock);
     this.panelsVersion = this.parametersVersion;
     return this.panelsBlock;
   }
@@ -588,7 +351,7 @@ export class Sequential {
     const l = this.layers[index]!;
     if (l.fusedRelu) {
       throw new ArgumentError(
-        `layer ${index} is a ${l.spec.type} layer whose ReLU was fused into it, so its pre-activation output was not kept; ` +
+        `layer ${index} is a ${this.specs[index]!.type} layer whose ReLU was fused into it, so its pre-activation output was not kept; ` +
           `call keepPreActivation(${index}) before the forward pass, or observe layer ${index + 1} (the ReLU)`,
       );
     }
@@ -601,8 +364,7 @@ export class Sequential {
    */
   keepPreActivation(index: number): void {
     this.ensureLayerIndex(index);
-    const t = this.layers[index]!.spec.type;
-    if (t === "dense" || t === "conv2d") this.unfused.add(index);
+    this.layers[index]!.keepPreActivation = true;
   }
 
   /**
@@ -614,60 +376,17 @@ export class Sequential {
   backward(dOutput: number, rows: number, options: { inject?: ReadonlyMap<number, number>; inputGradient?: boolean } = {}): number {
     this.ensureAlive();
     const k = this.engine.kernels;
+    const wantInput = options.inputGradient === true;
     let g = dOutput;
-    const firstDense = this.firstDense;
     for (let i = this.layers.length - 1; i >= 0; i--) {
+      // Below the first layer with parameters nothing is left to learn, unless the input gradient is wanted.
+      if (i < this.firstDense && !wantInput) return 0;
       const l = this.layers[i]!;
-      const spec = l.spec;
-      const n = rows * l.outputs;
       const extra = options.inject?.get(i);
-      if (extra) k.axpby(g, extra, n, 1, 1);
-      if (spec.type === "dense") {
-        const w = this.paramsPtr + l.weight * 4;
-        k.gemm_tn(this.gradsPtr + l.weight * 4, g, l.inPtr, 0, l.outputs, l.inputs, rows, l.outputs, l.inputs, l.inputs, 0);
-        k.bias_grad(this.gradsPtr + l.bias * 4, g, rows, l.outputs, 0);
-        if (i === firstDense && !options.inputGradient) return 0;
-        k.gemm_nn(l.dInput, g, w, 0, rows, l.inputs, l.outputs, l.outputs, l.inputs, l.inputs, 0);
-        g = l.dInput;
-      } else if (spec.type === "conv2d") {
-        const geo = l.numbers;
-        const stop = i === firstDense && !options.inputGradient;
-        k.conv2d_backward(
-          stop ? 0 : l.dInput, this.gradsPtr + l.weight * 4, this.gradsPtr + l.bias * 4, g, l.inPtr,
-          this.paramsPtr + l.weight * 4, l.work, rows, geo.c, geo.h, geo.w, spec.outChannels, geo.kh, geo.kw, geo.stride, geo.pad,
-        );
-        if (stop) return 0;
-        g = l.dInput;
-      } else if (spec.type === "maxPool2d" || spec.type === "avgPool2d") {
-        if (i < firstDense && !options.inputGradient) return 0;
-        const geo = l.numbers;
-        if (spec.type === "maxPool2d") k.maxpool2d_backward(l.dInput, g, l.argmax, rows, geo.c, geo.h, geo.w, geo.kh, geo.stride, geo.pad);
-        else k.avgpool2d_backward(l.dInput, g, rows, geo.c, geo.h, geo.w, geo.kh, geo.stride, geo.pad);
-        g = l.dInput;
-      } else if (spec.type === "batchNorm") {
-        if (!l.trained) {
-          throw new ArgumentError(`layer ${i} (batchNorm): backward needs a training-mode forward pass (forward(x, rows, true)), which uses the batch statistics`);
-        }
-        const c = spec.channels;
-        const mean = this.statsPtr + l.saved * 4, invstd = mean + align4(c) * 4;
-        // dx overwrites dy in place (the kernel allows the alias)
-        k.batchnorm_backward(
-          g, this.gradsPtr + l.weight * 4, this.gradsPtr + l.bias * 4, g, l.inPtr, this.paramsPtr + l.weight * 4,
-          mean, invstd, rows, c, l.outputs / c,
-        );
-        if (i === firstDense && !options.inputGradient) return 0;
-      } else if (spec.type === "flatten") {
-        // identity on flat rows
-      } else if (spec.type === "activation") {
-        if (spec.name === "relu") k.relu_backward(g, g, l.outPtr, n);
-        else if (spec.name === "leaky_relu") k.leaky_relu_backward(g, g, l.inPtr, n, l.numbers.slope);
-        else if (spec.name === "gelu") k.gelu_backward(g, g, l.inPtr, n);
-        else k[BACKWARD[spec.name]](g, g, l.outPtr, n);
-      } else if (l.dropped) {
-        k.dropout_backward(g, g, l.mask, n);
-      }
+      if (extra) k.axpby(g, extra, rows * l.outputs, 1, 1);
+      g = l.backward(this.memory, g, rows, i === this.firstDense && !wantInput);
     }
-    return options.inputGradient ? g : 0;
+    return wantInput ? g : 0;
   }
 
   // ---------------------------------------------------------------- inference on arrays
@@ -776,38 +495,12 @@ export class Sequential {
   }
 
   /**
-   * Copies the trainable block (blockLength floats) to / from another wasm buffer. The
-   * buffers (running statistics) are remembered per ptr by saveParametersTo and restored
-   * by loadParametersFrom of the same ptr, so that a snapshot restores the whole state.
+   * A wasm copy of the parameters and buffers (running statistics) that `save()` takes
+   * and `restore()` puts back; `dispose()` frees it. Neither allocates on the JS heap.
    */
-  saveParametersTo(ptr: number): void {
+  snapshot(): ParameterSnapshot {
     this.ensureAlive();
-    const k = this.engine.kernels;
-    k.copy_bytes(ptr, this.paramsPtr, this.blockLength * 4);
-    if (this.bufferLength === 0) return;
-    let saved = this.bufferSnapshots.get(ptr);
-    if (saved === undefined) {
-      saved = this.engine.allocOwned(this.bufferLength * 4);
-      this.bufferSnapshots.set(ptr, saved);
-    }
-    k.copy_bytes(saved, this.buffersPtr, this.bufferLength * 4);
-  }
-
-  loadParametersFrom(ptr: number): void {
-    this.ensureAlive();
-    const k = this.engine.kernels;
-    k.copy_bytes(this.paramsPtr, ptr, this.blockLength * 4);
-    const saved = this.bufferSnapshots.get(ptr);
-    if (saved !== undefined) k.copy_bytes(this.buffersPtr, saved, this.bufferLength * 4);
-    this.markParametersChanged();
-  }
-
-  /** Frees the buffer copy kept for snapshot ptr (call before freeing ptr itself). */
-  forgetSnapshot(ptr: number): void {
-    const saved = this.bufferSnapshots.get(ptr);
-    if (saved === undefined) return;
-    this.bufferSnapshots.delete(ptr);
-    if (!this.disposed) this.engine.free(saved);
+    return new ParameterSnapshot(this);
   }
 
   /**
@@ -846,21 +539,12 @@ export class Sequential {
    * and a short name per layer: "1x28x28-conv8-maxpool2-bn-flatten-10".
    */
   get architecture(): string {
-    const spatial = this.inputShape.length === 3 || this.layers.some((l) => l.spec.type !== "dense" && l.spec.type !== "activation" && l.spec.type !== "dropout");
-    if (!spatial) {
-      const widths = [this.inputs];
-      for (const l of this.layers) if (l.spec.type === "dense") widths.push(l.outputs);
-      return widths.join("-");
-    }
+    const spatial = this.inputShape.length === 3 || this.specs.some((s) => s.type !== "dense" && s.type !== "activation" && s.type !== "dropout");
+    if (!spatial) return [this.inputs, ...this.specs.filter((s) => s.type === "dense").map((s) => s.outputs)].join("-");
     const parts = [this.inputShape.join("x")];
-    for (const l of this.layers) {
-      const spec = l.spec;
-      if (spec.type === "dense") parts.push(String(l.outputs));
-      else if (spec.type === "conv2d") parts.push(`conv${spec.outChannels}`);
-      else if (spec.type === "maxPool2d") parts.push(`maxpool${spec.kernel}`);
-      else if (spec.type === "avgPool2d") parts.push(`avgpool${spec.kernel}`);
-      else if (spec.type === "batchNorm") parts.push("bn");
-      else if (spec.type === "flatten") parts.push("flatten");
+    for (const spec of this.specs) {
+      const token = layerToken(spec);
+      if (token !== undefined) parts.push(token);
     }
     return parts.join("-");
   }
@@ -877,8 +561,6 @@ export class Sequential {
     this.engine.free(this.rngPtr);
     if (this.buffersPtr) this.engine.free(this.buffersPtr);
     if (this.statsPtr) this.engine.free(this.statsPtr);
-    for (const saved of this.bufferSnapshots.values()) this.engine.free(saved);
-    this.bufferSnapshots.clear();
     this.disposed = true;
   }
 

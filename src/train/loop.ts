@@ -15,6 +15,7 @@ import type { Dataset } from "../data/dataset.js";
 import type { Engine } from "../engine.js";
 import { OptionError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
+import type { ParameterSnapshot } from "../nn/snapshot.js";
 import type { Augment } from "./augment.js";
 import type { Checkpoint, CheckpointOptions } from "./checkpoint.js";
 import { Optimizer, resolveOptimizer, type OptimizerSpec } from "./optimizer.js";
@@ -317,6 +318,11 @@ export async function runLoop(
     owned.push(p);
     return p;
   };
+  const snapshots: ParameterSnapshot[] = [];
+  const keep = (s: ParameterSnapshot) => {
+    snapshots.push(s);
+    return s;
+  };
   try {
     const optimizer = new Optimizer(engine, withLr, model.blockLength);
     optimizers.push(optimizer);
@@ -338,10 +344,11 @@ export async function runLoop(
     // A stream of its own ("shuf" in the high word), so that a model and a run given the same
     // seed do not draw their weights and their data order from the same numbers.
     k.rng_seed(rng, run.seed >>> 0, (Math.floor(run.seed / 2 ** 32) ^ SHUFFLE_STREAM) >>> 0);
-    const snapshot = alloc(model.blockLength * 4);
+    /** The weights before the last step: what a non-finite or exploding step restores. */
+    const snapshot = keep(model.snapshot());
     /** The weights at the end of the last healthy epoch (at first, the initial ones): what a collapse restores. */
-    const lastGood = options.divergence === false ? 0 : alloc(model.blockLength * 4);
-    const best = options.earlyStopping ? alloc(model.blockLength * 4) : 0;
+    const lastGood = options.divergence === false ? undefined : keep(model.snapshot());
+    const best = options.earlyStopping ? keep(model.snapshot()) : undefined;
     const clipList = alloc(8 * (1 + extra.length));
     const list = engine.i32(clipList, 2 * (1 + extra.length));
     list[0] = model.gradsPtr;
@@ -404,7 +411,7 @@ export async function runLoop(
       format: "distill-wasm-checkpoint", version: 1, fingerprint: runFingerprint ??= fingerprint(), stage, epoch, position: next, steps,
       lossSum: sums[LOSS_SUM]!, correct: sums[CORRECT]!, seen: sums[SEEN]!,
       history: history.map((r) => ({ ...r })), early: { bestValue, bestEpoch: bestEpoch ?? null, sinceBest },
-      params: model.parameterBlock(), best: best ? engine.readF32(best, model.blockLength) : null,
+      params: model.parameterBlock(), best: best ? best.parameters() : null,
       optimizers: optimizers.map((o) => o.exportState()),
       extraParams: extra.map((e) => engine.readF32(e.params, e.length)),
       rngs: Uint8Array.from(rngs.flatMap((p) => Array.from(new Uint8Array(k.memory.buffer, p, 16)))),
@@ -426,7 +433,7 @@ export async function runLoop(
         optimizerLengths: [model.blockLength, ...extra.map((e) => e.length)], extraLengths: extra.map((e) => e.length),
       });
       model.setParameterBlock(c.params);
-      if (best && c.best) engine.f32(best, model.blockLength).set(c.best);
+      if (best && c.best) best.setParameters(c.best);
       c.optimizers.forEach((state, i) => optimizers[i]!.importState(state));
       c.extraParams.forEach((values, i) => engine.f32(extra[i]!.params, extra[i]!.length).set(values));
       rngs.forEach((p, i) => new Uint8Array(k.memory.buffer, p, 16).set(c.rngs.subarray(16 * i, 16 * i + 16)));
@@ -443,7 +450,7 @@ export async function runLoop(
       setSums(c.lossSum, c.correct, c.seen);
     }
 
-    if (lastGood) model.saveParametersTo(lastGood);
+    lastGood?.save();
 
     /**
      * The synchronous part of a step, kept out of this async function so that its numbers
@@ -475,10 +482,10 @@ export async function runLoop(
     const diverged = (epoch: number, step = steps): never => {
       let restored: string;
       if (health.restore === "step" || !lastGood) {
-        if (steps > 0) model.loadParametersFrom(snapshot);
+        if (steps > 0) snapshot.restore();
         restored = steps > 0 ? "the weights from the step before, the last with a sound loss" : "its initial weights";
       } else {
-        model.loadParametersFrom(lastGood);
+        lastGood.restore();
         const healthy = history.length > 0 ? history.at(-1)!.epoch : 0;
         restored = healthy > 0 ? `the weights from the end of epoch ${healthy}, the last healthy one` : "its initial weights";
       }
@@ -493,7 +500,7 @@ export async function runLoop(
       sums[SEEN]! += rows;
       model.backward(grad, rows, backwardOptions);
       if (options.clipNorm !== undefined) k.clip_grad_norm(clipList, 1 + extra.length, options.clipNorm);
-      model.saveParametersTo(snapshot);
+      snapshot.save();
       learningRate(live, engine, baseLr, options, steps, epoch, totalSteps);
       optimizer.step(model.paramsPtr, model.gradsPtr, live);
       if (maxNorm !== undefined) model.applyMaxNorm(maxNorm);
@@ -568,7 +575,7 @@ export async function runLoop(
         record.valAccuracy = v.accuracy;
       }
       history.push(record);
-      if (lastGood) model.saveParametersTo(lastGood);
+      lastGood?.save();
       if (options.earlyStopping && val) {
         const es = options.earlyStopping;
         const value = (es.monitor ?? "loss") === "loss" ? record.valLoss! : -record.valAccuracy!;
@@ -576,7 +583,7 @@ export async function runLoop(
           bestValue = value;
           bestEpoch = epoch + 1;
           sinceBest = 0;
-          model.saveParametersTo(best);
+          best!.save();
         } else if (++sinceBest >= es.patience && stopReason === "completed") {
           stopReason = "early-stopping";
         }
@@ -597,7 +604,7 @@ export async function runLoop(
       diverged(history.length > 0 ? history.at(-1)!.epoch - 1 : 0, steps - 1);
     }
     if (options.earlyStopping && bestEpoch !== undefined && (options.earlyStopping.restoreBest ?? true)) {
-      model.loadParametersFrom(best);
+      best!.restore();
     } else {
       bestEpoch = undefined;
     }
@@ -605,9 +612,7 @@ export async function runLoop(
   } finally {
     model.endTraining();
     for (const o of optimizers) o.dispose();
-    for (const p of owned) {
-      model.forgetSnapshot(p);
-      engine.free(p);
-    }
+    for (const p of owned) engine.free(p);
+    for (const s of snapshots) s.dispose();
   }
 }

@@ -1,7 +1,7 @@
 /** `distill-wasm search`: one student per (temperature, α) pair, ranked on a validation split. */
 import { searchTemperature } from "../../distill/search.js";
 import { mlp } from "../../nn/mlp.js";
-import type { ActivationName } from "../../nn/layers.js";
+import type { ActivationName } from "../../nn/layers/index.js";
 import { requireAlpha, requireTemperature } from "../../validate.js";
 import { ENGINE_FLAGS, startEngine } from "../engine.js";
 import { UsageError, type Flags, type FlagSpec } from "../args.js";
