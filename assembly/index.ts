@@ -38,7 +38,7 @@ export {
 } from "./loss";
 
 export {
-  bias_grad, bias_grad_ref, argmax, accuracy_count, sum_squares, sum_squares_ref, scale_inplace, clip_grad_norm,
+  bias_grad, bias_grad_ref, argmax, accuracy_count, count_labelled, sum_squares, sum_squares_ref, scale_inplace, clip_grad_norm,
   axpby, axpby_ref,
 } from "./reduce";
 

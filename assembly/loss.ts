@@ -2,11 +2,13 @@
 // batch and writes the gradient in the same pass.
 //
 // s (student logits), t (teacher logits), grad are (rows, cols) row-major, contiguous;
-// labels is (rows) of i32 class ids in [0, cols). `grad` may be 0 to skip the gradient;
+// labels is (rows) of i32 class ids in [0, cols), or MISSING_LABEL (−1) for a row without a
+// label, which has no hard term (its gradient and loss are the soft term's alone, or zero
+// in cross_entropy). `grad` may be 0 to skip the gradient;
 // otherwise it is overwritten (never accumulated). `out` may be 0, else it receives
 // three f64: [total, hard, soft].
 //
-//   hard = (1/rows) Σ_r −log softmax(s_r)[label_r]                      cross-entropy
+//   hard = (1/rows) Σ_{r labelled} −log softmax(s_r)[label_r]          cross-entropy
 //   soft = (T²/rows) Σ_r Σ_k p_t·(log p_t − log p_s),  p = softmax(·/T)  KL(p_t ‖ p_s)·T²
 //   total = α·hard + (1 − α)·soft                                         Hinton et al. 2015
 //   ∂total/∂s = α·(softmax(s) − onehot)/rows + (1 − α)·T·(p_s − p_t)/rows
@@ -17,6 +19,9 @@
 
 import { exp1, exp4, hsum4 } from "./vmath";
 import { rowMax, rowMaxRef, rowSumExp, rowSumExpRef } from "./softmax";
+
+/** The label of a row that has none (an unlabelled transfer row): it gets the soft loss only. */
+export const MISSING_LABEL: i32 = -1;
 
 /** Per-row results of distillRow*, returned through globals (AssemblyScript has no tuples). */
 let rowHard: f32 = 0;
@@ -171,11 +176,13 @@ function distillRowRef(
   for (let r = 0; r < rows; r++) {
     const off = <usize>r * <usize>cols << 2;
     const label = hard ? load<i32>(labels + (<usize>r << 2)) : 0;
-    assert(label >= 0 && label < cols, "loss: label out of range");
+    assert(label == MISSING_LABEL || (label >= 0 && label < cols), "loss: label out of range");
+    const rowHasHard = hard && label != MISSING_LABEL;
     const g = grad ? grad + off : 0;
     const tr = soft ? t + off : 0;
-    if (ref) distillRowRef(g, s + off, tr, label, cols, temp, hard, soft, softCe, hardW, softW, gHard, gSoft);
-    else distillRow(g, s + off, tr, label, cols, temp, hard, soft, softCe, hardW, softW, gHard, gSoft);
+    rowHard = 0;
+    if (ref) distillRowRef(g, s + off, tr, label, cols, temp, rowHasHard, soft, softCe, hardW, softW, gHard, gSoft);
+    else distillRow(g, s + off, tr, label, cols, temp, rowHasHard, soft, softCe, hardW, softW, gHard, gSoft);
     hardSum += <f64>rowHard;
     softSum += <f64>rowSoft;
   }

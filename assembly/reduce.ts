@@ -64,6 +64,13 @@ export function accuracy_count(x: usize, labels: usize, rows: i32, cols: i32): i
   return correct;
 }
 
+/** Number of labels in labels (rows) that are not MISSING_LABEL (−1): the rows that have a label. */
+export function count_labelled(labels: usize, rows: i32): i32 {
+  let n = 0;
+  for (let r = 0; r < rows; r++) if (load<i32>(labels + (<usize>r << 2)) != -1) n++;
+  return n;
+}
+
 // ================================================================ squared norm, clipping
 
 /**

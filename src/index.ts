@@ -19,7 +19,7 @@ export {
 } from "./ops/losses.js";
 export { matmul, type MatmulOptions } from "./ops/matmul.js";
 export {
-  Dataset, seededPermutation, parseIdx, gunzipIfNeeded, idxToDataset, loadIdx, loadMnistDigits, mnistFromDigitArrays,
+  Dataset, MISSING_LABEL, seededPermutation, parseIdx, gunzipIfNeeded, idxToDataset, loadIdx, loadMnistDigits, mnistFromDigitArrays,
   type DatasetOptions, type SplitOptions, type Batch, type IdxArray, type IdxType, type IdxData,
   type IdxDatasetOptions, type LoadIdxOptions, type MnistDigitsOptions,
 } from "./data/index.js";

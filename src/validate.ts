@@ -62,7 +62,7 @@ export function requireFinite(op: string, name: string, x: ArrayLike<number>, co
 }
 
 /** Labels: `rows` integers in [0, classes). */
-export function requireLabels(op: string, labels: unknown, rows: number, classes: number): ArrayLike<number> {
+export function requireLabels(op: string, labels: unknown, rows: number, classes: number, allowMissing = false): ArrayLike<number> {
   if (!isArrayLikeOfNumbers(labels)) {
     throw new ArgumentError(`${op}: labels must be an Int32Array, Uint8Array or number[]; got ${typeof labels}`);
   }
@@ -71,8 +71,11 @@ export function requireLabels(op: string, labels: unknown, rows: number, classes
   }
   for (let i = 0; i < labels.length; i++) {
     const v = labels[i]!;
+    if (allowMissing && v === -1) continue; // MISSING_LABEL
     if (!Number.isInteger(v) || v < 0 || v >= classes) {
-      throw new LabelError(`${op}: labels[${i}] = ${v} is not a class id; labels must be integers in [0, ${classes})`);
+      throw new LabelError(
+        `${op}: labels[${i}] = ${v} is not a class id; labels must be integers in [0, ${classes})${allowMissing ? " or MISSING_LABEL (−1) for a row without a label" : ""}`,
+      );
     }
   }
   return labels;

@@ -220,15 +220,48 @@ describe("commands on small data", () => {
     const doc = JSON.parse(r.out);
     expect(doc.accuracy).toBeGreaterThan(0.5);
     expect(doc.params).toBe(25_450);
+    expect(doc).toMatchObject({ labels: 300, unlabelled: 7700, steps: 2 * 125 });
+    expect(doc.seeds.map((s: { seed: number }) => s.seed)).toEqual([1, 2, 3]);
+    const mean = (key: "scratch" | "distilled") => doc.seeds.reduce((a: number, s: Record<string, number>) => a + s[key]!, 0) / 3;
+    expect(doc.mean.scratch).toBeCloseTo(mean("scratch"), 12);
+    expect(doc.mean.distilled).toBeCloseTo(mean("distilled"), 12);
+    expect(doc.accuracy).toBe(doc.seeds[0].distilled);
     for (const f of doc.files) expect(existsSync(join(out, f)), f).toBe(true);
     const html = readFileSync(join(out, "report.html"), "utf8");
     expect(html).not.toMatch(/<script[^>]+src=|https?:\/\//);
     expect(html).toContain("distilled student");
   }, 120_000);
+
+  it("demo at its defaults: on 300 labelled digits, the students distilled on the other 7,700 beat those from scratch on every seed", () => {
+    const r = cli(["demo", "--out", join(dir, "demo-defaults"), "--json"], dir);
+    expect(r.code, r.err).toBe(0);
+    const doc = JSON.parse(r.out);
+    expect(doc.seeds).toHaveLength(3);
+    for (const s of doc.seeds) expect(s.distilled - s.scratch, `seed ${s.seed}`).toBeGreaterThan(0.03);
+    expect(doc.mean.gain).toBeGreaterThan(0.05);
+  }, 180_000);
 });
 
 describe("the paper's recipe: layers, constraints, transfer sets and collapse", () => {
   const common = ["--data", "csv:blobs.csv", "--test-split", "0.25", "--seed", "3"];
+
+  it("--keep-labels N: train uses the N labelled rows; distill also the rest, unlabelled; --transfer adds rows the teacher labels", () => {
+    const t = cli(["train", ...common, "--arch", "8-32-3", "--epochs", "4", "--out", "kl-teacher.safetensors"], dir);
+    expect(t.code, t.err).toBe(0);
+    const few = cli(["train", ...common, "--keep-labels", "24", "--arch", "8-4-3", "--epochs", "2", "--batch-size", "8", "--json", "--out", "kl-few.safetensors"], dir);
+    expect(few.code, few.err).toBe(0);
+    expect(JSON.parse(few.out).steps, "24 rows in batches of 8, 2 epochs").toBe(6);
+    const kd = ["distill", ...common, "--teacher", "kl-teacher.safetensors", "--arch", "8-4-3", "--epochs", "2", "--batch-size", "8", "--json"];
+    const partly = cli([...kd, "--keep-labels", "24", "--out", "kl-distilled.safetensors"], dir);
+    expect(partly.code, partly.err).toBe(0);
+    expect(JSON.parse(partly.out).steps, "all 225 training rows, 24 of them labelled").toBe(2 * Math.ceil(225 / 8));
+    const more = cli([...kd, "--keep-labels", "24", "--transfer", "csv:blobs.csv", "--out", "kl-transfer.safetensors"], dir);
+    expect(more.code, more.err).toBe(0);
+    expect(JSON.parse(more.out).steps, "plus the 300 rows of --transfer").toBe(2 * Math.ceil(525 / 8));
+    const tooMany = cli([...kd, "--keep-labels", "999", "--out", "kl-x.safetensors"], dir);
+    expect(tooMany.code).toBe(2);
+    expect(tooMany.err).toMatch(/--keep-labels 999: the training rows have only 225 labels/);
+  }, 60_000);
 
   it("--dropout INPUT,HIDDEN, --init torch and a flat layer list in --arch build the layers they name", async () => {
     const mlpRun = cli(["train", ...common, "--arch", "8-16-3", "--dropout", "0.2,0.5", "--init", "torch", "--epochs", "2", "--out", "drop.safetensors"], dir);

@@ -86,7 +86,7 @@ describe("Dataset", () => {
       [() => new Dataset([1, 2, 3, 1e39], [0, 1], { features: 2 }), NonFiniteError, /1e\+39/],
       [() => new Dataset([1, 2], [0, 3], { features: 1, classes: 3 }), LabelError, /labels\[1\] = 3 .* \[0, 3\)/],
       [() => new Dataset([1, 2], [0, 1.5], { features: 1 }), LabelError, /labels\[1\] = 1.5/],
-      [() => new Dataset([1, 2], [-1, 0], { features: 1 }), LabelError, /labels\[0\] = -1/],
+      [() => new Dataset([1, 2], [-2, 0], { features: 1 }), LabelError, /labels\[0\] = -2 is not a class id.*or MISSING_LABEL/], // −1 is MISSING_LABEL
       [() => new Dataset([1], [MAX_CLASSES], { features: 1 }), LabelError, /labels\[0\] = 65536/],
       [() => new Dataset([1], [0], { features: 1, classes: MAX_CLASSES + 1 }), OptionError, /classes = 65537 exceeds/],
       [() => new Dataset("abc" as never, [0], { features: 1 }), ArgumentError, /x must be a Float32Array.*got string/],

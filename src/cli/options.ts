@@ -25,6 +25,10 @@ export const DATA_FLAGS: Record<string, FlagSpec> = {
 /** Flags of the commands that train (train, distill, search): which rows they train on, and the output bias after. */
 export const TRAINING_ROWS_FLAGS: Record<string, FlagSpec> = {
   "exclude-classes": { kind: "list", help: "train without the rows of these labels (e.g. 3: a transfer set with no 3s); the test set keeps them" },
+  "keep-labels": {
+    kind: "int", min: 1,
+    help: "keep the labels of only N training rows (stratified, seeded by --seed); train uses those rows, distill also the rest as unlabelled rows the teacher labels",
+  },
 };
 
 export const MODEL_FLAGS: Record<string, FlagSpec> = {
@@ -39,15 +43,25 @@ export const CLASS_BIAS_FLAGS: Record<string, FlagSpec> = {
   "class-bias": { kind: "list", help: "after training, add OFFSET to the output bias of class C: C:OFFSET[,C:OFFSET…] (e.g. 3:3.5)" },
 };
 
-/** The training rows after --exclude-classes. */
-export function trainingRows(flags: Flags, data: Dataset): Dataset {
+/**
+ * The training rows after --exclude-classes and --keep-labels; `unlabelled`: keep the rows
+ * whose labels were dropped (distill, whose teacher labels them) rather than leave them out.
+ */
+export function trainingRows(flags: Flags, data: Dataset, unlabelled = false): Dataset {
   const list = flags["exclude-classes"] as string[] | undefined;
-  if (!list) return data;
-  const classes = list.map(Number);
-  if (classes.some((c) => !Number.isInteger(c) || c < 0 || c >= data.classes)) {
-    throw new UsageError(`--exclude-classes takes labels in [0, ${data.classes}) separated by commas; got ${JSON.stringify(list.join(","))}`);
+  let rows = data;
+  if (list) {
+    const classes = list.map(Number);
+    if (classes.some((c) => !Number.isInteger(c) || c < 0 || c >= data.classes)) {
+      throw new UsageError(`--exclude-classes takes labels in [0, ${data.classes}) separated by commas; got ${JSON.stringify(list.join(","))}`);
+    }
+    rows = rows.withoutClasses(classes);
   }
-  return data.withoutClasses(classes);
+  const keep = flags["keep-labels"] as number | undefined;
+  if (keep === undefined) return rows;
+  if (keep > rows.labelled) throw new UsageError(`--keep-labels ${keep}: the training rows have only ${rows.labelled} labels`);
+  const kept = rows.keepLabels(keep, { seed: flags.seed as number });
+  return unlabelled ? kept : kept.labelledRows();
 }
 
 /** --class-bias C:OFFSET,… as offsets by class (undefined without the flag). */

@@ -1,7 +1,7 @@
 /**
  * The files a command writes, checked before any data is loaded or any batch is trained,
  * so that a mistake in a path costs nothing:
- *   - An output may not be one of the command's inputs (--data files of every source kind,
+ *   - An output may not be one of the command's inputs (--data and --transfer files of every source kind,
  *     --teacher files, --teacher-logits, --model) nor another output: `--out` equal to
  *     `--teacher` would replace the teacher with the student. Paths are compared as the
  *     files they name: symbolic links followed, and device + inode for existing files
@@ -46,7 +46,10 @@ async function dataFiles(source: string): Promise<string[]> {
 /** Every file the command's flags make it read. */
 export async function inputFiles(flags: Flags): Promise<FlagPath[]> {
   const inputs: FlagPath[] = [];
-  if (typeof flags.data === "string") for (const path of await dataFiles(flags.data)) inputs.push({ flag: "data", path });
+  for (const flag of ["data", "transfer"]) {
+    const source = flags[flag];
+    if (typeof source === "string") for (const path of await dataFiles(source)) inputs.push({ flag, path });
+  }
   for (const path of (flags.teacher as string[] | undefined) ?? []) inputs.push({ flag: "teacher", path });
   for (const flag of ["teacher-logits", "model"]) {
     if (typeof flags[flag] === "string") inputs.push({ flag, path: flags[flag] as string });

@@ -1,7 +1,10 @@
 /**
- * A labelled dataset in JavaScript memory:
+ * A dataset in JavaScript memory:
  *   x  (length, features)  f32, row-major
- *   y  (length)            class ids, integers in [0, classes)
+ *   y  (length)            class ids, integers in [0, classes), or MISSING_LABEL (−1) for a
+ *                          row without a label (an unlabelled transfer row: distillation
+ *                          trains on the teacher's soft targets alone there; train,
+ *                          evaluate and validation need every label)
  *
  * Every shuffle and split draws its order from the wasm PRNG (xoshiro128** seeded with
  * the given seed, Fisher–Yates), so a seed gives the same rows in the same order in every
@@ -14,6 +17,9 @@ import type { EngineOption } from "../ops/losses.js";
 import {
   requireArray, requireDim, requireFinite, requireLabels, requireLength, type FloatArray, type LabelArray,
 } from "../validate.js";
+
+/** The label of a row that has none; the same value as the loss kernels' MISSING_LABEL. */
+export const MISSING_LABEL = -1;
 
 /** The largest number of classes a dataset may have. */
 export const MAX_CLASSES = 65536;
@@ -45,7 +51,7 @@ export interface Batch {
 export class Dataset {
   /** (length, features), row-major. */
   readonly x: Float32Array;
-  /** (length) class ids in [0, classes). */
+  /** (length) class ids in [0, classes), or MISSING_LABEL. */
   readonly y: Int32Array;
   readonly features: number;
   readonly classes: number;
@@ -70,13 +76,32 @@ export class Dataset {
     if (ys.length === 0) throw new ShapeError(`${op}: y is empty; a dataset needs at least one row`);
     requireLength(op, "x", xs, ys.length * features, `${ys.length} rows (one per label) × ${features} features`);
     requireFinite(op, "x", xs, features);
+    if (options.classes === undefined && Array.prototype.every.call(ys, (v: number) => v === MISSING_LABEL)) {
+      throw new OptionError(`${op}: no row has a label, so the number of classes cannot be inferred; pass classes`);
+    }
     const classes = options.classes === undefined ? inferClasses(op, ys) : requireClasses(op, options.classes);
-    requireLabels(op, ys, ys.length, classes);
+    requireLabels(op, ys, ys.length, classes, true);
     this.x = xs instanceof Float32Array ? xs : Float32Array.from(xs);
     this.y = ys instanceof Int32Array ? ys : Int32Array.from(ys);
     this.features = features;
     this.classes = classes;
     this.length = ys.length;
+  }
+
+  /**
+   * A dataset whose rows have no labels (every label MISSING_LABEL): a transfer set for
+   * distillation, whose teacher gives the targets. `classes` is the number of outputs.
+   */
+  static unlabelled(x: FloatArray, options: DatasetOptions & { classes: number }): Dataset {
+    const op = "Dataset.unlabelled";
+    if (typeof options !== "object" || options === null) throw new ArgumentError(`${op}: options must be an object { features, classes }`);
+    const features = requireDim(op, "features", options.features);
+    const classes = requireClasses(op, options.classes);
+    const xs = requireArray(op, "x", x);
+    if (xs.length === 0 || xs.length % features !== 0) {
+      throw new ShapeError(`${op}: x has ${xs.length} values, not a positive multiple of ${features} features`);
+    }
+    return new Dataset(xs as FloatArray, new Int32Array(xs.length / features).fill(MISSING_LABEL), { features, classes });
   }
 
   /** Like the constructor, but always copies x and y. */
@@ -173,21 +198,80 @@ export class Dataset {
     if (total > this.length) {
       throw new OptionError(`${op}: the parts need ${total} rows (${sizes.join(" + ")}) but the dataset has ${this.length}`);
     }
-    const stratified = options.stratified ?? false;
-    if (typeof stratified !== "boolean") throw new OptionError(`${op}: stratified must be true or false; got ${String(stratified)}`);
-    const seed = requireSeed(op, options.seed ?? 0);
-    const engine = options.engine ?? getEngine();
-    return withPermutations(engine, seed, (permutation) => {
-      const parts = stratified ? this.stratifiedParts(sizes, permutation) : contiguousParts(permutation(this.length), sizes);
-      return parts.map((rows) => this.take(rows));
-    });
+    return this.partitionIndices(sizes, options).map((rows) => this.take(rows));
   }
 
-  /** Rows per class: (classes). */
+  /** The row indices of partition(sizes, options)'s parts (sizes already checked by the caller or here). */
+  private partitionIndices(sizes: readonly number[], options: SplitOptions): Int32Array[] {
+    const op = "Dataset.partition";
+    const stratified = options.stratified ?? false;
+    if (typeof stratified !== "boolean") throw new OptionError(`${op}: stratified must be true or false; got ${String(stratified)}`);
+    if (stratified && this.labelled < this.length) {
+      throw new LabelError(`${op}: a stratified split needs a label on every row; ${this.length - this.labelled} rows have none (MISSING_LABEL)`);
+    }
+    const seed = requireSeed(op, options.seed ?? 0);
+    const engine = options.engine ?? getEngine();
+    return withPermutations(engine, seed, (permutation) =>
+      stratified ? this.stratifiedParts(sizes, permutation) : contiguousParts(permutation(this.length), sizes));
+  }
+
+  /** Rows per class: (classes); rows without a label are not counted. */
   classCounts(): Int32Array {
     const counts = new Int32Array(this.classes);
-    for (let i = 0; i < this.length; i++) counts[this.y[i]!]!++;
+    for (let i = 0; i < this.length; i++) if (this.y[i] !== MISSING_LABEL) counts[this.y[i]!]!++;
     return counts;
+  }
+
+  /** Number of rows that have a label. */
+  get labelled(): number {
+    let n = 0;
+    for (let i = 0; i < this.length; i++) if (this.y[i] !== MISSING_LABEL) n++;
+    return n;
+  }
+
+  /** The rows that have a label, in order. */
+  labelledRows(): Dataset {
+    const keep: number[] = [];
+    for (let i = 0; i < this.length; i++) if (this.y[i] !== MISSING_LABEL) keep.push(i);
+    if (keep.length === 0) throw new LabelError("Dataset.labelledRows: no row has a label");
+    return this.take(keep);
+  }
+
+  /**
+   * The same rows in the same order with only `count` labels kept, on rows drawn in a seeded
+   * random order (stratified by default: each class keeps its share, within one row); the
+   * other rows get MISSING_LABEL. E.g. "a few hundred labelled digits and the rest
+   * unlabelled" for a student distilled on a transfer set.
+   */
+  keepLabels(count: number, options: SplitOptions = {}): Dataset {
+    const op = "Dataset.keepLabels";
+    const n = requireDim(op, "count", count);
+    const labelled = this.labelled;
+    if (n > labelled) throw new OptionError(`${op}: cannot keep ${n} labels; the dataset has ${labelled} labelled rows`);
+    const candidates = labelled === this.length ? this : this.labelledRows();
+    const index = labelled === this.length ? null : Int32Array.from({ length: this.length }, (_, i) => i).filter((i) => this.y[i] !== MISSING_LABEL);
+    const chosen = candidates.partitionIndices([n], { stratified: true, ...options })[0]!;
+    const y = new Int32Array(this.length).fill(MISSING_LABEL);
+    for (const k of chosen) {
+      const row = index ? index[k]! : k;
+      y[row] = this.y[row]!;
+    }
+    return wrap(this.x.slice(), y, this.features, this.classes);
+  }
+
+  /** This dataset's rows followed by `other`'s (same features and classes), copied. */
+  concat(other: Dataset): Dataset {
+    const op = "Dataset.concat";
+    if (!(other instanceof Dataset)) throw new ArgumentError(`${op}: expects a Dataset; got ${typeof other}`);
+    if (other.features !== this.features) throw new ShapeError(`${op}: the datasets have ${this.features} and ${other.features} features`);
+    if (other.classes !== this.classes) throw new ShapeError(`${op}: the datasets have ${this.classes} and ${other.classes} classes`);
+    const x = new Float32Array(this.x.length + other.x.length);
+    x.set(this.x);
+    x.set(other.x, this.x.length);
+    const y = new Int32Array(this.length + other.length);
+    y.set(this.y);
+    y.set(other.y, this.length);
+    return wrap(x, y, this.features, this.classes);
   }
 
   /** Consecutive batches of batchSize rows (the last may be shorter), as views. */
@@ -301,7 +385,7 @@ function requireClasses(op: string, classes: unknown): number {
   return c;
 }
 
-/** Largest label + 1 (labels that are not class ids are reported by requireLabels afterwards). */
+/** Largest label + 1 (labels that are not class ids are reported by requireLabels afterwards; MISSING_LABEL rows do not count). */
 function inferClasses(op: string, labels: ArrayLike<number>): number {
   let max = 0;
   for (let i = 0; i < labels.length; i++) {

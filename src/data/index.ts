@@ -1,6 +1,6 @@
 /** Datasets: the Dataset container, IDX (MNIST-format) files, and the built-in MNIST digits. */
 export {
-  Dataset, seededPermutation, MAX_CLASSES,
+  Dataset, seededPermutation, MAX_CLASSES, MISSING_LABEL,
   type DatasetOptions, type SplitOptions, type Batch,
 } from "./dataset.js";
 export {

@@ -1,10 +1,11 @@
 /**
- * `distill({ teacher, student, data, temperature, alpha, ... })`: trains a student on
- * α·CE(labels) + (1 − α)·soft(teacher, student) with the shared training loop, plus
+ * `distill({ teacher, student, data, transfer, temperature, alpha, ... })`: trains a student
+ * on α·CE(labels) + (1 − α)·soft(teacher, student) with the shared training loop, plus
  * optional FitNets hints (with a hint-only first stage), augmentation the teacher also
- * sees, and a fine-tuning stage on the labels afterwards.
+ * sees, and a fine-tuning stage on the labels afterwards. Rows without a label (a
+ * `transfer` set, or MISSING_LABEL in `data`) get the soft term alone.
  */
-import type { Dataset } from "../data/dataset.js";
+import { Dataset } from "../data/dataset.js";
 import type { Engine } from "../engine.js";
 import { ArgumentError, OptionError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
@@ -25,10 +26,16 @@ export type EpochValue = number | { from: number; to: number } | ((epoch: number
 export interface DistillOptions extends TrainOptions {
   teacher: Teacher;
   student: Sequential;
-  data: Dataset;
+  /** Labelled rows (some may be MISSING_LABEL); optional when `transfer` is given. */
+  data?: Dataset;
+  /**
+   * Unlabelled rows the teacher labels (a transfer set, Hinton et al. 2015): appended to
+   * `data` for training with the soft loss only; their labels, if any, are ignored.
+   */
+  transfer?: Dataset;
   /** Softening temperature T (default 4). */
   temperature?: EpochValue;
-  /** Weight of the hard-label loss, in [0, 1] (default 0.1). */
+  /** Weight of the hard-label loss, in [0, 1] (default 0.1; 0 when no row has a label). */
   alpha?: EpochValue;
   /** "kl" (default, T²-scaled KL), "mse" (between logits), "soft-ce" (T²-scaled cross-entropy with soft targets). */
   softLoss?: "kl" | "mse" | "soft-ce";
@@ -88,6 +95,7 @@ export const DISTILL_SCHEMA: Schema = {
   teacher: checkedElsewhere,
   student: checkedElsewhere,
   data: checkedElsewhere,
+  transfer: checkedElsewhere,
   temperature: checkedElsewhere,
   alpha: checkedElsewhere,
   softLoss: checkedElsewhere,
@@ -97,12 +105,27 @@ export const DISTILL_SCHEMA: Schema = {
   fineTune: (v, name) => checkTrainOptions(name, v as TrainOptions),
 };
 
+/** data followed by the transfer rows as unlabelled rows (either may be absent, not both). */
+function withTransfer(op: string, student: Sequential, data: Dataset | undefined, transfer: Dataset | undefined): Dataset {
+  if (data === undefined && transfer === undefined) throw new ArgumentError(`${op}: needs data (labelled rows), transfer (unlabelled rows) or both`);
+  if (transfer === undefined) return data!;
+  if (!(transfer instanceof Dataset)) throw new ArgumentError(`${op}: transfer must be a Dataset (Dataset.unlabelled(x, { features, classes }))`);
+  if (data !== undefined && !(data instanceof Dataset)) throw new ArgumentError(`${op}: data must be a Dataset (Dataset.from(x, y, { features }))`);
+  const classes = data?.classes ?? student?.outputs;
+  if (data !== undefined && transfer.features !== data.features) {
+    throw new ArgumentError(`${op}: transfer has ${transfer.features} features per row but data has ${data.features}`);
+  }
+  const unlabelled = Dataset.unlabelled(transfer.x, { features: transfer.features, classes: classes ?? transfer.classes });
+  return data === undefined ? unlabelled : data.concat(unlabelled);
+}
+
 export async function distill(given: DistillOptions): Promise<DistillResult> {
   const op = "distill";
   if (!given || typeof given !== "object") throw new ArgumentError(`${op}: expects an options object { teacher, student, data, ... }`);
   const options = checkTrainOptions(op, given, DISTILL_SCHEMA);
-  const { student, data } = options;
-  checkModelAndData(op, student, data);
+  const { student } = options;
+  const data = withTransfer(op, student, options.data, options.transfer);
+  checkModelAndData(op, student, data, true);
   const engine = student.engine;
   const softLoss = options.softLoss ?? "kl";
   if (!["kl", "mse", "soft-ce"].includes(softLoss)) throw new OptionError(`${op}: softLoss must be "kl", "mse" or "soft-ce"; got ${JSON.stringify(softLoss)}`);
@@ -120,6 +143,12 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
   if (options.augment && teacher.kind === "logits") {
     throw new OptionError(`${op}: precomputed teacher logits cannot follow augmented inputs; use a model or function teacher, or no augmentation`);
   }
+  if (teacher.kind === "logits" && options.transfer !== undefined) {
+    throw new OptionError(
+      `${op}: precomputed teacher logits are indexed by the rows of data; put the unlabelled rows in data (labels MISSING_LABEL) with their logits in the same order, instead of transfer`,
+    );
+  }
+  if (options.fineTune && data.labelled === 0) throw new OptionError(`${op}: fineTune trains on labels, and no row of data has one`);
   if (teacher.kind === "logits" && typeof options.validation === "number") {
     throw new OptionError(`${op}: with precomputed teacher logits, pass validation as a Dataset (the logits are indexed by the rows of data)`);
   }
@@ -133,7 +162,7 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
   resolveRun(options, trainSet.length); // option errors before any teacher work
   const epochs = options.epochs ?? (options.steps === undefined ? 10 : Infinity);
   const temperatureAt = epochValue("temperature", options.temperature ?? 4, epochs, (t) => t > 0 && Number.isFinite(t), "a finite number > 0");
-  const alphaAt = epochValue("alpha", options.alpha ?? 0.1, epochs, (a) => a >= 0 && a <= 1, "in [0, 1]");
+  const alphaAt = epochValue("alpha", options.alpha ?? (data.labelled === 0 ? 0 : 0.1), epochs, (a) => a >= 0 && a <= 1, "in [0, 1]");
 
   const k = engine.kernels;
   const batch = options.batchSize ?? 64;
@@ -262,7 +291,8 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
     if (hintStage) result.hintStage = hintStage;
     if (options.fineTune && main.stopReason !== "aborted") {
       // The fine-tuning stage takes no checkpoints of its own (pass options.fineTune.checkpoint for that).
-      result.fineTune = await train(student, data, { seed, batchSize: batch, validation: options.validation, ...options.fineTune });
+      const labelled = data.labelled === data.length ? data : data.labelledRows();
+      result.fineTune = await train(student, labelled, { seed, batchSize: batch, validation: options.validation, ...options.fineTune });
     }
     return result;
   } finally {

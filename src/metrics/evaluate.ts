@@ -181,8 +181,8 @@ export function evaluate(model: Sequential, data: Dataset, given: EvaluateOption
 export function agreement(teacher: Sequential, student: Sequential, data: Dataset, given: AgreementOptions = {}): Agreement {
   const op = "agreement";
   const options = checkOptions(op, { batchSize: checkedElsewhere }, given);
-  checkModelAndData(op, teacher, data);
-  checkModelAndData(op, student, data);
+  checkModelAndData(op, teacher, data, true);
+  checkModelAndData(op, student, data, true);
   if (teacher.inputs !== student.inputs) {
     throw new ShapeError(`${op}: the teacher takes ${teacher.inputs} inputs but the student takes ${student.inputs}; they must match`);
   }

@@ -40,7 +40,8 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
   c.extraParams.forEach((p, i) => tensors.push({ name: `extra.${i}`, shape: [p.length], data: p }));
   const scalars = {
     fingerprint: c.fingerprint, stage: c.stage, epoch: c.epoch, position: c.position, steps: c.steps,
-    lossSum: c.lossSum, correct: c.correct, seen: c.seen, history: c.history, early: c.early, hookState: c.hookState,
+    lossSum: c.lossSum, correct: c.correct, seen: c.seen, ...(c.labelled !== undefined ? { labelled: c.labelled } : {}),
+    history: c.history, early: c.early, hookState: c.hookState,
     ...(c.health ? { health: c.health } : {}),
     optimizers: c.optimizers.map((o) => ({ steps: o.steps, buffers: o.buffers.length })), extra: c.extraParams.length,
   };
@@ -59,7 +60,7 @@ export function decodeCheckpoint(bytes: Uint8Array, name = "checkpoint"): Checkp
   }
   let s: {
     fingerprint: string; stage: string; epoch: number; position: number; steps: number; lossSum: number; correct: number;
-    seen: number; history: Checkpoint["history"]; early: Checkpoint["early"]; hookState: Record<string, number>;
+    seen: number; labelled?: number; history: Checkpoint["history"]; early: Checkpoint["early"]; hookState: Record<string, number>;
     health?: Checkpoint["health"]; optimizers: { steps: number; buffers: number }[]; extra: number;
   };
   try {
@@ -77,7 +78,8 @@ export function decodeCheckpoint(bytes: Uint8Array, name = "checkpoint"): Checkp
   }
   return {
     format: KIND, version: 1, fingerprint: s.fingerprint, stage: s.stage, epoch: s.epoch, position: s.position, steps: s.steps,
-    lossSum: s.lossSum, correct: s.correct, seen: s.seen, history: s.history, early: s.early, hookState: s.hookState ?? {},
+    lossSum: s.lossSum, correct: s.correct, seen: s.seen, ...(s.labelled !== undefined ? { labelled: s.labelled } : {}),
+    history: s.history, early: s.early, hookState: s.hookState ?? {},
     ...(s.health ? { health: s.health } : {}),
     params: tensor("params", Float32Array),
     best: file.tensors.has("best") ? tensor("best", Float32Array) : null,

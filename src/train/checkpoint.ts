@@ -23,6 +23,8 @@ export interface Checkpoint {
   lossSum: number;
   correct: number;
   seen: number;
+  /** Rows seen that have a label (absent in checkpoints written before unlabelled rows existed: then = seen). */
+  labelled?: number;
   history: EpochRecord[];
   early: { bestValue: number; bestEpoch: number | null; sinceBest: number };
   /** The model's flat parameter block, and the best epoch's when early stopping keeps one. */

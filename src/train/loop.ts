@@ -39,7 +39,7 @@ export interface EpochRecord {
   epoch: number;
   /** Mean training loss over the epoch's batches. */
   loss: number;
-  /** Training accuracy over the epoch's batches (measured before each update). */
+  /** Training accuracy over the epoch's labelled rows (measured before each update; NaN when none had a label). */
   accuracy: number;
   valLoss?: number;
   valAccuracy?: number;
@@ -146,6 +146,8 @@ const EPOCH_DONE = Symbol("epoch done");
 const LOSS_SUM = 0;
 const CORRECT = 1;
 const SEEN = 2;
+/** rows seen that have a label (training accuracy is over these; distillation's transfer rows have none) */
+const LABELLED = 3;
 
 /** Which part of the current step runSteps continues with (after an await). */
 const START = 0;
@@ -389,11 +391,11 @@ export async function runLoop(
     let startEpoch = 0;
     let position = 0;
     /**
-     * The epoch's running sums (Σ loss·rows, correct predictions, rows seen), reset at each
+     * The epoch's running sums (Σ loss·rows, correct predictions, rows seen, labelled rows seen), reset at each
      * epoch start. A typed array, whose elements V8 never boxes: an object field can end up
      * holding a boxed number (after V8 generalises its representation) and allocate per store.
      */
-    const sums = new Float64Array(3);
+    const sums = new Float64Array(4);
     const ctx: BatchContext = { x: batchX, y: batchY, rows: 0, logits: 0, grad, order, first: 0, epoch: 0, loss: 0 };
     const backwardOptions = { inject: hooks.inject };
     const maxNorm = options.maxNorm;
@@ -402,14 +404,15 @@ export async function runLoop(
     /** Where the current epoch's steps stand: the next batch's first position and the part of its step to run next. */
     const cursor = { first: 0, phase: START };
 
-    const setSums = (lossSum: number, correct: number, seen: number): void => {
+    const setSums = (lossSum: number, correct: number, seen: number, labelled: number): void => {
       sums[LOSS_SUM] = lossSum;
       sums[CORRECT] = correct;
       sums[SEEN] = seen;
+      sums[LABELLED] = labelled;
     };
     const capture = (epoch: number, next: number): Checkpoint => ({
       format: "distill-wasm-checkpoint", version: 1, fingerprint: runFingerprint ??= fingerprint(), stage, epoch, position: next, steps,
-      lossSum: sums[LOSS_SUM]!, correct: sums[CORRECT]!, seen: sums[SEEN]!,
+      lossSum: sums[LOSS_SUM]!, correct: sums[CORRECT]!, seen: sums[SEEN]!, labelled: sums[LABELLED]!,
       history: history.map((r) => ({ ...r })), early: { bestValue, bestEpoch: bestEpoch ?? null, sinceBest },
       params: model.parameterBlock(), best: best ? best.parameters() : null,
       optimizers: optimizers.map((o) => o.exportState()),
@@ -447,7 +450,7 @@ export async function runLoop(
       sinceBest = c.early.sinceBest;
       startEpoch = c.epoch;
       position = c.position;
-      setSums(c.lossSum, c.correct, c.seen);
+      setSums(c.lossSum, c.correct, c.seen, c.labelled ?? c.seen);
     }
 
     lastGood?.save();
@@ -467,6 +470,7 @@ export async function runLoop(
       const logits = model.forward(batchX, rows, true);
       if (health.forwardFailed(batchX, logits, rows)) diverged(epoch);
       sums[CORRECT]! += k.accuracy_count(logits, batchY, rows, classes);
+      sums[LABELLED]! += k.count_labelled(batchY, rows);
       ctx.rows = rows;
       ctx.logits = logits;
       ctx.first = first;
@@ -557,13 +561,13 @@ export async function runLoop(
       if (!resuming) {
         k.rng_permutation(rng, order, train.length);
         position = 0;
-        setSums(0, 0, 0);
+        setSums(0, 0, 0, 0);
       }
       cursor.first = position;
       cursor.phase = START;
       for (let wait = runSteps(epoch); wait !== EPOCH_DONE; wait = runSteps(epoch)) await wait;
       const record: EpochRecord = {
-        epoch: epoch + 1, loss: sums[LOSS_SUM]! / sums[SEEN]!, accuracy: sums[CORRECT]! / sums[SEEN]!, lr: live.lr, steps,
+        epoch: epoch + 1, loss: sums[LOSS_SUM]! / sums[SEEN]!, accuracy: sums[CORRECT]! / sums[LABELLED]!, lr: live.lr, steps,
         seconds: (performance.now() - started) / 1000,
       };
       const parts = hooks.takeParts?.();

@@ -1,5 +1,5 @@
 /** `train(model, data, options)`: supervised training on hard labels (teachers, and students from scratch). */
-import type { Dataset } from "../data/dataset.js";
+import { MISSING_LABEL, type Dataset } from "../data/dataset.js";
 import { ArgumentError, OptionError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
 import { augmentHook } from "./augment.js";
@@ -12,18 +12,25 @@ export function resolveValidation(op: string, model: Sequential, data: Dataset, 
   if (v === undefined) return { train: data };
   if (typeof v === "number") {
     if (!(v > 0 && v < 1)) throw new OptionError(`${op}: validation as a fraction must be in (0, 1); got ${v}`);
-    const { train, validation } = data.split(v, { seed: options.seed ?? 0, stratified: true, engine: model.engine });
-    return { train, validation };
+    const split = { seed: options.seed ?? 0, stratified: true, engine: model.engine };
+    if (data.labelled === data.length) return data.split(v, split);
+    // The validation rows come from the labelled rows; the unlabelled ones all stay for training.
+    const labelled = data.labelledRows();
+    if (labelled.length < 2) throw new OptionError(`${op}: validation ${v} needs at least 2 labelled rows; data has ${labelled.length}`);
+    const { train, validation } = labelled.split(v, split);
+    const unlabelled: number[] = [];
+    for (let i = 0; i < data.length; i++) if (data.y[i] === MISSING_LABEL) unlabelled.push(i);
+    return { train: train.concat(data.subset(unlabelled)), validation };
   }
   checkDataForModel(op, v, model, "validation");
   return { train: data, validation: v };
 }
 
-export function checkModelAndData(op: string, model: unknown, data: unknown): asserts model is Sequential {
+export function checkModelAndData(op: string, model: unknown, data: unknown, missingLabels = false): asserts model is Sequential {
   if (!model || typeof (model as Sequential).forward !== "function") throw new ArgumentError(`${op}: model must be a Sequential (e.g. from mlp())`);
   (model as Sequential).ensureAlive();
   if (!data || !((data as Dataset).x instanceof Float32Array)) throw new ArgumentError(`${op}: data must be a Dataset (Dataset.from(x, y, { features }))`);
-  checkDataForModel(op, data as Dataset, model as Sequential);
+  checkDataForModel(op, data as Dataset, model as Sequential, "data", missingLabels);
 }
 
 /**

@@ -65,6 +65,7 @@ export function crossEntropy64(x: ArrayLike<number>, labels: ArrayLike<number>, 
   const grad = new Float64Array(rows * cols);
   let loss = 0;
   for (let r = 0; r < rows; r++) {
+    if (labels[r] === -1) continue; // MISSING_LABEL: no hard term, a zero gradient row
     loss -= logp[r * cols + labels[r]!]!;
     for (let j = 0; j < cols; j++) {
       grad[r * cols + j] = (Math.exp(logp[r * cols + j]!) - (j === labels[r] ? 1 : 0)) / rows;

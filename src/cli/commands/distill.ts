@@ -24,9 +24,13 @@ export const TEACHER_FLAGS: Record<string, FlagSpec> = {
   "teacher-logits": { kind: "string", help: ".npy of teacher logits (n, classes) for the training rows, in order" },
 };
 
+export const TRANSFER_FLAGS: Record<string, FlagSpec> = {
+  transfer: { kind: "string", help: "unlabelled rows the teacher labels (a transfer set): a source like --data, its labels ignored" },
+};
+
 export const DISTILL_SPEC: Record<string, FlagSpec> = {
   ...ENGINE_FLAGS,
-  ...DATA_FLAGS, ...TRAINING_ROWS_FLAGS, ...MODEL_FLAGS, ...CLASS_BIAS_FLAGS, ...TRAIN_FLAGS, ...CHECKPOINT_FLAGS, ...TEACHER_FLAGS,
+  ...DATA_FLAGS, ...TRAINING_ROWS_FLAGS, ...TRANSFER_FLAGS, ...MODEL_FLAGS, ...CLASS_BIAS_FLAGS, ...TRAIN_FLAGS, ...CHECKPOINT_FLAGS, ...TEACHER_FLAGS,
   temperature: { kind: "number", help: "softening temperature T", default: 4, min: 0 },
   alpha: { kind: "number", help: "weight of the hard-label loss, in [0, 1]", default: 0.1, min: 0, max: 1 },
   "soft-loss": { kind: "string", help: "kl | mse | soft-ce", default: "kl" },
@@ -87,12 +91,13 @@ export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
   await startEngine(flags);
   const seed = flags.seed as number;
   const loaded = await loadSource(flags.data as string, flags["test-split"] as number | undefined, seed);
-  const data = { ...loaded, train: trainingRows(flags, loaded.train) };
+  const data = { ...loaded, train: trainingRows(flags, loaded.train, true) };
+  const transfer = flags.transfer === undefined ? undefined : (await loadSource(flags.transfer as string, undefined, seed)).train;
   const classBias = classBiasFlag(flags);
   const student = buildModel(flags, data.train, seed);
   const { teacher, models, description } = await loadTeacher(flags, { rows: data.train.length, classes: student.outputs });
   const options: DistillOptions = {
-    ...trainOptions(flags), ...(await checkpointOptions(flags)), teacher, student, data: data.train,
+    ...trainOptions(flags), ...(await checkpointOptions(flags)), teacher, student, data: data.train, ...(transfer ? { transfer } : {}),
     temperature: flags.temperature as number, alpha: flags.alpha as number,
     softLoss: flags["soft-loss"] as DistillOptions["softLoss"], signal: ctx.signal,
   };
@@ -104,7 +109,9 @@ export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
   if (flags["fine-tune-epochs"] !== undefined) options.fineTune = { epochs: flags["fine-tune-epochs"] as number, signal: ctx.signal };
   if (options.resume) ctx.say(`resuming from ${flags.checkpoint} at step ${options.resume.steps}`);
   ctx.say(`distill ${student.architecture} (${student.parameterCount.toLocaleString("en-US")} parameters) from ${description}, T = ${options.temperature}, α = ${options.alpha}`);
-  const progress = new Progress(ctx, "distill", options.epochs!, Math.ceil(data.train.length / options.batchSize!));
+  const rows = data.train.length + (transfer?.length ?? 0);
+  if (data.train.labelled < rows) ctx.say(`${data.train.labelled} of ${rows} training rows have a label; the others get the teacher's soft targets only`);
+  const progress = new Progress(ctx, "distill", options.epochs!, Math.ceil(rows / options.batchSize!));
   const result = await distill({ ...options, onBatch: progress.batch, onEpoch: progress.epoch });
   if (classBias) adjustClassBias(student, classBias);
   const evaluation = data.test ? evaluate(student, data.test) : undefined;
