@@ -587,6 +587,14 @@ describe("train: divergence", () => {
     expectSameBits(m.parameterBlock(), reference.parameterBlock(), `weights after an explosion at step ${at}`);
   });
 
+  it("the remedies name He initialisation only when the model uses it, and the input scale otherwise", async () => {
+    const he = await diverge(deep(), hugeLr);
+    expect(he.message).toMatch(/a gentler initialisation than "he"/);
+    const torch = await diverge(mlp([20, 32, 32, 32, 4], { seed: 3 }), { ...hugeLr, lr: 1e6 });
+    expect(torch.message).not.toMatch(/"he"/);
+    expect(torch.message).toMatch(/inputs on a smaller scale/);
+  });
+
   it("the explosion threshold is an option: a larger lossFactor lets the same run go further", async () => {
     const low = await diverge(deep(), { ...hugeLr, divergence: { lossFactor: 10 } });
     const high = await diverge(deep(), { ...hugeLr, divergence: { lossFactor: 1e30 } });

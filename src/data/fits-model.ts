@@ -1,5 +1,5 @@
 /** Whether a dataset fits a model, checked where both meet (training, evaluation, distillation, the class bias). */
-import { LabelError, ShapeError } from "../errors.js";
+import { ArgumentError, LabelError, ShapeError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
 import type { Dataset } from "./dataset.js";
 
@@ -23,4 +23,12 @@ export function checkDataForModel(op: string, data: Dataset, model: Sequential, 
       );
     }
   }
+}
+
+/** A live model and a Dataset that fits it (see checkDataForModel). */
+export function checkModelAndData(op: string, model: unknown, data: unknown, missingLabels = false): asserts model is Sequential {
+  if (!model || typeof (model as Sequential).forward !== "function") throw new ArgumentError(`${op}: model must be a Sequential (e.g. from mlp())`);
+  (model as Sequential).ensureAlive();
+  if (!data || !((data as Dataset).x instanceof Float32Array)) throw new ArgumentError(`${op}: data must be a Dataset (Dataset.from(x, y, { features }))`);
+  checkDataForModel(op, data as Dataset, model as Sequential, "data", missingLabels);
 }

@@ -5,7 +5,9 @@
 import type { Dataset } from "../data/dataset.js";
 import { ArgumentError, DivergenceError, OptionError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
-import { checkDataForModel, copyToWasm, evaluateInWasm } from "../train/loop.js";
+import { checkDataForModel } from "../data/fits-model.js";
+import { copyToWasm } from "../data/wasm-data.js";
+import { evaluateInWasm } from "../train/evaluate-batches.js";
 import { checkedElsewhere, type Schema } from "../options/schema.js";
 import { checkTrainOptions } from "../train/options.js";
 import { distill, DISTILL_SCHEMA, type DistillOptions } from "./distill.js";

@@ -8,7 +8,7 @@ import type { Engine } from "../engine.js";
 import { ArgumentError, NonFiniteError, OptionError, ShapeError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
 import { contentHash } from "../train/fingerprint.js";
-import type { WasmData } from "../train/loop.js";
+import type { WasmData } from "../data/wasm-data.js";
 import { requireArray } from "../validate.js";
 
 /** Called with a batch of inputs (rows × features, row-major); returns rows × classes logits. */

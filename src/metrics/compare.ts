@@ -11,7 +11,7 @@ import type { Dataset } from "../data/dataset.js";
 import { checkedElsewhere, checkOptions } from "../options/schema.js";
 import { ArgumentError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
-import { checkModelAndData } from "../train/train.js";
+import { checkModelAndData } from "../data/fits-model.js";
 import { evaluate, requireCount } from "./evaluate.js";
 
 export type CompareName = "teacher" | "student" | "baseline";

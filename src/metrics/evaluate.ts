@@ -11,9 +11,9 @@
 import type { Dataset } from "../data/dataset.js";
 import { ArgumentError, OptionError, ShapeError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
-import { copyToWasm } from "../train/loop.js";
+import { copyToWasm } from "../data/wasm-data.js";
 import { checkedElsewhere, checkOptions } from "../options/schema.js";
-import { checkModelAndData } from "../train/train.js";
+import { checkModelAndData } from "../data/fits-model.js";
 
 export interface EvaluateOptions {
   /** k of the top-k accuracy: an integer in [1, model.outputs] (default min(5, outputs)). */

@@ -134,7 +134,9 @@ export class HealthMonitor {
     const scaled = t !== undefined && t > 1 ? ` The soft loss is scaled by T² = ${t * t}, which a smaller learning rate offsets.` : "";
     const remedies = [`a lower learning rate (it was ${this.settings.lr}; ${this.settings.lr / 10}, say)`];
     if (this.settings.clipNorm === undefined) remedies.push("gradient clipping (clipNorm, e.g. 5)");
-    remedies.push(`a gentler initialisation than "he" (init: "torch", the default, or "glorot")`);
+    const he = this.model.specs.some((l) => (l.type === "dense" || l.type === "conv2d") && l.init === "he");
+    if (he) remedies.push(`a gentler initialisation than "he" (init: "torch", the default, or "glorot")`);
+    else remedies.push("inputs on a smaller scale (e.g. standardised features or pixels in [0, 1])");
     return new DivergenceError(
       `training collapsed at epoch ${epoch + 1}, step ${step + 1}: ${this.problem}. Training stopped and the model holds ${restored}.${scaled} ` +
         `Try ${remedies.join("; ")}. (To tune or turn off these checks: the divergence option.)`,

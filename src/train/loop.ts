@@ -14,6 +14,7 @@
 import type { Dataset } from "../data/dataset.js";
 import type { Engine } from "../engine.js";
 import { OptionError } from "../errors.js";
+import { copyToWasm } from "../data/wasm-data.js";
 import type { Sequential } from "../nn/sequential.js";
 import type { ParameterSnapshot } from "../nn/snapshot.js";
 import type { Augment } from "./augment.js";
@@ -21,6 +22,7 @@ import type { Checkpoint, CheckpointOptions } from "./checkpoint.js";
 import { Optimizer, resolveOptimizer, type OptimizerSpec } from "./optimizer.js";
 import { checkCheckpoint } from "./checkpoint-check.js";
 import { contentHash } from "./fingerprint.js";
+import { evaluateInWasm } from "./evaluate-batches.js";
 import { HealthMonitor, type DivergenceOptions } from "./health.js";
 import { learningRate, type ScheduleOptions } from "./schedule.js";
 
@@ -265,40 +267,6 @@ function allFinite(values: Float32Array): boolean {
   return true;
 }
 
-export { checkDataForModel } from "../data/fits-model.js";
-
-/** A dataset copied into wasm memory for the duration of a run. */
-export interface WasmData {
-  x: number;
-  y: number;
-  rows: number;
-  features: number;
-}
-
-export function copyToWasm(engine: Engine, data: Dataset, owned: number[]): WasmData {
-  const x = engine.allocOwned(data.x.length * 4);
-  owned.push(x);
-  engine.f32(x, data.x.length).set(data.x);
-  const y = engine.allocOwned(data.length * 4);
-  owned.push(y);
-  engine.i32(y, data.length).set(data.y);
-  return { x, y, rows: data.length, features: data.features };
-}
-
-/** Mean cross-entropy and accuracy of the model on wasm-resident data, in batches. */
-export function evaluateInWasm(model: Sequential, data: WasmData, batch: number, scratchGrad: number): { loss: number; accuracy: number } {
-  const k = model.engine.kernels;
-  let lossSum = 0;
-  let correct = 0;
-  for (let first = 0; first < data.rows; first += batch) {
-    const rows = Math.min(batch, data.rows - first);
-    const logits = model.forward(data.x + first * data.features * 4, rows, false);
-    const labels = data.y + first * 4;
-    lossSum += k.cross_entropy(scratchGrad, logits, labels, rows, model.outputs) * rows;
-    correct += k.accuracy_count(logits, labels, rows, model.outputs);
-  }
-  return { loss: lossSum / data.rows, accuracy: correct / data.rows };
-}
 
 /**
  * Runs the loop. `validation` is already split off; the caller owns `data` validation.

@@ -3,7 +3,10 @@ import { MISSING_LABEL, type Dataset } from "../data/dataset.js";
 import { ArgumentError, OptionError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
 import { augmentHook } from "./augment.js";
-import { checkDataForModel, resolveRun, runLoop, type TrainOptions, type TrainResult } from "./loop.js";
+import { checkDataForModel, checkModelAndData } from "../data/fits-model.js";
+
+export { checkModelAndData };
+import { resolveRun, runLoop, type TrainOptions, type TrainResult } from "./loop.js";
 import { checkTrainOptions } from "./options.js";
 
 /** Splits off the validation set named by options (a Dataset, or a fraction of data). */
@@ -26,12 +29,6 @@ export function resolveValidation(op: string, model: Sequential, data: Dataset, 
   return { train: data, validation: v };
 }
 
-export function checkModelAndData(op: string, model: unknown, data: unknown, missingLabels = false): asserts model is Sequential {
-  if (!model || typeof (model as Sequential).forward !== "function") throw new ArgumentError(`${op}: model must be a Sequential (e.g. from mlp())`);
-  (model as Sequential).ensureAlive();
-  if (!data || !((data as Dataset).x instanceof Float32Array)) throw new ArgumentError(`${op}: data must be a Dataset (Dataset.from(x, y, { features }))`);
-  checkDataForModel(op, data as Dataset, model as Sequential, "data", missingLabels);
-}
 
 /**
  * Minibatch training with cross-entropy on the labels. Returns the per-epoch history.

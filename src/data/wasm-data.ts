@@ -1,0 +1,22 @@
+/** A dataset copied into wasm memory for the duration of a run (the training loop, the teacher, the metrics). */
+import type { Engine } from "../engine.js";
+import type { Dataset } from "./dataset.js";
+
+/** Pointers to x (rows, features) f32 and y (rows) i32 in wasm memory. */
+export interface WasmData {
+  x: number;
+  y: number;
+  rows: number;
+  features: number;
+}
+
+/** Copies data into two blocks that the caller frees (they are pushed on `owned`). */
+export function copyToWasm(engine: Engine, data: Dataset, owned: number[]): WasmData {
+  const x = engine.allocOwned(data.x.length * 4);
+  owned.push(x);
+  engine.f32(x, data.x.length).set(data.x);
+  const y = engine.allocOwned(data.length * 4);
+  owned.push(y);
+  engine.i32(y, data.length).set(data.y);
+  return { x, y, rows: data.length, features: data.features };
+}

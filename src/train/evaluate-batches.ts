@@ -1,0 +1,18 @@
+/** Validation during training: loss and accuracy of a model on data already in wasm memory. */
+import type { WasmData } from "../data/wasm-data.js";
+import type { Sequential } from "../nn/sequential.js";
+
+/** Mean cross-entropy and accuracy of the model on wasm-resident data, in batches. */
+export function evaluateInWasm(model: Sequential, data: WasmData, batch: number, scratchGrad: number): { loss: number; accuracy: number } {
+  const k = model.engine.kernels;
+  let lossSum = 0;
+  let correct = 0;
+  for (let first = 0; first < data.rows; first += batch) {
+    const rows = Math.min(batch, data.rows - first);
+    const logits = model.forward(data.x + first * data.features * 4, rows, false);
+    const labels = data.y + first * 4;
+    lossSum += k.cross_entropy(scratchGrad, logits, labels, rows, model.outputs) * rows;
+    correct += k.accuracy_count(logits, labels, rows, model.outputs);
+  }
+  return { loss: lossSum / data.rows, accuracy: correct / data.rows };
+}
