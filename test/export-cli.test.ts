@@ -3,7 +3,8 @@
  * package's `distill-wasm/export` entry: the files it writes load in onnxruntime and
  * TensorFlow.js with the saved model's logits; usage mistakes exit 2 before any file is
  * written; an output naming the input is refused; `import "distill-wasm"` reaches no
- * export module and no protobufjs.
+ * export module and no protobufjs; Node, Deno and Bun load `distill-wasm/export` by name
+ * and export the same bytes.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
@@ -140,5 +141,24 @@ describe("the distill-wasm/export entry", () => {
     expect(pkg.dependencies.protobufjs).toMatch(/^\d+\.\d+\.\d+$/);
     const { bare } = staticGraph(join(ROOT, "dist/export/index.js"));
     expect([...bare]).toEqual(["protobufjs"]);
+  });
+
+  const runtimes: [string, string, string[]][] = [
+    ["node", process.execPath, []],
+    ["bun", join(ROOT, "node_modules/@oven/bun-linux-x64/bin/bun"), ["run"]],
+    ["deno", join(ROOT, "node_modules/.bin/deno"), ["run", "-A"]],
+  ];
+  it("Node, Deno and Bun import it by name and write the same ONNX and TensorFlow.js bytes; fromOnnx gives the same logits", () => {
+    const probe = join(ROOT, "test/fixtures/export/probe.mjs");
+    const results = runtimes.filter(([, bin]) => existsSync(bin)).map(([name, bin, args]) => {
+      const r = spawnSync(bin, [...args, probe], { cwd: ROOT, encoding: "utf8", timeout: 60_000, env: { ...process.env, DO_NOT_TRACK: "1", NO_COLOR: "1" } });
+      expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+      return [name, JSON.parse(r.stdout.trim().split("\n").at(-1)!)] as const;
+    });
+    if (results.length < runtimes.length) console.log(`export: runtimes not installed: ${runtimes.filter(([, bin]) => !existsSync(bin)).map(([n]) => n).join(", ")}`);
+    for (const [name, result] of results) {
+      expect(result.roundTrip, name).toBe(true);
+      expect(result, name).toEqual(results[0]![1]);
+    }
   });
 });
