@@ -3,14 +3,15 @@
  * work. toOnnx / toTfjs: a disposed model, a layer type they do not know, a layer the
  * format cannot express, bad or unknown options. fromOnnx: bytes that are no ONNX model,
  * and ONNX models of another shape than toOnnx writes (each names the node, operator or
- * attribute). Also the half-precision conversion against known values.
+ * attribute), and damaged bytes. Also the half-precision conversion against known values.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  ArgumentError, dense, FormatError, gelu, init, maxPool2d, conv2d, flatten, mlp, OptionError, relu, Sequential,
+  ArgumentError, batchNorm, dense, DistillError, FormatError, gelu, init, maxPool2d, conv2d, flatten, mlp, OptionError, relu, Sequential,
 } from "../src/index.js";
 import { f16BitsToNumber, f32ToF16Bits, fromOnnx, toOnnx, toTfjs } from "../src/export/index.js";
 import { decodeModel, encodeModel, floatTensor, intAttribute, stringAttribute, type ModelProto } from "../src/export/onnx-proto.js";
+import { TestRandom } from "./helpers/rand.js";
 
 beforeAll(async () => {
   await init();
@@ -151,6 +152,31 @@ describe("fromOnnx refuses what toOnnx does not write: FormatError naming it", (
     const t = proto();
     t.graph!.initializer![0] = floatTensor("0.weight", [3, 5], new Float32Array(15));
     expect(read(t)).toThrow(/the layers do not fit together/);
+  });
+});
+
+describe("fromOnnx on damaged bytes", () => {
+  it("800 seeded corruptions (1 to 3 random bytes) each give a model or a FormatError, never another error", () => {
+    const model = new Sequential([
+      conv2d(1, 2, 3, { padding: 1 }), batchNorm(2), relu(), maxPool2d(2), flatten(), dense(32, 4), gelu(), dense(4, 3),
+    ], { seed: 1, inputShape: [1, 8, 8] });
+    const bytes = toOnnx(model);
+    model.dispose();
+    const rnd = new TestRandom(5);
+    const outcomes = new Map<string, number>();
+    for (let t = 0; t < 800; t++) {
+      const damaged = bytes.slice();
+      for (let k = 1 + Math.floor(rnd.next() * 3); k > 0; k--) damaged[Math.floor(rnd.next() * damaged.length)] = Math.floor(rnd.next() * 256);
+      let outcome = "model";
+      try {
+        fromOnnx(damaged).dispose();
+      } catch (e) {
+        expect(e, String(e)).toBeInstanceOf(DistillError);
+        outcome = (e as DistillError).name;
+      }
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+    }
+    expect([...outcomes.keys()].sort()).toEqual(["FormatError", "model"]);
   });
 });
 

@@ -184,15 +184,19 @@ describe("fromOnnx: the exported model back, bit for bit", () => {
     }
   });
 
-  it("metadata that disagrees with the graph is ignored: the graph decides", () => {
+  it("metadata that disagrees with the graph, or is no valid layer list, is ignored: the graph decides", () => {
     const model = new Sequential([dense(6, 4), gelu(), dense(4, 3)], { seed: 9 });
     const proto = decodeModel(toOnnx(model), "test");
     proto.metadata_props = [{ key: "architecture", value: JSON.stringify([{ type: "dense", inputs: 6, outputs: 3 }]) }];
-    const back = fromOnnx(encodeModel(proto));
     const x = Float32Array.from({ length: 12 }, (_, i) => i / 4 - 1);
-    expect(back.specs.map((s) => s.type)).toEqual(["dense", "activation", "dense"]);
-    expect(bitsOf(back.logits(x))).toEqual(bitsOf(model.logits(x)));
-    back.dispose();
+    const invalid = ["not json", "{}", JSON.stringify([{ type: "conv2d" }, { type: "activation", name: "gelu" }, { type: "dense", inputs: 4, outputs: 3 }]), "[null]"];
+    for (const value of [proto.metadata_props[0]!.value!, ...invalid]) {
+      proto.metadata_props = [{ key: "architecture", value }];
+      const back = fromOnnx(encodeModel(proto));
+      expect(back.specs.map((s) => s.type), value).toEqual(["dense", "activation", "dense"]);
+      expect(bitsOf(back.logits(x))).toEqual(bitsOf(model.logits(x)));
+      back.dispose();
+    }
     model.dispose();
   });
 });

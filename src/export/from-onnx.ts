@@ -13,7 +13,7 @@
  * otherwise the graph alone is used.
  */
 import { ArgumentError, DistillError, FormatError, NonFiniteError } from "../errors.js";
-import { cleanSpec, type LayerSpec } from "../nn/layers/index.js";
+import { cleanSpec, inferShapes, type LayerSpec } from "../nn/layers/index.js";
 import { Sequential, type SequentialOptions } from "../nn/sequential.js";
 import { checkedElsewhere, checkOptions, type Schema } from "../options/schema.js";
 import { Initializers, matchGelu, ONNX_READERS, viewOf, type ReadLayer } from "./onnx-read.js";
@@ -44,7 +44,7 @@ export function fromOnnx(bytes: Uint8Array, options: FromOnnxOptions = {}, name 
   }
   const unused = init.unused();
   if (unused.length > 0) throw fail(`initializer ${JSON.stringify(unused[0])} is not used by any layer`);
-  const plan = withMetadata(read.layers, metadataOf(proto));
+  const plan = withMetadata(read.layers, metadataOf(proto), inputShape);
   let model: Sequential;
   try {
     model = new Sequential(plan.specs, { ...checked, inputShape });
@@ -150,7 +150,7 @@ function inferenceKey(spec: LayerSpec): string {
  * metadata's layer list when, without its dropout layers, it is the graph's layer for
  * layer; else the graph's layers.
  */
-function withMetadata(layers: ReadLayer[], metadata: Map<string, string>): { specs: LayerSpec[]; indices: number[] } {
+function withMetadata(layers: ReadLayer[], metadata: Map<string, string>, inputShape: number[]): { specs: LayerSpec[]; indices: number[] } {
   const fromGraph = { specs: layers.map((l) => l.spec), indices: layers.map((_, i) => i) };
   const text = metadata.get("architecture");
   if (text === undefined) return fromGraph;
@@ -159,8 +159,9 @@ function withMetadata(layers: ReadLayer[], metadata: Map<string, string>): { spe
     const raw: unknown = JSON.parse(text);
     if (!Array.isArray(raw)) return fromGraph;
     specs = raw.map((s: unknown) => cleanSpec(s));
+    inferShapes(specs, inputShape);
   } catch {
-    return fromGraph; // metadata we cannot read says nothing the graph does not
+    return fromGraph; // metadata that is no valid layer list for this input says nothing the graph does not
   }
   const indices = specs.flatMap((s, i) => (s.type === "dropout" ? [] : [i]));
   if (indices.length !== layers.length) return fromGraph;
