@@ -16,7 +16,7 @@ import "@tensorflow/tfjs-backend-cpu";
 import * as tfl from "@tensorflow/tfjs-layers";
 import * as ort from "onnxruntime-node";
 import { beforeAll, describe, expect, it } from "vitest";
-import { avgPool2d, batchNorm, conv2d, dense, flatten, init, relu, saveModel, Sequential } from "../src/index.js";
+import { avgPool2d, batchNorm, conv2d, dense, flatten, init, maxPool2d, relu, saveModel, Sequential } from "../src/index.js";
 import { maxAbsDiff, randomiseBatchNorm } from "./helpers/export-models.js";
 import { TestRandom } from "./helpers/rand.js";
 
@@ -98,6 +98,17 @@ describe("distill-wasm export", () => {
       expect(readFileSync(join(dir, "m.safetensors")).equals(before)).toBe(true);
     });
   }
+
+  it("a layer TensorFlow.js cannot express: exit 1 naming it, no file written", async () => {
+    const padded = new Sequential([conv2d(1, 2, 3, { padding: 1 }), maxPool2d(2, { padding: 1 }), flatten(), dense(32, 3)], { seed: 1, inputShape: [1, 6, 6] });
+    await saveModel(padded, join(dir, "padded.safetensors"));
+    padded.dispose();
+    const r = cli(["export", "--model", "padded.safetensors", "--format", "tfjs", "--out", "padded-web"], dir);
+    expect(r.code, r.err).toBe(1);
+    expect(r.err).toMatch(/layer 1 \(maxPool2d, kernel 2, stride 2, padding 1 on 6×6\) cannot be written as a TensorFlow.js layer/);
+    expect(readdirSync(join(dir, "padded-web"))).toEqual([]);
+    expect(cli(["export", "--model", "padded.safetensors", "--out", "padded.onnx"], dir).code).toBe(0);
+  });
 
   it("a model file that is not there: exit 1", () => {
     const r = cli(["export", "--model", "missing.safetensors", "--out", "b.onnx"], dir);
