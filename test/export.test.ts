@@ -20,7 +20,7 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import * as ortNode from "onnxruntime-node";
 import * as ortWeb from "onnxruntime-web";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { encodeNpy, init, mlp, Sequential, dense, gelu } from "../src/index.js";
+import { dropout, encodeNpy, init, mlp, Sequential, dense, gelu } from "../src/index.js";
 import { fromOnnx, ONNX_OPSETS, roundToF16, TFJS_WEIGHTS_FILE, toOnnx, toTfjs, type TfjsExport } from "../src/export/index.js";
 import { decodeModel, encodeModel } from "../src/export/onnx-proto.js";
 import { argmaxRows, bitsOf, exportCases, maxAbsDiff, type ExportCase } from "./helpers/export-models.js";
@@ -139,6 +139,22 @@ describe("toOnnx: onnxruntime gives our logits", () => {
     expect(JSON.parse(meta.architecture!)).toEqual(c.model.specs);
     expect(JSON.parse(meta.input_shape!)).toEqual([1, 28, 28]);
     expect(meta.distill_wasm_version).toBe(proto.producer_version);
+  });
+});
+
+describe("a model of dropout alone (the identity at inference)", () => {
+  it("is an Identity node, a linear activation in TensorFlow.js, and comes back as itself", async () => {
+    const model = new Sequential([dropout(0.5)], { inputShape: [4] });
+    const x = Float32Array.from([1, -2, 3, -4, 0.5, 0, -0.25, 8]);
+    const onnx = toOnnx(model);
+    expect(decodeModel(onnx, "test").graph!.node!.map((n) => n.op_type)).toEqual(["Identity"]);
+    expect(Array.from(await runOrt(ortNode, onnx, x, [2, 4]))).toEqual(Array.from(x));
+    expect(Array.from(await runTfjs(toTfjs(model), x, [2, 4]))).toEqual(Array.from(x));
+    const back = fromOnnx(onnx);
+    expect(back.specs).toEqual(model.specs);
+    expect(Array.from(back.logits(x))).toEqual(Array.from(x));
+    back.dispose();
+    model.dispose();
   });
 });
 
