@@ -15,7 +15,7 @@
  *   activation  Relu, LeakyRelu(alpha = slope), Tanh, Sigmoid; gelu is the tanh form
  *               ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) (assembly/activation.ts), so from
  *               opset 20 Gelu(approximate = "tanh"), before it that formula in Mul, Add and
- *               Tanh nodes (GELU_NODES, which ./onnx-read.ts recognises)
+ *               Tanh nodes (geluNodes; ./onnx-read.ts recognises them as one layer)
  *   dropout     nothing (the identity at inference)
  */
 import type { LayerSpec, LayerType } from "../nn/layers/index.js";
