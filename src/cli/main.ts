@@ -17,6 +17,7 @@ import { BENCH_SPEC, BENCH_USAGE, runBench } from "./commands/bench.js";
 import { DEMO_SPEC, DEMO_USAGE, runDemo } from "./commands/demo.js";
 import { DISTILL_SPEC, DISTILL_USAGE, runDistill } from "./commands/distill.js";
 import { EVAL_SPEC, EVAL_USAGE, runEval } from "./commands/eval.js";
+import { EXPORT_SPEC, EXPORT_USAGE, runExport } from "./commands/export.js";
 import { runSearch, SEARCH_SPEC, SEARCH_USAGE } from "./commands/search.js";
 import { runTrain, TRAIN_SPEC, TRAIN_USAGE } from "./commands/train.js";
 import { makeContext, type Context } from "./context.js";
@@ -34,6 +35,7 @@ const COMMANDS: Record<string, Command> = {
   distill: { usage: DISTILL_USAGE, spec: DISTILL_SPEC, run: runDistill },
   eval: { usage: EVAL_USAGE, spec: EVAL_SPEC, run: runEval },
   search: { usage: SEARCH_USAGE, spec: SEARCH_SPEC, run: runSearch },
+  export: { usage: EXPORT_USAGE, spec: EXPORT_SPEC, run: runExport },
   bench: { usage: BENCH_USAGE, spec: BENCH_SPEC, run: runBench },
 };
 
@@ -45,6 +47,7 @@ commands:
   distill   distil a student from saved teachers or teacher logits
   eval      accuracy, top-5, NLL and calibration of a saved model
   search    try temperatures and α, ranked on a validation split
+  export    a saved model as ONNX or as a TensorFlow.js layers model
   bench     measure this machine and runtime
 
 distill-wasm <command> --help shows a command's options.`;

@@ -1,0 +1,95 @@
+/**
+ * The models and inputs the export tests run through onnxruntime and TensorFlow.js: an
+ * MLP trained briefly on real digits, an MLP with every activation (and dropout, which
+ * export drops), batchNorm after a dense layer, a CNN with every image layer, and a CNN
+ * with padded pooling. Weights are PyTorch's seeded initialisation; batchNorm's γ, β and
+ * running statistics are set to seeded random values, so that they matter.
+ */
+import {
+  avgPool2d, batchNorm, conv2d, dense, dropout, flatten, gelu, leakyRelu, loadMnistDigits, maxPool2d, mlp, relu, Sequential, sigmoid, tanh,
+  train, type Dataset,
+} from "../../src/index.js";
+import { TestRandom } from "./rand.js";
+
+export interface ExportCase {
+  name: string;
+  model: Sequential;
+  /** rows of inputs, (rows, …inputShape) flat */
+  x: Float32Array;
+  rows: number;
+}
+
+/** Sets every batchNorm layer's γ, β, running mean and running variance to seeded random values. */
+export function randomiseBatchNorm(model: Sequential, seed: number): void {
+  const rnd = new TestRandom(seed);
+  model.specs.forEach((spec, i) => {
+    if (spec.type !== "batchNorm") return;
+    const c = spec.channels;
+    model.setParameter(`${i}.weight`, rnd.uniform(c, 0.5, 1.5));
+    model.setParameter(`${i}.bias`, rnd.uniform(c, -0.5, 0.5));
+    model.setParameter(`${i}.running_mean`, rnd.uniform(c, -0.3, 0.3));
+    model.setParameter(`${i}.running_var`, rnd.uniform(c, 0.5, 2));
+  });
+}
+
+/** `count` rows of `digits` followed by `random` rows of uniform noise in [0, 1). */
+function digitRows(digits: Dataset, count: number, random: number, seed: number): { x: Float32Array; rows: number } {
+  const x = new Float32Array((count + random) * 784);
+  x.set(digits.x.subarray(0, count * 784));
+  x.set(new TestRandom(seed).uniform(random * 784, 0, 1), count * 784);
+  return { x, rows: count + random };
+}
+
+export async function exportCases(): Promise<ExportCase[]> {
+  const { train: data, test } = await loadMnistDigits({ train: 1000, test: 64, seed: 3 });
+  const cases: ExportCase[] = [];
+
+  const digitMlp = mlp([784, 64, 32, 10], { seed: 1 });
+  await train(digitMlp, data, { epochs: 1, batchSize: 50, seed: 1, optimizer: { type: "sgd", momentum: 0.9, lr: 0.05 } });
+  cases.push({ name: "mlp 784-64-32-10 relu", model: digitMlp, ...digitRows(test, 24, 8, 11) });
+
+  const everyActivation = new Sequential([
+    dense(20, 16), relu(), dense(16, 16), leakyRelu(0.1), dense(16, 16), tanh(), dense(16, 16), sigmoid(), dense(16, 16), gelu(), dropout(0.3), dense(16, 5),
+  ], { seed: 2 });
+  cases.push({ name: "mlp with every activation", model: everyActivation, x: new TestRandom(12).uniform(16 * 20, -2, 2), rows: 16 });
+
+  const denseBn = new Sequential([dense(20, 16), batchNorm(16), relu(), dense(16, 4)], { seed: 3 });
+  randomiseBatchNorm(denseBn, 13);
+  cases.push({ name: "batchNorm after dense", model: denseBn, x: new TestRandom(14).uniform(12 * 20, -2, 2), rows: 12 });
+
+  const cnn = new Sequential([
+    conv2d(1, 4, 3, { padding: 1 }), relu(), maxPool2d(2),
+    conv2d(4, 6, 3), batchNorm(6), relu(), avgPool2d(2),
+    flatten(), dense(6 * 6 * 6, 10),
+  ], { seed: 4, inputShape: [1, 28, 28] });
+  randomiseBatchNorm(cnn, 15);
+  cases.push({ name: "cnn 1x28x28 conv-relu-maxpool-conv-bn-relu-avgpool-flatten-dense", model: cnn, ...digitRows(test, 12, 4, 16) });
+
+  const padded = new Sequential([
+    conv2d(1, 3, [3, 5], { stride: 2, padding: 2 }), tanh(), maxPool2d(3, { stride: 1, padding: 1 }), avgPool2d(3, { stride: 2, padding: 1 }),
+    flatten(), dense(3 * 8 * 7, 6),
+  ], { seed: 5, inputShape: [1, 28, 28] });
+  cases.push({ name: "cnn with strided, padded convolution and pooling", model: padded, ...digitRows(test, 6, 2, 17) });
+  return cases;
+}
+
+/** Largest |a − b|. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`lengths differ: ${a.length} and ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+/** Index of the largest value of each row. */
+export function argmaxRows(a: ArrayLike<number>, rows: number): number[] {
+  const cols = a.length / rows;
+  return Array.from({ length: rows }, (_, r) => {
+    let best = 0;
+    for (let c = 1; c < cols; c++) if (a[r * cols + c]! > a[r * cols + best]!) best = c;
+    return best;
+  });
+}
+
+/** The bits of each float, for bit-for-bit comparisons. */
+export const bitsOf = (a: Float32Array): number[] => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
