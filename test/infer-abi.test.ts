@@ -5,6 +5,7 @@
  * current; abi-gen refuses an inference entry that is not a plain subset of index.ts; and
  * each kernel, compiled in this entry, computes the bits the full release build computes.
  */
+import { Buffer as Buffer_ } from "node:buffer";
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +14,7 @@ import { generateInferAbi, INFER_OUTPUT, readAbi, readInferAbi, ROOT } from "../
 import { INFER_KERNEL_NAMES, type InferKernelExports } from "../src/infer/abi.generated.js";
 import { INFER_WASM_BASE64 } from "../src/infer/wasm-bytes.generated.js";
 import { GEMM_RELU, KERNEL_NAMES } from "../src/runtime/abi.js";
+import { decodeBase64 } from "../src/runtime/base64.js";
 import { instantiateExports, instantiateKernels } from "../src/runtime/loader.js";
 import { expectSameBits } from "./helpers/compare.js";
 import { TestRandom } from "./helpers/rand.js";
@@ -47,6 +49,21 @@ describe("the inference module's ABI", () => {
       expect([f.params, f.results], f.name).toEqual([s.params.map((p) => WASM_TYPE[p.type]), s.result === "void" ? [] : [WASM_TYPE[s.result]]]);
     }
     expect(Buffer.from(INFER_WASM_BASE64, "base64").equals(inferBytes)).toBe(true);
+  });
+
+  it("decodeBase64 gives the file's bytes through the runtime's decoder and through atob where there is none", () => {
+    expect(Buffer.from(decodeBase64(INFER_WASM_BASE64)).equals(inferBytes)).toBe(true);
+    const saved = Object.getOwnPropertyDescriptor(globalThis, "Buffer")!;
+    const savedFrom = Object.getOwnPropertyDescriptor(Uint8Array, "fromBase64");
+    try {
+      delete (globalThis as { Buffer?: unknown }).Buffer;
+      if (savedFrom) delete (Uint8Array as { fromBase64?: unknown }).fromBase64;
+      expect("Buffer" in globalThis).toBe(false);
+      expect(Buffer_.from(decodeBase64(INFER_WASM_BASE64)).equals(inferBytes)).toBe(true);
+    } finally {
+      Object.defineProperty(globalThis, "Buffer", saved);
+      if (savedFrom) Object.defineProperty(Uint8Array, "fromBase64", savedFrom);
+    }
   });
 });
 
