@@ -5,7 +5,8 @@
 //
 // The model: any 784-input classifier saved by the library, e.g. the demo's student
 // (`npx distill-wasm demo --out distill-demo` writes distill-demo/student-distilled.safetensors);
-// copy it here as student.safetensors, or name another file with ?model=<url>.
+// copy it here as student.safetensors, or name another file with ?model=<url>. Unbundled, in
+// a clone: `npm run build`, `node test/runtimes/serve.mjs`, then open /examples/infer-page/.
 import { loadStudent } from "distill-wasm/infer";
 import { toMnist } from "../web/preprocess.js";
 
