@@ -21,6 +21,7 @@ await build({
   platform: "neutral",
   target: "es2022",
   legalComments: "inline",
+  banner: { js: "// distill-wasm/infer: dist/infer/index.js and the modules it imports, bundled by assembly/bundle-infer.mjs. Generated; do not edit." },
   logLevel: "warning",
   plugins: [
     {
