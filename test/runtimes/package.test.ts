@@ -52,7 +52,7 @@ describe("package metadata for Deno / JSR", () => {
     expect(deno.version).toBe(pkg.version);
     expect(deno.license).toBe(pkg.license);
     expect(deno.exports).toEqual({ ".": "./src/index.ts", "./infer": "./src/infer/index.ts" });
-    expect(Object.keys(pkg.exports).filter((key) => key !== "./package.json")).toEqual(Object.keys(deno.exports));
+    expect(Object.keys(pkg.exports), "every JSR entry point is an npm one").toEqual(expect.arrayContaining(Object.keys(deno.exports)));
   });
 
   it("deno.json publishes the generated modules by explicit path (they are gitignored)", () => {
