@@ -6,6 +6,10 @@ export declare const ROOT: string;
 export declare const ENTRY: string;
 /** "src/runtime/abi.generated.ts", relative to the root. */
 export declare const OUTPUT: string;
+/** "assembly/infer.ts", the inference entry, relative to the root. */
+export declare const INFER_ENTRY: string;
+/** "src/infer/abi.generated.ts", relative to the root. */
+export declare const INFER_OUTPUT: string;
 /** The AssemblyScript types allowed in a kernel signature, and their JavaScript types. */
 export declare const BOUNDARY_TYPES: Readonly<Record<string, "number" | "bigint">>;
 
@@ -14,6 +18,8 @@ export interface AbiKernel {
   name: string;
   /** The assembly file that declares the function, relative to the root. */
   file: string;
+  /** The function's name in that file (the export may rename it). */
+  local: string;
   params: { name: string; type: string }[];
   /** An AssemblyScript type, or "void". */
   result: string;
@@ -37,8 +43,14 @@ export interface Abi {
   constants: AbiConstant[];
 }
 
-/** Parses the ABI from assembly/index.ts and the files it exports from, under `root`. */
-export declare function readAbi(root?: string): Abi;
+/** Parses the ABI from assembly/index.ts (or `entry`) and the files it exports from, under `root`. */
+export declare function readAbi(root?: string, entry?: string): Abi;
+/** The kernels of assembly/infer.ts, each checked to be one of index.ts's, from the same function; no `_ref` twins. */
+export declare function readInferAbi(root?: string): AbiKernel[];
+/** The text of src/infer/abi.generated.ts for those kernels. */
+export declare function renderInferAbi(kernels: AbiKernel[]): string;
+/** renderInferAbi(readInferAbi(root)). */
+export declare function generateInferAbi(root?: string): string;
 /** The text of src/runtime/abi.generated.ts for an ABI. */
 export declare function renderAbi(abi: Abi): string;
 /** renderAbi(readAbi(root)). */

@@ -31,10 +31,16 @@
 // Adding a kernel: write it (with its doc comment) in its assembly file, add its name to
 // assembly/index.ts and run `npm run build:wasm`; the TypeScript side follows.
 //
-// Usage: node assembly/abi-gen.mjs           writes src/runtime/abi.generated.ts
-//        node assembly/abi-gen.mjs --check   exits 1 if the file is missing or out of date
-// As a module: generateAbi(root?) returns the file's text; readAbi(root?) the parsed ABI.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+// The inference entry, assembly/infer.ts (the module of `distill-wasm/infer`), follows the same
+// rules and may only re-export kernels of index.ts, from the same functions and without `_ref`
+// twins; its names go to src/infer/abi.generated.ts as INFER_KERNEL_NAMES and its type is a
+// Pick of KernelExports, so both modules share one set of signatures.
+//
+// Usage: node assembly/abi-gen.mjs           writes src/runtime/abi.generated.ts and src/infer/abi.generated.ts
+//        node assembly/abi-gen.mjs --check   exits 1 if either is missing or out of date
+// As a module: generateAbi(root?) returns the first file's text, generateInferAbi(root?) the
+// second's; readAbi(root?, entry?) the parsed ABI, readInferAbi(root?) the inference kernels.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import ts from "typescript";
@@ -42,6 +48,9 @@ import ts from "typescript";
 export const ROOT = fileURLToPath(new URL("../", import.meta.url));
 export const ENTRY = "assembly/index.ts";
 export const OUTPUT = "src/runtime/abi.generated.ts";
+/** The inference entry (distill-wasm/infer): a subset of ENTRY's kernels, and the file its names are written to. */
+export const INFER_ENTRY = "assembly/infer.ts";
+export const INFER_OUTPUT = "src/infer/abi.generated.ts";
 
 /** AssemblyScript types allowed at the boundary, and how JavaScript sees them. */
 export const BOUNDARY_TYPES = {
@@ -226,24 +235,25 @@ function kernelSignature(file, node, exportName) {
 
 /**
  * The ABI as the sources declare it:
- *   kernels: { name, file, params: { name, type }[], result, doc?: string[] }[]  in index.ts's order
- *   constants: { name, file, type, value, expression, doc?: string[] }[]         in file, then source order
+ *   kernels: { name, file, local, params: { name, type }[], result, doc?: string[] }[]  in index.ts's order
+ *   constants: { name, file, type, value, expression, doc?: string[] }[]                in file, then source order
+ * `entryPath` is the entry file (ENTRY, or INFER_ENTRY: see readInferAbi); `local` is the function's name in `file`.
  */
-export function readAbi(root = ROOT) {
+export function readAbi(root = ROOT, entryPath = ENTRY) {
   const cache = new Map();
-  const entry = parseFile(root, ENTRY, cache);
+  const entry = parseFile(root, entryPath, cache);
   const kernels = [];
   const files = [];
   for (const statement of entry.source.statements) {
     const at = entry.where(statement);
     if (!ts.isExportDeclaration(statement) || !statement.moduleSpecifier || !ts.isStringLiteral(statement.moduleSpecifier)) {
-      throw new AbiError(`abi-gen: ${at}: ${ENTRY} may only hold \`export { name, … } from "./file";\` statements`);
+      throw new AbiError(`abi-gen: ${at}: ${entryPath} may only hold \`export { name, … } from "./file";\` statements`);
     }
     if (!statement.exportClause || !ts.isNamedExports(statement.exportClause)) {
       throw new AbiError(`abi-gen: ${at}: \`export *\` hides the ABI; list the names`);
     }
     if (statement.isTypeOnly) throw new AbiError(`abi-gen: ${at}: type-only exports are not part of the ABI`);
-    const path = resolveModule(root, ENTRY, statement.moduleSpecifier.text, at);
+    const path = resolveModule(root, entryPath, statement.moduleSpecifier.text, at);
     const file = parseFile(root, path, cache);
     if (!files.includes(path)) files.push(path);
     const { functions, constants } = declarations(file);
@@ -256,7 +266,7 @@ export function readAbi(root = ROOT) {
         throw new AbiError(`abi-gen: ${entry.where(element)}: ${local} in ${path} is ${what}`);
       }
       if (kernels.some((k) => k.name === name)) throw new AbiError(`abi-gen: ${entry.where(element)}: ${name} is exported twice`);
-      kernels.push({ name, file: path, ...kernelSignature(file, node, name), doc: docLines(file.source, node) });
+      kernels.push({ name, file: path, local, ...kernelSignature(file, node, name), doc: docLines(file.source, node) });
     }
   }
   for (const kernel of kernels) {
@@ -365,21 +375,73 @@ export function generateAbi(root = ROOT) {
   return renderAbi(readAbi(root));
 }
 
+// ---------------------------------------------------------------- the inference entry
+
+/**
+ * The kernels of INFER_ENTRY, in its order. Each must be a kernel of ENTRY under the same
+ * name, exported from the same function of the same file (so the two builds compile the
+ * same source), and none may be a `_ref` twin: the inference module ships forward kernels only.
+ */
+export function readInferAbi(root = ROOT) {
+  const main = new Map(readAbi(root).kernels.map((k) => [k.name, k]));
+  const { kernels } = readAbi(root, INFER_ENTRY);
+  for (const kernel of kernels) {
+    const twin = main.get(kernel.name);
+    if (kernel.name.endsWith("_ref")) throw new AbiError(`abi-gen: ${INFER_ENTRY}: ${kernel.name} is a reference twin; the inference module ships forward kernels only`);
+    if (!twin) throw new AbiError(`abi-gen: ${INFER_ENTRY}: ${kernel.name} is not a kernel of ${ENTRY}; export it there too`);
+    if (twin.file !== kernel.file || twin.local !== kernel.local) {
+      throw new AbiError(`abi-gen: ${INFER_ENTRY}: ${kernel.name} is ${kernel.local} in ${kernel.file}, but ${ENTRY} exports ${twin.local} in ${twin.file} under that name`);
+    }
+  }
+  return kernels;
+}
+
+/** The text of src/infer/abi.generated.ts for the inference entry's kernels. */
+export function renderInferAbi(kernels) {
+  return [
+    `// Generated by assembly/abi-gen.mjs from ${INFER_ENTRY}. Do not edit: change that file and run`,
+    "// `npm run build:wasm` (or `node assembly/abi-gen.mjs`). Every kernel here is one of",
+    `// ${ENTRY}'s, from the same function, so its signature is KernelExports'.`,
+    'import type { KernelExports } from "../runtime/abi.generated.js";',
+    "",
+    `/** The kernels of the inference module, in ${INFER_ENTRY}'s order; the loader checks them against the module. */`,
+    "export const INFER_KERNEL_NAMES = [",
+    ...wrap(kernels.map((k) => `"${k.name}",`), "  ", WIDTH),
+    "] as const satisfies readonly (keyof KernelExports)[];",
+    "",
+    `/** Everything ${INFER_ENTRY} exports: the module's memory and the kernels above, typed as in KernelExports. */`,
+    'export type InferKernelExports = Pick<KernelExports, "memory" | (typeof INFER_KERNEL_NAMES)[number]>;',
+    "",
+  ].join("\n");
+}
+
+/** The text src/infer/abi.generated.ts should have for the sources under `root`. */
+export function generateInferAbi(root = ROOT) {
+  return renderInferAbi(readInferAbi(root));
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  const output = join(ROOT, OUTPUT);
   try {
     const abi = readAbi();
-    const text = renderAbi(abi);
-    if (process.argv.includes("--check")) {
-      const current = existsSync(output) ? readFileSync(output, "utf8") : undefined;
-      if (current !== text) {
-        console.error(`abi-gen: ${OUTPUT} is ${current === undefined ? "missing" : "out of date"}; run node assembly/abi-gen.mjs`);
-        process.exit(1);
+    const inferKernels = readInferAbi();
+    const outputs = [
+      [OUTPUT, renderAbi(abi), `${abi.kernels.length} kernels and ${abi.constants.length} constants`],
+      [INFER_OUTPUT, renderInferAbi(inferKernels), `${inferKernels.length} kernel names`],
+    ];
+    for (const [path, text, what] of outputs) {
+      const output = join(ROOT, path);
+      if (process.argv.includes("--check")) {
+        const current = existsSync(output) ? readFileSync(output, "utf8") : undefined;
+        if (current !== text) {
+          console.error(`abi-gen: ${path} is ${current === undefined ? "missing" : "out of date"}; run node assembly/abi-gen.mjs`);
+          process.exit(1);
+        }
+        console.log(`abi-gen: ${path} is up to date`);
+      } else {
+        mkdirSync(dirname(output), { recursive: true });
+        writeFileSync(output, text);
+        console.log(`abi-gen: wrote ${what} to ${path}`);
       }
-      console.log(`abi-gen: ${OUTPUT} is up to date`);
-    } else {
-      writeFileSync(output, text);
-      console.log(`abi-gen: wrote ${abi.kernels.length} kernels and ${abi.constants.length} constants to ${OUTPUT}`);
     }
   } catch (error) {
     if (!(error instanceof AbiError)) throw error;

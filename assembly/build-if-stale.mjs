@@ -2,8 +2,9 @@
 // made from, so that `npm run demo` after `npm ci` (whose prepare step builds) starts at once.
 //   made from: assembly/**, asconfig.json, src/** (but the generated modules), tsconfig.json, package.json
 //   produces:  build/*.wasm, src/runtime/abi.generated.ts, src/runtime/wasm-bytes.generated.ts,
-//              dist/index.js and dist/cli/main.js
-//              (tsc rewrites every output it emits, so these two date the whole of dist/)
+//              src/infer/abi.generated.ts, src/infer/wasm-bytes.generated.ts,
+//              dist/index.js and dist/cli/main.js (tsc rewrites every output it emits, so these
+//              two date the whole of dist/), dist/infer.js (the bundle of distill-wasm/infer)
 // Usage: node assembly/build-if-stale.mjs
 import { execSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
@@ -11,7 +12,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
-const GENERATED = ["src/runtime/abi.generated.ts", "src/runtime/wasm-bytes.generated.ts", "src/runtime/vendor"].map((p) => join(root, p));
+const GENERATED = [
+  "src/runtime/abi.generated.ts", "src/runtime/wasm-bytes.generated.ts", "src/runtime/vendor",
+  "src/infer/abi.generated.ts", "src/infer/wasm-bytes.generated.ts",
+].map((p) => join(root, p));
 
 /** Modification times (ms) of the files under `path` (a file or a folder), skipping `skip`. */
 function times(path, skip = []) {
@@ -22,7 +26,10 @@ function times(path, skip = []) {
 }
 
 const sources = ["assembly", "asconfig.json", "src", "tsconfig.json", "package.json"].flatMap((p) => times(join(root, p), GENERATED));
-const outputs = ["build", "src/runtime/abi.generated.ts", "src/runtime/wasm-bytes.generated.ts", "dist/index.js", "dist/cli/main.js"].map((p) => times(join(root, p)));
+const outputs = [
+  "build", "src/runtime/abi.generated.ts", "src/runtime/wasm-bytes.generated.ts", "src/infer/abi.generated.ts",
+  "src/infer/wasm-bytes.generated.ts", "dist/index.js", "dist/cli/main.js", "dist/infer.js",
+].map((p) => times(join(root, p)));
 const stale = outputs.some((t) => t.length === 0) || Math.min(...outputs.flat()) < Math.max(...sources);
 if (stale) {
   console.log("distill-wasm: building (the build is missing or older than its sources)");

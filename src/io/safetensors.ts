@@ -80,8 +80,14 @@ const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 // ---------------------------------------------------------------- decoding
 
-/** Parses safetensors bytes; `name` labels error messages (e.g. the file name). */
-export function decodeSafetensors(bytes: Uint8Array, name = "safetensors data"): SafetensorsFile {
+/**
+ * Parses safetensors bytes; `name` labels error messages (e.g. the file name). Each tensor's
+ * data is a copy, unless `copy` is false: then a tensor stored as the array type it decodes
+ * to (F32, I32, …, on a little-endian host, at an offset aligned for it) is a view into
+ * `bytes`, valid while they are (a model loader that copies the weights on at once saves a
+ * copy of the whole file).
+ */
+export function decodeSafetensors(bytes: Uint8Array, name = "safetensors data", { copy = true }: { copy?: boolean } = {}): SafetensorsFile {
   if (!(bytes instanceof Uint8Array)) {
     throw new ArgumentError(`decodeSafetensors: bytes must be a Uint8Array; got ${bytes === null ? "null" : typeof bytes}`);
   }
@@ -129,7 +135,7 @@ export function decodeSafetensors(bytes: Uint8Array, name = "safetensors data"):
 
   const tensors = new Map<string, SafetensorsTensor>();
   for (const e of entries) {
-    const data = decodeData(e.dtype, bytes, bufferStart + e.begin, bufferStart + e.end);
+    const data = decodeData(e.dtype, bytes, bufferStart + e.begin, bufferStart + e.end, copy);
     tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data });
   }
   return { tensors, metadata };
@@ -276,7 +282,7 @@ function copyBytes(bytes: Uint8Array, start: number, end: number): ArrayBuffer {
 }
 
 /** Little-endian elements of [start, end) as a typed array (floats as f32). */
-function decodeData(dtype: SafetensorsDtype, bytes: Uint8Array, start: number, end: number): SafetensorsData {
+function decodeData(dtype: SafetensorsDtype, bytes: Uint8Array, start: number, end: number, copy: boolean): SafetensorsData {
   const size = SIZES[dtype];
   const n = (end - start) / size;
   const view = new DataView(bytes.buffer, bytes.byteOffset + start, end - start);
@@ -303,9 +309,10 @@ function decodeData(dtype: SafetensorsDtype, bytes: Uint8Array, start: number, e
     }
     default: {
       if (LITTLE_ENDIAN_HOST) {
-        const buffer = copyBytes(bytes, start, end);
         const Ctor = { U16: Uint16Array, I16: Int16Array, U32: Uint32Array, I32: Int32Array, F32: Float32Array, U64: BigUint64Array, I64: BigInt64Array }[dtype];
-        return new Ctor(buffer);
+        const at = bytes.byteOffset + start;
+        if (!copy && at % Ctor.BYTES_PER_ELEMENT === 0) return new Ctor(bytes.buffer as ArrayBuffer, at, n);
+        return new Ctor(copyBytes(bytes, start, end));
       }
       return decodeBigEndianHost(dtype, view, n);
     }

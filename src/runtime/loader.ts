@@ -20,8 +20,22 @@ interface AssemblyScriptLoader {
     source: WebAssembly.Module,
     imports: Record<string, Record<string, unknown>>,
   ): Promise<{ module: WebAssembly.Module; instance: WebAssembly.Instance }>;
+  instantiateSync(
+    source: WebAssembly.Module,
+    imports: Record<string, Record<string, unknown>>,
+  ): { module: WebAssembly.Module; instance: WebAssembly.Instance };
 }
-const { instantiate } = vendoredLoader as unknown as AssemblyScriptLoader;
+const { instantiate, instantiateSync } = vendoredLoader as unknown as AssemblyScriptLoader;
+
+/**
+ * Whether this thread may instantiate a compiled module synchronously: everywhere but the
+ * main thread of a browser page, where engines refuse it for all but small modules. Where
+ * it may, the loader's `instantiateSync` is used: its asynchronous `instantiate` first tests
+ * its source against the global `Response`, and Node loads its whole fetch implementation
+ * on the first use of that global (some 40 ms, more than the rest of a cold start of
+ * distill-wasm/infer).
+ */
+const MAY_BLOCK = typeof (globalThis as { document?: unknown }).document === "undefined";
 
 /** Reads an AssemblyScript static string (UTF-16, byte length stored just before it). */
 function readString(memory: WebAssembly.Memory | undefined, ptr: number): string {
@@ -35,7 +49,17 @@ function readString(memory: WebAssembly.Memory | undefined, ptr: number): string
  * Instantiates a compiled kernel module and checks that it exports the whole ABI.
  * `sharedMemory` is the memory a threads build imports (it declares none of its own).
  */
-export async function instantiateKernels(module: WebAssembly.Module, sharedMemory?: WebAssembly.Memory): Promise<KernelExports> {
+export function instantiateKernels(module: WebAssembly.Module, sharedMemory?: WebAssembly.Memory): Promise<KernelExports> {
+  return instantiateExports<KernelExports>(module, KERNEL_NAMES, sharedMemory);
+}
+
+/**
+ * Instantiates a compiled module and checks that it exports its memory and a function for
+ * each of `names` (the inference module's are a subset of the ABI's).
+ */
+export async function instantiateExports<T extends { memory: WebAssembly.Memory }>(
+  module: WebAssembly.Module, names: readonly (keyof T & string)[], sharedMemory?: WebAssembly.Memory,
+): Promise<T> {
   let memory: WebAssembly.Memory | undefined = sharedMemory;
   const imports = {
     env: {
@@ -49,13 +73,13 @@ export async function instantiateKernels(module: WebAssembly.Module, sharedMemor
   };
   let instance: WebAssembly.Instance;
   try {
-    ({ instance } = await instantiate(module, imports));
+    ({ instance } = MAY_BLOCK ? instantiateSync(module, imports) : await instantiate(module, imports));
   } catch (cause) {
     throw new WasmLoadError(`could not instantiate the distill-wasm kernels: ${String(cause)}`);
   }
-  const exports = instance.exports as unknown as KernelExports;
+  const exports = instance.exports as unknown as T;
   memory = exports.memory;
-  const missing = KERNEL_NAMES.filter((name) => typeof exports[name] !== "function");
+  const missing = names.filter((name) => typeof exports[name] !== "function");
   if (!(memory instanceof WebAssembly.Memory) || missing.length > 0) {
     throw new WasmLoadError(
       `the supplied wasm is not a distill-wasm kernel module of this version (missing: ${

@@ -7,6 +7,7 @@ import {
   RELAXED_THREADS_WASM_BASE64, RELAXED_WASM_BASE64, RELEASE_WASM_BASE64, THREADS_WASM_BASE64,
 } from "./wasm-bytes.generated.js";
 import { WasmLoadError } from "../errors.js";
+import { decodeBase64 } from "./base64.js";
 
 export type WasmSource = BufferSource | WebAssembly.Module | Response | URL | string;
 /** The embedded builds: plain or relaxed SIMD, each with its own memory or importing a shared one (threads). */
@@ -18,13 +19,6 @@ const BASE64: Record<Build, string> = {
   threads: THREADS_WASM_BASE64,
   "relaxed-threads": RELAXED_THREADS_WASM_BASE64,
 };
-
-function decodeBase64(text: string): Uint8Array {
-  const binary = atob(text);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
 
 const compiledEmbedded = new Map<Build, Promise<WebAssembly.Module>>();
 

@@ -1,7 +1,8 @@
 /**
  * Shared checks of the cross-runtime tests: every runtime's report must carry the committed
- * baseline checksum; relaxed-SIMD runs (where the engine has relaxed SIMD) must be finite and
- * identical to each other.
+ * baseline checksum and the committed checksum of the students' logits through
+ * distill-wasm/infer (equal to the full library's); relaxed-SIMD runs (where the engine has
+ * relaxed SIMD) must be finite and identical to each other.
  */
 import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -11,7 +12,7 @@ import type { RuntimeReport } from "./scenario.mjs";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
-export const EXPECTED: { sha256: string; why: string } = JSON.parse(
+export const EXPECTED: { sha256: string; why: string; infer_sha256: string } = JSON.parse(
   readFileSync(new URL("./expected-checksum.json", import.meta.url), "utf8"),
 );
 
@@ -27,6 +28,9 @@ export function checkReport(report: RuntimeReport, label: string, elapsedMs: num
   expect(baseline.build).toBe("release");
   expect(baseline.steps).toEqual({ teacher: 84, student: 224 });
   expect(baseline.checksum, `${label}: checksum differs from test/runtimes/expected-checksum.json`).toBe(EXPECTED.sha256);
+  expect(baseline.infer, `${label}: the baseline run was not given distill-wasm/infer`).toBeDefined();
+  expect(baseline.infer!.checksum, `${label}: distill-wasm/infer's logits differ from model.logits`).toBe(baseline.infer!.library);
+  expect(baseline.infer!.checksum, `${label}: distill-wasm/infer's logits differ from infer_sha256 in expected-checksum.json`).toBe(EXPECTED.infer_sha256);
   const { threaded } = report;
   let threadsText: string;
   if (threaded.threads === 2) {
@@ -49,7 +53,8 @@ export function checkReport(report: RuntimeReport, label: string, elapsedMs: num
     relaxedText = `relaxed ${short(relaxed.first.checksum)} (${same ? "equal to" : "differs from"} baseline; stable over 2 runs)`;
   }
   const line =
-    `[runtimes] ${label} — ${report.runtime}: ✔ ${short(baseline.checksum)} = committed; ${threadsText}; ${relaxedText}; ` +
+    `[runtimes] ${label} — ${report.runtime}: ✔ ${short(baseline.checksum)} = committed; infer ${short(baseline.infer!.checksum)} = model.logits = committed; ` +
+    `${threadsText}; ${relaxedText}; ` +
     `scenario ${Math.round(report.baselineMs)} ms, whole check ${Math.round(elapsedMs)} ms`;
   console.log(line);
   return line;

@@ -18,6 +18,8 @@ const GENERATED = [
   "src/runtime/abi.generated.ts",
   "src/runtime/vendor/assemblyscript-loader.ts",
   "src/runtime/vendor/LICENSE-assemblyscript-loader.txt",
+  "src/infer/wasm-bytes.generated.ts",
+  "src/infer/abi.generated.ts",
 ];
 
 function jsFiles(dir: string): string[] {
@@ -49,7 +51,8 @@ describe("package metadata for Deno / JSR", () => {
     expect(deno.name).toMatch(new RegExp(`^@[a-z0-9-]+/${pkg.name}$`));
     expect(deno.version).toBe(pkg.version);
     expect(deno.license).toBe(pkg.license);
-    expect(deno.exports).toBe("./src/index.ts");
+    expect(deno.exports).toEqual({ ".": "./src/index.ts", "./infer": "./src/infer/index.ts" });
+    expect(Object.keys(pkg.exports), "every JSR entry point is an npm one").toEqual(expect.arrayContaining(Object.keys(deno.exports)));
   });
 
   it("deno.json publishes the generated modules by explicit path (they are gitignored)", () => {

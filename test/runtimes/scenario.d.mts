@@ -1,5 +1,6 @@
 // Types for scenario.mjs (plain JavaScript so that every runtime loads it as it is).
 import type * as api from "../../src/index.js";
+import type * as inferApi from "../../src/infer/index.js";
 
 export interface ScenarioResult {
   /** Hex SHA-256 of the MLP and CNN students' parameterBlock() bytes and every epoch record's numbers. */
@@ -25,6 +26,11 @@ export interface ScenarioResult {
   };
   /** Every parameter and every hashed number is finite. */
   finite: boolean;
+  /**
+   * Runs given distill-wasm/infer: hex SHA-256 of both students' logits through `loadStudent`
+   * (checksum) and through the full library's `model.logits` (library), on the same rows.
+   */
+  infer?: { checksum: string; library: string };
 }
 
 export interface RuntimeReport {
@@ -38,6 +44,8 @@ export interface RuntimeReport {
 }
 
 export declare const SCENARIO: Readonly<Record<string, unknown>>;
-export declare function runScenario(module: typeof api, options?: { simd?: "baseline" | "relaxed"; threads?: number }): Promise<ScenarioResult>;
+export declare function runScenario(
+  module: typeof api, options?: { simd?: "baseline" | "relaxed"; threads?: number; infer?: typeof inferApi },
+): Promise<ScenarioResult>;
 export declare function describeRuntime(): string;
-export declare function runAll(module: typeof api): Promise<RuntimeReport>;
+export declare function runAll(module: typeof api, infer?: typeof inferApi): Promise<RuntimeReport>;

@@ -5,7 +5,9 @@
 //
 // Plain JavaScript ESM with no imports, so that each runtime loads it as it is: a browser
 // page, `deno run`, `bun run` and vitest alike. It receives the imported module namespace
-// (`import * as api from "distill-wasm"`) and uses only what a user would.
+// (`import * as api from "distill-wasm"`) and uses only what a user would; given the
+// namespace of `distill-wasm/infer` too, the baseline run also loads each distilled student
+// through it and hashes its logits (a second checksum, beside the training one).
 //
 // Everything numeric happens in the wasm kernels or in exact JavaScript arithmetic (integer
 // bookkeeping, adding a small integer to a float32): no Math.sin / Math.exp / Math.random,
@@ -90,8 +92,21 @@ function cnnStudentLayers(api) {
   ];
 }
 
+/**
+ * The student saved with `modelToSafetensors` and loaded with distill-wasm/infer's
+ * `loadStudent`: its logits on every row of x (two chunks of 256) and on the first three
+ * (dense layers on packed panels), and the model's own logits on the same rows.
+ */
+async function inferLogits(api, infer, model, x) {
+  const student = await infer.loadStudent(api.modelToSafetensors(model));
+  const first3 = x.subarray(0, 3 * model.inputs);
+  const result = { infer: [student.logits(x), student.logits(first3)], library: [model.logits(x), model.logits(first3)] };
+  student.dispose();
+  return result;
+}
+
 /** The CNN part: teacher trained with `train`, student distilled with KD + attention transfer and shift augmentation. */
-async function runCnn(api, engine, data) {
+async function runCnn(api, engine, data, infer) {
   const { cnn, validation } = SCENARIO;
   const { teacher: t, student: s, distill: d } = cnn;
   const teacher = new api.Sequential(cnnTeacherLayers(api), { seed: t.seed, engine, inputShape: cnn.inputShape });
@@ -108,7 +123,8 @@ async function runCnn(api, engine, data) {
       attention: [cnn.attention],
       augment: { shift: 1 },
     });
-    return { teacherRun, studentRun, params: student.parameterBlock() };
+    const params = student.parameterBlock();
+    return { teacherRun, studentRun, params, logits: infer ? await inferLogits(api, infer, student, data.x) : undefined };
   } finally {
     teacher.dispose();
     student.dispose();
@@ -117,6 +133,17 @@ async function runCnn(api, engine, data) {
 
 function toHex(buffer) {
   return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Hex SHA-256 (WebCrypto) of typed arrays' bytes, one after the other. */
+async function sha256(chunks) {
+  const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(new Uint8Array(c.buffer, c.byteOffset, c.byteLength), at);
+    at += c.byteLength;
+  }
+  return toHex(await crypto.subtle.digest("SHA-256", bytes));
 }
 
 /**
@@ -131,8 +158,14 @@ function toHex(buffer) {
  * layer calls is split across that many threads (`parallelThreshold: 0`), which must not
  * change a bit.
  *
+ * With `infer` (the namespace of distill-wasm/infer), the result also has `infer`:
+ * `{ checksum, library }`, the hex SHA-256 of the logits of the MLP and then the CNN
+ * student loaded through `loadStudent` (all 512 rows, then the first 3), and of the same
+ * students' own `model.logits` on the same rows; the two must be equal. The training
+ * checksum does not cover them and is the same with or without `infer`.
+ *
  * @param {typeof import("../../src/index.js")} api the package's module namespace
- * @param {{ simd?: "baseline" | "relaxed", threads?: number }} [options]
+ * @param {{ simd?: "baseline" | "relaxed", threads?: number, infer?: typeof import("../../src/infer/index.js") }} [options]
  */
 export async function runScenario(api, options = {}) {
   const engine = await api.createEngine({
@@ -158,20 +191,18 @@ export async function runScenario(api, options = {}) {
 
   const params = student.parameterBlock();
   const history = [...teacherRun.history, ...studentRun.history].flatMap(recordNumbers);
+  const mlpLogits = options.infer ? await inferLogits(api, options.infer, student, data.x) : undefined;
   teacher.dispose();
   student.dispose();
 
-  const cnn = await runCnn(api, engine, data);
+  const cnn = await runCnn(api, engine, data, options.infer);
   const cnnHistory = [...cnn.teacherRun.history, ...cnn.studentRun.history].flatMap(recordNumbers);
 
-  const chunks = [params, new Float64Array(history), cnn.params, new Float64Array(cnnHistory)];
-  const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(new Uint8Array(c.buffer, c.byteOffset, c.byteLength), at);
-    at += c.byteLength;
-  }
-  const checksum = toHex(await crypto.subtle.digest("SHA-256", bytes));
+  const checksum = await sha256([params, new Float64Array(history), cnn.params, new Float64Array(cnnHistory)]);
+  const infer = mlpLogits && {
+    checksum: await sha256([...mlpLogits.infer, ...cnn.logits.infer]),
+    library: await sha256([...mlpLogits.library, ...cnn.logits.library]),
+  };
   const { threads, threadsNote } = engine;
   engine.dispose();
 
@@ -196,6 +227,7 @@ export async function runScenario(api, options = {}) {
       valAccuracy: cnnLast.valAccuracy,
     },
     finite,
+    ...(infer ? { infer } : {}),
   };
 }
 
@@ -217,13 +249,16 @@ export function describeRuntime() {
  * (fused multiply-add: its checksum may differ from the baseline's, but must not change
  * between two runs in one runtime).
  *
+ * With `infer` (the namespace of distill-wasm/infer), the baseline run also checks it (see runScenario).
+ *
  * @param {typeof import("../../src/index.js")} api
+ * @param {typeof import("../../src/infer/index.js")} [infer]
  */
-export async function runAll(api) {
+export async function runAll(api, infer) {
   const runtime = describeRuntime();
   const features = api.detectFeatures();
   const started = performance.now();
-  const baseline = await runScenario(api);
+  const baseline = await runScenario(api, { infer });
   const baselineMs = performance.now() - started;
   const threaded = await runScenario(api, { threads: 2 });
   let relaxed;

@@ -22,6 +22,7 @@ const MIME = {
   ".json": "application/json; charset=utf-8",
   ".map": "application/json; charset=utf-8",
   ".wasm": "application/wasm",
+  ".safetensors": "application/octet-stream",
   ".css": "text/css; charset=utf-8",
   ".txt": "text/plain; charset=utf-8",
 };

@@ -31,7 +31,8 @@ export interface TensorDecl {
  * `gradsPtr + offset·4`.
  */
 export interface ModelMemory {
-  readonly engine: Engine;
+  /** Only `f32` (views for initialisation): an inference-only model (distill-wasm/infer) has no full Engine. */
+  readonly engine: Pick<Engine, "f32">;
   readonly kernels: KernelExports;
   readonly paramsPtr: number;
   readonly gradsPtr: number;

@@ -2,9 +2,14 @@
 // of test/runtimes/expected-checksum.json after a change that alters the arithmetic:
 //   npm run checksum:runtimes        (or: deno run -R / bun run test/runtimes/scripts/checksum.mjs)
 import * as api from "distill-wasm";
+import * as infer from "distill-wasm/infer";
 import { runScenario } from "../scenario.mjs";
 
 const expected = JSON.parse(await (await import("node:fs/promises")).readFile(new URL("../expected-checksum.json", import.meta.url), "utf8"));
-const { checksum } = await runScenario(api);
+const { checksum, infer: logits } = await runScenario(api, { infer });
+const verdict = (value, committed, key) => (value === committed ? "(same)" : `(differs: if the change is intended, put it in ${key} and add a line to "changes")`);
 console.log(`committed:    ${expected.sha256}`);
-console.log(`this runtime: ${checksum} ${checksum === expected.sha256 ? "(same)" : "(differs: if the change is intended, put it in sha256 and add a line to \"changes\")"}`);
+console.log(`this runtime: ${checksum} ${verdict(checksum, expected.sha256, "sha256")}`);
+console.log(`infer, committed:    ${expected.infer_sha256}`);
+console.log(`infer, this runtime: ${logits.checksum} ${verdict(logits.checksum, expected.infer_sha256, "infer_sha256")}` +
+  (logits.checksum === logits.library ? "" : ` — NOT model.logits' ${logits.library}`));

@@ -1,0 +1,25 @@
+// The inference ABI: what `distill-wasm/infer` loads to run a trained model's forward pass.
+// The forward kernels of every layer kind at inference (dense: gemm_nt, and gemm_panels on
+// weights packed by pack_panels for fewer than 4 rows; conv2d; max / average pooling;
+// batchNorm with running statistics; the activations), softmax and argmax for the outputs,
+// and the heap the loader allocates from. No training kernels, no `_ref` twins, no threads.
+//
+// Every name here is also in assembly/index.ts, exported from the same function of the same
+// file (assembly/abi-gen.mjs refuses anything else), so that this module computes what the
+// full build computes, to the bit. abi-gen writes src/infer/abi.generated.ts from this list.
+
+export { heap_alloc, heap_free, heap_used } from "./memory";
+
+export { gemm_nt, panels_length, pack_panels, gemm_panels } from "./gemm";
+
+export { relu_forward, leaky_relu_forward, tanh_forward, sigmoid_forward, gelu_forward } from "./activation";
+
+export { softmax_forward } from "./softmax";
+
+export { argmax } from "./reduce";
+
+export { conv2d_forward } from "./conv";
+
+export { maxpool2d_forward, avgpool2d_forward } from "./pool";
+
+export { batchnorm_forward_eval } from "./batchnorm";

@@ -1,0 +1,203 @@
+/**
+ * A trained model that only predicts: the layers of the full library (src/nn/layers/) on an
+ * instance of the inference kernels, walked as `Sequential.logits` walks them — rows in
+ * chunks of 256, every layer's forward pass at inference, dense layers on fewer than 4 rows
+ * through weights packed into panels once — so its outputs equal the full library's bit for
+ * bit. Every input is checked (src/validate.ts) before any wasm call.
+ *
+ * Memory (byte offsets into the instance's linear memory, all from its heap):
+ *   parameter block (blockLength floats), buffer block (bufferLength), and for a batch
+ *   capacity of `rows`: each layer's buffers, the input (rows, inputs) and the class ids
+ *   (rows) i32; the panels block on the first call with fewer than 4 rows.
+ */
+import { ArgumentError, OutOfMemoryError, ShapeError } from "../errors.js";
+import type { Plan } from "../io/model-plan.js";
+import type { SafetensorsTensor } from "../io/safetensors.js";
+import { DenseLayer } from "../nn/layers/dense.js";
+import type { LayerSpec } from "../nn/layers/index.js";
+import type { ModelMemory } from "../nn/layers/layer.js";
+import type { KernelExports } from "../runtime/abi.js";
+import { requireArray, requireDim, requireFinite, requireTemperature, rowsOf, type FloatArray } from "../validate.js";
+import type { InferKernelExports } from "./abi.generated.js";
+import { layOut, type Layout } from "./layout.js";
+
+/** Rows per forward pass, as Sequential's inference. */
+const INFERENCE_CHUNK = 256;
+
+export class Student {
+  /** Width of one input row (features, or channels·height·width) and of one output row (classes). */
+  readonly inputs: number;
+  readonly outputs: number;
+  /** Shape of one input sample: [features] or [channels, height, width] (rows are NCHW-flattened images). */
+  readonly inputShape: readonly number[];
+  /** The layer list, as the file's architecture gives it (defaults filled in). */
+  readonly specs: readonly LayerSpec[];
+  /** The file's `__metadata__` (the library writes format, distill_wasm_version, architecture, input_shape and the caller's keys). */
+  readonly metadata: Readonly<Record<string, string>>;
+  private kernels: InferKernelExports | undefined;
+  private readonly layout: Layout;
+  private readonly memory: ModelMemory;
+  private readonly owned: number[] = [];
+  private capacity = 0;
+  private inputBuffer = 0;
+  private ids = 0;
+  private panelsBlock = 0;
+
+  /** Use `loadStudent`; this takes a checked plan and its tensors (src/io/model-plan.ts). */
+  constructor(kernels: InferKernelExports, plan: Plan, tensors: ReadonlyMap<string, SafetensorsTensor>, metadata: Record<string, string>) {
+    this.kernels = kernels;
+    this.layout = layOut(plan.specs, plan.inputShape);
+    this.inputs = this.layout.inputs;
+    this.outputs = this.layout.outputs;
+    this.inputShape = this.layout.inputShape;
+    this.specs = this.layout.specs;
+    this.metadata = metadata;
+    const paramsPtr = this.take(this.layout.blockLength * 4);
+    const buffersPtr = this.layout.bufferLength > 0 ? this.take(this.layout.bufferLength * 4) : 0;
+    const f32 = (ptr: number, length: number) => new Float32Array(kernels.memory.buffer, ptr, length);
+    f32(paramsPtr, this.layout.blockLength).fill(0);
+    if (buffersPtr) f32(buffersPtr, this.layout.bufferLength).fill(0);
+    const places = new Map(this.layout.tensors.map((t) => [t.name, t]));
+    for (const p of plan.parameters) {
+      const place = places.get(p.name)!;
+      f32((place.buffer ? buffersPtr : paramsPtr) + place.offset * 4, place.length).set(tensors.get(p.fileName)!.data as Float32Array);
+    }
+    // The layers' forward passes at inference call only kernels of the inference module
+    // (INFER_KERNEL_NAMES); nothing here trains, draws weights or keeps gradients.
+    this.memory = {
+      engine: { f32 }, kernels: kernels as unknown as KernelExports, paramsPtr, gradsPtr: 0, buffersPtr, rngPtr: 0,
+      weightPanels: () => this.weightPanels(),
+    };
+  }
+
+  /** Raw outputs (rows, outputs) for x (rows, inputs), any number of rows. */
+  logits(x: FloatArray): Float32Array {
+    const result = new Float32Array(this.rows("logits", x) * this.outputs);
+    this.eachChunk("logits", x, (out, n, first) => result.set(this.f32(out, n * this.outputs), first * this.outputs));
+    return result;
+  }
+
+  /** softmax(logits / temperature) per row (temperature > 0, default 1), computed in wasm as the full library does. */
+  probabilities(x: FloatArray, options: { temperature?: number } = {}): Float32Array {
+    const t = requireTemperature("probabilities", options?.temperature ?? 1);
+    const result = new Float32Array(this.rows("probabilities", x) * this.outputs);
+    this.eachChunk("probabilities", x, (out, n, first) => {
+      this.kernels!.softmax_forward(out, out, n, this.outputs, t);
+      result.set(this.f32(out, n * this.outputs), first * this.outputs);
+    });
+    return result;
+  }
+
+  /**
+   * The class id (argmax of the outputs; the first on ties) of each row of x (rows, inputs).
+   * `rows`, if given, must be the number of rows x holds (a check, e.g. for one sample: 1).
+   */
+  predict(x: FloatArray, rows?: number): Int32Array {
+    const count = this.rows("predict", x);
+    if (rows !== undefined && requireDim("predict", "rows", rows) !== count) {
+      throw new ShapeError(`predict: x holds ${count} row(s) of ${this.inputs} values, but rows is ${rows}`);
+    }
+    const result = new Int32Array(count);
+    this.eachChunk("predict", x, (out, n, first) => {
+      this.kernels!.argmax(this.ids, out, n, this.outputs);
+      result.set(new Int32Array(this.kernels!.memory.buffer, this.ids, n), first);
+    });
+    return result;
+  }
+
+  /** Drops the model's wasm instance and its memory. Any later call throws ArgumentError. */
+  dispose(): void {
+    this.kernels = undefined;
+    this.owned.length = 0;
+  }
+
+  get isDisposed(): boolean {
+    return this.kernels === undefined;
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** The rows of x after the checks every call makes first (alive, an array, a whole number of rows). */
+  private rows(op: string, x: FloatArray): number {
+    if (!this.kernels) throw new ArgumentError(`${op}: this student has been disposed; load it again`);
+    return rowsOf(op, "x", requireArray(op, "x", x), this.inputs);
+  }
+
+  /** Runs `fn` on each chunk of x copied into wasm; fn gets (output pointer, rows, first row). As Sequential's eachChunk. */
+  private eachChunk(op: string, x: FloatArray, fn: (out: number, rows: number, first: number) => void): void {
+    const arr = requireArray(op, "x", x);
+    const rows = rowsOf(op, "x", arr, this.inputs);
+    requireFinite(op, "x", arr, this.inputs);
+    this.reserve(Math.min(rows, INFERENCE_CHUNK));
+    const chunk = Math.max(Math.min(this.capacity, INFERENCE_CHUNK), 1);
+    for (let first = 0; first < rows; first += chunk) {
+      const n = Math.min(chunk, rows - first);
+      this.f32(this.inputBuffer, n * this.inputs).set(
+        ArrayBuffer.isView(arr) ? (arr as Float32Array).subarray(first * this.inputs, (first + n) * this.inputs)
+          : Array.prototype.slice.call(arr, first * this.inputs, (first + n) * this.inputs),
+      );
+      let input = this.inputBuffer;
+      for (const layer of this.layout.layers) input = layer.forward(this.memory, input, n, false);
+      fn(input, n, first);
+    }
+  }
+
+  /** Makes room for batches of up to `rows`: every layer's buffers, the input and the class ids (all or nothing). */
+  private reserve(rows: number): void {
+    if (rows <= this.capacity) return;
+    this.freeBuffers();
+    const take = (bytes: number) => {
+      const p = this.take(bytes);
+      this.owned.push(p);
+      return p;
+    };
+    try {
+      for (const l of this.layout.layers) l.allocate(rows, take);
+      this.inputBuffer = take(rows * this.inputs * 4);
+      this.ids = take(rows * 4);
+      this.capacity = rows;
+    } catch (err) {
+      this.freeBuffers();
+      throw err;
+    }
+  }
+
+  private freeBuffers(): void {
+    for (const l of this.layout.layers) l.release();
+    for (const p of this.owned) this.kernels!.heap_free(p);
+    this.owned.length = 0;
+    this.inputBuffer = this.ids = this.capacity = 0;
+  }
+
+  /** Every dense layer's Wᵀ packed into 16-column panels, made on first use (the weights never change). */
+  private weightPanels(): number {
+    if (this.panelsBlock) return this.panelsBlock;
+    const k = this.kernels!;
+    const dense = this.layout.layers.filter((l): l is DenseLayer => l instanceof DenseLayer);
+    let offset = 0;
+    for (const l of dense) {
+      l.panels = offset;
+      offset += k.panels_length(l.inputs, l.outputs); // a multiple of 16 floats
+    }
+    const block = this.take(Math.max(offset, 4) * 4);
+    for (const l of dense) l.packPanels(this.memory, block);
+    this.panelsBlock = block;
+    return block;
+  }
+
+  /** `bytes` from the instance's heap (16-byte aligned), or OutOfMemoryError. */
+  private take(bytes: number): number {
+    const ptr = Number.isSafeInteger(bytes) && bytes <= 0xfffe0000 ? this.kernels!.heap_alloc(bytes) >>> 0 : 0;
+    if (ptr === 0) {
+      throw new OutOfMemoryError(
+        `cannot allocate ${bytes} bytes: WebAssembly memory is limited to 4 GiB and the JavaScript engine may refuse to grow it this far ` +
+          `(${this.kernels!.heap_used() >>> 0} bytes in use)`,
+      );
+    }
+    return ptr;
+  }
+
+  private f32(ptr: number, length: number): Float32Array {
+    return new Float32Array(this.kernels!.memory.buffer, ptr, length);
+  }
+}
