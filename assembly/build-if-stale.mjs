@@ -4,7 +4,8 @@
 //   produces:  build/*.wasm, src/runtime/abi.generated.ts, src/runtime/wasm-bytes.generated.ts,
 //              src/infer/abi.generated.ts, src/infer/wasm-bytes.generated.ts,
 //              dist/index.js and dist/cli/main.js (tsc rewrites every output it emits, so these
-//              two date the whole of dist/), dist/infer.js (the bundle of distill-wasm/infer)
+//              two date the whole of dist/), dist/infer.js (the bundle of distill-wasm/infer),
+//              dist/export/browser.js and dist/data/mnist-digits.bin.gz (the packed digits)
 // Usage: node assembly/build-if-stale.mjs
 import { execSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
@@ -28,7 +29,8 @@ function times(path, skip = []) {
 const sources = ["assembly", "asconfig.json", "src", "tsconfig.json", "package.json"].flatMap((p) => times(join(root, p), GENERATED));
 const outputs = [
   "build", "src/runtime/abi.generated.ts", "src/runtime/wasm-bytes.generated.ts", "src/infer/abi.generated.ts",
-  "src/infer/wasm-bytes.generated.ts", "dist/index.js", "dist/cli/main.js", "dist/infer.js",
+  "src/infer/wasm-bytes.generated.ts", "dist/index.js", "dist/cli/main.js", "dist/infer.js", "dist/export/browser.js",
+  "dist/data/mnist-digits.bin.gz",
 ].map((p) => times(join(root, p)));
 const stale = outputs.some((t) => t.length === 0) || Math.min(...outputs.flat()) < Math.max(...sources);
 if (stale) {
