@@ -50,7 +50,7 @@ export {
   rng_seed, rng_next_u32, rng_below, rng_uniform, rng_normal, rng_permutation, rng_dropout_mask,
 } from "./random";
 
-export { gather_rows, augment_shift, augment_noise, copy_bytes, zero_bytes, transpose } from "./data";
+export { gather_rows, fill_missing_rows, augment_shift, augment_noise, copy_bytes, zero_bytes, transpose } from "./data";
 
 export { math_cos, math_pow } from "./scalar";
 

@@ -44,8 +44,8 @@ export type { HintSpec } from "./distill/hints.js";
 export type { AttentionSpec } from "./distill/attention.js";
 export { searchTemperature, type SearchOptions, type SearchResult, type SearchTrial } from "./distill/search.js";
 export {
-  evaluate, agreement, compare, formatCompareTable,
-  type EvaluateOptions, type Evaluation, type ReliabilityBin, type AgreementOptions, type Agreement,
+  evaluate, evaluateRegression, agreement, compare, formatCompareTable,
+  type RegressionEvaluation, type EvaluateOptions, type Evaluation, type ReliabilityBin, type AgreementOptions, type Agreement,
   type CompareOptions, type CompareResult, type CompareRow, type CompareName,
 } from "./metrics/index.js";
 export {

@@ -90,6 +90,7 @@ export const TRAIN_SCHEMA: Schema = {
   checkpoint: shape({ every: positiveInteger, save: func }, ["every", "save"]),
   resume: checkedElsewhere,
   divergence,
+  loss: oneOf(["cross-entropy", "mse"]),
 };
 
 /** The options of `train`, checked and normalised (see TRAIN_SCHEMA). */

@@ -30,13 +30,26 @@ export function resolveValidation(op: string, model: Sequential, data: Dataset, 
 }
 
 
+/** The hard loss for data's task: the given one, which must match it, or the task's own. */
+export function resolveHardLoss(op: string, data: Dataset, loss: TrainOptions["loss"]): "cross-entropy" | "mse" {
+  const needed = data.targets ? "mse" : "cross-entropy";
+  if (loss !== undefined && loss !== needed) {
+    throw new OptionError(
+      `${op}: loss "${loss}" does not fit ${data.targets ? "a regression dataset (real-valued targets)" : "a classification dataset (class labels)"}; use "${needed}"`,
+    );
+  }
+  return needed;
+}
+
 /**
- * Minibatch training with cross-entropy on the labels. Returns the per-epoch history.
+ * Minibatch training with cross-entropy on the labels, or (a regression dataset) the
+ * mean squared error against the targets. Returns the per-epoch history.
  * Throws DivergenceError (with the last finite-loss weights restored) if the loss blows up.
  */
 export async function train(model: Sequential, data: Dataset, given: TrainOptions = {}): Promise<TrainResult> {
   const options = checkTrainOptions("train", given);
   checkModelAndData("train", model, data);
+  const regression = resolveHardLoss("train", data, options.loss) === "mse";
   const { train: trainSet, validation } = resolveValidation("train", model, data, options);
   const k = model.engine.kernels;
   resolveRun(options, trainSet.length);
@@ -47,9 +60,15 @@ export async function train(model: Sequential, data: Dataset, given: TrainOption
     return await runLoop(model, trainSet, validation, options, {
       augment: augment?.apply,
       rngs: augment?.rng ? [augment.rng] : [],
-      loss: (ctx) => {
-        ctx.loss = k.cross_entropy(ctx.grad, ctx.logits, ctx.y, ctx.rows, model.outputs);
-      },
+      loss: regression
+        ? (ctx) => {
+          // Every row has its target (checked above): PyTorch's mse_loss over rows · outputs values.
+          const n = ctx.rows * model.outputs;
+          ctx.loss = k.mse(ctx.grad, ctx.logits, ctx.targets, n, 1 / n);
+        }
+        : (ctx) => {
+          ctx.loss = k.cross_entropy(ctx.grad, ctx.logits, ctx.y, ctx.rows, model.outputs);
+        },
     });
   } finally {
     for (const p of owned) model.engine.free(p);
