@@ -70,4 +70,8 @@ export {
   batchnorm_backward, batchnorm_backward_ref,
 } from "./batchnorm";
 
+export {
+  standardize_forward, standardize_forward_ref, standardize_backward, standardize_backward_ref,
+} from "./standardize";
+
 export { attention_map, attention_map_ref, attention_transfer, attention_transfer_ref } from "./attention";

@@ -20,14 +20,15 @@ export {
 export { matmul, type MatmulOptions } from "./ops/matmul.js";
 export {
   Dataset, MISSING_LABEL, seededPermutation, parseIdx, gunzipIfNeeded, idxToDataset, loadIdx, loadMnistDigits, mnistFromDigitArrays,
-  type DatasetOptions, type SplitOptions, type Batch, type IdxArray, type IdxType, type IdxData,
+  type DatasetOptions, type RegressionOptions, type RegressionDataset, type SplitOptions, type Batch, type IdxArray, type IdxType, type IdxData,
   type IdxDatasetOptions, type LoadIdxOptions, type MnistDigitsOptions,
 } from "./data/index.js";
 export {
-  dense, activation, relu, leakyRelu, tanh, sigmoid, gelu, dropout, conv2d, maxPool2d, avgPool2d, batchNorm, flatten, inferShapes,
+  dense, activation, relu, leakyRelu, tanh, sigmoid, gelu, dropout, conv2d, maxPool2d, avgPool2d, batchNorm, flatten, standardize, inferShapes,
   type LayerSpec, type DenseSpec, type ActivationSpec, INIT_NAMES, type DropoutSpec, type ActivationName, type InitName,
-  type Conv2dSpec, type Pool2dSpec, type BatchNormSpec, type FlattenSpec, type Shape,
+  type Conv2dSpec, type Pool2dSpec, type BatchNormSpec, type FlattenSpec, type StandardizeSpec, type Shape,
 } from "./nn/layers/index.js";
+export { standardizer } from "./data/standardizer.js";
 export { Sequential, type SequentialOptions, type NamedParameter } from "./nn/sequential.js";
 export { mlp, mlpLayers, type MlpOptions } from "./nn/mlp.js";
 export { adjustClassBias, fitClassBias, type ClassBias } from "./nn/class-bias.js";
