@@ -35,6 +35,7 @@ export {
 
 export {
   cross_entropy, cross_entropy_ref, kl_div, kl_div_ref, distill_loss, distill_loss_ref, mse, mse_ref,
+  cross_entropy_weighted, cross_entropy_weighted_ref, distill_loss_weighted, distill_loss_weighted_ref,
 } from "./loss";
 
 export {

@@ -29,6 +29,7 @@ export {
   type Conv2dSpec, type Pool2dSpec, type BatchNormSpec, type FlattenSpec, type StandardizeSpec, type Shape,
 } from "./nn/layers/index.js";
 export { standardizer } from "./data/standardizer.js";
+export { balancedWeights, type ClassWeights } from "./train/class-weights.js";
 export { Sequential, type SequentialOptions, type NamedParameter } from "./nn/sequential.js";
 export { mlp, mlpLayers, type MlpOptions } from "./nn/mlp.js";
 export { adjustClassBias, fitClassBias, type ClassBias } from "./nn/class-bias.js";

@@ -2,13 +2,15 @@
  * Tabular data: the standardize layer (its kernels SIMD vs `_ref` bit for bit and vs
  * float64 at widths around the SIMD width; in a model, forward, input gradient, the buffers
  * a model file keeps), `standardizer` fitted in float64, and parseCsv / loadCsv choosing
- * the label column by name or index and reading regression targets, with typed errors.
+ * the label column by name or index and reading regression targets, with typed errors;
+ * class weights (the weighted loss kernels SIMD vs `_ref` and vs float64, weights of 1 the
+ * same bits as none, "balanced" from the counts, train / distill options and their errors).
  * The scikit-learn files in /work/shared/data/tabular are read when present.
  */
 import { existsSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  Dataset, dense, FormatError, init, loadCsv, modelFromSafetensors, modelToSafetensors, OptionError, parseCsv, relu, Sequential,
+  balancedWeights, Dataset, dense, distill, FormatError, init, loadCsv, modelFromSafetensors, modelToSafetensors, OptionError, parseCsv, relu, Sequential,
   ShapeError, standardize, standardizer, train, type Engine,
 } from "../src/index.js";
 import { EXACT_BUILDS, loadBuild } from "./helpers/engines.js";
@@ -171,5 +173,140 @@ describe("CSV label columns and regression targets", () => {
     expect([diabetes.length, diabetes.features, diabetes.targetWidth]).toEqual([442, 10, 1]);
     const cancer = await loadCsv(`${TABULAR}/breast_cancer.csv`, { labelColumn: "target" });
     expect([cancer.length, cancer.features, cancer.classes]).toEqual([569, 30, 2]);
+  });
+});
+
+// ---------------------------------------------------------------- class weights
+
+/** Logits (rows, cols), teacher logits, labels with every third row MISSING_LABEL, and weights ≥ 0 (one 0). */
+function weightedBatch(rows: number, cols: number, seed: number) {
+  const rnd = new TestRandom(seed);
+  const labels = rnd.ints(rows, cols);
+  for (let r = 0; r < rows; r++) if (r % 3 === 1) labels[r] = -1;
+  const weights = rnd.uniform(cols, 0.1, 4);
+  weights[0] = 0;
+  return { s: rnd.normal(rows * cols, 3), t: rnd.normal(rows * cols, 3), labels, weights, rows, cols };
+}
+
+describe.each(EXACT_BUILDS)("class-weighted loss kernels (%s build)", (build) => {
+  let engine: Engine;
+  beforeAll(async () => {
+    engine = await loadBuild(build);
+  });
+
+  const run = (ref: boolean, kind: "ce" | "distill", b: ReturnType<typeof weightedBatch>, weights: Float32Array | null) => engine.scoped(() => {
+    const k = engine.kernels;
+    const g = engine.allocF32(b.s.length);
+    const out = engine.alloc(24);
+    const s = engine.putF32(b.s), t = engine.putF32(b.t), y = engine.putI32(b.labels);
+    const w = weights ? engine.putF32(weights) : 0;
+    let loss: number;
+    if (kind === "ce") {
+      loss = weights
+        ? (ref ? k.cross_entropy_weighted_ref : k.cross_entropy_weighted)(g, s, y, w, b.rows, b.cols)
+        : (ref ? k.cross_entropy_ref : k.cross_entropy)(g, s, y, b.rows, b.cols);
+    } else {
+      loss = weights
+        ? (ref ? k.distill_loss_weighted_ref : k.distill_loss_weighted)(out, g, s, t, y, w, b.rows, b.cols, 4, 0.3, 0)
+        : (ref ? k.distill_loss_ref : k.distill_loss)(out, g, s, t, y, b.rows, b.cols, 4, 0.3, 0);
+    }
+    return { loss, grad: engine.readF32(g, b.s.length) };
+  });
+
+  it.each(COLS)("SIMD and _ref agree bit for bit, match float64, and weights of 1 give the unweighted bits (%i classes)", (cols) => {
+    for (const rows of [1, 5, 17]) {
+      const b = weightedBatch(rows, cols, 7 * rows + cols);
+      for (const kind of ["ce", "distill"] as const) {
+        const fast = run(false, kind, b, b.weights);
+        const ref = run(true, kind, b, b.weights);
+        expectSameBits(fast.grad, ref.grad, `${kind} gradient`);
+        expect(fast.loss).toBe(ref.loss);
+        const ones = run(false, kind, b, new Float32Array(cols).fill(1));
+        const plain = run(false, kind, b, null);
+        expectSameBits(ones.grad, plain.grad, `${kind} with weights 1`);
+        expect(ones.loss).toBe(plain.loss);
+      }
+      // float64: the hard cross-entropy with each labelled row scaled by its class weight.
+      const p = new Float64Array(rows * cols);
+      let loss = 0;
+      const grad = new Float64Array(rows * cols);
+      for (let r = 0; r < rows; r++) {
+        let max = -Infinity;
+        for (let j = 0; j < cols; j++) max = Math.max(max, b.s[r * cols + j]!);
+        let sum = 0;
+        for (let j = 0; j < cols; j++) sum += Math.exp(b.s[r * cols + j]! - max);
+        for (let j = 0; j < cols; j++) p[r * cols + j] = Math.exp(b.s[r * cols + j]! - max) / sum;
+        const label = b.labels[r]!;
+        if (label === -1) continue;
+        const w = b.weights[label]!;
+        loss -= (w * Math.log(p[r * cols + label]!)) / rows;
+        for (let j = 0; j < cols; j++) grad[r * cols + j] = (w * (p[r * cols + j]! - (j === label ? 1 : 0))) / rows;
+      }
+      const fast = run(false, "ce", b, b.weights);
+      expect(Math.abs(fast.loss - loss)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(loss)));
+      expectClose(fast.grad, grad, { rtol: 2e-5, atol: 2e-6 }, "weighted gradient vs float64");
+    }
+  });
+});
+
+describe("classWeights in train and distill", () => {
+  const data = () => {
+    const rnd = new TestRandom(21);
+    const x = rnd.normal(60 * 4, 1);
+    const y = Int32Array.from({ length: 60 }, (_, i) => (i % 6 === 0 ? 1 : i % 6 === 1 ? 2 : 0));
+    for (let r = 0; r < 60; r++) x[r * 4 + y[r]!]! += 2;
+    return new Dataset(x, y, { features: 4, classes: 3 });
+  };
+
+  it('"balanced" is n / (classes present · n_c), a class without rows 1', () => {
+    expect(Array.from(balancedWeights([6, 2, 0, 4], 4))).toEqual([12 / 18, 2, 1, 1].map(Math.fround));
+    const d = data();
+    const counts = Array.from(d.classCounts());
+    expect(counts).toEqual([40, 10, 10]);
+    expect(Array.from(balancedWeights(counts, 3))).toEqual([0.5, 2, 2]);
+  });
+
+  it("weights of 1 train the same bits as no weights; balanced weights change the run and favour the rare classes", async () => {
+    const d = data();
+    const runWith = async (classWeights?: number[] | "balanced") => {
+      const model = new Sequential([dense(4, 8), relu(), dense(8, 3)], { seed: 5 });
+      const result = await train(model, d, { epochs: 3, batchSize: 10, seed: 2, ...(classWeights ? { classWeights } : {}) });
+      const params = model.parameterBlock();
+      model.dispose();
+      return { params, result };
+    };
+    const plain = await runWith();
+    const ones = await runWith([1, 1, 1]);
+    expectSameBits(ones.params, plain.params, "weights of 1");
+    expect(ones.result.history.map((r) => r.loss)).toEqual(plain.result.history.map((r) => r.loss));
+    const balanced = await runWith("balanced");
+    expect(Array.from(balanced.params).some((v, i) => v !== plain.params[i])).toBe(true);
+  });
+
+  it("distill takes classWeights on the hard term", async () => {
+    const d = data();
+    const teacher = new Sequential([dense(4, 8), relu(), dense(8, 3)], { seed: 6 });
+    const student = () => new Sequential([dense(4, 3)], { seed: 7 });
+    const a = student(), b = student();
+    await distill({ teacher, student: a, data: d, epochs: 2, batchSize: 10, alpha: 0.5 });
+    await distill({ teacher, student: b, data: d, epochs: 2, batchSize: 10, alpha: 0.5, classWeights: [1, 1, 1] });
+    expectSameBits(b.parameterBlock(), a.parameterBlock(), "weights of 1");
+    const c = student();
+    const r = await distill({ teacher, student: c, data: d, epochs: 2, batchSize: 10, alpha: 0.5, classWeights: "balanced" });
+    expect(r.history.every((h) => Number.isFinite(h.loss))).toBe(true);
+    expect(Array.from(c.parameterBlock()).some((v, i) => v !== a.parameterBlock()[i])).toBe(true);
+    for (const m of [teacher, a, b, c]) m.dispose();
+  });
+
+  it("refuses weights of the wrong length, negative or all zero, a bad name, and weights on regression data", async () => {
+    const d = data();
+    const model = new Sequential([dense(4, 3)], { seed: 1 });
+    await expect(train(model, d, { classWeights: [1, 2] })).rejects.toThrow(OptionError);
+    await expect(train(model, d, { classWeights: [1, -1, 1] })).rejects.toThrow(OptionError);
+    await expect(train(model, d, { classWeights: [0, 0, 0] })).rejects.toThrow(OptionError);
+    await expect(train(model, d, { classWeights: "even" as never })).rejects.toThrow(OptionError);
+    const reg = Dataset.regression(d.x, new Float32Array(60 * 3), { features: 4, outputs: 3 });
+    await expect(train(model, reg, { classWeights: "balanced" })).rejects.toThrow(OptionError);
+    model.dispose();
   });
 });

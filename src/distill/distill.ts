@@ -12,7 +12,8 @@ import type { Sequential } from "../nn/sequential.js";
 import { DISTILL_SOFT_CROSS_ENTROPY } from "../runtime/abi.js";
 import { copyToWasm } from "../data/wasm-data.js";
 import { resolveRun, runLoop, type BatchContext, type LossHooks, type TrainOptions, type TrainResult } from "../train/loop.js";
-import { checkModelAndData, resolveHardLoss, resolveValidation, train } from "../train/train.js";
+import { checkModelAndData, copyWeights, resolveHardLoss, resolveValidation, train } from "../train/train.js";
+import { resolveClassWeights } from "../train/class-weights.js";
 import { augmentHook } from "../train/augment.js";
 import { checkTrainOptions, TRAIN_SCHEMA } from "../train/options.js";
 import { checkedElsewhere, type Schema } from "../options/schema.js";
@@ -182,6 +183,7 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
   }
   const { train: trainSet, validation } = resolveValidation(op, student, data, options);
   resolveRun(options, trainSet.length); // option errors before any teacher work
+  const weights = resolveClassWeights(op, options.classWeights, trainSet, student.outputs);
   const epochs = options.epochs ?? (options.steps === undefined ? 10 : Infinity);
   const temperatureAt = epochValue("temperature", options.temperature ?? 4, epochs, (t) => t > 0 && Number.isFinite(t), "a finite number > 0");
   const alphaAt = epochValue("alpha", options.alpha ?? (data.labelled === 0 ? 0 : 0.1), epochs, (a) => a >= 0 && a <= 1, "in [0, 1]");
@@ -208,6 +210,7 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
     owned.push(parts);
     let partsView = engine.f64(parts, 3);
     const augment = options.augment ? augmentHook(student, options.augment, student.inputs, seed, owned) : undefined;
+    const weightsPtr = weights ? copyWeights(student, weights, owned) : 0;
 
     let temperature = 4;
     let alpha = 0.1;
@@ -242,6 +245,7 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
       temperature: () => temperature,
       fingerprint: () => ({
         teacher: teacher.identity(), softLoss, hints: hintSpecs, attention: attentionSpecs, hintEpochs,
+        ...(weights ? { classWeights: Array.from(weights) } : {}),
         // Every epoch's T and α, so that a schedule given as a function is compared by what it gives.
         temperature: Array.from({ length: epochCount }, (_, e) => temperatureAt(e)),
         alpha: Array.from({ length: epochCount }, (_, e) => alphaAt(e)),
@@ -272,13 +276,17 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
           k.axpby(ctx.grad, mseGrad, n, 1 - alpha, alpha); // grad = α·g_hard + (1 − α)·g_soft
           total = alpha * hard + (1 - alpha) * soft;
         } else if (softLoss === "mse") {
-          hard = k.cross_entropy(ctx.grad, ctx.logits, ctx.y, ctx.rows, student.outputs);
+          hard = weightsPtr
+            ? k.cross_entropy_weighted(ctx.grad, ctx.logits, ctx.y, weightsPtr, ctx.rows, student.outputs)
+            : k.cross_entropy(ctx.grad, ctx.logits, ctx.y, ctx.rows, student.outputs);
           soft = k.mse(mseGrad, ctx.logits, teacherLogits, n, 1 / n);
           k.axpby(ctx.grad, mseGrad, n, 1 - alpha, alpha); // grad = α·g_hard + (1 − α)·g_soft
           total = alpha * hard + (1 - alpha) * soft;
         } else {
           const flags = softLoss === "soft-ce" ? DISTILL_SOFT_CROSS_ENTROPY : 0;
-          total = k.distill_loss(parts, ctx.grad, ctx.logits, teacherLogits, ctx.y, ctx.rows, student.outputs, temperature, alpha, flags);
+          total = weightsPtr
+            ? k.distill_loss_weighted(parts, ctx.grad, ctx.logits, teacherLogits, ctx.y, weightsPtr, ctx.rows, student.outputs, temperature, alpha, flags)
+            : k.distill_loss(parts, ctx.grad, ctx.logits, teacherLogits, ctx.y, ctx.rows, student.outputs, temperature, alpha, flags);
           if (partsView.buffer !== engine.kernels.memory.buffer) partsView = engine.f64(parts, 3); // memory grew
           hard = partsView[1]!;
           soft = partsView[2]!;

@@ -25,6 +25,7 @@ import { contentHash } from "./fingerprint.js";
 import { evaluateInWasm } from "./evaluate-batches.js";
 import { HealthMonitor, type DivergenceOptions } from "./health.js";
 import { learningRate, type ScheduleOptions } from "./schedule.js";
+import type { ClassWeights } from "./class-weights.js";
 
 export interface EarlyStopping {
   /** Epochs without improvement before stopping. */
@@ -67,6 +68,12 @@ export interface TrainOptions extends ScheduleOptions {
    * PyTorch's mse_loss) on a regression dataset's targets. Default: the one the data's task needs.
    */
   loss?: "cross-entropy" | "mse";
+  /**
+   * Weights of the classes in the hard cross-entropy, per labelled row (imbalanced labels):
+   * one weight ≥ 0 per output, or "balanced" (n / (classes · n_c) from the training rows).
+   * The validation loss stays unweighted. See train/class-weights.ts.
+   */
+  classWeights?: ClassWeights;
   /** Passes over the data (default 10 unless `steps` is given). */
   epochs?: number;
   /** Stop after this many optimizer steps (a step budget). */

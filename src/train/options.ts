@@ -10,6 +10,7 @@ import {
 } from "../options/schema.js";
 import { checkSchedule, type ScheduleSpec } from "./schedule.js";
 import { resolveOptimizer } from "./optimizer.js";
+import { classWeightsRule } from "./class-weights.js";
 
 const SGD: Schema = {
   type: oneOf(["sgd"]), lr: checkedElsewhere, momentum: checkedElsewhere, nesterov: boolean, weightDecay: checkedElsewhere,
@@ -91,6 +92,7 @@ export const TRAIN_SCHEMA: Schema = {
   resume: checkedElsewhere,
   divergence,
   loss: oneOf(["cross-entropy", "mse"]),
+  classWeights: classWeightsRule,
 };
 
 /** The options of `train`, checked and normalised (see TRAIN_SCHEMA). */

@@ -8,6 +8,15 @@ import { checkDataForModel, checkModelAndData } from "../data/fits-model.js";
 export { checkModelAndData };
 import { resolveRun, runLoop, type TrainOptions, type TrainResult } from "./loop.js";
 import { checkTrainOptions } from "./options.js";
+import { resolveClassWeights } from "./class-weights.js";
+
+/** Class weights (outputs) f32 copied into a wasm block the caller frees (pushed on `owned`). */
+export function copyWeights(model: Sequential, weights: Float32Array, owned: number[]): number {
+  const p = model.engine.allocOwned(weights.length * 4);
+  owned.push(p);
+  model.engine.f32(p, weights.length).set(weights);
+  return p;
+}
 
 /** Splits off the validation set named by options (a Dataset, or a fraction of data). */
 export function resolveValidation(op: string, model: Sequential, data: Dataset, options: TrainOptions): { train: Dataset; validation?: Dataset } {
@@ -53,10 +62,12 @@ export async function train(model: Sequential, data: Dataset, given: TrainOption
   const { train: trainSet, validation } = resolveValidation("train", model, data, options);
   const k = model.engine.kernels;
   resolveRun(options, trainSet.length);
+  const weights = resolveClassWeights("train", options.classWeights, trainSet, model.outputs);
   const owned: number[] = [];
   try {
     model.reserve(Math.min(options.batchSize ?? 64, trainSet.length));
     const augment = options.augment ? augmentHook(model, options.augment, model.inputs, options.seed ?? 0, owned) : undefined;
+    const weightsPtr = weights ? copyWeights(model, weights, owned) : 0;
     return await runLoop(model, trainSet, validation, options, {
       augment: augment?.apply,
       rngs: augment?.rng ? [augment.rng] : [],
@@ -66,9 +77,14 @@ export async function train(model: Sequential, data: Dataset, given: TrainOption
           const n = ctx.rows * model.outputs;
           ctx.loss = k.mse(ctx.grad, ctx.logits, ctx.targets, n, 1 / n);
         }
-        : (ctx) => {
-          ctx.loss = k.cross_entropy(ctx.grad, ctx.logits, ctx.y, ctx.rows, model.outputs);
-        },
+        : weightsPtr
+          ? (ctx) => {
+            ctx.loss = k.cross_entropy_weighted(ctx.grad, ctx.logits, ctx.y, weightsPtr, ctx.rows, model.outputs);
+          }
+          : (ctx) => {
+            ctx.loss = k.cross_entropy(ctx.grad, ctx.logits, ctx.y, ctx.rows, model.outputs);
+          },
+      ...(weights ? { fingerprint: () => ({ classWeights: Array.from(weights) }) } : {}),
     });
   } finally {
     for (const p of owned) model.engine.free(p);
