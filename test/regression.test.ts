@@ -171,6 +171,7 @@ describe("train on regression data", () => {
     await expect(train(model, data, { validation: 0.25, earlyStopping: { patience: 2, monitor: "accuracy" }, batchSize: 4 }))
       .rejects.toThrow(OptionError);
     await expect(train(mlp([3, 1]), data)).rejects.toThrow(ShapeError);
+    await expect(train(model, data, { validation: new Dataset(x, new Int32Array(16), { features: 3 }) })).rejects.toThrow(ShapeError);
     await expect(train(model, data, { loss: "huber" } as never)).rejects.toThrow(OptionError);
     model.dispose();
   });

@@ -1,6 +1,6 @@
 /** `train(model, data, options)`: supervised training on hard labels (teachers, and students from scratch). */
 import { MISSING_LABEL, type Dataset } from "../data/dataset.js";
-import { ArgumentError, OptionError } from "../errors.js";
+import { ArgumentError, OptionError, ShapeError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
 import { augmentHook } from "./augment.js";
 import { checkDataForModel, checkModelAndData } from "../data/fits-model.js";
@@ -35,6 +35,9 @@ export function resolveValidation(op: string, model: Sequential, data: Dataset, 
     return { train: train.concat(data.subset(unlabelled)), validation };
   }
   checkDataForModel(op, v, model, "validation");
+  if ((v.targets === undefined) !== (data.targets === undefined)) {
+    throw new ShapeError(`${op}: validation is a ${v.targets ? "regression" : "classification"} dataset but data is a ${data.targets ? "regression" : "classification"} one; they must be of the same task`);
+  }
   return { train: data, validation: v };
 }
 
