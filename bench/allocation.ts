@@ -104,6 +104,7 @@ const CASES: Case[] = [
   },
   { name: "distill (cached logits)", student: studentMlp, run: (m, d, on) => distill({ teacher: d.logits, student: m, data: d.set, ...common(d, on) }) },
   { name: "train (regression, MSE)", student: studentMlp, run: (m, d, on) => train(m, d.regression, common(d, on)) },
+  { name: "train (class weights)", student: studentMlp, run: (m, d, on) => train(m, d.set, { ...common(d, on), classWeights: "balanced" }) },
   {
     name: "distill (regression, cached outputs)", student: studentMlp,
     run: (m, d, on) => distill({ teacher: d.logits, student: m, data: d.regression, ...common(d, on) }),
