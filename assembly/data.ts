@@ -16,6 +16,19 @@ export function gather_rows(dst: usize, src: usize, indices: usize, first: i32, 
 }
 
 /**
+ * Regression targets of a batch whose rows may lack one: for each row r whose label
+ * (labels (rows) i32) is MISSING_LABEL (−1), copies row r of src (the model's outputs)
+ * over row r of dst (the targets), so that the row's squared error and its gradient in
+ * `mse` are exactly zero. dst and src are (rows, rowBytes / 4) and must not overlap.
+ */
+export function fill_missing_rows(dst: usize, src: usize, labels: usize, rows: i32, rowBytes: i32): void {
+  const width = <usize>rowBytes;
+  for (let r = 0; r < rows; r++) {
+    if (load<i32>(labels + (<usize>r << 2)) == -1) memory.copy(dst + <usize>r * width, src + <usize>r * width, width);
+  }
+}
+
+/**
  * Random translation of square images by whole pixels: for each of `rows` images of
  * side × side f32 pixels in src, draws dx, dy uniformly in [−maxShift, maxShift] (dx
  * first) and writes dst[y][x] = src[y − dy][x − dx], zero where that falls outside.

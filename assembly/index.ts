@@ -35,6 +35,7 @@ export {
 
 export {
   cross_entropy, cross_entropy_ref, kl_div, kl_div_ref, distill_loss, distill_loss_ref, mse, mse_ref,
+  cross_entropy_weighted, cross_entropy_weighted_ref, distill_loss_weighted, distill_loss_weighted_ref,
 } from "./loss";
 
 export {
@@ -50,7 +51,7 @@ export {
   rng_seed, rng_next_u32, rng_below, rng_uniform, rng_normal, rng_permutation, rng_dropout_mask,
 } from "./random";
 
-export { gather_rows, augment_shift, augment_noise, copy_bytes, zero_bytes, transpose } from "./data";
+export { gather_rows, fill_missing_rows, augment_shift, augment_noise, copy_bytes, zero_bytes, transpose } from "./data";
 
 export { math_cos, math_pow } from "./scalar";
 
@@ -69,5 +70,9 @@ export {
   batchnorm_forward_train, batchnorm_forward_train_ref, batchnorm_forward_eval, batchnorm_forward_eval_ref,
   batchnorm_backward, batchnorm_backward_ref,
 } from "./batchnorm";
+
+export {
+  standardize_forward, standardize_forward_ref, standardize_backward, standardize_backward_ref,
+} from "./standardize";
 
 export { attention_map, attention_map_ref, attention_transfer, attention_transfer_ref } from "./attention";

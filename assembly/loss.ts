@@ -13,6 +13,11 @@
 //   total = α·hard + (1 − α)·soft                                         Hinton et al. 2015
 //   ∂total/∂s = α·(softmax(s) − onehot)/rows + (1 − α)·T·(p_s − p_t)/rows
 //
+// With class weights w (cols f32, the `_weighted` kernels) a labelled row's hard loss and
+// hard gradient are multiplied by w[label] (still divided by rows, not by Σ w): each row's
+// hard weight is hardW·w[label] rounded to f32. Without weights (the other kernels) that
+// product is never formed, so their results are the same bits as before weights existed.
+//
 // The T² factor keeps the soft gradient's size independent of T (it scales as T²·(1/T)
 // times a factor that itself shrinks as 1/T). Row losses are f32 (fixed lane order, see
 // softmax.ts); the batch sum is f64. The SIMD kernels and `_ref` twins agree bit for bit.
@@ -162,7 +167,7 @@ function distillRowRef(
 /** Runs the fused loss over all rows; see the file comment for the formulas. */
 // @ts-ignore: decorator
 @inline function distillAll(
-  ref: bool, out: usize, grad: usize, s: usize, t: usize, labels: usize,
+  ref: bool, out: usize, grad: usize, s: usize, t: usize, labels: usize, weights: usize,
   rows: i32, cols: i32, temp: f32, hard: bool, soft: bool, softCe: bool, hardW: f32, softW: f32,
 ): f64 {
   assert(rows > 0 && cols > 0, "loss: rows and cols must be positive");
@@ -181,9 +186,13 @@ function distillRowRef(
     const g = grad ? grad + off : 0;
     const tr = soft ? t + off : 0;
     rowHard = 0;
-    if (ref) distillRowRef(g, s + off, tr, label, cols, temp, rowHasHard, soft, softCe, hardW, softW, gHard, gSoft);
-    else distillRow(g, s + off, tr, label, cols, temp, rowHasHard, soft, softCe, hardW, softW, gHard, gSoft);
-    hardSum += <f64>rowHard;
+    // The row's class weight: only with weights, and only on a labelled row (file comment).
+    const w: f32 = weights != 0 && rowHasHard ? load<f32>(weights + (<usize>label << 2)) : 1;
+    const rowHardW: f32 = weights != 0 && rowHasHard ? hardW * w : hardW;
+    if (ref) distillRowRef(g, s + off, tr, label, cols, temp, rowHasHard, soft, softCe, rowHardW, softW, gHard, gSoft);
+    else distillRow(g, s + off, tr, label, cols, temp, rowHasHard, soft, softCe, rowHardW, softW, gHard, gSoft);
+    if (weights != 0) hardSum += <f64>rowHard * <f64>w;
+    else hardSum += <f64>rowHard;
     softSum += <f64>rowSoft;
   }
   const hardLoss = hardSum / <f64>rows;
@@ -201,20 +210,34 @@ function distillRowRef(
 
 /** Mean cross-entropy of softmax(s) against integer labels; grad = (softmax(s) − onehot)/rows. */
 export function cross_entropy(grad: usize, s: usize, labels: usize, rows: i32, cols: i32): f64 {
-  return distillAll(false, 0, grad, s, 0, labels, rows, cols, 1, true, false, false, 1, 0);
+  return distillAll(false, 0, grad, s, 0, labels, 0, rows, cols, 1, true, false, false, 1, 0);
 }
 
 export function cross_entropy_ref(grad: usize, s: usize, labels: usize, rows: i32, cols: i32): f64 {
-  return distillAll(true, 0, grad, s, 0, labels, rows, cols, 1, true, false, false, 1, 0);
+  return distillAll(true, 0, grad, s, 0, labels, 0, rows, cols, 1, true, false, false, 1, 0);
+}
+
+/**
+ * cross_entropy with class weights (cols f32, each ≥ 0): (1/rows) Σ_{r labelled} w[label_r]·CE_r;
+ * grad = w[label]·(softmax(s) − onehot)/rows.
+ */
+export function cross_entropy_weighted(grad: usize, s: usize, labels: usize, weights: usize, rows: i32, cols: i32): f64 {
+  assert(weights != 0, "cross_entropy_weighted: weights must be given");
+  return distillAll(false, 0, grad, s, 0, labels, weights, rows, cols, 1, true, false, false, 1, 0);
+}
+
+export function cross_entropy_weighted_ref(grad: usize, s: usize, labels: usize, weights: usize, rows: i32, cols: i32): f64 {
+  assert(weights != 0, "cross_entropy_weighted: weights must be given");
+  return distillAll(true, 0, grad, s, 0, labels, weights, rows, cols, 1, true, false, false, 1, 0);
 }
 
 /** T²·KL(softmax(t/T) ‖ softmax(s/T)), batch mean; grad = T·(p_s − p_t)/rows. */
 export function kl_div(grad: usize, s: usize, t: usize, rows: i32, cols: i32, temp: f32): f64 {
-  return distillAll(false, 0, grad, s, t, 0, rows, cols, temp, false, true, false, 0, 1);
+  return distillAll(false, 0, grad, s, t, 0, 0, rows, cols, temp, false, true, false, 0, 1);
 }
 
 export function kl_div_ref(grad: usize, s: usize, t: usize, rows: i32, cols: i32, temp: f32): f64 {
-  return distillAll(true, 0, grad, s, t, 0, rows, cols, temp, false, true, false, 0, 1);
+  return distillAll(true, 0, grad, s, t, 0, 0, rows, cols, temp, false, true, false, 0, 1);
 }
 
 /** distill_loss flag: the soft term is T²·soft cross-entropy −Σ p_t·log p_s instead of T²·KL. */
@@ -230,14 +253,32 @@ export function distill_loss(
 ): f64 {
   assert(alpha >= 0 && alpha <= 1, "distill_loss: alpha must be in [0, 1]");
   const softCe = (flags & DISTILL_SOFT_CROSS_ENTROPY) != 0;
-  return distillAll(false, out, grad, s, t, labels, rows, cols, temp, true, true, softCe, alpha, 1 - alpha);
+  return distillAll(false, out, grad, s, t, labels, 0, rows, cols, temp, true, true, softCe, alpha, 1 - alpha);
 }
 
 export function distill_loss_ref(
   out: usize, grad: usize, s: usize, t: usize, labels: usize, rows: i32, cols: i32, temp: f32, alpha: f32, flags: i32,
 ): f64 {
   const softCe = (flags & DISTILL_SOFT_CROSS_ENTROPY) != 0;
-  return distillAll(true, out, grad, s, t, labels, rows, cols, temp, true, true, softCe, alpha, 1 - alpha);
+  return distillAll(true, out, grad, s, t, labels, 0, rows, cols, temp, true, true, softCe, alpha, 1 - alpha);
+}
+
+/** distill_loss with class weights (cols f32, each ≥ 0) on the hard term: see the file comment. */
+export function distill_loss_weighted(
+  out: usize, grad: usize, s: usize, t: usize, labels: usize, weights: usize, rows: i32, cols: i32, temp: f32, alpha: f32, flags: i32,
+): f64 {
+  assert(alpha >= 0 && alpha <= 1, "distill_loss: alpha must be in [0, 1]");
+  assert(weights != 0, "distill_loss_weighted: weights must be given");
+  const softCe = (flags & DISTILL_SOFT_CROSS_ENTROPY) != 0;
+  return distillAll(false, out, grad, s, t, labels, weights, rows, cols, temp, true, true, softCe, alpha, 1 - alpha);
+}
+
+export function distill_loss_weighted_ref(
+  out: usize, grad: usize, s: usize, t: usize, labels: usize, weights: usize, rows: i32, cols: i32, temp: f32, alpha: f32, flags: i32,
+): f64 {
+  assert(weights != 0, "distill_loss_weighted: weights must be given");
+  const softCe = (flags & DISTILL_SOFT_CROSS_ENTROPY) != 0;
+  return distillAll(true, out, grad, s, t, labels, weights, rows, cols, temp, true, true, softCe, alpha, 1 - alpha);
 }
 
 // ================================================================ mean squared error

@@ -45,6 +45,8 @@ const WINDOW_EPOCHS = 16;
 
 interface Data {
   set: Dataset;
+  /** The same rows with CLASSES real-valued targets each (a regression dataset). */
+  regression: Dataset;
   logits: Float32Array;
   /** Epochs before the measuring window, and in all. */
   warmup: number;
@@ -56,7 +58,11 @@ function data(rows: number): Data {
   const x = new Float32Array(rows * FEATURES).map((_, i) => ((i * 7919) % 256) / 255);
   const y = new Int32Array(rows).map((_, i) => i % CLASSES);
   const logits = new Float32Array(rows * CLASSES).map((_, i) => ((i * 31) % 17) / 4 - 2);
-  return { set: Dataset.from(x, y, { features: FEATURES, classes: CLASSES }), logits, warmup, epochs: warmup + WINDOW_EPOCHS };
+  const targets = new Float32Array(rows * CLASSES).map((_, i) => ((i * 13) % 11) / 5 - 1);
+  return {
+    set: Dataset.from(x, y, { features: FEATURES, classes: CLASSES }), regression: Dataset.regression(x, targets, { features: FEATURES, outputs: CLASSES }),
+    logits, warmup, epochs: warmup + WINDOW_EPOCHS,
+  };
 }
 
 /** One case: trains `student` on d.set for d.epochs epochs with the given onEpoch. */
@@ -97,6 +103,12 @@ const CASES: Case[] = [
     run: (m, d, on) => train(m, d.set, { ...common(d, on), signal: new AbortController().signal }),
   },
   { name: "distill (cached logits)", student: studentMlp, run: (m, d, on) => distill({ teacher: d.logits, student: m, data: d.set, ...common(d, on) }) },
+  { name: "train (regression, MSE)", student: studentMlp, run: (m, d, on) => train(m, d.regression, common(d, on)) },
+  { name: "train (class weights)", student: studentMlp, run: (m, d, on) => train(m, d.set, { ...common(d, on), classWeights: "balanced" }) },
+  {
+    name: "distill (regression, cached outputs)", student: studentMlp,
+    run: (m, d, on) => distill({ teacher: d.logits, student: m, data: d.regression, ...common(d, on) }),
+  },
   {
     // With augmentation the teacher runs forward on every augmented batch, inside the step.
     name: "distill (model teacher)", student: studentMlp,

@@ -20,14 +20,16 @@ export {
 export { matmul, type MatmulOptions } from "./ops/matmul.js";
 export {
   Dataset, MISSING_LABEL, seededPermutation, parseIdx, gunzipIfNeeded, idxToDataset, loadIdx, loadMnistDigits, mnistFromDigitArrays,
-  type DatasetOptions, type SplitOptions, type Batch, type IdxArray, type IdxType, type IdxData,
+  type DatasetOptions, type RegressionOptions, type RegressionDataset, type SplitOptions, type Batch, type IdxArray, type IdxType, type IdxData,
   type IdxDatasetOptions, type LoadIdxOptions, type MnistDigitsOptions,
 } from "./data/index.js";
 export {
-  dense, activation, relu, leakyRelu, tanh, sigmoid, gelu, dropout, conv2d, maxPool2d, avgPool2d, batchNorm, flatten, inferShapes,
+  dense, activation, relu, leakyRelu, tanh, sigmoid, gelu, dropout, conv2d, maxPool2d, avgPool2d, batchNorm, flatten, standardize, inferShapes,
   type LayerSpec, type DenseSpec, type ActivationSpec, INIT_NAMES, type DropoutSpec, type ActivationName, type InitName,
-  type Conv2dSpec, type Pool2dSpec, type BatchNormSpec, type FlattenSpec, type Shape,
+  type Conv2dSpec, type Pool2dSpec, type BatchNormSpec, type FlattenSpec, type StandardizeSpec, type Shape,
 } from "./nn/layers/index.js";
+export { standardizer } from "./data/standardizer.js";
+export { balancedWeights, type ClassWeights } from "./train/class-weights.js";
 export { Sequential, type SequentialOptions, type NamedParameter } from "./nn/sequential.js";
 export { mlp, mlpLayers, type MlpOptions } from "./nn/mlp.js";
 export { adjustClassBias, fitClassBias, type ClassBias } from "./nn/class-bias.js";
@@ -44,8 +46,8 @@ export type { HintSpec } from "./distill/hints.js";
 export type { AttentionSpec } from "./distill/attention.js";
 export { searchTemperature, type SearchOptions, type SearchResult, type SearchTrial } from "./distill/search.js";
 export {
-  evaluate, agreement, compare, formatCompareTable,
-  type EvaluateOptions, type Evaluation, type ReliabilityBin, type AgreementOptions, type Agreement,
+  evaluate, evaluateRegression, agreement, compare, formatCompareTable,
+  type RegressionEvaluation, type EvaluateOptions, type Evaluation, type ReliabilityBin, type AgreementOptions, type Agreement,
   type CompareOptions, type CompareResult, type CompareRow, type CompareName,
 } from "./metrics/index.js";
 export {

@@ -4,7 +4,9 @@
  */
 import type { Dataset } from "../data/dataset.js";
 import type { ClassBias } from "../nn/class-bias.js";
-import { mlp, type MlpOptions } from "../nn/mlp.js";
+import { mlp, mlpLayers, type MlpOptions } from "../nn/mlp.js";
+import { standardizer } from "../data/standardizer.js";
+import type { LayerSpec } from "../nn/layers/index.js";
 import { Sequential } from "../nn/sequential.js";
 import { parseArchitecture } from "./arch.js";
 import { INIT_NAMES, type ActivationName, type InitName } from "../nn/layers/index.js";
@@ -18,6 +20,8 @@ import { UsageError, type Flags, type FlagSpec } from "./args.js";
 export const DATA_FLAGS: Record<string, FlagSpec> = {
   data: { kind: "string", help: "mnist | idx:DIR | csv:FILE | npy:X.npy,y.npy", default: "mnist" },
   "test-split": { kind: "number", help: "fraction held out for testing when the source has no test set", min: 0, max: 0.9 },
+  task: { kind: "string", help: "csv: classification (integer labels, the default) | regression (real-valued targets)" },
+  label: { kind: "list", help: "csv: the label column, by header name or 0-based index (default 0); regression: one or more target columns" },
   seed: { kind: "int", help: "seed of initialisation, shuffling, splits and augmentation", default: 1, min: 0 },
   json: { kind: "boolean", help: "print one JSON document instead of progress and tables" },
 };
@@ -36,6 +40,7 @@ export const MODEL_FLAGS: Record<string, FlagSpec> = {
   activation: { kind: "string", help: "relu | leaky_relu | tanh | sigmoid | gelu", default: "relu" },
   dropout: { kind: "string", help: "dropout after each hidden layer (P), or on the inputs and after each hidden layer (INPUT,HIDDEN, e.g. 0.2,0.5)", default: "0" },
   init: { kind: "string", help: "weight initialisation: torch (PyTorch's nn.Linear default, the default) | he | glorot" },
+  standardize: { kind: "boolean", help: "put a standardize layer first, fitted on the training rows: the model learns on standardised features and the saved model takes raw ones" },
 };
 
 /** Flags of the commands that save a trained model (train, distill). */
@@ -93,7 +98,20 @@ export const TRAIN_FLAGS: Record<string, FlagSpec> = {
   validation: { kind: "number", help: "fraction of the training data held out for validation", min: 0, max: 0.9 },
   patience: { kind: "int", help: "early stopping: epochs without validation improvement", min: 1 },
   augment: { kind: "string", help: "shift=K,noise=SIGMA (square images)" },
+  "class-weights": { kind: "list", help: "weights of the classes in the hard loss: balanced (n / (classes · n_c)) or W0,W1,… (one per class)" },
 };
+
+/** --class-weights balanced | W0,W1,… as the classWeights option (undefined without the flag). */
+function parseClassWeights(list: unknown): TrainOptions["classWeights"] {
+  if (list === undefined) return undefined;
+  const items = list as string[];
+  if (items.length === 1 && items[0] === "balanced") return "balanced";
+  const weights = items.map(Number);
+  if (items.length === 0 || weights.some((w) => !(w >= 0 && Number.isFinite(w)))) {
+    throw new UsageError(`--class-weights takes balanced or one number ≥ 0 per class separated by commas (e.g. 1,5); got ${JSON.stringify(items.join(","))}`);
+  }
+  return weights;
+}
 
 /** The dense widths of an MLP --arch (commands that build several students from widths). */
 export function parseArch(text: unknown): number[] {
@@ -123,11 +141,17 @@ export function mlpOptions(flags: Flags, seed: number): MlpOptions {
 /** The model named by --arch (an MLP, or a layer list with an input shape) for this data. */
 export function buildModel(flags: Flags, data: Dataset, seed: number): Sequential {
   const arch = parseArchitecture(flags.arch);
+  // --standardize: the fitted layer goes first; the layers after it are drawn as without it.
+  const first: LayerSpec[] = flags.standardize ? [standardizer(data)] : [];
   if (arch.widths) {
     if (arch.widths[0] !== data.features) {
       throw new UsageError(`--arch starts with ${arch.widths[0]} inputs but the data has ${data.features} features`);
     }
-    return mlp(arch.widths, mlpOptions(flags, seed));
+    if (first.length === 0) return mlp(arch.widths, mlpOptions(flags, seed));
+    return new Sequential([...first, ...mlpLayers(arch.widths, mlpOptions(flags, seed))], { seed });
+  }
+  if (first.length > 0 && arch.inputShape!.length !== 1) {
+    throw new UsageError(`--standardize takes flat feature rows; --arch gives ${arch.inputShape!.join("×")} images`);
   }
   const size = arch.inputShape!.reduce((a, b) => a * b, 1);
   if (size !== data.features) {
@@ -135,7 +159,7 @@ export function buildModel(flags: Flags, data: Dataset, seed: number): Sequentia
   }
   const { init } = mlpOptions(flags, seed);
   const layers = init ? arch.layers!.map((l) => (l.type === "dense" || l.type === "conv2d" ? { ...l, init } : l)) : arch.layers!;
-  return new Sequential(layers, { seed, inputShape: arch.inputShape! });
+  return new Sequential([...first, ...layers], { seed, inputShape: arch.inputShape! });
 }
 
 function parseOptimizer(flags: Flags): OptimizerSpec {
@@ -190,6 +214,8 @@ export function trainOptions(flags: Flags): TrainOptions {
   }
   const augment = parseAugment(flags.augment);
   if (augment) options.augment = augment;
+  const classWeights = parseClassWeights(flags["class-weights"]);
+  if (classWeights) options.classWeights = classWeights;
   return options;
 }
 

@@ -59,8 +59,11 @@ export class Progress {
   epoch = (record: EpochRecord): void => {
     this.lastEpoch = record.epoch;
     if (this.mode === "json") return;
-    const val = record.valAccuracy !== undefined ? `  val acc ${pct(record.valAccuracy)}` : "";
-    const line = `${this.label} epoch ${record.epoch}/${this.epochs}  loss ${record.loss.toFixed(4)}  acc ${pct(record.accuracy)}${val}  ${record.seconds.toFixed(1)} s`;
+    // A regression run has no accuracy (NaN): its line shows the losses.
+    const regression = Number.isNaN(record.accuracy) && (record.valAccuracy === undefined || Number.isNaN(record.valAccuracy));
+    const val = record.valAccuracy === undefined ? "" : regression ? `  val loss ${record.valLoss!.toFixed(4)}` : `  val acc ${pct(record.valAccuracy)}`;
+    const acc = regression ? "" : `  acc ${pct(record.accuracy)}`;
+    const line = `${this.label} epoch ${record.epoch}/${this.epochs}  loss ${record.loss.toFixed(4)}${acc}${val}  ${record.seconds.toFixed(1)} s`;
     this.host.out(this.mode === "tty" ? `\r${line.padEnd(this.host.columns - 1)}\n` : `${line}\n`);
   };
 

@@ -4,8 +4,9 @@
  * CSV (RFC 4180): records separated by LF or CRLF, fields by the delimiter; a field may be
  * quoted ("…", with "" for a quote, and may then hold delimiters and line breaks). Blank
  * lines (empty or whitespace only) are skipped, as is a final line break and a leading
- * UTF-8 byte-order mark. One column holds the class label, an integer ≥ 0 ("3" or "3.0");
- * every other column is a feature, a decimal number ("-1.5", ".5", "2e-3", surrounding
+ * UTF-8 byte-order mark. One column holds the class label, an integer ≥ 0 ("3" or "3.0"),
+ * or (task "regression") one or more columns hold real-valued targets; every other column
+ * is a feature, a decimal number ("-1.5", ".5", "2e-3", surrounding
  * spaces allowed; no NaN, Infinity or empty values). Every problem is a FormatError naming
  * the line and column (both 1-based) where it is; a message quotes at most 40 characters
  * of a value or a column name (then "…" and its length), however long the field is.
@@ -16,9 +17,16 @@ import { clipInput, clipList, quoteInput } from "../io/safetensors.js";
 import { readBytes, type PathOrUrl } from "../runtime/files.js";
 import { Dataset, MAX_CLASSES } from "./dataset.js";
 
+export type CsvColumn = number | "last" | string;
+
 export interface CsvOptions {
-  /** The label column: a 0-based index, "last", or a header name (default 0). */
-  labelColumn?: number | "last" | string;
+  /**
+   * The label column: a 0-based index, "last", or a header name (default 0). For
+   * regression, the target column or a list of them (in the order of the model's outputs).
+   */
+  labelColumn?: CsvColumn | readonly CsvColumn[];
+  /** "classification" (default: integer class labels) or "regression" (real-valued targets: Dataset.regression). */
+  task?: "classification" | "regression";
   /**
    * Whether the first record is a header of column names. "auto" (default): it is when
    * any of its fields is not a number.
@@ -127,28 +135,51 @@ export function parseCsv(text: string, options: CsvOptions = {}, name = "CSV"): 
   if (headerOption !== "auto" && typeof headerOption !== "boolean") {
     throw new OptionError(`${op}: header must be "auto", true or false; got ${typeof headerOption === "string" ? quoteInput(headerOption) : String(headerOption)}`);
   }
-  const labelOption = options.labelColumn ?? 0;
-  if (typeof labelOption === "string" && labelOption !== "last" && headerOption === false) {
-    throw new OptionError(`${op}: labelColumn ${quoteInput(labelOption)} is a column name, but header is false`);
+  const task = options.task ?? "classification";
+  if (task !== "classification" && task !== "regression") {
+    throw new OptionError(`${op}: task must be "classification" or "regression"; got ${typeof task === "string" ? quoteInput(task) : String(task)}`);
+  }
+  const regression = task === "regression";
+  if (regression && options.classes !== undefined) throw new OptionError(`${op}: classes does not apply to task "regression"`);
+  const labelOptions: readonly CsvColumn[] = Array.isArray(options.labelColumn) ? options.labelColumn : [options.labelColumn ?? 0];
+  if (labelOptions.length === 0) throw new OptionError(`${op}: labelColumn is an empty list; name at least one target column`);
+  if (labelOptions.length > 1 && !regression) throw new OptionError(`${op}: several label columns need task "regression" (a classification has one label column)`);
+  for (const labelOption of labelOptions) {
+    if (typeof labelOption === "string" && labelOption !== "last" && headerOption === false) {
+      throw new OptionError(`${op}: labelColumn ${quoteInput(labelOption)} is a column name, but header is false`);
+    }
   }
   const fail = (line: number, column: number, problem: string) => new FormatError(`${name}: line ${line}, column ${column}: ${problem}`);
 
   let names: string[] | undefined;
   let columns = 0;
-  let label = -1;
+  /** Column index → its place among the targets (−1: a feature). */
+  let role: Int32Array = new Int32Array(0);
+  let width = 0;
   const x: number[] = [];
   const y: number[] = [];
+  const t: number[] = [];
+  let rows = 0;
   for (const { line, fields } of records(text, delimiter, fail)) {
     if (columns === 0) {
       columns = fields.length;
       const isHeader = headerOption === "auto" ? fields.some((f) => !NUMBER.test(f.trim())) : headerOption;
       if (isHeader) names = fields.map((f) => f.trim());
-      label = labelIndex(op, labelOption, columns, names, name);
+      role = new Int32Array(columns).fill(-1);
+      for (const labelOption of labelOptions) {
+        const c = labelIndex(op, labelOption, columns, names, name);
+        if (role[c]! >= 0) throw new OptionError(`${op}: labelColumn names column ${c} twice`);
+        role[c] = width++;
+      }
+      if (columns - width < 1) throw new FormatError(`${name}: every column is a target; a dataset needs at least one feature`);
       if (isHeader) continue;
     }
     if (fields.length !== columns) {
       throw fail(line, Math.min(fields.length, columns) + 1, `this record has ${fields.length} fields, but the first has ${columns}`);
     }
+    const rowTargets = t.length;
+    for (let k = 0; k < width; k++) t.push(0);
+    rows++;
     for (let c = 0; c < columns; c++) {
       const raw = fields[c]!.trim();
       const where = () => (names ? ` (${quoteInput(names[c]!)})` : "");
@@ -156,7 +187,10 @@ export function parseCsv(text: string, options: CsvOptions = {}, name = "CSV"): 
         throw fail(line, c + 1, raw === "" ? `empty value${where()}` : `${quoteInput(raw)}${where()} is not a number`);
       }
       const v = Number(raw);
-      if (c === label) {
+      if (role[c]! >= 0 && regression) {
+        if (!(Math.abs(v) <= F32_MAX)) throw fail(line, c + 1, `target ${clipInput(raw)}${where()} is outside the float32 range`);
+        t[rowTargets + role[c]!] = v;
+      } else if (role[c]! >= 0) {
         if (!Number.isInteger(v) || v < 0 || v >= (options.classes ?? MAX_CLASSES)) {
           throw fail(line, c + 1, `label ${clipInput(raw)} is not a class id: expected an integer in [0, ${options.classes ?? MAX_CLASSES})`);
         }
@@ -167,11 +201,12 @@ export function parseCsv(text: string, options: CsvOptions = {}, name = "CSV"): 
       }
     }
   }
-  if (y.length === 0) throw new FormatError(`${name}: no data rows`);
+  if (rows === 0) throw new FormatError(`${name}: no data rows`);
+  if (regression) return Dataset.regression(Float32Array.from(x), Float32Array.from(t), { features: columns - width, outputs: width });
   return new Dataset(Float32Array.from(x), Int32Array.from(y), { features: columns - 1, classes: options.classes });
 }
 
-function labelIndex(op: string, option: number | string, columns: number, names: string[] | undefined, name: string): number {
+function labelIndex(op: string, option: unknown, columns: number, names: string[] | undefined, name: string): number {
   if (columns < 2) throw new FormatError(`${name}: the first record has ${columns} column; a dataset needs a label and at least one feature`);
   if (option === "last") return columns - 1;
   if (typeof option === "number") {

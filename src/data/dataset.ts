@@ -5,6 +5,10 @@
  *                          row without a label (an unlabelled transfer row: distillation
  *                          trains on the teacher's soft targets alone there; train,
  *                          evaluate and validation need every label)
+ *   targets (length, targetWidth) f32, only in a regression dataset (Dataset.regression):
+ *                          real-valued targets; there y is 0 on a row that has its
+ *                          target and MISSING_LABEL on a row that has none (whose
+ *                          targets are 0 and unused), and classes is 1
  *
  * Every shuffle and split draws its order from the wasm PRNG (xoshiro128** seeded with
  * the given seed, Fisher–Yates), so a seed gives the same rows in the same order in every
@@ -23,6 +27,13 @@ export const MISSING_LABEL = -1;
 
 /** The largest number of classes a dataset may have. */
 export const MAX_CLASSES = 65536;
+
+export interface RegressionOptions {
+  /** Values per row. */
+  features: number;
+  /** Target values per row (the model's outputs). */
+  outputs: number;
+}
 
 export interface DatasetOptions {
   /** Values per row. */
@@ -44,6 +55,8 @@ export interface Batch {
   x: Float32Array;
   /** (rows) */
   y: Int32Array;
+  /** (rows, targetWidth): a regression dataset's targets. */
+  targets?: Float32Array;
   /** Index of the first row. */
   start: number;
 }
@@ -57,6 +70,10 @@ export class Dataset {
   readonly classes: number;
   /** Number of rows (≥ 1). */
   readonly length: number;
+  /** (length, targetWidth) real-valued targets of a regression dataset; undefined for classification. */
+  readonly targets?: Float32Array;
+  /** Target values per row: 0 for classification. */
+  readonly targetWidth: number = 0;
 
   /**
    * Validates and wraps x (length × features values, all finite) and y (length labels).
@@ -86,6 +103,42 @@ export class Dataset {
     this.features = features;
     this.classes = classes;
     this.length = ys.length;
+  }
+
+  /**
+   * A regression dataset: x (rows, features) and targets (rows, outputs), all finite, or
+   * targets null for rows that have none (a transfer set, whose teacher gives the targets).
+   * Copies neither array when it is already a Float32Array.
+   */
+  static regression(x: FloatArray, targets: FloatArray | null, options: RegressionOptions): RegressionDataset {
+    const op = "Dataset.regression";
+    if (typeof options !== "object" || options === null) throw new ArgumentError(`${op}: options must be an object { features, outputs }`);
+    const features = requireDim(op, "features", options.features);
+    const outputs = requireDim(op, "outputs", options.outputs);
+    const xs = requireArray(op, "x", x);
+    if (xs.length === 0 || xs.length % features !== 0) {
+      throw new ShapeError(`${op}: x has ${xs.length} values, not a positive multiple of ${features} features`);
+    }
+    requireFinite(op, "x", xs, features);
+    const rows = xs.length / features;
+    let t: Float32Array;
+    let y: Int32Array;
+    if (targets === null) {
+      t = new Float32Array(rows * outputs);
+      y = new Int32Array(rows).fill(MISSING_LABEL);
+    } else {
+      const ts = requireArray(op, "targets", targets);
+      requireLength(op, "targets", ts, rows * outputs, `${rows} rows × ${outputs} outputs`);
+      requireFinite(op, "targets", ts, outputs);
+      t = ts instanceof Float32Array ? ts : Float32Array.from(ts);
+      y = new Int32Array(rows);
+    }
+    return wrap(xs instanceof Float32Array ? xs : Float32Array.from(xs), y, features, 1, t, outputs) as RegressionDataset;
+  }
+
+  /** "regression" when the rows carry real-valued targets, else "classification". */
+  get task(): "classification" | "regression" {
+    return this.targets ? "regression" : "classification";
   }
 
   /**
@@ -153,7 +206,8 @@ export class Dataset {
       );
     }
     const f = this.features;
-    return wrap(this.x.slice(start * f, end * f), this.y.slice(start, end), f, this.classes);
+    const w = this.targetWidth;
+    return wrap(this.x.slice(start * f, end * f), this.y.slice(start, end), f, this.classes, this.targets?.slice(start * w, end * w), w);
   }
 
   /** The rows in a seeded random order. */
@@ -256,7 +310,7 @@ export class Dataset {
       const row = index ? index[k]! : k;
       y[row] = this.y[row]!;
     }
-    return wrap(this.x.slice(), y, this.features, this.classes);
+    return wrap(this.x.slice(), y, this.features, this.classes, this.targets?.slice(), this.targetWidth);
   }
 
   /** This dataset's rows followed by `other`'s (same features and classes), copied. */
@@ -264,14 +318,15 @@ export class Dataset {
     const op = "Dataset.concat";
     if (!(other instanceof Dataset)) throw new ArgumentError(`${op}: expects a Dataset; got ${typeof other}`);
     if (other.features !== this.features) throw new ShapeError(`${op}: the datasets have ${this.features} and ${other.features} features`);
-    if (other.classes !== this.classes) throw new ShapeError(`${op}: the datasets have ${this.classes} and ${other.classes} classes`);
+    const targets = concatTargets(op, this, other);
+    if (!targets && other.classes !== this.classes) throw new ShapeError(`${op}: the datasets have ${this.classes} and ${other.classes} classes`);
     const x = new Float32Array(this.x.length + other.x.length);
     x.set(this.x);
     x.set(other.x, this.x.length);
     const y = new Int32Array(this.length + other.length);
     y.set(this.y);
     y.set(other.y, this.length);
-    return wrap(x, y, this.features, this.classes);
+    return targets ? wrap(x, y, this.features, 1, targets.values, targets.width) : wrap(x, y, this.features, this.classes);
   }
 
   /** Consecutive batches of batchSize rows (the last may be shorter), as views. */
@@ -283,7 +338,9 @@ export class Dataset {
     const f = this.features;
     for (let start = 0; start < this.length; start += size) {
       const end = Math.min(start + size, this.length);
-      yield { x: this.x.subarray(start * f, end * f), y: this.y.subarray(start, end), start };
+      const batch: Batch = { x: this.x.subarray(start * f, end * f), y: this.y.subarray(start, end), start };
+      if (this.targets) batch.targets = this.targets.subarray(start * this.targetWidth, end * this.targetWidth);
+      yield batch;
     }
   }
 
@@ -318,12 +375,15 @@ export class Dataset {
     const f = this.features;
     const x = new Float32Array(indices.length * f);
     const y = new Int32Array(indices.length);
+    const w = this.targetWidth;
+    const t = this.targets ? new Float32Array(indices.length * w) : undefined;
     for (let k = 0; k < indices.length; k++) {
       const i = indices[k]!;
       x.set(this.x.subarray(i * f, (i + 1) * f), k * f);
       y[k] = this.y[i]!;
+      if (t) t.set(this.targets!.subarray(i * w, (i + 1) * w), k * w);
     }
-    return wrap(x, y, f, this.classes);
+    return wrap(x, y, f, this.classes, t, w);
   }
 
   private checkIndex(op: string, name: string, i: unknown): number {
@@ -334,12 +394,38 @@ export class Dataset {
   }
 }
 
+/** A Dataset that carries regression targets (as Dataset.regression returns it). */
+export type RegressionDataset = Dataset & { readonly targets: Float32Array };
+
 /**
  * A Dataset around arrays that are already valid (no checks, no copies). It bypasses the
  * constructor, which is why the class uses TypeScript `private` rather than `#` members.
  */
-function wrap(x: Float32Array, y: Int32Array, features: number, classes: number): Dataset {
-  return Object.assign(Object.create(Dataset.prototype) as Dataset, { x, y, features, classes, length: y.length });
+function wrap(x: Float32Array, y: Int32Array, features: number, classes: number, targets?: Float32Array, targetWidth = 0): Dataset {
+  const fields = targets ? { x, y, features, classes, length: y.length, targets, targetWidth } : { x, y, features, classes, length: y.length, targetWidth: 0 };
+  return Object.assign(Object.create(Dataset.prototype) as Dataset, fields);
+}
+
+/**
+ * The targets of a.concat(b) when either is a regression dataset: (a.length + b.length,
+ * width), zeros on the rows of a dataset without targets, which must then have no label
+ * on any row (a transfer set); undefined when neither has targets.
+ */
+function concatTargets(op: string, a: Dataset, b: Dataset): { values: Float32Array; width: number } | undefined {
+  if (!a.targets && !b.targets) return undefined;
+  const width = a.targets ? a.targetWidth : b.targetWidth;
+  if (a.targets && b.targets && a.targetWidth !== b.targetWidth) {
+    throw new ShapeError(`${op}: the datasets have ${a.targetWidth} and ${b.targetWidth} targets per row`);
+  }
+  for (const d of [a, b]) {
+    if (!d.targets && d.labelled > 0) {
+      throw new LabelError(`${op}: a regression dataset can only be joined by rows without labels (a transfer set); the other has ${d.labelled} labelled rows`);
+    }
+  }
+  const values = new Float32Array((a.length + b.length) * width);
+  if (a.targets) values.set(a.targets);
+  if (b.targets) values.set(b.targets, a.length * width);
+  return { values, width };
 }
 
 /**

@@ -11,7 +11,10 @@ export function checkDataForModel(op: string, data: Dataset, model: Sequential, 
   if (data.features !== model.inputs) {
     throw new ShapeError(`${op}: ${name} has ${data.features} features per sample but the model takes ${model.inputs} inputs`);
   }
-  if (data.classes > model.outputs) {
+  if (data.targets && data.targetWidth !== model.outputs) {
+    throw new ShapeError(`${op}: ${name} has ${data.targetWidth} targets per row but the model has ${model.outputs} outputs; they must match`);
+  }
+  if (!data.targets && data.classes > model.outputs) {
     throw new ShapeError(`${op}: ${name} has labels up to ${data.classes - 1} but the model has only ${model.outputs} outputs`);
   }
   if (!missingLabels) {

@@ -1,7 +1,7 @@
 /** Datasets: the Dataset container, IDX (MNIST-format) files, and the built-in MNIST digits. */
 export {
   Dataset, seededPermutation, MAX_CLASSES, MISSING_LABEL,
-  type DatasetOptions, type SplitOptions, type Batch,
+  type DatasetOptions, type RegressionOptions, type RegressionDataset, type SplitOptions, type Batch,
 } from "./dataset.js";
 export {
   parseIdx, gunzipIfNeeded, idxToDataset, loadIdx,

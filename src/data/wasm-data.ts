@@ -2,15 +2,20 @@
 import type { Engine } from "../engine.js";
 import type { Dataset } from "./dataset.js";
 
-/** Pointers to x (rows, features) f32 and y (rows) i32 in wasm memory. */
+/**
+ * Pointers to x (rows, features) f32 and y (rows) i32 in wasm memory, and for a
+ * regression dataset its targets (rows, targetWidth) f32 (t = 0 and targetWidth = 0 otherwise).
+ */
 export interface WasmData {
   x: number;
   y: number;
+  t: number;
   rows: number;
   features: number;
+  targetWidth: number;
 }
 
-/** Copies data into two blocks that the caller frees (they are pushed on `owned`). */
+/** Copies data into blocks that the caller frees (they are pushed on `owned`). */
 export function copyToWasm(engine: Engine, data: Dataset, owned: number[]): WasmData {
   const x = engine.allocOwned(data.x.length * 4);
   owned.push(x);
@@ -18,5 +23,11 @@ export function copyToWasm(engine: Engine, data: Dataset, owned: number[]): Wasm
   const y = engine.allocOwned(data.length * 4);
   owned.push(y);
   engine.i32(y, data.length).set(data.y);
-  return { x, y, rows: data.length, features: data.features };
+  let t = 0;
+  if (data.targets) {
+    t = engine.allocOwned(data.targets.length * 4);
+    owned.push(t);
+    engine.f32(t, data.targets.length).set(data.targets);
+  }
+  return { x, y, t, rows: data.length, features: data.features, targetWidth: data.targetWidth };
 }

@@ -12,7 +12,8 @@ import type { Sequential } from "../nn/sequential.js";
 import { DISTILL_SOFT_CROSS_ENTROPY } from "../runtime/abi.js";
 import { copyToWasm } from "../data/wasm-data.js";
 import { resolveRun, runLoop, type BatchContext, type LossHooks, type TrainOptions, type TrainResult } from "../train/loop.js";
-import { checkModelAndData, resolveValidation, train } from "../train/train.js";
+import { checkModelAndData, copyWeights, resolveHardLoss, resolveValidation, train } from "../train/train.js";
+import { resolveClassWeights } from "../train/class-weights.js";
 import { augmentHook } from "../train/augment.js";
 import { checkTrainOptions, TRAIN_SCHEMA } from "../train/options.js";
 import { checkedElsewhere, type Schema } from "../options/schema.js";
@@ -38,7 +39,11 @@ export interface DistillOptions extends TrainOptions {
   temperature?: EpochValue;
   /** Weight of the hard-label loss, in [0, 1] (default 0.1; 0 when no row has a label). */
   alpha?: EpochValue;
-  /** "kl" (default, T²-scaled KL), "mse" (between logits), "soft-ce" (T²-scaled cross-entropy with soft targets). */
+  /**
+   * "kl" (default, T²-scaled KL), "mse" (between logits), "soft-ce" (T²-scaled cross-entropy
+   * with soft targets). On a regression dataset only "mse" (the default there): the mean
+   * squared error against the teacher's outputs, with no temperature.
+   */
   softLoss?: "kl" | "mse" | "soft-ce";
   /** FitNets hints: student layer ← teacher layer pairs (needs a model teacher). */
   hints?: HintSpec[];
@@ -116,8 +121,23 @@ function withTransfer(op: string, student: Sequential, data: Dataset | undefined
   if (data !== undefined && transfer.features !== data.features) {
     throw new ArgumentError(`${op}: transfer has ${transfer.features} features per row but data has ${data.features}`);
   }
-  const unlabelled = Dataset.unlabelled(transfer.x, { features: transfer.features, classes: classes ?? transfer.classes });
+  const regression = data ? data.targets !== undefined : transfer.targets !== undefined;
+  const unlabelled = regression
+    ? Dataset.regression(transfer.x, null, { features: transfer.features, outputs: data?.targetWidth ?? transfer.targetWidth })
+    : Dataset.unlabelled(transfer.x, { features: transfer.features, classes: classes ?? transfer.classes });
   return data === undefined ? unlabelled : data.concat(unlabelled);
+}
+
+/**
+ * What regression distillation refuses: a soft loss other than "mse" (KL and soft
+ * cross-entropy compare class distributions), a temperature (the teacher's outputs are
+ * matched as they are) and an ensemble (members are combined as class probabilities).
+ */
+function checkRegressionOptions(op: string, options: DistillOptions, softLoss: string): void {
+  if (softLoss !== "mse") throw new OptionError(`${op}: a regression dataset takes softLoss "mse" (the default there); got ${JSON.stringify(softLoss)}`);
+  if (options.temperature !== undefined) throw new OptionError(`${op}: a regression dataset has no temperature (the teacher's outputs are matched by MSE as they are); drop temperature`);
+  const t = options.teacher;
+  if (Array.isArray(t) && t.length > 0 && typeof t[0] === "object") throw new OptionError(`${op}: an ensemble teacher combines class probabilities; for regression, average its members' outputs and pass them as logits`);
 }
 
 export async function distill(given: DistillOptions): Promise<DistillResult> {
@@ -128,8 +148,10 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
   const data = withTransfer(op, student, options.data, options.transfer);
   checkModelAndData(op, student, data, true);
   const engine = student.engine;
-  const softLoss = options.softLoss ?? "kl";
+  const regression = resolveHardLoss(op, data, options.loss) === "mse";
+  const softLoss = options.softLoss ?? (regression ? "mse" : "kl");
   if (!["kl", "mse", "soft-ce"].includes(softLoss)) throw new OptionError(`${op}: softLoss must be "kl", "mse" or "soft-ce"; got ${JSON.stringify(softLoss)}`);
+  if (regression) checkRegressionOptions(op, options, softLoss);
   const teacher = new TeacherSource(engine, options.teacher, student.outputs, student.inputs);
   const hintSpecs = options.hints ?? [];
   if (hintSpecs.length > 0 && !teacher.model) throw new OptionError(`${op}: hints need a single model teacher (not an ensemble, function or logits)`);
@@ -161,6 +183,7 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
   }
   const { train: trainSet, validation } = resolveValidation(op, student, data, options);
   resolveRun(options, trainSet.length); // option errors before any teacher work
+  const weights = resolveClassWeights(op, options.classWeights, trainSet, student.outputs);
   const epochs = options.epochs ?? (options.steps === undefined ? 10 : Infinity);
   const temperatureAt = epochValue("temperature", options.temperature ?? 4, epochs, (t) => t > 0 && Number.isFinite(t), "a finite number > 0");
   const alphaAt = epochValue("alpha", options.alpha ?? (data.labelled === 0 ? 0 : 0.1), epochs, (a) => a >= 0 && a <= 1, "in [0, 1]");
@@ -187,6 +210,7 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
     owned.push(parts);
     let partsView = engine.f64(parts, 3);
     const augment = options.augment ? augmentHook(student, options.augment, student.inputs, seed, owned) : undefined;
+    const weightsPtr = weights ? copyWeights(student, weights, owned) : 0;
 
     let temperature = 4;
     let alpha = 0.1;
@@ -221,6 +245,7 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
       temperature: () => temperature,
       fingerprint: () => ({
         teacher: teacher.identity(), softLoss, hints: hintSpecs, attention: attentionSpecs, hintEpochs,
+        ...(weights ? { classWeights: Array.from(weights) } : {}),
         // Every epoch's T and α, so that a schedule given as a function is compared by what it gives.
         temperature: Array.from({ length: epochCount }, (_, e) => temperatureAt(e)),
         alpha: Array.from({ length: epochCount }, (_, e) => alphaAt(e)),
@@ -242,14 +267,26 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
         let total: number;
         let hard: number;
         let soft: number;
-        if (softLoss === "mse") {
-          hard = k.cross_entropy(ctx.grad, ctx.logits, ctx.y, ctx.rows, student.outputs);
+        if (regression) {
+          // A row without a target gets the predictions as its target: no hard loss, no hard gradient.
+          // Both terms are means over the batch's rows · outputs values, as in cross_entropy's 1/rows.
+          k.fill_missing_rows(ctx.targets, ctx.logits, ctx.y, ctx.rows, student.outputs * 4);
+          hard = k.mse(ctx.grad, ctx.logits, ctx.targets, n, 1 / n);
+          soft = k.mse(mseGrad, ctx.logits, teacherLogits, n, 1 / n);
+          k.axpby(ctx.grad, mseGrad, n, 1 - alpha, alpha); // grad = α·g_hard + (1 − α)·g_soft
+          total = alpha * hard + (1 - alpha) * soft;
+        } else if (softLoss === "mse") {
+          hard = weightsPtr
+            ? k.cross_entropy_weighted(ctx.grad, ctx.logits, ctx.y, weightsPtr, ctx.rows, student.outputs)
+            : k.cross_entropy(ctx.grad, ctx.logits, ctx.y, ctx.rows, student.outputs);
           soft = k.mse(mseGrad, ctx.logits, teacherLogits, n, 1 / n);
           k.axpby(ctx.grad, mseGrad, n, 1 - alpha, alpha); // grad = α·g_hard + (1 − α)·g_soft
           total = alpha * hard + (1 - alpha) * soft;
         } else {
           const flags = softLoss === "soft-ce" ? DISTILL_SOFT_CROSS_ENTROPY : 0;
-          total = k.distill_loss(parts, ctx.grad, ctx.logits, teacherLogits, ctx.y, ctx.rows, student.outputs, temperature, alpha, flags);
+          total = weightsPtr
+            ? k.distill_loss_weighted(parts, ctx.grad, ctx.logits, teacherLogits, ctx.y, weightsPtr, ctx.rows, student.outputs, temperature, alpha, flags)
+            : k.distill_loss(parts, ctx.grad, ctx.logits, teacherLogits, ctx.y, ctx.rows, student.outputs, temperature, alpha, flags);
           if (partsView.buffer !== engine.kernels.memory.buffer) partsView = engine.f64(parts, 3); // memory grew
           hard = partsView[1]!;
           soft = partsView[2]!;

@@ -16,7 +16,7 @@ import { ArgumentError, DistillError, FormatError, NonFiniteError } from "../err
 import { cleanSpec, inferShapes, type LayerSpec } from "../nn/layers/index.js";
 import { Sequential, type SequentialOptions } from "../nn/sequential.js";
 import { checkedElsewhere, checkOptions, type Schema } from "../options/schema.js";
-import { Initializers, matchGelu, ONNX_READERS, viewOf, type ReadLayer } from "./onnx-read.js";
+import { Initializers, matchGelu, matchStandardize, ONNX_READERS, viewOf, type ReadLayer } from "./onnx-read.js";
 import { decodeModel, FLOAT, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from "./onnx-proto.js";
 import { ONNX_OPSETS } from "./to-onnx.js";
 
@@ -107,6 +107,13 @@ function readChain(nodes: NodeProto[], input: string, init: Initializers, fail: 
       i += gelu.count;
       continue;
     }
+    const standardized = node.op_type === "Sub" ? matchStandardize(nodes, i, x, init) : undefined;
+    if (standardized) {
+      layers.push(standardized.layer);
+      x = standardized.output;
+      i += 2;
+      continue;
+    }
     const reader = Object.hasOwn(ONNX_READERS, node.op_type) ? ONNX_READERS[node.op_type] : undefined;
     if (!reader) {
       throw fail(`node ${i}${node.name ? ` ${JSON.stringify(node.name)}` : ""}: operator ${JSON.stringify(node.op_type)} is not supported; fromOnnx reads ${Object.keys(ONNX_READERS).join(", ")} and gelu written as Mul, Add and Tanh`);
@@ -142,6 +149,7 @@ function inferenceKey(spec: LayerSpec): string {
     case "activation": return `activation ${spec.name}${spec.name === "leaky_relu" ? ` ${f(spec.slope, 0.01)}` : ""}`;
     case "flatten": return "flatten";
     case "dropout": return "dropout";
+    case "standardize": return `standardize ${spec.features}`;
   }
 }
 

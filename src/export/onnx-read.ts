@@ -262,3 +262,23 @@ export function matchGelu(nodes: readonly NodeProto[], start: number, x: string,
   }
   return { count: GELU_STEPS.length, output: outputs[outputs.length - 1]! };
 }
+
+/**
+ * A standardize layer as ./onnx-write.ts writes it: Sub(x, mean) then Div(that, std), mean
+ * and std 1-D initializers of the same length (std > 0); undefined when the nodes at
+ * `start` are not that pair.
+ */
+export function matchStandardize(nodes: readonly NodeProto[], start: number, x: string, init: Initializers): { layer: ReadLayer; output: string } | undefined {
+  const sub = nodes[start];
+  const div = nodes[start + 1];
+  const plain = (n: NodeProto | undefined, op: string) =>
+    n !== undefined && n.op_type === op && (n.attribute ?? []).length === 0 && n.input.length === 2 && n.output.length === 1 && (n.domain ?? "") === "";
+  if (!plain(sub, "Sub") || !plain(div, "Div")) return undefined;
+  if (sub!.input[0] !== x || div!.input[0] !== sub!.output[0] || !init.has(sub!.input[1]!) || !init.has(div!.input[1]!)) return undefined;
+  const label = `node ${start} (Sub, Div: standardize)`;
+  const mean = init.take(sub!.input[1]!, 1, label);
+  const std = init.take(div!.input[1]!, 1, label);
+  if (mean.dims[0] !== std.dims[0] || !std.values.every((v) => v > 0)) return undefined;
+  const features = mean.dims[0]!;
+  return { layer: { spec: { type: "standardize", features }, tensors: { mean: mean.values, std: std.values } }, output: div!.output[0]! };
+}

@@ -17,6 +17,7 @@
  *               opset 20 Gelu(approximate = "tanh"), before it that formula in Mul, Add and
  *               Tanh nodes (geluNodes; ./onnx-read.ts recognises them as one layer)
  *   dropout     nothing (the identity at inference)
+ *   standardize Sub(x, "<i>.mean") then Div(·, "<i>.std"): the kernel's two f32 operations, same bits
  */
 import type { LayerSpec, LayerType } from "../nn/layers/index.js";
 import { GELU_CONSTANTS, type ExportLayer, type SpecOf } from "./layers.js";
@@ -130,4 +131,9 @@ export const ONNX_WRITERS: { [T in LayerType]: OnnxWriter<SpecOf<T>> } = {
     }
   },
   dropout: (_layer, x) => x,
+  standardize(layer, x, g) {
+    const [mean, std] = parameters(layer, g, { mean: [layer.spec.features], std: [layer.spec.features] });
+    const centred = g.node("Sub", `${layer.index}.sub_mean`, [x, mean!], `${layer.index}.sub_mean`);
+    return g.node("Div", `${layer.index}.div_std`, [centred, std!], `${layer.index}.div_std`);
+  },
 };

@@ -188,4 +188,14 @@ export const TFJS_WRITERS: { [T in LayerType]: TfjsWriter<SpecOf<T>> } = {
     return g.add("Activation", `activation_${layer.index}`, [x], { activation: ACTIVATION_NAMES[spec.name] });
   },
   dropout: (_layer, x) => x,
+  /** (x − mean) / √(std² + 0): a BatchNormalization without γ and β, its moving variance std² and epsilon 0. */
+  standardize(layer, x, g) {
+    const name = g.add("BatchNormalization", `standardize_${layer.index}`, [x], { axis: 1, momentum: 0.99, epsilon: 0, center: false, scale: false });
+    const std = layer.tensor("std");
+    g.weights(() => [
+      { name: `${name}/moving_mean`, shape: [layer.spec.features], values: layer.tensor("mean") },
+      { name: `${name}/moving_variance`, shape: [layer.spec.features], values: std.map((s) => s * s) },
+    ]);
+    return name;
+  },
 };

@@ -64,6 +64,9 @@ export function compare(given: CompareOptions): CompareResult {
   const models: [CompareName, Sequential][] = [["teacher", options.teacher], ["student", options.student]];
   if (options.baseline !== undefined) models.push(["baseline", options.baseline]);
   for (const [, model] of models) checkModelAndData(op, model, options.data);
+  if ((options.data as Dataset | undefined)?.targets) {
+    throw new ArgumentError(`${op}: reports accuracy, which a regression dataset has none of; use evaluate() for its RMSE, MAE and R²`);
+  }
   return {
     rows: models.map(([name, model]) => {
       const [msPerSampleBatch1, msPerSampleBatch128] = timeModel(model, options.data, repeats);

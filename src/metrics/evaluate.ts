@@ -8,7 +8,8 @@
  * T = 1, KL from kl_div), so every transcendental is the same in every runtime; the
  * counting, comparing and averaging happen in JavaScript, where they are exact.
  */
-import type { Dataset } from "../data/dataset.js";
+import type { Dataset, RegressionDataset } from "../data/dataset.js";
+import { evaluateRegression, type RegressionEvaluation } from "./regression.js";
 import { ArgumentError, OptionError, ShapeError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
 import { copyToWasm } from "../data/wasm-data.js";
@@ -87,8 +88,18 @@ function withOwned<T>(model: Sequential, fn: (alloc: (bytes: number) => number, 
   }
 }
 
-/** Evaluates a classifier on labelled data: see {@link Evaluation}. */
-export function evaluate(model: Sequential, data: Dataset, given: EvaluateOptions = {}): Evaluation {
+/**
+ * Evaluates a classifier on labelled data (see {@link Evaluation}), or a regression model
+ * on a regression dataset (see {@link RegressionEvaluation}: RMSE, MAE, R²).
+ */
+export function evaluate(model: Sequential, data: RegressionDataset, options?: { batchSize?: number }): RegressionEvaluation;
+export function evaluate(model: Sequential, data: Dataset, options?: EvaluateOptions): Evaluation;
+export function evaluate(model: Sequential, data: Dataset, given: EvaluateOptions = {}): Evaluation | RegressionEvaluation {
+  if (data && (data as Dataset).targets) return evaluateRegression(model, data, given);
+  return evaluateClassifier(model, data, given);
+}
+
+function evaluateClassifier(model: Sequential, data: Dataset, given: EvaluateOptions): Evaluation {
   const op = "evaluate";
   const options = checkOptions(op, { topK: checkedElsewhere, bins: checkedElsewhere, batchSize: checkedElsewhere }, given);
   checkModelAndData(op, model, data);

@@ -3,6 +3,7 @@ export {
   evaluate, agreement,
   type EvaluateOptions, type Evaluation, type ReliabilityBin, type AgreementOptions, type Agreement,
 } from "./evaluate.js";
+export { evaluateRegression, type RegressionEvaluation } from "./regression.js";
 export {
   compare, formatCompareTable,
   type CompareOptions, type CompareResult, type CompareRow, type CompareName,

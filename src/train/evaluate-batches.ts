@@ -2,7 +2,11 @@
 import type { WasmData } from "../data/wasm-data.js";
 import type { Sequential } from "../nn/sequential.js";
 
-/** Mean cross-entropy and accuracy of the model on wasm-resident data, in batches. */
+/**
+ * Mean loss and accuracy of the model on wasm-resident data, in batches: cross-entropy
+ * and accuracy for classification; for regression (data.t set) the mean squared error
+ * over all target values (rows · targetWidth) and accuracy NaN.
+ */
 export function evaluateInWasm(model: Sequential, data: WasmData, batch: number, scratchGrad: number): { loss: number; accuracy: number } {
   const k = model.engine.kernels;
   let lossSum = 0;
@@ -10,9 +14,14 @@ export function evaluateInWasm(model: Sequential, data: WasmData, batch: number,
   for (let first = 0; first < data.rows; first += batch) {
     const rows = Math.min(batch, data.rows - first);
     const logits = model.forward(data.x + first * data.features * 4, rows, false);
+    if (data.t) {
+      const n = rows * data.targetWidth;
+      lossSum += k.mse(0, logits, data.t + first * data.targetWidth * 4, n, 1 / n) * rows;
+      continue;
+    }
     const labels = data.y + first * 4;
     lossSum += k.cross_entropy(scratchGrad, logits, labels, rows, model.outputs) * rows;
     correct += k.accuracy_count(logits, labels, rows, model.outputs);
   }
-  return { loss: lossSum / data.rows, accuracy: correct / data.rows };
+  return { loss: lossSum / data.rows, accuracy: data.t ? NaN : correct / data.rows };
 }

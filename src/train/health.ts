@@ -118,7 +118,8 @@ export class HealthMonitor {
 
   /** Checks an epoch's training accuracy: true when it fell back to chance after an earlier epoch was above it. */
   epochFailed(accuracy: number): boolean {
-    if (!this.enabled || !this.chance) return false;
+    // NaN: no accuracy (regression, or no row with a label), so nothing to compare with chance.
+    if (!this.enabled || !this.chance || Number.isNaN(accuracy)) return false;
     const failed = this.state.bestAccuracy >= this.chanceAccuracy + ABOVE && accuracy <= this.chanceAccuracy + AT;
     if (failed) {
       this.problem = `training accuracy fell back to chance (${(100 * accuracy).toFixed(2)} %) after reaching ${(100 * this.state.bestAccuracy).toFixed(2)} %`;

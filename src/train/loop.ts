@@ -25,6 +25,7 @@ import { contentHash } from "./fingerprint.js";
 import { evaluateInWasm } from "./evaluate-batches.js";
 import { HealthMonitor, type DivergenceOptions } from "./health.js";
 import { learningRate, type ScheduleOptions } from "./schedule.js";
+import type { ClassWeights } from "./class-weights.js";
 
 export interface EarlyStopping {
   /** Epochs without improvement before stopping. */
@@ -41,7 +42,7 @@ export interface EpochRecord {
   epoch: number;
   /** Mean training loss over the epoch's batches. */
   loss: number;
-  /** Training accuracy over the epoch's labelled rows (measured before each update; NaN when none had a label). */
+  /** Training accuracy over the epoch's labelled rows (measured before each update; NaN when none had a label, and for regression). */
   accuracy: number;
   valLoss?: number;
   valAccuracy?: number;
@@ -62,6 +63,17 @@ export interface BatchInfo {
 }
 
 export interface TrainOptions extends ScheduleOptions {
+  /**
+   * The hard loss: "cross-entropy" on class labels or "mse" (mean over all target values,
+   * PyTorch's mse_loss) on a regression dataset's targets. Default: the one the data's task needs.
+   */
+  loss?: "cross-entropy" | "mse";
+  /**
+   * Weights of the classes in the hard cross-entropy, per labelled row (imbalanced labels):
+   * one weight ≥ 0 per output, or "balanced" (n / (classes · n_c) from the training rows).
+   * The validation loss stays unweighted. See train/class-weights.ts.
+   */
+  classWeights?: ClassWeights;
   /** Passes over the data (default 10 unless `steps` is given). */
   epochs?: number;
   /** Stop after this many optimizer steps (a step budget). */
@@ -173,8 +185,10 @@ export interface TrainResult {
 export interface BatchContext {
   /** (rows, features) inputs of the batch (after augmentation) */
   x: number;
-  /** (rows) i32 labels */
+  /** (rows) i32 labels (regression: 0, or MISSING_LABEL on a row without a target) */
   y: number;
+  /** (rows, outputs) f32 regression targets of the batch (0 for classification) */
+  targets: number;
   rows: number;
   /** (rows, classes) model outputs of this batch */
   logits: number;
@@ -308,6 +322,13 @@ export async function runLoop(
     const features = model.inputs;
     const batchX = alloc(run.batchSize * features * 4);
     const batchY = alloc(run.batchSize * 4);
+    // Regression: the targets ride along with their rows, gathered by the same order.
+    const regression = train.targets !== undefined;
+    const targetBytes = train.targetWidth * 4;
+    const batchT = regression ? alloc(run.batchSize * targetBytes) : 0;
+    if (regression && options.earlyStopping?.monitor === "accuracy") {
+      throw new OptionError("earlyStopping.monitor \"accuracy\" needs classification data; a regression run monitors the validation loss");
+    }
     const grad = alloc(run.batchSize * classes * 4);
     const order = alloc(train.length * 4);
     const rng = alloc(16);
@@ -329,7 +350,8 @@ export async function runLoop(
     });
 
     const batchesPerEpoch = Math.ceil(train.length / run.batchSize);
-    const health = new HealthMonitor(model, options.divergence, train.classCounts(), batchesPerEpoch, {
+    // No chance level for regression (no accuracy): the accuracy check stays off there.
+    const health = new HealthMonitor(model, options.divergence, regression ? [] : train.classCounts(), batchesPerEpoch, {
       lr: optimizer.baseLr, temperature: hooks.temperature, clipNorm: options.clipNorm,
     });
     const totalSteps = Math.min(run.maxSteps, run.epochs * batchesPerEpoch);
@@ -343,7 +365,8 @@ export async function runLoop(
       ...(options.maxNorm !== undefined ? { maxNorm: options.maxNorm } : {}),
       extra: extra.map((e) => e.length),
       // What the rows hold, not only how many; the augmentation (a function: by its source); the loss's own settings.
-      data: contentHash(train.x, train.y, ...(validation ? [validation.x, validation.y] : [])),
+      data: contentHash(train.x, train.y, ...(validation ? [validation.x, validation.y] : []), ...(train.targets ? [train.targets] : []),
+        ...(validation?.targets ? [validation.targets] : [])),
       augment: typeof options.augment === "function" ? `function ${String(options.augment)}` : options.augment ?? null,
       loss: hooks.fingerprint?.() ?? null,
     });
@@ -364,7 +387,7 @@ export async function runLoop(
      * holding a boxed number (after V8 generalises its representation) and allocate per store.
      */
     const sums = new Float64Array(4);
-    const ctx: BatchContext = { x: batchX, y: batchY, rows: 0, logits: 0, grad, order, first: 0, epoch: 0, loss: 0 };
+    const ctx: BatchContext = { x: batchX, y: batchY, targets: batchT, rows: 0, logits: 0, grad, order, first: 0, epoch: 0, loss: 0 };
     const backwardOptions = { inject: hooks.inject };
     const maxNorm = options.maxNorm;
     const maxSteps = run.maxSteps; // Infinity without a budget: a double field, which an unoptimised read boxes
@@ -434,11 +457,14 @@ export async function runLoop(
       const rows = left < run.batchSize ? left : run.batchSize;
       k.gather_rows(batchX, data.x, order, first, rows, features * 4);
       k.gather_rows(batchY, data.y, order, first, rows, 4);
+      if (regression) k.gather_rows(batchT, data.t, order, first, rows, targetBytes);
       hooks.augment?.(batchX, rows);
       const logits = model.forward(batchX, rows, true);
       if (health.forwardFailed(batchX, logits, rows)) diverged(epoch);
-      sums[CORRECT]! += k.accuracy_count(logits, batchY, rows, classes);
-      sums[LABELLED]! += k.count_labelled(batchY, rows);
+      if (!regression) {
+        sums[CORRECT]! += k.accuracy_count(logits, batchY, rows, classes);
+        sums[LABELLED]! += k.count_labelled(batchY, rows);
+      }
       ctx.rows = rows;
       ctx.logits = logits;
       ctx.first = first;

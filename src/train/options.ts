@@ -10,6 +10,7 @@ import {
 } from "../options/schema.js";
 import { checkSchedule, type ScheduleSpec } from "./schedule.js";
 import { resolveOptimizer } from "./optimizer.js";
+import { classWeightsRule } from "./class-weights.js";
 
 const SGD: Schema = {
   type: oneOf(["sgd"]), lr: checkedElsewhere, momentum: checkedElsewhere, nesterov: boolean, weightDecay: checkedElsewhere,
@@ -90,6 +91,8 @@ export const TRAIN_SCHEMA: Schema = {
   checkpoint: shape({ every: positiveInteger, save: func }, ["every", "save"]),
   resume: checkedElsewhere,
   divergence,
+  loss: oneOf(["cross-entropy", "mse"]),
+  classWeights: classWeightsRule,
 };
 
 /** The options of `train`, checked and normalised (see TRAIN_SCHEMA). */

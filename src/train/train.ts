@@ -1,6 +1,6 @@
 /** `train(model, data, options)`: supervised training on hard labels (teachers, and students from scratch). */
 import { MISSING_LABEL, type Dataset } from "../data/dataset.js";
-import { ArgumentError, OptionError } from "../errors.js";
+import { ArgumentError, OptionError, ShapeError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
 import { augmentHook } from "./augment.js";
 import { checkDataForModel, checkModelAndData } from "../data/fits-model.js";
@@ -8,6 +8,15 @@ import { checkDataForModel, checkModelAndData } from "../data/fits-model.js";
 export { checkModelAndData };
 import { resolveRun, runLoop, type TrainOptions, type TrainResult } from "./loop.js";
 import { checkTrainOptions } from "./options.js";
+import { resolveClassWeights } from "./class-weights.js";
+
+/** Class weights (outputs) f32 copied into a wasm block the caller frees (pushed on `owned`). */
+export function copyWeights(model: Sequential, weights: Float32Array, owned: number[]): number {
+  const p = model.engine.allocOwned(weights.length * 4);
+  owned.push(p);
+  model.engine.f32(p, weights.length).set(weights);
+  return p;
+}
 
 /** Splits off the validation set named by options (a Dataset, or a fraction of data). */
 export function resolveValidation(op: string, model: Sequential, data: Dataset, options: TrainOptions): { train: Dataset; validation?: Dataset } {
@@ -26,30 +35,59 @@ export function resolveValidation(op: string, model: Sequential, data: Dataset, 
     return { train: train.concat(data.subset(unlabelled)), validation };
   }
   checkDataForModel(op, v, model, "validation");
+  if ((v.targets === undefined) !== (data.targets === undefined)) {
+    throw new ShapeError(`${op}: validation is a ${v.targets ? "regression" : "classification"} dataset but data is a ${data.targets ? "regression" : "classification"} one; they must be of the same task`);
+  }
   return { train: data, validation: v };
 }
 
 
+/** The hard loss for data's task: the given one, which must match it, or the task's own. */
+export function resolveHardLoss(op: string, data: Dataset, loss: TrainOptions["loss"]): "cross-entropy" | "mse" {
+  const needed = data.targets ? "mse" : "cross-entropy";
+  if (loss !== undefined && loss !== needed) {
+    throw new OptionError(
+      `${op}: loss "${loss}" does not fit ${data.targets ? "a regression dataset (real-valued targets)" : "a classification dataset (class labels)"}; use "${needed}"`,
+    );
+  }
+  return needed;
+}
+
 /**
- * Minibatch training with cross-entropy on the labels. Returns the per-epoch history.
+ * Minibatch training with cross-entropy on the labels, or (a regression dataset) the
+ * mean squared error against the targets. Returns the per-epoch history.
  * Throws DivergenceError (with the last finite-loss weights restored) if the loss blows up.
  */
 export async function train(model: Sequential, data: Dataset, given: TrainOptions = {}): Promise<TrainResult> {
   const options = checkTrainOptions("train", given);
   checkModelAndData("train", model, data);
+  const regression = resolveHardLoss("train", data, options.loss) === "mse";
   const { train: trainSet, validation } = resolveValidation("train", model, data, options);
   const k = model.engine.kernels;
   resolveRun(options, trainSet.length);
+  const weights = resolveClassWeights("train", options.classWeights, trainSet, model.outputs);
   const owned: number[] = [];
   try {
     model.reserve(Math.min(options.batchSize ?? 64, trainSet.length));
     const augment = options.augment ? augmentHook(model, options.augment, model.inputs, options.seed ?? 0, owned) : undefined;
+    const weightsPtr = weights ? copyWeights(model, weights, owned) : 0;
     return await runLoop(model, trainSet, validation, options, {
       augment: augment?.apply,
       rngs: augment?.rng ? [augment.rng] : [],
-      loss: (ctx) => {
-        ctx.loss = k.cross_entropy(ctx.grad, ctx.logits, ctx.y, ctx.rows, model.outputs);
-      },
+      loss: regression
+        ? (ctx) => {
+          // Every row has its target (checked above): PyTorch's mse_loss over rows · outputs values.
+          const n = ctx.rows * model.outputs;
+          ctx.loss = k.mse(ctx.grad, ctx.logits, ctx.targets, n, 1 / n);
+        }
+        : weightsPtr
+          ? (ctx) => {
+            ctx.loss = k.cross_entropy_weighted(ctx.grad, ctx.logits, ctx.y, weightsPtr, ctx.rows, model.outputs);
+          }
+          : (ctx) => {
+            ctx.loss = k.cross_entropy(ctx.grad, ctx.logits, ctx.y, ctx.rows, model.outputs);
+          },
+      ...(weights ? { fingerprint: () => ({ classWeights: Array.from(weights) }) } : {}),
     });
   } finally {
     for (const p of owned) model.engine.free(p);

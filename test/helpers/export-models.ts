@@ -1,12 +1,12 @@
 /**
  * The models and inputs the export tests run through onnxruntime and TensorFlow.js: an
  * MLP trained briefly on real digits, an MLP with every activation (and dropout, which
- * export drops), batchNorm after a dense layer, a CNN with every image layer, and a CNN
+ * export drops), batchNorm after a dense layer, standardize in front of an MLP, a CNN with every image layer, and a CNN
  * with padded pooling. Weights are PyTorch's seeded initialisation; batchNorm's γ, β and
  * running statistics are set to seeded random values, so that they matter.
  */
 import {
-  avgPool2d, batchNorm, conv2d, dense, dropout, flatten, gelu, leakyRelu, loadMnistDigits, maxPool2d, mlp, relu, Sequential, sigmoid, tanh,
+  avgPool2d, batchNorm, conv2d, dense, standardize, dropout, flatten, gelu, leakyRelu, loadMnistDigits, maxPool2d, mlp, relu, Sequential, sigmoid, tanh,
   train, type Dataset,
 } from "../../src/index.js";
 import { TestRandom } from "./rand.js";
@@ -70,6 +70,13 @@ export async function exportCases(): Promise<ExportCase[]> {
     flatten(), dense(3 * 8 * 7, 6),
   ], { seed: 5, inputShape: [1, 28, 28] });
   cases.push({ name: "cnn with strided, padded convolution and pooling", model: padded, ...digitRows(test, 6, 2, 17) });
+  // Raw tabular features far from 0 and 1, standardised by the model's first layer.
+  const rawRnd = new TestRandom(15);
+  const standardized = new Sequential([
+    standardize(6, { mean: Array.from(rawRnd.uniform(6, -50, 50)), std: Array.from(rawRnd.uniform(6, 0.01, 30)) }), dense(6, 8), relu(), dense(8, 3),
+  ], { seed: 4 });
+  cases.push({ name: "standardize before an MLP", model: standardized, x: new TestRandom(16).uniform(10 * 6, -80, 80), rows: 10 });
+
   return cases;
 }
 

@@ -10,10 +10,11 @@ import type { Sequential } from "../../nn/sequential.js";
 import { ENGINE_FLAGS, startEngine } from "../engine.js";
 import { UsageError, type Flags, type FlagSpec } from "../args.js";
 import { errorsText, percent, testErrors, type Context } from "../context.js";
-import { loadSource } from "../data-source.js";
+import { csvOptions, loadSource } from "../data-source.js";
 import { checkOutputs } from "../outputs.js";
 import { buildModel, CHECKPOINT_FLAGS, classBiasFlag, trainingRows, checkpointOptions, CLASS_BIAS_FLAGS, DATA_FLAGS, MODEL_FLAGS, TRAIN_FLAGS, TRAINING_ROWS_FLAGS, trainOptions } from "../options.js";
 import { Progress } from "../progress.js";
+import { regressionJson, regressionMetadata, regressionMetrics, regressionText } from "../regression-report.js";
 
 export const DISTILL_USAGE =
   "usage: distill-wasm distill --data SRC (--teacher t.safetensors[,u.safetensors…] | --teacher-logits l.npy)\n" +
@@ -90,17 +91,21 @@ export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
   await checkOutputs(flags);
   await startEngine(flags);
   const seed = flags.seed as number;
-  const loaded = await loadSource(flags.data as string, flags["test-split"] as number | undefined, seed);
+  const loaded = await loadSource(flags.data as string, flags["test-split"] as number | undefined, seed, csvOptions(flags));
   const data = { ...loaded, train: trainingRows(flags, loaded.train, true) };
-  const transfer = flags.transfer === undefined ? undefined : (await loadSource(flags.transfer as string, undefined, seed)).train;
+  const transfer = flags.transfer === undefined ? undefined : (await loadSource(flags.transfer as string, undefined, seed, csvOptions(flags))).train;
   const classBias = classBiasFlag(flags);
   const student = buildModel(flags, data.train, seed);
   const { teacher, models, description } = await loadTeacher(flags, { rows: data.train.length, classes: student.outputs });
   const options: DistillOptions = {
     ...trainOptions(flags), ...(await checkpointOptions(flags)), teacher, student, data: data.train, ...(transfer ? { transfer } : {}),
-    temperature: flags.temperature as number, alpha: flags.alpha as number,
-    softLoss: flags["soft-loss"] as DistillOptions["softLoss"], signal: ctx.signal,
+    alpha: flags.alpha as number, signal: ctx.signal,
   };
+  // Regression matches the teacher's outputs by MSE as they are: no temperature, no other soft loss.
+  if (!data.train.targets) {
+    options.temperature = flags.temperature as number;
+    options.softLoss = flags["soft-loss"] as DistillOptions["softLoss"];
+  }
   const hints = parseHints(flags.hints);
   if (hints) options.hints = hints;
   const attention = parseHints(flags.attention, "attention");
@@ -108,28 +113,29 @@ export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
   if (flags["hint-epochs"] !== undefined) options.hintEpochs = flags["hint-epochs"] as number;
   if (flags["fine-tune-epochs"] !== undefined) options.fineTune = { epochs: flags["fine-tune-epochs"] as number, signal: ctx.signal };
   if (options.resume) ctx.say(`resuming from ${flags.checkpoint} at step ${options.resume.steps}`);
-  ctx.say(`distill ${student.architecture} (${student.parameterCount.toLocaleString("en-US")} parameters) from ${description}, T = ${options.temperature}, α = ${options.alpha}`);
+  ctx.say(`distill ${student.architecture} (${student.parameterCount.toLocaleString("en-US")} parameters) from ${description}, ${data.train.targets ? "MSE soft loss" : `T = ${options.temperature}`}, α = ${options.alpha}`);
   const rows = data.train.length + (transfer?.length ?? 0);
   if (data.train.labelled < rows) ctx.say(`${data.train.labelled} of ${rows} training rows have a label; the others get the teacher's soft targets only`);
   const progress = new Progress(ctx, "distill", options.epochs!, Math.ceil(rows / options.batchSize!));
   const result = await distill({ ...options, onBatch: progress.batch, onEpoch: progress.epoch });
   if (classBias) adjustClassBias(student, classBias);
-  const evaluation = data.test ? evaluate(student, data.test) : undefined;
+  const fit = regressionMetrics(student, data.test);
+  const evaluation = data.test && !fit ? evaluate(student, data.test) : undefined;
   await saveModel(student, out, {
-    command: "distill", data: data.description, teacher: description, temperature: String(options.temperature),
-    alpha: String(options.alpha), soft_loss: options.softLoss ?? "kl", epochs: String(result.history.length),
-    stop_reason: result.stopReason, ...(evaluation ? { test_accuracy: String(evaluation.accuracy) } : {}),
+    command: "distill", data: data.description, teacher: description, ...(options.temperature !== undefined ? { temperature: String(options.temperature) } : {}),
+    alpha: String(options.alpha), soft_loss: options.softLoss ?? (data.train.targets ? "mse" : "kl"), epochs: String(result.history.length),
+    stop_reason: result.stopReason, ...(evaluation ? { test_accuracy: String(evaluation.accuracy) } : {}), ...regressionMetadata(fit),
     ...(classBias ? { class_bias: JSON.stringify(classBias) } : {}),
   });
   if (ctx.mode === "json") {
     ctx.json({
       command: "distill", architecture: student.architecture, params: student.parameterCount, out, teacher: description,
-      temperature: options.temperature, alpha: options.alpha, accuracy: evaluation?.accuracy ?? null, ...testErrors(evaluation),
+      temperature: options.temperature ?? null, alpha: options.alpha, accuracy: evaluation?.accuracy ?? null, ...testErrors(evaluation), ...regressionJson(fit),
       stopReason: result.stopReason, steps: result.steps, history: result.history,
     });
   } else {
     if (result.stopReason === "aborted") ctx.say(`stopped by ${ctx.stopped().by} after ${result.steps} steps; the student so far is saved`);
-    ctx.say(`test accuracy ${percent(evaluation?.accuracy)}${errorsText(evaluation)}; saved ${out}`);
+    ctx.say(fit ? `test ${regressionText(fit)}; saved ${out}` : `test accuracy ${percent(evaluation?.accuracy)}${errorsText(evaluation)}; saved ${out}`);
   }
   for (const m of [student, ...models]) m.dispose();
   return result.stopReason === "aborted" ? ctx.stopped().code : 0;

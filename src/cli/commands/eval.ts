@@ -4,8 +4,9 @@ import { evaluate } from "../../metrics/evaluate.js";
 import { ENGINE_FLAGS, startEngine } from "../engine.js";
 import { UsageError, type Flags, type FlagSpec } from "../args.js";
 import { percent, type Context } from "../context.js";
-import { loadSource } from "../data-source.js";
+import { csvOptions, loadSource } from "../data-source.js";
 import { DATA_FLAGS } from "../options.js";
+import { regressionJson, regressionMetrics, regressionText } from "../regression-report.js";
 
 export const EVAL_USAGE = "usage: distill-wasm eval --data SRC --model m.safetensors [--json]";
 export const EVAL_SPEC: Record<string, FlagSpec> = {
@@ -18,10 +19,21 @@ export async function runEval(ctx: Context, flags: Flags): Promise<number> {
   const file = flags.model as string | undefined;
   if (!file) throw new UsageError("--model is required, e.g. --model student.safetensors");
   await startEngine(flags);
-  const data = await loadSource(flags.data as string, flags["test-split"] as number | undefined, flags.seed as number);
+  const data = await loadSource(flags.data as string, flags["test-split"] as number | undefined, flags.seed as number, csvOptions(flags));
   const set = data.test ?? data.train;
   const model = await loadModel(file);
   try {
+    const fit = regressionMetrics(model, set);
+    if (fit) {
+      if (ctx.mode === "json") {
+        ctx.json({ command: "eval", model: file, architecture: model.architecture, params: model.parameterCount, rows: fit.count, ...regressionJson(fit) });
+      } else {
+        ctx.say(`${file}: ${model.architecture}, ${model.parameterCount.toLocaleString("en-US")} parameters`);
+        ctx.say(`${data.test ? "test set" : "all data (no test set)"}: ${fit.count} rows`);
+        ctx.say(regressionText(fit));
+      }
+      return 0;
+    }
     const e = evaluate(model, set);
     if (ctx.mode === "json") {
       ctx.json({

@@ -6,7 +6,7 @@ import { requireAlpha, requireTemperature } from "../../validate.js";
 import { ENGINE_FLAGS, startEngine } from "../engine.js";
 import { UsageError, type Flags, type FlagSpec } from "../args.js";
 import { percent, type Context } from "../context.js";
-import { loadSource } from "../data-source.js";
+import { csvOptions, loadSource } from "../data-source.js";
 import { DATA_FLAGS, mlpOptions, MODEL_FLAGS, parseArch, TRAIN_FLAGS, trainingRows, TRAINING_ROWS_FLAGS, trainOptions } from "../options.js";
 import { loadTeacher, TEACHER_FLAGS } from "./distill.js";
 
@@ -31,7 +31,7 @@ export async function runSearch(ctx: Context, flags: Flags): Promise<number> {
   await startEngine(flags);
   const seed = flags.seed as number;
   // With --test-split the test rows are held out first, so that the search never sees them.
-  const data = await loadSource(flags.data as string, flags["test-split"] as number | undefined, seed);
+  const data = await loadSource(flags.data as string, flags["test-split"] as number | undefined, seed, csvOptions(flags));
   const { train, validation } = trainingRows(flags, data.train).split(flags["search-validation"] as number, { seed, stratified: true });
   if (!flags.teacher) throw new UsageError("search needs --teacher model files");
   const { teacher, models } = await loadTeacher(flags);

@@ -6,10 +6,11 @@ import { train } from "../../train/train.js";
 import { ENGINE_FLAGS, startEngine } from "../engine.js";
 import { UsageError, type Flags, type FlagSpec } from "../args.js";
 import { errorsText, percent, testErrors, type Context } from "../context.js";
-import { loadSource } from "../data-source.js";
+import { csvOptions, loadSource } from "../data-source.js";
 import { checkOutputs } from "../outputs.js";
 import { buildModel, CHECKPOINT_FLAGS, classBiasFlag, trainingRows, checkpointOptions, CLASS_BIAS_FLAGS, DATA_FLAGS, MODEL_FLAGS, TRAIN_FLAGS, TRAINING_ROWS_FLAGS, trainOptions } from "../options.js";
 import { Progress } from "../progress.js";
+import { regressionJson, regressionMetadata, regressionMetrics, regressionText } from "../regression-report.js";
 
 export const TRAIN_USAGE = "usage: distill-wasm train --data SRC --arch 784-512-512-10 --out teacher.safetensors [options]";
 export const TRAIN_SPEC: Record<string, FlagSpec> = {
@@ -24,7 +25,7 @@ export async function runTrain(ctx: Context, flags: Flags): Promise<number> {
   await checkOutputs(flags);
   await startEngine(flags);
   const seed = flags.seed as number;
-  const loaded = await loadSource(flags.data as string, flags["test-split"] as number | undefined, seed);
+  const loaded = await loadSource(flags.data as string, flags["test-split"] as number | undefined, seed, csvOptions(flags));
   const data = { ...loaded, train: trainingRows(flags, loaded.train) };
   const classBias = classBiasFlag(flags);
   const model = buildModel(flags, data.train, seed);
@@ -34,20 +35,21 @@ export async function runTrain(ctx: Context, flags: Flags): Promise<number> {
   const progress = new Progress(ctx, "train", options.epochs!, Math.ceil(data.train.length / options.batchSize!));
   const result = await train(model, data.train, { ...options, signal: ctx.signal, onBatch: progress.batch, onEpoch: progress.epoch });
   if (classBias) adjustClassBias(model, classBias);
-  const evaluation = data.test ? evaluate(model, data.test) : undefined;
+  const fit = regressionMetrics(model, data.test);
+  const evaluation = data.test && !fit ? evaluate(model, data.test) : undefined;
   await saveModel(model, out, {
     command: "train", data: data.description, epochs: String(result.history.length), steps: String(result.steps),
-    stop_reason: result.stopReason, ...(evaluation ? { test_accuracy: String(evaluation.accuracy) } : {}),
+    stop_reason: result.stopReason, ...(evaluation ? { test_accuracy: String(evaluation.accuracy) } : {}), ...regressionMetadata(fit),
     ...(classBias ? { class_bias: JSON.stringify(classBias) } : {}),
   });
   if (ctx.mode === "json") {
     ctx.json({
       command: "train", architecture: model.architecture, params: model.parameterCount, out,
-      accuracy: evaluation?.accuracy ?? null, ...testErrors(evaluation), stopReason: result.stopReason, steps: result.steps, history: result.history,
+      accuracy: evaluation?.accuracy ?? null, ...testErrors(evaluation), ...regressionJson(fit), stopReason: result.stopReason, steps: result.steps, history: result.history,
     });
   } else {
     if (result.stopReason === "aborted") ctx.say(`stopped by ${ctx.stopped().by} after ${result.steps} steps; the model so far is saved`);
-    ctx.say(`test accuracy ${percent(evaluation?.accuracy)}${errorsText(evaluation)}; saved ${out}`);
+    ctx.say(fit ? `test ${regressionText(fit)}; saved ${out}` : `test accuracy ${percent(evaluation?.accuracy)}${errorsText(evaluation)}; saved ${out}`);
   }
   model.dispose();
   return result.stopReason === "aborted" ? ctx.stopped().code : 0;

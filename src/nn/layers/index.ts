@@ -13,6 +13,7 @@ import { DROPOUT, type DropoutSpec } from "./dropout.js";
 import { FLATTEN, type FlattenSpec } from "./flatten.js";
 import { sizeOf, type Layer, type LayerKind, type Placement, type Shape } from "./layer.js";
 import { POOL2D, type Pool2dSpec } from "./pool2d.js";
+import { STANDARDIZE, type StandardizeSpec } from "./standardize.js";
 
 export { activation, relu, leakyRelu, tanh, sigmoid, gelu, ACTIVATIONS, type ActivationName, type ActivationSpec } from "./activation.js";
 export { batchNorm, type BatchNormSpec } from "./batchnorm.js";
@@ -21,9 +22,10 @@ export { dense, type DenseSpec } from "./dense.js";
 export { dropout, type DropoutSpec } from "./dropout.js";
 export { flatten, type FlattenSpec } from "./flatten.js";
 export { maxPool2d, avgPool2d, type Pool2dSpec } from "./pool2d.js";
+export { standardize, type StandardizeSpec } from "./standardize.js";
 export { INIT_NAMES, type InitName, type Shape } from "./layer.js";
 
-export type LayerSpec = DenseSpec | ActivationSpec | DropoutSpec | Conv2dSpec | Pool2dSpec | BatchNormSpec | FlattenSpec;
+export type LayerSpec = DenseSpec | ActivationSpec | DropoutSpec | Conv2dSpec | Pool2dSpec | BatchNormSpec | FlattenSpec | StandardizeSpec;
 export type LayerType = LayerSpec["type"];
 
 /** The spec type whose `type` can be T (Pool2dSpec for both "maxPool2d" and "avgPool2d"). */
@@ -39,6 +41,7 @@ const KINDS: { [T in LayerType]: LayerKind<SpecOf<T>> } = {
   activation: ACTIVATION,
   dropout: DROPOUT,
   flatten: FLATTEN,
+  standardize: STANDARDIZE,
 };
 
 /** The kind of a spec, or an OptionError naming the unknown type. */
