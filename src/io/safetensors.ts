@@ -64,7 +64,7 @@ export interface SafetensorsFile {
 export interface TensorToEncode {
   name: string;
   shape: readonly number[];
-  data: Float32Array | Float64Array | Int32Array | Uint8Array;
+  data: Float32Array | Float64Array | Int32Array | Uint8Array | Int8Array;
 }
 
 const SIZES: Record<SafetensorsDtype, number> = {
@@ -364,8 +364,9 @@ function codePointOrder(a: string, b: string): number {
   return x.length - y.length;
 }
 
-function dtypeOf(data: unknown): "F32" | "F64" | "I32" | "U8" | undefined {
+function dtypeOf(data: unknown): "F32" | "F64" | "I32" | "U8" | "I8" | undefined {
   if (data instanceof Float32Array) return "F32";
+  if (data instanceof Int8Array) return "I8";
   if (data instanceof Float64Array) return "F64";
   if (data instanceof Int32Array) return "I32";
   if (data instanceof Uint8Array) return "U8";
@@ -391,7 +392,7 @@ export function encodeSafetensors(tensors: readonly TensorToEncode[], metadata: 
     if (seen.has(name)) throw new ArgumentError(`${op}: two tensors are named ${quoteInput(name)}`);
     seen.add(name);
     const dtype = dtypeOf(t.data);
-    if (!dtype) throw new ArgumentError(`${op}: ${clipInput(name)}: data must be a Float32Array, Float64Array, Int32Array or Uint8Array`);
+    if (!dtype) throw new ArgumentError(`${op}: ${clipInput(name)}: data must be a Float32Array, Float64Array, Int32Array, Uint8Array or Int8Array`);
     const shape: readonly number[] = t.shape;
     if (!Array.isArray(shape) || !shape.every((d: unknown) => Number.isSafeInteger(d) && (d as number) >= 0)) {
       throw new ArgumentError(`${op}: ${clipInput(name)}: shape must be an array of integers ≥ 0; got ${describeJson(shape)}`);
