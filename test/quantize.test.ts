@@ -116,6 +116,7 @@ describe.each([1, 2])("a trained MLP (seed %i)", (seed) => {
     expectSameBits(again.logits(x), logits, "reloaded logits");
     const student = await loadStudent(bytes);
     expect(student.metadata.note).toBe("int8 test");
+    expect(student.quantization).toEqual({ weights: "int8", activations: "int8" });
     expectSameBits(student.logits(x), logits, "infer logits");
     expectSameBits(student.probabilities(x, { temperature: 2 }), int8.probabilities(x, { temperature: 2 }), "infer probabilities");
     expect(Array.from(student.predict(x.subarray(0, 784), 1))).toEqual(Array.from(int8.predict(x.subarray(0, 784))));

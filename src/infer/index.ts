@@ -9,7 +9,6 @@
  */
 export { loadStudent, type LoadStudentOptions, type StudentSource } from "./load.js";
 export { Student } from "./student.js";
-export { QuantizedStudent } from "./quantized-student.js";
 export {
   DistillError, ShapeError, NonFiniteError, OptionError, ArgumentError, FormatError, RuntimeSupportError, OutOfMemoryError,
   WasmLoadError, type ErrorCode,

@@ -13,7 +13,6 @@ import { checkOptions, oneOf } from "../options/schema.js";
 import { readBytes } from "../runtime/files.js";
 import { inferKernels } from "./kernels.js";
 import { isQuantizedFile, readQuantizedFile } from "../quantize/file.js";
-import { QuantizedStudent } from "./quantized-student.js";
 import { Student } from "./student.js";
 
 /** A model file's bytes, or its location (a URL, a URL string or a path). */
@@ -31,12 +30,12 @@ const OPTIONS = { activation: oneOf([...ACTIVATIONS, "none"]) };
 
 /**
  * Reads a model file and loads it on a fresh instance of the inference kernels: a float
- * model as a `Student`, a quantized one (int8 weights, `quantization` metadata) as a
- * `QuantizedStudent` with the same methods. A file that is not a model (bad bytes, missing
+ * model, or a quantized one (int8 weights, `quantization` metadata: `student.quantization`
+ * says which), as a `Student`. A file that is not a model (bad bytes, missing
  * or misshapen tensors, a dtype other than F32, F16, BF16 or F64, or I8 outside a quantized
  * file) is a FormatError naming the problem; an unreadable location an ArgumentError.
  */
-export async function loadStudent(source: StudentSource, options: LoadStudentOptions = {}): Promise<Student | QuantizedStudent> {
+export async function loadStudent(source: StudentSource, options: LoadStudentOptions = {}): Promise<Student> {
   const op = "loadStudent";
   const { activation = "relu" } = checkOptions(op, OPTIONS, options);
   // The kernels compile while the file is read; a failure of either is reported, the file's first.
@@ -46,10 +45,10 @@ export async function loadStudent(source: StudentSource, options: LoadStudentOpt
   const file = decodeSafetensors(bytes, name, { copy: false }); // the weights are copied into wasm
   if (isQuantizedFile(file.metadata)) {
     const net = readQuantizedFile(file, name);
-    return new QuantizedStudent(await kernels, net, file.metadata);
+    return new Student(await kernels, { net }, file.metadata);
   }
   const { plan, tensors, metadata } = planModelFile(file, activation, name);
-  return new Student(await kernels, plan, tensors, metadata);
+  return new Student(await kernels, { plan, tensors }, metadata);
 }
 
 /** The file's bytes and the name its errors give it. */
