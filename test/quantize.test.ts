@@ -183,6 +183,23 @@ describe("errors", () => {
     expect(() => other.logits(x)).toThrow(ArgumentError);
   });
 
+  it("bad input is refused before any wasm call", () => {
+    let calls = 0;
+    // The exports object is frozen: a copy whose functions count their calls.
+    const kernels = Object.fromEntries(Object.entries(engine.kernels).map(([key, value]) =>
+      [key, typeof value === "function" ? (...args: unknown[]) => (calls++, (value as (...a: unknown[]) => unknown)(...args)) : value]));
+    const counted = quantizedFromSafetensors(bytes, { engine: { ...engine, kernels } as unknown as Engine });
+    calls = 0;
+    expect(() => counted.logits(new Float32Array(7))).toThrow(ShapeError);
+    expect(() => counted.predict(Float32Array.of(1, 2, 3, 4, 5, NaN))).toThrow(NonFiniteError);
+    expect(() => counted.probabilities(x, { temperature: -1 })).toThrow(OptionError);
+    expect(() => counted.logits("abc" as unknown as Float32Array)).toThrow(ArgumentError);
+    expect(calls).toBe(0);
+    counted.logits(x);
+    expect(calls).toBeGreaterThan(0); // the counter sees the kernels
+    counted.dispose();
+  });
+
   it("files: the wrong loader, bad tensors and bad metadata are FormatErrors in both packages", async () => {
     expect(() => modelFromSafetensors(bytes, { engine })).toThrow(/quantized model file/);
     expect(() => modelFromSafetensors(bytes, { engine })).toThrow(FormatError);
