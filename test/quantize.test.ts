@@ -125,6 +125,25 @@ describe.each([1, 2])("a trained MLP (seed %i)", (seed) => {
     student.dispose();
   });
 
+  it("fp16 weights: accuracy within 1 point, half the file, the same bits through distill-wasm/infer", async () => {
+    const half = quantize(model, undefined, { weights: "fp16" });
+    expect(half.activations).toBe("float");
+    const halfAccuracy = accuracy(half.predict(data.test.x), data.test.y);
+    const bytes = half.toSafetensors();
+    const floatBytes = modelToSafetensors(model).length;
+    console.log(`[quantize seed ${seed}] fp16: test accuracy ${halfAccuracy} (float ${floatAccuracy}), file ${bytes.length} bytes (${(floatBytes / bytes.length).toFixed(2)}×)`);
+    expect(Math.abs(halfAccuracy - floatAccuracy)).toBeLessThanOrEqual(0.01);
+    expect(floatBytes / bytes.length).toBeGreaterThan(1.9);
+    expect(decodeSafetensors(bytes).tensors.get("0.weight")!.dtype).toBe("F16");
+    const x = data.test.x.subarray(0, 260 * 784);
+    const student = await loadStudent(bytes);
+    expect(student.quantization).toEqual({ weights: "fp16", activations: "float" });
+    expectSameBits(student.logits(x), half.logits(x), "fp16 logits through infer");
+    expectSameBits(quantizedFromSafetensors(bytes, { engine }).logits(x), half.logits(x), "fp16 logits reloaded");
+    student.dispose();
+    half.dispose();
+  });
+
   it.runIf(relaxedAvailable)("gives the same logits on the relaxed build (integer math is exact)", async () => {
     const relaxed = await loadBuild("relaxed");
     const x = data.test.x.subarray(0, 100 * 784);
@@ -169,6 +188,10 @@ describe("errors", () => {
     expect(() => quantize(m, Float32Array.of(1, 2, 3, NaN, 5, 6))).toThrow(NonFiniteError);
     expect(() => quantize(m, x, { activations: "int4" as "int8" })).toThrow(OptionError);
     expect(() => quantize(m, x, { weights: "int4" as "int8" })).toThrow(OptionError);
+    expect(() => quantize(m, x, { weights: "fp16", activations: "int8" })).toThrow(OptionError);
+    const huge = mlp([6, 3], { engine });
+    huge.setParameter("0.weight", new Float32Array(18).fill(1e5));
+    expect(() => quantize(huge, undefined, { weights: "fp16" })).toThrow(/half-precision range/);
     const gone = mlp([6, 3], { engine });
     gone.dispose();
     expect(() => quantize(gone, x)).toThrow(ArgumentError);

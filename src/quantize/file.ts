@@ -5,9 +5,11 @@
  *   "<i>.weight_scale" F32 (out)      per-output-channel scale: w ≈ weight · weight_scale[:, None]
  *   "<i>.bias"         F32 (out)
  *   "<i>.input_scale"  F32 [1]        per-tensor scale of the layer's input (int8 activations only)
+ * or, with fp16 weights, "<i>.weight" F16 (out, in) and "<i>.bias" F32 (out) only.
  * `__metadata__` as a float model file (format, distill_wasm_version, architecture,
  * input_shape for images, the caller's keys) plus
  *   quantization  JSON {"weights":"int8","activations":"int8"|"float","scheme":"symmetric"}
+ *                 or {"weights":"fp16","activations":"float"}
  * Read by `loadQuantized` (the full library) and `loadStudent` (distill-wasm/infer), both
  * through `readQuantizedFile`, which checks every tensor (dtype, shape, finite positive scales).
  */
@@ -18,6 +20,7 @@ import type { LayerSpec } from "../nn/layers/index.js";
 import { cleanSpec } from "../nn/layers/index.js";
 import { quantizableLayers, UNSUPPORTED_HINT } from "./layers.js";
 import type { ActivationFormat, QuantizedLayer, QuantizedNet } from "./net.js";
+import { halfBits } from "./weights.js";
 
 /** Metadata keys the library writes; the caller may not set them. */
 const RESERVED = ["format", "distill_wasm_version", "architecture", "input_shape", "quantization"];
@@ -34,7 +37,7 @@ export function encodeQuantized(net: QuantizedNet, version: string, extra: Recor
     format: "pt",
     distill_wasm_version: version,
     architecture: JSON.stringify(net.specs),
-    quantization: JSON.stringify({ weights: net.weights, activations: net.activations, scheme: "symmetric" }),
+    quantization: JSON.stringify(net.weights === "fp16" ? { weights: "fp16", activations: "float" } : { weights: net.weights, activations: net.activations, scheme: "symmetric" }),
   };
   if (net.inputShape.length === 3) metadata.input_shape = JSON.stringify(net.inputShape);
   for (const [key, value] of Object.entries(extra)) {
@@ -47,8 +50,9 @@ export function encodeQuantized(net: QuantizedNet, version: string, extra: Recor
   const tensors: TensorToEncode[] = [];
   net.layers.forEach((l, i) => {
     if (l.type !== "dense") return;
-    tensors.push({ name: `${i}.weight`, shape: [l.outputs, l.inputs], data: l.weight });
-    tensors.push({ name: `${i}.weight_scale`, shape: [l.outputs], data: l.weightScale });
+    if (l.weight instanceof Float32Array) tensors.push({ name: `${i}.weight`, shape: [l.outputs, l.inputs], data: halfBits(l.weight), dtype: "F16" });
+    else tensors.push({ name: `${i}.weight`, shape: [l.outputs, l.inputs], data: l.weight });
+    if (l.weightScale) tensors.push({ name: `${i}.weight_scale`, shape: [l.outputs], data: l.weightScale });
     tensors.push({ name: `${i}.bias`, shape: [l.outputs], data: l.bias });
     if (l.inputScale !== undefined) tensors.push({ name: `${i}.input_scale`, shape: [1], data: Float32Array.of(l.inputScale) });
   });
@@ -60,8 +64,10 @@ export function readQuantizedFile(file: SafetensorsFile, name: string): Quantize
   const { tensors, metadata } = file;
   const fail = (problem: string) => new FormatError(`${name}: ${problem}`);
   const q = parseJson(metadata.quantization, "quantization", fail) as { weights?: unknown; activations?: unknown } | null;
-  if (typeof q !== "object" || q === null || q.weights !== "int8" || (q.activations !== "int8" && q.activations !== "float")) {
-    throw fail(`the quantization metadata must say {"weights":"int8","activations":"int8" or "float"}; got ${metadata.quantization}`);
+  const int8 = q?.weights === "int8" && (q.activations === "int8" || q.activations === "float");
+  const fp16 = q?.weights === "fp16" && q.activations === "float";
+  if (typeof q !== "object" || q === null || !(int8 || fp16)) {
+    throw fail(`the quantization metadata must say {"weights":"int8","activations":"int8" or "float"} or {"weights":"fp16","activations":"float"}; got ${metadata.quantization}`);
   }
   const activations = q.activations as ActivationFormat;
   if (metadata.architecture === undefined) throw fail("a quantized model file needs architecture metadata");
@@ -82,7 +88,7 @@ export function readQuantizedFile(file: SafetensorsFile, name: string): Quantize
   if ("unsupported" in layers) throw fail(`layer ${layers.unsupported} is ${layers.type}: ${UNSUPPORTED_HINT}`);
 
   const expected = new Set<string>();
-  const take = (tensorName: string, dtype: "I8" | "F32", shape: number[]): SafetensorsTensor => {
+  const take = (tensorName: string, dtype: "I8" | "F16" | "F32", shape: number[]): SafetensorsTensor => {
     expected.add(tensorName);
     const t = tensors.get(tensorName);
     if (!t) throw fail(`missing tensor ${JSON.stringify(tensorName)} (${dtype}, shape [${shape.join(", ")}])`);
@@ -92,14 +98,20 @@ export function readQuantizedFile(file: SafetensorsFile, name: string): Quantize
     }
     return t;
   };
-  const floats = (tensorName: string, shape: number[], positive: boolean): Float32Array => {
-    const data = (take(tensorName, "F32", shape).data as Float32Array).slice();
+  const floats = (tensorName: string, shape: number[], positive: boolean, dtype: "F32" | "F16" = "F32"): Float32Array => {
+    const data = (take(tensorName, dtype, shape).data as Float32Array).slice(); // F16 is decoded to f32
     const bad = data.findIndex((v) => !Number.isFinite(v) || (positive && !(v > 0)));
     if (bad >= 0) throw fail(`tensor ${JSON.stringify(tensorName)} holds ${data[bad]} at index ${bad}; it must be ${positive ? "finite and > 0" : "finite"}`);
     return data;
   };
   const out: QuantizedLayer[] = layers.shapes.map((s, i) => {
     if (s.type !== "dense") return s;
+    if (fp16) {
+      return {
+        type: "dense", inputs: s.inputs, outputs: s.outputs, weight: floats(`${i}.weight`, [s.outputs, s.inputs], false, "F16"),
+        weightScale: undefined, bias: floats(`${i}.bias`, [s.outputs], false), inputScale: undefined,
+      };
+    }
     return {
       type: "dense", inputs: s.inputs, outputs: s.outputs,
       weight: (take(`${i}.weight`, "I8", [s.outputs, s.inputs]).data as Int8Array).slice(),
@@ -113,7 +125,7 @@ export function readQuantizedFile(file: SafetensorsFile, name: string): Quantize
   }
   return {
     specs: layers.specs, inputShape: layers.inputShape, inputs: layers.inputs, outputs: layers.outputs, layers: out,
-    weights: "int8", activations,
+    weights: fp16 ? "fp16" : "int8", activations,
   };
 }
 

@@ -7,6 +7,8 @@
  *                         s_x = max|x| / 127, x the layer's input over the calibration rows
  *                         (the float model run on them); integer products, int32 sums
  *   activations "float"   the int8 weights dequantized once, float compute (storage only)
+ *   weights "fp16"        half-precision weights (rounded to nearest, ties to even), float
+ *                         compute; activations must be "float" (the default with fp16)
  * Biases stay float32. Every argument is checked before any wasm call.
  */
 import { Dataset } from "../data/dataset.js";
@@ -16,17 +18,17 @@ import { checkOptions, oneOf } from "../options/schema.js";
 import { requireArray, requireFinite, rowsOf, type FloatArray } from "../validate.js";
 import { quantizableLayers, UNSUPPORTED_HINT } from "./layers.js";
 import { QuantizedModel } from "./model.js";
-import type { ActivationFormat, QuantizedLayer } from "./net.js";
-import { quantizeRows, symmetricScale } from "./weights.js";
+import type { ActivationFormat, QuantizedLayer, WeightFormat } from "./net.js";
+import { quantizeRows, roundToHalf, symmetricScale } from "./weights.js";
 
 export interface QuantizeOptions {
-  /** Weight storage: "int8" (default). */
-  weights?: "int8";
-  /** "int8" (default: integer compute, needs calibration rows) or "float" (int8 storage, float compute). */
+  /** Weight storage: "int8" (default) or "fp16" (half precision, float compute). */
+  weights?: WeightFormat;
+  /** "int8" (default with int8 weights: integer compute, needs calibration rows) or "float" (float compute; the only choice with fp16). */
   activations?: ActivationFormat;
 }
 
-const OPTIONS = { weights: oneOf(["int8"]), activations: oneOf(["int8", "float"]) };
+const OPTIONS = { weights: oneOf(["int8", "fp16"]), activations: oneOf(["int8", "float"]) };
 /** Calibration rows per forward pass. */
 const CHUNK = 256;
 
@@ -37,7 +39,8 @@ const CHUNK = 256;
  */
 export function quantize(model: Sequential, calibration: Dataset | FloatArray | undefined, options: QuantizeOptions = {}): QuantizedModel {
   const op = "quantize";
-  const { activations = "int8" } = checkOptions(op, OPTIONS, options);
+  const { weights = "int8", activations = weights === "fp16" ? "float" : "int8" } = checkOptions(op, OPTIONS, options);
+  if (weights === "fp16" && activations !== "float") throw new OptionError(`${op}: weights "fp16" compute in float: activations must be "float"; got "${activations}"`);
   model.ensureAlive();
   const layers = quantizableLayers(model.specs, model.inputShape);
   if ("unsupported" in layers) throw new OptionError(`${op}: layer ${layers.unsupported} is ${layers.type}: ${UNSUPPORTED_HINT}`);
@@ -45,6 +48,11 @@ export function quantize(model: Sequential, calibration: Dataset | FloatArray | 
   const maxAbs = rows ? inputMaxAbs(model, rows, layers.shapes.map((s) => s.type === "dense")) : [];
   const out: QuantizedLayer[] = layers.shapes.map((s, i) => {
     if (s.type !== "dense") return s;
+    if (weights === "fp16") {
+      const half = roundToHalf(model.getParameter(`${i}.weight`));
+      if (!half) throw new OptionError(`${op}: tensor "${i}.weight" holds values beyond the half-precision range (±65504); use weights "int8"`);
+      return { type: "dense", inputs: s.inputs, outputs: s.outputs, weight: half, weightScale: undefined, bias: model.getParameter(`${i}.bias`), inputScale: undefined };
+    }
     const { weight, scale } = quantizeRows(model.getParameter(`${i}.weight`), s.outputs, s.inputs);
     return {
       type: "dense", inputs: s.inputs, outputs: s.outputs, weight, weightScale: scale, bias: model.getParameter(`${i}.bias`),
@@ -53,7 +61,7 @@ export function quantize(model: Sequential, calibration: Dataset | FloatArray | 
   });
   return new QuantizedModel({
     specs: layers.specs, inputShape: layers.inputShape, inputs: layers.inputs, outputs: layers.outputs, layers: out,
-    weights: "int8", activations,
+    weights, activations,
   }, { engine: model.engine });
 }
 

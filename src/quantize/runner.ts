@@ -7,7 +7,7 @@
  *   quantize_i8(q, x, rows·in, s_x)               x (rows, in) f32 → q (rows, in) int8
  *   gemm_i8_nt(acc, q, w, rows, out, in, …)        w (out, in) int8 → acc (rows, out) int32
  *   dequantize_i32(y, acc, s_w, b, rows, out, s_x, relu)  → y (rows, out) f32
- * with float activations: gemm_nt on the weights dequantized once to f32. A ReLU right after
+ * with float activations: gemm_nt on the weights dequantized once to f32 (or fp16 weights widened to f32). A ReLU right after
  * a dense layer runs inside that layer's last kernel; other activations run in place.
  *
  * Memory (heap of the kernel instance, byte offsets):
@@ -122,12 +122,14 @@ export class Int8Runner {
   // ---------------------------------------------------------------- internals
 
   private place(l: QuantizedDense, relu: boolean): Placed {
+    const w = l.weight;
     const float = l.inputScale === undefined;
-    const weight = this.take(float ? l.weight.length * 4 : l.weight.length, this.owned);
-    if (float) this.f32(weight, l.weight.length).set(dequantizeRows(l.weight, l.weightScale, l.inputs));
-    else new Int8Array(this.kernels!.memory.buffer, weight, l.weight.length).set(l.weight);
+    const weight = this.take(float ? w.length * 4 : w.length, this.owned);
+    if (w instanceof Float32Array) this.f32(weight, w.length).set(w); // fp16 weights, as f32
+    else if (float) this.f32(weight, w.length).set(dequantizeRows(w, l.weightScale!, l.inputs));
+    else new Int8Array(this.kernels!.memory.buffer, weight, w.length).set(w);
     const scale = this.take(l.outputs * 4, this.owned);
-    this.f32(scale, l.outputs).set(l.weightScale);
+    this.f32(scale, l.outputs).set(l.weightScale ?? new Float32Array(l.outputs).fill(1));
     const bias = this.take(l.outputs * 4, this.owned);
     this.f32(bias, l.outputs).set(l.bias);
     return { layer: l, weight, scale, bias, relu };

@@ -1,7 +1,9 @@
 /**
  * Symmetric int8 quantization of float values, in JavaScript (float64 arithmetic is the
- * same on every engine): per output channel for weights, per tensor for activation scales.
+ * same on every engine): per output channel for weights, per tensor for activation scales;
+ * and rounding to half precision for fp16 weights.
  */
+import { f32ToF16Bits, roundToF16 } from "../io/float16.js";
 
 /** Round half to even (Math.round rounds half up). */
 export function roundHalfEven(v: number): number {
@@ -35,6 +37,20 @@ export function quantizeRows(w: Float32Array, outputs: number, inputs: number): 
     }
   }
   return { weight, scale };
+}
+
+/**
+ * w rounded to the nearest half-precision values (ties to even), as f32; `undefined` when a
+ * value is beyond the half range (±65504), where it would become infinite.
+ */
+export function roundToHalf(w: Float32Array): Float32Array | undefined {
+  const out = roundToF16(w);
+  return out.every(Number.isFinite) ? out : undefined;
+}
+
+/** Half-precision bits of values that are exact halves (roundToHalf's output). */
+export function halfBits(w: Float32Array): Uint16Array {
+  return Uint16Array.from(w, (v) => f32ToF16Bits(v));
 }
 
 /** The float weights an int8 layer stands for: weight[j][p] · scale[j], rounded to f32 once. */
