@@ -44,17 +44,73 @@
 }
 
 /**
+ * Rows i and i+1 of y against weight rows j..j+3: eight sums, each weight vector loaded once
+ * for both rows and each row vector once for the four weight rows, 16 inputs per step.
+ */
+// @ts-ignore: decorator
+@inline function tile2x4(y: usize, x: usize, w: usize, i: i32, j: i32, k: i32, ldx: i32, wStride: usize, ldy: i32): void {
+  const k16 = k & ~15;
+  const xr0 = x + <usize>i * <usize>ldx;
+  const xr1 = xr0 + <usize>ldx;
+  const w0 = w + <usize>j * wStride;
+  const w1 = w0 + wStride;
+  const w2 = w1 + wStride;
+  const w3 = w2 + wStride;
+  let a00 = i32x4.splat(0), a01 = i32x4.splat(0), a02 = i32x4.splat(0), a03 = i32x4.splat(0);
+  let a10 = i32x4.splat(0), a11 = i32x4.splat(0), a12 = i32x4.splat(0), a13 = i32x4.splat(0);
+  for (let p = 0; p < k16; p += 16) {
+    const x0 = v128.load(xr0 + <usize>p);
+    const x1 = v128.load(xr1 + <usize>p);
+    const x0l = i16x8.extend_low_i8x16_s(x0), x0h = i16x8.extend_high_i8x16_s(x0);
+    const x1l = i16x8.extend_low_i8x16_s(x1), x1h = i16x8.extend_high_i8x16_s(x1);
+    let wv = v128.load(w0 + <usize>p);
+    let wl = i16x8.extend_low_i8x16_s(wv), wh = i16x8.extend_high_i8x16_s(wv);
+    a00 = i32x4.add(i32x4.add(a00, i32x4.dot_i16x8_s(x0l, wl)), i32x4.dot_i16x8_s(x0h, wh));
+    a10 = i32x4.add(i32x4.add(a10, i32x4.dot_i16x8_s(x1l, wl)), i32x4.dot_i16x8_s(x1h, wh));
+    wv = v128.load(w1 + <usize>p);
+    wl = i16x8.extend_low_i8x16_s(wv); wh = i16x8.extend_high_i8x16_s(wv);
+    a01 = i32x4.add(i32x4.add(a01, i32x4.dot_i16x8_s(x0l, wl)), i32x4.dot_i16x8_s(x0h, wh));
+    a11 = i32x4.add(i32x4.add(a11, i32x4.dot_i16x8_s(x1l, wl)), i32x4.dot_i16x8_s(x1h, wh));
+    wv = v128.load(w2 + <usize>p);
+    wl = i16x8.extend_low_i8x16_s(wv); wh = i16x8.extend_high_i8x16_s(wv);
+    a02 = i32x4.add(i32x4.add(a02, i32x4.dot_i16x8_s(x0l, wl)), i32x4.dot_i16x8_s(x0h, wh));
+    a12 = i32x4.add(i32x4.add(a12, i32x4.dot_i16x8_s(x1l, wl)), i32x4.dot_i16x8_s(x1h, wh));
+    wv = v128.load(w3 + <usize>p);
+    wl = i16x8.extend_low_i8x16_s(wv); wh = i16x8.extend_high_i8x16_s(wv);
+    a03 = i32x4.add(i32x4.add(a03, i32x4.dot_i16x8_s(x0l, wl)), i32x4.dot_i16x8_s(x0h, wh));
+    a13 = i32x4.add(i32x4.add(a13, i32x4.dot_i16x8_s(x1l, wl)), i32x4.dot_i16x8_s(x1h, wh));
+  }
+  const o0 = y + ((<usize>i * <usize>ldy + <usize>j) << 2);
+  const o1 = o0 + (<usize>ldy << 2);
+  store<i32>(o0, sum4(a00) + dotTail(xr0, w0, k16, k));
+  store<i32>(o0, sum4(a01) + dotTail(xr0, w1, k16, k), 4);
+  store<i32>(o0, sum4(a02) + dotTail(xr0, w2, k16, k), 8);
+  store<i32>(o0, sum4(a03) + dotTail(xr0, w3, k16, k), 12);
+  store<i32>(o1, sum4(a10) + dotTail(xr1, w0, k16, k));
+  store<i32>(o1, sum4(a11) + dotTail(xr1, w1, k16, k), 4);
+  store<i32>(o1, sum4(a12) + dotTail(xr1, w2, k16, k), 8);
+  store<i32>(o1, sum4(a13) + dotTail(xr1, w3, k16, k), 12);
+}
+
+/**
  * y (rows, ldy≥n) int32 = x (rows, ldx≥k) int8 · w (n, ldw≥k) int8 ᵀ — w stored (out, in) as
- * a dense layer's weight. Strides are in elements; no alignment is needed. Each output is
- * computed for one row against four weight rows at a time, 16 inputs per step.
+ * a dense layer's weight. Strides are in elements; no alignment is needed. Pairs of rows run
+ * against four weight rows at a time (tile2x4); a last odd row, and the last n mod 4 outputs,
+ * one row against four or one weight row, 16 inputs per step.
  */
 export function gemm_i8_nt(y: usize, x: usize, w: usize, rows: i32, n: i32, k: i32, ldx: i32, ldw: i32, ldy: i32): void {
   const k16 = k & ~15;
   const wStride = <usize>ldw;
-  for (let i = 0; i < rows; i++) {
-    const xr = x + <usize>i * <usize>ldx;
-    const yr = y + ((<usize>i * <usize>ldy) << 2);
-    let j = 0;
+  const n4 = n & ~3;
+  let i = 0;
+  for (; i + 2 <= rows; i += 2) {
+    for (let j = 0; j < n4; j += 4) tile2x4(y, x, w, i, j, k, ldx, wStride, ldy);
+  }
+  for (let r = 0; r < rows; r++) {
+    const xr = x + <usize>r * <usize>ldx;
+    const yr = y + ((<usize>r * <usize>ldy) << 2);
+    // rows below i are done up to n4 by the tiles; the rest of the row starts at column n4
+    let j = r < i ? n4 : 0;
     for (; j + 4 <= n; j += 4) {
       const w0 = w + <usize>j * wStride;
       const w1 = w0 + wStride;
