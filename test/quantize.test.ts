@@ -140,6 +140,10 @@ describe.each([1, 2])("a trained MLP (seed %i)", (seed) => {
     expect(student.quantization).toEqual({ weights: "fp16", activations: "float" });
     expectSameBits(student.logits(x), half.logits(x), "fp16 logits through infer");
     expectSameBits(quantizedFromSafetensors(bytes, { engine }).logits(x), half.logits(x), "fp16 logits reloaded");
+    // below 4 rows the float compute runs on packed panels: the same bits as the big batch's rows
+    const first3 = x.subarray(0, 3 * 784);
+    expectSameBits(half.logits(first3), half.logits(x).subarray(0, 30), "fp16 logits of 3 rows");
+    expectSameBits(student.logits(first3.subarray(0, 784)), half.logits(x).subarray(0, 10), "fp16 logits of 1 row through infer");
     student.dispose();
     half.dispose();
   });

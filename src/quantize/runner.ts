@@ -7,11 +7,13 @@
  *   quantize_i8(q, x, rows·in, s_x)               x (rows, in) f32 → q (rows, in) int8
  *   gemm_i8_nt(acc, q, w, rows, out, in, …)        w (out, in) int8 → acc (rows, out) int32
  *   dequantize_i32(y, acc, s_w, b, rows, out, s_x, relu)  → y (rows, out) f32
- * with float activations: gemm_nt on the weights dequantized once to f32 (or fp16 weights widened to f32). A ReLU right after
+ * with float activations: gemm_nt on the weights dequantized once to f32 (or fp16 weights widened
+ * to f32), and below 4 rows gemm_panels on them packed into panels on first use (same bits). A ReLU right after
  * a dense layer runs inside that layer's last kernel; other activations run in place.
  *
  * Memory (heap of the kernel instance, byte offsets):
- *   per dense layer: weight (out·in int8, or f32 when dequantized), scales (out f32), bias (out f32);
+ *   per dense layer: weight (out·in int8, or f32 when dequantized), scales (out f32), bias (out f32),
+ *   with float compute the panels (panels_length(in, out) f32) once a call has fewer than 4 rows;
  *   for a batch capacity of `rows`: two f32 activation buffers (rows·widest), the int8 row
  *   buffer (rows·widest), the int32 sums (rows·widest) and the class ids (rows i32).
  */
@@ -24,7 +26,7 @@ import { dequantizeRows } from "./weights.js";
 export type Int8Kernels = Pick<
   KernelExports,
   | "memory" | "heap_alloc" | "heap_free" | "heap_used"
-  | "quantize_i8" | "gemm_i8_nt" | "dequantize_i32" | "gemm_nt"
+  | "quantize_i8" | "gemm_i8_nt" | "dequantize_i32" | "gemm_nt" | "panels_length" | "pack_panels" | "gemm_panels"
   | "relu_forward" | "leaky_relu_forward" | "tanh_forward" | "sigmoid_forward" | "gelu_forward"
   | "softmax_forward" | "argmax"
 >;
@@ -41,6 +43,8 @@ interface Placed {
   bias: number;
   /** a ReLU follows: applied in this layer's last kernel, the activation layer skipped */
   relu: boolean;
+  /** float compute: the f32 weights packed into panels for fewer than 4 rows, made on first use (0 = not yet) */
+  panels: number;
 }
 
 export class Int8Runner {
@@ -132,7 +136,7 @@ export class Int8Runner {
     this.f32(scale, l.outputs).set(l.weightScale ?? new Float32Array(l.outputs).fill(1));
     const bias = this.take(l.outputs * 4, this.owned);
     this.f32(bias, l.outputs).set(l.bias);
-    return { layer: l, weight, scale, bias, relu };
+    return { layer: l, weight, scale, bias, relu, panels: 0 };
   }
 
   private rows(op: string, x: FloatArray): number {
@@ -165,8 +169,16 @@ export class Int8Runner {
     for (const s of this.steps) {
       if ("layer" in s) {
         const l = s.layer;
-        if (l.inputScale === undefined) {
-          k.gemm_nt(other, cur, s.weight, s.bias, n, l.outputs, l.inputs, l.inputs, l.inputs, l.outputs, s.relu ? GEMM_RELU : 0);
+        const flags = s.relu ? GEMM_RELU : 0;
+        if (l.inputScale === undefined && n < 4) {
+          // As Sequential: a few rows against weights packed once (the same bits as gemm_nt).
+          if (!s.panels) {
+            s.panels = this.take(k.panels_length(l.inputs, l.outputs) * 4, this.owned);
+            k.pack_panels(s.panels, s.weight, l.inputs, 1, l.inputs, l.outputs);
+          }
+          k.gemm_panels(other, cur, s.panels, s.bias, n, l.outputs, l.inputs, l.inputs, l.outputs, flags);
+        } else if (l.inputScale === undefined) {
+          k.gemm_nt(other, cur, s.weight, s.bias, n, l.outputs, l.inputs, l.inputs, l.inputs, l.outputs, flags);
         } else {
           k.quantize_i8(this.q, cur, n * l.inputs, l.inputScale);
           k.gemm_i8_nt(this.acc, this.q, s.weight, n, l.outputs, l.inputs, l.inputs, l.inputs, l.outputs);
