@@ -231,6 +231,8 @@ describe("errors", () => {
     expect(() => modelFromSafetensors(bytes, { engine })).toThrow(/quantized model file/);
     expect(() => modelFromSafetensors(bytes, { engine })).toThrow(FormatError);
     expect(() => quantizedFromSafetensors(modelToSafetensors(m), { engine })).toThrow(FormatError);
+    // a float model file cannot claim to be quantized
+    expect(() => modelToSafetensors(m, { quantization: "int8" })).toThrow(OptionError);
     const { tensors, metadata } = decodeSafetensors(bytes);
     const rewrite = (change: (t: Map<string, TensorToEncode>, meta: Record<string, string>) => void) => {
       const t = new Map([...tensors].map(([name, v]) => [name, { name, shape: v.shape, data: v.data as Float32Array | Int8Array }]));
