@@ -76,3 +76,7 @@ export {
 } from "./standardize";
 
 export { attention_map, attention_map_ref, attention_transfer, attention_transfer_ref } from "./attention";
+
+export {
+  gemm_i8_nt, gemm_i8_nt_ref, dequantize_i32, dequantize_i32_ref, quantize_i8, quantize_i8_ref,
+} from "./int8";

@@ -2,7 +2,8 @@
 // The forward kernels of every layer kind at inference (dense: gemm_nt, and gemm_panels on
 // weights packed by pack_panels for fewer than 4 rows; conv2d; max / average pooling;
 // batchNorm with running statistics; the activations), softmax and argmax for the outputs,
-// and the heap the loader allocates from. No training kernels, no `_ref` twins, no threads.
+// the int8 kernels of a quantized model (quantize_i8, gemm_i8_nt, dequantize_i32) and the
+// heap the loader allocates from. No training kernels, no `_ref` twins, no threads.
 //
 // Every name here is also in assembly/index.ts, exported from the same function of the same
 // file (assembly/abi-gen.mjs refuses anything else), so that this module computes what the
@@ -23,3 +24,5 @@ export { conv2d_forward } from "./conv";
 export { maxpool2d_forward, avgpool2d_forward } from "./pool";
 
 export { batchnorm_forward_eval } from "./batchnorm";
+
+export { quantize_i8, gemm_i8_nt, dequantize_i32 } from "./int8";

@@ -63,6 +63,10 @@ export {
   type ModelFileOptions, type ModelMetadata,
 } from "./io/index.js";
 export { parseCsv, loadCsv, npyToDataset, loadNpyDataset, type CsvOptions, type NpyDatasetOptions } from "./data/csv.js";
+export {
+  quantize, QuantizedModel, quantizedFromSafetensors, loadQuantized,
+  type QuantizeOptions, type QuantizedModelOptions, type ActivationFormat, type WeightFormat,
+} from "./quantize/index.js";
 export { encodeCheckpoint, decodeCheckpoint, checkpointToFile, readCheckpoint } from "./train/checkpoint-file.js";
 export * from "./errors.js";
 export type { FloatArray, LabelArray } from "./validate.js";

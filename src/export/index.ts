@@ -14,4 +14,4 @@ export {
   toTfjs, checkTfjsOptions, TFJS_WEIGHTS_FILE,
   type TfjsOptions, type TfjsExport, type TfjsModelJson, type TfjsWeightSpec,
 } from "./to-tfjs.js";
-export { f32ToF16Bits, f16BitsToNumber, roundToF16 } from "./float16.js";
+export { f32ToF16Bits, f16BitsToNumber, roundToF16 } from "../io/float16.js";

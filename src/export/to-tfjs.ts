@@ -16,7 +16,7 @@
 import { DISTILL_WASM_VERSION } from "../io/model-file.js";
 import type { Sequential } from "../nn/sequential.js";
 import { boolean, checkOptions, type Schema } from "../options/schema.js";
-import { f32ToF16Bits } from "./float16.js";
+import { f32ToF16Bits } from "../io/float16.js";
 import { architectureFacts, exportLayers } from "./layers.js";
 import { KerasGraph, TFJS_WRITERS, type KerasLayer, type KerasWeight } from "./tfjs-layers.js";
 

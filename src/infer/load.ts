@@ -6,11 +6,13 @@
  * `node:` modules are imported lazily (src/runtime/files.ts), so a browser bundle holds none.
  */
 import { ArgumentError } from "../errors.js";
-import { readModelFile } from "../io/model-plan.js";
+import { planModelFile } from "../io/model-plan.js";
+import { decodeSafetensors } from "../io/safetensors.js";
 import { ACTIVATIONS, type ActivationName } from "../nn/layers/index.js";
 import { checkOptions, oneOf } from "../options/schema.js";
 import { readBytes } from "../runtime/files.js";
 import { inferKernels } from "./kernels.js";
+import { isQuantizedFile, readQuantizedFile } from "../quantize/file.js";
 import { Student } from "./student.js";
 
 /** A model file's bytes, or its location (a URL, a URL string or a path). */
@@ -27,9 +29,11 @@ export interface LoadStudentOptions {
 const OPTIONS = { activation: oneOf([...ACTIVATIONS, "none"]) };
 
 /**
- * Reads a model file and loads it on a fresh instance of the inference kernels. A file that
- * is not a model (bad bytes, missing or misshapen tensors, a dtype other than F32, F16,
- * BF16 or F64) is a FormatError naming the problem; an unreadable location an ArgumentError.
+ * Reads a model file and loads it on a fresh instance of the inference kernels: a float
+ * model, or a quantized one (int8 weights, `quantization` metadata: `student.quantization`
+ * says which), as a `Student`. A file that is not a model (bad bytes, missing
+ * or misshapen tensors, a dtype other than F32, F16, BF16 or F64, or I8 outside a quantized
+ * file) is a FormatError naming the problem; an unreadable location an ArgumentError.
  */
 export async function loadStudent(source: StudentSource, options: LoadStudentOptions = {}): Promise<Student> {
   const op = "loadStudent";
@@ -38,8 +42,13 @@ export async function loadStudent(source: StudentSource, options: LoadStudentOpt
   const kernels = inferKernels();
   kernels.catch(() => {});
   const [bytes, name] = await read(op, source);
-  const { plan, tensors, metadata } = readModelFile(bytes, activation, name);
-  return new Student(await kernels, plan, tensors, metadata);
+  const file = decodeSafetensors(bytes, name, { copy: false }); // the weights are copied into wasm
+  if (isQuantizedFile(file.metadata)) {
+    const net = readQuantizedFile(file, name);
+    return new Student(await kernels, { net }, file.metadata);
+  }
+  const { plan, tensors, metadata } = planModelFile(file, activation, name);
+  return new Student(await kernels, { plan, tensors }, metadata);
 }
 
 /** The file's bytes and the name its errors give it. */

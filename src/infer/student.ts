@@ -3,7 +3,8 @@
  * instance of the inference kernels, walked as `Sequential.logits` walks them — rows in
  * chunks of 256, every layer's forward pass at inference, dense layers on fewer than 4 rows
  * through weights packed into panels once — so its outputs equal the full library's bit for
- * bit. Every input is checked (src/validate.ts) before any wasm call.
+ * bit. Every input is checked (src/validate.ts) before any wasm call. A quantized model file
+ * runs on src/quantize/runner.ts instead, as the full library's QuantizedModel does.
  *
  * Memory (byte offsets into the instance's linear memory, all from its heap):
  *   parameter block (blockLength floats), buffer block (bufferLength), and for a batch
@@ -19,6 +20,8 @@ import type { ModelMemory } from "../nn/layers/layer.js";
 import type { KernelExports } from "../runtime/abi.js";
 import { requireArray, requireDim, requireFinite, requireTemperature, rowsOf, type FloatArray } from "../validate.js";
 import type { InferKernelExports } from "./abi.generated.js";
+import type { ActivationFormat, QuantizedNet, WeightFormat } from "../quantize/net.js";
+import { Int8Runner } from "../quantize/runner.js";
 import { layOut, type Layout } from "./layout.js";
 
 /** Rows per forward pass, as Sequential's inference. */
@@ -35,23 +38,41 @@ export class Student {
   /** The file's `__metadata__` (the library writes format, distill_wasm_version, architecture, input_shape and the caller's keys). */
   readonly metadata: Readonly<Record<string, string>>;
   private kernels: InferKernelExports | undefined;
-  private readonly layout: Layout;
-  private readonly memory: ModelMemory;
+  /** For a quantized model file: its formats ({ weights: "int8", activations: "int8" | "float" }); undefined for a float model. */
+  readonly quantization: { readonly weights: WeightFormat; readonly activations: ActivationFormat } | undefined;
+  /** A quantized model runs here instead of the layers below. */
+  private readonly int8: Int8Runner | undefined;
+  private readonly layout!: Layout;
+  private readonly memory!: ModelMemory;
   private readonly owned: number[] = [];
   private capacity = 0;
   private inputBuffer = 0;
   private ids = 0;
   private panelsBlock = 0;
 
-  /** Use `loadStudent`; this takes a checked plan and its tensors (src/io/model-plan.ts). */
-  constructor(kernels: InferKernelExports, plan: Plan, tensors: ReadonlyMap<string, SafetensorsTensor>, metadata: Record<string, string>) {
+  /**
+   * Use `loadStudent`; this takes a checked plan and its tensors (src/io/model-plan.ts), or
+   * the checked net of a quantized model file (src/quantize/file.ts).
+   */
+  constructor(kernels: InferKernelExports, model: { plan: Plan; tensors: ReadonlyMap<string, SafetensorsTensor> } | { net: QuantizedNet }, metadata: Record<string, string>) {
     this.kernels = kernels;
+    this.metadata = metadata;
+    if ("net" in model) {
+      // A quantized file: the int8 runner of the full library's QuantizedModel does all the work.
+      this.int8 = new Int8Runner(kernels, model.net);
+      this.quantization = { weights: model.net.weights, activations: model.net.activations };
+      this.inputs = model.net.inputs;
+      this.outputs = model.net.outputs;
+      this.inputShape = model.net.inputShape;
+      this.specs = model.net.specs;
+      return;
+    }
+    const { plan, tensors } = model;
     this.layout = layOut(plan.specs, plan.inputShape);
     this.inputs = this.layout.inputs;
     this.outputs = this.layout.outputs;
     this.inputShape = this.layout.inputShape;
     this.specs = this.layout.specs;
-    this.metadata = metadata;
     const paramsPtr = this.take(this.layout.blockLength * 4);
     const buffersPtr = this.layout.bufferLength > 0 ? this.take(this.layout.bufferLength * 4) : 0;
     const f32 = (ptr: number, length: number) => new Float32Array(kernels.memory.buffer, ptr, length);
@@ -72,6 +93,7 @@ export class Student {
 
   /** Raw outputs (rows, outputs) for x (rows, inputs), any number of rows. */
   logits(x: FloatArray): Float32Array {
+    if (this.int8) return this.int8.logits("logits", x);
     const result = new Float32Array(this.rows("logits", x) * this.outputs);
     this.eachChunk("logits", x, (out, n, first) => result.set(this.f32(out, n * this.outputs), first * this.outputs));
     return result;
@@ -79,6 +101,7 @@ export class Student {
 
   /** softmax(logits / temperature) per row (temperature > 0, default 1), computed in wasm as the full library does. */
   probabilities(x: FloatArray, options: { temperature?: number } = {}): Float32Array {
+    if (this.int8) return this.int8.probabilities("probabilities", x, options?.temperature ?? 1);
     const t = requireTemperature("probabilities", options?.temperature ?? 1);
     const result = new Float32Array(this.rows("probabilities", x) * this.outputs);
     this.eachChunk("probabilities", x, (out, n, first) => {
@@ -97,6 +120,7 @@ export class Student {
     if (rows !== undefined && requireDim("predict", "rows", rows) !== count) {
       throw new ShapeError(`predict: x holds ${count} row(s) of ${this.inputs} values, but rows is ${rows}`);
     }
+    if (this.int8) return this.int8.predict("predict", x);
     const result = new Int32Array(count);
     this.eachChunk("predict", x, (out, n, first) => {
       this.kernels!.argmax(this.ids, out, n, this.outputs);
@@ -107,6 +131,7 @@ export class Student {
 
   /** Drops the model's wasm instance and its memory. Any later call throws ArgumentError. */
   dispose(): void {
+    this.int8?.dispose();
     this.kernels = undefined;
     this.owned.length = 0;
   }

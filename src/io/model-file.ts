@@ -12,7 +12,8 @@
  *   architecture         JSON of the layer list (`model.specs`), e.g.
  *                        [{"type":"dense","inputs":784,"outputs":32,"init":"he"},{"type":"activation","name":"relu"},…]
  *   input_shape          JSON [channels, height, width], for models on images only
- * plus any extra facts the caller passes (strings; numbers and booleans are converted).
+ * plus any extra facts the caller passes (strings; numbers and booleans are converted), except
+ * `quantization`, which marks a quantized model file (src/quantize/file.ts).
  *
  * Reading (./model-plan.ts, shared with distill-wasm/infer): with `architecture` metadata
  * the model is rebuilt from it; without (a file written from a PyTorch `nn.Sequential` of
@@ -29,7 +30,7 @@ import { encodeSafetensors } from "./safetensors.js";
 /** The version written as `distill_wasm_version` (kept equal to package.json's by a test). */
 export const DISTILL_WASM_VERSION = "0.1.0";
 
-const RESERVED = ["format", "distill_wasm_version", "architecture", "input_shape"];
+const RESERVED = ["format", "distill_wasm_version", "architecture", "input_shape", "quantization"];
 
 export type ModelMetadata = Record<string, string | number | boolean>;
 

@@ -14,7 +14,7 @@
  */
 import { DistillError, FormatError, OptionError } from "../errors.js";
 import { ACTIVATIONS, checkLayers, cleanSpec, layerTensors, type ActivationName, type LayerSpec } from "../nn/layers/index.js";
-import { decodeSafetensors, type SafetensorsTensor } from "./safetensors.js";
+import { decodeSafetensors, type SafetensorsFile, type SafetensorsTensor } from "./safetensors.js";
 
 /** Parameter-free layers allowed between two Linear layers of an inferred architecture. */
 const MAX_GAP = 8;
@@ -28,8 +28,18 @@ const MAX_GAP = 8;
 export function readModelFile(
   bytes: Uint8Array, activation: ActivationName | "none", name: string,
 ): { plan: Plan; tensors: Map<string, SafetensorsTensor>; metadata: Record<string, string> } {
-  const { tensors, metadata } = decodeSafetensors(bytes, name, { copy: false }); // the caller copies the weights into wasm
+  return planModelFile(decodeSafetensors(bytes, name, { copy: false }), activation, name); // the caller copies the weights into wasm
+}
+
+/** `readModelFile` on a decoded file. A quantized model file (src/quantize/file.ts) is a FormatError saying how to load it. */
+export function planModelFile(
+  file: SafetensorsFile, activation: ActivationName | "none", name: string,
+): { plan: Plan; tensors: Map<string, SafetensorsTensor>; metadata: Record<string, string> } {
+  const { tensors, metadata } = file;
   const fail = (problem: string) => new FormatError(`${name}: ${problem}`);
+  if (metadata.quantization !== undefined) {
+    throw fail("this is a quantized model file (it has quantization metadata): load it with loadQuantized, or with distill-wasm/infer's loadStudent");
+  }
   const plan = metadata.architecture !== undefined
     ? fromArchitecture(metadata.architecture, metadata.input_shape, fail)
     : inferArchitecture(tensors, activation, fail);

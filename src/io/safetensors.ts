@@ -64,7 +64,9 @@ export interface SafetensorsFile {
 export interface TensorToEncode {
   name: string;
   shape: readonly number[];
-  data: Float32Array | Float64Array | Int32Array | Uint8Array;
+  data: Float32Array | Float64Array | Int32Array | Uint8Array | Int8Array | Uint16Array;
+  /** "F16" with a Uint16Array of half-precision bits; otherwise the dtype follows the array type. */
+  dtype?: "F16";
 }
 
 const SIZES: Record<SafetensorsDtype, number> = {
@@ -364,8 +366,9 @@ function codePointOrder(a: string, b: string): number {
   return x.length - y.length;
 }
 
-function dtypeOf(data: unknown): "F32" | "F64" | "I32" | "U8" | undefined {
+function dtypeOf(data: unknown): "F32" | "F64" | "I32" | "U8" | "I8" | undefined {
   if (data instanceof Float32Array) return "F32";
+  if (data instanceof Int8Array) return "I8";
   if (data instanceof Float64Array) return "F64";
   if (data instanceof Int32Array) return "I32";
   if (data instanceof Uint8Array) return "U8";
@@ -390,8 +393,8 @@ export function encodeSafetensors(tensors: readonly TensorToEncode[], metadata: 
     }
     if (seen.has(name)) throw new ArgumentError(`${op}: two tensors are named ${quoteInput(name)}`);
     seen.add(name);
-    const dtype = dtypeOf(t.data);
-    if (!dtype) throw new ArgumentError(`${op}: ${clipInput(name)}: data must be a Float32Array, Float64Array, Int32Array or Uint8Array`);
+    const dtype = t.dtype === "F16" && t.data instanceof Uint16Array ? "F16" : t.data instanceof Uint16Array ? undefined : dtypeOf(t.data);
+    if (!dtype) throw new ArgumentError(`${op}: ${clipInput(name)}: data must be a Float32Array, Float64Array, Int32Array, Uint8Array or Int8Array (or a Uint16Array with dtype "F16")`);
     const shape: readonly number[] = t.shape;
     if (!Array.isArray(shape) || !shape.every((d: unknown) => Number.isSafeInteger(d) && (d as number) >= 0)) {
       throw new ArgumentError(`${op}: ${clipInput(name)}: shape must be an array of integers ≥ 0; got ${describeJson(shape)}`);
@@ -436,6 +439,7 @@ export function encodeSafetensors(tensors: readonly TensorToEncode[], metadata: 
         if (t.dtype === "F32") view.setFloat32(at + 4 * i, v, true);
         else if (t.dtype === "F64") view.setFloat64(at + 8 * i, v, true);
         else if (t.dtype === "I32") view.setInt32(at + 4 * i, v, true);
+        else if (t.dtype === "F16") view.setUint16(at + 2 * i, v, true);
         else out[at + i] = v;
       }
     }

@@ -1,7 +1,7 @@
 /**
  * Shared checks of the cross-runtime tests: every runtime's report must carry the committed
- * baseline checksum and the committed checksum of the students' logits through
- * distill-wasm/infer (equal to the full library's); relaxed-SIMD runs (where the engine has
+ * baseline checksum and the committed checksums of the students' logits through
+ * distill-wasm/infer (equal to the full library's), float and int8; relaxed-SIMD runs (where the engine has
  * relaxed SIMD) must be finite and identical to each other.
  */
 import { execFile } from "node:child_process";
@@ -12,7 +12,7 @@ import type { RuntimeReport } from "./scenario.mjs";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
-export const EXPECTED: { sha256: string; why: string; infer_sha256: string } = JSON.parse(
+export const EXPECTED: { sha256: string; why: string; infer_sha256: string; int8_sha256: string } = JSON.parse(
   readFileSync(new URL("./expected-checksum.json", import.meta.url), "utf8"),
 );
 
@@ -31,6 +31,8 @@ export function checkReport(report: RuntimeReport, label: string, elapsedMs: num
   expect(baseline.infer, `${label}: the baseline run was not given distill-wasm/infer`).toBeDefined();
   expect(baseline.infer!.checksum, `${label}: distill-wasm/infer's logits differ from model.logits`).toBe(baseline.infer!.library);
   expect(baseline.infer!.checksum, `${label}: distill-wasm/infer's logits differ from infer_sha256 in expected-checksum.json`).toBe(EXPECTED.infer_sha256);
+  expect(baseline.infer!.int8.checksum, `${label}: distill-wasm/infer's int8 logits differ from the int8 model's`).toBe(baseline.infer!.int8.library);
+  expect(baseline.infer!.int8.checksum, `${label}: int8 logits differ from int8_sha256 in expected-checksum.json`).toBe(EXPECTED.int8_sha256);
   const { threaded } = report;
   let threadsText: string;
   if (threaded.threads === 2) {

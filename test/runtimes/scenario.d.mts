@@ -30,7 +30,7 @@ export interface ScenarioResult {
    * Runs given distill-wasm/infer: hex SHA-256 of both students' logits through `loadStudent`
    * (checksum) and through the full library's `model.logits` (library), on the same rows.
    */
-  infer?: { checksum: string; library: string };
+  infer?: { checksum: string; library: string; int8: { checksum: string; library: string } };
 }
 
 export interface RuntimeReport {

@@ -105,6 +105,22 @@ async function inferLogits(api, infer, model, x) {
   return result;
 }
 
+/**
+ * The MLP student quantized to int8 (`quantize`, int8 weights and activations, calibrated
+ * on the first 256 rows), saved with `toSafetensors` and loaded through distill-wasm/infer:
+ * its logits on every row and on the first three, and the int8 model's own on the same rows.
+ * Integer products: the same bits in every runtime (and on the relaxed build).
+ */
+async function int8Logits(api, infer, model, x) {
+  const int8 = api.quantize(model, x.subarray(0, 256 * model.inputs), { weights: "int8", activations: "int8" });
+  const student = await infer.loadStudent(int8.toSafetensors());
+  const first3 = x.subarray(0, 3 * model.inputs);
+  const result = { infer: [student.logits(x), student.logits(first3)], library: [int8.logits(x), int8.logits(first3)] };
+  student.dispose();
+  int8.dispose();
+  return result;
+}
+
 /** The CNN part: teacher trained with `train`, student distilled with KD + attention transfer and shift augmentation. */
 async function runCnn(api, engine, data, infer) {
   const { cnn, validation } = SCENARIO;
@@ -161,7 +177,8 @@ async function sha256(chunks) {
  * With `infer` (the namespace of distill-wasm/infer), the result also has `infer`:
  * `{ checksum, library }`, the hex SHA-256 of the logits of the MLP and then the CNN
  * student loaded through `loadStudent` (all 512 rows, then the first 3), and of the same
- * students' own `model.logits` on the same rows; the two must be equal. The training
+ * students' own `model.logits` on the same rows; the two must be equal. `infer.int8` holds
+ * the same pair for the MLP student quantized to int8 (see int8Logits). The training
  * checksum does not cover them and is the same with or without `infer`.
  *
  * @param {typeof import("../../src/index.js")} api the package's module namespace
@@ -192,6 +209,7 @@ export async function runScenario(api, options = {}) {
   const params = student.parameterBlock();
   const history = [...teacherRun.history, ...studentRun.history].flatMap(recordNumbers);
   const mlpLogits = options.infer ? await inferLogits(api, options.infer, student, data.x) : undefined;
+  const mlpInt8 = options.infer ? await int8Logits(api, options.infer, student, data.x) : undefined;
   teacher.dispose();
   student.dispose();
 
@@ -202,6 +220,7 @@ export async function runScenario(api, options = {}) {
   const infer = mlpLogits && {
     checksum: await sha256([...mlpLogits.infer, ...cnn.logits.infer]),
     library: await sha256([...mlpLogits.library, ...cnn.logits.library]),
+    int8: { checksum: await sha256(mlpInt8.infer), library: await sha256(mlpInt8.library) },
   };
   const { threads, threadsNote } = engine;
   engine.dispose();

@@ -13,3 +13,6 @@ console.log(`this runtime: ${checksum} ${verdict(checksum, expected.sha256, "sha
 console.log(`infer, committed:    ${expected.infer_sha256}`);
 console.log(`infer, this runtime: ${logits.checksum} ${verdict(logits.checksum, expected.infer_sha256, "infer_sha256")}` +
   (logits.checksum === logits.library ? "" : ` — NOT model.logits' ${logits.library}`));
+console.log(`int8, committed:     ${expected.int8_sha256}`);
+console.log(`int8, this runtime:  ${logits.int8.checksum} ${verdict(logits.int8.checksum, expected.int8_sha256, "int8_sha256")}` +
+  (logits.int8.checksum === logits.int8.library ? "" : ` — NOT the int8 model's ${logits.int8.library}`));

@@ -1,7 +1,7 @@
 /**
  * float32 → IEEE 754 half precision, rounding to nearest with ties to even (as numpy's
  * astype(float16) and TensorFlow.js's float16 quantizer do): the weights of a float16
- * TensorFlow.js export. Values beyond the half range (±65504) become ±Infinity; NaN stays NaN.
+ * TensorFlow.js export (src/export/) and of an fp16 model file (src/quantize/). Values beyond the half range (±65504) become ±Infinity; NaN stays NaN.
  */
 const f32 = new Float32Array(1);
 const bits = new Uint32Array(f32.buffer);

@@ -1,0 +1,62 @@
+/**
+ * A quantized network, as plain data: what `quantize()` makes, what a quantized model file
+ * holds, and what the int8 runner (./runner.ts) executes. No engine, no wasm.
+ *
+ * Only the layers an MLP has: dense (int8 or fp16 weights), activations, dropout and flatten
+ * (the identity at inference). A dense layer holds
+ *   weight      (out, in) int8, symmetric per output channel: w ≈ weight[j][p] · weightScale[j];
+ *               with fp16 weights: f32 values that are exact half-precision numbers
+ *   weightScale (out) f32 > 0: max |w_row| / 127 (1 for a row of zeros); undefined for fp16
+ *   bias        (out) f32, kept in float
+ *   inputScale  f32 > 0 with int8 activations: x ≈ quantize(x / inputScale), from calibration;
+ *               undefined with float activations (the weights are dequantized once, float compute)
+ */
+import type { ActivationName, LayerSpec } from "../nn/layers/index.js";
+
+export type WeightFormat = "int8" | "fp16";
+export type ActivationFormat = "int8" | "float";
+
+export interface QuantizedDense {
+  type: "dense";
+  inputs: number;
+  outputs: number;
+  weight: Int8Array | Float32Array;
+  weightScale: Float32Array | undefined;
+  bias: Float32Array;
+  inputScale: number | undefined;
+}
+
+export interface QuantizedActivation {
+  type: "activation";
+  name: ActivationName;
+  slope: number;
+}
+
+/** dropout and flatten: nothing happens at inference. */
+export interface QuantizedIdentity {
+  type: "identity";
+}
+
+export type QuantizedLayer = QuantizedDense | QuantizedActivation | QuantizedIdentity;
+
+export interface QuantizedNet {
+  /** The float model's layer list (defaults filled in), written as the file's `architecture`. */
+  specs: LayerSpec[];
+  inputShape: number[];
+  inputs: number;
+  outputs: number;
+  layers: QuantizedLayer[];
+  weights: WeightFormat;
+  activations: ActivationFormat;
+}
+
+/** Bytes of the stored parameters: int8 (or fp16) weights, f32 scales and biases (and input scales). */
+export function netParameterBytes(net: QuantizedNet): number {
+  let bytes = 0;
+  for (const l of net.layers) {
+    if (l.type !== "dense") continue;
+    bytes += l.weight.length * (l.weight instanceof Float32Array ? 2 : 1) + 4 * ((l.weightScale?.length ?? 0) + l.bias.length);
+    if (l.inputScale !== undefined) bytes += 4;
+  }
+  return bytes;
+}

@@ -1,0 +1,238 @@
+/**
+ * Runs a quantized network (./net.ts) on a kernel instance: the full library's engine or
+ * distill-wasm/infer's module, which compute the same bits (same kernel sources). Rows go
+ * through in chunks of 256; every input is checked (src/validate.ts) before any wasm call.
+ *
+ * A dense layer with int8 activations:
+ *   quantize_i8(q, x, rows·in, s_x)               x (rows, in) f32 → q (rows, in) int8
+ *   gemm_i8_nt(acc, q, w, rows, out, in, …)        w (out, in) int8 → acc (rows, out) int32
+ *   dequantize_i32(y, acc, s_w, b, rows, out, s_x, relu)  → y (rows, out) f32
+ * with float activations: gemm_nt on the weights dequantized once to f32 (or fp16 weights widened
+ * to f32), and below 4 rows gemm_panels on them packed into panels on first use (same bits). A ReLU right after
+ * a dense layer runs inside that layer's last kernel; other activations run in place.
+ *
+ * Memory (heap of the kernel instance, byte offsets):
+ *   per dense layer: weight (out·in int8, or f32 when dequantized), scales (out f32), bias (out f32),
+ *   with float compute the panels (panels_length(in, out) f32) once a call has fewer than 4 rows;
+ *   for a batch capacity of `rows`: two f32 activation buffers (rows·widest), the int8 row
+ *   buffer (rows·widest), the int32 sums (rows·widest) and the class ids (rows i32).
+ */
+import { ArgumentError, OutOfMemoryError } from "../errors.js";
+import type { KernelExports } from "../runtime/abi.js";
+import { requireArray, requireFinite, requireTemperature, rowsOf, type FloatArray } from "../validate.js";
+import type { QuantizedDense, QuantizedLayer, QuantizedNet } from "./net.js";
+import { dequantizeRows } from "./weights.js";
+
+export type Int8Kernels = Pick<
+  KernelExports,
+  | "memory" | "heap_alloc" | "heap_free" | "heap_used"
+  | "quantize_i8" | "gemm_i8_nt" | "dequantize_i32" | "gemm_nt" | "panels_length" | "pack_panels" | "gemm_panels"
+  | "relu_forward" | "leaky_relu_forward" | "tanh_forward" | "sigmoid_forward" | "gelu_forward"
+  | "softmax_forward" | "argmax"
+>;
+
+/** Rows per forward pass, as Sequential's inference. */
+const CHUNK = 256;
+/** gemm_nt's flag for a fused ReLU (GEMM_RELU in assembly/gemm.ts). */
+const GEMM_RELU = 2;
+
+interface Placed {
+  layer: QuantizedDense;
+  weight: number;
+  scale: number;
+  bias: number;
+  /** a ReLU follows: applied in this layer's last kernel, the activation layer skipped */
+  relu: boolean;
+  /** float compute: the f32 weights packed into panels for fewer than 4 rows, made on first use (0 = not yet) */
+  panels: number;
+}
+
+export class Int8Runner {
+  private kernels: Int8Kernels | undefined;
+  private readonly steps: (Placed | QuantizedLayer)[] = [];
+  private readonly widest: number;
+  private readonly owned: number[] = [];
+  private readonly batch: number[] = [];
+  private capacity = 0;
+  private a = 0;
+  private b = 0;
+  private q = 0;
+  private acc = 0;
+  private ids = 0;
+
+  constructor(kernels: Int8Kernels, private readonly net: QuantizedNet) {
+    this.kernels = kernels;
+    let widest = net.inputs;
+    try {
+      net.layers.forEach((l, i) => {
+        if (l.type === "dense") {
+          widest = Math.max(widest, l.outputs);
+          const next = net.layers[i + 1];
+          const relu = next?.type === "activation" && next.name === "relu";
+          this.steps.push(this.place(l, relu));
+        } else if (!(l.type === "activation" && l.name === "relu" && net.layers[i - 1]?.type === "dense")) {
+          this.steps.push(l);
+        }
+      });
+    } catch (err) {
+      this.dispose();
+      throw err;
+    }
+    this.widest = widest;
+  }
+
+  /** Raw outputs (rows, outputs) for x (rows, inputs). */
+  logits(op: string, x: FloatArray): Float32Array {
+    const result = new Float32Array(this.rows(op, x) * this.net.outputs);
+    this.eachChunk(op, x, (out, n, first) => result.set(this.f32(out, n * this.net.outputs), first * this.net.outputs));
+    return result;
+  }
+
+  /** softmax(logits / T) per row. */
+  probabilities(op: string, x: FloatArray, temperature: unknown = 1): Float32Array {
+    const rows = this.rows(op, x);
+    const t = requireTemperature(op, temperature);
+    const result = new Float32Array(rows * this.net.outputs);
+    this.eachChunk(op, x, (out, n, first) => {
+      this.kernels!.softmax_forward(out, out, n, this.net.outputs, t);
+      result.set(this.f32(out, n * this.net.outputs), first * this.net.outputs);
+    });
+    return result;
+  }
+
+  /** Class ids (argmax of the outputs). */
+  predict(op: string, x: FloatArray): Int32Array {
+    const result = new Int32Array(this.rows(op, x));
+    this.eachChunk(op, x, (out, n, first) => {
+      this.kernels!.argmax(this.ids, out, n, this.net.outputs);
+      result.set(new Int32Array(this.kernels!.memory.buffer, this.ids, n), first);
+    });
+    return result;
+  }
+
+  /** Frees every allocation; any later call throws ArgumentError. */
+  dispose(): void {
+    const k = this.kernels;
+    if (!k) return;
+    for (const p of [...this.batch, ...this.owned]) k.heap_free(p);
+    this.batch.length = this.owned.length = 0;
+    this.kernels = undefined;
+  }
+
+  get isDisposed(): boolean {
+    return this.kernels === undefined;
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private place(l: QuantizedDense, relu: boolean): Placed {
+    const w = l.weight;
+    const float = l.inputScale === undefined;
+    const weight = this.take(float ? w.length * 4 : w.length, this.owned);
+    if (w instanceof Float32Array) this.f32(weight, w.length).set(w); // fp16 weights, as f32
+    else if (float) this.f32(weight, w.length).set(dequantizeRows(w, l.weightScale!, l.inputs));
+    else new Int8Array(this.kernels!.memory.buffer, weight, w.length).set(w);
+    const scale = this.take(l.outputs * 4, this.owned);
+    this.f32(scale, l.outputs).set(l.weightScale ?? new Float32Array(l.outputs).fill(1));
+    const bias = this.take(l.outputs * 4, this.owned);
+    this.f32(bias, l.outputs).set(l.bias);
+    return { layer: l, weight, scale, bias, relu, panels: 0 };
+  }
+
+  private rows(op: string, x: FloatArray): number {
+    if (!this.kernels) throw new ArgumentError(`${op}: this quantized model has been disposed; load it again`);
+    return rowsOf(op, "x", requireArray(op, "x", x), this.net.inputs);
+  }
+
+  private eachChunk(op: string, x: FloatArray, fn: (out: number, rows: number, first: number) => void): void {
+    const arr = requireArray(op, "x", x);
+    const rows = rowsOf(op, "x", arr, this.net.inputs);
+    requireFinite(op, "x", arr, this.net.inputs);
+    this.reserve(Math.min(rows, CHUNK));
+    const inputs = this.net.inputs;
+    for (let first = 0; first < rows; first += CHUNK) {
+      const n = Math.min(CHUNK, rows - first);
+      this.f32(this.a, n * inputs).set(
+        ArrayBuffer.isView(arr) ? (arr as Float32Array).subarray(first * inputs, (first + n) * inputs)
+          : Array.prototype.slice.call(arr, first * inputs, (first + n) * inputs),
+      );
+      fn(this.forward(n), n, first);
+    }
+  }
+
+  /** The a buffer (rows, inputs) through every layer; returns the pointer of the outputs (rows, outputs). */
+  private forward(n: number): number {
+    const k = this.kernels!;
+    let cur = this.a;
+    let other = this.b;
+    let width = this.net.inputs;
+    for (const s of this.steps) {
+      if ("layer" in s) {
+        const l = s.layer;
+        const flags = s.relu ? GEMM_RELU : 0;
+        if (l.inputScale === undefined && n < 4) {
+          // As Sequential: a few rows against weights packed once (the same bits as gemm_nt).
+          if (!s.panels) {
+            s.panels = this.take(k.panels_length(l.inputs, l.outputs) * 4, this.owned);
+            k.pack_panels(s.panels, s.weight, l.inputs, 1, l.inputs, l.outputs);
+          }
+          k.gemm_panels(other, cur, s.panels, s.bias, n, l.outputs, l.inputs, l.inputs, l.outputs, flags);
+        } else if (l.inputScale === undefined) {
+          k.gemm_nt(other, cur, s.weight, s.bias, n, l.outputs, l.inputs, l.inputs, l.inputs, l.outputs, flags);
+        } else {
+          k.quantize_i8(this.q, cur, n * l.inputs, l.inputScale);
+          k.gemm_i8_nt(this.acc, this.q, s.weight, n, l.outputs, l.inputs, l.inputs, l.inputs, l.outputs);
+          k.dequantize_i32(other, this.acc, s.scale, s.bias, n, l.outputs, l.inputScale, s.relu ? 1 : 0);
+        }
+        [cur, other] = [other, cur];
+        width = l.outputs;
+      } else if (s.type === "activation") {
+        const count = n * width;
+        if (s.name === "leaky_relu") k.leaky_relu_forward(cur, cur, count, s.slope);
+        else if (s.name === "relu") k.relu_forward(cur, cur, count);
+        else if (s.name === "tanh") k.tanh_forward(cur, cur, count);
+        else if (s.name === "sigmoid") k.sigmoid_forward(cur, cur, count);
+        else k.gelu_forward(cur, cur, count);
+      }
+    }
+    return cur;
+  }
+
+  /** Batch buffers for up to `rows` rows (all or nothing). */
+  private reserve(rows: number): void {
+    if (rows <= this.capacity) return;
+    const k = this.kernels!;
+    for (const p of this.batch) k.heap_free(p);
+    this.batch.length = 0;
+    this.capacity = 0;
+    try {
+      const cells = Math.max(rows * this.widest, 4);
+      this.a = this.take(cells * 4, this.batch);
+      this.b = this.take(cells * 4, this.batch);
+      this.q = this.take(cells, this.batch);
+      this.acc = this.take(cells * 4, this.batch);
+      this.ids = this.take(rows * 4, this.batch);
+      this.capacity = rows;
+    } catch (err) {
+      for (const p of this.batch) k.heap_free(p);
+      this.batch.length = 0;
+      throw err;
+    }
+  }
+
+  /** `bytes` from the instance's heap (16-byte aligned), recorded in `list`, or OutOfMemoryError. */
+  private take(bytes: number, list: number[]): number {
+    const k = this.kernels!;
+    const size = Math.max(bytes, 16);
+    const ptr = Number.isSafeInteger(size) && size <= 0xfffe0000 ? k.heap_alloc(size) >>> 0 : 0;
+    if (ptr === 0) {
+      throw new OutOfMemoryError(`cannot allocate ${size} bytes for a quantized model: WebAssembly memory is limited to 4 GiB (${k.heap_used() >>> 0} bytes in use)`);
+    }
+    list.push(ptr);
+    return ptr;
+  }
+
+  private f32(ptr: number, length: number): Float32Array {
+    return new Float32Array(this.kernels!.memory.buffer, ptr, length);
+  }
+}
