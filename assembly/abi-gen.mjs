@@ -54,15 +54,31 @@ export const INFER_OUTPUT = "src/infer/abi.generated.ts";
 
 /** AssemblyScript types allowed at the boundary, and how JavaScript sees them. */
 export const BOUNDARY_TYPES = {
-  i8: "number", u8: "number", i16: "number", u16: "number", i32: "number", u32: "number",
-  isize: "number", usize: "number", bool: "number", f32: "number", f64: "number",
-  i64: "bigint", u64: "bigint",
+  i8: "number",
+  u8: "number",
+  i16: "number",
+  u16: "number",
+  i32: "number",
+  u32: "number",
+  isize: "number",
+  usize: "number",
+  bool: "number",
+  f32: "number",
+  f64: "number",
+  i64: "bigint",
+  u64: "bigint",
 };
 
 /** Integer types a constant may have, with their ranges. */
 const INTEGER_RANGES = {
-  i8: [-(2 ** 7), 2 ** 7 - 1], u8: [0, 2 ** 8 - 1], i16: [-(2 ** 15), 2 ** 15 - 1], u16: [0, 2 ** 16 - 1],
-  i32: [-(2 ** 31), 2 ** 31 - 1], u32: [0, 2 ** 32 - 1], isize: [-(2 ** 31), 2 ** 31 - 1], usize: [0, 2 ** 32 - 1],
+  i8: [-(2 ** 7), 2 ** 7 - 1],
+  u8: [0, 2 ** 8 - 1],
+  i16: [-(2 ** 15), 2 ** 15 - 1],
+  u16: [0, 2 ** 16 - 1],
+  i32: [-(2 ** 31), 2 ** 31 - 1],
+  u32: [0, 2 ** 32 - 1],
+  isize: [-(2 ** 31), 2 ** 31 - 1],
+  usize: [0, 2 ** 32 - 1],
 };
 
 class AbiError extends Error {}
@@ -86,7 +102,9 @@ function resolveModule(root, from, specifier, where) {
   if (!specifier.startsWith("./") && !specifier.startsWith("../")) {
     throw new AbiError(`abi-gen: ${where}: "${specifier}" is not a relative import of an assembly file`);
   }
-  const path = relative(root, resolve(root, dirname(from), `${specifier}.ts`)).split(sep).join("/");
+  const path = relative(root, resolve(root, dirname(from), `${specifier}.ts`))
+    .split(sep)
+    .join("/");
   if (!path.startsWith("assembly/")) throw new AbiError(`abi-gen: ${where}: "${specifier}" leaves assembly/`);
   return path;
 }
@@ -156,7 +174,10 @@ function constantValue(root, cache, file, name, where, visiting = new Set()) {
     const type = typeName(local.declaration.type);
     const range = INTEGER_RANGES[type];
     const at = file.where(local.declaration);
-    if (!range) throw new AbiError(`abi-gen: ${at}: constant ${name} has type ${type ?? "(none)"}; only ${Object.keys(INTEGER_RANGES).join(" ")} constants are supported`);
+    if (!range)
+      throw new AbiError(
+        `abi-gen: ${at}: constant ${name} has type ${type ?? "(none)"}; only ${Object.keys(INTEGER_RANGES).join(" ")} constants are supported`,
+      );
     if (!local.declaration.initializer) throw new AbiError(`abi-gen: ${at}: constant ${name} has no value`);
     const value = evaluate(root, cache, file, local.declaration.initializer, at, new Set([...visiting, key]));
     if (!Number.isSafeInteger(value) || value < range[0] || value > range[1]) {
@@ -222,13 +243,17 @@ function kernelSignature(file, node, exportName) {
       throw new AbiError(`abi-gen: ${where}: ${exportName}(${name}) is optional or rest; every kernel parameter must be required`);
     }
     if (!type || !(type in BOUNDARY_TYPES)) {
-      throw new AbiError(`abi-gen: ${where}: ${exportName}(${name}: ${parameter.type?.getText(file.source) ?? "(no type)"}) is not one of ${Object.keys(BOUNDARY_TYPES).join(" ")}`);
+      throw new AbiError(
+        `abi-gen: ${where}: ${exportName}(${name}: ${parameter.type?.getText(file.source) ?? "(no type)"}) is not one of ${Object.keys(BOUNDARY_TYPES).join(" ")}`,
+      );
     }
     return { name, type };
   });
   const result = typeName(node.type);
   if (!result || (result !== "void" && !(result in BOUNDARY_TYPES))) {
-    throw new AbiError(`abi-gen: ${at}: ${exportName} returns ${node.type?.getText(file.source) ?? "(no type)"}, not void or one of ${Object.keys(BOUNDARY_TYPES).join(" ")}`);
+    throw new AbiError(
+      `abi-gen: ${at}: ${exportName} returns ${node.type?.getText(file.source) ?? "(no type)"}, not void or one of ${Object.keys(BOUNDARY_TYPES).join(" ")}`,
+    );
   }
   return { params, result };
 }
@@ -356,14 +381,27 @@ export function renderAbi({ kernels, constants }) {
     const line = `  ${kernel.name}(${params.join(", ")}): ${kernel.result};`;
     out.push(...comment(kernel.doc, "  "));
     if (line.length <= WIDTH) out.push(line);
-    else out.push(`  ${kernel.name}(`, ...wrap(params.map((p) => `${p},`), "    ", WIDTH), `  ): ${kernel.result};`);
+    else
+      out.push(
+        `  ${kernel.name}(`,
+        ...wrap(
+          params.map((p) => `${p},`),
+          "    ",
+          WIDTH,
+        ),
+        `  ): ${kernel.result};`,
+      );
   }
   out.push("}", "");
 
   out.push(
     `/** The names of the kernels, in ${ENTRY}'s order; the loader checks them against the module. */`,
     "export const KERNEL_NAMES = [",
-    ...wrap(kernels.map((k) => `"${k.name}",`), "  ", WIDTH),
+    ...wrap(
+      kernels.map((k) => `"${k.name}",`),
+      "  ",
+      WIDTH,
+    ),
     "] as const satisfies readonly (keyof KernelExports)[];",
     "",
   );
@@ -387,10 +425,13 @@ export function readInferAbi(root = ROOT) {
   const { kernels } = readAbi(root, INFER_ENTRY);
   for (const kernel of kernels) {
     const twin = main.get(kernel.name);
-    if (kernel.name.endsWith("_ref")) throw new AbiError(`abi-gen: ${INFER_ENTRY}: ${kernel.name} is a reference twin; the inference module ships forward kernels only`);
+    if (kernel.name.endsWith("_ref"))
+      throw new AbiError(`abi-gen: ${INFER_ENTRY}: ${kernel.name} is a reference twin; the inference module ships forward kernels only`);
     if (!twin) throw new AbiError(`abi-gen: ${INFER_ENTRY}: ${kernel.name} is not a kernel of ${ENTRY}; export it there too`);
     if (twin.file !== kernel.file || twin.local !== kernel.local) {
-      throw new AbiError(`abi-gen: ${INFER_ENTRY}: ${kernel.name} is ${kernel.local} in ${kernel.file}, but ${ENTRY} exports ${twin.local} in ${twin.file} under that name`);
+      throw new AbiError(
+        `abi-gen: ${INFER_ENTRY}: ${kernel.name} is ${kernel.local} in ${kernel.file}, but ${ENTRY} exports ${twin.local} in ${twin.file} under that name`,
+      );
     }
   }
   return kernels;
@@ -406,7 +447,11 @@ export function renderInferAbi(kernels) {
     "",
     `/** The kernels of the inference module, in ${INFER_ENTRY}'s order; the loader checks them against the module. */`,
     "export const INFER_KERNEL_NAMES = [",
-    ...wrap(kernels.map((k) => `"${k.name}",`), "  ", WIDTH),
+    ...wrap(
+      kernels.map((k) => `"${k.name}",`),
+      "  ",
+      WIDTH,
+    ),
     "] as const satisfies readonly (keyof KernelExports)[];",
     "",
     `/** Everything ${INFER_ENTRY} exports: the module's memory and the kernels above, typed as in KernelExports. */`,

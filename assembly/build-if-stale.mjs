@@ -14,8 +14,11 @@ import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const GENERATED = [
-  "src/runtime/abi.generated.ts", "src/runtime/wasm-bytes.generated.ts", "src/runtime/vendor",
-  "src/infer/abi.generated.ts", "src/infer/wasm-bytes.generated.ts",
+  "src/runtime/abi.generated.ts",
+  "src/runtime/wasm-bytes.generated.ts",
+  "src/runtime/vendor",
+  "src/infer/abi.generated.ts",
+  "src/infer/wasm-bytes.generated.ts",
 ].map((p) => join(root, p));
 
 /** Modification times (ms) of the files under `path` (a file or a folder), skipping `skip`. */
@@ -28,8 +31,15 @@ function times(path, skip = []) {
 
 const sources = ["assembly", "asconfig.json", "src", "tsconfig.json", "package.json"].flatMap((p) => times(join(root, p), GENERATED));
 const outputs = [
-  "build", "src/runtime/abi.generated.ts", "src/runtime/wasm-bytes.generated.ts", "src/infer/abi.generated.ts",
-  "src/infer/wasm-bytes.generated.ts", "dist/index.js", "dist/cli/main.js", "dist/infer.js", "dist/export/browser.js",
+  "build",
+  "src/runtime/abi.generated.ts",
+  "src/runtime/wasm-bytes.generated.ts",
+  "src/infer/abi.generated.ts",
+  "src/infer/wasm-bytes.generated.ts",
+  "dist/index.js",
+  "dist/cli/main.js",
+  "dist/infer.js",
+  "dist/export/browser.js",
   "dist/data/mnist-digits.bin.gz",
 ].map((p) => times(join(root, p)));
 const stale = outputs.some((t) => t.length === 0) || Math.min(...outputs.flat()) < Math.max(...sources);

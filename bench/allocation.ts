@@ -31,8 +31,21 @@
  * loop about every 50 ms; what that allocates depends on time, so it shows up per step.
  */
 import {
-  conv2d, createEngine, Dataset, dense, distill, flatten, init, maxPool2d, mlp, relu, Sequential, train, type Engine,
-  type EpochRecord, type TrainOptions,
+  conv2d,
+  createEngine,
+  Dataset,
+  dense,
+  distill,
+  flatten,
+  init,
+  maxPool2d,
+  mlp,
+  relu,
+  Sequential,
+  train,
+  type Engine,
+  type EpochRecord,
+  type TrainOptions,
 } from "distill-wasm";
 
 const STEPS_PER_EPOCH = 128; // batches of 32
@@ -60,8 +73,11 @@ function data(rows: number): Data {
   const logits = new Float32Array(rows * CLASSES).map((_, i) => ((i * 31) % 17) / 4 - 2);
   const targets = new Float32Array(rows * CLASSES).map((_, i) => ((i * 13) % 11) / 5 - 1);
   return {
-    set: Dataset.from(x, y, { features: FEATURES, classes: CLASSES }), regression: Dataset.regression(x, targets, { features: FEATURES, outputs: CLASSES }),
-    logits, warmup, epochs: warmup + WINDOW_EPOCHS,
+    set: Dataset.from(x, y, { features: FEATURES, classes: CLASSES }),
+    regression: Dataset.regression(x, targets, { features: FEATURES, outputs: CLASSES }),
+    logits,
+    warmup,
+    epochs: warmup + WINDOW_EPOCHS,
   };
 }
 
@@ -80,7 +96,9 @@ const teacherMlp = () => mlp([FEATURES, 256, 256, CLASSES], { seed: 2 });
 /** 1×8×8 → conv 3×3 (pad 1) → ReLU → 2×2 max-pool → dense; layer 1 is the ReLU'd conv map. */
 const cnn = (channels: number, seed: number, engine?: Engine) =>
   new Sequential([conv2d(1, channels, 3, { padding: 1 }), relu(), maxPool2d(2), flatten(), dense(channels * 16, CLASSES)], {
-    seed, inputShape: [1, 8, 8], ...(engine ? { engine } : {}),
+    seed,
+    inputShape: [1, 8, 8],
+    ...(engine ? { engine } : {}),
   });
 
 /**
@@ -99,19 +117,22 @@ const CASES: Case[] = [
   { name: "train (momentum SGD)", student: studentMlp, run: (m, d, on) => train(m, d.set, common(d, on)) },
   { name: "train (Adam)", student: studentMlp, run: (m, d, on) => train(m, d.set, { ...common(d, on), optimizer: "adam" }) },
   {
-    name: "train (AbortSignal given)", student: studentMlp,
+    name: "train (AbortSignal given)",
+    student: studentMlp,
     run: (m, d, on) => train(m, d.set, { ...common(d, on), signal: new AbortController().signal }),
   },
   { name: "distill (cached logits)", student: studentMlp, run: (m, d, on) => distill({ teacher: d.logits, student: m, data: d.set, ...common(d, on) }) },
   { name: "train (regression, MSE)", student: studentMlp, run: (m, d, on) => train(m, d.regression, common(d, on)) },
   { name: "train (class weights)", student: studentMlp, run: (m, d, on) => train(m, d.set, { ...common(d, on), classWeights: "balanced" }) },
   {
-    name: "distill (regression, cached outputs)", student: studentMlp,
+    name: "distill (regression, cached outputs)",
+    student: studentMlp,
     run: (m, d, on) => distill({ teacher: d.logits, student: m, data: d.regression, ...common(d, on) }),
   },
   {
     // With augmentation the teacher runs forward on every augmented batch, inside the step.
-    name: "distill (model teacher)", student: studentMlp,
+    name: "distill (model teacher)",
+    student: studentMlp,
     run: async (m, d, on) => {
       const teacher = teacherMlp();
       try {
@@ -122,7 +143,8 @@ const CASES: Case[] = [
     },
   },
   {
-    name: "distill (model teacher, hints)", student: studentMlp,
+    name: "distill (model teacher, hints)",
+    student: studentMlp,
     run: async (m, d, on) => {
       const teacher = teacherMlp();
       try {
@@ -133,7 +155,8 @@ const CASES: Case[] = [
     },
   },
   {
-    name: "distill (CNN, attention)", student: () => cnn(4, 1),
+    name: "distill (CNN, attention)",
+    student: () => cnn(4, 1),
     run: async (m, d, on) => {
       const teacher = cnn(8, 2);
       try {
@@ -146,7 +169,8 @@ const CASES: Case[] = [
   { name: "train (2 threads, CNN)", student: () => cnn(8, 1, threaded), run: (m, d, on) => train(m, d.set, common(d, on)) },
   { name: "train (2 threads, 64-256-256-10)", student: wideThreaded, run: (m, d, on) => train(m, d.set, common(d, on)) },
   {
-    name: "distill (2 threads, cached)", student: wideThreaded,
+    name: "distill (2 threads, cached)",
+    student: wideThreaded,
     run: (m, d, on) => distill({ teacher: d.logits, student: m, data: d.set, ...common(d, on) }),
   },
 ];
@@ -201,7 +225,9 @@ say(
     `Growth over ${WINDOW_EPOCHS} epochs of ${STEPS_PER_EPOCH} and of ${2 * STEPS_PER_EPOCH} steps ` +
     `(${steps.toLocaleString("en-US")} and ${(2 * steps).toLocaleString("en-US")} steps), each after ${LEAD_EPOCHS} unmeasured epochs; least of ${REPEATS} runs.\n`,
 );
-say(`${"case".padEnd(32)} ${"B per step".padStart(10)} ${"B per epoch".padStart(11)} ${"growth, 128 steps/epoch".padStart(24)} ${"256 steps/epoch".padStart(16)}`);
+say(
+  `${"case".padEnd(32)} ${"B per step".padStart(10)} ${"B per epoch".padStart(11)} ${"growth, 128 steps/epoch".padStart(24)} ${"256 steps/epoch".padStart(16)}`,
+);
 const threadsOnly = process.argv.includes("--threads");
 const chosen = only.length > 0 ? CASES.filter((x) => only.includes(x.name)) : CASES.filter((x) => x.name.includes("2 threads") === threadsOnly);
 if (chosen.length !== Math.max(only.length, chosen.length)) throw new Error(`--only names no case: ${only.join(", ")}`);

@@ -25,7 +25,10 @@ import { init, mlp, saveModel } from "distill-wasm";
 import { PROJECT_ROOT } from "./lib/paths.js";
 import { quantile } from "./lib/stats.js";
 
-const MODELS = [[784, 800, 800, 10], [784, 32, 10]];
+const MODELS = [
+  [784, 800, 800, 10],
+  [784, 32, 10],
+];
 const runsFlag = process.argv.indexOf("--runs");
 const RUNS = runsFlag >= 0 ? Number(process.argv[runsFlag + 1]) : 15;
 
@@ -65,7 +68,9 @@ const FRESH_MEMORY = `
 /** One fresh process (run from the project root, where "distill-wasm" names this package). */
 function run(script: string, model: string): Phases {
   const out = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
-    cwd: PROJECT_ROOT, env: { ...process.env, MODEL: model }, encoding: "utf8",
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, MODEL: model },
+    encoding: "utf8",
   });
   return JSON.parse(out.trim().split("\n").pop()!) as Phases;
 }
@@ -86,14 +91,27 @@ try {
       run(script, file); // the file in the page cache, as for every later run
       const runs = Array.from({ length: RUNS }, () => run(script, file));
       if (runs.some((r) => r.digit !== expected)) throw new Error(`${name}: a run predicted another class than the library (${expected})`);
-      const median = (key: keyof Phases) => quantile(runs.map((r) => r[key]).sort((a, b) => a - b), 0.5).toFixed(1);
+      const median = (key: keyof Phases) =>
+        quantile(
+          runs.map((r) => r[key]).sort((a, b) => a - b),
+          0.5,
+        ).toFixed(1);
       const label = name === "infer" ? '`import("distill-wasm/infer")`, `loadStudent`' : '`import("distill-wasm")`, `init`, `loadModel`';
       console.log(`| ${widths.join("-")} | ${label} | ${median("import")} | ${median("load")} | ${median("predict")} | **${median("total")}** |`);
     }
   }
-  const touches = Array.from({ length: RUNS }, () => JSON.parse(execFileSync(process.execPath, ["-e", FRESH_MEMORY], { encoding: "utf8" })) as { first: number; second: number });
-  const med = (key: "first" | "second") => quantile(touches.map((t) => t[key]).sort((a, b) => a - b), 0.5).toFixed(1);
-  console.log(`\nthis machine: writing 5 MB to fresh memory takes ${med("first")} ms the first time, ${med("second")} ms the second (median of ${RUNS} processes)`);
+  const touches = Array.from(
+    { length: RUNS },
+    () => JSON.parse(execFileSync(process.execPath, ["-e", FRESH_MEMORY], { encoding: "utf8" })) as { first: number; second: number },
+  );
+  const med = (key: "first" | "second") =>
+    quantile(
+      touches.map((t) => t[key]).sort((a, b) => a - b),
+      0.5,
+    ).toFixed(1);
+  console.log(
+    `\nthis machine: writing 5 MB to fresh memory takes ${med("first")} ms the first time, ${med("second")} ms the second (median of ${RUNS} processes)`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

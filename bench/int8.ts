@@ -15,7 +15,10 @@ import { fmtNum, renderTable } from "./lib/table.js";
 
 const msFlag = process.argv.indexOf("--ms");
 const BUDGET = msFlag >= 0 ? Number(process.argv[msFlag + 1]) : 1000;
-const MODELS = [[784, 800, 800, 10], [784, 32, 10]];
+const MODELS = [
+  [784, 800, 800, 10],
+  [784, 32, 10],
+];
 const BATCHES = [1, 128];
 
 /** Median ms per call of fn over BUDGET ms (at least 5 calls), after 3 warm-up calls. */
@@ -28,10 +31,20 @@ function median(fn: () => unknown): number {
     fn();
     times.push(performance.now() - t0);
   }
-  return quantile(times.sort((a, b) => a - b), 0.5);
+  return quantile(
+    times.sort((a, b) => a - b),
+    0.5,
+  );
 }
 
-interface Row { model: string; batch: number; variant: string; ms: number; rowsPerSecond: number; bytes: number }
+interface Row {
+  model: string;
+  batch: number;
+  variant: string;
+  ms: number;
+  rowsPerSecond: number;
+  bytes: number;
+}
 
 const engine = await init({ simd: "baseline" });
 const rows: Row[] = [];
@@ -54,11 +67,16 @@ for (const widths of MODELS) {
   }
 }
 console.log(`int8 vs float inference, one thread, ${engine.build} build (${process.version})`);
-console.log(renderTable<Row>([
-  { header: "model", cell: (r) => r.model, align: "left" },
-  { header: "batch", cell: (r) => String(r.batch) },
-  { header: "variant", cell: (r) => r.variant, align: "left" },
-  { header: "ms / call", cell: (r) => fmtNum(r.ms) },
-  { header: "rows / s", cell: (r) => fmtNum(r.rowsPerSecond) },
-  { header: "parameter bytes", cell: (r) => String(r.bytes) },
-], rows));
+console.log(
+  renderTable<Row>(
+    [
+      { header: "model", cell: (r) => r.model, align: "left" },
+      { header: "batch", cell: (r) => String(r.batch) },
+      { header: "variant", cell: (r) => r.variant, align: "left" },
+      { header: "ms / call", cell: (r) => fmtNum(r.ms) },
+      { header: "rows / s", cell: (r) => fmtNum(r.rowsPerSecond) },
+      { header: "parameter bytes", cell: (r) => String(r.bytes) },
+    ],
+    rows,
+  ),
+);

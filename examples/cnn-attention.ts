@@ -11,28 +11,53 @@
  * so the same accuracies.
  */
 import {
-  conv2d, dense, distill, evaluate, flatten, init, loadMnistDigits, maxPool2d, relu, Sequential, train,
-  type Dataset, type LayerSpec, type TrainOptions,
+  conv2d,
+  dense,
+  distill,
+  evaluate,
+  flatten,
+  init,
+  loadMnistDigits,
+  maxPool2d,
+  relu,
+  Sequential,
+  train,
+  type Dataset,
+  type LayerSpec,
+  type TrainOptions,
 } from "distill-wasm";
 
 const SEEDS = [1, 2, 3];
 const INPUT = [1, 28, 28];
 /** Layers 2 and 5 are the pooled outputs of the two conv stages: 14×14 and 7×7 maps. */
 const TEACHER: LayerSpec[] = [
-  conv2d(1, 16, 3, { padding: 1 }), relu(), maxPool2d(2),
-  conv2d(16, 32, 3, { padding: 1 }), relu(), maxPool2d(2),
-  flatten(), dense(32 * 7 * 7, 10),
+  conv2d(1, 16, 3, { padding: 1 }),
+  relu(),
+  maxPool2d(2),
+  conv2d(16, 32, 3, { padding: 1 }),
+  relu(),
+  maxPool2d(2),
+  flatten(),
+  dense(32 * 7 * 7, 10),
 ];
 const STUDENT: LayerSpec[] = [
-  conv2d(1, 4, 3, { padding: 1 }), relu(), maxPool2d(2),
-  conv2d(4, 8, 3, { padding: 1 }), relu(), maxPool2d(2),
-  flatten(), dense(8 * 7 * 7, 10),
+  conv2d(1, 4, 3, { padding: 1 }),
+  relu(),
+  maxPool2d(2),
+  conv2d(4, 8, 3, { padding: 1 }),
+  relu(),
+  maxPool2d(2),
+  flatten(),
+  dense(8 * 7 * 7, 10),
 ];
 const TEACHER_TRAINING: TrainOptions = { epochs: 5, batchSize: 64, optimizer: { type: "sgd", momentum: 0.9, lr: 0.05 } };
 /** Clipping keeps attention transfer stable: its gradient grows as 1/‖map‖ when activations shrink. */
 const STUDENT_TRAINING: TrainOptions = { epochs: 10, batchSize: 64, optimizer: { type: "sgd", momentum: 0.9, lr: 0.05 }, clipNorm: 5 };
 const KD = { temperature: 4, alpha: 0.1 };
-const ATTENTION = [{ student: 2, teacher: 2, weight: 100 }, { student: 5, teacher: 5, weight: 100 }];
+const ATTENTION = [
+  { student: 2, teacher: 2, weight: 100 },
+  { student: 5, teacher: 5, weight: 100 },
+];
 
 const percent = (x: number) => `${(100 * x).toFixed(2)}%`;
 const model = (layers: LayerSpec[], seed: number) => new Sequential(layers, { seed, inputShape: INPUT });

@@ -22,8 +22,19 @@
  */
 import { writeFileSync } from "node:fs";
 import {
-  adjustClassBias, distill, DivergenceError, evaluate, fitClassBias, init, loadIdx, mlp, train,
-  type Dataset, type Evaluation, type Sequential, type TrainOptions,
+  adjustClassBias,
+  distill,
+  DivergenceError,
+  evaluate,
+  fitClassBias,
+  init,
+  loadIdx,
+  mlp,
+  train,
+  type Dataset,
+  type Evaluation,
+  type Sequential,
+  type TrainOptions,
 } from "distill-wasm";
 
 interface Row {
@@ -98,12 +109,17 @@ async function main(): Promise<void> {
     else rows.push({ model, epochs, seconds: t.seconds, ...errorsOf(evaluate(m, test)), paper });
   };
   const sgd = (lr: number, epochs: number): TrainOptions => ({
-    epochs, batchSize: 128, optimizer: { type: "sgd", momentum: 0.9, lr }, schedule: { type: "cosine" }, seed: 1,
+    epochs,
+    batchSize: 128,
+    optimizer: { type: "sgd", momentum: 0.9, lr },
+    schedule: { type: "cosine" },
+    seed: 1,
   });
 
   const teacher = mlp([784, 1200, 1200, 10], { init: "torch", dropout: 0.5, seed: 1 });
   let s = await timed(`teacher 784-1200-1200-10, ${args.teacherEpochs} epochs`, () =>
-    train(teacher, trainSet, { ...sgd(0.1, args.teacherEpochs), augment: { shift: 2 } }));
+    train(teacher, trainSet, { ...sgd(0.1, args.teacherEpochs), augment: { shift: 2 } }),
+  );
   record("teacher 784-1200-1200-10 (dropout 0.5, 2-pixel jitter)", args.teacherEpochs, s, teacher, "67");
 
   const student = () => mlp([784, 800, 800, 10], { init: "torch", seed: 2 });
@@ -114,18 +130,21 @@ async function main(): Promise<void> {
   const kd = { teacher, temperature: 20, alpha: 0 };
   const distilled = student();
   s = await timed(`student distilled at T = 20, ${args.studentEpochs} epochs`, () =>
-    distill({ ...kd, student: distilled, data: trainSet, ...sgd(args.distillLr, args.studentEpochs) }));
+    distill({ ...kd, student: distilled, data: trainSet, ...sgd(args.distillLr, args.studentEpochs) }),
+  );
   record("student distilled, T = 20", args.studentEpochs, s, distilled, "74");
 
   const jittered = student();
   s = await timed(`student distilled at T = 20 on jittered images, ${args.studentEpochs} epochs`, () =>
-    distill({ ...kd, student: jittered, data: trainSet, augment: { shift: 2 }, ...sgd(args.distillLr, args.studentEpochs) }));
+    distill({ ...kd, student: jittered, data: trainSet, augment: { shift: 2 }, ...sgd(args.distillLr, args.studentEpochs) }),
+  );
   record("student distilled, T = 20, on 2-pixel-jittered images", args.studentEpochs, s, jittered, "—");
 
   const noThrees = student();
   const transfer = trainSet.withoutClasses([3]);
   s = await timed(`student distilled on the ${transfer.length} images that are not 3s`, () =>
-    distill({ ...kd, student: noThrees, data: transfer, ...sgd(args.distillLr, args.studentEpochs) }));
+    distill({ ...kd, student: noThrees, data: transfer, ...sgd(args.distillLr, args.studentEpochs) }),
+  );
   record("distilled with no 3s in the transfer set", args.studentEpochs, s, noThrees, "206 (133 on 3s)");
   if (!s.collapsed) {
     adjustClassBias(noThrees, { 3: 3.5 });

@@ -8,9 +8,7 @@
  * teacher. The temperature and α are chosen first, on a validation split of the training
  * digits (never the test digits), with searchTemperature.
  */
-import {
-  distill, evaluate, init, loadMnistDigits, mlp, searchTemperature, train, type Dataset, type Sequential, type TrainOptions,
-} from "distill-wasm";
+import { distill, evaluate, init, loadMnistDigits, mlp, searchTemperature, train, type Dataset, type Sequential, type TrainOptions } from "distill-wasm";
 
 const SEEDS = [1, 2, 3];
 const TEACHER = [784, 512, 512, 10];
@@ -39,8 +37,14 @@ async function main(): Promise<void> {
   const searchTeacher = await trainTeacher(searchTrain, 0);
   const { validation: _unused, ...budget } = STUDENT_TRAINING;
   const search = await searchTemperature({
-    ...budget, teacher: searchTeacher, data: searchTrain, validation, temperatures: TEMPERATURES, alphas: ALPHAS,
-    student: () => mlp(STUDENT, { seed: 0 }), seed: 0,
+    ...budget,
+    teacher: searchTeacher,
+    data: searchTrain,
+    validation,
+    temperatures: TEMPERATURES,
+    alphas: ALPHAS,
+    student: () => mlp(STUDENT, { seed: 0 }),
+    seed: 0,
   });
   searchTeacher.dispose();
   console.log("\nvalidation accuracy of the distilled student (rows: T, columns: α)");
@@ -67,7 +71,9 @@ async function main(): Promise<void> {
       scratch: evaluate(scratch, test).accuracy,
       distilled: evaluate(student, test).accuracy,
     };
-    console.log(`${String(seed).padStart(4)}   ${percent(acc.teacher).padStart(20)}   ${percent(acc.scratch).padStart(20)}   ${percent(acc.distilled).padStart(20)}`);
+    console.log(
+      `${String(seed).padStart(4)}   ${percent(acc.teacher).padStart(20)}   ${percent(acc.scratch).padStart(20)}   ${percent(acc.distilled).padStart(20)}`,
+    );
     sums.teacher += acc.teacher;
     sums.scratch += acc.scratch;
     sums.distilled += acc.distilled;

@@ -13,9 +13,7 @@
  * students start with their output bias at the mean training target.
  */
 import { existsSync } from "node:fs";
-import {
-  Dataset, distill, evaluate, init, loadCsv, loadTeacherLogits, mlpLayers, Sequential, standardizer, train, type TrainOptions,
-} from "distill-wasm";
+import { Dataset, distill, evaluate, init, loadCsv, loadTeacherLogits, mlpLayers, Sequential, standardizer, train, type TrainOptions } from "distill-wasm";
 
 const DATA = process.argv[2] ?? "/work/shared/data/tabular";
 /** examples/dist/tabular/, where make_teacher.py writes (this file runs compiled in examples/dist/). */
@@ -55,7 +53,9 @@ async function classification(): Promise<void> {
   const logits = await loadTeacherLogits(new URL("breast_cancer_teacher.npy", TEACHERS), { rows: data.length, classes: 2 });
   let teacherCorrect = 0;
   testRows.forEach((r) => (teacherCorrect += Number((logits[2 * r + 1]! > logits[2 * r]! ? 1 : 0) === data.y[r])));
-  console.log(`breast cancer: ${trainSet.length} train / ${testSet.length} test rows; teacher (gradient boosting) test accuracy ${(100 * teacherCorrect / testRows.length).toFixed(2)}%`);
+  console.log(
+    `breast cancer: ${trainSet.length} train / ${testSet.length} test rows; teacher (gradient boosting) test accuracy ${((100 * teacherCorrect) / testRows.length).toFixed(2)}%`,
+  );
   const widths = [data.features, 8, 2];
   const scratch: number[] = [];
   const distilled: number[] = [];
@@ -87,7 +87,9 @@ async function regression(): Promise<void> {
     ssRes += (predictions[r]! - t[k]!) ** 2;
     ssTot += (t[k]! - mean) ** 2;
   });
-  console.log(`diabetes: ${trainSet.length} train / ${testSet.length} test rows; teacher (gradient boosting) test RMSE ${Math.sqrt(ssRes / t.length).toFixed(2)}, R² ${(1 - ssRes / ssTot).toFixed(4)}`);
+  console.log(
+    `diabetes: ${trainSet.length} train / ${testSet.length} test rows; teacher (gradient boosting) test RMSE ${Math.sqrt(ssRes / t.length).toFixed(2)}, R² ${(1 - ssRes / ssTot).toFixed(4)}`,
+  );
   const trainMean = trainSet.targets!.reduce((a, b) => a + b, 0) / trainSet.length;
   const widths = [data.features, 16, 1];
   const withBias = (m: Sequential) => {
@@ -103,12 +105,18 @@ async function regression(): Promise<void> {
     const b = withBias(student(trainSet, widths, seed));
     await distill({ teacher: rowsOf(predictions, 1, trainRows), student: b, data: trainSet, alpha: 0.5, ...TRAINING, seed });
     distilled.push(evaluate(b, testSet as typeof testSet & { targets: Float32Array }));
-    console.log(`  seed ${seed}: from scratch RMSE ${scratch.at(-1)!.rmse.toFixed(2)} R² ${scratch.at(-1)!.r2.toFixed(4)}, distilled RMSE ${distilled.at(-1)!.rmse.toFixed(2)} R² ${distilled.at(-1)!.r2.toFixed(4)}`);
+    console.log(
+      `  seed ${seed}: from scratch RMSE ${scratch.at(-1)!.rmse.toFixed(2)} R² ${scratch.at(-1)!.r2.toFixed(4)}, distilled RMSE ${distilled.at(-1)!.rmse.toFixed(2)} R² ${distilled.at(-1)!.r2.toFixed(4)}`,
+    );
     a.dispose();
     b.dispose();
   }
-  console.log(`  ${widths.join("-")} over ${SEEDS.length} seeds: from scratch RMSE ${meanStd(scratch.map((e) => e.rmse))}, R² ${meanStd(scratch.map((e) => e.r2))}`);
-  console.log(`  ${widths.join("-")} over ${SEEDS.length} seeds: distilled    RMSE ${meanStd(distilled.map((e) => e.rmse))}, R² ${meanStd(distilled.map((e) => e.r2))}`);
+  console.log(
+    `  ${widths.join("-")} over ${SEEDS.length} seeds: from scratch RMSE ${meanStd(scratch.map((e) => e.rmse))}, R² ${meanStd(scratch.map((e) => e.r2))}`,
+  );
+  console.log(
+    `  ${widths.join("-")} over ${SEEDS.length} seeds: distilled    RMSE ${meanStd(distilled.map((e) => e.rmse))}, R² ${meanStd(distilled.map((e) => e.r2))}`,
+  );
 }
 
 if (!existsSync(`${DATA}/breast_cancer.csv`) || !existsSync(new URL("breast_cancer_teacher.npy", TEACHERS))) {

@@ -77,7 +77,9 @@ export function startServer({ root = ROOT, port = 8080, host = "127.0.0.1" } = {
       if (!type) return send(404, "not found");
       response.writeHead(200, { ...ISOLATION, "content-type": type, "content-length": info.size, "cache-control": "no-cache" });
       if (request.method === "HEAD") return response.end();
-      createReadStream(path).on("error", () => response.destroy()).pipe(response);
+      createReadStream(path)
+        .on("error", () => response.destroy())
+        .pipe(response);
     } catch (error) {
       const missing = error?.code === "ENOENT" || error?.code === "ENOTDIR";
       send(missing ? 404 : 500, missing ? "not found" : "server error");
@@ -92,7 +94,11 @@ export function startServer({ root = ROOT, port = 8080, host = "127.0.0.1" } = {
         url,
         page: new URL(PAGE, url).href,
         port: address.port,
-        close: () => new Promise((done) => { server.closeAllConnections?.(); server.close(() => done()); }),
+        close: () =>
+          new Promise((done) => {
+            server.closeAllConnections?.();
+            server.close(() => done());
+          }),
       });
     });
   });

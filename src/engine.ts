@@ -42,9 +42,7 @@ export class Engine {
   readonly parallelOptimizer: ParallelOptimizer | undefined;
   private readonly pool: ThreadPool | undefined;
 
-  constructor(
-    kernels: KernelExports, build: EngineBuild, pool?: ThreadPool, threadsNote?: string, parallelOptimizer?: ParallelOptimizer,
-  ) {
+  constructor(kernels: KernelExports, build: EngineBuild, pool?: ThreadPool, threadsNote?: string, parallelOptimizer?: ParallelOptimizer) {
     this.kernels = kernels;
     this.build = build;
     this.pool = pool;
@@ -106,8 +104,7 @@ export class Engine {
     const used = this.kernels.heap_used() >>> 0;
     if (bytes + used + HEAP_OVERHEAD_BYTES > MAX_MEMORY_BYTES) {
       throw new OutOfMemoryError(
-        `cannot allocate ${formatBytes(bytes)}: WebAssembly memory is limited to 4 GiB ` +
-          `and ${formatBytes(used)} are already in use`,
+        `cannot allocate ${formatBytes(bytes)}: WebAssembly memory is limited to 4 GiB ` + `and ${formatBytes(used)} are already in use`,
       );
     }
   }

@@ -42,7 +42,11 @@ const SIMD_CHOICES = ["baseline", "relaxed", "prefer-relaxed"] as const;
 
 /** Creates an independent engine (its own linear memory); does not change the default. */
 export async function createEngine(given: InitOptions = {}): Promise<Engine> {
-  const options = checkOptions("init", { simd: checkedElsewhere, wasm: checkedElsewhere, threads: checkedElsewhere, parallelThreshold: checkedElsewhere }, given);
+  const options = checkOptions(
+    "init",
+    { simd: checkedElsewhere, wasm: checkedElsewhere, threads: checkedElsewhere, parallelThreshold: checkedElsewhere },
+    given,
+  );
   const simd = options.simd ?? "baseline";
   if (!SIMD_CHOICES.includes(simd)) {
     throw new OptionError(`init: simd must be one of ${SIMD_CHOICES.join(", ")}; got ${JSON.stringify(simd)}`);
@@ -52,14 +56,12 @@ export async function createEngine(given: InitOptions = {}): Promise<Engine> {
     throw new RuntimeSupportError("this JavaScript engine has no WebAssembly support; distill-wasm needs it");
   }
   if (!features.simd) {
-    throw new RuntimeSupportError(
-      `this JavaScript engine lacks WebAssembly SIMD, which distill-wasm needs (minimum: ${SIMD_MINIMUM_VERSIONS})`,
-    );
+    throw new RuntimeSupportError(`this JavaScript engine lacks WebAssembly SIMD, which distill-wasm needs (minimum: ${SIMD_MINIMUM_VERSIONS})`);
   }
   if (simd === "relaxed" && !features.relaxedSimd) {
     throw new RuntimeSupportError(
       'this JavaScript engine lacks WebAssembly relaxed SIMD; use { simd: "prefer-relaxed" } to fall back to ' +
-        "the baseline build, or the default { simd: \"baseline\" }",
+        'the baseline build, or the default { simd: "baseline" }',
     );
   }
   let threads = await resolveThreads(options.threads);

@@ -26,7 +26,7 @@ export function requireDim(op: string, name: string, value: unknown): number {
 /** A numeric array (typed array or plain array). */
 export function requireArray(op: string, name: string, x: unknown): ArrayLike<number> {
   if (!isArrayLikeOfNumbers(x)) {
-    const kind = x === null ? "null" : typeof x === "object" ? (x as object).constructor?.name ?? "object" : typeof x;
+    const kind = x === null ? "null" : typeof x === "object" ? ((x as object).constructor?.name ?? "object") : typeof x;
     throw new ArgumentError(`${op}: ${name} must be a Float32Array, Float64Array or number[]; got ${kind}`);
   }
   return x;
@@ -35,10 +35,7 @@ export function requireArray(op: string, name: string, x: unknown): ArrayLike<nu
 /** Rows of a (rows, cols) matrix stored flat in `x`: the length must be a positive multiple of cols. */
 export function rowsOf(op: string, name: string, x: ArrayLike<number>, cols: number): number {
   if (x.length === 0 || x.length % cols !== 0) {
-    throw new ShapeError(
-      `${op}: ${name} has ${x.length} values, which is not a positive multiple of ${cols} ` +
-        `(expected a flat (rows, ${cols}) matrix)`,
-    );
+    throw new ShapeError(`${op}: ${name} has ${x.length} values, which is not a positive multiple of ${cols} ` + `(expected a flat (rows, ${cols}) matrix)`);
   }
   return x.length / cols;
 }
@@ -96,9 +93,7 @@ export function requireTemperature(op: string, t: unknown, ...logits: ArrayLike<
   const t32 = Math.fround(t);
   for (const x of logits) {
     if (!(maxAbs(x) / t32 < F32_MAX / 2)) {
-      throw new OptionError(
-        `${op}: temperature ${t} is too small for logits as large as ${maxAbs(x)}: logits / temperature overflows float32`,
-      );
+      throw new OptionError(`${op}: temperature ${t} is too small for logits as large as ${maxAbs(x)}: logits / temperature overflows float32`);
     }
   }
   return t;

@@ -26,11 +26,26 @@ const buildBytes = (build: string) => readFileSync(join(ROOT, `build/distill.${b
 
 /** What each AssemblyScript type is at the wasm boundary. */
 const WASM_TYPE: Record<string, ValueType> = {
-  i8: "i32", u8: "i32", i16: "i32", u16: "i32", i32: "i32", u32: "i32", isize: "i32", usize: "i32", bool: "i32",
-  i64: "i64", u64: "i64", f32: "f32", f64: "f64",
+  i8: "i32",
+  u8: "i32",
+  i16: "i32",
+  u16: "i32",
+  i32: "i32",
+  u32: "i32",
+  isize: "i32",
+  usize: "i32",
+  bool: "i32",
+  i64: "i64",
+  u64: "i64",
+  f32: "f32",
+  f64: "f64",
 };
 
-interface Signature { name: string; params: { name: string; type: string }[]; result: string }
+interface Signature {
+  name: string;
+  params: { name: string; type: string }[];
+  result: string;
+}
 
 /** The methods of `interface KernelExports` in the generated file, as written there. */
 function generatedSignatures(text: string): Signature[] {
@@ -75,7 +90,10 @@ describe("every compiled build exports exactly the generated ABI", () => {
     const exports = wasmExports(buildBytes(build));
     const functions = exports.filter((e) => e.kind === "function");
     expect(functions.map((f) => f.name).sort(), "exported functions").toEqual([...KERNEL_NAMES].sort());
-    expect(exports.filter((e) => e.kind !== "function"), "other exports").toEqual([{ name: "memory", kind: "memory" }]);
+    expect(
+      exports.filter((e) => e.kind !== "function"),
+      "other exports",
+    ).toEqual([{ name: "memory", kind: "memory" }]);
     const wrong: string[] = [];
     for (const f of functions) {
       const s = byName.get(f.name)!;
@@ -141,7 +159,10 @@ function internal(a: v128): void {}
     ]);
     expect(abi.kernels[0]!.doc).toEqual(["y(n) = x(n) · s", "  y may alias x."]);
     expect(abi.kernels[1]!.doc).toEqual(["The plain scalar reference twin of `scale`."]);
-    expect(abi.constants.map((c) => [c.name, c.value])).toEqual([["FLAG", 13], ["SIZE", 64_512]]);
+    expect(abi.constants.map((c) => [c.name, c.value])).toEqual([
+      ["FLAG", 13],
+      ["SIZE", 64_512],
+    ]);
     const text = generateAbi(root);
     expect(text).toContain("  sum(x: usize, n: i32, ordered: bool): f64;\n");
     expect(text).toContain("/** A flag. */\nexport const FLAG = 13; // BASE << 2 | 1\n");

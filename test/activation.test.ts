@@ -38,9 +38,7 @@ function unary(engine: Engine, name: Unary | `${Unary}_ref`, x: Float32Array, of
   });
 }
 
-function backward(
-  engine: Engine, name: string, dy: Float32Array, saved: Float32Array, offset: number, slope?: number,
-): Float32Array {
+function backward(engine: Engine, name: string, dy: Float32Array, saved: Float32Array, offset: number, slope?: number): Float32Array {
   return engine.scoped(() => {
     const dyp = engine.alloc(dy.length * 4 + 16) + offset;
     const sp = engine.alloc(dy.length * 4 + 16) + offset;

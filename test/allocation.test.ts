@@ -19,10 +19,15 @@ const CASES = ["train (momentum SGD)", "distill (cached logits)", "distill (CNN,
 it("training steps of train and distill allocate nothing on the JS heap (bench/allocation.ts in a child process)", () => {
   expect(existsSync(PROBE), "bench/dist/allocation.js: run `tsc -p bench` (npm test does)").toBe(true);
   const r = spawnSync(process.execPath, ["--expose-gc", "--max-semi-space-size=128", PROBE, ...CASES.flatMap((c) => ["--only", c]), "--json"], {
-    cwd: ROOT, encoding: "utf8", timeout: 600_000,
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: 600_000,
   });
   expect(r.status, r.stderr).toBe(0);
-  const rows = r.stdout.trim().split("\n").map((line) => JSON.parse(line) as { case: string; bytesPerStep: number });
+  const rows = r.stdout
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as { case: string; bytesPerStep: number });
   expect(rows.map((x) => x.case)).toEqual(CASES);
   for (const row of rows) expect(row.bytesPerStep, `${row.case}: bytes per step`).toBeLessThan(1);
 }, 600_000);

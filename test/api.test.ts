@@ -6,8 +6,22 @@ import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import * as api from "../src/index.js";
 import {
-  ArgumentError, crossEntropy, distillationLoss, init, klDivergence, LabelError, logSoftmax, matmul, mseLoss,
-  NonFiniteError, OptionError, RuntimeSupportError, ShapeError, softmax, WasmLoadError, type Engine,
+  ArgumentError,
+  crossEntropy,
+  distillationLoss,
+  init,
+  klDivergence,
+  LabelError,
+  logSoftmax,
+  matmul,
+  mseLoss,
+  NonFiniteError,
+  OptionError,
+  RuntimeSupportError,
+  ShapeError,
+  softmax,
+  WasmLoadError,
+  type Engine,
 } from "../src/index.js";
 import { relaxedAvailable, wasmBytes } from "./helpers/engines.js";
 

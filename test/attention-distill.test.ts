@@ -6,20 +6,43 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  conv2d, dense, distill, flatten, getEngine, init, loadMnistDigits, maxPool2d, OptionError, relu, Sequential,
-  train, type Dataset,
+  conv2d,
+  dense,
+  distill,
+  flatten,
+  getEngine,
+  init,
+  loadMnistDigits,
+  maxPool2d,
+  OptionError,
+  relu,
+  Sequential,
+  train,
+  type Dataset,
 } from "../src/index.js";
 
 const INPUT = [1, 28, 28];
 /** Teacher: 8 channels at 14×14 after the first pool (layer 2), 16 at 7×7 (layer 5). */
 const teacherLayers = () => [
-  conv2d(1, 8, 3, { padding: 1 }), relu(), maxPool2d(2), conv2d(8, 16, 3, { padding: 1 }), relu(), maxPool2d(2),
-  flatten(), dense(16 * 7 * 7, 10),
+  conv2d(1, 8, 3, { padding: 1 }),
+  relu(),
+  maxPool2d(2),
+  conv2d(8, 16, 3, { padding: 1 }),
+  relu(),
+  maxPool2d(2),
+  flatten(),
+  dense(16 * 7 * 7, 10),
 ];
 /** Student: 4 channels at 14×14 (layer 2), 4 at 7×7 (layer 5). */
 const studentLayers = () => [
-  conv2d(1, 4, 3, { padding: 1 }), relu(), maxPool2d(2), conv2d(4, 4, 3, { padding: 1 }), relu(), maxPool2d(2),
-  flatten(), dense(4 * 7 * 7, 10),
+  conv2d(1, 4, 3, { padding: 1 }),
+  relu(),
+  maxPool2d(2),
+  conv2d(4, 4, 3, { padding: 1 }),
+  relu(),
+  maxPool2d(2),
+  flatten(),
+  dense(4 * 7 * 7, 10),
 ];
 
 let data: Dataset;
@@ -63,8 +86,20 @@ describe("attention transfer in distill", () => {
     const run = async (withAttention: boolean) => {
       const student = new Sequential(studentLayers(), { seed: 2, inputShape: INPUT });
       const result = await distill({
-        teacher, student, data, epochs: 3, batchSize: 32, seed: 3,
-        ...(withAttention ? { attention: [{ student: 2, teacher: 2 }, { student: 5, teacher: 5 }] } : {}),
+        teacher,
+        student,
+        data,
+        epochs: 3,
+        batchSize: 32,
+        seed: 3,
+        ...(withAttention
+          ? {
+              attention: [
+                { student: 2, teacher: 2 },
+                { student: 5, teacher: 5 },
+              ],
+            }
+          : {}),
       });
       return { student, result };
     };
@@ -73,7 +108,10 @@ describe("attention transfer in distill", () => {
     const parts = withAt.result.history.map((r) => r.parts!.attention!);
     expect(parts.every((v) => v > 0 && Number.isFinite(v))).toBe(true);
     expect(parts.at(-1)!).toBeLessThan(parts[0]!);
-    for (const [layer, channels, spatial] of [[2, [4, 8], 196], [5, [4, 16], 49]] as const) {
+    for (const [layer, channels, spatial] of [
+      [2, [4, 8], 196],
+      [5, [4, 16], 49],
+    ] as const) {
       const near = mapDistance(withAt.student, layer, layer, [channels[0], channels[1]], spatial);
       const far = mapDistance(plain.student, layer, layer, [channels[0], channels[1]], spatial);
       expect(near, `layer ${layer}: with attention transfer ${near}, without ${far}`).toBeLessThan(far);

@@ -34,7 +34,14 @@ function loss64(a: ArrayLike<number>, qt: ArrayLike<number>, rows: number, chann
   return (beta / 2) * (s / (rows * spatial));
 }
 
-const SHAPES: [number, number, number][] = [[1, 1, 1], [2, 3, 4], [3, 5, 7], [2, 8, 16], [1, 4, 49], [4, 2, 129]];
+const SHAPES: [number, number, number][] = [
+  [1, 1, 1],
+  [2, 3, 4],
+  [3, 5, 7],
+  [2, 8, 16],
+  [1, 4, 49],
+  [4, 2, 129],
+];
 
 describe.each(EXACT_BUILDS)("attention transfer, %s build", (build) => {
   let engine: Engine;
@@ -51,8 +58,14 @@ describe.each(EXACT_BUILDS)("attention transfer, %s build", (build) => {
     });
 
   const transfer = (
-    kernel: "attention_transfer" | "attention_transfer_ref", a: Float32Array, qt: Float32Array,
-    rows: number, c: number, s: number, p: number, beta: number,
+    kernel: "attention_transfer" | "attention_transfer_ref",
+    a: Float32Array,
+    qt: Float32Array,
+    rows: number,
+    c: number,
+    s: number,
+    p: number,
+    beta: number,
   ) =>
     engine.scoped(() => {
       const ap = engine.putF32(a);
@@ -104,7 +117,11 @@ describe.each(EXACT_BUILDS)("attention transfer, %s build", (build) => {
 
   it("the gradient matches central finite differences of the float64 loss", () => {
     let seed = 80;
-    for (const [rows, c, s] of [[1, 2, 3], [2, 3, 5], [2, 4, 8]] as const) {
+    for (const [rows, c, s] of [
+      [1, 2, 3],
+      [2, 3, 5],
+      [2, 4, 8],
+    ] as const) {
       for (const p of [2, 3]) {
         const rnd = new TestRandom(seed++);
         const a = Float32Array.from(rnd.normal(rows * c * s), (v) => (Math.abs(v) < 0.05 ? 0.3 : v));

@@ -26,7 +26,10 @@ function run(command: string, args: string[], timeout: number): Promise<{ stdout
   });
 }
 
-interface Row { library: string; timing: { medianMs: number; samples: number } }
+interface Row {
+  library: string;
+  timing: { medianMs: number; samples: number };
+}
 interface Results {
   machine: { runtime: string; crossOriginIsolated?: boolean };
   quick?: boolean;
@@ -66,11 +69,26 @@ function checkResults(results: Results): void {
   expectAllLibraries(kernels.rows, (r) => `${r.form} ${r.m}×${r.k}×${r.n}`, ["distill-wasm", "tfjs-wasm", "tfjs-cpu", "naive JS"], "kernels");
   for (const r of kernels.rows) expect(r.maxScaledError, `kernels ${r.library} ${r.form}`).toBeLessThanOrEqual(kernels.tolerance);
 
-  const stepLibs = (s: string) => ["distill-wasm step", s === "distillation" ? "distill-wasm distill()" : "distill-wasm train()", "tfjs-wasm", "tfjs-cpu", "naive JS"];
+  const stepLibs = (s: string) => [
+    "distill-wasm step",
+    s === "distillation" ? "distill-wasm distill()" : "distill-wasm train()",
+    "tfjs-wasm",
+    "tfjs-cpu",
+    "naive JS",
+  ];
   for (const scenario of ["distillation", "teacher"]) {
-    expectAllLibraries(steps.rows.filter((r) => r.scenario === scenario), () => scenario, stepLibs(scenario), "steps");
+    expectAllLibraries(
+      steps.rows.filter((r) => r.scenario === scenario),
+      () => scenario,
+      stepLibs(scenario),
+      "steps",
+    );
     const checked = steps.checks.filter((c) => c.scenario === scenario);
-    expect(checked.map((c) => c.library).sort()).toEqual(stepLibs(scenario).filter((l) => l !== "naive JS").sort());
+    expect(checked.map((c) => c.library).sort()).toEqual(
+      stepLibs(scenario)
+        .filter((l) => l !== "naive JS")
+        .sort(),
+    );
     for (const c of checked) {
       expect(c.agreement.lossRelErr, `${scenario} ${c.library} loss`).toBeLessThanOrEqual(steps.tolerances.loss);
       expect(c.agreement.updateRelErr, `${scenario} ${c.library} update`).toBeLessThanOrEqual(steps.tolerances.update);

@@ -5,9 +5,7 @@
  * temperature schedule).
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  distill, init, mlp, OptionError, train, type Checkpoint, type DistillOptions, type EpochRecord, type TrainOptions,
-} from "../src/index.js";
+import { distill, init, mlp, OptionError, train, type Checkpoint, type DistillOptions, type EpochRecord, type TrainOptions } from "../src/index.js";
 import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,8 +25,15 @@ describe("checkpoints and resume", () => {
 
   const data = squares(96, 8, 4, 5);
   const options: TrainOptions = {
-    epochs: 4, batchSize: 10, seed: 3, optimizer: "momentum", lr: 0.05, schedule: { type: "cosine" },
-    augment: { shift: 1, noise: 0.05 }, validation: 0.25, earlyStopping: { patience: 3 },
+    epochs: 4,
+    batchSize: 10,
+    seed: 3,
+    optimizer: "momentum",
+    lr: 0.05,
+    schedule: { type: "cosine" },
+    augment: { shift: 1, noise: 0.05 },
+    validation: 0.25,
+    earlyStopping: { patience: 3 },
   };
 
   it("train: resuming from every checkpoint gives the uninterrupted run's weights and history, bit for bit", async () => {
@@ -53,8 +58,18 @@ describe("checkpoints and resume", () => {
     const teacher = mlp([64, 32, 4], { seed: 2 });
     await train(teacher, images, { epochs: 3, batchSize: 16, seed: 1 });
     const base = (student: ReturnType<typeof mlp>): DistillOptions => ({
-      teacher, student, data: images, epochs: 3, batchSize: 16, seed: 7, optimizer: { type: "adam", lr: 0.01 },
-      temperature: { from: 6, to: 2 }, alpha: 0.2, augment: { shift: 1 }, hints: [{ student: 1, teacher: 1 }], hintEpochs: 2,
+      teacher,
+      student,
+      data: images,
+      epochs: 3,
+      batchSize: 16,
+      seed: 7,
+      optimizer: { type: "adam", lr: 0.01 },
+      temperature: { from: 6, to: 2 },
+      alpha: 0.2,
+      augment: { shift: 1 },
+      hints: [{ student: 1, teacher: 1 }],
+      hintEpochs: 2,
     });
     const checkpoints: Checkpoint[] = [];
     const full = mlp([64, 16, 4], { seed: 4, dropout: 0.1 });
@@ -124,8 +139,9 @@ describe("checkpoints and resume", () => {
     // A train() checkpoint given to distill: refused, never a silent fresh start that overwrites it.
     const student = mlp([64, 24, 4], { seed: 1 });
     const teacher = mlp([64, 24, 4], { seed: 2 });
-    await expect(distill({ ...options, teacher, student, data, resume: checkpoints[0]! }))
-      .rejects.toThrow(/distill: cannot resume from a checkpoint of a "train" stage/);
+    await expect(distill({ ...options, teacher, student, data, resume: checkpoints[0]! })).rejects.toThrow(
+      /distill: cannot resume from a checkpoint of a "train" stage/,
+    );
     for (const m of [model, other, wider, student, teacher]) m.dispose();
   });
 
@@ -136,16 +152,26 @@ describe("checkpoints and resume", () => {
     await train(model, data, { ...plain, checkpoint: { every: 4, save: (c) => void checkpoints.push(c) } });
     const other = squares(96, 8, 4, 6); // the same shape, other values
     await expect(train(mlp([64, 24, 4], { seed: 1 }), other, { ...plain, resume: checkpoints[0]! })).rejects.toThrow(/differs in the data's content/);
-    await expect(train(mlp([64, 24, 4], { seed: 1 }), data, { ...plain, augment: { shift: 1 }, resume: checkpoints[0]! })).rejects.toThrow(/differs in augment/);
+    await expect(train(mlp([64, 24, 4], { seed: 1 }), data, { ...plain, augment: { shift: 1 }, resume: checkpoints[0]! })).rejects.toThrow(
+      /differs in augment/,
+    );
 
     const teacher = mlp([64, 24, 4], { seed: 2 });
     const teacher2 = mlp([64, 24, 4], { seed: 3 });
     const saved: Checkpoint[] = [];
     const kd: DistillOptions = { ...plain, teacher, student: mlp([64, 8, 4], { seed: 4 }), data, temperature: 4, alpha: 0.3 };
     await distill({ ...kd, checkpoint: { every: 4, save: (c) => void saved.push(c) } });
-    for (const change of [{ temperature: 5 }, { alpha: 0.5 }, { softLoss: "soft-ce" as const }, { teacher: teacher2 }, { temperature: (e: number) => (e === 1 ? 4 : 3) }]) {
-      await expect(distill({ ...kd, ...change, student: mlp([64, 8, 4], { seed: 4 }), resume: saved[0]! }), JSON.stringify(Object.keys(change)))
-        .rejects.toThrow(/differs in the loss's settings \(temperature, α, soft loss, teacher, hints\)/);
+    for (const change of [
+      { temperature: 5 },
+      { alpha: 0.5 },
+      { softLoss: "soft-ce" as const },
+      { teacher: teacher2 },
+      { temperature: (e: number) => (e === 1 ? 4 : 3) },
+    ]) {
+      await expect(
+        distill({ ...kd, ...change, student: mlp([64, 8, 4], { seed: 4 }), resume: saved[0]! }),
+        JSON.stringify(Object.keys(change)),
+      ).rejects.toThrow(/differs in the loss's settings \(temperature, α, soft loss, teacher, hints\)/);
     }
     // The same settings (a function giving the same values counts as the same) resume.
     await expect(distill({ ...kd, temperature: () => 4, student: mlp([64, 8, 4], { seed: 4 }), resume: saved[0]! })).resolves.toBeDefined();
@@ -181,17 +207,20 @@ describe("checkpoints and resume", () => {
       changes: fc.array(fc.tuple(fc.nat({ max: bytes.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }),
       cut: fc.option(fc.nat({ max: bytes.length - 1 }), { nil: undefined }),
     });
-    fc.assert(fc.property(edit, ({ changes, cut }) => {
-      const fuzzed = bytes.slice(0, cut ?? bytes.length);
-      for (const [at, value] of changes) if (at < fuzzed.length) fuzzed[at] = value;
-      const same = fuzzed.length === bytes.length && fuzzed.every((b, i) => b === bytes[i]);
-      try {
-        decodeCheckpoint(fuzzed);
-        return same;
-      } catch (e) {
-        return !same && e instanceof FormatError;
-      }
-    }), { numRuns: 300, seed: 20261206 });
+    fc.assert(
+      fc.property(edit, ({ changes, cut }) => {
+        const fuzzed = bytes.slice(0, cut ?? bytes.length);
+        for (const [at, value] of changes) if (at < fuzzed.length) fuzzed[at] = value;
+        const same = fuzzed.length === bytes.length && fuzzed.every((b, i) => b === bytes[i]);
+        try {
+          decodeCheckpoint(fuzzed);
+          return same;
+        } catch (e) {
+          return !same && e instanceof FormatError;
+        }
+      }),
+      { numRuns: 300, seed: 20261206 },
+    );
   });
 
   it("a checkpoint whose fields are out of range is refused before any wasm call (order −1, epoch −1, a zero PRNG state, NaN weights)", async () => {
@@ -223,7 +252,10 @@ describe("checkpoints and resume", () => {
     const checkpoints: Checkpoint[] = [];
     const model = mlp([16, 8, 3], { seed: 1 });
     await train(model, blobs({ rows: 60, features: 16, classes: 3, seed: 2 }), {
-      epochs: 2, batchSize: 10, seed: 1, checkpoint: { every: 2, save: (c) => void checkpoints.push(c) },
+      epochs: 2,
+      batchSize: 10,
+      seed: 1,
+      checkpoint: { every: 2, save: (c) => void checkpoints.push(c) },
     });
     expect(checkpoints[0]!.params).not.toEqual(checkpoints[checkpoints.length - 1]!.params);
     expect(checkpoints[0]!.steps).toBe(2);

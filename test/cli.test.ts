@@ -61,14 +61,38 @@ describe("usage and errors", () => {
     ["out of range", ["distill", "--alpha", "1.5"], /--alpha must be ≤ 1/],
     ["bad --arch", ["train", "--arch", "8-x-3", "--out", "x", "--data", "csv:blobs.csv"], /--arch "8-x-3": an MLP is positive integers joined by "-"/],
     ["bad --data", ["train", "--arch", "8-3", "--out", "x", "--data", "parquet:x"], /--data must be mnist, idx:DIR/],
-    ["bad --threads", ["train", "--threads", "0", "--arch", "8-3", "--out", "x", "--data", "csv:blobs.csv"], /--threads must be a whole number from 1 to 64 or auto; got "0"/],
-    ["two teacher sources", ["distill", "--teacher", "a", "--teacher-logits", "b", "--arch", "8-3", "--out", "x", "--data", "csv:blobs.csv"], /exactly one of --teacher/],
-    ["--teacher with no file names", ["distill", "--teacher", ",", "--arch", "8-3", "--out", "x", "--data", "csv:blobs.csv"], /--teacher needs one or more model file names/],
+    [
+      "bad --threads",
+      ["train", "--threads", "0", "--arch", "8-3", "--out", "x", "--data", "csv:blobs.csv"],
+      /--threads must be a whole number from 1 to 64 or auto; got "0"/,
+    ],
+    [
+      "two teacher sources",
+      ["distill", "--teacher", "a", "--teacher-logits", "b", "--arch", "8-3", "--out", "x", "--data", "csv:blobs.csv"],
+      /exactly one of --teacher/,
+    ],
+    [
+      "--teacher with no file names",
+      ["distill", "--teacher", ",", "--arch", "8-3", "--out", "x", "--data", "csv:blobs.csv"],
+      /--teacher needs one or more model file names/,
+    ],
     // Values the flag parser lets through and the library's option checks refuse before the first batch.
-    ["--batch-size larger than the data", ["train", "--data", "csv:blobs.csv", "--arch", "8-3", "--batch-size", "1000", "--out", "x"], /batchSize 1000 is larger than the training data \(300 samples\)/],
-    ["--validation 0", ["train", "--data", "csv:blobs.csv", "--arch", "8-3", "--validation", "0", "--out", "x"], /validation as a fraction must be in \(0, 1\); got 0/],
+    [
+      "--batch-size larger than the data",
+      ["train", "--data", "csv:blobs.csv", "--arch", "8-3", "--batch-size", "1000", "--out", "x"],
+      /batchSize 1000 is larger than the training data \(300 samples\)/,
+    ],
+    [
+      "--validation 0",
+      ["train", "--data", "csv:blobs.csv", "--arch", "8-3", "--validation", "0", "--out", "x"],
+      /validation as a fraction must be in \(0, 1\); got 0/,
+    ],
     ["--lr 0", ["train", "--data", "csv:blobs.csv", "--arch", "8-3", "--lr", "0", "--out", "x"], /lr must be a finite number > 0; got 0/],
-    ["step:0 in --schedule", ["train", "--data", "csv:blobs.csv", "--arch", "8-3", "--schedule", "step:0:0.5", "--out", "x"], /step "every" must be an integer ≥ 1/],
+    [
+      "step:0 in --schedule",
+      ["train", "--data", "csv:blobs.csv", "--arch", "8-3", "--schedule", "step:0:0.5", "--out", "x"],
+      /step "every" must be an integer ≥ 1/,
+    ],
     ["demo --temperature 0", ["demo", "--temperature", "0", "--out", "demo-never"], /temperature must be a finite number > 0; got 0/],
   ];
   for (const [what, args, message] of usage) {
@@ -105,7 +129,9 @@ describe("usage and errors", () => {
     expect(r.err.trim().split("\n")).toEqual([
       `distill-wasm: warning: --threads ${threads} is more than the ${threads - 1} cores of this machine; more threads than cores runs much slower`,
     ]);
-    expect(cli(["train", "--data", "csv:blobs.csv", "--arch", "8-3", "--epochs", "1", "--threads", String(threads - 1), "--out", "threads.safetensors"], dir).err).toBe("");
+    expect(
+      cli(["train", "--data", "csv:blobs.csv", "--arch", "8-3", "--epochs", "1", "--threads", String(threads - 1), "--out", "threads.safetensors"], dir).err,
+    ).toBe("");
   });
 
   it("a missing or corrupt file: exit 1 and one line naming the file, no stack trace", () => {
@@ -137,15 +163,35 @@ describe("commands on small data", () => {
     expect(e.params).toBe(trained.params);
 
     cli(["train", ...common, "--arch", "8-24-3", "--epochs", "8", "--seed", "5", "--out", "teacher2.safetensors"], dir);
-    for (const teacher of [["--teacher", "teacher.safetensors"], ["--teacher", "teacher.safetensors,teacher2.safetensors"]]) {
+    for (const teacher of [
+      ["--teacher", "teacher.safetensors"],
+      ["--teacher", "teacher.safetensors,teacher2.safetensors"],
+    ]) {
       const d = cli(["distill", ...common, ...teacher, "--arch", "8-4-3", "--epochs", "6", "--out", "student.safetensors", "--json"], dir);
       expect(d.code, d.err).toBe(0);
       const doc = JSON.parse(d.out);
       expect(doc).toMatchObject({ command: "distill", architecture: "8-4-3", temperature: 4, alpha: 0.1 });
       expect(doc.accuracy).toBeGreaterThan(0.5);
     }
-    const search = cli(["search", "--data", "csv:blobs.csv", "--teacher", "teacher.safetensors", "--arch", "8-4-3",
-      "--temperatures", "2,4", "--alphas", "0.1,0.9", "--epochs", "2", "--json"], dir);
+    const search = cli(
+      [
+        "search",
+        "--data",
+        "csv:blobs.csv",
+        "--teacher",
+        "teacher.safetensors",
+        "--arch",
+        "8-4-3",
+        "--temperatures",
+        "2,4",
+        "--alphas",
+        "0.1,0.9",
+        "--epochs",
+        "2",
+        "--json",
+      ],
+      dir,
+    );
     expect(search.code, search.err).toBe(0);
     const s = JSON.parse(search.out);
     expect(s.trials).toHaveLength(4);
@@ -184,9 +230,27 @@ describe("commands on small data", () => {
     const t = cli(["train", "--data", "mnist", "--arch", teacherArch, "--epochs", "1", "--out", "cnn-teacher.safetensors", "--json"], dir);
     expect(t.code, t.err).toBe(0);
     expect(JSON.parse(t.out).accuracy).toBeGreaterThan(0.8);
-    const d = cli(["distill", "--data", "mnist", "--teacher", "cnn-teacher.safetensors",
-      "--arch", "1x28x28-conv4k3p1-relu-maxpool2-conv4k3p1-bn-relu-maxpool2-flatten-10",
-      "--attention", "2:2:100,6:5:100", "--epochs", "1", "--clip-norm", "5", "--out", "cnn-student.safetensors", "--json"], dir);
+    const d = cli(
+      [
+        "distill",
+        "--data",
+        "mnist",
+        "--teacher",
+        "cnn-teacher.safetensors",
+        "--arch",
+        "1x28x28-conv4k3p1-relu-maxpool2-conv4k3p1-bn-relu-maxpool2-flatten-10",
+        "--attention",
+        "2:2:100,6:5:100",
+        "--epochs",
+        "1",
+        "--clip-norm",
+        "5",
+        "--out",
+        "cnn-student.safetensors",
+        "--json",
+      ],
+      dir,
+    );
     expect(d.code, d.err).toBe(0);
     const doc = JSON.parse(d.out);
     expect(doc.accuracy).toBeGreaterThan(0.5);
@@ -248,7 +312,10 @@ describe("the paper's recipe: layers, constraints, transfer sets and collapse", 
   it("--keep-labels N: train uses the N labelled rows; distill also the rest, unlabelled; --transfer adds rows the teacher labels", () => {
     const t = cli(["train", ...common, "--arch", "8-32-3", "--epochs", "4", "--out", "kl-teacher.safetensors"], dir);
     expect(t.code, t.err).toBe(0);
-    const few = cli(["train", ...common, "--keep-labels", "24", "--arch", "8-4-3", "--epochs", "2", "--batch-size", "8", "--json", "--out", "kl-few.safetensors"], dir);
+    const few = cli(
+      ["train", ...common, "--keep-labels", "24", "--arch", "8-4-3", "--epochs", "2", "--batch-size", "8", "--json", "--out", "kl-few.safetensors"],
+      dir,
+    );
     expect(few.code, few.err).toBe(0);
     expect(JSON.parse(few.out).steps, "24 rows in batches of 8, 2 epochs").toBe(6);
     const kd = ["distill", ...common, "--teacher", "kl-teacher.safetensors", "--arch", "8-4-3", "--epochs", "2", "--batch-size", "8", "--json"];
@@ -266,12 +333,18 @@ describe("the paper's recipe: layers, constraints, transfer sets and collapse", 
   it("--dropout INPUT,HIDDEN, --init torch and a flat layer list in --arch build the layers they name", async () => {
     const mlpRun = cli(["train", ...common, "--arch", "8-16-3", "--dropout", "0.2,0.5", "--init", "torch", "--epochs", "2", "--out", "drop.safetensors"], dir);
     expect(mlpRun.code, mlpRun.err).toBe(0);
-    const listRun = cli(["train", ...common, "--arch", "8-dropout0.2-16-relu-dropout0.5-3", "--init", "torch", "--epochs", "2", "--out", "list.safetensors"], dir);
+    const listRun = cli(
+      ["train", ...common, "--arch", "8-dropout0.2-16-relu-dropout0.5-3", "--init", "torch", "--epochs", "2", "--out", "list.safetensors"],
+      dir,
+    );
     expect(listRun.code, listRun.err).toBe(0);
     const [a, b] = [await loadModel(join(dir, "drop.safetensors")), await loadModel(join(dir, "list.safetensors"))];
     const layers = [
-      { type: "dropout", p: 0.2 }, { type: "dense", inputs: 8, outputs: 16, init: "torch" }, { type: "activation", name: "relu" },
-      { type: "dropout", p: 0.5 }, { type: "dense", inputs: 16, outputs: 3, init: "torch" },
+      { type: "dropout", p: 0.2 },
+      { type: "dense", inputs: 8, outputs: 16, init: "torch" },
+      { type: "activation", name: "relu" },
+      { type: "dropout", p: 0.5 },
+      { type: "dense", inputs: 16, outputs: 3, init: "torch" },
     ];
     expect(a.specs).toEqual(layers);
     expect(b.specs).toEqual(layers);
@@ -323,8 +396,27 @@ describe("the paper's recipe: layers, constraints, transfer sets and collapse", 
 
   it("a collapsing distillation exits 1 with DivergenceError's remedies and writes no model file", () => {
     cli(["train", ...common, "--arch", "8-32-3", "--epochs", "4", "--out", "t-collapse.safetensors"], dir);
-    const r = cli(["distill", ...common, "--teacher", "t-collapse.safetensors", "--arch", "8-64-64-3", "--temperature", "1000",
-      "--alpha", "0", "--lr", "50", "--epochs", "3", "--out", "collapsed.safetensors"], dir);
+    const r = cli(
+      [
+        "distill",
+        ...common,
+        "--teacher",
+        "t-collapse.safetensors",
+        "--arch",
+        "8-64-64-3",
+        "--temperature",
+        "1000",
+        "--alpha",
+        "0",
+        "--lr",
+        "50",
+        "--epochs",
+        "3",
+        "--out",
+        "collapsed.safetensors",
+      ],
+      dir,
+    );
     expect(r.code, r.err).toBe(1);
     expect(r.err).toMatch(/training collapsed at epoch \d+, step \d+: .*Try /);
     expect(r.err).toMatch(/T² = 1000000/);
@@ -336,14 +428,21 @@ describe("the paper's recipe: layers, constraints, transfer sets and collapse", 
 describe("teacher logits must match the rows they teach", () => {
   it("a logits file of the right size but the wrong shape is refused; --test-split and --exclude-classes cannot follow logits", () => {
     const base = ["distill", "--data", "csv:blobs.csv", "--arch", "8-4-3", "--epochs", "1", "--out", "s.safetensors"];
-    for (const shape of [[150, 6], [900, 1], [1, 900]]) {
+    for (const shape of [
+      [150, 6],
+      [900, 1],
+      [1, 900],
+    ]) {
       writeFileSync(join(dir, "bad-logits.npy"), encodeNpy(new Float32Array(900), shape));
       const r = cli([...base, "--teacher-logits", "bad-logits.npy"], dir);
       expect(r.code, `shape ${shape}`).toBe(1);
       expect(r.err).toMatch(new RegExp(`holds logits of shape \\(${shape[0]}, ${shape[1]}\\), but (rows = 300|classes = 3) was expected`));
     }
     writeFileSync(join(dir, "good-logits.npy"), encodeNpy(new Float32Array(900), [300, 3]));
-    for (const flag of [["--test-split", "0.2"], ["--exclude-classes", "1"]]) {
+    for (const flag of [
+      ["--test-split", "0.2"],
+      ["--exclude-classes", "1"],
+    ]) {
       const r = cli([...base, "--teacher-logits", "good-logits.npy", ...flag], dir);
       expect(r.code, flag.join(" ")).toBe(2);
       expect(r.err).toMatch(/--teacher-logits hold one row per row of the data file, in order; they cannot follow --test-split/);
@@ -353,7 +452,21 @@ describe("teacher logits must match the rows they teach", () => {
 
   it("search holds out --test-split before splitting off its validation rows, and takes no --teacher-logits", () => {
     cli(["train", "--data", "csv:blobs.csv", "--arch", "8-16-3", "--epochs", "2", "--out", "t-search.safetensors"], dir);
-    const common = ["search", "--data", "csv:blobs.csv", "--teacher", "t-search.safetensors", "--arch", "8-4-3", "--temperatures", "2", "--alphas", "0.5", "--epochs", "1"];
+    const common = [
+      "search",
+      "--data",
+      "csv:blobs.csv",
+      "--teacher",
+      "t-search.safetensors",
+      "--arch",
+      "8-4-3",
+      "--temperatures",
+      "2",
+      "--alphas",
+      "0.5",
+      "--epochs",
+      "1",
+    ];
     const all = cli([...common], dir);
     const held = cli([...common, "--test-split", "0.2"], dir);
     expect(all.out).toMatch(/on 240 rows, ranked on 60/);
@@ -372,7 +485,10 @@ describe("under Deno and Bun", () => {
     expect(train.code, train.err).toBe(0);
     const args = [CLI, "eval", "--data", "csv:blobs.csv", "--test-split", "0.3", "--model", "rt.safetensors", "--json"];
     const node = JSON.parse(cli(args.slice(1), dir).out);
-    for (const [name, command, prefix] of [["deno", deno, ["run", "-A"]], ["bun", bun, []]] as const) {
+    for (const [name, command, prefix] of [
+      ["deno", deno, ["run", "-A"]],
+      ["bun", bun, []],
+    ] as const) {
       if (!existsSync(command)) {
         console.log(`[cli] skipping ${name}: ${command} is not installed`);
         continue;
@@ -385,14 +501,34 @@ describe("under Deno and Bun", () => {
 });
 
 describe("interruptions", () => {
-  const args = ["--data", "csv:blobs.csv", "--arch", "8-64-64-3", "--epochs", "60", "--batch-size", "8", "--dropout", "0.1",
-    "--augment", "noise=0.05", "--optimizer", "adam", "--schedule", "cosine", "--seed", "9"];
+  const args = [
+    "--data",
+    "csv:blobs.csv",
+    "--arch",
+    "8-64-64-3",
+    "--epochs",
+    "60",
+    "--batch-size",
+    "8",
+    "--dropout",
+    "0.1",
+    "--augment",
+    "noise=0.05",
+    "--optimizer",
+    "adam",
+    "--schedule",
+    "cosine",
+    "--seed",
+    "9",
+  ];
 
   it("a run killed with SIGKILL mid-epoch and resumed with --resume ends bit-identical to an uninterrupted run", async () => {
     const reference = cli(["train", ...args, "--out", "uninterrupted.safetensors"], dir);
     expect(reference.code, reference.err).toBe(0);
     const checkpoint = join(dir, "run.ckpt");
-    const child = spawn(process.execPath, [CLI, "train", ...args, "--out", "resumed.safetensors", "--checkpoint", checkpoint, "--checkpoint-every", "7"], { cwd: dir });
+    const child = spawn(process.execPath, [CLI, "train", ...args, "--out", "resumed.safetensors", "--checkpoint", checkpoint, "--checkpoint-every", "7"], {
+      cwd: dir,
+    });
     const exited = new Promise<number | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal ? -1 : _code)));
     // Kill it as soon as the first checkpoint is on disk (the run is far from done then).
     const deadline = Date.now() + 60_000;

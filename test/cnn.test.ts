@@ -14,8 +14,26 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  ArgumentError, Sequential, ShapeError, avgPool2d, batchNorm, conv2d, dense, evaluate, flatten, getEngine, init,
-  loadMnistDigits, maxPool2d, modelFromSafetensors, modelToSafetensors, relu, train, decodeSafetensors, type Checkpoint, type LayerSpec,
+  ArgumentError,
+  Sequential,
+  ShapeError,
+  avgPool2d,
+  batchNorm,
+  conv2d,
+  dense,
+  evaluate,
+  flatten,
+  getEngine,
+  init,
+  loadMnistDigits,
+  maxPool2d,
+  modelFromSafetensors,
+  modelToSafetensors,
+  relu,
+  train,
+  decodeSafetensors,
+  type Checkpoint,
+  type LayerSpec,
 } from "../src/index.js";
 import { expectClose, expectSameBits } from "./helpers/compare.js";
 import { TestRandom } from "./helpers/rand.js";
@@ -28,7 +46,15 @@ beforeAll(async () => {
 
 /** The small CNN of the docs, on 1×12×12 images. */
 const smallCnn = (): LayerSpec[] => [
-  conv2d(1, 4, 3, { padding: 1 }), relu(), maxPool2d(2), conv2d(4, 8, 3), batchNorm(8), relu(), avgPool2d(2), flatten(), dense(8 * 2 * 2, 10),
+  conv2d(1, 4, 3, { padding: 1 }),
+  relu(),
+  maxPool2d(2),
+  conv2d(4, 8, 3),
+  batchNorm(8),
+  relu(),
+  avgPool2d(2),
+  flatten(),
+  dense(8 * 2 * 2, 10),
 ];
 
 /** Runs a forward pass on x through wasm and returns the output (and frees the input). */
@@ -53,10 +79,19 @@ describe("cnn: shapes and parameters", () => {
     expect(m.outputs).toBe(10);
     expect(m.inputShape).toEqual([1, 12, 12]);
     expect(m.namedParameters().map((p) => [p.name, p.shape])).toEqual([
-      ["0.weight", [4, 1, 3, 3]], ["0.bias", [4]], ["3.weight", [8, 4, 3, 3]], ["3.bias", [8]],
-      ["4.weight", [8]], ["4.bias", [8]], ["8.weight", [10, 32]], ["8.bias", [10]],
+      ["0.weight", [4, 1, 3, 3]],
+      ["0.bias", [4]],
+      ["3.weight", [8, 4, 3, 3]],
+      ["3.bias", [8]],
+      ["4.weight", [8]],
+      ["4.bias", [8]],
+      ["8.weight", [10, 32]],
+      ["8.bias", [10]],
     ]);
-    expect(m.namedBuffers().map((p) => [p.name, p.shape, p.buffer])).toEqual([["4.running_mean", [8], true], ["4.running_var", [8], true]]);
+    expect(m.namedBuffers().map((p) => [p.name, p.shape, p.buffer])).toEqual([
+      ["4.running_mean", [8], true],
+      ["4.running_var", [8], true],
+    ]);
     expect(m.parameterCount).toBe(36 + 4 + 288 + 8 + 8 + 8 + 320 + 10);
     expect(Array.from(m.getParameter("4.weight"))).toEqual(new Array(8).fill(1));
     expect(Array.from(m.getParameter("4.bias"))).toEqual(new Array(8).fill(0));
@@ -80,7 +115,10 @@ describe("cnn: shapes and parameters", () => {
     const bound = 1 / Math.sqrt(72);
     for (const name of ["0.weight", "0.bias"]) {
       const v = d.getParameter(name);
-      expect(v.every((x) => Math.abs(x) <= bound), `${name} within ±1/√72`).toBe(true);
+      expect(
+        v.every((x) => Math.abs(x) <= bound),
+        `${name} within ±1/√72`,
+      ).toBe(true);
     }
     const dw = d.getParameter("0.weight");
     let dsq = 0;
@@ -154,7 +192,11 @@ describe("cnn: forward against the float64 reference", () => {
     const pre = unfused.engine.readF32(unfused.layerOutput(0), 3 * 576);
     const post = unfused.engine.readF32(unfused.layerOutput(1), 3 * 576);
     expect(pre.some((v) => v < 0)).toBe(true);
-    expectSameBits(post, pre.map((v) => Math.max(v, 0)), "ReLU of the kept pre-activation");
+    expectSameBits(
+      post,
+      pre.map((v) => Math.max(v, 0)),
+      "ReLU of the kept pre-activation",
+    );
     fused.dispose();
     unfused.dispose();
   });
@@ -163,8 +205,16 @@ describe("cnn: forward against the float64 reference", () => {
 describe("cnn: backward against finite differences", () => {
   // Small sizes: 1×6×6 inputs, 3 rows; stride 2 and a non-square kernel for coverage.
   const specs = (): LayerSpec[] => [
-    conv2d(1, 2, 3, { padding: 1 }), relu(), maxPool2d(2), conv2d(2, 3, [2, 1]), batchNorm(3), relu(),
-    avgPool2d(2, { stride: 1 }), conv2d(3, 2, 1, { stride: 2 }), flatten(), dense(2, 4),
+    conv2d(1, 2, 3, { padding: 1 }),
+    relu(),
+    maxPool2d(2),
+    conv2d(2, 3, [2, 1]),
+    batchNorm(3),
+    relu(),
+    avgPool2d(2, { stride: 1 }),
+    conv2d(3, 2, 1, { stride: 2 }),
+    flatten(),
+    dense(2, 4),
   ];
   const shape = [1, 6, 6];
   const rows = 3;
@@ -204,10 +254,14 @@ describe("cnn: backward against finite differences", () => {
     };
     const fd = (values: Float64Array, f: () => number) => {
       const original = values.slice();
-      const result = numericGradient((x) => {
-        values.set(x);
-        return f();
-      }, original, 1e-6);
+      const result = numericGradient(
+        (x) => {
+          values.set(x);
+          return f();
+        },
+        original,
+        1e-6,
+      );
       values.set(original);
       return result;
     };
@@ -217,9 +271,17 @@ describe("cnn: backward against finite differences", () => {
     };
     for (const p of m.namedParameters()) {
       const values = base.get(p.name)!;
-      check(grads.subarray(p.offset, p.offset + p.length), fd(values, () => loss(base, x64)), `d loss / d ${p.name}`);
+      check(
+        grads.subarray(p.offset, p.offset + p.length),
+        fd(values, () => loss(base, x64)),
+        `d loss / d ${p.name}`,
+      );
     }
-    check(dx, fd(x64, () => loss(base, x64)), "d loss / d x");
+    check(
+      dx,
+      fd(x64, () => loss(base, x64)),
+      "d loss / d x",
+    );
     m.dispose();
   });
 });
@@ -256,7 +318,10 @@ describe("cnn: batchNorm training and inference", () => {
 
   it("keeps the running statistics out of the optimizer (weight decay) but in checkpoints' parameter blocks", async () => {
     const { train: data } = await loadMnistDigits({ train: 200, test: 10 });
-    const m = new Sequential([conv2d(1, 2, 5, { stride: 3 }), batchNorm(2, { momentum: 0 }), relu(), flatten(), dense(128, 10)], { inputShape: [1, 28, 28], seed: 3 });
+    const m = new Sequential([conv2d(1, 2, 5, { stride: 3 }), batchNorm(2, { momentum: 0 }), relu(), flatten(), dense(128, 10)], {
+      inputShape: [1, 28, 28],
+      seed: 3,
+    });
     await train(m, data, { epochs: 1, batchSize: 50, optimizer: { type: "adamw", lr: 0.01, weightDecay: 0.5 }, seed: 1 });
     // momentum 0: the running statistics must still be exactly their initial values
     expect(Array.from(m.getParameter("1.running_mean"))).toEqual([0, 0]);
@@ -281,9 +346,18 @@ describe("cnn: model files", () => {
     const bytes = modelToSafetensors(m, { note: "cnn" });
     const file = decodeSafetensors(bytes);
     expect(file.metadata.input_shape).toBe("[1,12,12]");
-    expect([...file.tensors.keys()].sort()).toEqual(
-      ["0.bias", "0.weight", "3.bias", "3.weight", "4.bias", "4.running_mean", "4.running_var", "4.weight", "8.bias", "8.weight"],
-    );
+    expect([...file.tensors.keys()].sort()).toEqual([
+      "0.bias",
+      "0.weight",
+      "3.bias",
+      "3.weight",
+      "4.bias",
+      "4.running_mean",
+      "4.running_var",
+      "4.weight",
+      "8.bias",
+      "8.weight",
+    ]);
     expect(file.tensors.get("3.weight")!.shape).toEqual([8, 4, 3, 3]);
     const loaded = modelFromSafetensors(bytes);
     expect(loaded.inputShape).toEqual([1, 12, 12]);
@@ -298,7 +372,15 @@ describe("cnn: model files", () => {
 
 describe("cnn: training on MNIST digits", () => {
   const specs = (): LayerSpec[] => [
-    conv2d(1, 4, 3, { padding: 1 }), relu(), maxPool2d(2), conv2d(4, 8, 3), batchNorm(8), relu(), avgPool2d(2), flatten(), dense(8 * 6 * 6, 10),
+    conv2d(1, 4, 3, { padding: 1 }),
+    relu(),
+    maxPool2d(2),
+    conv2d(4, 8, 3),
+    batchNorm(8),
+    relu(),
+    avgPool2d(2),
+    flatten(),
+    dense(8 * 6 * 6, 10),
   ];
 
   it("learns far above chance and is deterministic", async () => {

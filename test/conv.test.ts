@@ -77,11 +77,18 @@ function takeI32(engine: Engine, ptr: number, n: number, what: string): Int32Arr
 
 const FD_ATOL = 1e-8;
 
-
 // ================================================================ convolution: float64 reference
 
 interface ConvShape {
-  batch: number; cin: number; h: number; w: number; cout: number; kh: number; kw: number; stride: number; pad: number;
+  batch: number;
+  cin: number;
+  h: number;
+  w: number;
+  cout: number;
+  kh: number;
+  kw: number;
+  stride: number;
+  pad: number;
 }
 
 const outLength = (n: number, k: number, stride: number, pad: number) => Math.floor((n + 2 * pad - k) / stride) + 1;
@@ -92,15 +99,19 @@ function convDims(s: ConvShape) {
   return { oh, ow, P: oh * ow, K: s.cin * s.kh * s.kw };
 }
 
-const convLabel = (s: ConvShape) =>
-  `batch ${s.batch}, ${s.cin}×${s.h}×${s.w} → ${s.cout}, kernel ${s.kh}×${s.kw}, stride ${s.stride}, pad ${s.pad}`;
+const convLabel = (s: ConvShape) => `batch ${s.batch}, ${s.cin}×${s.h}×${s.w} → ${s.cout}, kernel ${s.kh}×${s.kw}, stride ${s.stride}, pad ${s.pad}`;
 
 /**
  * y[b,o,oy,ox] = Σ_{ci,ki,kj} w[o,ci,ki,kj]·x[b,ci,oy·s+ki−p,ox·s+kj−p] (inside the image)
  * + bias[o] (+ y0), then relu; scale = Σ|terms| (the size of the float32 rounding error).
  */
 function conv64(
-  s: ConvShape, x: ArrayLike<number>, w: ArrayLike<number>, bias?: ArrayLike<number>, y0?: ArrayLike<number>, relu = false,
+  s: ConvShape,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  bias?: ArrayLike<number>,
+  y0?: ArrayLike<number>,
+  relu = false,
 ): { y: Float64Array; scale: Float64Array } {
   const { oh, ow } = convDims(s);
   const y = new Float64Array(s.batch * s.cout * oh * ow);
@@ -141,9 +152,12 @@ function conv64(
 /** Gradients of Σ dy ⊙ conv(x, w, b) by scattering each output's dy (and Σ|terms| of each). */
 function convBackward64(s: ConvShape, dy: ArrayLike<number>, x: ArrayLike<number>, w: ArrayLike<number>) {
   const { oh, ow } = convDims(s);
-  const dx = new Float64Array(x.length), sdx = new Float64Array(x.length);
-  const dw = new Float64Array(w.length), sdw = new Float64Array(w.length);
-  const db = new Float64Array(s.cout), sdb = new Float64Array(s.cout);
+  const dx = new Float64Array(x.length),
+    sdx = new Float64Array(x.length);
+  const dw = new Float64Array(w.length),
+    sdw = new Float64Array(w.length);
+  const db = new Float64Array(s.cout),
+    sdb = new Float64Array(s.cout);
   for (let b = 0; b < s.batch; b++) {
     for (let o = 0; o < s.cout; o++) {
       for (let oy = 0; oy < oh; oy++) {
@@ -177,7 +191,11 @@ function convBackward64(s: ConvShape, dy: ArrayLike<number>, x: ArrayLike<number
 // ================================================================ convolution: kernel runners
 
 interface ConvInputs {
-  x: Float32Array; w: Float32Array; bias?: Float32Array; y0?: Float32Array; dy: Float32Array;
+  x: Float32Array;
+  w: Float32Array;
+  bias?: Float32Array;
+  y0?: Float32Array;
+  dy: Float32Array;
 }
 
 function convInputs(s: ConvShape, seed: number): ConvInputs {
@@ -200,9 +218,7 @@ const isDirect = (s: ConvShape) => s.kh === 1 && s.kw === 1 && s.stride === 1 &&
  * starts as NaN (its contents on entry must not matter), or as sentinels for a 1×1 stride-1
  * unpadded kernel (which must not touch it).
  */
-function runForward(
-  engine: Engine, v: Variant, s: ConvShape, inp: ConvInputs, flags: number, useBias: boolean, offset: boolean,
-): Float32Array {
+function runForward(engine: Engine, v: Variant, s: ConvShape, inp: ConvInputs, flags: number, useBias: boolean, offset: boolean): Float32Array {
   return engine.scoped(() => {
     const { P, K } = convDims(s);
     const n = s.batch * s.cout * P;
@@ -220,11 +236,13 @@ function runForward(
   });
 }
 
-interface ConvGrads { dx?: Float32Array; dw: Float32Array; db?: Float32Array }
+interface ConvGrads {
+  dx?: Float32Array;
+  dw: Float32Array;
+  db?: Float32Array;
+}
 
-function runBackward(
-  engine: Engine, v: Variant, s: ConvShape, inp: ConvInputs, offset: boolean, want = { dx: true, db: true },
-): ConvGrads {
+function runBackward(engine: Engine, v: Variant, s: ConvShape, inp: ConvInputs, offset: boolean, want = { dx: true, db: true }): ConvGrads {
   return engine.scoped(() => {
     const { P, K } = convDims(s);
     const what = `conv2d_backward${v} ${convLabel(s)}`;
@@ -249,7 +267,12 @@ function runBackward(
 
 // ================================================================ convolution: shapes
 
-const KERNELS: [number, number][] = [[1, 1], [3, 3], [5, 5], [2, 3]];
+const KERNELS: [number, number][] = [
+  [1, 1],
+  [3, 3],
+  [5, 5],
+  [2, 3],
+];
 const STRIDES = [1, 2, 3];
 const PADS = [0, 1, 2];
 const CHANNELS = [1, 3, 4, 5, 8];
@@ -273,7 +296,15 @@ function convGrid(): ConvShape[] {
           const h = Math.max(SPATIAL[i % SPATIAL.length]!, kh - 2 * pad);
           const w = Math.max(pick(SPATIAL), kw - 2 * pad);
           shapes.push({
-            batch: BATCHES[i % 3]!, cin: CHANNELS[i % 5]!, cout: CHANNELS[(i * 3 + 1) % 5]!, h, w, kh, kw, stride, pad,
+            batch: BATCHES[i % 3]!,
+            cin: CHANNELS[i % 5]!,
+            cout: CHANNELS[(i * 3 + 1) % 5]!,
+            h,
+            w,
+            kh,
+            kw,
+            stride,
+            pad,
           });
         }
       }
@@ -362,7 +393,15 @@ function runCol2im(engine: Engine, v: Variant, s: ConvShape, dx0: Float32Array, 
 
 // ================================================================ pooling: references and runners
 
-interface PoolShape { batch: number; c: number; h: number; w: number; k: number; stride: number; pad: number }
+interface PoolShape {
+  batch: number;
+  c: number;
+  h: number;
+  w: number;
+  k: number;
+  stride: number;
+  pad: number;
+}
 
 const poolLabel = (s: PoolShape) => `batch ${s.batch}, ${s.c}×${s.h}×${s.w}, window ${s.k}, stride ${s.stride}, pad ${s.pad}`;
 
@@ -524,8 +563,13 @@ function poolGrid(): PoolShape[] {
       for (let pad = 0; pad <= Math.min(2, Math.floor(k / 2)); pad++) {
         for (let j = 0; j < 3; j++, i++) {
           shapes.push({
-            batch: BATCHES[i % 3]!, c: CHANNELS[i % 5]!,
-            h: Math.max(SPATIAL[i % SPATIAL.length]!, k - 2 * pad), w: Math.max(pick(SPATIAL), k - 2 * pad), k, stride, pad,
+            batch: BATCHES[i % 3]!,
+            c: CHANNELS[i % 5]!,
+            h: Math.max(SPATIAL[i % SPATIAL.length]!, k - 2 * pad),
+            w: Math.max(pick(SPATIAL), k - 2 * pad),
+            k,
+            stride,
+            pad,
           });
         }
       }
@@ -550,13 +594,19 @@ function distinctValues(rnd: TestRandom, n: number): Float32Array {
 
 // ================================================================ batch norm: references and runners
 
-interface BnShape { batch: number; c: number; spatial: number }
+interface BnShape {
+  batch: number;
+  c: number;
+  spatial: number;
+}
 const bnLabel = (s: BnShape) => `batch ${s.batch}, c ${s.c}, spatial ${s.spatial}`;
 
 /** Per-channel mean, biased and unbiased variance of x (batch, c, spatial), in float64. */
 function bnStats64(s: BnShape, x: ArrayLike<number>) {
   const n = s.batch * s.spatial;
-  const mean = new Float64Array(s.c), varB = new Float64Array(s.c), varU = new Float64Array(s.c);
+  const mean = new Float64Array(s.c),
+    varB = new Float64Array(s.c),
+    varU = new Float64Array(s.c);
   for (let ch = 0; ch < s.c; ch++) {
     let sum = 0;
     for (let b = 0; b < s.batch; b++) for (let j = 0; j < s.spatial; j++) sum += x[(b * s.c + ch) * s.spatial + j]!;
@@ -572,8 +622,13 @@ function bnStats64(s: BnShape, x: ArrayLike<number>) {
 
 /** y = (x − mean)/√(var + eps)·γ + β with the given per-channel mean and variance. */
 function bnApply64(
-  s: BnShape, x: ArrayLike<number>, mean: ArrayLike<number>, variance: ArrayLike<number>, eps: number,
-  gamma?: ArrayLike<number>, beta?: ArrayLike<number>,
+  s: BnShape,
+  x: ArrayLike<number>,
+  mean: ArrayLike<number>,
+  variance: ArrayLike<number>,
+  eps: number,
+  gamma?: ArrayLike<number>,
+  beta?: ArrayLike<number>,
 ): Float64Array {
   const y = new Float64Array(x.length);
   for (let b = 0; b < s.batch; b++) {
@@ -592,10 +647,13 @@ function bnApply64(
 function bnBackward64(s: BnShape, dy: ArrayLike<number>, x: ArrayLike<number>, eps: number, gamma?: ArrayLike<number>) {
   const { mean, varB } = bnStats64(s, x);
   const n = s.batch * s.spatial;
-  const dgamma = new Float64Array(s.c), dbeta = new Float64Array(s.c), dx = new Float64Array(x.length);
+  const dgamma = new Float64Array(s.c),
+    dbeta = new Float64Array(s.c),
+    dx = new Float64Array(x.length);
   for (let ch = 0; ch < s.c; ch++) {
     const inv = 1 / Math.sqrt(varB[ch]! + eps);
-    let sdy = 0, sdyx = 0;
+    let sdy = 0,
+      sdyx = 0;
     for (let b = 0; b < s.batch; b++) {
       for (let j = 0; j < s.spatial; j++) {
         const at = (b * s.c + ch) * s.spatial + j;
@@ -618,7 +676,12 @@ function bnBackward64(s: BnShape, dy: ArrayLike<number>, x: ArrayLike<number>, e
 }
 
 interface BnInputs {
-  x: Float32Array; gamma?: Float32Array; beta?: Float32Array; rm: Float32Array; rv: Float32Array; dy: Float32Array;
+  x: Float32Array;
+  gamma?: Float32Array;
+  beta?: Float32Array;
+  rm: Float32Array;
+  rv: Float32Array;
+  dy: Float32Array;
 }
 
 function bnInputs(s: BnShape, seed: number, affine: boolean, center = 0.5, spread = 2): BnInputs {
@@ -634,11 +697,15 @@ function bnInputs(s: BnShape, seed: number, affine: boolean, center = 0.5, sprea
   };
 }
 
-interface BnTrainOut { y: Float32Array; mean: Float32Array; invstd: Float32Array; rm?: Float32Array; rv?: Float32Array }
+interface BnTrainOut {
+  y: Float32Array;
+  mean: Float32Array;
+  invstd: Float32Array;
+  rm?: Float32Array;
+  rv?: Float32Array;
+}
 
-function runBnTrain(
-  engine: Engine, v: Variant, s: BnShape, inp: BnInputs, momentum: number, eps: number, offset: boolean, running = true,
-): BnTrainOut {
+function runBnTrain(engine: Engine, v: Variant, s: BnShape, inp: BnInputs, momentum: number, eps: number, offset: boolean, running = true): BnTrainOut {
   return engine.scoped(() => {
     const n = inp.x.length;
     const what = `batchnorm_forward_train${v} ${bnLabel(s)}`;
@@ -675,9 +742,7 @@ function runBnEval(engine: Engine, v: Variant, s: BnShape, inp: BnInputs, eps: n
   });
 }
 
-function runBnBackward(
-  engine: Engine, v: Variant, s: BnShape, inp: BnInputs, mean: ArrayLike<number>, invstd: ArrayLike<number>, offset: boolean,
-) {
+function runBnBackward(engine: Engine, v: Variant, s: BnShape, inp: BnInputs, mean: ArrayLike<number>, invstd: ArrayLike<number>, offset: boolean) {
   return engine.scoped(() => {
     const n = inp.x.length;
     const what = `batchnorm_backward${v} ${bnLabel(s)}`;
@@ -716,7 +781,15 @@ const BN_GRID: BnShape[] = (() => {
  * mean and invstd are float64 results rounded once (2u, some slack); y = (x − m)·s + β
  * rounds three times on top of m's and s's own rounding: 6u·((|x| + 2|m|)·|s| + |β| + |y|).
  */
-function bnForwardScale(s: BnShape, x: ArrayLike<number>, mean: ArrayLike<number>, invstd: ArrayLike<number>, y: ArrayLike<number>, gamma?: ArrayLike<number>, beta?: ArrayLike<number>) {
+function bnForwardScale(
+  s: BnShape,
+  x: ArrayLike<number>,
+  mean: ArrayLike<number>,
+  invstd: ArrayLike<number>,
+  y: ArrayLike<number>,
+  gamma?: ArrayLike<number>,
+  beta?: ArrayLike<number>,
+) {
   const scale = new Float64Array(x.length);
   for (let b = 0; b < s.batch; b++) {
     for (let ch = 0; ch < s.c; ch++) {
@@ -764,24 +837,67 @@ function bnBackwardScales(s: BnShape, inp: BnInputs, eps: number) {
 // ================================================================ PyTorch fixtures
 
 interface ConvFixture {
-  batch: number; cin: number; h: number; w: number; cout: number; kh: number; kw: number; stride: number; pad: number;
-  relu: boolean; x: number[]; weight: number[]; bias?: number[]; y: number[]; dy: number[];
-  dx: number[]; dweight: number[]; dbias?: number[];
+  batch: number;
+  cin: number;
+  h: number;
+  w: number;
+  cout: number;
+  kh: number;
+  kw: number;
+  stride: number;
+  pad: number;
+  relu: boolean;
+  x: number[];
+  weight: number[];
+  bias?: number[];
+  y: number[];
+  dy: number[];
+  dx: number[];
+  dweight: number[];
+  dbias?: number[];
 }
 interface PoolFixture {
-  batch: number; c: number; h: number; w: number; k: number; stride: number; pad: number;
-  x: number[]; y: number[]; indices?: number[]; dy: number[]; dx: number[];
+  batch: number;
+  c: number;
+  h: number;
+  w: number;
+  k: number;
+  stride: number;
+  pad: number;
+  x: number[];
+  y: number[];
+  indices?: number[];
+  dy: number[];
+  dx: number[];
 }
 interface BnFixture {
-  shape: number[]; affine: boolean; momentum: number; eps: number;
-  x: number[]; running_mean0: number[]; running_var0: number[]; dy: number[];
-  y: number[]; mean: number[]; invstd: number[]; running_mean: number[]; running_var: number[]; dx: number[];
-  y_eval: number[]; dx_eval: number[];
-  gamma?: number[]; beta?: number[]; dgamma?: number[]; dbeta?: number[];
+  shape: number[];
+  affine: boolean;
+  momentum: number;
+  eps: number;
+  x: number[];
+  running_mean0: number[];
+  running_var0: number[];
+  dy: number[];
+  y: number[];
+  mean: number[];
+  invstd: number[];
+  running_mean: number[];
+  running_var: number[];
+  dx: number[];
+  y_eval: number[];
+  dx_eval: number[];
+  gamma?: number[];
+  beta?: number[];
+  dgamma?: number[];
+  dbeta?: number[];
 }
 interface Fixtures {
   torch_version: string;
-  conv2d: ConvFixture[]; maxpool2d: PoolFixture[]; avgpool2d: PoolFixture[]; batchnorm: BnFixture[];
+  conv2d: ConvFixture[];
+  maxpool2d: PoolFixture[];
+  avgpool2d: PoolFixture[];
+  batchnorm: BnFixture[];
 }
 
 const FIXTURES = JSON.parse(readFileSync(new URL("./fixtures/conv-fixtures.json", import.meta.url), "utf8")) as Fixtures;
@@ -789,7 +905,9 @@ const FIXTURES = JSON.parse(readFileSync(new URL("./fixtures/conv-fixtures.json"
 const BOTH = 2;
 
 const bnShapeOf = (f: BnFixture): BnShape => ({
-  batch: f.shape[0]!, c: f.shape[1]!, spatial: f.shape.slice(2).reduce((a, b) => a * b, 1),
+  batch: f.shape[0]!,
+  c: f.shape[1]!,
+  spatial: f.shape.slice(2).reduce((a, b) => a * b, 1),
 });
 
 // ================================================================ tests, per exact build
@@ -888,7 +1006,11 @@ describe.each(EXACT_BUILDS)("convolution, pooling and batch norm, %s build", (bu
       const relu = runForward(engine, "", s, inp, RELU, true, false);
       expect(relu.every((v) => v >= 0)).toBe(true);
       expect(plain.some((v) => v < 0)).toBe(true);
-      expectSameBits(relu, plain.map((v) => Math.max(v, 0)), "relu vs clamp");
+      expectSameBits(
+        relu,
+        plain.map((v) => Math.max(v, 0)),
+        "relu vs clamp",
+      );
     });
 
     it("dx = 0 and db = 0 skip those gradients and leave dw unchanged", () => {
@@ -917,7 +1039,9 @@ describe.each(EXACT_BUILDS)("convolution, pooling and batch norm, %s build", (bu
         const cuts = [...new Set([0, Math.min(1, K), Math.floor(K / 3), Math.floor((2 * K) / 3), K])].sort((a, b) => a - b);
         engine.scoped(() => {
           const k = engine.kernels;
-          const x = engine.putF32(inp.x), w = engine.putF32(inp.w), dy = engine.putF32(inp.dy);
+          const x = engine.putF32(inp.x),
+            w = engine.putF32(inp.w),
+            dy = engine.putF32(inp.dy);
           const dw = engine.putF32(new Float32Array(inp.w.length).fill(NaN));
           const db = engine.putF32(new Float32Array(s.cout).fill(NaN));
           const dx = engine.putF32(new Float32Array(inp.x.length).fill(NaN));
@@ -953,8 +1077,14 @@ describe.each(EXACT_BUILDS)("convolution, pooling and batch norm, %s build", (bu
       const grads = runBackward(engine, "", s, inp, false);
       engine.scoped(() => {
         const n = withWork.length;
-        const x = engine.putF32(inp.x), w = engine.putF32(inp.w), b = engine.putF32(inp.bias!), dy = engine.putF32(inp.dy);
-        const y = engine.allocF32(n), dx = engine.allocF32(inp.x.length), dw = engine.allocF32(inp.w.length), db = engine.allocF32(s.cout);
+        const x = engine.putF32(inp.x),
+          w = engine.putF32(inp.w),
+          b = engine.putF32(inp.bias!),
+          dy = engine.putF32(inp.dy);
+        const y = engine.allocF32(n),
+          dx = engine.allocF32(inp.x.length),
+          dw = engine.allocF32(inp.w.length),
+          db = engine.allocF32(s.cout);
         engine.kernels.conv2d_forward(y, x, w, b, 0, s.batch, s.cin, s.h, s.w, s.cout, 1, 1, 1, 0, 0);
         engine.kernels.conv2d_backward(dx, dw, db, dy, x, w, 0, s.batch, s.cin, s.h, s.w, s.cout, 1, 1, 1, 0);
         expectSameBits(engine.readF32(y, n), withWork, "y without work");
@@ -1162,7 +1292,10 @@ describe.each(EXACT_BUILDS)("convolution, pooling and batch norm, %s build", (bu
     it("training forward without running statistics (0 pointers) gives the same y and saved statistics", () => {
       const s: BnShape = { batch: 1, c: 5, spatial: 1 };
       const s2: BnShape = { batch: 3, c: 4, spatial: 7 };
-      for (const [shape, running] of [[s, false], [s2, false]] as const) {
+      for (const [shape, running] of [
+        [s, false],
+        [s2, false],
+      ] as const) {
         const inp = bnInputs(shape, 10500, true);
         for (const v of VARIANTS) {
           const got = runBnTrain(engine, v, shape, inp, momentum, eps, false, running);
@@ -1213,7 +1346,10 @@ describe.each(EXACT_BUILDS)("convolution, pooling and batch norm, %s build", (bu
 
     it("backward equals central finite differences of Σ dy ⊙ batchnorm_train(x; γ, β) in float64", () => {
       const shapes: BnShape[] = [
-        { batch: 4, c: 3, spatial: 1 }, { batch: 2, c: 5, spatial: 9 }, { batch: 3, c: 4, spatial: 7 }, { batch: 1, c: 2, spatial: 13 },
+        { batch: 4, c: 3, spatial: 1 },
+        { batch: 2, c: 5, spatial: 9 },
+        { batch: 3, c: 4, spatial: 7 },
+        { batch: 1, c: 2, spatial: 13 },
       ];
       let seed = 13000;
       for (const s of shapes) {
@@ -1240,18 +1376,27 @@ describe.each(EXACT_BUILDS)("convolution, pooling and batch norm, %s build", (bu
     });
 
     it("y and dx may alias x and dy (in place) with the same bits", () => {
-      for (const s of [{ batch: 3, c: 5, spatial: 1 }, { batch: 2, c: 3, spatial: 11 }]) {
+      for (const s of [
+        { batch: 3, c: 5, spatial: 1 },
+        { batch: 2, c: 3, spatial: 11 },
+      ]) {
         const inp = bnInputs(s, 14000, true);
         const out = runBnTrain(engine, "", s, inp, momentum, eps, false);
         const grads = runBnBackward(engine, "", s, inp, out.mean, out.invstd, false);
         engine.scoped(() => {
           const k = engine.kernels;
           const n = inp.x.length;
-          const x = engine.putF32(inp.x), mean = engine.allocF32(s.c), invstd = engine.allocF32(s.c);
-          const g = engine.putF32(inp.gamma!), b = engine.putF32(inp.beta!);
+          const x = engine.putF32(inp.x),
+            mean = engine.allocF32(s.c),
+            invstd = engine.allocF32(s.c);
+          const g = engine.putF32(inp.gamma!),
+            b = engine.putF32(inp.beta!);
           k.batchnorm_forward_train(x, mean, invstd, 0, 0, x, g, b, s.batch, s.c, s.spatial, momentum, eps);
           expectSameBits(engine.readF32(x, n), out.y, `${bnLabel(s)}: y in place`);
-          const x2 = engine.putF32(inp.x), dy = engine.putF32(inp.dy), dg = engine.allocF32(s.c), db = engine.allocF32(s.c);
+          const x2 = engine.putF32(inp.x),
+            dy = engine.putF32(inp.dy),
+            dg = engine.allocF32(s.c),
+            db = engine.allocF32(s.c);
           k.batchnorm_backward(dy, dg, db, dy, x2, g, mean, invstd, s.batch, s.c, s.spatial);
           expectSameBits(engine.readF32(dy, n), grads.dx, `${bnLabel(s)}: dx in place`);
         });
@@ -1272,7 +1417,9 @@ describe.each(EXACT_BUILDS)("convolution, pooling and batch norm, %s build", (bu
         const { P, K } = convDims(s);
         const got = engine.scoped(() => {
           const k = engine.kernels;
-          const x = engine.putF32(f.x), w = engine.putF32(f.weight), b = f.bias ? engine.putF32(f.bias) : 0;
+          const x = engine.putF32(f.x),
+            w = engine.putF32(f.weight),
+            b = f.bias ? engine.putF32(f.bias) : 0;
           const work = engine.allocF32(K * P);
           const n = f.y.length;
           const y = engine.allocF32(n);
@@ -1283,11 +1430,16 @@ describe.each(EXACT_BUILDS)("convolution, pooling and batch norm, %s build", (bu
             k.relu_backward(masked, dz, y, n);
             dz = masked;
           }
-          const dx = engine.allocF32(f.x.length), dw = engine.allocF32(f.weight.length), db = f.bias ? engine.allocF32(s.cout) : 0;
+          const dx = engine.allocF32(f.x.length),
+            dw = engine.allocF32(f.weight.length),
+            db = f.bias ? engine.allocF32(s.cout) : 0;
           k.conv2d_backward(dx, dw, db, dz, x, w, work, s.batch, s.cin, s.h, s.w, s.cout, s.kh, s.kw, s.stride, s.pad);
           return {
-            y: engine.readF32(y, n), dz: engine.readF32(dz, n), dx: engine.readF32(dx, f.x.length),
-            dw: engine.readF32(dw, f.weight.length), db: f.bias ? engine.readF32(db, s.cout) : undefined,
+            y: engine.readF32(y, n),
+            dz: engine.readF32(dz, n),
+            dx: engine.readF32(dx, f.x.length),
+            dw: engine.readF32(dw, f.weight.length),
+            db: f.bias ? engine.readF32(db, s.cout) : undefined,
           };
         });
         const fwd = conv64(s, f.x, f.weight, f.bias);
@@ -1326,9 +1478,12 @@ describe.each(EXACT_BUILDS)("convolution, pooling and batch norm, %s build", (bu
       const n = s.batch * s.spatial;
       it(`F.batch_norm training ${bnLabel(s)}${f.affine ? "" : ", no affine"}, momentum ${f.momentum}, eps ${f.eps}: y, saved and running statistics, dx, dgamma, dbeta`, () => {
         const inp: BnInputs = {
-          x: Float32Array.from(f.x), gamma: f.gamma ? Float32Array.from(f.gamma) : undefined,
+          x: Float32Array.from(f.x),
+          gamma: f.gamma ? Float32Array.from(f.gamma) : undefined,
           beta: f.beta ? Float32Array.from(f.beta) : undefined,
-          rm: Float32Array.from(f.running_mean0), rv: Float32Array.from(f.running_var0), dy: Float32Array.from(f.dy),
+          rm: Float32Array.from(f.running_mean0),
+          rv: Float32Array.from(f.running_var0),
+          dy: Float32Array.from(f.dy),
         };
         const got = runBnTrain(engine, "", s, inp, f.momentum, f.eps, false);
         const { mean, varB } = bnStats64(s, f.x);
@@ -1343,9 +1498,27 @@ describe.each(EXACT_BUILDS)("convolution, pooling and batch norm, %s build", (bu
         const meanScale = absMean;
         expectWithin(got.mean, f.mean, meanScale, BOTH * (n + 2), "saved mean");
         const relSpread = Float64Array.from(invstd, (is, ch) => 1 + absMean[ch]! * is);
-        expectWithin(got.invstd, f.invstd, invstd.map((is, ch) => is * relSpread[ch]!), BOTH * (n + 4), "saved invstd");
-        expectWithin(got.rm!, f.running_mean, meanScale.map((m, ch) => m + Math.abs(f.running_mean0[ch]!)), BOTH * (n + 2), "running_mean");
-        expectWithin(got.rv!, f.running_var, Float64Array.from(f.running_var, (v, ch) => v * relSpread[ch]! ** 2), BOTH * (n + 4), "running_var");
+        expectWithin(
+          got.invstd,
+          f.invstd,
+          invstd.map((is, ch) => is * relSpread[ch]!),
+          BOTH * (n + 4),
+          "saved invstd",
+        );
+        expectWithin(
+          got.rm!,
+          f.running_mean,
+          meanScale.map((m, ch) => m + Math.abs(f.running_mean0[ch]!)),
+          BOTH * (n + 2),
+          "running_mean",
+        );
+        expectWithin(
+          got.rv!,
+          f.running_var,
+          Float64Array.from(f.running_var, (v, ch) => v * relSpread[ch]! ** 2),
+          BOTH * (n + 4),
+          "running_var",
+        );
         const y = bnApply64(s, f.x, mean, varB, f.eps, f.gamma, f.beta);
         const yScale = bnForwardScale(s, f.x, mean, invstd, y, f.gamma, f.beta);
         expectWithin(got.y, f.y, yScale, BOTH * (n + 6), "y");
@@ -1365,9 +1538,12 @@ describe.each(EXACT_BUILDS)("convolution, pooling and batch norm, %s build", (bu
 
       it(`F.batch_norm eval ${bnLabel(s)}${f.affine ? "" : ", no affine"}: y with the running statistics, dx = dy·γ·invstd`, () => {
         const inp: BnInputs = {
-          x: Float32Array.from(f.x), gamma: f.gamma ? Float32Array.from(f.gamma) : undefined,
+          x: Float32Array.from(f.x),
+          gamma: f.gamma ? Float32Array.from(f.gamma) : undefined,
           beta: f.beta ? Float32Array.from(f.beta) : undefined,
-          rm: Float32Array.from(f.running_mean), rv: Float32Array.from(f.running_var), dy: Float32Array.from(f.dy),
+          rm: Float32Array.from(f.running_mean),
+          rv: Float32Array.from(f.running_var),
+          dy: Float32Array.from(f.dy),
         };
         const y = runBnEval(engine, "", s, inp, f.eps, false);
         const invstd = Array.from(inp.rv, (v) => 1 / Math.sqrt(v + f.eps));
@@ -1400,24 +1576,28 @@ describe("debug build: argument assertions", () => {
     ["conv2d_forward with stride 0", (e, p) => e.kernels.conv2d_forward(p, p, p, 0, p, 1, 1, 4, 4, 1, 3, 3, 0, 0, 0)],
     ["conv2d_forward with an unaligned pointer", (e, p) => e.kernels.conv2d_forward(p + 2, p, p, 0, p, 1, 1, 4, 4, 1, 3, 3, 1, 0, 0)],
     ["conv2d_forward without a work buffer for a 3×3 kernel", (e, p) => e.kernels.conv2d_forward(p, p, p, 0, 0, 1, 1, 4, 4, 1, 3, 3, 1, 0, 0)],
-    ["conv2d_backward_filter with an empty column range", (e, p) =>
-      e.kernels.conv2d_backward_filter(p, 0, p, p, p, 1, 1, 4, 4, 1, 3, 3, 1, 0, 0, 1, 4, 4)],
-    ["conv2d_backward_filter with output channels past cout", (e, p) =>
-      e.kernels.conv2d_backward_filter(p, 0, p, p, p, 1, 1, 4, 4, 2, 3, 3, 1, 0, 1, 3, 0, 9)],
-    ["conv2d_backward_filter with a column range past cin·kh·kw", (e, p) =>
-      e.kernels.conv2d_backward_filter(p, 0, p, p, p, 1, 1, 4, 4, 1, 3, 3, 1, 0, 0, 1, 0, 10)],
-    ["conv2d_backward_data without a work buffer for a 3×3 kernel", (e, p) =>
-      e.kernels.conv2d_backward_data(p, p, p, 0, 1, 1, 4, 4, 1, 3, 3, 1, 0)],
+    ["conv2d_backward_filter with an empty column range", (e, p) => e.kernels.conv2d_backward_filter(p, 0, p, p, p, 1, 1, 4, 4, 1, 3, 3, 1, 0, 0, 1, 4, 4)],
+    ["conv2d_backward_filter with output channels past cout", (e, p) => e.kernels.conv2d_backward_filter(p, 0, p, p, p, 1, 1, 4, 4, 2, 3, 3, 1, 0, 1, 3, 0, 9)],
+    [
+      "conv2d_backward_filter with a column range past cin·kh·kw",
+      (e, p) => e.kernels.conv2d_backward_filter(p, 0, p, p, p, 1, 1, 4, 4, 1, 3, 3, 1, 0, 0, 1, 0, 10),
+    ],
+    ["conv2d_backward_data without a work buffer for a 3×3 kernel", (e, p) => e.kernels.conv2d_backward_data(p, p, p, 0, 1, 1, 4, 4, 1, 3, 3, 1, 0)],
     ["conv2d_backward_ref with batch 0", (e, p) => e.kernels.conv2d_backward_ref(p, p, p, p, p, p, p, 0, 1, 4, 4, 1, 3, 3, 1, 0)],
     ["im2col with negative pad", (e, p) => e.kernels.im2col(p, p, 1, 4, 4, 3, 3, 1, -1)],
     ["maxpool2d_forward with pad > k/2", (e, p) => e.kernels.maxpool2d_forward(p, p, p, 1, 1, 4, 4, 2, 1, 2)],
     ["avgpool2d_backward with a window larger than the input", (e, p) => e.kernels.avgpool2d_backward(p, p, 1, 1, 2, 2, 5, 1, 1)],
-    ["maxpool2d_backward with an argmax outside the plane", (e, p) => {
-      e.i32(p, 4).set([0, 1, 99, 2]);
-      e.kernels.maxpool2d_backward(p + 64, p + 128, p, 1, 1, 2, 2, 1, 1, 0);
-    }],
-    ["batchnorm_forward_train with one value per channel and a running variance", (e, p) =>
-      e.kernels.batchnorm_forward_train(p, p, p, p, p, p, 0, 0, 1, 3, 1, 0.1, 1e-5)],
+    [
+      "maxpool2d_backward with an argmax outside the plane",
+      (e, p) => {
+        e.i32(p, 4).set([0, 1, 99, 2]);
+        e.kernels.maxpool2d_backward(p + 64, p + 128, p, 1, 1, 2, 2, 1, 1, 0);
+      },
+    ],
+    [
+      "batchnorm_forward_train with one value per channel and a running variance",
+      (e, p) => e.kernels.batchnorm_forward_train(p, p, p, p, p, p, 0, 0, 1, 3, 1, 0.1, 1e-5),
+    ],
     ["batchnorm_backward without dgamma", (e, p) => e.kernels.batchnorm_backward(p, 0, p, p, p, 0, p, p, 2, 3, 1)],
   ];
   for (const [what, call] of cases) {
@@ -1470,7 +1650,11 @@ describe.runIf(relaxedAvailable)("relaxed build (the GEMM fuses multiply-add: co
       const a = runBnTrain(engine, "", s, inp, 0.1, 1e-5, false);
       const b = runBnTrain(release, "", s, inp, 0.1, 1e-5, false);
       expectSameBits(a.y, b.y, `batchnorm ${bnLabel(s)}`);
-      expectSameBits(runBnBackward(engine, "", s, inp, a.mean, a.invstd, false).dx, runBnBackward(release, "", s, inp, b.mean, b.invstd, false).dx, `batchnorm backward ${bnLabel(s)}`);
+      expectSameBits(
+        runBnBackward(engine, "", s, inp, a.mean, a.invstd, false).dx,
+        runBnBackward(release, "", s, inp, b.mean, b.invstd, false).dx,
+        `batchnorm backward ${bnLabel(s)}`,
+      );
     }
   });
 });

@@ -45,7 +45,10 @@ function putPadded(engine: Engine, values: ArrayLike<number>): number {
 
 function expectPadIntact(engine: Engine, ptr: number, n: number, what: string): void {
   const pad = Array.from(new Uint32Array(engine.kernels.memory.buffer, ptr + n * 4, PAD));
-  expect(pad.map((w) => w.toString(16)), `${what}: wrote past the end`).toEqual(Array(PAD).fill(SENTINEL.toString(16)));
+  expect(
+    pad.map((w) => w.toString(16)),
+    `${what}: wrote past the end`,
+  ).toEqual(Array(PAD).fill(SENTINEL.toString(16)));
 }
 
 function stateWords(engine: Engine, state: number): Uint32Array {
@@ -123,7 +126,15 @@ describe.each(EXACT_BUILDS)("data kernels, %s build", (build) => {
       const rows = 11;
       const indices = Int32Array.from([3, 3, 0, 10, 5, 1, 10, 7, 2, 9, 4, 4, 8, 6, 0]);
       for (const width of [1, 4, 7, 12, 3136]) {
-        for (const [first, count] of [[0, 15], [2, 5], [5, 1], [14, 1], [3, 0], [0, 0], [7, 8]] as const) {
+        for (const [first, count] of [
+          [0, 15],
+          [2, 5],
+          [5, 1],
+          [14, 1],
+          [3, 0],
+          [0, 0],
+          [7, 8],
+        ] as const) {
           engine.scoped(() => {
             const src = Uint8Array.from({ length: rows * width }, () => Math.floor(rnd.next() * 256));
             const sp = engine.alloc(src.length);
@@ -138,11 +149,19 @@ describe.each(EXACT_BUILDS)("data kernels, %s build", (build) => {
             const at = `width=${width} first=${first} count=${count}`;
             const bad = want.findIndex((b, i) => got[i] !== b);
             if (bad >= 0) {
-              expect.fail(`${at}: byte ${bad} (row ${Math.floor(bad / width)}, source row ${indices[first + Math.floor(bad / width)]}) is ${got[bad]}, expected ${want[bad]}`);
+              expect.fail(
+                `${at}: byte ${bad} (row ${Math.floor(bad / width)}, source row ${indices[first + Math.floor(bad / width)]}) is ${got[bad]}, expected ${want[bad]}`,
+              );
             }
-            expect(Array.from(got.subarray(outBytes)).every((b) => b === 0xa5), `${at}: wrote past count·rowBytes`).toBe(true);
+            expect(
+              Array.from(got.subarray(outBytes)).every((b) => b === 0xa5),
+              `${at}: wrote past count·rowBytes`,
+            ).toBe(true);
             const srcAfter = new Uint8Array(engine.kernels.memory.buffer, sp, src.length);
-            expect(srcAfter.every((b, i) => b === src[i]), `${at}: source changed`).toBe(true);
+            expect(
+              srcAfter.every((b, i) => b === src[i]),
+              `${at}: source changed`,
+            ).toBe(true);
           });
         }
       }
@@ -172,40 +191,55 @@ describe.each(EXACT_BUILDS)("data kernels, %s build", (build) => {
 
   describe("augment_shift", () => {
     const cases: [side: number, maxShift: number, rows: number][] = [
-      [5, 0, 6], [5, 1, 40], [5, 2, 60], [5, 4, 60], [28, 0, 3], [28, 1, 12], [28, 2, 30],
+      [5, 0, 6],
+      [5, 1, 40],
+      [5, 2, 60],
+      [5, 4, 60],
+      [28, 0, 3],
+      [28, 1, 12],
+      [28, 2, 30],
     ];
 
-    it.each(cases)("side %i, maxShift %i: equals the model translation for %i images, zero-filled, and leaves the generator where the model does", (side, maxShift, rows) => {
-      engine.scoped(() => {
-        const image = side * side;
-        const rnd = new TestRandom(side * 100 + maxShift);
-        // Nonzero values, so that every zero in the output was shifted in from outside.
-        const src = Float32Array.from({ length: rows * image }, () => 0.5 + rnd.next());
-        const sp = engine.putF32(src);
-        const dp = allocPadded(engine, rows * image);
-        const seed = 1000 + side + maxShift;
-        const state = seeded(engine, seed, 7);
-        const gen = Xoshiro128.seeded(seed, 7);
-        engine.kernels.augment_shift(dp, sp, rows, side, maxShift, state);
-        const want = shiftModel(src, rows, side, maxShift, gen);
-        const got = engine.readF32(dp, rows * image);
-        for (let r = 0; r < rows; r++) {
-          const [dx, dy] = want.shifts[r]!;
-          expectSameBits(got.subarray(r * image, (r + 1) * image), want.out.subarray(r * image, (r + 1) * image),
-            `image ${r} (model shift dx=${dx}, dy=${dy})`);
-          const zeros = got.subarray(r * image, (r + 1) * image).filter((v) => v === 0).length;
-          expect(zeros, `image ${r}: zeros shifted in`).toBe(image - (side - Math.min(side, Math.abs(dx))) * (side - Math.min(side, Math.abs(dy))));
-        }
-        expectPadIntact(engine, dp, rows * image, "augment_shift output");
-        expect(Array.from(engine.readF32(sp, src.length)).every((v, i) => v === src[i]), "source changed").toBe(true);
-        expect(Array.from(stateWords(engine, state)), "generator state afterwards").toEqual(Array.from(gen.s));
-        if (maxShift > 0) {
-          // The case must really exercise every shift value in both directions.
-          expect(new Set(want.shifts.map(([dx]) => dx)).size, "distinct dx drawn").toBe(2 * maxShift + 1);
-          expect(new Set(want.shifts.map(([, dy]) => dy)).size, "distinct dy drawn").toBe(2 * maxShift + 1);
-        }
-      });
-    });
+    it.each(cases)(
+      "side %i, maxShift %i: equals the model translation for %i images, zero-filled, and leaves the generator where the model does",
+      (side, maxShift, rows) => {
+        engine.scoped(() => {
+          const image = side * side;
+          const rnd = new TestRandom(side * 100 + maxShift);
+          // Nonzero values, so that every zero in the output was shifted in from outside.
+          const src = Float32Array.from({ length: rows * image }, () => 0.5 + rnd.next());
+          const sp = engine.putF32(src);
+          const dp = allocPadded(engine, rows * image);
+          const seed = 1000 + side + maxShift;
+          const state = seeded(engine, seed, 7);
+          const gen = Xoshiro128.seeded(seed, 7);
+          engine.kernels.augment_shift(dp, sp, rows, side, maxShift, state);
+          const want = shiftModel(src, rows, side, maxShift, gen);
+          const got = engine.readF32(dp, rows * image);
+          for (let r = 0; r < rows; r++) {
+            const [dx, dy] = want.shifts[r]!;
+            expectSameBits(
+              got.subarray(r * image, (r + 1) * image),
+              want.out.subarray(r * image, (r + 1) * image),
+              `image ${r} (model shift dx=${dx}, dy=${dy})`,
+            );
+            const zeros = got.subarray(r * image, (r + 1) * image).filter((v) => v === 0).length;
+            expect(zeros, `image ${r}: zeros shifted in`).toBe(image - (side - Math.min(side, Math.abs(dx))) * (side - Math.min(side, Math.abs(dy))));
+          }
+          expectPadIntact(engine, dp, rows * image, "augment_shift output");
+          expect(
+            Array.from(engine.readF32(sp, src.length)).every((v, i) => v === src[i]),
+            "source changed",
+          ).toBe(true);
+          expect(Array.from(stateWords(engine, state)), "generator state afterwards").toEqual(Array.from(gen.s));
+          if (maxShift > 0) {
+            // The case must really exercise every shift value in both directions.
+            expect(new Set(want.shifts.map(([dx]) => dx)).size, "distinct dx drawn").toBe(2 * maxShift + 1);
+            expect(new Set(want.shifts.map(([, dy]) => dy)).size, "distinct dy drawn").toBe(2 * maxShift + 1);
+          }
+        });
+      },
+    );
 
     it("maxShift 0 copies every image exactly and still draws two numbers per image", () => {
       engine.scoped(() => {
@@ -276,7 +310,11 @@ describe.each(EXACT_BUILDS)("data kernels, %s build", (build) => {
             const at = `n=${n} std=${std}`;
             const z = engine.readF32(draws, n);
             expectSameBits(engine.readF32(noise, n), z, `${at}: noise buffer vs rng_normal`);
-            expectSameBits(engine.readF32(xp, n), Float32Array.from(x0, (v, i) => f32(v + z[i]!)), `${at}: x + noise`);
+            expectSameBits(
+              engine.readF32(xp, n),
+              Float32Array.from(x0, (v, i) => f32(v + z[i]!)),
+              `${at}: x + noise`,
+            );
             expect(Array.from(stateWords(engine, state)), `${at}: state afterwards`).toEqual(Array.from(stateWords(engine, twin)));
             expectPadIntact(engine, xp, n, `${at}: x`);
             expectPadIntact(engine, noise, n, `${at}: noise`);
@@ -294,7 +332,7 @@ describe.each(EXACT_BUILDS)("data kernels, %s build", (build) => {
         const d = Array.from(engine.readF32(xp, n), (v) => v - 3);
         const mean = d.reduce((s, v) => s + v, 0) / n;
         const sd = Math.sqrt(d.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1));
-        expect(Math.abs(mean), "mean of the added noise").toBeLessThan(5 * 0.1 / Math.sqrt(n));
+        expect(Math.abs(mean), "mean of the added noise").toBeLessThan((5 * 0.1) / Math.sqrt(n));
         expect(Math.abs(sd - 0.1), "std of the added noise").toBeLessThan(5 * 0.1 * Math.sqrt(1 / (2 * (n - 1))) + 1e-6);
       });
     });
@@ -303,7 +341,14 @@ describe.each(EXACT_BUILDS)("data kernels, %s build", (build) => {
   // ------------------------------------------------------------ axpby
 
   describe("axpby", () => {
-    const coefficients: [number, number][] = [[0.5, -1.25], [2, 0], [0, 1], [1e-3, 0.9], [-3.7, 1e4], [1, 1]];
+    const coefficients: [number, number][] = [
+      [0.5, -1.25],
+      [2, 0],
+      [0, 1],
+      [1e-3, 0.9],
+      [-3.7, 1e4],
+      [1, 1],
+    ];
 
     it("y = αx + βy: SIMD equals axpby_ref bit for bit, equals f32(f32(αx) + f32(βy)) exactly, and float64 within rounding", () => {
       const rnd = new TestRandom(12);
@@ -322,7 +367,11 @@ describe.each(EXACT_BUILDS)("data kernels, %s build", (build) => {
             expectSameBits(got, engine.readF32(ref, n), `${at}: SIMD vs reference`);
             const a = f32(alpha);
             const b = f32(beta);
-            expectSameBits(got, Float32Array.from(y, (yi, i) => f32(f32(a * x[i]!) + f32(b * yi))), `${at}: f32 formula`);
+            expectSameBits(
+              got,
+              Float32Array.from(y, (yi, i) => f32(f32(a * x[i]!) + f32(b * yi))),
+              `${at}: f32 formula`,
+            );
             const exact = Array.from(y, (yi, i) => a * x[i]! + b * yi);
             const scale = Array.from(y, (yi, i) => Math.abs(a * x[i]!) + Math.abs(b * yi));
             expectClose(got, exact, { rtol: 2 * U * 1.01, atol: 0 }, `${at}: vs float64`, scale);
@@ -348,7 +397,11 @@ describe.each(EXACT_BUILDS)("data kernels, %s build", (build) => {
             expectSameBits(got, engine.readF32(ref, n), `${at}: SIMD vs reference`);
             const a = f32(alpha);
             const b = f32(beta);
-            expectSameBits(got, Float32Array.from(v, (vi) => f32(f32(a * vi) + f32(b * vi))), `${at}: f32 formula`);
+            expectSameBits(
+              got,
+              Float32Array.from(v, (vi) => f32(f32(a * vi) + f32(b * vi))),
+              `${at}: f32 formula`,
+            );
             expectPadIntact(engine, fast, n, at);
           });
         }
@@ -400,7 +453,12 @@ describe.each(EXACT_BUILDS)("data kernels, %s build", (build) => {
         expectRoundTrip(p, rows, cols, t, `cols=${cols} T=${t}`);
         // Also against float64: y = T·log p.
         const y = toLogits(p, t);
-        expectClose(y, Array.from(p, (pi) => t * Math.log(pi)), { rtol: 4 * U, atol: t * 2 * U }, `logits cols=${cols} T=${t}`);
+        expectClose(
+          y,
+          Array.from(p, (pi) => t * Math.log(pi)),
+          { rtol: 4 * U, atol: t * 2 * U },
+          `logits cols=${cols} T=${t}`,
+        );
       }
     });
 
@@ -480,7 +538,11 @@ describe.each(EXACT_BUILDS)("data kernels, %s build", (build) => {
       let seed = 1;
       for (const rows of [1, 3, 5, 17]) {
         for (const cols of SIZES) {
-          for (const [temp, alpha] of [[1, 0.5], [4, 0], [3, 0.3]] as const) {
+          for (const [temp, alpha] of [
+            [1, 0.5],
+            [4, 0],
+            [3, 0.3],
+          ] as const) {
             const b = batch(rows, cols, seed++);
             const fast = run(b, false, temp, alpha, DISTILL_SOFT_CROSS_ENTROPY);
             const ref = run(b, true, temp, alpha, DISTILL_SOFT_CROSS_ENTROPY);
@@ -510,7 +572,12 @@ describe.each(EXACT_BUILDS)("data kernels, %s build", (build) => {
     it("the gradient and the hard part are those of the KL flavour, bit for bit (SIMD and reference)", () => {
       let seed = 200;
       for (const cols of SIZES) {
-        for (const [temp, alpha] of [[1, 0.5], [4, 0], [2.5, 0.9], [4, 1]] as const) {
+        for (const [temp, alpha] of [
+          [1, 0.5],
+          [4, 0],
+          [2.5, 0.9],
+          [4, 1],
+        ] as const) {
           const b = batch(5, cols, seed++);
           for (const ref of [false, true]) {
             const ce = run(b, ref, temp, alpha, DISTILL_SOFT_CROSS_ENTROPY);
@@ -554,9 +621,24 @@ describe.each(EXACT_BUILDS)("data kernels, %s build", (build) => {
       expect(k.math_cos(NaN), "cos(NaN)").toBeNaN();
       expect(k.math_cos(Infinity), "cos(∞)").toBeNaN();
       const exact: [number, number, number][] = [
-        [2, 10, 1024], [0.5, 3, 0.125], [2, -3, 0.125], [10, 3, 1000], [9, 0.5, 3], [-2, 3, -8], [-2, 2, 4],
-        [7.5, 0, 1], [7.5, 1, 7.5], [0, 2, 0], [0, -1, Infinity], [4, -0.5, 0.5], [0.1, 0, 1], [1, 12345.678, 1],
-        [NaN, 0, 1], [2, -1074, 5e-324], [2, 1023, 2 ** 1023], [2, 1024, Infinity],
+        [2, 10, 1024],
+        [0.5, 3, 0.125],
+        [2, -3, 0.125],
+        [10, 3, 1000],
+        [9, 0.5, 3],
+        [-2, 3, -8],
+        [-2, 2, 4],
+        [7.5, 0, 1],
+        [7.5, 1, 7.5],
+        [0, 2, 0],
+        [0, -1, Infinity],
+        [4, -0.5, 0.5],
+        [0.1, 0, 1],
+        [1, 12345.678, 1],
+        [NaN, 0, 1],
+        [2, -1074, 5e-324],
+        [2, 1023, 2 ** 1023],
+        [2, 1024, Infinity],
       ];
       for (const [x, y, want] of exact) expect(k.math_pow(x, y), `pow(${x}, ${y})`).toBe(want);
       expect(k.math_pow(-8, 1 / 3), "pow(−8, 1/3)").toBeNaN();

@@ -11,12 +11,18 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
+import { ArgumentError, FormatError, init, LabelError, NonFiniteError, OptionError, ShapeError, type Engine } from "../src/index.js";
 import {
-  ArgumentError, FormatError, init, LabelError, NonFiniteError, OptionError, ShapeError, type Engine,
-} from "../src/index.js";
-import {
-  Dataset, gunzipIfNeeded, idxToDataset, loadIdx, loadMnistDigits, MAX_CLASSES, mnistFromDigitArrays, parseIdx,
-  seededPermutation, type IdxType,
+  Dataset,
+  gunzipIfNeeded,
+  idxToDataset,
+  loadIdx,
+  loadMnistDigits,
+  MAX_CLASSES,
+  mnistFromDigitArrays,
+  parseIdx,
+  seededPermutation,
+  type IdxType,
 } from "../src/data/index.js";
 import { joinPath, readBytes } from "../src/runtime/files.js";
 import { loadBuild } from "./helpers/engines.js";
@@ -108,7 +114,11 @@ describe("Dataset", () => {
     expect(ids(d.subset([9, 0, 9, 4]))).toEqual([9, 0, 9, 4]);
     expect(d.subset([1, 2]).classes).toBe(3);
     const batches = [...d.batches(4)];
-    expect(batches.map((b) => [b.start, b.y.length, b.x.length])).toEqual([[0, 4, 8], [4, 4, 8], [8, 2, 4]]);
+    expect(batches.map((b) => [b.start, b.y.length, b.x.length])).toEqual([
+      [0, 4, 8],
+      [4, 4, 8],
+      [8, 2, 4],
+    ]);
     expect(Array.from(batches[2]!.x)).toEqual([8, 8.5, 9, 9.5]);
     expect(Array.from(batches[1]!.y)).toEqual([1, 2, 0, 1]);
     expect(Array.from(d.classCounts())).toEqual([4, 3, 3]);
@@ -319,7 +329,11 @@ describe("parseIdx", () => {
 
 describe("gzip", () => {
   it("decompresses gzip bytes and passes other bytes through unchanged", async () => {
-    const raw = idxBytes("i16", [3, 100], Array.from({ length: 300 }, (_, i) => (i % 10) * 97 - 15000));
+    const raw = idxBytes(
+      "i16",
+      [3, 100],
+      Array.from({ length: 300 }, (_, i) => (i % 10) * 97 - 15000),
+    );
     const gz = new Uint8Array(gzipSync(raw));
     expect(gz.length).toBeLessThan(raw.length);
     expect(await gunzipIfNeeded(gz)).toEqual(raw);
@@ -329,7 +343,15 @@ describe("gzip", () => {
   });
 
   it("turns corrupt or truncated gzip into a FormatError naming the source", async () => {
-    const gz = new Uint8Array(gzipSync(idxBytes("u8", [1000], Array.from({ length: 1000 }, (_, i) => i % 7))));
+    const gz = new Uint8Array(
+      gzipSync(
+        idxBytes(
+          "u8",
+          [1000],
+          Array.from({ length: 1000 }, (_, i) => i % 7),
+        ),
+      ),
+    );
     const flipped = gz.slice();
     flipped[15] = flipped[15]! ^ 0xff;
     const badCrc = gz.slice();
@@ -379,7 +401,9 @@ describe("idxToDataset and loadIdx", () => {
     expect(Array.from(test.y)).toEqual([7, 0, 3]);
     const viaUrl = await loadIdx(new URL(`file://${dir}`), { split: "test" });
     expect(Array.from(viaUrl.x)).toEqual(Array.from(test.x));
-    await expect(loadIdx(dir, { split: "train" })).rejects.toThrow(/train-images.idx3-ubyte.gz: dimensions \[3, 2, 2\] of u8 need 12 data bytes, but the file has 4/);
+    await expect(loadIdx(dir, { split: "train" })).rejects.toThrow(
+      /train-images.idx3-ubyte.gz: dimensions \[3, 2, 2\] of u8 need 12 data bytes, but the file has 4/,
+    );
     await expect(loadIdx(dir, { split: "validation" as never })).rejects.toThrow(/split must be one of "train", "test"/);
     await expect(loadIdx(join(dir, "missing"), { split: "test" })).rejects.toThrow(/none of t10k-images-idx3-ubyte, .* exists in .*missing/);
   });
@@ -514,9 +538,7 @@ describe("loadMnistDigits", () => {
   });
 
   it("rejects impossible sizes and malformed digit arrays", async () => {
-    await expect(loadMnistDigits({ train: 9000, test: 2000 })).rejects.toThrow(
-      /train \+ test = 9000 \+ 2000 = 11000 images, but there are only 10000/,
-    );
+    await expect(loadMnistDigits({ train: 9000, test: 2000 })).rejects.toThrow(/train \+ test = 9000 \+ 2000 = 11000 images, but there are only 10000/);
     await expect(loadMnistDigits({ train: 0 })).rejects.toThrow(OptionError);
     await expect(loadMnistDigits({ test: 2.5 })).rejects.toThrow(/test must be a positive integer/);
     await expect(loadMnistDigits({ seed: -1 })).rejects.toThrow(/loadMnistDigits: seed must be/);

@@ -8,8 +8,22 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  ArgumentError, Dataset, distill, init, loadMnistDigits, mlp, NonFiniteError, OptionError, searchTemperature, ShapeError, train,
-  type BatchInfo, type DistillOptions, type Engine, type Sequential, type Teacher,
+  ArgumentError,
+  Dataset,
+  distill,
+  init,
+  loadMnistDigits,
+  mlp,
+  NonFiniteError,
+  OptionError,
+  searchTemperature,
+  ShapeError,
+  train,
+  type BatchInfo,
+  type DistillOptions,
+  type Engine,
+  type Sequential,
+  type Teacher,
 } from "../src/index.js";
 import { expectClose, expectSameBits } from "./helpers/compare.js";
 import { crossEntropy64, kl64, softmax64 } from "./helpers/reference.js";
@@ -92,7 +106,10 @@ describe("distill: loss parts, history and determinism", () => {
     const b = await run(options);
     expectSameBits(b.s.parameterBlock(), a.s.parameterBlock(), "second student");
     expect(withoutSeconds(b.result.history)).toEqual(withoutSeconds(a.result.history));
-    expect(a.result.history.every((h) => h.valAccuracy !== undefined && h.valLoss !== undefined), "validation metrics").toBe(true);
+    expect(
+      a.result.history.every((h) => h.valAccuracy !== undefined && h.valLoss !== undefined),
+      "validation metrics",
+    ).toBe(true);
     const c = await run({ ...options, seed: 5 });
     expect(sameBits(c.s.parameterBlock(), a.s.parameterBlock()), "a different shuffle seed gave the same student").toBe(false);
   });
@@ -128,9 +145,26 @@ describe("distill: teacher kinds", () => {
     expectSameBits((await run({ teacher: [{ model: teacher, weight: 3 }] })).s.parameterBlock(), one, "[{ m, weight 3 }] vs [m]");
     const pair = (await run({ teacher: [teacher, teacher2] })).s.parameterBlock();
     expectSameBits((await run({ teacher: [teacher2, teacher] })).s.parameterBlock(), pair, "[m2, m1] vs [m1, m2]");
-    const weighted = (await run({ teacher: [{ model: teacher, weight: 1 }, { model: teacher2, weight: 3 }] })).s.parameterBlock();
-    expectSameBits((await run({ teacher: [{ model: teacher, weight: 2 }, { model: teacher2, weight: 6 }] })).s.parameterBlock(), weighted,
-      "weights 2 : 6 vs 1 : 3");
+    const weighted = (
+      await run({
+        teacher: [
+          { model: teacher, weight: 1 },
+          { model: teacher2, weight: 3 },
+        ],
+      })
+    ).s.parameterBlock();
+    expectSameBits(
+      (
+        await run({
+          teacher: [
+            { model: teacher, weight: 2 },
+            { model: teacher2, weight: 6 },
+          ],
+        })
+      ).s.parameterBlock(),
+      weighted,
+      "weights 2 : 6 vs 1 : 3",
+    );
     expect(sameBits(pair, one), "2-model ensemble vs its first member").toBe(false);
     expect(sameBits(pair, (await run({ teacher: [teacher2] })).s.parameterBlock()), "2-model ensemble vs its second member").toBe(false);
     expect(sameBits(pair, weighted), "weights 1 : 1 vs 1 : 3").toBe(false);
@@ -144,7 +178,15 @@ describe("distill: teacher kinds", () => {
     const p2 = softmax64(teacher2.logits(data.x), 300, 4, T);
     const mixed = p1.map((p, i) => T * Math.log(0.25 * p + 0.75 * p2[i]!)); // logits whose softmax at T is the mixture
     const { history } = await distill({
-      teacher: [{ model: teacher, weight: 1 }, { model: teacher2, weight: 3 }], student: s, data, epochs: 1, batchSize: 300, temperature: T,
+      teacher: [
+        { model: teacher, weight: 1 },
+        { model: teacher2, weight: 3 },
+      ],
+      student: s,
+      data,
+      epochs: 1,
+      batchSize: 300,
+      temperature: T,
     });
     expect(history[0]!.parts!.soft!).toBeCloseTo(kl64(logits, mixed, 300, 4, T).loss, 5);
   });
@@ -190,9 +232,10 @@ describe("distill: soft losses, alpha and schedules", () => {
     for (const softLoss of ["kl", "soft-ce", "mse"] as const) {
       const { s, result } = await run({ teacher, ...options, alpha: 1, softLoss });
       expectSameBits(s.parameterBlock(), plain.parameterBlock(), `distill α = 1 (${softLoss}) vs train`);
-      expect(result.history.map((h) => [h.loss, h.valLoss, h.accuracy]), `${softLoss}: losses`).toEqual(
-        trained.history.map((h) => [h.loss, h.valLoss, h.accuracy]),
-      );
+      expect(
+        result.history.map((h) => [h.loss, h.valLoss, h.accuracy]),
+        `${softLoss}: losses`,
+      ).toEqual(trained.history.map((h) => [h.loss, h.valLoss, h.accuracy]));
       expect(result.history.map((h) => h.parts!.hard)).toEqual(trained.history.map((h) => h.loss));
     }
     const zero = await run({ teacher, ...options, alpha: 0 });
@@ -206,12 +249,21 @@ describe("distill: soft losses, alpha and schedules", () => {
     const falling = await run({ teacher, epochs: 3, alpha: { from: 0.6, to: 0 } });
     expect(falling.result.history.map((h) => h.parts!.alpha)).toEqual([0.6, 0.3, 0]);
     // A constant { from, to } is the constant; the first epoch of a schedule is a 1-epoch run at its first value.
-    expectSameBits((await run({ teacher, temperature: { from: 3, to: 3 } })).s.parameterBlock(),
-      (await run({ teacher, temperature: 3 })).s.parameterBlock(), "{ from: 3, to: 3 } vs 3");
+    expectSameBits(
+      (await run({ teacher, temperature: { from: 3, to: 3 } })).s.parameterBlock(),
+      (await run({ teacher, temperature: 3 })).s.parameterBlock(),
+      "{ from: 3, to: 3 } vs 3",
+    );
     let afterFirst: Float32Array | undefined;
     const s = student();
     await distill({
-      teacher, student: s, data, epochs: 4, batchSize: 30, temperature: { from: 2, to: 8 }, alpha: { from: 0.5, to: 0.2 },
+      teacher,
+      student: s,
+      data,
+      epochs: 4,
+      batchSize: 30,
+      temperature: { from: 2, to: 8 },
+      alpha: { from: 0.5, to: 0.2 },
       onEpoch: (r) => void (r.epoch === 1 && (afterFirst = s.parameterBlock())),
     });
     const one = await run({ teacher, epochs: 1, temperature: 2, alpha: 0.5 });
@@ -269,7 +321,11 @@ describe("distill: FitNets hints", () => {
   let tiny: Dataset;
   beforeAll(() => {
     x = new TestRandom(99).normal(rows * 6, 1);
-    tiny = new Dataset(x, Int32Array.from({ length: rows }, (_, i) => i % 3), { features: 6, classes: 3 });
+    tiny = new Dataset(
+      x,
+      Int32Array.from({ length: rows }, (_, i) => i % 3),
+      { features: 6, classes: 3 },
+    );
   });
 
   /** The student's update in the one step of a full-batch run, against −η·(float64 gradient). */
@@ -282,7 +338,10 @@ describe("distill: FitNets hints", () => {
     // to float32 (scale·rtol with rtol = 1e-4).
     const scale = idx.map((i) => Math.abs(fd[i]!) + (2 ** -23 * Math.abs(before[i]!)) / eta / 1e-4);
     expectClose(measured, expected, { rtol: 1e-4, atol: 2e-6 }, what, scale);
-    expect(expected.some((g) => Math.abs(g) > 1e-3), `${what}: the gradient is not trivially zero`).toBe(true);
+    expect(
+      expected.some((g) => Math.abs(g) > 1e-3),
+      `${what}: the gradient is not trivially zero`,
+    ).toBe(true);
   }
 
   it("same widths (no regressor): the hint-only stage's step is −η·∇ of β·mean((h_s − h_t)²), checked in float64", async () => {
@@ -296,8 +355,16 @@ describe("distill: FitNets hints", () => {
     const before = s.parameterBlock();
     const steps: Float32Array[] = [];
     const result = await distill({
-      teacher: t, student: s, data: tiny, hints: [{ student: 1, teacher: 1, weight: beta }], hintEpochs: 1, epochs: 1,
-      batchSize: rows, optimizer: "sgd", lr: eta, onBatch: () => void steps.push(s.parameterBlock()),
+      teacher: t,
+      student: s,
+      data: tiny,
+      hints: [{ student: 1, teacher: 1, weight: beta }],
+      hintEpochs: 1,
+      epochs: 1,
+      batchSize: rows,
+      optimizer: "sgd",
+      lr: eta,
+      onBatch: () => void steps.push(s.parameterBlock()),
     });
     expect(steps, "one hint step and one main step").toHaveLength(2);
     const hintLoss = (theta: ArrayLike<number>) => {
@@ -330,8 +397,16 @@ describe("distill: FitNets hints", () => {
     const [alpha, T, beta, eta] = [0.3, 2, 0.5, 0.5];
     const before = s.parameterBlock();
     const { history } = await distill({
-      teacher: t, student: s, data: tiny, hints: [{ student: 1, teacher: 1, weight: beta }], epochs: 1, batchSize: rows,
-      optimizer: "sgd", lr: eta, temperature: T, alpha,
+      teacher: t,
+      student: s,
+      data: tiny,
+      hints: [{ student: 1, teacher: 1, weight: beta }],
+      epochs: 1,
+      batchSize: rows,
+      optimizer: "sgd",
+      lr: eta,
+      temperature: T,
+      alpha,
     });
     const parts64 = (theta: ArrayLike<number>) => {
       const [hs, logits] = forward64(layers, theta, x, rows) as [Float64Array, Float64Array];
@@ -357,8 +432,15 @@ describe("distill: FitNets hints", () => {
       const s = mlp([6, 5, 3], { seed: 52 });
       const t = mlp([6, 7, 3], { seed: 51 });
       const result = await distill({
-        teacher: t, student: s, data: tiny, hints: [{ student: 1, teacher: 1 }], hintEpochs: 8, epochs: 2, batchSize: 6,
-        optimizer: "sgd", lr: 0.05,
+        teacher: t,
+        student: s,
+        data: tiny,
+        hints: [{ student: 1, teacher: 1 }],
+        hintEpochs: 8,
+        epochs: 2,
+        batchSize: 6,
+        optimizer: "sgd",
+        lr: 0.05,
       });
       return { s, result };
     };
@@ -412,11 +494,12 @@ describe("distill: augmentation", () => {
     expect(seen).toHaveLength(200);
     const shifted = (row: Float32Array, dx: number, dy: number) => {
       const out = new Float32Array(64);
-      for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) {
-        const sx = x - dx;
-        const sy = y - dy;
-        out[y * 8 + x] = sx >= 0 && sx < 8 && sy >= 0 && sy < 8 ? row[sy * 8 + sx]! : 0;
-      }
+      for (let y = 0; y < 8; y++)
+        for (let x = 0; x < 8; x++) {
+          const sx = x - dx;
+          const sy = y - dy;
+          out[y * 8 + x] = sx >= 0 && sx < 8 && sy >= 0 && sy < 8 ? row[sy * 8 + sx]! : 0;
+        }
       return out;
     };
     const shifts = new Map<string, number>();
@@ -424,12 +507,13 @@ describe("distill: augmentation", () => {
     for (const [k, v] of seen.entries()) {
       let found: string | undefined;
       for (let i = 0; i < 200 && !found; i++) {
-        for (let dy = -1; dy <= 1 && !found; dy++) for (let dx = -1; dx <= 1 && !found; dx++) {
-          if (!used.has(i) && sameBits(shifted(images.row(i), dx, dy), v)) {
-            found = `${dx},${dy}`;
-            used.add(i);
+        for (let dy = -1; dy <= 1 && !found; dy++)
+          for (let dx = -1; dx <= 1 && !found; dx++) {
+            if (!used.has(i) && sameBits(shifted(images.row(i), dx, dy), v)) {
+              found = `${dx},${dy}`;
+              used.add(i);
+            }
           }
-        }
       }
       if (!found) expect.fail(`teacher input ${k} is no data row shifted by at most one pixel`);
       shifts.set(found, (shifts.get(found) ?? 0) + 1);
@@ -476,13 +560,18 @@ describe("distill: augmentation", () => {
       return imageTeacher.logits(x);
     };
     const a = await runImages({ teacher: recording, augment: invert, batchSize: 60 });
-    expect(calls, "(x.length, rows, features) per batch: 200 rows in batches of 60").toEqual(
-      [60, 60, 60, 20, 60, 60, 60, 20].map((r) => [r * 64, r, 64]),
-    );
+    expect(calls, "(x.length, rows, features) per batch: 200 rows in batches of 60").toEqual([60, 60, 60, 20, 60, 60, 60, 20].map((r) => [r * 64, r, 64]));
     expect(received).toEqual(written);
     // The student sees the same: augmenting by 1 − x equals training on pre-inverted images.
-    const inverted = new Dataset(images.x.map((v) => 1 - v), images.y, { features: 64, classes: 4 });
-    for (const [name, t] of [["function teacher", (x: Float32Array) => imageTeacher.logits(x)], ["model teacher", imageTeacher]] as const) {
+    const inverted = new Dataset(
+      images.x.map((v) => 1 - v),
+      images.y,
+      { features: 64, classes: 4 },
+    );
+    for (const [name, t] of [
+      ["function teacher", (x: Float32Array) => imageTeacher.logits(x)],
+      ["model teacher", imageTeacher],
+    ] as const) {
       const s1 = small();
       await distill({ teacher: t, student: s1, data: images, epochs: 2, batchSize: 60, augment: invert });
       const s2 = small();
@@ -523,18 +612,32 @@ describe("distill: fine-tuning and searchTemperature", () => {
     const heap = engine.heapBytes;
     const made: Sequential[] = [];
     const result = await searchTemperature({
-      teacher, data, validation: held, epochs: 2, batchSize: 30, temperatures: [1, 4], alphas: [0.1, 0.9],
+      teacher,
+      data,
+      validation: held,
+      epochs: 2,
+      batchSize: 30,
+      temperatures: [1, 4],
+      alphas: [0.1, 0.9],
       student: () => {
         const s = student();
         made.push(s);
         return s;
       },
     });
-    expect(result.trials.map((t) => [t.temperature, t.alpha])).toEqual([[1, 0.1], [1, 0.9], [4, 0.1], [4, 0.9]]);
+    expect(result.trials.map((t) => [t.temperature, t.alpha])).toEqual([
+      [1, 0.1],
+      [1, 0.9],
+      [4, 0.1],
+      [4, 0.9],
+    ]);
     const top = Math.max(...result.trials.map((t) => t.valAccuracy));
     expect(result.best).toBe(result.trials.find((t) => t.valAccuracy === top));
     expect(made).toHaveLength(4);
-    expect(made.every((s) => s.isDisposed), "trial students left undisposed").toBe(true);
+    expect(
+      made.every((s) => s.isDisposed),
+      "trial students left undisposed",
+    ).toBe(true);
     expect(engine.heapBytes, "heap bytes after the search").toBe(heap);
     for (const trial of result.trials) {
       const { s, result: r } = await run({ teacher, epochs: 2, temperature: trial.temperature, alpha: trial.alpha });
@@ -551,19 +654,31 @@ describe("distill: fine-tuning and searchTemperature", () => {
     // at T = 1e4 the soft gradient grows with the logit gap (≈ (s − t)/classes) and the loss explodes.
     const loud = Float32Array.from(teacher.logits(data.x), (v) => v * 1e4);
     const result = await searchTemperature({
-      teacher: loud, data, validation: held, epochs: 2, batchSize: 30, temperatures: [1, 1e4], alphas: [0.5], student,
+      teacher: loud,
+      data,
+      validation: held,
+      epochs: 2,
+      batchSize: 30,
+      temperatures: [1, 1e4],
+      alphas: [0.5],
+      student,
     });
     expect(result.trials.map((t) => t.failed === undefined)).toEqual([true, false]);
     expect(result.trials[1]!.failed).toMatch(/the loss exploded/);
     expect(result.trials[1]!.valAccuracy).toBeNaN();
     expect(result.best).toBe(result.trials[0]);
-    await expect(searchTemperature({ teacher: loud, data, validation: held, epochs: 2, batchSize: 30, temperatures: [1e4], alphas: [0.5], student }))
-      .rejects.toThrow(/every trial collapsed/);
+    await expect(
+      searchTemperature({ teacher: loud, data, validation: held, epochs: 2, batchSize: 30, temperatures: [1e4], alphas: [0.5], student }),
+    ).rejects.toThrow(/every trial collapsed/);
   });
 
   it("unknown options of distill and searchTemperature are refused with the closest name; functions of the epoch count from 1 like history", async () => {
-    await expect(distill({ teacher, student: student(), data, temprature: 4 } as never)).rejects.toThrow(/distill: unknown option "temprature"; did you mean "temperature"\?/);
-    await expect(distill({ teacher, student: student(), data, fineTune: { epoch: 2 } } as never)).rejects.toThrow(/distill: fineTune: unknown option "epoch"; did you mean "epochs"\?/);
+    await expect(distill({ teacher, student: student(), data, temprature: 4 } as never)).rejects.toThrow(
+      /distill: unknown option "temprature"; did you mean "temperature"\?/,
+    );
+    await expect(distill({ teacher, student: student(), data, fineTune: { epoch: 2 } } as never)).rejects.toThrow(
+      /distill: fineTune: unknown option "epoch"; did you mean "epochs"\?/,
+    );
     const base = { teacher, data, validation: held, epochs: 1, temperatures: [2], alphas: [0.5], student };
     await expect(searchTemperature({ ...base, alpha: 0.5 } as never)).rejects.toThrow(/searchTemperature: unknown option "alpha"; did you mean "alphas"\?/);
     await expect(searchTemperature({ ...base, earlyStopping: { patience: 1 } } as never)).rejects.toThrow(/unknown option "earlyStopping"/);
@@ -591,22 +706,69 @@ describe("distill: invalid input is rejected without leaking memory", () => {
     ["teacher inputs ≠ data features", () => ({ teacher: mlp([21, 6, 4], { seed: 1 }) }), ShapeError, /21 inputs/],
     ["ensemble member outputs ≠ student outputs", () => ({ teacher: [teacher, mlp([20, 6, 3], { seed: 1 })] }), ShapeError, /ensemble member 1/],
     ["ensemble weight 0", () => ({ teacher: [{ model: teacher, weight: 0 }] }), OptionError, /weight/],
-    ["teacher function returns the wrong length", () => ({ teacher: (_x: Float32Array, rows: number) => new Float32Array(rows * 3) }), ShapeError, /returned 90 values for 30 rows; expected 120/],
-    ["teacher function returns the wrong length (augmented, per batch)", () => ({ teacher: (_x: Float32Array, rows: number) => new Float32Array(rows * 3), augment: () => {} }), ShapeError, /returned/],
+    [
+      "teacher function returns the wrong length",
+      () => ({ teacher: (_x: Float32Array, rows: number) => new Float32Array(rows * 3) }),
+      ShapeError,
+      /returned 90 values for 30 rows; expected 120/,
+    ],
+    [
+      "teacher function returns the wrong length (augmented, per batch)",
+      () => ({ teacher: (_x: Float32Array, rows: number) => new Float32Array(rows * 3), augment: () => {} }),
+      ShapeError,
+      /returned/,
+    ],
     ["teacher function returns NaN", () => ({ teacher: nan }), NonFiniteError, /NaN at row 0, class 0/],
     ["teacher function returns nothing", () => ({ teacher: (() => undefined) as never }), ArgumentError, /must return an array/],
     ["precomputed logits of the wrong length", () => ({ teacher: new Float32Array(300 * 4 - 1) }), ShapeError, /1199 values; expected 1200/],
     ["precomputed logits with Infinity", () => ({ teacher: new Float32Array(1200).fill(Infinity) }), NonFiniteError, /Infinity/],
-    ["precomputed logits with augmentation", () => ({ teacher: new Float32Array(1200), augment: { noise: 0.1 } }), OptionError, /cannot follow augmented inputs/],
+    [
+      "precomputed logits with augmentation",
+      () => ({ teacher: new Float32Array(1200), augment: { noise: 0.1 } }),
+      OptionError,
+      /cannot follow augmented inputs/,
+    ],
     ["precomputed logits with a validation fraction", () => ({ teacher: new Float32Array(1200), validation: 0.2 }), OptionError, /validation as a Dataset/],
     ["teacher of an unknown kind", () => ({ teacher: "big-model" as never }), ArgumentError, /teacher must be/],
-    ["hints with a function teacher", () => ({ teacher: (x: Float32Array) => teacher.logits(x), hints: [{ student: 1, teacher: 1 }] }), OptionError, /hints need a single model teacher/],
+    [
+      "hints with a function teacher",
+      () => ({ teacher: (x: Float32Array) => teacher.logits(x), hints: [{ student: 1, teacher: 1 }] }),
+      OptionError,
+      /hints need a single model teacher/,
+    ],
     ["hints with an ensemble", () => ({ teacher: [teacher], hints: [{ student: 1, teacher: 1 }] }), OptionError, /hints need/],
-    ["hint student layer out of range", () => ({ teacher, hints: [{ student: 3, teacher: 1 }] }), OptionError, /hints\[0\]\.student = 3 is not a layer of the student \(0\.\.2\)/],
+    [
+      "hint student layer out of range",
+      () => ({ teacher, hints: [{ student: 3, teacher: 1 }] }),
+      OptionError,
+      /hints\[0\]\.student = 3 is not a layer of the student \(0\.\.2\)/,
+    ],
     ["hint teacher layer out of range", () => ({ teacher, hints: [{ student: 1, teacher: -1 }] }), OptionError, /hints\[0\]\.teacher/],
     ["hint weight 0", () => ({ teacher, hints: [{ student: 1, teacher: 1, weight: 0 }] }), OptionError, /weight/],
-    ["two hints on one student layer", () => ({ teacher, hints: [{ student: 1, teacher: 1 }, { student: 1, teacher: 0 }] }), OptionError, /two hints/],
-    ["the second hint's layer out of range", () => ({ teacher, hints: [{ student: 0, teacher: 0 }, { student: 9, teacher: 1 }] }), OptionError, /hints\[1\]\.student = 9/],
+    [
+      "two hints on one student layer",
+      () => ({
+        teacher,
+        hints: [
+          { student: 1, teacher: 1 },
+          { student: 1, teacher: 0 },
+        ],
+      }),
+      OptionError,
+      /two hints/,
+    ],
+    [
+      "the second hint's layer out of range",
+      () => ({
+        teacher,
+        hints: [
+          { student: 0, teacher: 0 },
+          { student: 9, teacher: 1 },
+        ],
+      }),
+      OptionError,
+      /hints\[1\]\.student = 9/,
+    ],
     ["hintEpochs without hints", () => ({ teacher, hintEpochs: 2 }), OptionError, /hintEpochs needs hints/],
     ["hintEpochs 1.5", () => ({ teacher, hints: [{ student: 1, teacher: 1 }], hintEpochs: 1.5 }), OptionError, /hintEpochs/],
     ["alpha 1.5", () => ({ teacher, alpha: 1.5 }), OptionError, /alpha must be in \[0, 1\]/],
@@ -615,7 +777,12 @@ describe("distill: invalid input is rejected without leaking memory", () => {
     ["temperature 0", () => ({ teacher, temperature: 0 }), OptionError, /temperature must be a finite number > 0/],
     ["temperature −1", () => ({ teacher, temperature: { from: 4, to: -1 } }), OptionError, /temperature/],
     ["temperature NaN", () => ({ teacher, temperature: NaN }), OptionError, /temperature/],
-    ["a { from, to } schedule without epochs", () => ({ teacher, epochs: undefined, steps: 20, temperature: { from: 4, to: 1 } }), OptionError, /needs a number of epochs/],
+    [
+      "a { from, to } schedule without epochs",
+      () => ({ teacher, epochs: undefined, steps: 20, temperature: { from: 4, to: 1 } }),
+      OptionError,
+      /needs a number of epochs/,
+    ],
     ["unknown softLoss", () => ({ teacher, softLoss: "l1" as never }), OptionError, /softLoss must be "kl", "mse" or "soft-ce"/],
     ["batchSize > data length", () => ({ teacher, batchSize: 301 }), OptionError, /batchSize 301/],
     ["labels ≥ student outputs", () => ({ teacher: mlp([20, 6, 3], { seed: 1 }), student: mlp([20, 6, 3], { seed: 2 }) }), ShapeError, /labels up to 3/],
@@ -628,7 +795,10 @@ describe("distill: invalid input is rejected without leaking memory", () => {
     teacher.reserve(300);
     const before = s.parameterBlock();
     const heap = engine.heapBytes;
-    const error = await distill({ student: s, data, epochs: 3, batchSize: 30, teacher, ...options }).then(() => undefined, (e: unknown) => e);
+    const error = await distill({ student: s, data, epochs: 3, batchSize: 30, teacher, ...options }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(type);
     expect((error as Error).message).toMatch(message);
     expect(engine.heapBytes, "heap bytes after the error").toBe(heap);
@@ -665,9 +835,20 @@ describe("distill: invalid input is rejected without leaking memory", () => {
     for (const m of [s, t, t2]) m.reserve(120);
     const heap = engine.heapBytes;
     const r = await distill({
-      teacher: t, student: s, data: images, epochs: 2, batchSize: 20, hints: [{ student: 1, teacher: 1 }], hintEpochs: 1,
-      augment: { shift: 1, noise: 0.05 }, validation: 0.25, earlyStopping: { patience: 5 }, optimizer: "adamw", clipNorm: 1,
-      temperature: { from: 4, to: 2 }, fineTune: { epochs: 1 },
+      teacher: t,
+      student: s,
+      data: images,
+      epochs: 2,
+      batchSize: 20,
+      hints: [{ student: 1, teacher: 1 }],
+      hintEpochs: 1,
+      augment: { shift: 1, noise: 0.05 },
+      validation: 0.25,
+      earlyStopping: { patience: 5 },
+      optimizer: "adamw",
+      clipNorm: 1,
+      temperature: { from: 4, to: 2 },
+      fineTune: { epochs: 1 },
     });
     expect(r.hintStage && r.fineTune).toBeTruthy();
     expect(engine.heapBytes, "after distill with hints (regressor), augmentation, validation, fine-tuning").toBe(heap);

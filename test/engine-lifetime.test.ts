@@ -27,7 +27,9 @@ it.skipIf(!existsSync("/proc/self/status"))("worker threads of an engine dropped
   const script = join(mkdtempSync(join(tmpdir(), "engine-lifetime-")), "drop-engines.mjs");
   writeFileSync(script, SCRIPT);
   const r = spawnSync(process.execPath, ["--expose-gc", script], {
-    cwd: fileURLToPath(new URL("..", import.meta.url)), encoding: "utf8", timeout: 120_000,
+    cwd: fileURLToPath(new URL("..", import.meta.url)),
+    encoding: "utf8",
+    timeout: 120_000,
   });
   expect(r.status, r.stderr).toBe(0);
   const { base, during, after } = JSON.parse(r.stdout) as { base: number; during: number; after: number };

@@ -50,7 +50,9 @@ if (CHROMIUM) {
         expect(result.sameClass).toBe(500);
         expect(result.bytes!).toBeGreaterThan(25_450 * 4);
         expect(result.accuracy!).toBeGreaterThan(0.8);
-        console.log(`[export-browser] Chromium ${browser.version()}: ONNX ${result.bytes} bytes, max |Δ| ${result.maxAbsDifference!.toExponential(2)}, ${result.sameClass}/${result.rows} same class`);
+        console.log(
+          `[export-browser] Chromium ${browser.version()}: ONNX ${result.bytes} bytes, max |Δ| ${result.maxAbsDifference!.toExponential(2)}, ${result.sameClass}/${result.rows} same class`,
+        );
       } finally {
         await browser.close();
       }

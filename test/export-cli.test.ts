@@ -68,10 +68,13 @@ describe("distill-wasm export", () => {
     expect(report.files.map((f: { path: string }) => f.path)).toEqual(["web/model/model.json", "web/model/model.weights.bin"]);
     const json = JSON.parse(readFileSync(join(dir, "web/model/model.json"), "utf8"));
     const bin = readFileSync(join(dir, "web/model/model.weights.bin"));
-    const loaded = await tfl.loadLayersModel(tf.io.fromMemory({
-      modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights,
-      weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength),
-    }));
+    const loaded = await tfl.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: json.modelTopology,
+        weightSpecs: json.weightsManifest[0].weights,
+        weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength),
+      }),
+    );
     const got = tf.tidy(() => (loaded.predict(tf.tensor(x, [5, 2, 8, 8])) as tf.Tensor).dataSync().slice());
     loaded.dispose();
     // float16 weights: within half-precision rounding of the float32 logits
@@ -85,7 +88,11 @@ describe("distill-wasm export", () => {
     ["a bad --opset", ["export", "--model", "m.safetensors", "--out", "a.onnx", "--opset", "12"], /toOnnx: opset must be an integer ≥ 13 ≤ 21; got 12/],
     ["--opset with tfjs", ["export", "--model", "m.safetensors", "--format", "tfjs", "--out", "t", "--opset", "17"], /--opset applies to --format onnx only/],
     ["--float16 with onnx", ["export", "--model", "m.safetensors", "--out", "a.onnx", "--float16"], /--float16 applies to --format tfjs only/],
-    ["--out naming the input", ["export", "--model", "m.safetensors", "--out", "./m.safetensors"], /--out \.\/m\.safetensors is the same file as the input --model m\.safetensors/],
+    [
+      "--out naming the input",
+      ["export", "--model", "m.safetensors", "--out", "./m.safetensors"],
+      /--out \.\/m\.safetensors is the same file as the input --model m\.safetensors/,
+    ],
   ];
   for (const [what, args, message] of usage) {
     it(`${what}: exit 2, one line naming it, nothing written`, () => {
@@ -161,12 +168,20 @@ describe("the distill-wasm/export entry", () => {
   ];
   it("Node, Deno and Bun import it by name and write the same ONNX and TensorFlow.js bytes; fromOnnx gives the same logits", () => {
     const probe = join(ROOT, "test/fixtures/export/probe.mjs");
-    const results = runtimes.filter(([, bin]) => existsSync(bin)).map(([name, bin, args]) => {
-      const r = spawnSync(bin, [...args, probe], { cwd: ROOT, encoding: "utf8", timeout: 60_000, env: { ...process.env, DO_NOT_TRACK: "1", NO_COLOR: "1" } });
-      expect(r.status, `${name}: ${r.stderr}`).toBe(0);
-      return [name, JSON.parse(r.stdout.trim().split("\n").at(-1)!)] as const;
-    });
-    if (results.length < runtimes.length) console.log(`export: runtimes not installed: ${runtimes.filter(([, bin]) => !existsSync(bin)).map(([n]) => n).join(", ")}`);
+    const results = runtimes
+      .filter(([, bin]) => existsSync(bin))
+      .map(([name, bin, args]) => {
+        const r = spawnSync(bin, [...args, probe], { cwd: ROOT, encoding: "utf8", timeout: 60_000, env: { ...process.env, DO_NOT_TRACK: "1", NO_COLOR: "1" } });
+        expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+        return [name, JSON.parse(r.stdout.trim().split("\n").at(-1)!)] as const;
+      });
+    if (results.length < runtimes.length)
+      console.log(
+        `export: runtimes not installed: ${runtimes
+          .filter(([, bin]) => !existsSync(bin))
+          .map(([n]) => n)
+          .join(", ")}`,
+      );
     for (const [name, result] of results) {
       expect(result.roundTrip, name).toBe(true);
       expect(result, name).toEqual(results[0]![1]);

@@ -7,7 +7,20 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  ArgumentError, batchNorm, dense, DistillError, FormatError, gelu, init, maxPool2d, conv2d, flatten, mlp, OptionError, relu, Sequential,
+  ArgumentError,
+  batchNorm,
+  dense,
+  DistillError,
+  FormatError,
+  gelu,
+  init,
+  maxPool2d,
+  conv2d,
+  flatten,
+  mlp,
+  OptionError,
+  relu,
+  Sequential,
 } from "../src/index.js";
 import { f16BitsToNumber, f32ToF16Bits, fromOnnx, toOnnx, toTfjs } from "../src/export/index.js";
 import { decodeModel, encodeModel, floatTensor, intAttribute, stringAttribute, type ModelProto } from "../src/export/onnx-proto.js";
@@ -42,7 +55,10 @@ describe("toOnnx and toTfjs refuse before writing", () => {
 
   it("a max pooling whose padding TensorFlow.js cannot place: ArgumentError naming the layer (ONNX writes it)", () => {
     // kernel 2, stride 2, padding 1 on 6×6: our windows start at −1; TensorFlow's "same" pads nothing before.
-    const model = new Sequential([conv2d(1, 2, 3, { padding: 1 }), maxPool2d(2, { padding: 1 }), flatten(), dense(2 * 4 * 4, 3)], { seed: 1, inputShape: [1, 6, 6] });
+    const model = new Sequential([conv2d(1, 2, 3, { padding: 1 }), maxPool2d(2, { padding: 1 }), flatten(), dense(2 * 4 * 4, 3)], {
+      seed: 1,
+      inputShape: [1, 6, 6],
+    });
     expect(() => toTfjs(model)).toThrow(ArgumentError);
     expect(() => toTfjs(model)).toThrow(/layer 1 \(maxPool2d, kernel 2, stride 2, padding 1 on 6×6\) cannot be written as a TensorFlow.js layer/);
     expect(toOnnx(model).length).toBeGreaterThan(0);
@@ -157,9 +173,10 @@ describe("fromOnnx refuses what toOnnx does not write: FormatError naming it", (
 
 describe("fromOnnx on damaged bytes", () => {
   it("800 seeded corruptions (1 to 3 random bytes) each give a model or a FormatError, never another error", () => {
-    const model = new Sequential([
-      conv2d(1, 2, 3, { padding: 1 }), batchNorm(2), relu(), maxPool2d(2), flatten(), dense(32, 4), gelu(), dense(4, 3),
-    ], { seed: 1, inputShape: [1, 8, 8] });
+    const model = new Sequential([conv2d(1, 2, 3, { padding: 1 }), batchNorm(2), relu(), maxPool2d(2), flatten(), dense(32, 4), gelu(), dense(4, 3)], {
+      seed: 1,
+      inputShape: [1, 8, 8],
+    });
     const bytes = toOnnx(model);
     model.dispose();
     const rnd = new TestRandom(5);
@@ -183,8 +200,21 @@ describe("fromOnnx on damaged bytes", () => {
 describe("half precision", () => {
   it("rounds to nearest even, keeps subnormals, overflows to infinity", () => {
     const cases: [number, number][] = [
-      [0, 0x0000], [-0, 0x8000], [1, 0x3c00], [-2, 0xc000], [65504, 0x7bff], [65520, 0x7c00], [1e6, 0x7c00], [-Infinity, 0xfc00],
-      [2 ** -24, 0x0001], [2 ** -25, 0x0000], [3 * 2 ** -25, 0x0002], [2 ** -14, 0x0400], [0.1, 0x2e66], [1 + 2 ** -11, 0x3c00], [1 + 3 * 2 ** -11, 0x3c02],
+      [0, 0x0000],
+      [-0, 0x8000],
+      [1, 0x3c00],
+      [-2, 0xc000],
+      [65504, 0x7bff],
+      [65520, 0x7c00],
+      [1e6, 0x7c00],
+      [-Infinity, 0xfc00],
+      [2 ** -24, 0x0001],
+      [2 ** -25, 0x0000],
+      [3 * 2 ** -25, 0x0002],
+      [2 ** -14, 0x0400],
+      [0.1, 0x2e66],
+      [1 + 2 ** -11, 0x3c00],
+      [1 + 3 * 2 ** -11, 0x3c02],
     ];
     for (const [value, bits] of cases) expect(f32ToF16Bits(value), String(value)).toBe(bits);
     expect(f32ToF16Bits(NaN) & 0x7e00).toBe(0x7e00);

@@ -43,11 +43,13 @@ async function runOrt(ort: typeof ortNode | typeof ortWeb, bytes: Uint8Array, x:
 /** Loads a toTfjs export from memory, as a page would from model.json and its weights file. */
 async function runTfjs(exported: TfjsExport, x: Float32Array, dims: number[]): Promise<Float32Array> {
   const { modelJson, weights } = exported;
-  const model = await tfl.loadLayersModel(tf.io.fromMemory({
-    modelTopology: modelJson.modelTopology as unknown as tf.io.ModelJSON["modelTopology"],
-    weightSpecs: modelJson.weightsManifest[0].weights as tf.io.WeightsManifestEntry[],
-    weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer,
-  }));
+  const model = await tfl.loadLayersModel(
+    tf.io.fromMemory({
+      modelTopology: modelJson.modelTopology as unknown as tf.io.ModelJSON["modelTopology"],
+      weightSpecs: modelJson.weightsManifest[0].weights as tf.io.WeightsManifestEntry[],
+      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer,
+    }),
+  );
   try {
     return tf.tidy(() => (model.predict(tf.tensor(x, dims)) as tf.Tensor).dataSync() as Float32Array).slice();
   } finally {
@@ -87,12 +89,17 @@ beforeAll(async () => {
 
 afterAll(() => {
   for (const c of cases ?? []) c.model.dispose();
-  const lines = [...measured].flatMap(([runtime, byCase]) => [...byCase].map(([name, d]) => `  ${runtime.padEnd(28)} ${name.padEnd(70)} ${d.toExponential(2)}`));
+  const lines = [...measured].flatMap(([runtime, byCase]) =>
+    [...byCase].map(([name, d]) => `  ${runtime.padEnd(28)} ${name.padEnd(70)} ${d.toExponential(2)}`),
+  );
   if (lines.length) console.log(`export: max |runtime logits − model.logits|\n${lines.join("\n")}`);
 });
 
 describe("toOnnx: onnxruntime gives our logits", () => {
-  for (const [runtime, ort] of [["onnxruntime-node", ortNode], ["onnxruntime-web (wasm)", ortWeb]] as const) {
+  for (const [runtime, ort] of [
+    ["onnxruntime-node", ortNode],
+    ["onnxruntime-web (wasm)", ortWeb],
+  ] as const) {
     it(`${runtime}: every test model within ${TOLERANCE}, same argmax`, async () => {
       for (const c of cases) expectClose(runtime, c, await runOrt(ort, toOnnx(c.model), c.x, dimsOf(c)));
     });
@@ -133,7 +140,15 @@ describe("toOnnx: onnxruntime gives our logits", () => {
     const names = proto.graph!.initializer!.map((t) => t.name).sort();
     expect(names).toEqual([...c.model.namedParameters(), ...c.model.namedBuffers()].map((p) => p.name).sort());
     expect(proto.graph!.node!.map((n) => n.op_type)).toEqual([
-      "Conv", "Relu", "MaxPool", "Conv", "BatchNormalization", "Relu", "AveragePool", "Flatten", "Gemm",
+      "Conv",
+      "Relu",
+      "MaxPool",
+      "Conv",
+      "BatchNormalization",
+      "Relu",
+      "AveragePool",
+      "Flatten",
+      "Gemm",
     ]);
     const meta = Object.fromEntries(proto.metadata_props!.map((p) => [p.key, p.value]));
     expect(JSON.parse(meta.architecture!)).toEqual(c.model.specs);
@@ -205,11 +220,19 @@ describe("fromOnnx: the exported model back, bit for bit", () => {
     const proto = decodeModel(toOnnx(model), "test");
     proto.metadata_props = [{ key: "architecture", value: JSON.stringify([{ type: "dense", inputs: 6, outputs: 3 }]) }];
     const x = Float32Array.from({ length: 12 }, (_, i) => i / 4 - 1);
-    const invalid = ["not json", "{}", JSON.stringify([{ type: "conv2d" }, { type: "activation", name: "gelu" }, { type: "dense", inputs: 4, outputs: 3 }]), "[null]"];
+    const invalid = [
+      "not json",
+      "{}",
+      JSON.stringify([{ type: "conv2d" }, { type: "activation", name: "gelu" }, { type: "dense", inputs: 4, outputs: 3 }]),
+      "[null]",
+    ];
     for (const value of [proto.metadata_props[0]!.value!, ...invalid]) {
       proto.metadata_props = [{ key: "architecture", value }];
       const back = fromOnnx(encodeModel(proto));
-      expect(back.specs.map((s) => s.type), value).toEqual(["dense", "activation", "dense"]);
+      expect(
+        back.specs.map((s) => s.type),
+        value,
+      ).toEqual(["dense", "activation", "dense"]);
       expect(bitsOf(back.logits(x))).toEqual(bitsOf(model.logits(x)));
       back.dispose();
     }
@@ -297,7 +320,10 @@ describe.skipIf(onnxMissing !== "")("the ONNX project's checker (Python onnx, op
     });
     const r = spawnSync(PYTHON, [CHECKER, ...args], { encoding: "utf8", timeout: 120_000 });
     expect(r.status, r.stderr).toBe(0);
-    const report = JSON.parse(r.stdout) as { onnxruntime_version: string | null; models: { opset: number; output_shape: (string | number)[]; logits: number[][] | null }[] };
+    const report = JSON.parse(r.stdout) as {
+      onnxruntime_version: string | null;
+      models: { opset: number; output_shape: (string | number)[]; logits: number[][] | null }[];
+    };
     expect(report.models).toHaveLength(cases.length * 2);
     report.models.forEach((m, j) => {
       const c = cases[Math.floor(j / 2)]!;

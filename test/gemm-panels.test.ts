@@ -88,7 +88,11 @@ describe.each(EXACT_BUILDS)("gemm_panels, %s build", (build) => {
   }
 
   it("at inference sizes (1×784×800, 3×800×10), with bias and ReLU", () => {
-    for (const [m, n, k] of [[1, 800, 784], [3, 10, 800], [2, 1200, 1200]] as const) {
+    for (const [m, n, k] of [
+      [1, 800, 784],
+      [3, 10, 800],
+      [2, 1200, 1200],
+    ] as const) {
       for (const flags of [GEMM_RELU, GEMM_ACCUMULATE]) {
         const out = runAll(engine, { m, n, k, transB: true, pad: 0, flags, bias: true }, m * n + flags);
         expectSameBits(out.panels, out.unpacked, `${m}×${k}×${n} flags ${flags}`);

@@ -84,7 +84,13 @@ function run(engine: Engine, cs: Case, inp: Inputs, reference: boolean): Float32
 /** Expected C (valid part) in float64 and the per-element error scale. */
 function expected(cs: Case, inp: Inputs): { c: Float64Array; scale: Float64Array } {
   const { c, scale } = gemm64(inp.a, inp.b, {
-    m: cs.m, n: cs.n, k: cs.k, transA: cs.form === "tn", transB: cs.form === "nt", lda: inp.lda, ldb: inp.ldb,
+    m: cs.m,
+    n: cs.n,
+    k: cs.k,
+    transA: cs.form === "tn",
+    transB: cs.form === "nt",
+    lda: inp.lda,
+    ldb: inp.ldb,
   });
   for (let i = 0; i < cs.m; i++) {
     for (let j = 0; j < cs.n; j++) {
@@ -147,9 +153,18 @@ function check(engine: Engine, cs: Case, seed: number, exact: boolean): void {
 
 const SMALL = [1, 3, 4, 5, 7, 8, 17];
 const LARGE: [number, number, number][] = [
-  [64, 64, 64], [129, 129, 129], [257, 257, 257], // at and above MC=64, NC=256, KC=256
-  [1, 257, 300], [257, 3, 129], [65, 513, 17], [130, 9, 520], [4, 8, 1000],
-  [128, 10, 800], [20, 10, 2100], [9, 15, 4097], [25, 3, 1030], // narrow C (n < 16): 8×4 and 8×2 tiles, 1024-deep blocks
+  [64, 64, 64],
+  [129, 129, 129],
+  [257, 257, 257], // at and above MC=64, NC=256, KC=256
+  [1, 257, 300],
+  [257, 3, 129],
+  [65, 513, 17],
+  [130, 9, 520],
+  [4, 8, 1000],
+  [128, 10, 800],
+  [20, 10, 2100],
+  [9, 15, 4097],
+  [25, 3, 1030], // narrow C (n < 16): 8×4 and 8×2 tiles, 1024-deep blocks
 ];
 
 describe.each(EXACT_BUILDS)("gemm, %s build", (build) => {
@@ -171,7 +186,12 @@ describe.each(EXACT_BUILDS)("gemm, %s build", (build) => {
 
     it(`${form}: odd leading dimensions (NaN in the padding must never be read)`, () => {
       let seed = 200;
-      for (const [m, n, k] of [[3, 5, 7], [17, 9, 33], [64, 40, 257], [129, 17, 5]] as const) {
+      for (const [m, n, k] of [
+        [3, 5, 7],
+        [17, 9, 33],
+        [64, 40, 257],
+        [129, 17, 5],
+      ] as const) {
         check(engine, { form, m, n, k, pad: [3, 5, 1] }, seed++, true);
         check(engine, { form, m, n, k, pad: [1, 7, 2] }, seed++, true);
       }
@@ -179,7 +199,12 @@ describe.each(EXACT_BUILDS)("gemm, %s build", (build) => {
 
     it(`${form}: bias, ReLU and accumulation, alone and together`, () => {
       let seed = 300;
-      const shapes: [number, number, number][] = [[1, 1, 1], [5, 7, 3], [4, 8, 16], [33, 17, 300]];
+      const shapes: [number, number, number][] = [
+        [1, 1, 1],
+        [5, 7, 3],
+        [4, 8, 16],
+        [33, 17, 300],
+      ];
       for (const [m, n, k] of shapes) {
         for (const flags of [0, GEMM_RELU, GEMM_ACCUMULATE, GEMM_RELU | GEMM_ACCUMULATE]) {
           for (const bias of [false, true]) check(engine, { form, m, n, k, flags, bias, pad: [0, 0, 3] }, seed++, true);
@@ -206,15 +231,24 @@ describe.each(EXACT_BUILDS)("gemm, %s build", (build) => {
       const [m, n, k] = [37, 45, 263];
       const inp = makeInputs({ form, m, n, k, bias: true }, 600);
       const all = run(engine, { form, m, n, k, flags: GEMM_RELU, bias: true }, inp, false);
-      for (const [i0, rows] of [[0, 1], [5, 2], [34, 3], [8, 4]] as const) {
+      for (const [i0, rows] of [
+        [0, 1],
+        [5, 2],
+        [34, 3],
+        [8, 4],
+      ] as const) {
         // Rows i0 .. i0+rows-1 of op(A) alone: for tn, columns of the stored A.
         const a = new Float32Array(rows * k);
         for (let r = 0; r < rows; r++) {
           for (let p = 0; p < k; p++) a[r * k + p] = form === "tn" ? inp.a[p * inp.lda + i0 + r]! : inp.a[(i0 + r) * inp.lda + p]!;
         }
         const aPart = form === "tn" ? transpose(a, rows, k) : a;
-        const part = run(engine, { form, m: rows, n, k, flags: GEMM_RELU, bias: true },
-          { ...inp, a: aPart, lda: form === "tn" ? rows : k, c0: new Float32Array(rows * inp.ldc) }, false);
+        const part = run(
+          engine,
+          { form, m: rows, n, k, flags: GEMM_RELU, bias: true },
+          { ...inp, a: aPart, lda: form === "tn" ? rows : k, c0: new Float32Array(rows * inp.ldc) },
+          false,
+        );
         expectSameBits(part, all.subarray(i0 * inp.ldc, (i0 + rows) * inp.ldc), `${form}: rows ${i0}..${i0 + rows - 1} alone`);
       }
     });

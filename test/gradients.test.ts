@@ -36,13 +36,13 @@ const SEEDS = [11, 22, 33];
 
 // ---------------------------------------------------------------- finite differences
 
-
 /** Uniform float32 values in [lo, hi] at least `gap` away from 0 (relu kinks). */
 function uniformAwayFromZero(rnd: TestRandom, n: number, lo: number, hi: number, gap: number): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     let v = 0;
-    do v = Math.fround(lo + (hi - lo) * rnd.next()); while (Math.abs(v) < gap);
+    do v = Math.fround(lo + (hi - lo) * rnd.next());
+    while (Math.abs(v) < gap);
     out[i] = v;
   }
   return out;
@@ -113,8 +113,13 @@ function denseScales(c: DenseCase) {
 function checkDense(engine: Engine, batch: number, nIn: number, nOut: number, seed: number): void {
   const rnd = new TestRandom(seed);
   const c: DenseCase = {
-    batch, nIn, nOut,
-    x: rnd.uniform(batch * nIn), w: rnd.uniform(nOut * nIn), b: rnd.uniform(nOut), dy: rnd.uniform(batch * nOut),
+    batch,
+    nIn,
+    nOut,
+    x: rnd.uniform(batch * nIn),
+    w: rnd.uniform(nOut * nIn),
+    b: rnd.uniform(nOut),
+    dy: rnd.uniform(batch * nOut),
   };
   const fdX = numericGradient((x) => denseLoss(c, x, c.w, c.b), c.x);
   const fdW = numericGradient((w) => denseLoss(c, c.x, w, c.b), c.w);
@@ -212,9 +217,7 @@ function checkActivation(engine: Engine, a: ActSpec, n: number, seed: number): v
 type RowKind = "softmax" | "log_softmax";
 
 /** dx from `<kind>_backward` given dy, fed the wasm forward output y = <kind>(x/T). */
-function rowBackward(
-  engine: Engine, kind: RowKind, x: Float32Array, dy: Float32Array, rows: number, cols: number, t: number, v: Variant,
-): Float32Array {
+function rowBackward(engine: Engine, kind: RowKind, x: Float32Array, dy: Float32Array, rows: number, cols: number, t: number, v: Variant): Float32Array {
   return engine.scoped(() => {
     const k = engine.kernels;
     const xp = engine.putF32(x);
@@ -243,9 +246,7 @@ function rowScale(kind: RowKind, p: Float64Array, dy: Float32Array, rows: number
     }
     for (let j = 0; j < cols; j++) {
       const i = r * cols + j;
-      s[i] = kind === "softmax"
-        ? (p[i]! * (Math.abs(dy[i]!) + dotAbs)) / t
-        : (Math.abs(dy[i]!) + p[i]! * sumAbs) / t;
+      s[i] = kind === "softmax" ? (p[i]! * (Math.abs(dy[i]!) + dotAbs)) / t : (Math.abs(dy[i]!) + p[i]! * sumAbs) / t;
     }
   }
   return s;
@@ -289,7 +290,8 @@ interface LossInputs {
 function lossInputs(rows: number, cols: number, seed: number): LossInputs {
   const rnd = new TestRandom(seed);
   return {
-    rows, cols,
+    rows,
+    cols,
     s: rnd.uniform(rows * cols, -4, 4),
     t: rnd.uniform(rows * cols, -6, 6),
     labels: rnd.ints(rows, cols),
@@ -375,7 +377,7 @@ function lossValueAtol(inp: LossInputs, temp: number, alpha: number): number {
       soft += Math.exp(lt[i]!) * (Math.abs(lt[i]!) + Math.abs(ls[i]!) + 1);
     }
   }
-  return (cols + 16) * U * (alpha * hard + (1 - alpha) * temp * temp * soft) / rows;
+  return ((cols + 16) * U * (alpha * hard + (1 - alpha) * temp * temp * soft)) / rows;
 }
 
 function checkCrossEntropy(engine: Engine, rows: number, cols: number, seed: number): void {
@@ -484,15 +486,37 @@ function checkDropout(engine: Engine, n: number, p: number, seed: number): void 
     for (let i = 0; i < n; i++) s += dy[i]! * xs[i]! * mask[i]!;
     return s;
   }, x);
-  expectClose(dx, fd, { rtol: U, atol: FD_ATOL }, what, Float64Array.from(dy, (g, i) => Math.abs(g * mask[i]!)));
+  expectClose(
+    dx,
+    fd,
+    { rtol: U, atol: FD_ATOL },
+    what,
+    Float64Array.from(dy, (g, i) => Math.abs(g * mask[i]!)),
+  );
 }
 
 // ---------------------------------------------------------------- the tests
 
 const DENSE_SHAPES: [number, number, number][] = [
-  [1, 1, 1], [1, 3, 5], [3, 5, 7], [5, 7, 3], [7, 4, 8], [4, 8, 4], [3, 9, 17], [8, 16, 12],
+  [1, 1, 1],
+  [1, 3, 5],
+  [3, 5, 7],
+  [5, 7, 3],
+  [7, 4, 8],
+  [4, 8, 4],
+  [3, 9, 17],
+  [8, 16, 12],
 ];
-const ROW_SHAPES: [number, number][] = [[1, 1], [1, 5], [3, 3], [3, 4], [5, 7], [2, 8], [4, 12], [3, 13]];
+const ROW_SHAPES: [number, number][] = [
+  [1, 1],
+  [1, 5],
+  [3, 3],
+  [3, 4],
+  [5, 7],
+  [2, 8],
+  [4, 12],
+  [3, 13],
+];
 const SIZES = [1, 3, 4, 5, 7, 8, 16, 19];
 
 describe.each(EXACT_BUILDS)("gradients by finite differences, %s build", (build) => {
@@ -550,7 +574,11 @@ describe.each(EXACT_BUILDS)("gradients by finite differences, %s build", (build)
     // differences, then that the kernel's gradient of T²·KL is T² times it, i.e. the
     // closed form T·(p_s − p_t)/rows with p = softmax(·/T) in float64.
     for (const t of [1, 2, 4, 8, 16]) {
-      for (const [rows, cols] of [[1, 5], [3, 4], [4, 10]] as const) {
+      for (const [rows, cols] of [
+        [1, 5],
+        [3, 4],
+        [4, 10],
+      ] as const) {
         const inp = lossInputs(rows, cols, 500 + t);
         const ps = softmax64(inp.s, rows, cols, t);
         const pt = softmax64(inp.t, rows, cols, t);
@@ -558,7 +586,12 @@ describe.each(EXACT_BUILDS)("gradients by finite differences, %s build", (build)
         const plainFd = numericGradient((s) => kl64(s, inp.t, rows, cols, t).loss / (t * t), inp.s);
         const what = `T=${t} ${rows}×${cols}`;
         const scale = lossScale(inp, t, 0);
-        expectClose(plainFd.map((g) => g * t * t), closed, { rtol: 0, atol: 1e-9 * t * t }, `${what}: T²·∂KL/∂s (finite differences)`);
+        expectClose(
+          plainFd.map((g) => g * t * t),
+          closed,
+          { rtol: 0, atol: 1e-9 * t * t },
+          `${what}: T²·∂KL/∂s (finite differences)`,
+        );
         for (const v of VARIANTS) {
           const got = runKl(engine, inp, t, v).grad;
           expectClose(got, closed, { rtol: lossRtol(inp, t), atol: 1e-12 }, `${what}: kl_div${v} gradient vs T·(p_s − p_t)/rows`, scale);

@@ -17,7 +17,6 @@ const SIZES = [1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 63, 64, 65, 257];
 const f32 = Math.fround;
 const U = 2 ** -24;
 
-
 /** Values with many exact zeros (and −0), some NaN and ±Infinity. */
 function sparse(rnd: TestRandom, n: number, zeroShare: number): Float32Array {
   return Float32Array.from({ length: n }, () => {
@@ -38,7 +37,7 @@ function maxNormInOrder(w: Float32Array, rows: number, cols: number, maxNorm: nu
     const full = cols & ~3;
     const lanes = [0, 0, 0, 0];
     for (let i = 0; i < full; i++) lanes[i % 4]! += f32(row[i]! * row[i]!);
-    let sum = (lanes[0]! + lanes[1]!) + (lanes[2]! + lanes[3]!);
+    let sum = lanes[0]! + lanes[1]! + (lanes[2]! + lanes[3]!);
     for (let i = full; i < cols; i++) sum += f32(row[i]! * row[i]!);
     const norm = Math.sqrt(sum);
     if (norm > f32(maxNorm)) {

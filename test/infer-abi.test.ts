@@ -24,8 +24,19 @@ const inferBytes = readFileSync(join(ROOT, "build/distill.infer.wasm"));
 const releaseBytes = readFileSync(join(ROOT, "build/distill.release.wasm"));
 
 const WASM_TYPE: Record<string, ValueType> = {
-  i8: "i32", u8: "i32", i16: "i32", u16: "i32", i32: "i32", u32: "i32", isize: "i32", usize: "i32", bool: "i32",
-  i64: "i64", u64: "i64", f32: "f32", f64: "f64",
+  i8: "i32",
+  u8: "i32",
+  i16: "i32",
+  u16: "i32",
+  i32: "i32",
+  u32: "i32",
+  isize: "i32",
+  usize: "i32",
+  bool: "i32",
+  i64: "i64",
+  u64: "i64",
+  f32: "f32",
+  f64: "f64",
 };
 
 describe("the inference module's ABI", () => {
@@ -76,7 +87,10 @@ describe("assembly/abi-gen.mjs on a made-up inference entry", () => {
     dirs.push(root);
     mkdirSync(join(root, "assembly"));
     writeFileSync(join(root, "assembly/index.ts"), 'export { f, f_ref, g } from "./k";\nexport { h as g2 } from "./other";\n');
-    writeFileSync(join(root, "assembly/k.ts"), "export function f(x: usize): void {}\nexport function f_ref(x: usize): void {}\nexport function g(): void {}\nexport function h(): void {}\n");
+    writeFileSync(
+      join(root, "assembly/k.ts"),
+      "export function f(x: usize): void {}\nexport function f_ref(x: usize): void {}\nexport function g(): void {}\nexport function h(): void {}\n",
+    );
     writeFileSync(join(root, "assembly/other.ts"), "export function h(): void {}\n");
     writeFileSync(join(root, "assembly/infer.ts"), infer);
     return root;
@@ -91,7 +105,11 @@ describe("assembly/abi-gen.mjs on a made-up inference entry", () => {
   it.each([
     ["a reference twin", 'export { f_ref } from "./k";', /reference twin/],
     ["a kernel index.ts lacks", 'export { h } from "./k";', /h is not a kernel of assembly\/index\.ts/],
-    ["another function under an ABI name", 'export { h as g2 } from "./k";', /g2 is h in assembly\/k\.ts, but assembly\/index\.ts exports h in assembly\/other\.ts/],
+    [
+      "another function under an ABI name",
+      'export { h as g2 } from "./k";',
+      /g2 is h in assembly\/k\.ts, but assembly\/index\.ts exports h in assembly\/other\.ts/,
+    ],
     ["a local declaration", "export function f(): void {}", /assembly\/infer\.ts may only hold/],
   ])("refuses %s", (_what, infer, message) => {
     expect(() => readInferAbi(tree(infer))).toThrow(message);
@@ -133,7 +151,8 @@ describe("the same kernels, compiled in the inference entry, compute the full bu
 
   it("gemm_nt with bias and fused ReLU; gemm_panels on pack_panels' layout", async () => {
     await expectSame("gemm_nt", [rand.uniform(m * k), rand.uniform(n * k), rand.uniform(n)], [m * n], (K, [a, b, bias], [c]) =>
-      K.gemm_nt(c!, a!, b!, bias!, m, n, k, k, k, n, GEMM_RELU));
+      K.gemm_nt(c!, a!, b!, bias!, m, n, k, k, k, n, GEMM_RELU),
+    );
     const panels = 2 * 16 * k;
     await expectSame("gemm_panels", [rand.uniform(3 * k), rand.uniform(n * k), rand.uniform(n)], [panels, 3 * n], (K, [a, b, bias], [p, c]) => {
       K.pack_panels(p!, b!, k, 1, k, n);
@@ -145,16 +164,24 @@ describe("the same kernels, compiled in the inference entry, compute the full bu
     const [batch, cin, h, w, cout] = [2, 3, 9, 8, 5];
     const out = (size: number, kernel: number, stride: number, pad: number) => Math.floor((size + 2 * pad - kernel) / stride) + 1;
     const conv = out(h, 3, 1, 1) * out(w, 3, 1, 1);
-    await expectSame("conv2d", [rand.uniform(batch * cin * h * w), rand.uniform(cout * cin * 9), rand.uniform(cout)], [batch * cout * conv, cin * 9 * conv],
-      (K, [x, wt, bias], [y, work]) => K.conv2d_forward(y!, x!, wt!, bias!, work!, batch, cin, h, w, cout, 3, 3, 1, 1, GEMM_RELU));
+    await expectSame(
+      "conv2d",
+      [rand.uniform(batch * cin * h * w), rand.uniform(cout * cin * 9), rand.uniform(cout)],
+      [batch * cout * conv, cin * 9 * conv],
+      (K, [x, wt, bias], [y, work]) => K.conv2d_forward(y!, x!, wt!, bias!, work!, batch, cin, h, w, cout, 3, 3, 1, 1, GEMM_RELU),
+    );
     const maxOut = batch * cin * out(h, 2, 2, 1) * out(w, 2, 2, 1);
     const avgOut = batch * cin * out(h, 3, 2, 1) * out(w, 3, 2, 1);
     await expectSame("pooling", [rand.uniform(batch * cin * h * w)], [maxOut, maxOut, avgOut], (K, [x], [mx, idx, avg]) => {
       K.maxpool2d_forward(mx!, idx!, x!, batch, cin, h, w, 2, 2, 1);
       K.avgpool2d_forward(avg!, x!, batch, cin, h, w, 3, 2, 1);
     });
-    await expectSame("batchnorm", [rand.uniform(batch * cin * 12), rand.uniform(cin), rand.uniform(cin), rand.uniform(cin), rand.uniform(cin, 0.5, 2)], [batch * cin * 12],
-      (K, [x, g, b, mean, v], [y]) => K.batchnorm_forward_eval(y!, x!, g!, b!, mean!, v!, batch, cin, 12, 1e-5));
+    await expectSame(
+      "batchnorm",
+      [rand.uniform(batch * cin * 12), rand.uniform(cin), rand.uniform(cin), rand.uniform(cin), rand.uniform(cin, 0.5, 2)],
+      [batch * cin * 12],
+      (K, [x, g, b, mean, v], [y]) => K.batchnorm_forward_eval(y!, x!, g!, b!, mean!, v!, batch, cin, 12, 1e-5),
+    );
   });
 
   it("the activations, softmax with temperature and argmax", async () => {

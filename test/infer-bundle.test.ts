@@ -27,12 +27,21 @@ it("dist/infer.js, what distill-wasm/infer resolves to, is one module of the inf
   expect([...text.matchAll(/\bimport\("([^"]+)"\)/g)].map((m) => m[1]).every((s) => s!.startsWith("node:"))).toBe(true);
   // What the bundle is made of: the same build of dist/infer/index.js, with its module list.
   const result = await build({
-    absWorkingDir: ROOT, entryPoints: ["dist/infer/index.js"], bundle: true, format: "esm", platform: "neutral",
-    external: ["node:*"], write: false, metafile: true, logLevel: "silent",
+    absWorkingDir: ROOT,
+    entryPoints: ["dist/infer/index.js"],
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    external: ["node:*"],
+    write: false,
+    metafile: true,
+    logLevel: "silent",
   });
   const inputs = Object.keys(result.metafile.inputs);
   expect(inputs).toContain("dist/infer/wasm-bytes.generated.js");
-  const full = inputs.filter((path) => /runtime\/wasm-bytes\.generated|\/(train|distill|threads|metrics|report|data|cli)\/|sequential|^dist\/(engine|init)\.js/.test(path));
+  const full = inputs.filter((path) =>
+    /runtime\/wasm-bytes\.generated|\/(train|distill|threads|metrics|report|data|cli)\/|sequential|^dist\/(engine|init)\.js/.test(path),
+  );
   expect(full, "modules of the full library in distill-wasm/infer").toEqual([]);
 });
 
@@ -53,9 +62,12 @@ it("examples/infer-page bundled with esbuild (minified) is at most 40 KB gzip, w
   });
   const js = result.outputFiles[0]!.contents;
   const inputs = Object.keys(result.metafile.inputs);
-  expect(inputs.sort(), "distill-wasm/infer resolves to dist/infer.js through package.json exports").toEqual(
-    ["dist/errors.js", "dist/infer.js", "examples/infer-page/main.js", "examples/web/preprocess.js"],
-  );
+  expect(inputs.sort(), "distill-wasm/infer resolves to dist/infer.js through package.json exports").toEqual([
+    "dist/errors.js",
+    "dist/infer.js",
+    "examples/infer-page/main.js",
+    "examples/web/preprocess.js",
+  ]);
   const wasm = readFileSync(join(ROOT, "build/distill.infer.wasm"));
   const base64 = wasm.toString("base64");
   expect(new TextDecoder().decode(js).includes(base64), "the wasm is embedded in the bundle").toBe(true);

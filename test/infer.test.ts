@@ -12,8 +12,27 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  ArgumentError, FormatError, NonFiniteError, OptionError, Sequential, ShapeError, avgPool2d, batchNorm, conv2d, dense, dropout,
-  flatten, gelu, init, leakyRelu, maxPool2d, relu, sigmoid, tanh, type Engine, type LayerSpec,
+  ArgumentError,
+  FormatError,
+  NonFiniteError,
+  OptionError,
+  Sequential,
+  ShapeError,
+  avgPool2d,
+  batchNorm,
+  conv2d,
+  dense,
+  dropout,
+  flatten,
+  gelu,
+  init,
+  leakyRelu,
+  maxPool2d,
+  relu,
+  sigmoid,
+  tanh,
+  type Engine,
+  type LayerSpec,
 } from "../src/index.js";
 import { modelFromSafetensors, modelToSafetensors, saveModel } from "../src/io/index.js";
 import * as infer from "../src/infer/index.js";
@@ -57,8 +76,15 @@ const CASES: Case[] = [
     name: "CNN: conv, max and average pooling, batchNorm, flatten",
     inputShape: [2, 10, 10],
     layers: () => [
-      conv2d(2, 4, 3, { padding: 1 }), relu(), maxPool2d(2), conv2d(4, 6, 3), batchNorm(6), relu(),
-      avgPool2d(2, { stride: 1, padding: 1 }), flatten(), dense(6 * 4 * 4, 10),
+      conv2d(2, 4, 3, { padding: 1 }),
+      relu(),
+      maxPool2d(2),
+      conv2d(4, 6, 3),
+      batchNorm(6),
+      relu(),
+      avgPool2d(2, { stride: 1, padding: 1 }),
+      flatten(),
+      dense(6 * 4 * 4, 10),
     ],
   },
   {
@@ -122,7 +148,11 @@ describe("model files", () => {
     const rand = new TestRandom(seed);
     const tensors = [...model.namedParameters(), ...model.namedBuffers()].sort((a, b) => (a.name < b.name ? -1 : 1));
     const header: Record<string, unknown> = {
-      __metadata__: { format: "pt", architecture: JSON.stringify(model.specs), ...(model.inputShape.length === 3 ? { input_shape: JSON.stringify(model.inputShape) } : {}) },
+      __metadata__: {
+        format: "pt",
+        architecture: JSON.stringify(model.specs),
+        ...(model.inputShape.length === 3 ? { input_shape: JSON.stringify(model.inputShape) } : {}),
+      },
     };
     let offset = 0;
     for (const t of tensors) {
@@ -160,8 +190,10 @@ describe("model files", () => {
   it("a PyTorch state_dict without architecture metadata loads as the full library loads it, with the same activation option", async () => {
     const rand = new TestRandom(8);
     const state = [
-      { name: "net.0.weight", shape: [6, 5], data: rand.uniform(30) }, { name: "net.0.bias", shape: [6], data: rand.uniform(6) },
-      { name: "net.2.weight", shape: [3, 6], data: rand.uniform(18) }, { name: "net.2.bias", shape: [3], data: rand.uniform(3) },
+      { name: "net.0.weight", shape: [6, 5], data: rand.uniform(30) },
+      { name: "net.0.bias", shape: [6], data: rand.uniform(6) },
+      { name: "net.2.weight", shape: [3, 6], data: rand.uniform(18) },
+      { name: "net.2.bias", shape: [3], data: rand.uniform(3) },
     ];
     const { encodeSafetensors } = await import("../src/io/index.js");
     const bytes = encodeSafetensors(state);

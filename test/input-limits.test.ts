@@ -87,7 +87,7 @@ describe("safetensors header limits", () => {
     expect(four.tensors.get("a")?.shape).toEqual([2]);
     expectDepthError('{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2],"extra":{"x":[[1]]}}}', 5);
     // Brackets and escaped quotes inside strings are text, not nesting.
-    const brackets = "[[[[{{{{\\\"[[[[{{{{";
+    const brackets = '[[[[{{{{\\"[[[[{{{{';
     const named = decodeSafetensors(safetensors(`{"${brackets}":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"__metadata__":{"k":"${brackets}"}}`, 1));
     expect(named.metadata.k).toBe('[[[[{{{{"[[[[{{{{');
     expect([...named.tensors.keys()]).toEqual(['[[[[{{{{"[[[[{{{{']);
@@ -122,7 +122,11 @@ describe("safetensors header limits", () => {
     const cases: [string, number, RegExp][] = [
       [`{"${name}":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}`, 16, /tensor "n{40}"… \(1000000 characters\): data_offsets \[0, 8\] span 8 bytes/],
       [`{"a":{"dtype":"${"F".repeat(1_000_000)}","shape":[1],"data_offsets":[0,4]}}`, 4, /unknown dtype "F{39}… \(1000002 characters\)/],
-      [`{"a":{"dtype":"F32","shape":[${Array(100_000).fill(1).join(",")}],"data_offsets":[0,8]}}`, 8, /shape \[1, 1, 1, 1, 1, 1, 1, 1, … \(100000 dimensions\)\] of F32 needs 4/],
+      [
+        `{"a":{"dtype":"F32","shape":[${Array(100_000).fill(1).join(",")}],"data_offsets":[0,8]}}`,
+        8,
+        /shape \[1, 1, 1, 1, 1, 1, 1, 1, … \(100000 dimensions\)\] of F32 needs 4/,
+      ],
       [`{"__metadata__":{"${name}":1}}`, 0, /__metadata__\["n{40}"… \(1000000 characters\)\] must be a string/],
       [`{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"${name}":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}`, 1, /overlaps tensor "a"/],
     ];
@@ -173,7 +177,10 @@ describe(".npy header limits", () => {
       [`{'descr': '<f4', '${long}': False, 'shape': (2,), }`, /the header dict has keys \{descr, k{40}… \(4000 characters\), shape\}/],
       [`{'descr': '${long}', 'fortran_order': False, 'shape': (2,), }`, /unsupported dtype "k{40}"… \(4000 characters\)/],
       [`{'descr': '<f4', 'fortran_order': '${long}', 'shape': (2,), }`, /fortran_order must be True or False; got "k{40}"… \(4000 characters\)/],
-      [`{'descr': '<f4', 'fortran_order': False, 'shape': (${Array(3000).fill(1).join(",")}), }`, /shape \(1, 1, 1, 1, 1, 1, 1, 1, … \(3000 dimensions\)\) of f4 needs 4 data bytes, but the file has 8/],
+      [
+        `{'descr': '<f4', 'fortran_order': False, 'shape': (${Array(3000).fill(1).join(",")}), }`,
+        /shape \(1, 1, 1, 1, 1, 1, 1, 1, … \(3000 dimensions\)\) of f4 needs 4 data bytes, but the file has 8/,
+      ],
     ];
     for (const [header, message] of cases) {
       const error = thrown(() => parseNpy(npy(1, header, 8)));
@@ -207,13 +214,15 @@ function countDecompressedBytes(stopAt: number, make: (format: CompressionFormat
     constructor(format: CompressionFormat) {
       const inner = make(format);
       this.writable = inner.writable;
-      this.readable = inner.readable.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
-        transform(chunk, controller) {
-          count.pulled += chunk.length;
-          if (count.pulled > stopAt) controller.error(new Error("the reader kept pulling past its limit"));
-          else controller.enqueue(chunk);
-        },
-      }));
+      this.readable = inner.readable.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, controller) {
+            count.pulled += chunk.length;
+            if (count.pulled > stopAt) controller.error(new Error("the reader kept pulling past its limit"));
+            else controller.enqueue(chunk);
+          },
+        }),
+      );
     }
   }
   vi.stubGlobal("DecompressionStream", Counting);
@@ -230,9 +239,7 @@ describe("gzip limits", () => {
     const error = await gunzipIfNeeded(bomb, "bomb.gz", { maxBytes: MiB }).catch((e: Error) => e);
     expect(performance.now() - start).toBeLessThan(1000);
     expect(error).toBeInstanceOf(FormatError);
-    expect((error as Error).message).toBe(
-      "bomb.gz: decompresses to more than 1 MiB (1048576 bytes), the limit; pass a larger maxBytes if the file is genuine",
-    );
+    expect((error as Error).message).toBe("bomb.gz: decompresses to more than 1 MiB (1048576 bytes), the limit; pass a larger maxBytes if the file is genuine");
     expect(count.pulled).toBeGreaterThan(MiB);
     expect(count.pulled).toBeLessThan(MiB + 256 * 1024);
   });
@@ -315,7 +322,10 @@ describe("CSV error messages", () => {
   });
 
   it("loadCsv stops reading at its size limit while reading: /dev/zero (a size of 0, endless) and a file one byte too long", async () => {
-    const zero = await loadCsv("/dev/zero", { maxBytes: 4 << 20 }).then(() => undefined, (e: unknown) => e);
+    const zero = await loadCsv("/dev/zero", { maxBytes: 4 << 20 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(zero).toBeInstanceOf(FormatError);
     expect((zero as Error).message).toMatch(/\/dev\/zero is larger than 4194304 bytes, the limit for this kind of file; pass a larger maxBytes/);
     const dir = mkdtempSync(join(tmpdir(), "csv-limit-"));

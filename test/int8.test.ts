@@ -22,7 +22,17 @@ function int8s(n: number, seed: number): Int8Array {
   return out;
 }
 
-interface GemmCase { rows: number; n: number; k: number; ldx: number; ldw: number; ldy: number; xOff: number; wOff: number; yOff: number }
+interface GemmCase {
+  rows: number;
+  n: number;
+  k: number;
+  ldx: number;
+  ldw: number;
+  ldy: number;
+  xOff: number;
+  wOff: number;
+  yOff: number;
+}
 
 /** y (rows, ldy) int32 of gemm_i8_nt(_ref) on x (rows, ldx) and w (n, ldw) placed at byte offsets past aligned allocations. */
 function gemm(engine: Engine, name: string, c: GemmCase, x: Int8Array, w: Int8Array): Int32Array {
@@ -55,8 +65,15 @@ function gemmCases(): GemmCase[] {
   const cases: GemmCase[] = [];
   const add = (rows: number, n: number, k: number, pad: boolean) =>
     cases.push({
-      rows, n, k, ldx: k + (pad ? 3 : 0), ldw: k + (pad ? 5 : 0), ldy: n + (pad ? 1 : 0),
-      xOff: pad ? 1 : 0, wOff: pad ? 3 : 0, yOff: pad ? 4 : 0,
+      rows,
+      n,
+      k,
+      ldx: k + (pad ? 3 : 0),
+      ldw: k + (pad ? 5 : 0),
+      ldy: n + (pad ? 1 : 0),
+      xOff: pad ? 1 : 0,
+      wOff: pad ? 3 : 0,
+      yOff: pad ? 4 : 0,
     });
   for (const s of SIZES) {
     add(s, s, s, false);
@@ -93,7 +110,15 @@ function quantize(engine: Engine, name: string, x: Float32Array, scale: number, 
 }
 
 function dequantize(
-  engine: Engine, name: string, acc: Int32Array, ws: Float32Array, bias: Float32Array | undefined, rows: number, xs: number, relu: number, offset: number,
+  engine: Engine,
+  name: string,
+  acc: Int32Array,
+  ws: Float32Array,
+  bias: Float32Array | undefined,
+  rows: number,
+  xs: number,
+  relu: number,
+  offset: number,
 ): Float32Array {
   const n = ws.length;
   return engine.scoped(() => {
@@ -161,7 +186,12 @@ describe.each(EXACT_BUILDS)("int8 kernels (%s build)", (build: BuildName) => {
     let seed = 200;
     for (const n of SIZES) {
       for (const rows of [1, 3, 5]) {
-        for (const [hasBias, relu] of [[true, 0], [true, 1], [false, 0], [false, 1]] as const) {
+        for (const [hasBias, relu] of [
+          [true, 0],
+          [true, 1],
+          [false, 0],
+          [false, 1],
+        ] as const) {
           const r = new TestRandom(seed++);
           const acc = Int32Array.from({ length: rows * n }, () => Math.floor((r.next() - 0.5) * 2 ** 22));
           acc[0] = 2 ** 24 + 1; // not exact in f32: the conversion must round the same way in both
@@ -194,7 +224,7 @@ describe.runIf(relaxedAvailable)("int8 kernels in the relaxed build", () => {
     expect(Array.from(gemm(relaxed, "gemm_i8_nt", c, x, w))).toEqual(Array.from(gemm(release, "gemm_i8_nt", c, x, w)));
     const v = new TestRandom(9).normal(257, 20);
     expect(Array.from(quantize(relaxed, "quantize_i8", v, 0.3, 4))).toEqual(Array.from(quantize(release, "quantize_i8", v, 0.3, 4)));
-    const acc = Int32Array.from({ length: 5 * 33 }, (_, i) => (i * 7919) % 100003 - 50000);
+    const acc = Int32Array.from({ length: 5 * 33 }, (_, i) => ((i * 7919) % 100003) - 50000);
     const ws = new TestRandom(10).uniform(33, 1e-3, 1e-2);
     const bias = new TestRandom(11).normal(33);
     expectSameBits(dequantize(relaxed, "dequantize_i32", acc, ws, bias, 5, 0.07, 1, 0), dequantize(release, "dequantize_i32", acc, ws, bias, 5, 0.07, 1, 0));

@@ -27,11 +27,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
+import { FormatError, Sequential, agreement, dense, distill, dropout, evaluate, gelu, init, leakyRelu, mlp, relu, sigmoid, tanh, train } from "../src/index.js";
 import {
-  FormatError, Sequential, agreement, dense, distill, dropout, evaluate, gelu, init, leakyRelu, mlp, relu, sigmoid, tanh, train,
-} from "../src/index.js";
-import {
-  decodeSafetensors, encodeNpy, encodeSafetensors, loadModel, loadTeacherLogits, modelFromSafetensors, parseNpy, saveModel,
+  decodeSafetensors,
+  encodeNpy,
+  encodeSafetensors,
+  loadModel,
+  loadTeacherLogits,
+  modelFromSafetensors,
+  parseNpy,
+  saveModel,
   type NpyArray,
 } from "../src/io/index.js";
 import { loadNpyDataset } from "../src/data/csv.js";
@@ -72,9 +77,14 @@ function expectWithinRounding(model: Sequential, x: Float32Array, ours: ArrayLik
   let worst = 0;
   for (let i = 0; i < output.length; i++) {
     const limit = 2 * bound[i]! + 1e-30;
-    for (const [who, v] of [["ours", ours[i]!], ["torch", torch[i]!]] as const) {
+    for (const [who, v] of [
+      ["ours", ours[i]!],
+      ["torch", torch[i]!],
+    ] as const) {
       if (!(Math.abs(v - output[i]!) <= limit)) {
-        expect.fail(`logit ${i} (row ${Math.floor(i / model.outputs)}): ${who} ${v} is ${Math.abs(v - output[i]!)} from the float64 value ${output[i]}, beyond ${limit}`);
+        expect.fail(
+          `logit ${i} (row ${Math.floor(i / model.outputs)}): ${who} ${v} is ${Math.abs(v - output[i]!)} from the float64 value ${output[i]}, beyond ${limit}`,
+        );
       }
     }
     worst = Math.max(worst, Math.abs(ours[i]! - torch[i]!));
@@ -104,8 +114,20 @@ interface TorchOutputs {
 async function ourModel(): Promise<{ model: Sequential; inputs: Float32Array }> {
   const data = blobs({ rows: 96, features: 6, classes: 3, seed: 21 });
   const model = new Sequential(
-    [dense(6, 12), leakyRelu(0.05), dense(12, 12), gelu(), dropout(0.1), dense(12, 10, { init: "glorot" }), tanh(),
-      dense(10, 10), sigmoid(), dense(10, 8), relu(), dense(8, 3)],
+    [
+      dense(6, 12),
+      leakyRelu(0.05),
+      dense(12, 12),
+      gelu(),
+      dropout(0.1),
+      dense(12, 10, { init: "glorot" }),
+      tanh(),
+      dense(10, 10),
+      sigmoid(),
+      dense(10, 8),
+      relu(),
+      dense(8, 3),
+    ],
     { seed: 21 },
   );
   await train(model, data, { epochs: 5, batchSize: 16, seed: 21, optimizer: "adam", lr: 0.01 });
@@ -146,7 +168,10 @@ describe("a distill-wasm model in PyTorch", () => {
     expect(Object.keys(metadata).sort()).toEqual(["architecture", "distill_wasm_version", "format", "trained_epochs"]);
     expect(metadata.format).toBe("pt");
     expect(JSON.parse(metadata.architecture!)).toEqual(model.specs);
-    const again = encodeSafetensors([...tensors].map(([name, t]) => ({ name, shape: t.shape, data: t.data as Float32Array })), metadata);
+    const again = encodeSafetensors(
+      [...tensors].map(([name, t]) => ({ name, shape: t.shape, data: t.data as Float32Array })),
+      metadata,
+    );
     expect(again).toEqual(bytes);
     model.dispose();
   });
@@ -192,7 +217,9 @@ describe("a PyTorch teacher in distill-wasm", () => {
     await train(scratch, data, budget);
     // Distilled students follow the teacher's soft outputs much more closely than one trained on the labels.
     const kl = [fromModel, fromLogits, scratch].map((s) => agreement(teacher, s, data).meanKl);
-    console.log(`interop: mean KL(torch teacher ‖ student): from the model ${kl[0]!.toFixed(4)}, from the logits ${kl[1]!.toFixed(4)}, from labels only ${kl[2]!.toFixed(4)}`);
+    console.log(
+      `interop: mean KL(torch teacher ‖ student): from the model ${kl[0]!.toFixed(4)}, from the logits ${kl[1]!.toFixed(4)}, from labels only ${kl[2]!.toFixed(4)}`,
+    );
     expect(kl[0]!).toBeLessThan(0.75 * kl[2]!);
     expect(kl[1]!).toBeLessThan(0.75 * kl[2]!);
     // The two teachers differ at most in float32 rounding (here not at all), so the students match.
@@ -225,7 +252,11 @@ interface NpyCase {
 function checkNpyCases(dir: string): number {
   const { cases } = JSON.parse(readFileSync(join(dir, "cases.json"), "utf8")) as { cases: Record<string, NpyCase> };
   const files = readdirSync(dir).filter((f) => f.endsWith(".npy"));
-  expect(files.sort()).toEqual(Object.keys(cases).map((n) => `${n}.npy`).sort());
+  expect(files.sort()).toEqual(
+    Object.keys(cases)
+      .map((n) => `${n}.npy`)
+      .sort(),
+  );
   for (const [name, c] of Object.entries(cases)) {
     const bytes = new Uint8Array(readFileSync(join(dir, `${name}.npy`)));
     if (c.error) {

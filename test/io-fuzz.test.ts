@@ -13,9 +13,7 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  DistillError, Sequential, dense, dropout, gelu, init, leakyRelu, relu, sigmoid, tanh, type Engine, type LayerSpec,
-} from "../src/index.js";
+import { DistillError, Sequential, dense, dropout, gelu, init, leakyRelu, relu, sigmoid, tanh, type Engine, type LayerSpec } from "../src/index.js";
 import { parseIdx } from "../src/data/idx.js";
 import { parseCsv } from "../src/data/csv.js";
 import { decodeSafetensors, encodeNpy, encodeSafetensors, modelFromSafetensors, modelToSafetensors, parseNpy } from "../src/io/index.js";
@@ -41,8 +39,17 @@ afterAll(() => {
 // ---------------------------------------------------------------- allocation tracking
 
 const TYPED_ARRAYS = [
-  "Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array", "Int32Array", "Uint32Array",
-  "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array",
+  "Int8Array",
+  "Uint8Array",
+  "Uint8ClampedArray",
+  "Int16Array",
+  "Uint16Array",
+  "Int32Array",
+  "Uint32Array",
+  "Float32Array",
+  "Float64Array",
+  "BigInt64Array",
+  "BigUint64Array",
 ] as const;
 type Ctor = { new (...args: unknown[]): ArrayBufferView; BYTES_PER_ELEMENT: number };
 const g = globalThis as unknown as Record<string, unknown>;
@@ -62,9 +69,13 @@ function trackAllocations(fn: () => void): { largest: number; total: number } {
   };
   const saved = new Map<string, unknown>();
   const elements = (a: unknown) =>
-    typeof a === "number" ? a
-      : a instanceof OriginalArrayBuffer || (typeof SharedArrayBuffer === "function" && a instanceof SharedArrayBuffer) ? 0
-        : typeof (a as { length?: unknown })?.length === "number" ? (a as { length: number }).length : 0;
+    typeof a === "number"
+      ? a
+      : a instanceof OriginalArrayBuffer || (typeof SharedArrayBuffer === "function" && a instanceof SharedArrayBuffer)
+        ? 0
+        : typeof (a as { length?: unknown })?.length === "number"
+          ? (a as { length: number }).length
+          : 0;
   for (const name of TYPED_ARRAYS) {
     const C = g[name] as Ctor;
     saved.set(name, C);
@@ -195,58 +206,88 @@ describe("safetensors", () => {
   const decode = (b: Uint8Array) => decodeSafetensors(b);
 
   it("random bytes", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (b) => void check("safetensors", b.length, () => decode(b))), params(1500));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (b) => void check("safetensors", b.length, () => decode(b))),
+      params(1500),
+    );
   });
 
   it("round trips of random tensors, names and metadata", () => {
-    const tensor = fc.tuple(fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 3 }), fc.constantFrom("F32", "F64", "I32", "U8"), fc.nat())
+    const tensor = fc
+      .tuple(fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 3 }), fc.constantFrom("F32", "F64", "I32", "U8"), fc.nat())
       .map(([shape, dtype, seed]) => {
         const n = shape.reduce((a, b) => a * b, 1);
         const values = Array.from({ length: n }, (_, i) => ((seed + i * 7919) % 511) - 255 + (dtype[0] === "F" ? 0.25 : 0));
-        const data = dtype === "F32" ? Float32Array.from(values) : dtype === "F64" ? Float64Array.from(values) : dtype === "I32" ? Int32Array.from(values) : Uint8Array.from(values);
+        const data =
+          dtype === "F32"
+            ? Float32Array.from(values)
+            : dtype === "F64"
+              ? Float64Array.from(values)
+              : dtype === "I32"
+                ? Int32Array.from(values)
+                : Uint8Array.from(values);
         return { shape, data };
       });
-    const names = fc.uniqueArray(fc.string({ unit: "binary", maxLength: 8 }).filter((n) => n !== "__metadata__"), { maxLength: 5 });
+    const names = fc.uniqueArray(
+      fc.string({ unit: "binary", maxLength: 8 }).filter((n) => n !== "__metadata__"),
+      { maxLength: 5 },
+    );
     const metadata = fc.dictionary(fc.string({ unit: "binary", maxLength: 6 }), fc.string({ unit: "binary", maxLength: 10 }), { maxKeys: 3 });
-    fc.assert(fc.property(names.chain((ns) => fc.tuple(fc.constant(ns), fc.array(tensor, { minLength: ns.length, maxLength: ns.length }))), metadata, ([ns, ts], meta) => {
-      const tensors = ns.map((name, i) => ({ name, ...ts[i]! }));
-      const bytes = encodeSafetensors(tensors, meta);
-      const file = parsed(check("safetensors", bytes.length, () => decodeSafetensors(bytes)));
-      expect(file.metadata).toEqual({ ...meta });
-      expect([...file.tensors.keys()].sort()).toEqual([...ns].sort());
-      for (const t of tensors) {
-        const got = file.tensors.get(t.name)!;
-        expect(got.shape).toEqual(t.shape);
-        expect(Array.from(got.data as Float32Array)).toEqual(Array.from(t.data, (v) => (t.data instanceof Float64Array ? Math.fround(v) : v)));
-      }
-    }), params(1500));
+    fc.assert(
+      fc.property(
+        names.chain((ns) => fc.tuple(fc.constant(ns), fc.array(tensor, { minLength: ns.length, maxLength: ns.length }))),
+        metadata,
+        ([ns, ts], meta) => {
+          const tensors = ns.map((name, i) => ({ name, ...ts[i]! }));
+          const bytes = encodeSafetensors(tensors, meta);
+          const file = parsed(check("safetensors", bytes.length, () => decodeSafetensors(bytes)));
+          expect(file.metadata).toEqual({ ...meta });
+          expect([...file.tensors.keys()].sort()).toEqual([...ns].sort());
+          for (const t of tensors) {
+            const got = file.tensors.get(t.name)!;
+            expect(got.shape).toEqual(t.shape);
+            expect(Array.from(got.data as Float32Array)).toEqual(Array.from(t.data, (v) => (t.data instanceof Float64Array ? Math.fround(v) : v)));
+          }
+        },
+      ),
+      params(1500),
+    );
   });
 
   it("random bytes after a plausible header length", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), fc.nat(220), (body, n) => {
-      const b = new Uint8Array(8 + body.length);
-      new DataView(b.buffer).setUint32(0, n, true);
-      b.set(body, 8);
-      check("safetensors", b.length, () => decode(b));
-    }), params(1500));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), fc.nat(220), (body, n) => {
+        const b = new Uint8Array(8 + body.length);
+        new DataView(b.buffer).setUint32(0, n, true);
+        b.set(body, 8);
+        check("safetensors", b.length, () => decode(b));
+      }),
+      params(1500),
+    );
   });
 
   it("structured headers with random field values", () => {
     const size = fc.oneof(fc.integer({ min: -2, max: 40 }), fc.constantFrom(2 ** 31, 2 ** 53, 1e300, 0.5), fc.jsonValue());
-    const entry = fc.record({
-      dtype: fc.oneof(fc.constantFrom("F32", "F64", "F16", "BF16", "I32", "I64", "U8", "BOOL", "F8_E4M3", "f32", ""), fc.jsonValue()),
-      shape: fc.oneof(fc.array(size, { maxLength: 4 }), fc.jsonValue()),
-      data_offsets: fc.oneof(fc.tuple(size, size), fc.array(size, { maxLength: 3 }), fc.jsonValue()),
-    }, { requiredKeys: [] });
+    const entry = fc.record(
+      {
+        dtype: fc.oneof(fc.constantFrom("F32", "F64", "F16", "BF16", "I32", "I64", "U8", "BOOL", "F8_E4M3", "f32", ""), fc.jsonValue()),
+        shape: fc.oneof(fc.array(size, { maxLength: 4 }), fc.jsonValue()),
+        data_offsets: fc.oneof(fc.tuple(size, size), fc.array(size, { maxLength: 3 }), fc.jsonValue()),
+      },
+      { requiredKeys: [] },
+    );
     const header = fc.dictionary(
       fc.oneof(fc.string({ maxLength: 6 }), fc.constant("__metadata__")),
       fc.oneof(entry, fc.dictionary(fc.string({ maxLength: 4 }), fc.oneof(fc.string(), fc.jsonValue())), fc.jsonValue()),
       { maxKeys: 4 },
     );
-    fc.assert(fc.property(header, fc.nat(64), (h, data) => {
-      const b = rawSafetensors(h, data);
-      check("safetensors", b.length, () => decode(b));
-    }), params(3000));
+    fc.assert(
+      fc.property(header, fc.nat(64), (h, data) => {
+        const b = rawSafetensors(h, data);
+        check("safetensors", b.length, () => decode(b));
+      }),
+      params(3000),
+    );
   });
 
   it("every truncation of a valid file", () => {
@@ -254,18 +295,27 @@ describe("safetensors", () => {
   });
 
   it("random byte mutations of a valid file, mostly in the header", () => {
-    fc.assert(fc.property(fc.oneof(mutations(valid.length, 0, headerEnd), mutations(valid.length)), (changes) => {
-      const b = mutate(valid, changes);
-      check("safetensors", b.length, () => decode(b));
-    }), params(3000));
+    fc.assert(
+      fc.property(fc.oneof(mutations(valid.length, 0, headerEnd), mutations(valid.length)), (changes) => {
+        const b = mutate(valid, changes);
+        check("safetensors", b.length, () => decode(b));
+      }),
+      params(3000),
+    );
   });
 
   it("random character replacements in the header text", () => {
-    const chars = fc.constantFrom(..."0123456789-.,:[]{}\" eE_F".split(""));
-    fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 8, max: headerEnd - 1 }), chars), { minLength: 1, maxLength: 4 }), (changes) => {
-      const b = mutate(valid, changes.map(([i, c]) => [i, c.charCodeAt(0)] as const));
-      check("safetensors", b.length, () => decode(b));
-    }), params(3000));
+    const chars = fc.constantFrom(...'0123456789-.,:[]{}" eE_F'.split(""));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 8, max: headerEnd - 1 }), chars), { minLength: 1, maxLength: 4 }), (changes) => {
+        const b = mutate(
+          valid,
+          changes.map(([i, c]) => [i, c.charCodeAt(0)] as const),
+        );
+        check("safetensors", b.length, () => decode(b));
+      }),
+      params(3000),
+    );
   });
 });
 
@@ -299,37 +349,51 @@ describe("model files", () => {
     for (const file of [withMetadata, weightsOnly]) {
       everyTruncation("model file", file, (b) => load(b));
       const headerEnd = 8 + new DataView(file.buffer).getUint32(0, true);
-      fc.assert(fc.property(mutations(file.length, 0, headerEnd), (changes) => load(mutate(file, changes))), params(1500));
+      fc.assert(
+        fc.property(mutations(file.length, 0, headerEnd), (changes) => load(mutate(file, changes))),
+        params(1500),
+      );
     }
   });
 
   it("round trips of random architectures give bit-identical logits", () => {
     const act = fc.constantFrom<LayerSpec>(relu(), gelu(), tanh(), sigmoid(), leakyRelu(0.2), dropout(0.3));
     const architecture = fc.array(fc.tuple(fc.integer({ min: 1, max: 6 }), fc.array(act, { maxLength: 2 })), { minLength: 1, maxLength: 4 });
-    fc.assert(fc.property(fc.integer({ min: 1, max: 6 }), architecture, fc.nat(1000), (inputs, layers, seed) => {
-      const specs: LayerSpec[] = [];
-      let width = inputs;
-      for (const [outputs, after] of layers) {
-        specs.push(dense(width, outputs), ...after);
-        width = outputs;
-      }
-      const model = new Sequential(specs, { seed });
-      const x = Float32Array.from({ length: 3 * inputs }, (_, i) => Math.sin(i + seed));
-      const bytes = modelToSafetensors(model);
-      const copy = parsed(check("model file", bytes.length, () => modelFromSafetensors(bytes)));
-      expect(copy.specs).toEqual(model.specs);
-      expect(new Uint32Array(copy.logits(x).buffer)).toEqual(new Uint32Array(model.logits(x).buffer));
-      copy.dispose();
-      model.dispose();
-    }), params(500));
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 6 }), architecture, fc.nat(1000), (inputs, layers, seed) => {
+        const specs: LayerSpec[] = [];
+        let width = inputs;
+        for (const [outputs, after] of layers) {
+          specs.push(dense(width, outputs), ...after);
+          width = outputs;
+        }
+        const model = new Sequential(specs, { seed });
+        const x = Float32Array.from({ length: 3 * inputs }, (_, i) => Math.sin(i + seed));
+        const bytes = modelToSafetensors(model);
+        const copy = parsed(check("model file", bytes.length, () => modelFromSafetensors(bytes)));
+        expect(copy.specs).toEqual(model.specs);
+        expect(new Uint32Array(copy.logits(x).buffer)).toEqual(new Uint32Array(model.logits(x).buffer));
+        copy.dispose();
+        model.dispose();
+      }),
+      params(500),
+    );
   });
 
   it("random digits in the architecture metadata (huge or mismatched widths)", () => {
     const text = new TextDecoder().decode(withMetadata);
     const digits = [...text.matchAll(/[0-9]/g)].map((m) => m.index!).filter((i) => i < 8 + new DataView(withMetadata.buffer).getUint32(0, true));
-    fc.assert(fc.property(fc.array(fc.tuple(fc.constantFrom(...digits), fc.constantFrom(..."0123456789e.-".split(""))), { minLength: 1, maxLength: 3 }), (changes) => {
-      load(mutate(withMetadata, changes.map(([i, c]) => [i, c.charCodeAt(0)] as const)));
-    }), params(1500));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom(...digits), fc.constantFrom(..."0123456789e.-".split(""))), { minLength: 1, maxLength: 3 }), (changes) => {
+        load(
+          mutate(
+            withMetadata,
+            changes.map(([i, c]) => [i, c.charCodeAt(0)] as const),
+          ),
+        );
+      }),
+      params(1500),
+    );
   });
 });
 
@@ -337,7 +401,10 @@ describe("model files", () => {
 
 describe("npy", () => {
   const files = [
-    encodeNpy(Float32Array.from({ length: 12 }, (_, i) => i / 3), [3, 4]),
+    encodeNpy(
+      Float32Array.from({ length: 12 }, (_, i) => i / 3),
+      [3, 4],
+    ),
     encodeNpy(new Uint8Array([1, 2, 3]), [3]),
   ];
   const parse = (b: Uint8Array) => parseNpy(b);
@@ -359,50 +426,65 @@ describe("npy", () => {
 
   it("round trips of random arrays and shapes", () => {
     const kinds = [Float32Array, Float64Array, Int32Array, Uint8Array] as const;
-    fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 5 }), { maxLength: 4 }), fc.constantFrom(0, 1, 2, 3), fc.double(), (shape, k, v) => {
-      const n = shape.reduce((a, b) => a * b, 1);
-      const data = new kinds[k]!(n);
-      for (let i = 0; i < n; i++) data[i] = k < 2 ? v * i : i * 37;
-      const bytes = encodeNpy(data, shape);
-      const a = parsed(check("npy", bytes.length, () => parseNpy(bytes)));
-      expect(a.shape).toEqual(shape);
-      expect(a.data).toEqual(data);
-    }), params(1500));
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 5 }), { maxLength: 4 }), fc.constantFrom(0, 1, 2, 3), fc.double(), (shape, k, v) => {
+        const n = shape.reduce((a, b) => a * b, 1);
+        const data = new kinds[k]!(n);
+        for (let i = 0; i < n; i++) data[i] = k < 2 ? v * i : i * 37;
+        const bytes = encodeNpy(data, shape);
+        const a = parsed(check("npy", bytes.length, () => parseNpy(bytes)));
+        expect(a.shape).toEqual(shape);
+        expect(a.data).toEqual(data);
+      }),
+      params(1500),
+    );
   });
 
   it("random bytes, with and without the magic string", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), fc.boolean(), (body, magic) => {
-      const b = magic ? withData(preamble(1, ""), body.length) : body;
-      if (magic) b.set(body, 10);
-      check("npy", b.length, () => parse(b));
-    }), params(1500));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), fc.boolean(), (body, magic) => {
+        const b = magic ? withData(preamble(1, ""), body.length) : body;
+        if (magic) b.set(body, 10);
+        check("npy", b.length, () => parse(b));
+      }),
+      params(1500),
+    );
   });
 
   it("random header text from the dict alphabet", () => {
     const text = fc.string({ unit: fc.constantFrom(..."{}()[]'\":, 0123456789<>|=fiubcTrueFalsdescrortan_hp\n-L\\".split("")), maxLength: 80 });
-    fc.assert(fc.property(text, fc.constantFrom(1, 2, 3), fc.nat(48), (h, version, data) => {
-      const b = withData(preamble(version, h), data);
-      check("npy", b.length, () => parse(b));
-    }), params(3000));
+    fc.assert(
+      fc.property(text, fc.constantFrom(1, 2, 3), fc.nat(48), (h, version, data) => {
+        const b = withData(preamble(version, h), data);
+        check("npy", b.length, () => parse(b));
+      }),
+      params(3000),
+    );
   });
 
   it("well-formed headers with random descr, order and shape", () => {
     const descr = fc.oneof(fc.constantFrom("<f4", ">f8", "|u1", "<i8", ">i2", "<f2", "|b1", "|f4", "<c8", "=f4", "<U3", "O"), fc.string({ maxLength: 4 }));
     const dim = fc.oneof(fc.integer({ min: 0, max: 12 }), fc.constantFrom(2 ** 31, 2 ** 32 + 1, 2 ** 53 - 1, 2 ** 60));
     const shape = fc.array(dim, { maxLength: 4 }).map((d) => (d.length === 1 ? `(${d[0]},)` : `(${d.join(", ")})`));
-    fc.assert(fc.property(descr, fc.boolean(), shape, fc.nat(100), (d, fortran, s, data) => {
-      const b = withData(preamble(1, `{'descr': '${d}', 'fortran_order': ${fortran ? "True" : "False"}, 'shape': ${s}, }`), data);
-      check("npy", b.length, () => parse(b));
-    }), params(3000));
+    fc.assert(
+      fc.property(descr, fc.boolean(), shape, fc.nat(100), (d, fortran, s, data) => {
+        const b = withData(preamble(1, `{'descr': '${d}', 'fortran_order': ${fortran ? "True" : "False"}, 'shape': ${s}, }`), data);
+        check("npy", b.length, () => parse(b));
+      }),
+      params(3000),
+    );
   });
 
   it("every truncation and random mutations of valid files", () => {
     for (const file of files) {
       everyTruncation("npy", file, parse);
-      fc.assert(fc.property(fc.oneof(mutations(file.length, 0, 80), mutations(file.length)), (changes) => {
-        const b = mutate(file, changes);
-        check("npy", b.length, () => parse(b));
-      }), params(1500));
+      fc.assert(
+        fc.property(fc.oneof(mutations(file.length, 0, 80), mutations(file.length)), (changes) => {
+          const b = mutate(file, changes);
+          check("npy", b.length, () => parse(b));
+        }),
+        params(1500),
+      );
     }
   });
 });
@@ -416,26 +498,41 @@ describe("IDX", () => {
   const parse = (b: Uint8Array) => parseIdx(b);
 
   it("random bytes", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (b) => void check("IDX", b.length, () => parse(b))), params(1500));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (b) => void check("IDX", b.length, () => parse(b))),
+      params(1500),
+    );
   });
 
   it("headers with random types, dimension counts and sizes", () => {
     const size = fc.oneof(fc.integer({ min: 0, max: 8 }), fc.constantFrom(0xffffffff, 0x80000000, 65536));
-    fc.assert(fc.property(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 10 }), fc.array(size, { maxLength: 10 }), fc.nat(64), (type, ndims, dims, data) => {
-      const b = new Uint8Array(4 + 4 * dims.length + data);
-      b.set([0, 0, type, ndims]);
-      dims.forEach((d, i) => new DataView(b.buffer).setUint32(4 + 4 * i, d));
-      check("IDX", b.length, () => parse(b));
-    }), params(3000));
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 255 }),
+        fc.integer({ min: 0, max: 10 }),
+        fc.array(size, { maxLength: 10 }),
+        fc.nat(64),
+        (type, ndims, dims, data) => {
+          const b = new Uint8Array(4 + 4 * dims.length + data);
+          b.set([0, 0, type, ndims]);
+          dims.forEach((d, i) => new DataView(b.buffer).setUint32(4 + 4 * i, d));
+          check("IDX", b.length, () => parse(b));
+        },
+      ),
+      params(3000),
+    );
   });
 
   it("every truncation and random mutations of valid files", () => {
     for (const file of [images, floats]) {
       everyTruncation("IDX", file, parse);
-      fc.assert(fc.property(fc.oneof(mutations(file.length, 0, 16), mutations(file.length)), (changes) => {
-        const b = mutate(file, changes);
-        check("IDX", b.length, () => parse(b));
-      }), params(1500));
+      fc.assert(
+        fc.property(fc.oneof(mutations(file.length, 0, 16), mutations(file.length)), (changes) => {
+          const b = mutate(file, changes);
+          check("IDX", b.length, () => parse(b));
+        }),
+        params(1500),
+      );
     }
   });
 });
@@ -449,53 +546,81 @@ describe("CSV", () => {
     labelColumn: fc.constantFrom<number | string>(0, 1, 2, "last", "label", "x2"),
     delimiter: fc.constantFrom(",", ";", "\t"),
   });
-  const alphabet = fc.constantFrom(..."0123456789.,;\t\"\n\r -+eEab".split(""));
+  const alphabet = fc.constantFrom(...'0123456789.,;\t"\n\r -+eEab'.split(""));
   const parse = (text: string, o: object = {}) => parseCsv(text, o);
 
   it("random tables: parsed exactly unless a value is not a finite float32", () => {
     const F32_MAX = 3.4028234663852886e38;
     const table = fc.integer({ min: 1, max: 4 }).chain((features) =>
-      fc.array(fc.tuple(fc.integer({ min: 0, max: 9 }), fc.array(fc.oneof(
-        { arbitrary: fc.double({ min: -1e6, max: 1e6, noNaN: true }), weight: 6 },
-        { arbitrary: fc.integer({ min: -99, max: 99 }), weight: 3 },
-        { arbitrary: fc.double(), weight: 1 }, // NaN, ±Infinity, beyond float32, subnormal, -0
-      ), { minLength: features, maxLength: features })), { minLength: 1, maxLength: 6 }));
-    const layout = fc.record({ crlf: fc.boolean(), quote: fc.boolean(), blank: fc.boolean(), spaces: fc.boolean(), delimiter: fc.constantFrom(",", ";", "\t") });
-    fc.assert(fc.property(table, layout, (rows, l) => {
-      const field = (v: number) => {
-        const text = Object.is(v, -0) ? "-0" : String(v); // String(-0) is "0"
-        const t = l.spaces ? ` ${text} ` : text;
-        return l.quote ? `"${t}"` : t;
-      };
-      const eol = l.crlf ? "\r\n" : "\n";
-      const text = rows.map(([y, xs]) => [y, ...xs].map(field).join(l.delimiter)).join(l.blank ? eol + eol : eol);
-      const ok = rows.every(([, xs]) => xs.every((v) => Math.abs(v) <= F32_MAX));
-      const outcome = check("CSV", text.length, () => parseCsv(text, { header: false, delimiter: l.delimiter }));
-      if (!ok) {
-        expect("error" in outcome && outcome.error.message).toMatch(/outside the float32 range|is not a number/);
-        return;
-      }
-      const d = parsed(outcome);
-      expect(Array.from(d.y)).toEqual(rows.map(([y]) => y));
-      expect(Array.from(d.x)).toEqual(rows.flatMap(([, xs]) => xs.map((v) => Math.fround(v))));
-    }), params(2000));
+      fc.array(
+        fc.tuple(
+          fc.integer({ min: 0, max: 9 }),
+          fc.array(
+            fc.oneof(
+              { arbitrary: fc.double({ min: -1e6, max: 1e6, noNaN: true }), weight: 6 },
+              { arbitrary: fc.integer({ min: -99, max: 99 }), weight: 3 },
+              { arbitrary: fc.double(), weight: 1 }, // NaN, ±Infinity, beyond float32, subnormal, -0
+            ),
+            { minLength: features, maxLength: features },
+          ),
+        ),
+        { minLength: 1, maxLength: 6 },
+      ),
+    );
+    const layout = fc.record({
+      crlf: fc.boolean(),
+      quote: fc.boolean(),
+      blank: fc.boolean(),
+      spaces: fc.boolean(),
+      delimiter: fc.constantFrom(",", ";", "\t"),
+    });
+    fc.assert(
+      fc.property(table, layout, (rows, l) => {
+        const field = (v: number) => {
+          const text = Object.is(v, -0) ? "-0" : String(v); // String(-0) is "0"
+          const t = l.spaces ? ` ${text} ` : text;
+          return l.quote ? `"${t}"` : t;
+        };
+        const eol = l.crlf ? "\r\n" : "\n";
+        const text = rows.map(([y, xs]) => [y, ...xs].map(field).join(l.delimiter)).join(l.blank ? eol + eol : eol);
+        const ok = rows.every(([, xs]) => xs.every((v) => Math.abs(v) <= F32_MAX));
+        const outcome = check("CSV", text.length, () => parseCsv(text, { header: false, delimiter: l.delimiter }));
+        if (!ok) {
+          expect("error" in outcome && outcome.error.message).toMatch(/outside the float32 range|is not a number/);
+          return;
+        }
+        const d = parsed(outcome);
+        expect(Array.from(d.y)).toEqual(rows.map(([y]) => y));
+        expect(Array.from(d.x)).toEqual(rows.flatMap(([, xs]) => xs.map((v) => Math.fround(v))));
+      }),
+      params(2000),
+    );
   });
 
   it("random text", () => {
-    fc.assert(fc.property(fc.string({ unit: "binary", maxLength: 200 }), options, (t, o) => void check("CSV", t.length, () => parse(t, o))), params(1500));
+    fc.assert(
+      fc.property(fc.string({ unit: "binary", maxLength: 200 }), options, (t, o) => void check("CSV", t.length, () => parse(t, o))),
+      params(1500),
+    );
   });
 
   it("random text from the CSV alphabet", () => {
-    fc.assert(fc.property(fc.string({ unit: alphabet, maxLength: 120 }), options, (t, o) => void check("CSV", t.length, () => parse(t, o))), params(4000));
+    fc.assert(
+      fc.property(fc.string({ unit: alphabet, maxLength: 120 }), options, (t, o) => void check("CSV", t.length, () => parse(t, o))),
+      params(4000),
+    );
   });
 
   it("every truncation and random character replacements of a valid file", () => {
     for (let n = 0; n < valid.length; n++) check("CSV", n, () => parse(valid.slice(0, n)));
-    fc.assert(fc.property(fc.array(fc.tuple(fc.nat(valid.length - 1), alphabet), { minLength: 1, maxLength: 5 }), options, (changes, o) => {
-      const chars = [...valid];
-      for (const [i, c] of changes) chars[i] = c;
-      const t = chars.join("");
-      check("CSV", t.length, () => parse(t, o));
-    }), params(3000));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(valid.length - 1), alphabet), { minLength: 1, maxLength: 5 }), options, (changes, o) => {
+        const chars = [...valid];
+        for (const [i, c] of changes) chars[i] = c;
+        const t = chars.join("");
+        check("CSV", t.length, () => parse(t, o));
+      }),
+      params(3000),
+    );
   });
 });

@@ -11,12 +11,36 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  ArgumentError, FormatError, NonFiniteError, OptionError, Sequential, ShapeError,
-  dense, dropout, gelu, init, leakyRelu, mlp, relu, sigmoid, tanh, train, type Engine,
+  ArgumentError,
+  FormatError,
+  NonFiniteError,
+  OptionError,
+  Sequential,
+  ShapeError,
+  dense,
+  dropout,
+  gelu,
+  init,
+  leakyRelu,
+  mlp,
+  relu,
+  sigmoid,
+  tanh,
+  train,
+  type Engine,
 } from "../src/index.js";
 import {
-  DISTILL_WASM_VERSION, decodeSafetensors, encodeNpy, encodeSafetensors, f16ToF32Bits, loadModel, loadTeacherLogits,
-  modelFromSafetensors, modelToSafetensors, parseNpy, saveModel,
+  DISTILL_WASM_VERSION,
+  decodeSafetensors,
+  encodeNpy,
+  encodeSafetensors,
+  f16ToF32Bits,
+  loadModel,
+  loadTeacherLogits,
+  modelFromSafetensors,
+  modelToSafetensors,
+  parseNpy,
+  saveModel,
 } from "../src/io/index.js";
 import { loadCsv, loadNpyDataset, parseCsv } from "../src/data/csv.js";
 import { writeBytesAtomic } from "../src/runtime/files.js";
@@ -144,20 +168,25 @@ describe("safetensors", () => {
     v.setUint16(42, 60000, true); // U16 at 42..44
     v.setUint32(44, 4e9, true); // U32 at 44..48
     data.set([0xff, 1, 0], 48); // I8 at 48, BOOL at 49..51
-    const { tensors } = decodeSafetensors(rawSafetensors({
-      h: { dtype: "F16", shape: [4], data_offsets: [0, 8] },
-      b: { dtype: "BF16", shape: [2], data_offsets: [8, 12] },
-      pad: { dtype: "U8", shape: [4], data_offsets: [12, 16] },
-      d: { dtype: "F64", shape: [1], data_offsets: [16, 24] },
-      l: { dtype: "I64", shape: [1], data_offsets: [24, 32] },
-      ul: { dtype: "U64", shape: [1], data_offsets: [32, 40] },
-      s: { dtype: "I16", shape: [1], data_offsets: [40, 42] },
-      us: { dtype: "U16", shape: [1], data_offsets: [42, 44] },
-      ui: { dtype: "U32", shape: [1], data_offsets: [44, 48] },
-      c: { dtype: "I8", shape: [1], data_offsets: [48, 49] },
-      ok: { dtype: "BOOL", shape: [2], data_offsets: [49, 51] },
-      rest: { dtype: "U8", shape: [13], data_offsets: [51, 64] },
-    }, data));
+    const { tensors } = decodeSafetensors(
+      rawSafetensors(
+        {
+          h: { dtype: "F16", shape: [4], data_offsets: [0, 8] },
+          b: { dtype: "BF16", shape: [2], data_offsets: [8, 12] },
+          pad: { dtype: "U8", shape: [4], data_offsets: [12, 16] },
+          d: { dtype: "F64", shape: [1], data_offsets: [16, 24] },
+          l: { dtype: "I64", shape: [1], data_offsets: [24, 32] },
+          ul: { dtype: "U64", shape: [1], data_offsets: [32, 40] },
+          s: { dtype: "I16", shape: [1], data_offsets: [40, 42] },
+          us: { dtype: "U16", shape: [1], data_offsets: [42, 44] },
+          ui: { dtype: "U32", shape: [1], data_offsets: [44, 48] },
+          c: { dtype: "I8", shape: [1], data_offsets: [48, 49] },
+          ok: { dtype: "BOOL", shape: [2], data_offsets: [49, 51] },
+          rest: { dtype: "U8", shape: [13], data_offsets: [51, 64] },
+        },
+        data,
+      ),
+    );
     expect(tensors.get("h")?.data).toEqual(new Float32Array([1, -2, 2 ** -24, Infinity]));
     expect(tensors.get("b")?.data).toEqual(new Float32Array([1, -5]));
     expect(tensors.get("d")?.data).toEqual(new Float32Array([0.1]));
@@ -170,23 +199,35 @@ describe("safetensors", () => {
     expect(tensors.get("ok")).toEqual({ dtype: "BOOL", shape: [2], data: new Uint8Array([1, 0]) });
   });
 
-  const valid = () => encodeSafetensors([
-    { name: "a", shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) },
-    { name: "b", shape: [3], data: new Float32Array([5, 6, 7]) },
-  ], { k: "v" });
+  const valid = () =>
+    encodeSafetensors(
+      [
+        { name: "a", shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) },
+        { name: "b", shape: [3], data: new Float32Array([5, 6, 7]) },
+      ],
+      { k: "v" },
+    );
 
   it.each([
     ["a file shorter than the length field", () => new Uint8Array(5), /truncated: 5 bytes/],
-    ["a header length larger than the file", () => {
-      const f = valid();
-      new DataView(f.buffer).setUint32(0, f.length, true);
-      return f;
-    }, /header length \d+ is larger than the file/],
-    ["a header length with the high 32 bits set", () => {
-      const f = valid();
-      new DataView(f.buffer).setUint32(4, 1, true);
-      return f;
-    }, /header length 42949\d+ is larger than the file/],
+    [
+      "a header length larger than the file",
+      () => {
+        const f = valid();
+        new DataView(f.buffer).setUint32(0, f.length, true);
+        return f;
+      },
+      /header length \d+ is larger than the file/,
+    ],
+    [
+      "a header length with the high 32 bits set",
+      () => {
+        const f = valid();
+        new DataView(f.buffer).setUint32(4, 1, true);
+        return f;
+      },
+      /header length 42949\d+ is larger than the file/,
+    ],
     ["a header that is not UTF-8", () => rawSafetensors("{}").map((b, i) => (i === 8 ? 0xff : b)), /not valid UTF-8/],
     ["a header that is not JSON", () => rawSafetensors('{"a": '), /not valid JSON/],
     ["a header that is an array", () => rawSafetensors("[]"), /must be a JSON object of tensors; got an array/],
@@ -194,22 +235,54 @@ describe("safetensors", () => {
     ["a header that is a number", () => rawSafetensors("8"), /must be a JSON object of tensors; got number/],
     ["a tensor entry that is not an object", () => rawSafetensors({ a: 1 }), /tensor "a" must be an object \{ dtype, shape, data_offsets \}/],
     ["an unknown dtype", () => rawSafetensors({ a: { dtype: "F128", shape: [1], data_offsets: [0, 16] } }, 16), /tensor "a" has unknown dtype "F128"/],
-    ["an unsupported dtype", () => rawSafetensors({ a: { dtype: "F8_E4M3", shape: [1], data_offsets: [0, 1] } }, 1), /tensor "a" has unsupported dtype "F8_E4M3"/],
+    [
+      "an unsupported dtype",
+      () => rawSafetensors({ a: { dtype: "F8_E4M3", shape: [1], data_offsets: [0, 1] } }, 1),
+      /tensor "a" has unsupported dtype "F8_E4M3"/,
+    ],
     ["a missing dtype", () => rawSafetensors({ a: { shape: [1], data_offsets: [0, 4] } }, 4), /unknown dtype undefined/],
     ["a shape that is not an array", () => rawSafetensors({ a: { dtype: "F32", shape: 3, data_offsets: [0, 12] } }, 12), /shape must be an array/],
     ["a negative size", () => rawSafetensors({ a: { dtype: "F32", shape: [-1], data_offsets: [0, 0] } }), /shape\[0\] = -1 is not a size/],
     ["a fractional size", () => rawSafetensors({ a: { dtype: "F32", shape: [1.5], data_offsets: [0, 6] } }, 6), /shape\[0\] = 1.5 is not a size/],
     ["a size given as a string", () => rawSafetensors({ a: { dtype: "F32", shape: ["2"], data_offsets: [0, 8] } }, 8), /shape\[0\] = "2" is not a size/],
-    ["a size beyond 2^53", () => rawSafetensors('{"a":{"dtype":"F32","shape":[18446744073709551615],"data_offsets":[0,4]}}', 4), /shape\[0\] = 18446744073709552000 is not a size/],
-    ["sizes whose product overflows", () => rawSafetensors({ a: { dtype: "F32", shape: [2 ** 26, 2 ** 26, 2 ** 26], data_offsets: [0, 4] } }, 4), /needs more bytes than the data buffer holds \(4\)/],
-    ["a huge declared size", () => rawSafetensors({ a: { dtype: "F64", shape: [1e15], data_offsets: [0, 8e15] } }, 8), /needs more bytes than the data buffer holds/],
+    [
+      "a size beyond 2^53",
+      () => rawSafetensors('{"a":{"dtype":"F32","shape":[18446744073709551615],"data_offsets":[0,4]}}', 4),
+      /shape\[0\] = 18446744073709552000 is not a size/,
+    ],
+    [
+      "sizes whose product overflows",
+      () => rawSafetensors({ a: { dtype: "F32", shape: [2 ** 26, 2 ** 26, 2 ** 26], data_offsets: [0, 4] } }, 4),
+      /needs more bytes than the data buffer holds \(4\)/,
+    ],
+    [
+      "a huge declared size",
+      () => rawSafetensors({ a: { dtype: "F64", shape: [1e15], data_offsets: [0, 8e15] } }, 8),
+      /needs more bytes than the data buffer holds/,
+    ],
     ["data_offsets of the wrong form", () => rawSafetensors({ a: { dtype: "F32", shape: [1], data_offsets: [0] } }, 4), /data_offsets must be \[begin, end\]/],
     ["negative data_offsets", () => rawSafetensors({ a: { dtype: "F32", shape: [0], data_offsets: [-4, 0] } }, 4), /data_offsets must be \[begin, end\]/],
     ["data_offsets that end before they begin", () => rawSafetensors({ a: { dtype: "F32", shape: [0], data_offsets: [4, 0] } }, 4), /end before they begin/],
-    ["data_offsets that do not match the shape", () => rawSafetensors({ a: { dtype: "F32", shape: [3], data_offsets: [0, 8] } }, 16), /span 8 bytes, but shape \[3\] of F32 needs 12/],
-    ["data_offsets past the end", () => rawSafetensors({ a: { dtype: "F32", shape: [3], data_offsets: [4, 16] } }, 12), /data_offsets \[4, 16\] run past the end of the data buffer \(12 bytes/],
-    ["overlapping tensors", () => rawSafetensors({ a: f32Entry([2], 0), b: f32Entry([2], 4) }, 12), /tensor "b" \(bytes 4–12\) overlaps tensor "a" \(which ends at 8\)/],
-    ["a zero-size tensor inside another", () => rawSafetensors({ a: f32Entry([2], 0), z: { dtype: "F32", shape: [0], data_offsets: [4, 4] } }, 8), /tensor "z" .* overlaps tensor "a"/],
+    [
+      "data_offsets that do not match the shape",
+      () => rawSafetensors({ a: { dtype: "F32", shape: [3], data_offsets: [0, 8] } }, 16),
+      /span 8 bytes, but shape \[3\] of F32 needs 12/,
+    ],
+    [
+      "data_offsets past the end",
+      () => rawSafetensors({ a: { dtype: "F32", shape: [3], data_offsets: [4, 16] } }, 12),
+      /data_offsets \[4, 16\] run past the end of the data buffer \(12 bytes/,
+    ],
+    [
+      "overlapping tensors",
+      () => rawSafetensors({ a: f32Entry([2], 0), b: f32Entry([2], 4) }, 12),
+      /tensor "b" \(bytes 4–12\) overlaps tensor "a" \(which ends at 8\)/,
+    ],
+    [
+      "a zero-size tensor inside another",
+      () => rawSafetensors({ a: f32Entry([2], 0), z: { dtype: "F32", shape: [0], data_offsets: [4, 4] } }, 8),
+      /tensor "z" .* overlaps tensor "a"/,
+    ],
     ["a gap between tensors", () => rawSafetensors({ a: f32Entry([1], 0), b: f32Entry([1], 8) }, 12), /gap in the data buffer: bytes 4–8 before tensor "b"/],
     ["a gap before the first tensor", () => rawSafetensors({ a: f32Entry([1], 4) }, 8), /gap in the data buffer: bytes 0–4/],
     ["trailing bytes", () => rawSafetensors({ a: f32Entry([1], 0) }, 6), /2 trailing bytes after the last tensor's data/],
@@ -250,7 +323,20 @@ describe("safetensors", () => {
 async function trainedModel(seed = 3): Promise<Sequential> {
   const data = blobs({ rows: 64, features: 5, classes: 3, seed });
   const model = new Sequential(
-    [dense(5, 8), relu(), dense(8, 8), leakyRelu(0.05), dropout(0.1), dense(8, 6, { init: "glorot" }), tanh(), dense(6, 6), gelu(), dense(6, 6), sigmoid(), dense(6, 3)],
+    [
+      dense(5, 8),
+      relu(),
+      dense(8, 8),
+      leakyRelu(0.05),
+      dropout(0.1),
+      dense(8, 6, { init: "glorot" }),
+      tanh(),
+      dense(6, 6),
+      gelu(),
+      dense(6, 6),
+      sigmoid(),
+      dense(6, 3),
+    ],
     { seed },
   );
   await train(model, data, { epochs: 2, batchSize: 16, seed });
@@ -275,7 +361,12 @@ describe("model files", () => {
   it("writes exactly namedParameters() as F32 tensors with PyTorch names and shapes", () => {
     const model = mlp([4, 6, 3], { seed: 1 });
     const { tensors } = decodeSafetensors(modelToSafetensors(model));
-    expect([...tensors.keys()].sort()).toEqual(model.namedParameters().map((p) => p.name).sort());
+    expect([...tensors.keys()].sort()).toEqual(
+      model
+        .namedParameters()
+        .map((p) => p.name)
+        .sort(),
+    );
     for (const p of model.namedParameters()) {
       expect(tensors.get(p.name)).toEqual({ dtype: "F32", shape: p.shape, data: model.getParameter(p.name) });
     }
@@ -326,7 +417,9 @@ describe("model files", () => {
 
   const weights = (shapes: Record<string, number[]>, seed = 1) =>
     Object.entries(shapes).map(([name, shape]) => ({
-      name, shape, data: new TestRandom(seed++).normal(shape.reduce((a, b) => a * b, 1)),
+      name,
+      shape,
+      data: new TestRandom(seed++).normal(shape.reduce((a, b) => a * b, 1)),
     }));
   const stateDict = (shapes: Record<string, number[]>) => encodeSafetensors(weights(shapes));
   const mlpShapes = { "0.weight": [6, 4], "0.bias": [6], "2.weight": [5, 6], "2.bias": [5], "4.weight": [3, 5], "4.bias": [3] };
@@ -363,29 +456,67 @@ describe("model files", () => {
     const v = new DataView(half.buffer);
     [0x3c00, 0x3800, 0xbc00, 0, 0x4000, 0x3400].forEach((h, i) => v.setUint16(2 * i, h, true)); // 1, .5, -1, 0, 2, .25
     [0x3f80, 0, 0xbf80].forEach((h, i) => v.setUint16(12 + 2 * i, h, true)); // BF16 1, 0, -1
-    const model = modelFromSafetensors(rawSafetensors({
-      "0.weight": { dtype: "F16", shape: [3, 2], data_offsets: [0, 12] },
-      "0.bias": { dtype: "BF16", shape: [3], data_offsets: [12, 18] },
-    }, half));
+    const model = modelFromSafetensors(
+      rawSafetensors(
+        {
+          "0.weight": { dtype: "F16", shape: [3, 2], data_offsets: [0, 12] },
+          "0.bias": { dtype: "BF16", shape: [3], data_offsets: [12, 18] },
+        },
+        half,
+      ),
+    );
     expect(model.getParameter("0.weight")).toEqual(new Float32Array([1, 0.5, -1, 0, 2, 0.25]));
     expect(model.getParameter("0.bias")).toEqual(new Float32Array([1, 0, -1]));
     model.dispose();
   });
 
   it.each([
-    ["a missing tensor", () => encodeSafetensors(weights(mlpShapes).filter((t) => t.name !== "2.bias")), /missing tensor "2.bias": Linear layers without a bias/],
+    [
+      "a missing tensor",
+      () => encodeSafetensors(weights(mlpShapes).filter((t) => t.name !== "2.bias")),
+      /missing tensor "2.bias": Linear layers without a bias/,
+    ],
     ["a weight without its layer's weight", () => stateDict({ "0.bias": [3] }), /missing tensor "0.weight" \(the file has "0.bias"\)/],
-    ["widths that do not chain", () => stateDict({ ...mlpShapes, "2.weight": [5, 7] }), /tensor "2.weight" has shape \[5, 7\]: it takes 7 inputs, but the layer before gives 6/],
+    [
+      "widths that do not chain",
+      () => stateDict({ ...mlpShapes, "2.weight": [5, 7] }),
+      /tensor "2.weight" has shape \[5, 7\]: it takes 7 inputs, but the layer before gives 6/,
+    ],
     ["a 1-D weight (not a Linear layer)", () => stateDict({ "0.weight": [4], "0.bias": [4] }), /tensor "0.weight" has shape \[4\]; a Linear weight is 2-D/],
     ["an empty weight", () => stateDict({ "0.weight": [0, 4], "0.bias": [0] }), /empty shape \[0, 4\]/],
     ["a name that is not nn.Sequential's", () => stateDict({ ...mlpShapes, "bn.running_mean": [3] }), /tensor "bn.running_mean" is not named "<index>.weight"/],
     ["mixed prefixes", () => stateDict({ "a.0.weight": [3, 2], "a.0.bias": [3], "b.2.weight": [2, 3], "b.2.bias": [2] }), /different prefixes/],
-    ["too many parameter-free layers", () => stateDict({ "0.weight": [3, 2], "0.bias": [3], "99.weight": [2, 3], "99.bias": [2] }), /layers 1–98 would hold no parameters/],
+    [
+      "too many parameter-free layers",
+      () => stateDict({ "0.weight": [3, 2], "0.bias": [3], "99.weight": [2, 3], "99.bias": [2] }),
+      /layers 1–98 would hold no parameters/,
+    ],
     ["no tensors", () => encodeSafetensors([]), /holds no tensors/],
     ["a bias of the wrong shape", () => stateDict({ ...mlpShapes, "4.bias": [4] }), /tensor "4.bias" has shape \[4\]; the architecture needs \[3\]/],
-    ["an integer weight", () => rawSafetensors({ "0.weight": { dtype: "I32", shape: [1, 1], data_offsets: [0, 4] }, "0.bias": { dtype: "I32", shape: [1], data_offsets: [4, 8] } }, 8), /tensor "0.weight" has dtype I32/],
-    ["a NaN weight", () => encodeSafetensors([{ name: "0.weight", shape: [1, 2], data: new Float32Array([1, NaN]) }, { name: "0.bias", shape: [1], data: new Float32Array(1) }]), /tensor "0.weight" holds NaN at index 1/],
-    ["an F64 weight beyond float32", () => encodeSafetensors([{ name: "0.weight", shape: [1, 1], data: new Float64Array([1e300]) }, { name: "0.bias", shape: [1], data: new Float32Array(1) }]), /holds Infinity at index 0/],
+    [
+      "an integer weight",
+      () =>
+        rawSafetensors({ "0.weight": { dtype: "I32", shape: [1, 1], data_offsets: [0, 4] }, "0.bias": { dtype: "I32", shape: [1], data_offsets: [4, 8] } }, 8),
+      /tensor "0.weight" has dtype I32/,
+    ],
+    [
+      "a NaN weight",
+      () =>
+        encodeSafetensors([
+          { name: "0.weight", shape: [1, 2], data: new Float32Array([1, NaN]) },
+          { name: "0.bias", shape: [1], data: new Float32Array(1) },
+        ]),
+      /tensor "0.weight" holds NaN at index 1/,
+    ],
+    [
+      "an F64 weight beyond float32",
+      () =>
+        encodeSafetensors([
+          { name: "0.weight", shape: [1, 1], data: new Float64Array([1e300]) },
+          { name: "0.bias", shape: [1], data: new Float32Array(1) },
+        ]),
+      /holds Infinity at index 0/,
+    ],
   ])("refuses a PyTorch file with %s", (_, make, message) => {
     expectFormatError(() => modelFromSafetensors(make(), {}, "torch.safetensors"), message);
   });
@@ -405,12 +536,24 @@ describe("model files", () => {
     it.each([
       ["invalid JSON", "[{", /architecture metadata is not valid JSON/],
       ["JSON that is not an array", '{"type":"dense"}', /must be a JSON array of layers/],
-      ["an unknown layer type", JSON.stringify([dense(2, 3), { type: "conv" }, dense(3, 2)]), /invalid architecture metadata: Sequential: layer 1: unknown layer type "conv"/],
+      [
+        "an unknown layer type",
+        JSON.stringify([dense(2, 3), { type: "conv" }, dense(3, 2)]),
+        /invalid architecture metadata: Sequential: layer 1: unknown layer type "conv"/,
+      ],
       ["an unknown activation", JSON.stringify([dense(2, 3), { type: "activation", name: "swish" }, dense(3, 2)]), /unknown activation "swish"/],
       ["widths that do not chain", JSON.stringify([dense(2, 3), relu(), dense(4, 2)]), /invalid architecture metadata: .*takes 4 inputs/],
       ["sizes that are not integers", JSON.stringify([dense(2, 3), relu(), { type: "dense", inputs: "3", outputs: 2 }]), /inputs must be a positive integer/],
-      ["a huge layer the file does not hold", JSON.stringify([dense(2, 3), relu(), dense(3, 2), relu(), dense(2, 1e9)]), /missing tensor "4.weight" of shape \[1000000000, 2\]/],
-      ["a layer whose tensor has another shape", JSON.stringify([dense(2, 3), relu(), dense(3, 3)]), /tensor "2.weight" has shape \[2, 3\]; the architecture needs \[3, 3\]/],
+      [
+        "a huge layer the file does not hold",
+        JSON.stringify([dense(2, 3), relu(), dense(3, 2), relu(), dense(2, 1e9)]),
+        /missing tensor "4.weight" of shape \[1000000000, 2\]/,
+      ],
+      [
+        "a layer whose tensor has another shape",
+        JSON.stringify([dense(2, 3), relu(), dense(3, 3)]),
+        /tensor "2.weight" has shape \[2, 3\]; the architecture needs \[3, 3\]/,
+      ],
       ["fewer layers than tensors", JSON.stringify([dense(2, 3)]), /unexpected tensor "2.bias"|unexpected tensor "2.weight"/],
     ])("refuses %s", (_, architecture, message) => {
       expectFormatError(() => modelFromSafetensors(withMetadata(architecture)), message);
@@ -517,7 +660,9 @@ describe("npy", () => {
     expect(parseNpy(rawNpy(`{ 'descr' : '<f2' , 'fortran_order' : False , 'shape' : ( 1 , 2 , ) }  \n`, half)).data).toEqual(new Float32Array([1, -2]));
     expect(parseNpy(rawNpy(`{'descr': '>i2', 'fortran_order': False, 'shape': (1,), }`, new Uint8Array([0xff, 0xfe]))).data).toEqual(new Int16Array([-2]));
     expect(parseNpy(rawNpy(`{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }`, new Uint8Array([1, 0]))).data).toEqual(new Uint8Array([1, 0]));
-    expect(parseNpy(rawNpy(`{'descr': '<u8', 'fortran_order': False, 'shape': (), }`, new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0x80]))).data).toEqual(new BigUint64Array([2n ** 63n + 1n]));
+    expect(parseNpy(rawNpy(`{'descr': '<u8', 'fortran_order': False, 'shape': (), }`, new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0x80]))).data).toEqual(
+      new BigUint64Array([2n ** 63n + 1n]),
+    );
     expect(parseNpy(rawNpy(`{'descr': '<i4', 'fortran_order': False, 'shape': (1,), }`, new Uint8Array([5, 0, 0, 0]), 2)).data).toEqual(new Int32Array([5]));
     expect(parseNpy(rawNpy(`{'descr': '<i4', 'fortran_order': False, 'shape': (1,), }`, new Uint8Array([5, 0, 0, 0]), 3)).data).toEqual(new Int32Array([5]));
   });
@@ -531,7 +676,11 @@ describe("npy", () => {
     ["a truncated v2 preamble", () => rawNpy(f4Header("(1,)"), 0, 2).subarray(0, 11), /truncated: 11 bytes, but a version 2.0 preamble has 12/],
     ["a header length past the end", () => rawNpy(f4Header("(1,)"), 4).subarray(0, 30), /header length \d+ runs past the end of the file/],
     ["Fortran order", () => rawNpy(`{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }`, 16), /Fortran \(column-major\) order, which is not supported/],
-    ["a structured dtype", () => rawNpy(`{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }`, 4), /malformed header dict: expected a quoted string/],
+    [
+      "a structured dtype",
+      () => rawNpy(`{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }`, 4),
+      /malformed header dict: expected a quoted string/,
+    ],
     ["a complex dtype", () => rawNpy(`{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }`, 8), /unsupported dtype "<c8"/],
     ["a multi-byte type without byte order", () => rawNpy(`{'descr': '|f4', 'fortran_order': False, 'shape': (1,), }`, 4), /has no byte order/],
     ["a missing key", () => rawNpy(`{'descr': '<f4', 'shape': (1,), }`, 4), /has keys \{descr, shape\}; expected exactly/],
@@ -549,8 +698,20 @@ describe("npy", () => {
     ["an unterminated string", () => rawNpy(`{'descr: '<f4'`, 0), /malformed header dict/],
     ["an unterminated dict", () => rawNpy(`{'descr': '<f4', 'fortran_order': False, 'shape': (1,)`, 4), /expected "," or "\}"/],
     ["a non-ASCII byte in a v1 header", () => rawNpy(f4Header("(1,)").replace("f4'", "f4é'"), 4), /not ASCII/],
-    ["a non-UTF-8 v3 header", () => { const f = rawNpy(f4Header("(1,)"), 4, 3); f[14] = 0xff; return f; }, /not valid UTF-8/],
-    ["truncated data", () => encodeNpy(new Float32Array(4), [2, 2]).subarray(0, 140), /shape \(2, 2\) of f4 needs 16 data bytes, but the file has 12 \(truncated\?\)/],
+    [
+      "a non-UTF-8 v3 header",
+      () => {
+        const f = rawNpy(f4Header("(1,)"), 4, 3);
+        f[14] = 0xff;
+        return f;
+      },
+      /not valid UTF-8/,
+    ],
+    [
+      "truncated data",
+      () => encodeNpy(new Float32Array(4), [2, 2]).subarray(0, 140),
+      /shape \(2, 2\) of f4 needs 16 data bytes, but the file has 12 \(truncated\?\)/,
+    ],
     ["trailing bytes", () => rawNpy(f4Header("(1,)"), 6), /needs 4 data bytes, but the file has 6 \(trailing bytes\)/],
     ["a huge declared size", () => rawNpy(f4Header("(9007199254740991, 9007199254740991)"), 4), /needs more data bytes, but the file has 4/],
     ["a size beyond 2^53", () => rawNpy(f4Header("(18446744073709551616,)"), 4), /size 18446744073709551616 at character \d+ is too large/],
@@ -710,7 +871,9 @@ describe("model files hold sound models only", () => {
     const bytes = modelToSafetensors(m);
     const file = decodeSafetensors(bytes);
     const tensors = [...file.tensors].map(([name, t]) => ({
-      name, shape: t.shape, data: name === "1.running_var" ? Float32Array.from(t.data as Float32Array, (v, i) => (i === 2 ? -1 : v)) : t.data as Float32Array,
+      name,
+      shape: t.shape,
+      data: name === "1.running_var" ? Float32Array.from(t.data as Float32Array, (v, i) => (i === 2 ? -1 : v)) : (t.data as Float32Array),
     }));
     const bad = encodeSafetensors(tensors, file.metadata);
     expect(() => modelFromSafetensors(bad)).toThrow(FormatError);

@@ -74,7 +74,11 @@ describe.each(EXACT_BUILDS)("losses, %s build", (build) => {
     for (const rows of ROWS) {
       for (const cols of COLS) {
         const b = batch(rows, cols, seed++);
-        for (const [which, t, alpha] of [["cross_entropy", 1, 1], ["kl_div", 4, 0], ["distill_loss", 3, 0.3]] as const) {
+        for (const [which, t, alpha] of [
+          ["cross_entropy", 1, 1],
+          ["kl_div", 4, 0],
+          ["distill_loss", 3, 0.3],
+        ] as const) {
           const fast = runLoss(engine, which, false, b, t, alpha);
           const ref = runLoss(engine, which, true, b, t, alpha);
           const at = `${which} rows=${rows} cols=${cols}`;
@@ -142,7 +146,10 @@ describe.each(EXACT_BUILDS)("losses, %s build", (build) => {
         expect(runLoss(engine, "kl_div", false, b, t).loss, `cols=${cols} T=${t}`).toBeGreaterThanOrEqual(0);
         const same = runLoss(engine, "kl_div", false, { ...b, t: b.s }, t);
         expect(same.loss, `identical, cols=${cols} T=${t}`).toBe(0);
-        expect(same.grad.every((g) => g === 0), `identical grad, cols=${cols} T=${t}`).toBe(true);
+        expect(
+          same.grad.every((g) => g === 0),
+          `identical grad, cols=${cols} T=${t}`,
+        ).toBe(true);
       }
     }
   });
@@ -160,7 +167,10 @@ describe.each(EXACT_BUILDS)("losses, %s build", (build) => {
       expectSameBits(hardOnly.grad, ce.grad, `α=1 grad cols=${cols}`);
       expect(softOnly.loss, `α=0 loss cols=${cols}`).toBe(kl.loss);
       // 0·g_hard + g_soft may turn −0 into +0; every value is equal.
-      expect(Array.from(softOnly.grad).every((g, i) => g === kl.grad[i]), `α=0 grad cols=${cols}`).toBe(true);
+      expect(
+        Array.from(softOnly.grad).every((g, i) => g === kl.grad[i]),
+        `α=0 grad cols=${cols}`,
+      ).toBe(true);
     }
   });
 

@@ -111,7 +111,10 @@ describe("wasm memory accounting", () => {
       const optimizer: OptimizerSpec = kind === "adam" ? { type: "adam", lr: 1e-3 } : { type: "sgd", lr: 0.01, momentum: 0.9 };
       const during: number[] = [];
       await train(model, dataset(ROWS, 784, 10), {
-        epochs: 1, batchSize: BATCH, optimizer, onEpoch: () => void during.push(engine.heapBytes),
+        epochs: 1,
+        batchSize: BATCH,
+        optimizer,
+        onEpoch: () => void during.push(engine.heapBytes),
       });
       expect(during).toEqual([idle + optimizerBytes(model, kind) + runBytes(model, ROWS, BATCH)]);
       expect(engine.heapBytes).toBe(idle); // everything the run allocated is freed
@@ -131,8 +134,13 @@ describe("wasm memory accounting", () => {
     const logits = new Float32Array(ROWS * classes).map((_, i) => (i % 7) - 3);
     const during: number[] = [];
     await distill({
-      teacher: logits, student: model, data: dataset(ROWS, 784, classes), epochs: 1, batchSize: BATCH,
-      optimizer: { type: "sgd", lr: 0.01, momentum: 0.9 }, onEpoch: () => void during.push(engine.heapBytes),
+      teacher: logits,
+      student: model,
+      data: dataset(ROWS, 784, classes),
+      epochs: 1,
+      batchSize: BATCH,
+      optimizer: { type: "sgd", lr: 0.01, momentum: 0.9 },
+      onEpoch: () => void during.push(engine.heapBytes),
     });
     expect(during).toEqual([idle + teacher + optimizerBytes(model, "momentum") + runBytes(model, ROWS, BATCH)]);
     expect(engine.heapBytes).toBe(idle);

@@ -222,7 +222,14 @@ describe.each(EXACT_BUILDS)("heap, %s build", (build) => {
   it("freeing three neighbours in each of the 6 orders coalesces them: one request for their combined size fits where they were", () => {
     const sizes = [48, 80, 112];
     const combined = sizes[0]! + sizes[1]! + sizes[2]! + 2 * HEADER;
-    const orders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+    const orders = [
+      [0, 1, 2],
+      [0, 2, 1],
+      [1, 0, 2],
+      [1, 2, 0],
+      [2, 0, 1],
+      [2, 1, 0],
+    ];
     const used0 = h.used();
     const top0 = h.top();
     for (const order of orders) {
@@ -378,7 +385,10 @@ describe.each(EXACT_BUILDS)("heap, %s build", (build) => {
   it(`heap_free of pointers that are not live blocks ${build === "debug" ? "throws KernelAssertionError" : "is ignored"}; heap_used, heap_top and every block stay as they were`, () => {
     const a = h.alloc(256);
     const b = h.alloc(100);
-    const live: Span[] = [{ ptr: a, bytes: 256, tag: 1 }, { ptr: b, bytes: 112, tag: 2 }];
+    const live: Span[] = [
+      { ptr: a, bytes: 256, tag: 1 },
+      { ptr: b, bytes: 112, tag: 2 },
+    ];
     live.forEach((s) => fillPattern(engine, s.ptr, s.bytes, s.tag));
     const heapStart = (engine.kernels.scratch_base() >>> 0) - HEADER;
     const used = h.used();
@@ -412,46 +422,102 @@ describe.each(EXACT_BUILDS)("heap, %s build", (build) => {
    * some of them once, and returns the pointer to free a second time.
    */
   const doubleFrees: [string, (engine: Engine) => { again: number; live: Span[] }][] = [
-    ["a block between live neighbours", (e) => {
-      const r = raw(e);
-      const l1 = r.alloc(64), x = r.alloc(96), l2 = r.alloc(64);
-      r.free(x);
-      return { again: x, live: [{ ptr: l1, bytes: 64, tag: 1 }, { ptr: l2, bytes: 64, tag: 2 }] };
-    }],
-    ["a block that absorbed its free successor", (e) => {
-      const r = raw(e);
-      const l1 = r.alloc(64), x = r.alloc(96), y = r.alloc(96), l2 = r.alloc(64);
-      r.free(y);
-      r.free(x);
-      return { again: x, live: [{ ptr: l1, bytes: 64, tag: 1 }, { ptr: l2, bytes: 64, tag: 2 }] };
-    }],
-    ["a free block that its predecessor absorbed when freed after it", (e) => {
-      const r = raw(e);
-      const l1 = r.alloc(64), x = r.alloc(96), y = r.alloc(96), l2 = r.alloc(64);
-      r.free(y);
-      r.free(x);
-      return { again: y, live: [{ ptr: l1, bytes: 64, tag: 1 }, { ptr: l2, bytes: 64, tag: 2 }] };
-    }],
-    ["a block freed after its predecessor (merged into that free block)", (e) => {
-      const r = raw(e);
-      const l1 = r.alloc(64), x = r.alloc(96), y = r.alloc(96), l2 = r.alloc(64);
-      r.free(x);
-      r.free(y);
-      return { again: y, live: [{ ptr: l1, bytes: 64, tag: 1 }, { ptr: l2, bytes: 64, tag: 2 }] };
-    }],
-    ["the highest block (given back to the top)", (e) => {
-      const r = raw(e);
-      const l1 = r.alloc(64), x = r.alloc(96);
-      r.free(x);
-      return { again: x, live: [{ ptr: l1, bytes: 64, tag: 1 }] };
-    }],
-    ["a block merged into its free predecessor and given back to the top", (e) => {
-      const r = raw(e);
-      const l1 = r.alloc(64), x = r.alloc(96), y = r.alloc(96);
-      r.free(x);
-      r.free(y);
-      return { again: y, live: [{ ptr: l1, bytes: 64, tag: 1 }] };
-    }],
+    [
+      "a block between live neighbours",
+      (e) => {
+        const r = raw(e);
+        const l1 = r.alloc(64),
+          x = r.alloc(96),
+          l2 = r.alloc(64);
+        r.free(x);
+        return {
+          again: x,
+          live: [
+            { ptr: l1, bytes: 64, tag: 1 },
+            { ptr: l2, bytes: 64, tag: 2 },
+          ],
+        };
+      },
+    ],
+    [
+      "a block that absorbed its free successor",
+      (e) => {
+        const r = raw(e);
+        const l1 = r.alloc(64),
+          x = r.alloc(96),
+          y = r.alloc(96),
+          l2 = r.alloc(64);
+        r.free(y);
+        r.free(x);
+        return {
+          again: x,
+          live: [
+            { ptr: l1, bytes: 64, tag: 1 },
+            { ptr: l2, bytes: 64, tag: 2 },
+          ],
+        };
+      },
+    ],
+    [
+      "a free block that its predecessor absorbed when freed after it",
+      (e) => {
+        const r = raw(e);
+        const l1 = r.alloc(64),
+          x = r.alloc(96),
+          y = r.alloc(96),
+          l2 = r.alloc(64);
+        r.free(y);
+        r.free(x);
+        return {
+          again: y,
+          live: [
+            { ptr: l1, bytes: 64, tag: 1 },
+            { ptr: l2, bytes: 64, tag: 2 },
+          ],
+        };
+      },
+    ],
+    [
+      "a block freed after its predecessor (merged into that free block)",
+      (e) => {
+        const r = raw(e);
+        const l1 = r.alloc(64),
+          x = r.alloc(96),
+          y = r.alloc(96),
+          l2 = r.alloc(64);
+        r.free(x);
+        r.free(y);
+        return {
+          again: y,
+          live: [
+            { ptr: l1, bytes: 64, tag: 1 },
+            { ptr: l2, bytes: 64, tag: 2 },
+          ],
+        };
+      },
+    ],
+    [
+      "the highest block (given back to the top)",
+      (e) => {
+        const r = raw(e);
+        const l1 = r.alloc(64),
+          x = r.alloc(96);
+        r.free(x);
+        return { again: x, live: [{ ptr: l1, bytes: 64, tag: 1 }] };
+      },
+    ],
+    [
+      "a block merged into its free predecessor and given back to the top",
+      (e) => {
+        const r = raw(e);
+        const l1 = r.alloc(64),
+          x = r.alloc(96),
+          y = r.alloc(96);
+        r.free(x);
+        r.free(y);
+        return { again: y, live: [{ ptr: l1, bytes: 64, tag: 1 }] };
+      },
+    ],
   ];
 
   it.each(doubleFrees)(
@@ -662,7 +728,10 @@ describe("Engine memory API", () => {
   it("alloc(5 GiB) and allocOwned(5 GiB) throw OutOfMemoryError (not a trap), allocate nothing, and the engine stays usable", () => {
     const heap = engine.heapBytes;
     const temps = engine.bytesInUse;
-    for (const [what, fn] of [["alloc", () => engine.alloc(5 * GiB)], ["allocOwned", () => engine.allocOwned(5 * GiB)]] as const) {
+    for (const [what, fn] of [
+      ["alloc", () => engine.alloc(5 * GiB)],
+      ["allocOwned", () => engine.allocOwned(5 * GiB)],
+    ] as const) {
       const thrown = thrownBy(fn);
       expect(thrown, `${what}(5 GiB)`).toBeInstanceOf(OutOfMemoryError);
       expect((thrown as OutOfMemoryError).code).toBe("OUT_OF_MEMORY");
@@ -831,7 +900,10 @@ describe("Engine memory API", () => {
     let after: { top: number; heap: number; length: number } | undefined;
     for (let cycle = 0; cycle < 1000; cycle++) {
       // The first cycle takes the largest sizes, later ones anything up to them, in a random order.
-      const lengths = shuffled(maxSizes.map((max) => (cycle === 0 ? max : 1 + Math.floor(rnd.next() * max)) >> 2 || 1), rnd);
+      const lengths = shuffled(
+        maxSizes.map((max) => (cycle === 0 ? max : 1 + Math.floor(rnd.next() * max)) >> 2 || 1),
+        rnd,
+      );
       const ptrs = lengths.map((n) => e.allocOwned(n * 4));
       e.scoped(() => {
         const state = e.alloc(16);

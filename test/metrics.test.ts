@@ -6,9 +6,7 @@
  * model.logits. Every call must leave the engine's heap and arena as they were.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  ArgumentError, createEngine, Dataset, init, mlp, OptionError, ShapeError, type Engine, type Sequential,
-} from "../src/index.js";
+import { ArgumentError, createEngine, Dataset, init, mlp, OptionError, ShapeError, type Engine, type Sequential } from "../src/index.js";
 import { agreement, compare, evaluate, formatCompareTable, type CompareResult } from "../src/metrics/index.js";
 import { TestRandom } from "./helpers/rand.js";
 
@@ -65,11 +63,12 @@ describe("evaluate", () => {
   // logits = [x0, x1, 0]
   const model = () => linear(2, 3, [1, 0, 0, 1, 0, 0]);
   // row: x → logits → predicted; label; rank of the label
-  const data = () => Dataset.from(
-    [2, 0, /**/ 0, 3, /**/ -1, -2, /**/ 1, 1, /**/ -3, 1, /**/ 0.5, -1],
-    [0, /*p0 r0*/ 1, /*p1 r0*/ 2, /*p2 r0*/ 1, /*p0 (tie) r1*/ 0, /*p1 r2*/ 2 /*p0 r1*/],
-    { features: 2, classes: 3 },
-  );
+  const data = () =>
+    Dataset.from(
+      [2, 0, /**/ 0, 3, /**/ -1, -2, /**/ 1, 1, /**/ -3, 1, /**/ 0.5, -1],
+      [0, /*p0 r0*/ 1, /*p1 r0*/ 2, /*p2 r0*/ 1, /*p0 (tie) r1*/ 0, /*p1 r2*/ 2 /*p0 r1*/],
+      { features: 2, classes: 3 },
+    );
 
   it("counts accuracy, top-k (ties to the lower class id) and the confusion matrix exactly", () => {
     const m = model();
@@ -99,10 +98,22 @@ describe("evaluate", () => {
   describe("calibration", () => {
     // logits = [x, 0]: confidence σ(|x|), prediction 0 when x ≥ 0.
     const cases: [confidence: number, predicted: 0 | 1, label: number][] = [
-      [0.95, 0, 0], [0.95, 1, 0], [0.85, 0, 0], [0.62, 1, 1], [0.62, 0, 1], [0.5, 0, 0],
+      [0.95, 0, 0],
+      [0.95, 1, 0],
+      [0.85, 0, 0],
+      [0.62, 1, 1],
+      [0.62, 0, 1],
+      [0.5, 0, 0],
     ];
     const x = cases.map(([c, p]) => (c === 0.5 ? 0 : (p === 0 ? 1 : -1) * logit(c)));
-    const setup = () => ({ m: linear(1, 2, [1, 0]), d: Dataset.from(x, cases.map((c) => c[2]), { features: 1, classes: 2 }) });
+    const setup = () => ({
+      m: linear(1, 2, [1, 0]),
+      d: Dataset.from(
+        x,
+        cases.map((c) => c[2]),
+        { features: 1, classes: 2 },
+      ),
+    });
 
     it("ECE with 15 bins equals the hand computation", () => {
       const { m, d } = setup();
@@ -110,7 +121,12 @@ describe("evaluate", () => {
       // bins (15): 0.95 → 14, 0.85 → 12, 0.62 → 9, 0.5 → 7; per bin |correct − Σ confidence| / n
       expect(r.ece).toBeCloseTo((Math.abs(1 - 1.9) + Math.abs(1 - 0.85) + Math.abs(1 - 1.24) + Math.abs(1 - 0.5)) / 6, 6);
       const used = r.reliability.flatMap((b, i) => (b.count ? [[i, b.count, b.accuracy]] : []));
-      expect(used).toEqual([[7, 1, 1], [9, 2, 0.5], [12, 1, 1], [14, 2, 0.5]]);
+      expect(used).toEqual([
+        [7, 1, 1],
+        [9, 2, 0.5],
+        [12, 1, 1],
+        [14, 2, 0.5],
+      ]);
       expect(r.reliability[14]!.confidence).toBeCloseTo(0.95, 6);
       expect(r.reliability[14]!.lower).toBe(14 / 15);
       expect(r.reliability[14]!.upper).toBe(1);
@@ -138,7 +154,9 @@ describe("evaluate", () => {
     const m = mlp([4, 8, 5], { seed: 3 });
     const d = randomData(rng, 300, 4, 5);
     const z = m.logits(d.x);
-    let correct = 0, top3 = 0, nll = 0;
+    let correct = 0,
+      top3 = 0,
+      nll = 0;
     const bins = Array.from({ length: 15 }, () => ({ n: 0, correct: 0, conf: 0 }));
     for (let r = 0; r < d.length; r++) {
       const row = z.subarray(r * 5, r * 5 + 5);
@@ -207,7 +225,8 @@ describe("agreement", () => {
     const student = mlp([6, 5, 4], { seed: 2 });
     const zt = teacher.logits(d.x);
     const zs = student.logits(d.x);
-    let agree = 0, kl = 0;
+    let agree = 0,
+      kl = 0;
     for (let r = 0; r < d.length; r++) {
       const t = zt.subarray(r * 4, r * 4 + 4);
       const s = zs.subarray(r * 4, r * 4 + 4);
@@ -255,7 +274,11 @@ describe("compare", () => {
     expect([t!.architecture, t!.params, t!.bytes, t!.flops]).toEqual(["784-64-10", 50_890, 203_560, 2 * 784 * 64 + 64 + 64 + 2 * 64 * 10 + 10]);
     expect([s!.architecture, s!.params, s!.bytes, s!.flops]).toEqual(["784-32-10", 25_450, 101_800, 50_890]);
     expect(b!.params).toBe(25_450);
-    for (const [row, model] of [[t!, teacher], [s!, student], [b!, baseline]] as const) {
+    for (const [row, model] of [
+      [t!, teacher],
+      [s!, student],
+      [b!, baseline],
+    ] as const) {
       expect(row.accuracy).toBe(evaluate(model, d).accuracy);
       for (const ms of [row.msPerSampleBatch1, row.msPerSampleBatch128]) {
         expect(ms).toBeGreaterThan(0);
@@ -286,10 +309,26 @@ describe("compare", () => {
   it("formats an aligned table with sizes, 3-digit times and percentages", () => {
     const result: CompareResult = {
       rows: [
-        { name: "teacher", architecture: "784-512-512-10", params: 669_706, bytes: 2_678_824, flops: 1_339_402,
-          msPerSampleBatch1: 0.30149, msPerSampleBatch128: 0.0123456, accuracy: 0.98123 },
-        { name: "student", architecture: "784-32-10", params: 25_450, bytes: 101_800, flops: 999_960,
-          msPerSampleBatch1: 1234.5, msPerSampleBatch128: 2, accuracy: 0.9 },
+        {
+          name: "teacher",
+          architecture: "784-512-512-10",
+          params: 669_706,
+          bytes: 2_678_824,
+          flops: 1_339_402,
+          msPerSampleBatch1: 0.30149,
+          msPerSampleBatch128: 0.0123456,
+          accuracy: 0.98123,
+        },
+        {
+          name: "student",
+          architecture: "784-32-10",
+          params: 25_450,
+          bytes: 101_800,
+          flops: 999_960,
+          msPerSampleBatch1: 1234.5,
+          msPerSampleBatch128: 2,
+          accuracy: 0.9,
+        },
       ],
     };
     const lines = formatCompareTable(result).split("\n");

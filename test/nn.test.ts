@@ -23,9 +23,29 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  ArgumentError, DistillError, NonFiniteError, OptionError, Sequential, ShapeError,
-  activation, batchNorm, createEngine, dense, dropout, gelu, init, leakyRelu, mlp, mlpLayers, relu, sigmoid, tanh,
-  type ActivationName, type Engine, type InitName, type LayerSpec,
+  ArgumentError,
+  DistillError,
+  NonFiniteError,
+  OptionError,
+  Sequential,
+  ShapeError,
+  activation,
+  batchNorm,
+  createEngine,
+  dense,
+  dropout,
+  gelu,
+  init,
+  leakyRelu,
+  mlp,
+  mlpLayers,
+  relu,
+  sigmoid,
+  tanh,
+  type ActivationName,
+  type Engine,
+  type InitName,
+  type LayerSpec,
 } from "../src/index.js";
 import { expectClose, expectSameBits } from "./helpers/compare.js";
 import { crossEntropy64, softmax64 } from "./helpers/reference.js";
@@ -133,7 +153,9 @@ function observeAll(model: Sequential): void {
  * gradient from the kernel, backward (with optional injected gradients), everything read back.
  */
 function trainStep(
-  model: Sequential, x: Float32Array, labels: Int32Array,
+  model: Sequential,
+  x: Float32Array,
+  labels: Int32Array,
   options: { inject?: ReadonlyMap<number, Float32Array>; inputGradient?: boolean } = {},
 ): Step {
   const e = model.engine;
@@ -178,7 +200,10 @@ function recoverMask(before: Float32Array, after: Float32Array, p: number): Floa
  * with dropout masks held at those the pass drew.
  */
 function checkGradients(
-  model: Sequential, x: Float32Array, labels: Int32Array, what: string,
+  model: Sequential,
+  x: Float32Array,
+  labels: Int32Array,
+  what: string,
   options: { inject?: ReadonlyMap<number, Float32Array>; inputGradient?: boolean } = {},
 ): Step {
   const step = trainStep(model, x, labels, options);
@@ -207,8 +232,7 @@ function checkGradients(
       const z = fwd.inputs[i]!;
       let nearest = Infinity;
       for (let q = 0; q < z.length; q++) nearest = Math.min(nearest, Math.abs(z[q]!));
-      expect(nearest, `${what}: test data puts a pre-activation of layer ${i} within 1e-3 of the kink; pick other seeds`)
-        .toBeGreaterThan(1e-3);
+      expect(nearest, `${what}: test data puts a pre-activation of layer ${i} within 1e-3 of the kink; pick other seeds`).toBeGreaterThan(1e-3);
     }
   });
   expectClose(step.logits, fwd.output, FORWARD_TOL, `${what}: training-pass logits vs float64 reference`, fwd.bound);
@@ -353,7 +377,7 @@ describe("construction", () => {
       expect(deep.parameterCount).toBe(10 * 20 + 20 + 20 * 30 + 30 + 30 * 4 + 4);
       expect(deep.parameterBytes).toBe(4 * deep.parameterCount);
       // dropout costs nothing; each activation one flop per value
-      expect(deep.flopsPerSample).toBe((2 * 10 * 20 + 20) + 20 + (2 * 20 * 30 + 30) + 30 + (2 * 30 * 4 + 4));
+      expect(deep.flopsPerSample).toBe(2 * 10 * 20 + 20 + 20 + (2 * 20 * 30 + 30) + 30 + (2 * 30 * 4 + 4));
       expect(deep.architecture).toBe("10-20-30-4");
     } finally {
       deep.dispose();
@@ -377,15 +401,23 @@ describe("construction", () => {
       model.dispose();
     }
     // Two hidden layers: dropout after each hidden activation, none after the logits.
-    expect(mlpLayers([5, 6, 7, 2], { dropout: 0.25, activation: "gelu" }).map((s) => s.type)).toEqual(
-      ["dense", "activation", "dropout", "dense", "activation", "dropout", "dense"],
-    );
+    expect(mlpLayers([5, 6, 7, 2], { dropout: 0.25, activation: "gelu" }).map((s) => s.type)).toEqual([
+      "dense",
+      "activation",
+      "dropout",
+      "dense",
+      "activation",
+      "dropout",
+      "dense",
+    ]);
     expect(mlpLayers([5, 2], { dropout: 0.25 }).map((s) => s.type)).toEqual(["dense"]);
   });
 
   it("mlp uses PyTorch's initialisation for every activation unless init is given", () => {
     const initOf = (act: ActivationName, init?: InitName) =>
-      mlpLayers([4, 8, 3], { activation: act, ...(init ? { init } : {}) }).filter((s) => s.type === "dense").map((s) => (s as { init?: string }).init);
+      mlpLayers([4, 8, 3], { activation: act, ...(init ? { init } : {}) })
+        .filter((s) => s.type === "dense")
+        .map((s) => (s as { init?: string }).init);
     for (const act of ACTIVATIONS) expect(initOf(act), act).toEqual(["torch", "torch"]);
     expect(initOf("tanh", "he")).toEqual(["he", "he"]);
     expect(initOf("relu", "glorot")).toEqual(["glorot", "glorot"]);
@@ -396,12 +428,32 @@ describe("construction", () => {
 
   it("a custom Sequential stack with every activation: names by layer index, widths, architecture", () => {
     const model = new Sequential([
-      dense(6, 8), leakyRelu(0.2), dense(8, 7), tanh(), dense(7, 5), sigmoid(), dense(5, 4), gelu(), dense(4, 3), relu(), dense(3, 2),
+      dense(6, 8),
+      leakyRelu(0.2),
+      dense(8, 7),
+      tanh(),
+      dense(7, 5),
+      sigmoid(),
+      dense(5, 4),
+      gelu(),
+      dense(4, 3),
+      relu(),
+      dense(3, 2),
     ]);
     try {
       expect(model.namedParameters().map((p) => `${p.name}:${p.shape.join("x")}`)).toEqual([
-        "0.weight:8x6", "0.bias:8", "2.weight:7x8", "2.bias:7", "4.weight:5x7", "4.bias:5",
-        "6.weight:4x5", "6.bias:4", "8.weight:3x4", "8.bias:3", "10.weight:2x3", "10.bias:2",
+        "0.weight:8x6",
+        "0.bias:8",
+        "2.weight:7x8",
+        "2.bias:7",
+        "4.weight:5x7",
+        "4.bias:5",
+        "6.weight:4x5",
+        "6.bias:4",
+        "8.weight:3x4",
+        "8.bias:3",
+        "10.weight:2x3",
+        "10.bias:2",
       ]);
       expect(model.specs[1]).toEqual({ type: "activation", name: "leaky_relu", slope: 0.2 });
       expect(model.layerCount).toBe(11);
@@ -467,13 +519,19 @@ describe("initialisation", () => {
   it("He and Glorot biases start at exactly +0", () => {
     for (const name of ["0.bias", "2.bias"]) {
       const b = big.getParameter(name);
-      expect(b.every((v) => Object.is(v, 0)), `${name} has a value that is not +0`).toBe(true);
+      expect(
+        b.every((v) => Object.is(v, 0)),
+        `${name} has a value that is not +0`,
+      ).toBe(true);
     }
     for (const act of ACTIVATIONS) {
       const m = mlp([9, 7, 5, 3], { activation: act, seed: 4, init: act === "tanh" || act === "sigmoid" ? "glorot" : "he" });
       try {
         for (const p of m.namedParameters().filter((q) => q.name.endsWith("bias"))) {
-          expect(m.getParameter(p.name).every((v) => Object.is(v, 0)), `${act}: ${p.name} is not all +0`).toBe(true);
+          expect(
+            m.getParameter(p.name).every((v) => Object.is(v, 0)),
+            `${act}: ${p.name} is not all +0`,
+          ).toBe(true);
         }
       } finally {
         m.dispose();
@@ -494,11 +552,9 @@ describe("initialisation", () => {
           let worst = 0;
           for (const v of w) worst = Math.max(worst, Math.abs(v));
           // The kernel draws in [−limit, limit) with limit rounded to float32.
-          expect(worst, `${2 * l}.weight: max |w| ${worst} exceeds √(6/(${fanIn}+${fanOut})) = ${limit}`)
-            .toBeLessThanOrEqual(Math.fround(limit));
+          expect(worst, `${2 * l}.weight: max |w| ${worst} exceeds √(6/(${fanIn}+${fanOut})) = ${limit}`).toBeLessThanOrEqual(Math.fround(limit));
           // n uniform draws: P(max |w| < (1 − 6/n)·limit) = (1 − 6/n)^n ≈ e⁻⁶.
-          expect(worst, `${2 * l}.weight: max |w| ${worst} does not reach the Glorot limit ${limit}`)
-            .toBeGreaterThan((1 - 6 / w.length) * limit);
+          expect(worst, `${2 * l}.weight: max |w| ${worst} does not reach the Glorot limit ${limit}`).toBeGreaterThan((1 - 6 / w.length) * limit);
           // Uniform(±a): std a/√3, relative standard error of the sample std ≈ √(0.2/n).
           expect(Math.abs(std(w) / (limit / Math.sqrt(3)) - 1), `${2 * l}.weight std`).toBeLessThan(6 * Math.sqrt(0.2 / w.length));
         }
@@ -513,13 +569,19 @@ describe("initialisation", () => {
     try {
       const limit = Math.sqrt(6 / 500);
       const w0 = model.getParameter("0.weight");
-      expect(w0.every((v) => Math.abs(v) <= Math.fround(limit)), "glorot layer outside its limit").toBe(true);
+      expect(
+        w0.every((v) => Math.abs(v) <= Math.fround(limit)),
+        "glorot layer outside its limit",
+      ).toBe(true);
       expect(Math.abs(std(w0) / (limit / Math.sqrt(3)) - 1)).toBeLessThan(6 * Math.sqrt(0.2 / w0.length));
       const w2 = model.getParameter("2.weight");
       const sigma = Math.sqrt(2 / 200);
       expect(Math.abs(std(w2) / sigma - 1), "he layer std").toBeLessThan(6 / Math.sqrt(2 * w2.length));
       // A normal exceeds 3σ for 0.27% of values (about 54 of these 20,000); a Glorot layer never would.
-      expect(w2.some((v) => Math.abs(v) > 3 * sigma), "he layer never exceeds 3σ: not normal").toBe(true);
+      expect(
+        w2.some((v) => Math.abs(v) > 3 * sigma),
+        "he layer never exceeds 3σ: not normal",
+      ).toBe(true);
     } finally {
       model.dispose();
     }
@@ -535,7 +597,10 @@ describe("initialisation", () => {
     try {
       expectSameBits(b.parameterBlock(), a.parameterBlock(), "seed 42 twice");
       expectSameBits(d.parameterBlock(), e.parameterBlock(), "default seed vs seed 0");
-      for (const [other, label] of [[c, "seed 43"], [hi, "seed 2^32 + 42 (high word)"]] as const) {
+      for (const [other, label] of [
+        [c, "seed 43"],
+        [hi, "seed 2^32 + 42 (high word)"],
+      ] as const) {
         const x = a.getParameter("0.weight");
         const y = other.getParameter("0.weight");
         let same = 0;
@@ -579,9 +644,10 @@ describe("forward vs the float64 reference", () => {
   });
 
   it("a custom stack with every activation (leaky slope 0.2) agrees for 1, 3, 17 and 300 rows", () => {
-    const model = new Sequential([
-      dense(6, 8), leakyRelu(0.2), dense(8, 7), tanh(), dense(7, 5), sigmoid(), dense(5, 4), gelu(), dense(4, 3), relu(), dense(3, 2),
-    ], { seed: 8 });
+    const model = new Sequential(
+      [dense(6, 8), leakyRelu(0.2), dense(8, 7), tanh(), dense(7, 5), sigmoid(), dense(5, 4), gelu(), dense(4, 3), relu(), dense(3, 2)],
+      { seed: 8 },
+    );
     try {
       for (const rows of [1, 3, 17, 300]) {
         const x = inputs(rows, 6, 300 + rows, 3);
@@ -763,8 +829,12 @@ describe("inference is exactly independent of batching", () => {
       const ref = forward64(layersOf(model), x, rows, { bounds: true });
       expectClose(model.logits(x), ref.output, FORWARD_TOL, `${rows} rows`, ref.bound);
       const p = model.probabilities(x);
-      expectClose(p.subarray((rows - 3) * 4), softmax64(model.logits(x.subarray((rows - 3) * 12)), 3, 4), { rtol: 64 * U, atol: 1e-9 },
-        "probabilities of the last 3 rows");
+      expectClose(
+        p.subarray((rows - 3) * 4),
+        softmax64(model.logits(x.subarray((rows - 3) * 12)), 3, 4),
+        { rtol: 64 * U, atol: 1e-9 },
+        "probabilities of the last 3 rows",
+      );
       expect(Array.from(model.predict(x))).toEqual(Array.from(argmaxRows(model.logits(x), rows, 4)));
     } finally {
       model.dispose();
@@ -785,8 +855,11 @@ describe("dropout at inference and the fused dense+ReLU", () => {
       expectSameBits(withDropout.probabilities(x), without.probabilities(x), "probabilities with vs without dropout layers");
       // and the dropout layer's output at inference is its input
       withDropout.logits(x);
-      expectSameBits(engine.readF32(withDropout.layerOutput(2), 40 * 30), engine.readF32(withDropout.layerOutput(1), 40 * 30),
-        "dropout layer output vs its input at inference");
+      expectSameBits(
+        engine.readF32(withDropout.layerOutput(2), 40 * 30),
+        engine.readF32(withDropout.layerOutput(1), 40 * 30),
+        "dropout layer output vs its input at inference",
+      );
       // Training does drop: the training pass differs.
       const labels = labelsFor(40, 6, 3);
       const train = trainStep(withDropout, x, labels).logits;
@@ -812,7 +885,10 @@ describe("dropout at inference and the fused dense+ReLU", () => {
       for (const i of [1, 3]) {
         const a = hidden(fused, i);
         const b = hidden(unfused, i);
-        expect(a.every((v, q) => v === b[q]), `relu layer ${i}: hidden values differ`).toBe(true);
+        expect(
+          a.every((v, q) => v === b[q]),
+          `relu layer ${i}: hidden values differ`,
+        ).toBe(true);
       }
       // A training pass: the same output bits, and the same gradients (as values).
       const labels = labelsFor(32, 10, 73);
@@ -848,9 +924,11 @@ describe("dropout at inference and the fused dense+ReLU", () => {
       expectSameBits(fused.logits(x), fusedLogits, "logits with and without the fused ReLU");
       const f = Array.from(engine.readF32(fused.layerOutput(0), 8));
       const u = Array.from(engine.readF32(unfused.layerOutput(0), 8));
-      expect(u.some((v) => v < 0), "test data gives no negative pre-activation").toBe(true);
-      expect(f, `layerOutput(0) of [dense, relu, dense]: ${JSON.stringify(f)} vs [dense, leakyRelu(0), dense]: ${JSON.stringify(u)}`)
-        .toEqual(u);
+      expect(
+        u.some((v) => v < 0),
+        "test data gives no negative pre-activation",
+      ).toBe(true);
+      expect(f, `layerOutput(0) of [dense, relu, dense]: ${JSON.stringify(f)} vs [dense, leakyRelu(0), dense]: ${JSON.stringify(u)}`).toEqual(u);
     } finally {
       fused.dispose();
       unfused.dispose();
@@ -889,11 +967,16 @@ describe("backward vs finite differences", () => {
         const rows = 5;
         const g = new TestRandom(31).uniform(rows * 4, -0.5, 0.5);
         const plain = trainStep(model, inputs(rows, 5, 32), labelsFor(rows, 3, 33));
-        const step = checkGradients(model, inputs(rows, 5, 32), labelsFor(rows, 3, 33), `${act} inject at layer 1`,
-          { inject: new Map([[1, g]]), inputGradient: true });
+        const step = checkGradients(model, inputs(rows, 5, 32), labelsFor(rows, 3, 33), `${act} inject at layer 1`, {
+          inject: new Map([[1, g]]),
+          inputGradient: true,
+        });
         // the injection changed the first layer's gradient and left the last layer's alone
         expectSameBits(step.grads.get("2.weight")!, plain.grads.get("2.weight")!, "2.weight gradient with vs without injection");
-        expect(step.grads.get("0.weight")!.some((v, i) => v !== plain.grads.get("0.weight")![i]), "injection had no effect").toBe(true);
+        expect(
+          step.grads.get("0.weight")!.some((v, i) => v !== plain.grads.get("0.weight")![i]),
+          "injection had no effect",
+        ).toBe(true);
       } finally {
         model.dispose();
       }
@@ -904,7 +987,11 @@ describe("backward vs finite differences", () => {
       try {
         const rows = 3;
         const rnd = new TestRandom(41);
-        const inject = new Map([[0, rnd.uniform(rows * 4, -0.3, 0.3)], [1, rnd.uniform(rows * 4, -0.3, 0.3)], [2, rnd.uniform(rows * 3, -0.3, 0.3)]]);
+        const inject = new Map([
+          [0, rnd.uniform(rows * 4, -0.3, 0.3)],
+          [1, rnd.uniform(rows * 4, -0.3, 0.3)],
+          [2, rnd.uniform(rows * 3, -0.3, 0.3)],
+        ]);
         checkGradients(model, inputs(rows, 5, 42), labelsFor(rows, 3, 43), `${act} inject at 0, 1, 2`, { inject, inputGradient: true });
       } finally {
         model.dispose();
@@ -913,9 +1000,10 @@ describe("backward vs finite differences", () => {
   }
 
   it("a custom stack with every activation (leaky slope 0.2): parameter and input gradients", () => {
-    const model = new Sequential([
-      dense(6, 8), leakyRelu(0.2), dense(8, 7), tanh(), dense(7, 5), sigmoid(), dense(5, 4), gelu(), dense(4, 3), relu(), dense(3, 2),
-    ], { seed: 3 });
+    const model = new Sequential(
+      [dense(6, 8), leakyRelu(0.2), dense(8, 7), tanh(), dense(7, 5), sigmoid(), dense(5, 4), gelu(), dense(4, 3), relu(), dense(3, 2)],
+      { seed: 3 },
+    );
     try {
       checkGradients(model, inputs(5, 6, 81, 1.5), labelsFor(5, 2, 82), "custom stack", { inputGradient: true });
     } finally {
@@ -968,11 +1056,17 @@ describe("dropout in training", () => {
       for (const [name, g] of sa.grads) expectSameBits(sb.grads.get(name)!, g, `${name} gradient, same seed`);
       const m7 = recoverMask(sa.layerOutputs[1]!, sa.layerOutputs[2]!, 0.3);
       const m8 = recoverMask(sc.layerOutputs[1]!, sc.layerOutputs[2]!, 0.3);
-      expect(m7.some((v, i) => v !== m8[i]), "seed 8 drew the same dropout mask as seed 7").toBe(true);
+      expect(
+        m7.some((v, i) => v !== m8[i]),
+        "seed 8 drew the same dropout mask as seed 7",
+      ).toBe(true);
       // The stream advances: the next training pass of the same model draws a new mask.
       const again = trainStep(a, x, labels);
       const next = recoverMask(again.layerOutputs[1]!, again.layerOutputs[2]!, 0.3);
-      expect(next.some((v, i) => v !== m7[i]), "second training pass reused the first pass's mask").toBe(true);
+      expect(
+        next.some((v, i) => v !== m7[i]),
+        "second training pass reused the first pass's mask",
+      ).toBe(true);
     } finally {
       a.dispose();
       b.dispose();
@@ -1214,8 +1308,12 @@ describe("errors", () => {
 
   it("unknown activation or init: OptionError listing the choices", () => {
     const swish = "swish" as ActivationName;
-    expectError(() => new Sequential([dense(4, 8), activation(swish), dense(8, 2)]), OptionError,
-      /layer 1: unknown activation "swish"; use one of relu, leaky_relu, tanh, sigmoid, gelu/, "Sequential swish");
+    expectError(
+      () => new Sequential([dense(4, 8), activation(swish), dense(8, 2)]),
+      OptionError,
+      /layer 1: unknown activation "swish"; use one of relu, leaky_relu, tanh, sigmoid, gelu/,
+      "Sequential swish",
+    );
     expectError(() => mlp([4, 8, 2], { activation: swish }), OptionError, /unknown activation "swish"/, "mlp swish");
     const lecun = "lecun" as InitName;
     expectError(() => new Sequential([dense(4, 8, { init: lecun })]), OptionError, /init must be "he", "glorot" or "torch"; got "lecun"/, "dense lecun");
@@ -1230,8 +1328,12 @@ describe("errors", () => {
 
   it("dropout p outside [0, 1): OptionError from Sequential", () => {
     for (const p of [-0.1, 1, 1.5, NaN, Infinity]) {
-      expectError(() => new Sequential([dense(4, 8), relu(), dropout(p), dense(8, 2)]), OptionError,
-        /layer 2 \(dropout\): p must be in \[0, 1\)/, `dropout(${p})`);
+      expectError(
+        () => new Sequential([dense(4, 8), relu(), dropout(p), dense(8, 2)]),
+        OptionError,
+        /layer 2 \(dropout\): p must be in \[0, 1\)/,
+        `dropout(${p})`,
+      );
     }
   });
 
@@ -1306,9 +1408,12 @@ describe("errors", () => {
     const model = mlp([4, 6, 3], { seed: 2 });
     try {
       for (const name of ["1.weight", "3.bias", "weight", "layers.1.bias", "0.Weight"]) {
-        expectError(() => model.getParameter(name), ArgumentError,
+        expectError(
+          () => model.getParameter(name),
+          ArgumentError,
           new RegExp(`no parameter named "${name.replace(/\./g, "\\.")}"; the parameters are 0\\.weight, 0\\.bias, 2\\.weight, 2\\.bias`),
-          `getParameter(${name})`);
+          `getParameter(${name})`,
+        );
         expectError(() => model.setParameter(name, [0]), ArgumentError, /the parameters are 0\.weight, 0\.bias, 2\.weight, 2\.bias/, `setParameter(${name})`);
       }
     } finally {

@@ -31,7 +31,10 @@ const f32 = Math.fround;
 
 /** A float64 value and a bound on the error of the same expression evaluated in f32. */
 class Tracked {
-  constructor(readonly v: number, readonly e = 0) {}
+  constructor(
+    readonly v: number,
+    readonly e = 0,
+  ) {}
 
   /** An exact input. */
   static of(x: number): Tracked {
@@ -405,7 +408,11 @@ describe.each(EXACT_BUILDS)("optimizers, %s build", (build) => {
           return engine.readF32(p, n);
         });
       const decay = f32(1 - f32(lr) * f32(wd));
-      expectSameBits(run(1), Float32Array.from(param0, (p) => f32(p * decay)), "AdamW, zero gradient");
+      expectSameBits(
+        run(1),
+        Float32Array.from(param0, (p) => f32(p * decay)),
+        "AdamW, zero gradient",
+      );
       // Adam: g = wd·p, so the first step is lr·sign(p) (|wd·p| ≫ eps here).
       const adamMoved = Float64Array.from(run(0), (x, i) => (param0[i]! - x) * Math.sign(param0[i]!));
       expectClose(adamMoved, new Float64Array(n).fill(lr), { rtol: 0, atol: 1e-6 }, "Adam, zero gradient");

@@ -27,7 +27,11 @@ describe("out of memory", () => {
     expect(engine.heapBytes, "heap bytes after the failed reserve").toBe(before);
     expect(m.batchCapacity).toBe(0);
     expect(m.predict(new Float32Array(2 * 784))).toHaveLength(2);
-    const data = Dataset.from(new Float32Array(20 * 784).fill(0.5), Int32Array.from({ length: 20 }, (_, i) => i % 10), { features: 784, classes: 10 });
+    const data = Dataset.from(
+      new Float32Array(20 * 784).fill(0.5),
+      Int32Array.from({ length: 20 }, (_, i) => i % 10),
+      { features: 784, classes: 10 },
+    );
     await expect(train(m, data, { epochs: 1, batchSize: 10 })).resolves.toMatchObject({ stopReason: "completed" });
     m.dispose();
   });

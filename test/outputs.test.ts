@@ -9,7 +9,18 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import {
-  linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, utimesSync, writeFileSync, chmodSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+  chmodSync,
 } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -93,7 +104,10 @@ describe("writeBytesAtomic", () => {
     } else {
       console.log("[outputs] skipping the character device: mknod failed and, as root, /dev/null itself is not to be risked");
     }
-    expect(readdirSync(dir).filter((n) => n.endsWith(".tmp")), "no temporary file left").toEqual([]);
+    expect(
+      readdirSync(dir).filter((n) => n.endsWith(".tmp")),
+      "no temporary file left",
+    ).toEqual([]);
   });
 
   it("keeps the permission bits of the file it replaces", async () => {
@@ -183,23 +197,48 @@ describe("the CLI's outputs", () => {
   });
 
   it("an --out or --checkpoint that is an input, or each other, exits 2 naming both, and every input keeps its bytes", () => {
-    const before = new Map(readdirSync(dir).filter((n) => !n.includes("idx")).map((n) => [n, readFileSync(join(dir, n))]));
+    const before = new Map(
+      readdirSync(dir)
+        .filter((n) => !n.includes("idx"))
+        .map((n) => [n, readFileSync(join(dir, n))]),
+    );
     const distill = ["distill", "--data", "csv:blobs.csv", "--arch", "8-4-3", "--epochs", "1"];
     const cases: [string[], RegExp][] = [
-      [[...distill, "--teacher", "teacher.safetensors", "--out", "teacher.safetensors"], /--out teacher\.safetensors is the same file as the input --teacher teacher\.safetensors/],
+      [
+        [...distill, "--teacher", "teacher.safetensors", "--out", "teacher.safetensors"],
+        /--out teacher\.safetensors is the same file as the input --teacher teacher\.safetensors/,
+      ],
       [[...distill, "--teacher", "teacher.safetensors", "--out", `${dir}/./teacher.safetensors`], /same file as the input --teacher/],
-      [[...distill, "--teacher", "teacher.safetensors", "--out", "teacher-link.safetensors"], /--out teacher-link\.safetensors is the same file as the input --teacher/],
+      [
+        [...distill, "--teacher", "teacher.safetensors", "--out", "teacher-link.safetensors"],
+        /--out teacher-link\.safetensors is the same file as the input --teacher/,
+      ],
       [[...distill, "--teacher", "teacher-link.safetensors", "--out", "teacher.safetensors"], /same file as the input --teacher teacher-link/],
-      [[...distill, "--teacher", "teacher.safetensors", "--out", "teacher-hard.safetensors"], /--out teacher-hard\.safetensors is the same file as the input --teacher/],
-      [[...distill, "--teacher", "student.safetensors,teacher.safetensors", "--out", "teacher.safetensors"], /same file as the input --teacher teacher\.safetensors/],
+      [
+        [...distill, "--teacher", "teacher.safetensors", "--out", "teacher-hard.safetensors"],
+        /--out teacher-hard\.safetensors is the same file as the input --teacher/,
+      ],
+      [
+        [...distill, "--teacher", "student.safetensors,teacher.safetensors", "--out", "teacher.safetensors"],
+        /same file as the input --teacher teacher\.safetensors/,
+      ],
       [[...distill, "--teacher-logits", "logits.npy", "--out", "logits.npy"], /--out logits\.npy is the same file as the input --teacher-logits logits\.npy/],
       [[...distill, "--teacher", "teacher.safetensors", "--out", "blobs.csv"], /--out blobs\.csv is the same file as the input --data blobs\.csv/],
-      [[...distill, "--teacher", "teacher.safetensors", "--out", "s.safetensors", "--checkpoint", "teacher.safetensors"], /--checkpoint teacher\.safetensors is the same file as the input --teacher/],
+      [
+        [...distill, "--teacher", "teacher.safetensors", "--out", "s.safetensors", "--checkpoint", "teacher.safetensors"],
+        /--checkpoint teacher\.safetensors is the same file as the input --teacher/,
+      ],
       [["train", ...trainArgs, "--out", "blobs.csv"], /--out blobs\.csv is the same file as the input --data blobs\.csv/],
       [["train", ...trainArgs, "--out", "m.safetensors", "--checkpoint", "blobs.csv"], /--checkpoint blobs\.csv is the same file as the input --data/],
-      [["train", ...trainArgs, "--out", "m.safetensors", "--checkpoint", "./m.safetensors"], /--checkpoint \.\/m\.safetensors is the same file as --out m\.safetensors/],
+      [
+        ["train", ...trainArgs, "--out", "m.safetensors", "--checkpoint", "./m.safetensors"],
+        /--checkpoint \.\/m\.safetensors is the same file as --out m\.safetensors/,
+      ],
       [["train", "--data", "npy:x.npy,y.npy", "--arch", "8-3", "--out", "y.npy"], /--out y\.npy is the same file as the input --data y\.npy/],
-      [["train", "--data", "idx:mnist-idx", "--arch", "784-10", "--out", "mnist-idx/train-labels-idx1-ubyte.gz"], /same file as the input --data mnist-idx\/train-labels-idx1-ubyte\.gz/],
+      [
+        ["train", "--data", "idx:mnist-idx", "--arch", "784-10", "--out", "mnist-idx/train-labels-idx1-ubyte.gz"],
+        /same file as the input --data mnist-idx\/train-labels-idx1-ubyte\.gz/,
+      ],
     ];
     for (const [args, message] of cases) {
       const r = cli(args, dir);
@@ -219,7 +258,10 @@ describe("the CLI's outputs", () => {
       [["--out", "no-such-folder/m.safetensors"], /--out: cannot write no-such-folder\/m\.safetensors: the folder .*no-such-folder does not exist/],
       [["--out", "out-dir"], /--out: cannot write out-dir: it is a directory/],
       [["--out", "out-fifo"], /--out: cannot write out-fifo: it is a FIFO/],
-      [["--out", "m.safetensors", "--checkpoint", "no-such-folder/run.ckpt"], /--checkpoint: cannot write no-such-folder\/run\.ckpt: the folder .* does not exist/],
+      [
+        ["--out", "m.safetensors", "--checkpoint", "no-such-folder/run.ckpt"],
+        /--checkpoint: cannot write no-such-folder\/run\.ckpt: the folder .* does not exist/,
+      ],
     ];
     const device = characterDevice(dir);
     if (device) cases.push([["--out", device], /it is a character device/]);

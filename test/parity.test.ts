@@ -48,14 +48,25 @@ async function runCase(c: Case, change: Partial<TrainOptions> = {}): Promise<{ m
   const data = Dataset.from(Float32Array.from(c.x), Int32Array.from(c.y), { features: c.widths[0]!, classes: c.classes });
   const losses: number[] = [];
   const options: TrainOptions = {
-    epochs: c.epochs, batchSize: c.batch, seed: c.seed, optimizer: { type: "sgd", lr: c.lr, momentum: c.momentum },
-    schedule: { type: "cosine" }, onBatch: (info) => void losses.push(info.loss),
-    ...(c.maxNorm !== null ? { maxNorm: c.maxNorm } : {}), ...change,
+    epochs: c.epochs,
+    batchSize: c.batch,
+    seed: c.seed,
+    optimizer: { type: "sgd", lr: c.lr, momentum: c.momentum },
+    schedule: { type: "cosine" },
+    onBatch: (info) => void losses.push(info.loss),
+    ...(c.maxNorm !== null ? { maxNorm: c.maxNorm } : {}),
+    ...change,
   };
   if (c.softLoss === null) await train(model, data, options);
   else {
     await distill({
-      ...options, student: model, data, teacher: Float32Array.from(c.teacher!), temperature: c.temperature!, alpha: c.alpha!, softLoss: c.softLoss,
+      ...options,
+      student: model,
+      data,
+      teacher: Float32Array.from(c.teacher!),
+      temperature: c.temperature!,
+      alpha: c.alpha!,
+      softLoss: c.softLoss,
     });
   }
   return { model, losses };

@@ -7,10 +7,32 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  ArgumentError, Dataset, FormatError, NonFiniteError, OptionError, ShapeError,
-  conv2d, decodeSafetensors, init, dense, dropout, encodeSafetensors, flatten, loadMnistDigits, mlp, modelFromSafetensors,
-  modelToSafetensors, quantize, quantizedFromSafetensors, relu, Sequential, tanh, train,
-  type Engine, type QuantizedModel, type TensorToEncode,
+  ArgumentError,
+  Dataset,
+  FormatError,
+  NonFiniteError,
+  OptionError,
+  ShapeError,
+  conv2d,
+  decodeSafetensors,
+  init,
+  dense,
+  dropout,
+  encodeSafetensors,
+  flatten,
+  loadMnistDigits,
+  mlp,
+  modelFromSafetensors,
+  modelToSafetensors,
+  quantize,
+  quantizedFromSafetensors,
+  relu,
+  Sequential,
+  tanh,
+  train,
+  type Engine,
+  type QuantizedModel,
+  type TensorToEncode,
 } from "../src/index.js";
 import { loadStudent } from "../src/infer/index.js";
 import { expectSameBits } from "./helpers/compare.js";
@@ -131,7 +153,9 @@ describe.each([1, 2])("a trained MLP (seed %i)", (seed) => {
     const halfAccuracy = accuracy(half.predict(data.test.x), data.test.y);
     const bytes = half.toSafetensors();
     const floatBytes = modelToSafetensors(model).length;
-    console.log(`[quantize seed ${seed}] fp16: test accuracy ${halfAccuracy} (float ${floatAccuracy}), file ${bytes.length} bytes (${(floatBytes / bytes.length).toFixed(2)}×)`);
+    console.log(
+      `[quantize seed ${seed}] fp16: test accuracy ${halfAccuracy} (float ${floatAccuracy}), file ${bytes.length} bytes (${(floatBytes / bytes.length).toFixed(2)}×)`,
+    );
     expect(Math.abs(halfAccuracy - floatAccuracy)).toBeLessThanOrEqual(0.01);
     expect(floatBytes / bytes.length).toBeGreaterThan(1.9);
     expect(decodeSafetensors(bytes).tensors.get("0.weight")!.dtype).toBe("F16");
@@ -213,8 +237,12 @@ describe("errors", () => {
   it("bad input is refused before any wasm call", () => {
     let calls = 0;
     // The exports object is frozen: a copy whose functions count their calls.
-    const kernels = Object.fromEntries(Object.entries(engine.kernels).map(([key, value]) =>
-      [key, typeof value === "function" ? (...args: unknown[]) => (calls++, (value as (...a: unknown[]) => unknown)(...args)) : value]));
+    const kernels = Object.fromEntries(
+      Object.entries(engine.kernels).map(([key, value]) => [
+        key,
+        typeof value === "function" ? (...args: unknown[]) => (calls++, (value as (...a: unknown[]) => unknown)(...args)) : value,
+      ]),
+    );
     const counted = quantizedFromSafetensors(bytes, { engine: { ...engine, kernels } as unknown as Engine });
     calls = 0;
     expect(() => counted.logits(new Float32Array(7))).toThrow(ShapeError);

@@ -18,7 +18,14 @@ import { Xoshiro128, seedState, splitmix64 } from "./helpers/xoshiro.js";
 const SIZES = [1, 3, 4, 5, 7, 8, 17, 64, 129, 257];
 /** (lo, hi) seed words: small, zero, one-bit, with the high word set, all ones. */
 const SEEDS: [number, number][] = [
-  [0, 0], [1, 0], [42, 0], [0xdeadbeef, 0], [0, 1], [0x12345678, 0x9abcdef0], [7, 0x80000000], [0xffffffff, 0xffffffff],
+  [0, 0],
+  [1, 0],
+  [42, 0],
+  [0xdeadbeef, 0],
+  [0, 1],
+  [0x12345678, 0x9abcdef0],
+  [7, 0x80000000],
+  [0xffffffff, 0xffffffff],
 ];
 const STD_ERRORS = 5;
 const CHI2_5DOF_1E6 = 35.89;
@@ -142,9 +149,7 @@ describe("TypeScript xoshiro128** / SplitMix64 model", () => {
       got.push(splitmix64(x));
       x = (x + 0x9e3779b97f4a7c15n) & ((1n << 64n) - 1n);
     }
-    expect(got).toEqual([
-      6457827717110365317n, 3203168211198807973n, 9817491932198370423n, 4593380528125082431n, 16408922859458223821n,
-    ]);
+    expect(got).toEqual([6457827717110365317n, 3203168211198807973n, 9817491932198370423n, 4593380528125082431n, 16408922859458223821n]);
   });
 });
 
@@ -219,7 +224,14 @@ describe.each(EXACT_BUILDS)("random, %s build", (build) => {
   describe("rng_uniform", () => {
     it("equals low + (high − low)·((x >>> 8)·2^−24) in f32, bit for bit, at every size and for several ranges", () => {
       engine.scoped(() => {
-        const ranges: [number, number][] = [[0, 1], [-1, 1], [-0.1, 0.1], [-3, 7], [2.5, 2.75], [-1e-3, 1e-3]];
+        const ranges: [number, number][] = [
+          [0, 1],
+          [-1, 1],
+          [-0.1, 0.1],
+          [-3, 7],
+          [2.5, 2.75],
+          [-1e-3, 1e-3],
+        ];
         let seed = 100;
         for (const [low, high] of ranges) {
           for (const n of SIZES) {
@@ -251,14 +263,26 @@ describe.each(EXACT_BUILDS)("random, %s build", (build) => {
 
     it("stays in [low, high) at both ends of the unit range, for ranges starting at or spanning zero", () => {
       // f32 rounding is monotone, so u = 0 and the largest u = 1 − 2^−24 bound every output.
-      checkUniformExtremes([[0, 1], [-1, 1], [-0.1, 0.1], [-0.5, 0.5], [-3, 7], [-1e-3, 1e-3], [0, 1e6]]);
+      checkUniformExtremes([
+        [0, 1],
+        [-1, 1],
+        [-0.1, 0.1],
+        [-0.5, 0.5],
+        [-3, 7],
+        [-1e-3, 1e-3],
+        [0, 1e6],
+      ]);
     });
 
     it("stays below high at the largest unit value also for ranges away from zero ([1, 2), [0.5, 1.5), [100, 101))", () => {
       // high − (low + span·u) = span·2^−24 at the largest u; when that is at most half an ulp of high the
       // f32 sum rounds up to high: 1 + (1 − 2^−24) rounds to 2. For [100, 101) it happens for 64 of the
       // 2^24 unit values (probability 2^−18 per draw).
-      checkUniformExtremes([[1, 2], [0.5, 1.5], [100, 101]]);
+      checkUniformExtremes([
+        [1, 2],
+        [0.5, 1.5],
+        [100, 101],
+      ]);
     });
 
     function checkUniformExtremes(ranges: [number, number][]): void {
@@ -267,7 +291,8 @@ describe.each(EXACT_BUILDS)("random, %s build", (build) => {
         const out = engine.allocF32(1);
         const outside: string[] = [];
         for (const [low, high] of ranges) {
-          for (const bits of [0x000000ff, 0xffffffff]) { // x >>> 8 = 0 and x >>> 8 = 2^24 − 1
+          for (const bits of [0x000000ff, 0xffffffff]) {
+            // x >>> 8 = 0 and x >>> 8 = 2^24 − 1
             setState(engine, state, stateYielding(bits));
             engine.kernels.rng_uniform(state, out, 1, low, high);
             const v = engine.f32(out, 1)[0]!;
@@ -299,7 +324,11 @@ describe.each(EXACT_BUILDS)("random, %s build", (build) => {
         const shifted = normal(engine, seeded(engine, 9), 257, 2.5, 0.75);
         const again = normal(engine, seeded(engine, 9), 257, 2.5, 0.75);
         expectSameBits(again, shifted, "same seed, same output");
-        expectSameBits(shifted, Float32Array.from(z, (v) => f32(f32(2.5) + f32(f32(0.75) * v))), "mean + std·z");
+        expectSameBits(
+          shifted,
+          Float32Array.from(z, (v) => f32(f32(2.5) + f32(f32(0.75) * v))),
+          "mean + std·z",
+        );
       });
     });
 
@@ -323,7 +352,7 @@ describe.each(EXACT_BUILDS)("random, %s build", (build) => {
         const [mu, sigma] = [2, 3];
         const { mean, variance } = meanAndVariance(normal(engine, seeded(engine, 2024), n, mu, sigma));
         // SE(mean) = σ/√n; SE(sample variance) = σ²·√(2/(n − 1)) for normal data.
-        expect(Math.abs(mean - mu), `mean ${mean}`).toBeLessThan(STD_ERRORS * sigma / Math.sqrt(n));
+        expect(Math.abs(mean - mu), `mean ${mean}`).toBeLessThan((STD_ERRORS * sigma) / Math.sqrt(n));
         expect(Math.abs(variance - sigma ** 2), `variance ${variance}`).toBeLessThan(STD_ERRORS * sigma ** 2 * Math.sqrt(2 / (n - 1)));
       });
     });

@@ -5,7 +5,20 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  adjustClassBias, ArgumentError, conv2d, Dataset, dense, distill, fitClassBias, flatten, init, mlp, OptionError, relu, Sequential, ShapeError,
+  adjustClassBias,
+  ArgumentError,
+  conv2d,
+  Dataset,
+  dense,
+  distill,
+  fitClassBias,
+  flatten,
+  init,
+  mlp,
+  OptionError,
+  relu,
+  Sequential,
+  ShapeError,
   train,
 } from "../src/index.js";
 import { expectSameBits } from "./helpers/compare.js";
@@ -18,8 +31,7 @@ beforeAll(async () => {
   data = blobs({ rows: 240, features: 12, classes: 4, seed: 9, spread: 1.2, separation: 0.6 });
 });
 
-const rowNorms = (w: Float32Array, cols: number) =>
-  Array.from({ length: w.length / cols }, (_, r) => Math.hypot(...w.subarray(r * cols, (r + 1) * cols)));
+const rowNorms = (w: Float32Array, cols: number) => Array.from({ length: w.length / cols }, (_, r) => Math.hypot(...w.subarray(r * cols, (r + 1) * cols)));
 
 describe("input dropout", () => {
   it("mlp({ inputDropout }) puts dropout before the first dense layer, with PyTorch's indices", () => {
@@ -42,12 +54,22 @@ describe("input dropout", () => {
 
 describe("maxNorm", () => {
   it("applyMaxNorm scales dense rows and conv filters above the norm, leaves the output layer and smaller rows alone", () => {
-    const m = new Sequential([conv2d(1, 3, 3, { padding: 1 }), relu(), flatten(), dense(3 * 4 * 4, 5), relu(), dense(5, 2)], { inputShape: [1, 4, 4], seed: 3 });
-    const big = (name: string) => m.setParameter(name, m.getParameter(name).map((v, i) => (i % 2 ? v * 40 : v * 0.01)));
+    const m = new Sequential([conv2d(1, 3, 3, { padding: 1 }), relu(), flatten(), dense(3 * 4 * 4, 5), relu(), dense(5, 2)], {
+      inputShape: [1, 4, 4],
+      seed: 3,
+    });
+    const big = (name: string) =>
+      m.setParameter(
+        name,
+        m.getParameter(name).map((v, i) => (i % 2 ? v * 40 : v * 0.01)),
+      );
     for (const name of ["0.weight", "3.weight", "5.weight"]) big(name);
     const before = { conv: m.getParameter("0.weight"), hidden: m.getParameter("3.weight"), out: m.getParameter("5.weight") };
     m.applyMaxNorm(0.5);
-    for (const [name, cols, was] of [["0.weight", 9, before.conv], ["3.weight", 48, before.hidden]] as const) {
+    for (const [name, cols, was] of [
+      ["0.weight", 9, before.conv],
+      ["3.weight", 48, before.hidden],
+    ] as const) {
       const after = m.getParameter(name);
       rowNorms(after, cols).forEach((n, r) => {
         const old = rowNorms(was, cols)[r]!;
@@ -67,14 +89,19 @@ describe("maxNorm", () => {
 describe("init: torch", () => {
   it("weights and biases uniform in ±1/√fan_in (dense and conv), drawn from the seed", () => {
     const m = new Sequential([conv2d(2, 8, 3, { init: "torch" }), flatten(), dense(8 * 4 * 4, 300, { init: "torch" })], { inputShape: [2, 6, 6], seed: 4 });
-    for (const [name, fanIn] of [["0.weight", 18], ["0.bias", 18], ["2.weight", 128], ["2.bias", 128]] as const) {
+    for (const [name, fanIn] of [
+      ["0.weight", 18],
+      ["0.bias", 18],
+      ["2.weight", 128],
+      ["2.bias", 128],
+    ] as const) {
       const v = m.getParameter(name);
       const bound = 1 / Math.sqrt(fanIn);
       expect(Math.max(...v.map(Math.abs)), name).toBeLessThanOrEqual(bound);
       if (v.length > 1000) {
         // Uniform(−b, b): variance b²/3; the sample's within 10 % for 38,400 draws.
         const variance = v.reduce((s, x) => s + x * x, 0) / v.length;
-        expect(variance / (bound * bound / 3), name).toBeCloseTo(1, 1);
+        expect(variance / ((bound * bound) / 3), name).toBeCloseTo(1, 1);
       }
     }
     const again = new Sequential(m.specs, { inputShape: [2, 6, 6], seed: 4 });
@@ -85,7 +112,10 @@ describe("init: torch", () => {
 describe("transfer sets without some classes, and the output bias", () => {
   it("withoutClasses keeps the other rows in order and the label range", () => {
     const d = data.withoutClasses([1, 3]);
-    const kept = Array.from(data.y).map((y, i) => [y, i] as const).filter(([y]) => y !== 1 && y !== 3).map(([, i]) => i);
+    const kept = Array.from(data.y)
+      .map((y, i) => [y, i] as const)
+      .filter(([y]) => y !== 1 && y !== 3)
+      .map(([, i]) => i);
     expect(d.length).toBe(kept.length);
     expect(d.classes).toBe(4);
     expect(Array.from(d.y)).toEqual(kept.map((i) => data.y[i]));

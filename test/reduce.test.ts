@@ -22,7 +22,6 @@ const f32 = Math.fround;
 
 // ---------------------------------------------------------------- memory helpers
 
-
 /** Values of widely different magnitudes (2^−10 .. 2^10), so rounding actually happens. */
 function spread(rnd: TestRandom, n: number): Float32Array {
   return Float32Array.from(rnd.uniform(n), (x) => f32(x * 2 ** Math.floor(rnd.next() * 21 - 10)));
@@ -75,7 +74,7 @@ function sumSquaresInOrder(x: Float32Array): number {
   const full = x.length & ~3;
   const lanes = new Float64Array(4);
   for (let i = 0; i < full; i++) lanes[i % 4] = lanes[i % 4]! + f32(x[i]! * x[i]!);
-  let sum = (lanes[0]! + lanes[1]!) + (lanes[2]! + lanes[3]!);
+  let sum = lanes[0]! + lanes[1]! + (lanes[2]! + lanes[3]!);
   for (let i = full; i < x.length; i++) sum += f32(x[i]! * x[i]!);
   return sum;
 }
@@ -245,7 +244,11 @@ describe.each(EXACT_BUILDS)("reductions, %s build", (build) => {
             const ptr = putPadded(engine, x);
             engine.kernels.scale_inplace(ptr, n, s);
             const what = `scale_inplace s=${s} n=${n}`;
-            expectSameBits(engine.readF32(ptr, n), Float32Array.from(x, (v) => f32(v * f32(s))), what);
+            expectSameBits(
+              engine.readF32(ptr, n),
+              Float32Array.from(x, (v) => f32(v * f32(s))),
+              what,
+            );
             expectPaddingIntact(engine, ptr, n, what);
           });
         }
@@ -291,7 +294,11 @@ describe.each(EXACT_BUILDS)("reductions, %s build", (build) => {
     });
 
     it("above max_norm, scales every buffer by f32(max_norm / (norm + 1e-6)), leaving a norm just under max_norm", () => {
-      for (const [seed, fraction] of [[4, 0.5], [5, 0.01], [6, 0.999]] as const) {
+      for (const [seed, fraction] of [
+        [4, 0.5],
+        [5, 0.01],
+        [6, 0.999],
+      ] as const) {
         const buffers = makeBuffers(seed);
         const total = normInOrder(buffers);
         const maxNorm = f32(total * fraction);
@@ -299,7 +306,11 @@ describe.each(EXACT_BUILDS)("reductions, %s build", (build) => {
         expect(norm, "the returned norm is the norm before clipping").toBe(total);
         const coef = f32(maxNorm / (total + 1e-6));
         after.forEach((b, i) => {
-          expectSameBits(b, Float32Array.from(buffers[i]!, (x) => f32(x * coef)), `max_norm ${maxNorm}: buffer ${i}`);
+          expectSameBits(
+            b,
+            Float32Array.from(buffers[i]!, (x) => f32(x * coef)),
+            `max_norm ${maxNorm}: buffer ${i}`,
+          );
         });
         // coef and each product are rounded once: the new norm is max_norm·norm/(norm + 1e-6) within ~2u.
         expectNearRelative(norm64(after), (maxNorm * total) / (total + 1e-6), 3 * U, `max_norm ${maxNorm}: norm after clipping`);

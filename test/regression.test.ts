@@ -6,9 +6,7 @@
  * collapse checks' silence on a run without accuracy, and typed errors for what does not fit.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  Dataset, LabelError, MISSING_LABEL, OptionError, ShapeError, distill, evaluate, init, mlp, train, type Sequential,
-} from "../src/index.js";
+import { Dataset, LabelError, MISSING_LABEL, OptionError, ShapeError, distill, evaluate, init, mlp, train, type Sequential } from "../src/index.js";
 import { HealthMonitor } from "../src/train/health.js";
 import { expectClose, expectNear, expectSameBits } from "./helpers/compare.js";
 import { TestRandom } from "./helpers/rand.js";
@@ -143,10 +141,12 @@ describe("train on regression data", () => {
     expect(last.valAccuracy).toBeNaN();
     const m = evaluate(model, data);
     const out = model.logits(x);
-    let sq = 0, abs = 0;
+    let sq = 0,
+      abs = 0;
     const mean = [0, 0];
     for (let i = 0; i < t.length; i++) mean[i % 2]! += t[i]! / 256;
-    const res = [0, 0], tot = [0, 0];
+    const res = [0, 0],
+      tot = [0, 0];
     for (let i = 0; i < t.length; i++) {
       const d = out[i]! - t[i]!;
       sq += d * d;
@@ -168,8 +168,7 @@ describe("train on regression data", () => {
     const model = mlp([3, 2], { seed: 1 });
     await expect(train(model, data, { loss: "cross-entropy" })).rejects.toThrow(OptionError);
     await expect(train(model, new Dataset(x, new Int32Array(16), { features: 3 }), { loss: "mse" })).rejects.toThrow(OptionError);
-    await expect(train(model, data, { validation: 0.25, earlyStopping: { patience: 2, monitor: "accuracy" }, batchSize: 4 }))
-      .rejects.toThrow(OptionError);
+    await expect(train(model, data, { validation: 0.25, earlyStopping: { patience: 2, monitor: "accuracy" }, batchSize: 4 })).rejects.toThrow(OptionError);
     await expect(train(mlp([3, 1]), data)).rejects.toThrow(ShapeError);
     await expect(train(model, data, { validation: new Dataset(x, new Int32Array(16), { features: 3 }) })).rejects.toThrow(ShapeError);
     await expect(train(model, data, { loss: "huber" } as never)).rejects.toThrow(OptionError);
@@ -198,7 +197,8 @@ describe("distill on regression data", () => {
     const pred = dense64(student, x, rows);
     const alpha = 0.3;
     const n = rows * 2;
-    let hard = 0, soft = 0;
+    let hard = 0,
+      soft = 0;
     const g = new Float64Array(n);
     for (let i = 0; i < n; i++) {
       const has = i < 8;

@@ -16,18 +16,33 @@ import { inflateSync } from "node:zlib";
 import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  compare, distill, evaluate, init, loadMnistDigits, mlp, searchTemperature, train,
-  type CompareResult, type Dataset, type Engine, type SearchResult, type Sequential,
+  compare,
+  distill,
+  evaluate,
+  init,
+  loadMnistDigits,
+  mlp,
+  searchTemperature,
+  train,
+  type CompareResult,
+  type Dataset,
+  type Engine,
+  type SearchResult,
+  type Sequential,
 } from "../src/index.js";
-import {
-  collectSamples, describeMachine, digitDataUrl, encodeGrayscalePng, renderReport, reportJson, type ReportData,
-} from "../src/report/index.js";
+import { collectSamples, describeMachine, digitDataUrl, encodeGrayscalePng, renderReport, reportJson, type ReportData } from "../src/report/index.js";
 import { findExecutable, REQUIRE_ALL } from "./runtimes/helpers.js";
 
 const CHROMIUM = findExecutable("CHROMIUM_BIN", ["/usr/bin/chromium", "/usr/bin/chromium-browser"]);
 const CHROMIUM_ARGS = [
-  "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
 ];
 const SCREENSHOT = "/tmp/report-screenshot.png";
 const MODEL_NAMES = ["teacher", "scratch student", "distilled student"];
@@ -58,8 +73,15 @@ beforeAll(async () => {
   const distillRun = await distill({ teacher, student, data: fit, epochs: 5, batchSize: 32, optimizer, validation, seed: 2, temperature: 4, alpha: 0.1 });
   compared = compare({ teacher, student, baseline: scratch, data: test, repeats: 3 });
   search = await searchTemperature({
-    teacher, student: () => mlp([784, 16, 10], { seed: 2 }), data: fit, validation,
-    temperatures: [2, 4, 8], alphas: [0.1, 0.5], epochs: 2, batchSize: 32, optimizer,
+    teacher,
+    student: () => mlp([784, 16, 10], { seed: 2 }),
+    data: fit,
+    validation,
+    temperatures: [2, 4, 8],
+    alphas: [0.1, 0.5],
+    epochs: 2,
+    batchSize: 32,
+    optimizer,
   });
   const cpu = cpus();
   data = {
@@ -94,7 +116,7 @@ function has(text: string): boolean {
 
 /** The elements of `html` that open with `<tag` and carry `attribute="value"`. */
 function elements(tag: string, attribute: string, value?: string): string[] {
-  const re = new RegExp(`<${tag}\\b[^>]*\\b${attribute}="${value === undefined ? "[^\"]*" : value.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}"[^>]*>`, "g");
+  const re = new RegExp(`<${tag}\\b[^>]*\\b${attribute}="${value === undefined ? '[^"]*' : value.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}"[^>]*>`, "g");
   return html.match(re) ?? [];
 }
 
@@ -164,7 +186,7 @@ describe("renderReport: the HTML text", () => {
   });
 
   it("escapes text and renders without optional parts", () => {
-    const page = renderReport({ title: "<b>x</b> & y", models: [{ name: "a\"b", history: [] }], date: "2026-01-02T03:04:05Z" });
+    const page = renderReport({ title: "<b>x</b> & y", models: [{ name: 'a"b', history: [] }], date: "2026-01-02T03:04:05Z" });
     expect(page).toContain("<title>&lt;b&gt;x&lt;/b&gt; &amp; y</title>");
     expect(page).toContain("2026-01-02 03:04 UTC");
     expect(page).not.toContain('id="search"');
@@ -191,8 +213,9 @@ describe("reportJson", () => {
     expect(sample.pixels).toHaveLength(784);
     expect(sample.teacher).toHaveLength(10);
     expect((json.search as SearchResult).trials).toHaveLength(6);
-    expect(reportJson({ title: "t", models: [{ name: "m", history: [{ epoch: 1, loss: NaN, accuracy: 0.5, lr: 0.1, steps: 1, seconds: 0 }] }] }).models)
-      .toEqual([{ name: "m", history: [{ epoch: 1, loss: null, accuracy: 0.5, lr: 0.1, steps: 1, seconds: 0 }] }]);
+    expect(
+      reportJson({ title: "t", models: [{ name: "m", history: [{ epoch: 1, loss: NaN, accuracy: 0.5, lr: 0.1, steps: 1, seconds: 0 }] }] }).models,
+    ).toEqual([{ name: "m", history: [{ epoch: 1, loss: null, accuracy: 0.5, lr: 0.1, steps: 1, seconds: 0 }] }]);
     // The page embeds the same document.
     const embedded = html.match(/<script type="application\/json" id="report-data">([^<]*)<\/script>/)![1]!;
     expect(JSON.parse(embedded)).toEqual(json);

@@ -27,9 +27,7 @@ function forward(engine: Engine, kernel: Forward | `${Forward}_ref`, x: Float32A
   });
 }
 
-function backward(
-  engine: Engine, kernel: Backward | `${Backward}_ref`, dy: Float32Array, y: Float32Array, rows: number, cols: number, t: number,
-) {
+function backward(engine: Engine, kernel: Backward | `${Backward}_ref`, dy: Float32Array, y: Float32Array, rows: number, cols: number, t: number) {
   return engine.scoped(() => {
     const dyp = engine.putF32(dy);
     const yp = engine.putF32(y);
@@ -54,7 +52,10 @@ describe.each(EXACT_BUILDS)("softmax and log_softmax, %s build", (build) => {
           const x = rnd.normal(rows * cols, 5);
           const dy = rnd.normal(rows * cols);
           const at = `rows=${rows} cols=${cols} T=${t}`;
-          for (const [f, b] of [["softmax_forward", "softmax_backward"], ["log_softmax_forward", "log_softmax_backward"]] as const) {
+          for (const [f, b] of [
+            ["softmax_forward", "softmax_backward"],
+            ["log_softmax_forward", "log_softmax_backward"],
+          ] as const) {
             const y = forward(engine, f, x, rows, cols, t);
             expectSameBits(y, forward(engine, `${f}_ref`, x, rows, cols, t), `${f} ${at}`);
             expectSameBits(backward(engine, b, dy, y, rows, cols, t), backward(engine, `${b}_ref`, dy, y, rows, cols, t), `${b} ${at}`);
@@ -108,7 +109,10 @@ describe.each(EXACT_BUILDS)("softmax and log_softmax, %s build", (build) => {
   it("uniform logits give exactly 1/cols", () => {
     for (const cols of COLS) {
       const y = forward(engine, "softmax_forward", new Float32Array(2 * cols).fill(3.25), 2, cols, 0.7);
-      expect(y.every((p) => p === Math.fround(1 / cols)), `cols=${cols}`).toBe(true);
+      expect(
+        y.every((p) => p === Math.fround(1 / cols)),
+        `cols=${cols}`,
+      ).toBe(true);
     }
   });
 

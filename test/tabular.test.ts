@@ -10,8 +10,24 @@
 import { existsSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  balancedWeights, Dataset, dense, distill, FormatError, init, loadCsv, modelFromSafetensors, modelToSafetensors, OptionError, parseCsv, relu, Sequential,
-  ShapeError, standardize, standardizer, train, type Engine,
+  balancedWeights,
+  Dataset,
+  dense,
+  distill,
+  FormatError,
+  init,
+  loadCsv,
+  modelFromSafetensors,
+  modelToSafetensors,
+  OptionError,
+  parseCsv,
+  relu,
+  Sequential,
+  ShapeError,
+  standardize,
+  standardizer,
+  train,
+  type Engine,
 } from "../src/index.js";
 import { EXACT_BUILDS, loadBuild } from "./helpers/engines.js";
 import { expectClose, expectSameBits } from "./helpers/compare.js";
@@ -37,16 +53,17 @@ describe.each(EXACT_BUILDS)("standardize kernels (%s build)", (build) => {
       const mean = rnd.uniform(cols, -20, 20);
       const std = rnd.uniform(cols, 0.001, 50);
       const dy = rnd.normal(rows * cols, 1);
-      const run = (ref: boolean) => engine.scoped(() => {
-        const k = engine.kernels;
-        const y = engine.allocF32(rows * cols);
-        const dx = engine.allocF32(rows * cols);
-        const m = engine.putF32(mean);
-        const s = engine.putF32(std);
-        (ref ? k.standardize_forward_ref : k.standardize_forward)(y, engine.putF32(x), m, s, rows, cols);
-        (ref ? k.standardize_backward_ref : k.standardize_backward)(dx, engine.putF32(dy), s, rows, cols);
-        return { y: engine.readF32(y, rows * cols), dx: engine.readF32(dx, rows * cols) };
-      });
+      const run = (ref: boolean) =>
+        engine.scoped(() => {
+          const k = engine.kernels;
+          const y = engine.allocF32(rows * cols);
+          const dx = engine.allocF32(rows * cols);
+          const m = engine.putF32(mean);
+          const s = engine.putF32(std);
+          (ref ? k.standardize_forward_ref : k.standardize_forward)(y, engine.putF32(x), m, s, rows, cols);
+          (ref ? k.standardize_backward_ref : k.standardize_backward)(dx, engine.putF32(dy), s, rows, cols);
+          return { y: engine.readF32(y, rows * cols), dx: engine.readF32(dx, rows * cols) };
+        });
       const fast = run(false);
       const ref = run(true);
       expectSameBits(fast.y, ref.y, "forward");
@@ -72,7 +89,10 @@ describe("the standardize layer", () => {
     expect(model.parameterCount).toBe(0);
     expect(model.namedBuffers().map((b) => b.name)).toEqual(["0.mean", "0.std"]);
     const x = new TestRandom(8).uniform(3 * 5, -30, 30);
-    expectSameBits(model.logits(x), Float32Array.from(x, (v, i) => f32(f32(v - f32(mean[i % 5]!)) / f32(std[i % 5]!))));
+    expectSameBits(
+      model.logits(x),
+      Float32Array.from(x, (v, i) => f32(f32(v - f32(mean[i % 5]!)) / f32(std[i % 5]!))),
+    );
     const e = model.engine;
     const dy = new TestRandom(9).normal(3 * 5, 1);
     model.reserve(3);
@@ -80,7 +100,10 @@ describe("the standardize layer", () => {
       model.forward(e.putF32(x), 3, true);
       return e.readF32(model.backward(e.putF32(dy), 3, { inputGradient: true }), 15);
     });
-    expectSameBits(dx, Float32Array.from(dy, (v, i) => f32(v / f32(std[i % 5]!))));
+    expectSameBits(
+      dx,
+      Float32Array.from(dy, (v, i) => f32(v / f32(std[i % 5]!))),
+    );
     model.dispose();
   });
 
@@ -92,10 +115,16 @@ describe("the standardize layer", () => {
     expectSameBits(model.getParameter("0.mean"), Float32Array.from(mean));
     expectSameBits(model.getParameter("0.std"), Float32Array.from(std));
     // The buffers, not the spec's initial values, are what a file carries.
-    model.setParameter("0.mean", Float32Array.from(mean, (v) => v + 1));
+    model.setParameter(
+      "0.mean",
+      Float32Array.from(mean, (v) => v + 1),
+    );
     const loaded = modelFromSafetensors(modelToSafetensors(model));
     expect(loaded.specs[0]!.type).toBe("standardize");
-    expectSameBits(loaded.getParameter("0.mean"), Float32Array.from(mean, (v) => v + 1));
+    expectSameBits(
+      loaded.getParameter("0.mean"),
+      Float32Array.from(mean, (v) => v + 1),
+    );
     expectSameBits(loaded.getParameter("0.std"), Float32Array.from(std));
     expectSameBits(loaded.logits(x), model.logits(x));
     model.dispose();
@@ -194,24 +223,27 @@ describe.each(EXACT_BUILDS)("class-weighted loss kernels (%s build)", (build) =>
     engine = await loadBuild(build);
   });
 
-  const run = (ref: boolean, kind: "ce" | "distill", b: ReturnType<typeof weightedBatch>, weights: Float32Array | null) => engine.scoped(() => {
-    const k = engine.kernels;
-    const g = engine.allocF32(b.s.length);
-    const out = engine.alloc(24);
-    const s = engine.putF32(b.s), t = engine.putF32(b.t), y = engine.putI32(b.labels);
-    const w = weights ? engine.putF32(weights) : 0;
-    let loss: number;
-    if (kind === "ce") {
-      loss = weights
-        ? (ref ? k.cross_entropy_weighted_ref : k.cross_entropy_weighted)(g, s, y, w, b.rows, b.cols)
-        : (ref ? k.cross_entropy_ref : k.cross_entropy)(g, s, y, b.rows, b.cols);
-    } else {
-      loss = weights
-        ? (ref ? k.distill_loss_weighted_ref : k.distill_loss_weighted)(out, g, s, t, y, w, b.rows, b.cols, 4, 0.3, 0)
-        : (ref ? k.distill_loss_ref : k.distill_loss)(out, g, s, t, y, b.rows, b.cols, 4, 0.3, 0);
-    }
-    return { loss, grad: engine.readF32(g, b.s.length) };
-  });
+  const run = (ref: boolean, kind: "ce" | "distill", b: ReturnType<typeof weightedBatch>, weights: Float32Array | null) =>
+    engine.scoped(() => {
+      const k = engine.kernels;
+      const g = engine.allocF32(b.s.length);
+      const out = engine.alloc(24);
+      const s = engine.putF32(b.s),
+        t = engine.putF32(b.t),
+        y = engine.putI32(b.labels);
+      const w = weights ? engine.putF32(weights) : 0;
+      let loss: number;
+      if (kind === "ce") {
+        loss = weights
+          ? (ref ? k.cross_entropy_weighted_ref : k.cross_entropy_weighted)(g, s, y, w, b.rows, b.cols)
+          : (ref ? k.cross_entropy_ref : k.cross_entropy)(g, s, y, b.rows, b.cols);
+      } else {
+        loss = weights
+          ? (ref ? k.distill_loss_weighted_ref : k.distill_loss_weighted)(out, g, s, t, y, w, b.rows, b.cols, 4, 0.3, 0)
+          : (ref ? k.distill_loss_ref : k.distill_loss)(out, g, s, t, y, b.rows, b.cols, 4, 0.3, 0);
+      }
+      return { loss, grad: engine.readF32(g, b.s.length) };
+    });
 
   it.each(COLS)("SIMD and _ref agree bit for bit, match float64, and weights of 1 give the unweighted bits (%i classes)", (cols) => {
     for (const rows of [1, 5, 17]) {
@@ -287,7 +319,8 @@ describe("classWeights in train and distill", () => {
     const d = data();
     const teacher = new Sequential([dense(4, 8), relu(), dense(8, 3)], { seed: 6 });
     const student = () => new Sequential([dense(4, 3)], { seed: 7 });
-    const a = student(), b = student();
+    const a = student(),
+      b = student();
     await distill({ teacher, student: a, data: d, epochs: 2, batchSize: 10, alpha: 0.5 });
     await distill({ teacher, student: b, data: d, epochs: 2, batchSize: 10, alpha: 0.5, classWeights: [1, 1, 1] });
     expectSameBits(b.parameterBlock(), a.parameterBlock(), "weights of 1");

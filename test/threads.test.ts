@@ -7,8 +7,21 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
-  conv2d, createEngine, dense, distill, flatten, GEMM_ACCUMULATE, GEMM_RELU, maxPool2d, mlp, relu, train, Dataset,
-  OptionError, Sequential, type Engine,
+  conv2d,
+  createEngine,
+  dense,
+  distill,
+  flatten,
+  GEMM_ACCUMULATE,
+  GEMM_RELU,
+  maxPool2d,
+  mlp,
+  relu,
+  train,
+  Dataset,
+  OptionError,
+  Sequential,
+  type Engine,
 } from "../src/index.js";
 import { expectSameBits } from "./helpers/compare.js";
 import { relaxedAvailable } from "./helpers/engines.js";
@@ -46,11 +59,19 @@ function gemm(engine: Engine, s: Shape, seed: number): Float32Array {
 }
 
 const SHAPES: Omit<Shape, "form">[] = [
-  { m: 1, n: 1, k: 1 }, { m: 3, n: 5, k: 7 }, { m: 4, n: 8, k: 16 }, { m: 5, n: 9, k: 17 },
-  { m: 1, n: 800, k: 784 }, { m: 3, n: 33, k: 300 }, // fewer rows than a tile: cut by columns
-  { m: 128, n: 10, k: 800 }, { m: 129, n: 7, k: 65 }, // narrow: cut by rows
-  { m: 64, n: 64, k: 64 }, { m: 257, n: 257, k: 257 }, { m: 65, n: 513, k: 17 },
-  { m: 37, n: 41, k: 300, pad: 3 }, { m: 130, n: 9, k: 520, pad: 5 },
+  { m: 1, n: 1, k: 1 },
+  { m: 3, n: 5, k: 7 },
+  { m: 4, n: 8, k: 16 },
+  { m: 5, n: 9, k: 17 },
+  { m: 1, n: 800, k: 784 },
+  { m: 3, n: 33, k: 300 }, // fewer rows than a tile: cut by columns
+  { m: 128, n: 10, k: 800 },
+  { m: 129, n: 7, k: 65 }, // narrow: cut by rows
+  { m: 64, n: 64, k: 64 },
+  { m: 257, n: 257, k: 257 },
+  { m: 65, n: 513, k: 17 },
+  { m: 37, n: 41, k: 300, pad: 3 },
+  { m: 130, n: 9, k: 520, pad: 5 },
   { m: 33, n: 17, k: 300, flags: GEMM_RELU, bias: true, pad: 1 },
   { m: 40, n: 72, k: 33, flags: GEMM_ACCUMULATE, bias: true },
   { m: 17, n: 90, k: 129, flags: GEMM_RELU | GEMM_ACCUMULATE, bias: true, pad: 2 },
@@ -62,8 +83,12 @@ const SHAPES: Omit<Shape, "form">[] = [
  * threshold of 0 every one of them is split.
  */
 const CONV_GEOMETRIES = [
-  [5, 3, 9, 9, 4, 3, 3, 1, 1], [4, 2, 11, 7, 3, 3, 2, 2, 0], [3, 6, 5, 5, 5, 1, 1, 1, 0],
-  [1, 4, 8, 8, 6, 3, 3, 1, 1], [7, 1, 6, 6, 2, 2, 2, 1, 0], [2, 9, 4, 6, 17, 3, 3, 1, 2],
+  [5, 3, 9, 9, 4, 3, 3, 1, 1],
+  [4, 2, 11, 7, 3, 3, 2, 2, 0],
+  [3, 6, 5, 5, 5, 1, 1, 1, 0],
+  [1, 4, 8, 8, 6, 3, 3, 1, 1],
+  [7, 1, 6, 6, 2, 2, 2, 1, 0],
+  [2, 9, 4, 6, 17, 3, 3, 1, 2],
   [3, 1, 10, 10, 16, 3, 3, 1, 1], // K = 9 and 16 output channels: dw cut by output channels
 ] as const;
 
@@ -122,7 +147,13 @@ describe.each([2, 3])("GEMM on %i threads", (threads) => {
 
   it("gemm_panels: bit-identical to one thread, split by whole panels", () => {
     let seed = 500;
-    for (const [m, n, k] of [[1, 800, 784], [3, 17, 9], [2, 100, 33], [1, 10, 800], [1, 16, 5]] as const) {
+    for (const [m, n, k] of [
+      [1, 800, 784],
+      [3, 17, 9],
+      [2, 100, 33],
+      [1, 10, 800],
+      [1, 16, 5],
+    ] as const) {
       const outputs = [single, threaded].map((engine) => {
         const rnd = new TestRandom(seed);
         const kk = engine.kernels;
@@ -171,7 +202,13 @@ describe.each([2, 3])("GEMM on %i threads", (threads) => {
 
   it("max and average pooling, forward and backward: bit-identical to one thread, split by images", () => {
     // [batch, c, h, w, k, stride, pad]
-    const geometries = [[5, 3, 8, 8, 2, 2, 0], [3, 2, 9, 7, 3, 2, 1], [2, 4, 6, 6, 3, 1, 1], [1, 2, 4, 4, 2, 2, 0], [7, 1, 5, 5, 2, 1, 0]] as const;
+    const geometries = [
+      [5, 3, 8, 8, 2, 2, 0],
+      [3, 2, 9, 7, 3, 2, 1],
+      [2, 4, 6, 6, 3, 1, 1],
+      [1, 2, 4, 4, 2, 2, 0],
+      [7, 1, 5, 5, 2, 1, 0],
+    ] as const;
     let seed = 800;
     for (const [batch, c, h, wd, k, stride, pad] of geometries) {
       const oh = Math.floor((h + 2 * pad - k) / stride) + 1;
@@ -183,14 +220,22 @@ describe.each([2, 3])("GEMM on %i threads", (threads) => {
         return engine.scoped(() => {
           const x = engine.putF32(rnd.uniform(inputs));
           const dy = engine.putF32(rnd.uniform(outputs));
-          const y = engine.allocF32(outputs), argmax = engine.allocF32(outputs), dx = engine.allocF32(inputs);
-          const ya = engine.allocF32(outputs), dxa = engine.allocF32(inputs);
+          const y = engine.allocF32(outputs),
+            argmax = engine.allocF32(outputs),
+            dx = engine.allocF32(inputs);
+          const ya = engine.allocF32(outputs),
+            dxa = engine.allocF32(inputs);
           kk.maxpool2d_forward(y, argmax, x, batch, c, h, wd, k, stride, pad);
           kk.maxpool2d_backward(dx, dy, argmax, batch, c, h, wd, k, stride, pad);
           kk.avgpool2d_forward(ya, x, batch, c, h, wd, k, stride, pad);
           kk.avgpool2d_backward(dxa, dy, batch, c, h, wd, k, stride, pad);
-          return [engine.readF32(y, outputs), engine.readF32(argmax, outputs), engine.readF32(dx, inputs),
-            engine.readF32(ya, outputs), engine.readF32(dxa, inputs)];
+          return [
+            engine.readF32(y, outputs),
+            engine.readF32(argmax, outputs),
+            engine.readF32(dx, inputs),
+            engine.readF32(ya, outputs),
+            engine.readF32(dxa, inputs),
+          ];
         });
       });
       ["max y", "argmax", "max dx", "avg y", "avg dx"].forEach((name, i) => {
@@ -242,7 +287,15 @@ describe("training on threads", () => {
       const teacherRun = await train(teacher, data, { epochs: 2, batchSize: 128, seed: 2, optimizer: "momentum", lr: 0.05 });
       const student = mlp([96, 64, 10], { seed: 3, engine, dropout: 0.1 });
       const studentRun = await distill({
-        teacher, student, data, epochs: 2, batchSize: 128, seed: 4, temperature: 4, alpha: 0.2, optimizer: "adam",
+        teacher,
+        student,
+        data,
+        epochs: 2,
+        batchSize: 128,
+        seed: 4,
+        temperature: 4,
+        alpha: 0.2,
+        optimizer: "adam",
       });
       const out = {
         teacher: teacher.parameterBlock(),
@@ -293,10 +346,11 @@ describe("convolutional training on threads", () => {
   it("a CNN trains to the same weights and losses on 1 and 2 threads (default threshold)", async () => {
     const data = blobs(256, 16 * 16, 10, 31); // 1×16×16 images; every conv product is large enough to split
     const runOn = async (engine: Engine) => {
-      const model = new Sequential(
-        [conv2d(1, 8, 3, { padding: 1 }), relu(), maxPool2d(2), conv2d(8, 16, 3), relu(), flatten(), dense(16 * 6 * 6, 10)],
-        { inputShape: [1, 16, 16], seed: 5, engine },
-      );
+      const model = new Sequential([conv2d(1, 8, 3, { padding: 1 }), relu(), maxPool2d(2), conv2d(8, 16, 3), relu(), flatten(), dense(16 * 6 * 6, 10)], {
+        inputShape: [1, 16, 16],
+        seed: 5,
+        engine,
+      });
       const run = await train(model, data, { epochs: 2, batchSize: 64, seed: 6, optimizer: "adam", lr: 0.01 });
       const out = { params: model.parameterBlock(), losses: run.history.map((r) => r.loss) };
       model.dispose();
@@ -316,7 +370,10 @@ describe.runIf(relaxedAvailable)("relaxed SIMD on threads", () => {
       expect(threaded.build).toBe("relaxed");
       let seed = 900;
       for (const form of ["nn", "nt", "tn"] as const) {
-        for (const shape of [{ m: 64, n: 96, k: 70 }, { m: 129, n: 10, k: 33, bias: true, flags: GEMM_RELU }]) {
+        for (const shape of [
+          { m: 64, n: 96, k: 70 },
+          { m: 129, n: 10, k: 33, bias: true, flags: GEMM_RELU },
+        ]) {
           const s = { form, ...shape };
           expectSameBits(gemm(threaded, s, seed), gemm(single, s, seed), `relaxed ${form} ${s.m}×${s.n}×${s.k}`);
           seed++;

@@ -12,9 +12,7 @@
  */
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  crossEntropy, distillationLoss, GEMM_RELU, init, klDivergence, logSoftmax, mseLoss, softmax, type Engine,
-} from "../src/index.js";
+import { crossEntropy, distillationLoss, GEMM_RELU, init, klDivergence, logSoftmax, mseLoss, softmax, type Engine } from "../src/index.js";
 import { EXACT_BUILDS, loadBuild } from "./helpers/engines.js";
 import { expectClose, expectSameBits } from "./helpers/compare.js";
 import { logSoftmax64, softmax64 } from "./helpers/reference.js";
@@ -22,34 +20,106 @@ import { logSoftmax64, softmax64 } from "./helpers/reference.js";
 // ---------------------------------------------------------------- fixture file
 
 interface SoftmaxCase {
-  rows: number; cols: number; T: number;
-  x: number[]; softmax: number[]; log_softmax: number[];
-  dy: number[]; softmax_grad: number[]; log_softmax_grad: number[];
+  rows: number;
+  cols: number;
+  T: number;
+  x: number[];
+  softmax: number[];
+  log_softmax: number[];
+  dy: number[];
+  softmax_grad: number[];
+  log_softmax_grad: number[];
 }
-interface CrossEntropyCase { rows: number; cols: number; logits: number[]; labels: number[]; loss: number; grad: number[] }
-interface KlCase { rows: number; cols: number; T: number; student: number[]; teacher: number[]; loss: number; grad: number[] }
+interface CrossEntropyCase {
+  rows: number;
+  cols: number;
+  logits: number[];
+  labels: number[];
+  loss: number;
+  grad: number[];
+}
+interface KlCase {
+  rows: number;
+  cols: number;
+  T: number;
+  student: number[];
+  teacher: number[];
+  loss: number;
+  grad: number[];
+}
 interface DistillCase {
-  rows: number; cols: number; T: number; alpha: number;
-  student: number[]; teacher: number[]; labels: number[];
-  loss: number; hard: number; soft: number; grad: number[];
+  rows: number;
+  cols: number;
+  T: number;
+  alpha: number;
+  student: number[];
+  teacher: number[];
+  labels: number[];
+  loss: number;
+  hard: number;
+  soft: number;
+  grad: number[];
 }
-interface MseCase { rows: number; cols: number; pred: number[]; target: number[]; loss: number; grad: number[] }
+interface MseCase {
+  rows: number;
+  cols: number;
+  pred: number[];
+  target: number[];
+  loss: number;
+  grad: number[];
+}
 type ActName = "relu" | "leaky_relu" | "tanh" | "sigmoid" | "gelu";
-interface ActivationCase { name: ActName; slope?: number; n: number; x: number[]; y: number[]; dy: number[]; dx: number[] }
+interface ActivationCase {
+  name: ActName;
+  slope?: number;
+  n: number;
+  x: number[];
+  y: number[];
+  dy: number[];
+  dx: number[];
+}
 interface LinearCase {
-  batch: number; in: number; out: number; relu: boolean;
-  x: number[]; weight: number[]; bias: number[]; y: number[];
-  dy: number[]; dx: number[]; dweight: number[]; dbias: number[];
+  batch: number;
+  in: number;
+  out: number;
+  relu: boolean;
+  x: number[];
+  weight: number[];
+  bias: number[];
+  y: number[];
+  dy: number[];
+  dx: number[];
+  dweight: number[];
+  dbias: number[];
 }
 interface SgdCase {
-  lr: number; momentum: number; nesterov: boolean; weight_decay: number;
-  n: number; param0: number[]; grads: number[][]; params: number[][];
+  lr: number;
+  momentum: number;
+  nesterov: boolean;
+  weight_decay: number;
+  n: number;
+  param0: number[];
+  grads: number[][];
+  params: number[][];
 }
 interface AdamCase {
-  lr: number; beta1: number; beta2: number; eps: number; weight_decay: number; decoupled: boolean;
-  n: number; param0: number[]; grads: number[][]; params: number[][];
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weight_decay: number;
+  decoupled: boolean;
+  n: number;
+  param0: number[];
+  grads: number[][];
+  params: number[][];
 }
-interface ClipCase { max_norm: number; grads: number[][]; total_norm: number; clipped: number[][] }
+interface ClipCase {
+  max_norm: number;
+  grads: number[][];
+  total_norm: number;
+  clipped: number[][];
+}
 
 interface Fixtures {
   torch_version: string;
@@ -65,9 +135,7 @@ interface Fixtures {
   clip_grad_norm: ClipCase[];
 }
 
-const FIXTURES = JSON.parse(
-  readFileSync(new URL("./fixtures/torch-fixtures.json", import.meta.url), "utf8"),
-) as Fixtures;
+const FIXTURES = JSON.parse(readFileSync(new URL("./fixtures/torch-fixtures.json", import.meta.url), "utf8")) as Fixtures;
 
 // ---------------------------------------------------------------- error bounds
 
@@ -122,8 +190,13 @@ function logSoftmaxBound(logp: ArrayLike<number>, x: ArrayLike<number>, cols: nu
  * the subtraction and the scaling.
  */
 function lossGradBound(
-  s: ArrayLike<number>, t: ArrayLike<number> | undefined, labels: ArrayLike<number> | undefined,
-  rows: number, cols: number, temp: number, alpha: number,
+  s: ArrayLike<number>,
+  t: ArrayLike<number> | undefined,
+  labels: ArrayLike<number> | undefined,
+  rows: number,
+  cols: number,
+  temp: number,
+  alpha: number,
 ): Float64Array {
   const bound = new Float64Array(rows * cols);
   if (labels && alpha > 0) {
@@ -224,11 +297,26 @@ function runActivation(engine: Engine, c: ActivationCase) {
     const dx = engine.allocF32(c.n);
     const slope = c.slope ?? 0;
     switch (c.name) {
-      case "relu": k.relu_forward(y, x, c.n); k.relu_backward(dx, dy, x, c.n); break;
-      case "leaky_relu": k.leaky_relu_forward(y, x, c.n, slope); k.leaky_relu_backward(dx, dy, x, c.n, slope); break;
-      case "tanh": k.tanh_forward(y, x, c.n); k.tanh_backward(dx, dy, yTorch, c.n); break;
-      case "sigmoid": k.sigmoid_forward(y, x, c.n); k.sigmoid_backward(dx, dy, yTorch, c.n); break;
-      case "gelu": k.gelu_forward(y, x, c.n); k.gelu_backward(dx, dy, x, c.n); break;
+      case "relu":
+        k.relu_forward(y, x, c.n);
+        k.relu_backward(dx, dy, x, c.n);
+        break;
+      case "leaky_relu":
+        k.leaky_relu_forward(y, x, c.n, slope);
+        k.leaky_relu_backward(dx, dy, x, c.n, slope);
+        break;
+      case "tanh":
+        k.tanh_forward(y, x, c.n);
+        k.tanh_backward(dx, dy, yTorch, c.n);
+        break;
+      case "sigmoid":
+        k.sigmoid_forward(y, x, c.n);
+        k.sigmoid_backward(dx, dy, yTorch, c.n);
+        break;
+      case "gelu":
+        k.gelu_forward(y, x, c.n);
+        k.gelu_backward(dx, dy, x, c.n);
+        break;
     }
     return { y: engine.readF32(y, c.n), dx: engine.readF32(dx, c.n) };
   });
@@ -262,8 +350,10 @@ function runLinear(engine: Engine, c: LinearCase) {
     k.gemm_tn(dw, dz, x, 0, nOut, nIn, batch, nOut, nIn, nIn, 0);
     k.bias_grad(db, dz, batch, nOut, 0);
     return {
-      y: engine.readF32(y, batch * nOut), dx: engine.readF32(dx, batch * nIn),
-      dweight: engine.readF32(dw, nOut * nIn), dbias: engine.readF32(db, nOut),
+      y: engine.readF32(y, batch * nOut),
+      dx: engine.readF32(dx, batch * nIn),
+      dweight: engine.readF32(dw, nOut * nIn),
+      dbias: engine.readF32(db, nOut),
     };
   });
 }
@@ -287,9 +377,7 @@ describe.each(EXACT_BUILDS)("PyTorch fixtures, %s build", (build) => {
   });
 
   it("the fixture file has every section", () => {
-    for (const section of [
-      "softmax", "cross_entropy", "kl_div", "distill", "mse", "activations", "linear", "sgd", "adam", "clip_grad_norm",
-    ] as const) {
+    for (const section of ["softmax", "cross_entropy", "kl_div", "distill", "mse", "activations", "linear", "sgd", "adam", "clip_grad_norm"] as const) {
       expect(FIXTURES[section].length, section).toBeGreaterThan(0);
     }
   });

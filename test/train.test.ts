@@ -10,8 +10,19 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  ArgumentError, Dataset, DivergenceError, init, mlp, OptionError, ShapeError, train,
-  type BatchInfo, type Engine, type OptimizerSpec, type Sequential, type TrainOptions,
+  ArgumentError,
+  Dataset,
+  DivergenceError,
+  init,
+  mlp,
+  OptionError,
+  ShapeError,
+  train,
+  type BatchInfo,
+  type Engine,
+  type OptimizerSpec,
+  type Sequential,
+  type TrainOptions,
 } from "../src/index.js";
 import { expectSameBits } from "./helpers/compare.js";
 import { accuracyOf, blobs, norm64, sameBits, squares, withoutSeconds } from "./helpers/tiny-data.js";
@@ -136,7 +147,10 @@ class Replay {
   private s2: Float32Array;
   private t = 0;
 
-  constructor(readonly h: Hyper, n: number) {
+  constructor(
+    readonly h: Hyper,
+    n: number,
+  ) {
     this.s1 = new Float32Array(n);
     this.s2 = new Float32Array(n);
   }
@@ -205,12 +219,20 @@ describe("train: optimizers follow their documented update rules step by step", 
     ["default (SGD, momentum 0.9, lr 0.05)", undefined, undefined, { type: "sgd", lr: 0.05, momentum: 0.9 }],
     ['"sgd" (lr 0.01, no momentum)', "sgd", undefined, { type: "sgd", lr: 0.01 }],
     ['"momentum" (SGD with momentum 0.9, lr 0.01)', "momentum", undefined, { type: "sgd", lr: 0.01, momentum: 0.9 }],
-    ["SGD object: Nesterov and L2 weight decay", { type: "sgd", lr: 0.1, momentum: 0.5, nesterov: true, weightDecay: 0.01 }, undefined,
-      { type: "sgd", lr: 0.1, momentum: 0.5, nesterov: true, weightDecay: 0.01 }],
+    [
+      "SGD object: Nesterov and L2 weight decay",
+      { type: "sgd", lr: 0.1, momentum: 0.5, nesterov: true, weightDecay: 0.01 },
+      undefined,
+      { type: "sgd", lr: 0.1, momentum: 0.5, nesterov: true, weightDecay: 0.01 },
+    ],
     ['"adam" (lr 1e-3, β 0.9 / 0.999, eps 1e-8)', "adam", undefined, { type: "adam", lr: 1e-3 }],
     ['"adamw" (decoupled weight decay 0.01)', "adamw", undefined, { type: "adamw", lr: 1e-3, weightDecay: 0.01 }],
-    ["Adam object with coupled L2 decay and own betas", { type: "adam", lr: 0.01, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.1 }, undefined,
-      { type: "adam", lr: 0.01, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.1 }],
+    [
+      "Adam object with coupled L2 decay and own betas",
+      { type: "adam", lr: 0.01, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.1 },
+      undefined,
+      { type: "adam", lr: 0.01, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.1 },
+    ],
     ["AdamW object", { type: "adamw", lr: 0.01, weightDecay: 0.5 }, undefined, { type: "adamw", lr: 0.01, weightDecay: 0.5 }],
     ["lr overrides the default optimizer's lr (momentum kept)", undefined, 0.2, { type: "sgd", lr: 0.2, momentum: 0.9 }],
     ['lr overrides "momentum"', "momentum", 0.3, { type: "sgd", lr: 0.3, momentum: 0.9 }],
@@ -269,13 +291,18 @@ describe("train: optimizers follow their documented update rules step by step", 
     const start = column(m);
     const grads: number[][] = [];
     await train(m, data, {
-      steps, batchSize: 50, optimizer: { type: "adamw", lr, weightDecay: wd },
+      steps,
+      batchSize: 50,
+      optimizer: { type: "adamw", lr, weightDecay: wd },
       onBatch: () => {
         const g = engine.readF32(m.gradsPtr, m.blockLength);
         grads.push(outgoing(m).map((i) => g[i]!));
       },
     });
-    expect(grads.flat().every((g) => g === 0), "the dead unit's outgoing weights had a nonzero gradient").toBe(true);
+    expect(
+      grads.flat().every((g) => g === 0),
+      "the dead unit's outgoing weights had a nonzero gradient",
+    ).toBe(true);
     const decay = f32(1 - f32(lr) * f32(wd));
     const expected = start.map((w) => {
       for (let t = 0; t < steps; t++) w = f32(w * decay);
@@ -319,7 +346,12 @@ describe("train: learning-rate schedules (lr reported to onBatch)", () => {
     expect(explicit.map((i) => i.lr)).toEqual(Array(15).fill(0.2));
     const seen: BatchInfo[] = [];
     const { history } = await train(model(), data, {
-      epochs: 3, batchSize: 80, optimizer: "sgd", lr: 0.2, schedule: { type: "step", every: 1, gamma: 0.5 }, warmupSteps: 7,
+      epochs: 3,
+      batchSize: 80,
+      optimizer: "sgd",
+      lr: 0.2,
+      schedule: { type: "step", every: 1, gamma: 0.5 },
+      warmupSteps: 7,
       onBatch: (i) => void seen.push(i),
     });
     expect(history.map((h) => h.lr)).toEqual([seen[4]!.lr, seen[9]!.lr, seen[14]!.lr]);
@@ -327,15 +359,27 @@ describe("train: learning-rate schedules (lr reported to onBatch)", () => {
 
   it("step: lr·gamma^⌊epoch / every⌋ with epochs counted from 0 (gamma default 0.1)", async () => {
     const a = await rates({ epochs: 5, schedule: { type: "step", every: 2, gamma: 0.5 } });
-    close(a.map((i) => i.lr), a.map((i) => 0.2 * 0.5 ** Math.floor((i.epoch - 1) / 2)), "step every 2, gamma 0.5");
+    close(
+      a.map((i) => i.lr),
+      a.map((i) => 0.2 * 0.5 ** Math.floor((i.epoch - 1) / 2)),
+      "step every 2, gamma 0.5",
+    );
     expect(new Set(a.map((i) => i.lr)).size).toBe(3);
     const b = await rates({ schedule: { type: "step", every: 1 } });
-    close(b.map((i) => i.lr), b.map((i) => 0.2 * 0.1 ** (i.epoch - 1)), "step every 1, default gamma");
+    close(
+      b.map((i) => i.lr),
+      b.map((i) => 0.2 * 0.1 ** (i.epoch - 1)),
+      "step every 1, default gamma",
+    );
   });
 
   it("warmup: lr·(step + 1)/warmupSteps over the first warmupSteps steps, then the schedule", async () => {
     const a = await rates({ warmupSteps: 4 });
-    close(a.map((i) => i.lr), a.map((_, s) => (s < 4 ? (0.2 * (s + 1)) / 4 : 0.2)), "constant with 4 warm-up steps");
+    close(
+      a.map((i) => i.lr),
+      a.map((_, s) => (s < 4 ? (0.2 * (s + 1)) / 4 : 0.2)),
+      "constant with 4 warm-up steps",
+    );
     expect(a[0]!.lr).toBeCloseTo(0.05, 15);
   });
 
@@ -348,14 +392,22 @@ describe("train: learning-rate schedules (lr reported to onBatch)", () => {
   it("cosine: minLr + (lr − minLr)·½(1 + cos(π·step/totalSteps)) over the whole run, as documented", async () => {
     const a = await rates({ schedule: { type: "cosine", minLr: 0.02 } });
     expect(a[0]!.lr).toBe(0.2);
-    close(a.map((i) => i.lr), a.map((_, s) => documentedCosine(s, 15, 0.2, 0.02)), "cosine (minLr 0.02, 15 steps)");
+    close(
+      a.map((i) => i.lr),
+      a.map((_, s) => documentedCosine(s, 15, 0.2, 0.02)),
+      "cosine (minLr 0.02, 15 steps)",
+    );
   });
 
   it("warm-up scales whatever the schedule gives by (step + 1)/warmupSteps (cosine and step)", async () => {
     for (const schedule of [{ type: "cosine" as const }, { type: "step" as const, every: 1, gamma: 0.5 }]) {
       const plain = (await rates({ schedule })).map((i) => i.lr);
       const warm = (await rates({ schedule, warmupSteps: 3 })).map((i) => i.lr);
-      close(warm, plain.map((lr, s) => (s < 3 ? (lr * (s + 1)) / 3 : lr)), `${schedule.type} with 3 warm-up steps`);
+      close(
+        warm,
+        plain.map((lr, s) => (s < 3 ? (lr * (s + 1)) / 3 : lr)),
+        `${schedule.type} with 3 warm-up steps`,
+      );
     }
   });
 
@@ -364,7 +416,10 @@ describe("train: learning-rate schedules (lr reported to onBatch)", () => {
     const m = model();
     const before = m.parameterBlock();
     await train(m, data, { steps: 1, batchSize: 80, optimizer: "sgd", lr: 0.2, schedule: { type: "cosine" }, onBatch: (i) => void infos.push(i) });
-    expect(infos.map((i) => i.lr), "lr of the only step of a 1-step cosine run").toEqual([0.2]);
+    expect(
+      infos.map((i) => i.lr),
+      "lr of the only step of a 1-step cosine run",
+    ).toEqual([0.2]);
     expect(sameBits(m.parameterBlock(), before), "a 1-step cosine run left the model unchanged").toBe(false);
   });
 });
@@ -378,7 +433,13 @@ describe("train: step budget, clipping, validation and stopping", () => {
     expect(a.result.stopReason).toBe("step-budget");
     expect(a.result.steps).toBe(7);
     expect(infos).toHaveLength(7);
-    expect(a.result.history.map((h) => [h.epoch, h.steps]), "epoch 2 is cut short after 3 of its 4 steps").toEqual([[1, 4], [2, 7]]);
+    expect(
+      a.result.history.map((h) => [h.epoch, h.steps]),
+      "epoch 2 is cut short after 3 of its 4 steps",
+    ).toEqual([
+      [1, 4],
+      [2, 7],
+    ]);
     // A budget that ends exactly at an epoch boundary still says step-budget.
     const b = await run({ steps: 8, batchSize: 100 });
     expect([b.result.stopReason, b.result.steps, b.result.history.length]).toEqual(["step-budget", 8, 2]);
@@ -428,7 +489,10 @@ describe("train: step budget, clipping, validation and stopping", () => {
   it("validation as a fraction: a seeded stratified split; training on the rest, valAccuracy on the held-out part", async () => {
     const infos: BatchInfo[] = [];
     const { m, result } = await run({ epochs: 2, batchSize: 50, validation: 0.25, seed: 3, onBatch: (i) => void infos.push(i) });
-    expect(infos.filter((i) => i.epoch === 1), "300 training rows in batches of 50").toHaveLength(6);
+    expect(
+      infos.filter((i) => i.epoch === 1),
+      "300 training rows in batches of 50",
+    ).toHaveLength(6);
     const { train: rest, validation } = data.split(0.25, { seed: 3, stratified: true });
     expect(result.history[1]!.valAccuracy).toBe(accuracyOf(m, validation));
     expect(result.history.every((h) => h.valLoss !== undefined)).toBe(true);
@@ -500,7 +564,9 @@ describe("train: step budget, clipping, validation and stopping", () => {
     const controller = new AbortController();
     const infos: BatchInfo[] = [];
     const a = await run({
-      epochs: 5, batchSize: 100, signal: controller.signal,
+      epochs: 5,
+      batchSize: 100,
+      signal: controller.signal,
       onBatch: (i) => {
         infos.push(i);
         if (i.step === 6) controller.abort();
@@ -509,7 +575,10 @@ describe("train: step budget, clipping, validation and stopping", () => {
     expect(a.result.stopReason).toBe("aborted");
     expect(a.result.steps).toBe(6);
     expect(infos).toHaveLength(6);
-    expect(a.result.history.map((h) => h.steps), "the cut-short epoch 2 still gets its record").toEqual([4, 6]);
+    expect(
+      a.result.history.map((h) => h.steps),
+      "the cut-short epoch 2 still gets its record",
+    ).toEqual([4, 6]);
     const reference = await run({ steps: 6, batchSize: 100 });
     expectSameBits(a.m.parameterBlock(), reference.m.parameterBlock(), "aborted after step 6 vs a 6-step budget");
   });
@@ -518,13 +587,25 @@ describe("train: step budget, clipping, validation and stopping", () => {
     const small = () => mlp([64, 8, 4], { seed: 2 });
     const calls: number[] = [];
     const a = small();
-    await train(a, images, { epochs: 2, batchSize: 50, augment: (v, rows, features) => {
-      calls.push(rows, features, v.length);
-      for (let i = 0; i < v.length; i++) v[i] = 1 - v[i]!;
-    } });
+    await train(a, images, {
+      epochs: 2,
+      batchSize: 50,
+      augment: (v, rows, features) => {
+        calls.push(rows, features, v.length);
+        for (let i = 0; i < v.length; i++) v[i] = 1 - v[i]!;
+      },
+    });
     expect(calls).toEqual([50, 64, 3200, 50, 64, 3200, 20, 64, 1280, 50, 64, 3200, 50, 64, 3200, 20, 64, 1280]);
     const b = small();
-    await train(b, new Dataset(images.x.map((v) => 1 - v), images.y, { features: 64, classes: 4 }), { epochs: 2, batchSize: 50 });
+    await train(
+      b,
+      new Dataset(
+        images.x.map((v) => 1 - v),
+        images.y,
+        { features: 64, classes: 4 },
+      ),
+      { epochs: 2, batchSize: 50 },
+    );
     expectSameBits(a.parameterBlock(), b.parameterBlock(), "augment 1 − x vs training on 1 − x");
     const shifted = async (seed: number) => {
       const m = small();
@@ -550,7 +631,10 @@ describe("train: divergence", () => {
   /** Runs train and returns the DivergenceError it throws, with the step it names and the steps that completed. */
   async function diverge(m: Sequential, options: TrainOptions, d: Dataset = data) {
     const infos: BatchInfo[] = [];
-    const error = await train(m, d, { ...options, onBatch: (i) => void infos.push(i) }).then(() => undefined, (e: unknown) => e);
+    const error = await train(m, d, { ...options, onBatch: (i) => void infos.push(i) }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(DivergenceError);
     expect((error as DivergenceError).code).toBe("TRAINING_DIVERGED");
     const message = (error as DivergenceError).message;
@@ -629,7 +713,11 @@ describe("train: divergence", () => {
   });
 
   it("a batch of identical inputs has identical outputs: that is not a collapse", async () => {
-    const same = Dataset.from(new Float32Array(80 * 20).fill(0.5), Int32Array.from({ length: 80 }, (_, i) => i % 4), { features: 20, classes: 4 });
+    const same = Dataset.from(
+      new Float32Array(80 * 20).fill(0.5),
+      Int32Array.from({ length: 80 }, (_, i) => i % 4),
+      { features: 20, classes: 4 },
+    );
     await expect(train(model(), same, { epochs: 3, batchSize: 20 })).resolves.toMatchObject({ stopReason: "completed" });
   });
 
@@ -639,7 +727,9 @@ describe("train: divergence", () => {
     const m = mlp([20, 16, 4], { seed: 1, init: "he" }); // learns well above chance in epoch 1
     let epochs = 0;
     const options: TrainOptions = {
-      epochs: 3, batchSize: 40, divergence: { deadSteps: 1000 },
+      epochs: 3,
+      batchSize: 40,
+      divergence: { deadSteps: 1000 },
       onEpoch: () => {
         if (++epochs === 1) m.setParameter("0.bias", new Float32Array(16).fill(-1e3));
       },
@@ -649,16 +739,24 @@ describe("train: divergence", () => {
     expect(message).toMatch(/end of epoch 1, the last healthy one/);
     epochs = 0;
     const m2 = mlp([20, 16, 4], { seed: 1, init: "he" });
-    const options2 = { ...options, divergence: { deadSteps: 1000, chance: false }, onEpoch: () => {
-      if (++epochs === 1) m2.setParameter("0.bias", new Float32Array(16).fill(-1e3));
-    } };
+    const options2 = {
+      ...options,
+      divergence: { deadSteps: 1000, chance: false },
+      onEpoch: () => {
+        if (++epochs === 1) m2.setParameter("0.bias", new Float32Array(16).fill(-1e3));
+      },
+    };
     await expect(train(m2, data, options2)).resolves.toBeDefined();
   });
 
   it("divergence at the first step leaves the initial weights", async () => {
     // Inputs of 3e38 overflow the first layer, so the very first loss is not finite.
     const x = new Float32Array(40 * 20).fill(3e38);
-    const huge = new Dataset(x, Int32Array.from({ length: 40 }, (_, i) => i % 4), { features: 20, classes: 4 });
+    const huge = new Dataset(
+      x,
+      Int32Array.from({ length: 40 }, (_, i) => i % 4),
+      { features: 20, classes: 4 },
+    );
     const m = model();
     const initial = m.parameterBlock();
     await expect(train(m, huge, { epochs: 1, batchSize: 20 })).rejects.toThrow(/step 1: .*initial weights/);
@@ -682,7 +780,9 @@ describe("options are checked against one schema per function", () => {
   it("an unknown option is refused before any work, naming the closest known one", async () => {
     const m = model();
     const before = m.parameterBlock();
-    await expect(train(m, data, { epoch: 1 } as never)).rejects.toThrow(/train: unknown option "epoch"; did you mean "epochs"\? \(the options are epochs, steps/);
+    await expect(train(m, data, { epoch: 1 } as never)).rejects.toThrow(
+      /train: unknown option "epoch"; did you mean "epochs"\? \(the options are epochs, steps/,
+    );
     expectSameBits(m.parameterBlock(), before, "weights after a refused call");
     await expect(train(m, data, { batchsize: 8 } as never)).rejects.toThrow(/did you mean "batchSize"/);
     await expect(train(m, data, { frobnicate: 1 } as never)).rejects.toThrow(/unknown option "frobnicate" \(the options are/);
@@ -700,10 +800,10 @@ describe("options are checked against one schema per function", () => {
     for (const [options, message] of cases) await expect(train(model(), data, options)).rejects.toThrow(message);
   });
 
-  it("schedule names are accepted where a user would write them: \"cosine\" trains exactly like { type: \"cosine\" }", async () => {
+  it('schedule names are accepted where a user would write them: "cosine" trains exactly like { type: "cosine" }', async () => {
     const a = await run({ epochs: 2, schedule: "cosine" as never });
     const b = await run({ epochs: 2, schedule: { type: "cosine" } });
-    expectSameBits(a.m.parameterBlock(), b.m.parameterBlock(), "schedule \"cosine\" vs { type: \"cosine\" }");
+    expectSameBits(a.m.parameterBlock(), b.m.parameterBlock(), 'schedule "cosine" vs { type: "cosine" }');
     await expect(train(model(), data, { schedule: "step" as never })).rejects.toThrow(/a step schedule needs its numbers/);
   });
 
@@ -719,7 +819,12 @@ describe("train: invalid input is rejected before training, without leaking memo
   const cases: [string, () => [unknown, unknown, TrainOptions], new (...args: never[]) => Error, RegExp][] = [
     ["data features ≠ model inputs", () => [model(1, [21, 8, 4]), data, {}], ShapeError, /20 features .* 21 inputs/],
     ["labels ≥ model outputs", () => [model(1, [20, 8, 3]), data, {}], ShapeError, /labels up to 3 .* only 3 outputs/],
-    ["validation features ≠ model inputs", () => [model(), data, { validation: blobs({ rows: 10, features: 5, classes: 4, seed: 1 }) }], ShapeError, /validation/],
+    [
+      "validation features ≠ model inputs",
+      () => [model(), data, { validation: blobs({ rows: 10, features: 5, classes: 4, seed: 1 }) }],
+      ShapeError,
+      /validation/,
+    ],
     ["batchSize > data length", () => [model(), data, { batchSize: 401 }], OptionError, /batchSize 401 .*\(400 samples\)/],
     ["batchSize > the training part of a validation split", () => [model(), data, { batchSize: 350, validation: 0.25 }], OptionError, /300 samples/],
     ["batchSize 0", () => [model(), data, { batchSize: 0 }], OptionError, /batchSize must be a positive integer/],
@@ -754,7 +859,10 @@ describe("train: invalid input is rejected before training, without leaking memo
     const before = live.parameterBlock?.();
     const heap = engine.heapBytes;
     let batches = 0;
-    const error = await train(m as Sequential, d as Dataset, { ...options, onBatch: () => void batches++ }).then(() => undefined, (e: unknown) => e);
+    const error = await train(m as Sequential, d as Dataset, { ...options, onBatch: () => void batches++ }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(type);
     expect((error as Error).message).toMatch(message);
     expect(batches, "a training step ran before the error").toBe(0);
@@ -774,8 +882,14 @@ describe("train: invalid input is rejected before training, without leaking memo
     m.reserve(400);
     const heap = engine.heapBytes;
     const result = await train(m, data, {
-      epochs: 4, batchSize: 32, optimizer: "adamw", clipNorm: 1, validation: 0.2, earlyStopping: { patience: 1 },
-      schedule: { type: "cosine" }, warmupSteps: 3,
+      epochs: 4,
+      batchSize: 32,
+      optimizer: "adamw",
+      clipNorm: 1,
+      validation: 0.2,
+      earlyStopping: { patience: 1 },
+      schedule: { type: "cosine" },
+      warmupSteps: 3,
     });
     expect(result.history.length).toBeGreaterThan(0);
     expect(engine.heapBytes, "after a full run").toBe(heap);

@@ -5,9 +5,7 @@
  * is the same run as distilling on data with the transfer rows appended unlabelled.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  Dataset, LabelError, MISSING_LABEL, OptionError, ArgumentError, distill, evaluate, init, mlp, train, type Engine,
-} from "../src/index.js";
+import { Dataset, LabelError, MISSING_LABEL, OptionError, ArgumentError, distill, evaluate, init, mlp, train, type Engine } from "../src/index.js";
 import { MISSING_LABEL as KERNEL_MISSING_LABEL } from "../src/runtime/abi.js";
 import { EXACT_BUILDS, loadBuild } from "./helpers/engines.js";
 import { expectClose, expectSameBits } from "./helpers/compare.js";
@@ -49,7 +47,12 @@ describe.each(EXACT_BUILDS)("rows without a label in the loss kernels (%s build)
   });
 
   it.each(COLS)("distill_loss: SIMD and _ref agree bit for bit, and both match float64 (%i classes)", (cols) => {
-    for (const [rows, temp, alpha] of [[1, 4, 0.3], [5, 20, 0], [7, 1, 0.5], [17, 4, 1]] as const) {
+    for (const [rows, temp, alpha] of [
+      [1, 4, 0.3],
+      [5, 20, 0],
+      [7, 1, 0.5],
+      [17, 4, 1],
+    ] as const) {
       const b = batch(rows, cols, 31 * rows + cols);
       const fast = runDistillLoss(engine, false, b, temp, alpha);
       const ref = runDistillLoss(engine, true, b, temp, alpha);

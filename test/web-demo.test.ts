@@ -20,8 +20,14 @@ import { findExecutable, REQUIRE_ALL, ROOT } from "./runtimes/helpers.js";
 
 const CHROMIUM = findExecutable("CHROMIUM_BIN", ["/usr/bin/chromium", "/usr/bin/chromium-browser"]);
 const CHROMIUM_ARGS = [
-  "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
 ];
 const SCREENSHOT = "/tmp/web-demo-screenshot.png";
 
@@ -106,7 +112,8 @@ if (CHROMIUM) {
         const training = await page.evaluate(() => ({
           studentAccuracy: document.querySelector("#student-accuracy")?.textContent ?? "",
           rows: Array.from(document.querySelectorAll("#results tbody tr"), (tr) => [
-            tr.getAttribute("data-model"), Number(tr.querySelector<HTMLElement>(".accuracy")?.dataset.accuracy),
+            tr.getAttribute("data-model"),
+            Number(tr.querySelector<HTMLElement>(".accuracy")?.dataset.accuracy),
           ]),
           lossCurves: document.querySelectorAll("#loss-chart path.curve").length,
           accuracyCurves: document.querySelectorAll("#accuracy-chart path.curve").length,
@@ -133,18 +140,23 @@ if (CHROMIUM) {
         await page.waitForTimeout(200);
         await page.waitForFunction(() => document.querySelector<HTMLElement>("#prediction")?.dataset.state === "done", undefined, { timeout: 10_000 });
 
-        const shown = await page.evaluate(() => Array.from(document.querySelectorAll<HTMLElement>(".prediction"), (column) => ({
-          model: column.dataset.model,
-          digit: column.querySelector(".digit")?.textContent,
-          probabilities: Array.from(column.querySelectorAll<HTMLElement>(".bar-row"), (row) => Number(row.dataset.p)),
-          ms: Number(column.querySelector<HTMLElement>(".ms")?.dataset.ms),
-          msText: column.querySelector(".ms")?.textContent ?? "",
-        })));
+        const shown = await page.evaluate(() =>
+          Array.from(document.querySelectorAll<HTMLElement>(".prediction"), (column) => ({
+            model: column.dataset.model,
+            digit: column.querySelector(".digit")?.textContent,
+            probabilities: Array.from(column.querySelectorAll<HTMLElement>(".bar-row"), (row) => Number(row.dataset.p)),
+            ms: Number(column.querySelector<HTMLElement>(".ms")?.dataset.ms),
+            msText: column.querySelector(".ms")?.textContent ?? "",
+          })),
+        );
         expect(shown.map((s) => s.model)).toEqual(["teacher", "student"]);
         for (const s of shown) {
           expect(s.probabilities, s.model).toHaveLength(10);
           for (const p of s.probabilities) expect(p >= 0 && p <= 1, `${s.model}: ${p}`).toBe(true);
-          expect(s.probabilities.reduce((a, b) => a + b, 0), s.model).toBeCloseTo(1, 4);
+          expect(
+            s.probabilities.reduce((a, b) => a + b, 0),
+            s.model,
+          ).toBeCloseTo(1, 4);
           const top = s.probabilities.indexOf(Math.max(...s.probabilities));
           expect(s.digit, s.model).toBe(String(top));
           expect(top, `${s.model} read the stroke as ${top}: ${s.probabilities.map((p) => p.toFixed(3)).join(" ")}`).toBe(1);
@@ -183,8 +195,12 @@ if (CHROMIUM) {
 
         // Clear empties the pad and the prediction.
         await page.click("#clear");
-        expect(await page.evaluate(() => [document.querySelector<HTMLElement>("#prediction")?.dataset.state, document.querySelector(".prediction .digit")?.textContent]))
-          .toEqual([undefined, "–"]);
+        expect(
+          await page.evaluate(() => [
+            document.querySelector<HTMLElement>("#prediction")?.dataset.state,
+            document.querySelector(".prediction .digit")?.textContent,
+          ]),
+        ).toEqual([undefined, "–"]);
         expect(errors).toEqual([]);
         console.log(
           `[web-demo] Chromium ${browser.version()}: trained in ${Math.round(trainedMs)} ms (student ${training.studentAccuracy}); ` +

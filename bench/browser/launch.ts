@@ -14,9 +14,7 @@ import path from "node:path";
 export type BrowserName = "chromium" | "firefox";
 
 /** What the page publishes when it has finished. */
-export type PageOutcome =
-  | { ok: true; files: { name: string; location: string }[] }
-  | { ok: false; error: string };
+export type PageOutcome = { ok: true; files: { name: string; location: string }[] } | { ok: false; error: string };
 
 export const BROWSERS: Record<BrowserName, { env: string; candidates: string[]; install: string }> = {
   chromium: { env: "CHROMIUM_BIN", candidates: ["/usr/bin/chromium", "/usr/bin/chromium-browser"], install: "apt-get install chromium" },
@@ -31,8 +29,14 @@ export function findBrowser(name: BrowserName): string | undefined {
 
 /** Headless, as root, on a machine whose network is closed (no background connections). */
 const CHROMIUM_ARGS = [
-  "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
 ];
 
 export interface Output {
@@ -50,7 +54,11 @@ const done = () => (globalThis as { __benchDone?: unknown }).__benchDone;
  *   carries only the major version, so the runner passes the full one on)
  */
 export async function runInBrowser(
-  name: BrowserName, executablePath: string, urlFor: (version: string) => string, output: Output, timeoutMs: number,
+  name: BrowserName,
+  executablePath: string,
+  urlFor: (version: string) => string,
+  output: Output,
+  timeoutMs: number,
 ): Promise<{ outcome: PageOutcome; version: string }> {
   return name === "chromium" ? runChromium(executablePath, urlFor, output, timeoutMs) : runFirefox(executablePath, urlFor, output, timeoutMs);
 }
@@ -75,11 +83,18 @@ async function runChromium(executablePath: string, urlFor: (version: string) => 
 async function runFirefox(executablePath: string, urlFor: (version: string) => string, output: Output, timeoutMs: number) {
   const { default: puppeteer } = await import("puppeteer-core");
   const userDataDir = mkdtempSync(path.join(tmpdir(), "distill-wasm-bench-firefox-"));
-  const browser = await puppeteer.launch({ browser: "firefox", executablePath, headless: true, userDataDir, timeout: 60_000, protocolTimeout: timeoutMs + 60_000 });
+  const browser = await puppeteer.launch({
+    browser: "firefox",
+    executablePath,
+    headless: true,
+    userDataDir,
+    timeout: 60_000,
+    protocolTimeout: timeoutMs + 60_000,
+  });
   try {
     const page = await browser.newPage();
     page.on("console", (message) => forward(output, message.type(), message.text()));
-    page.on("pageerror", (error) => output.err(`page error: ${error instanceof Error ? error.stack ?? error.message : String(error)}`));
+    page.on("pageerror", (error) => output.err(`page error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`));
     const version = (await browser.version()).replace(/^firefox\//i, "");
     await page.goto(urlFor(version));
     await page.waitForFunction(done, { timeout: timeoutMs, polling: 500 });

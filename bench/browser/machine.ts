@@ -13,7 +13,9 @@ import type { MachineInfo } from "../lib/machine.js";
 interface UaData {
   brands?: { brand: string; version: string }[];
   platform?: string;
-  getHighEntropyValues?(hints: string[]): Promise<{ fullVersionList?: { brand: string; version: string }[]; architecture?: string; bitness?: string; platform?: string }>;
+  getHighEntropyValues?(
+    hints: string[],
+  ): Promise<{ fullVersionList?: { brand: string; version: string }[]; architecture?: string; bitness?: string; platform?: string }>;
 }
 
 export interface BrowserIdentity {
@@ -24,9 +26,20 @@ export interface BrowserIdentity {
 }
 
 /** Brand → runtime name, most specific first ("Chromium" is in every Chromium-based list). */
-const BRANDS: [string, string][] = [["Microsoft Edge", "edge"], ["Opera", "opera"], ["Google Chrome", "chrome"], ["Chromium", "chromium"]];
+const BRANDS: [string, string][] = [
+  ["Microsoft Edge", "edge"],
+  ["Opera", "opera"],
+  ["Google Chrome", "chrome"],
+  ["Chromium", "chromium"],
+];
 
-const OS: [RegExp, string][] = [[/android/i, "android"], [/windows/i, "win32"], [/mac ?os|macintosh/i, "darwin"], [/cros/i, "chromeos"], [/linux/i, "linux"]];
+const OS: [RegExp, string][] = [
+  [/android/i, "android"],
+  [/windows/i, "win32"],
+  [/mac ?os|macintosh/i, "darwin"],
+  [/cros/i, "chromeos"],
+  [/linux/i, "linux"],
+];
 
 export async function browserIdentity(nav: Navigator = navigator): Promise<BrowserIdentity> {
   const ua = nav.userAgent;
@@ -36,7 +49,17 @@ export async function browserIdentity(nav: Navigator = navigator): Promise<Brows
   const platform = OS.find(([re]) => re.test(platformText))?.[1] ?? "unknown";
 
   let arch = "unknown";
-  if (high?.architecture) arch = high.architecture === "x86" ? (high.bitness === "64" ? "x64" : "ia32") : high.architecture === "arm" ? (high.bitness === "64" ? "arm64" : "arm") : high.architecture;
+  if (high?.architecture)
+    arch =
+      high.architecture === "x86"
+        ? high.bitness === "64"
+          ? "x64"
+          : "ia32"
+        : high.architecture === "arm"
+          ? high.bitness === "64"
+            ? "arm64"
+            : "arm"
+          : high.architecture;
   else if (/x86_64|x64|win64|amd64/i.test(ua)) arch = "x64";
   else if (/aarch64|arm64/i.test(ua)) arch = "arm64";
 

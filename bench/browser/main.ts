@@ -76,7 +76,9 @@ async function main(argv: readonly string[]): Promise<number> {
   };
   try {
     const { outcome, version } = await runInBrowser(
-      browser, executable, urlFor,
+      browser,
+      executable,
+      urlFor,
       { out: (text) => void process.stdout.write(`${text}\n`), err: (text) => void process.stderr.write(`${text}\n`) },
       timeoutMs,
     );

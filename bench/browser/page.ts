@@ -51,7 +51,7 @@ async function main(): Promise<PageOutcome> {
     status.textContent = "done";
     return { ok: true, files: result.files.map(({ name, location }) => ({ name, location })) };
   } catch (error) {
-    const text = error instanceof Error ? error.stack ?? error.message : String(error);
+    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
     status.textContent = "failed";
     output.append(`\n${text}\n`);
     return { ok: false, error: text };

@@ -25,7 +25,9 @@ async function versionAt(url: string): Promise<string> {
  */
 export async function browserPlatform(params: URLSearchParams, status?: HTMLElement): Promise<Platform> {
   const root = new URL("/", location.href);
-  const versions = new Map(await Promise.all(PACKAGES.map(async (name) => [name, await versionAt(new URL(`node_modules/${name}/package.json`, root).href)] as const)));
+  const versions = new Map(
+    await Promise.all(PACKAGES.map(async (name) => [name, await versionAt(new URL(`node_modules/${name}/package.json`, root).href)] as const)),
+  );
   const project = await versionAt(new URL("package.json", root).href);
   const identity = await browserIdentity();
   return {

@@ -34,7 +34,11 @@ const version = (name: string): string =>
 /** Builds the bundle unless one for the installed tfjs versions is already there; returns the directory. */
 export async function buildVendor(): Promise<string> {
   const stampFile = path.join(VENDOR_DIR, ".complete");
-  const stamp = Object.values(ENTRIES).slice(0, 3).map((n) => `${n}@${version(n)}`).join(" ") + "\n";
+  const stamp =
+    Object.values(ENTRIES)
+      .slice(0, 3)
+      .map((n) => `${n}@${version(n)}`)
+      .join(" ") + "\n";
   if (existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp) return VENDOR_DIR;
   let rolldown: typeof import("rolldown").rolldown;
   try {

@@ -50,21 +50,17 @@ export function parseSimd(argv: readonly string[]): Simd {
 export const parseQuick = (argv: readonly string[]): boolean => argv.includes("--quick");
 
 /** Initialises distill-wasm and loads tfjs (wasm + cpu backends) and onnxruntime-web, printing what is skipped and why. */
-export async function createContext(
-  argv: readonly string[], options: { tfjs?: boolean; ort?: boolean }, platform: Platform,
-): Promise<Context> {
+export async function createContext(argv: readonly string[], options: { tfjs?: boolean; ort?: boolean }, platform: Platform): Promise<Context> {
   setProgressSink(platform.progress);
   const simd = parseSimd(argv);
   const quick = parseQuick(argv);
   capBudgets(quick ? QUICK : undefined);
   const machine = platform.machineInfo();
   const engine = await init({ simd });
-  const tfjs: TfjsEnv = options.tfjs === false
-    ? { available: [], skipped: {}, version: platform.packageVersion("@tensorflow/tfjs-core") }
-    : await loadTfjs(platform);
-  const ort: OrtEnv = options.ort === false
-    ? { version: platform.packageVersion("onnxruntime-web"), skipped: "not used by this suite" }
-    : await loadOrt(platform);
+  const tfjs: TfjsEnv =
+    options.tfjs === false ? { available: [], skipped: {}, version: platform.packageVersion("@tensorflow/tfjs-core") } : await loadTfjs(platform);
+  const ort: OrtEnv =
+    options.ort === false ? { version: platform.packageVersion("onnxruntime-web"), skipped: "not used by this suite" } : await loadOrt(platform);
   const versions = {
     "distill-wasm": platform.projectVersion(),
     "@tensorflow/tfjs-core": tfjs.version,

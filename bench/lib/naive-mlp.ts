@@ -28,11 +28,16 @@ export class NaiveMlp {
 
   constructor(params: MlpParams, maxRows: number) {
     this.layers = params.map((p) => ({
-      inputs: p.inputs, outputs: p.outputs,
-      weight: p.weight.slice(), bias: p.bias.slice(),
-      gradWeight: new Float32Array(p.weight.length), gradBias: new Float32Array(p.bias.length),
-      velWeight: new Float32Array(p.weight.length), velBias: new Float32Array(p.bias.length),
-      out: new Float32Array(maxRows * p.outputs), dInput: new Float32Array(maxRows * p.inputs),
+      inputs: p.inputs,
+      outputs: p.outputs,
+      weight: p.weight.slice(),
+      bias: p.bias.slice(),
+      gradWeight: new Float32Array(p.weight.length),
+      gradBias: new Float32Array(p.bias.length),
+      velWeight: new Float32Array(p.weight.length),
+      velBias: new Float32Array(p.bias.length),
+      out: new Float32Array(maxRows * p.outputs),
+      dInput: new Float32Array(maxRows * p.inputs),
       input: new Float32Array(0),
     }));
   }
@@ -109,7 +114,14 @@ function logSumExp(z: Float32Array, o: number, cols: number, t: number): [number
  * Writes ∂loss/∂s into grad: α·(softmax(s) − onehot)/rows + (1 − α)·T·(softmax(s/T) − softmax(t/T))/rows.
  */
 export function distillLossJs(
-  grad: Float32Array, s: Float32Array, t: Float32Array, labels: Int32Array, rows: number, cols: number, temperature: number, alpha: number,
+  grad: Float32Array,
+  s: Float32Array,
+  t: Float32Array,
+  labels: Int32Array,
+  rows: number,
+  cols: number,
+  temperature: number,
+  alpha: number,
 ): number {
   let hard = 0;
   let soft = 0;
@@ -118,13 +130,13 @@ export function distillLossJs(
     const [sMax, sLse] = logSumExp(s, o, cols, 1);
     const [sMaxT, sLseT] = logSumExp(s, o, cols, temperature);
     const [tMaxT, tLseT] = logSumExp(t, o, cols, temperature);
-    hard -= (s[o + labels[r]!]! - sMax) - sLse;
+    hard -= s[o + labels[r]!]! - sMax - sLse;
     for (let j = 0; j < cols; j++) {
       const logPs = (s[o + j]! - sMaxT) / temperature - sLseT;
       const logPt = (t[o + j]! - tMaxT) / temperature - tLseT;
       const pt = Math.exp(logPt);
       soft += pt * (logPt - logPs);
-      const p1 = Math.exp((s[o + j]! - sMax) - sLse) - (j === labels[r] ? 1 : 0);
+      const p1 = Math.exp(s[o + j]! - sMax - sLse) - (j === labels[r] ? 1 : 0);
       grad[o + j] = (alpha * p1 + (1 - alpha) * temperature * (Math.exp(logPs) - pt)) / rows;
     }
   }
@@ -137,8 +149,8 @@ export function crossEntropyJs(grad: Float32Array, s: Float32Array, labels: Int3
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     const [max, lse] = logSumExp(s, o, cols, 1);
-    loss -= (s[o + labels[r]!]! - max) - lse;
-    for (let j = 0; j < cols; j++) grad[o + j] = (Math.exp((s[o + j]! - max) - lse) - (j === labels[r] ? 1 : 0)) / rows;
+    loss -= s[o + labels[r]!]! - max - lse;
+    for (let j = 0; j < cols; j++) grad[o + j] = (Math.exp(s[o + j]! - max - lse) - (j === labels[r] ? 1 : 0)) / rows;
   }
   return loss / rows;
 }

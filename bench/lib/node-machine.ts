@@ -42,4 +42,3 @@ export function machineInfo(): MachineInfo {
     date: new Date().toISOString(),
   };
 }
-

@@ -108,10 +108,5 @@ export function mlpOnnxModel(params: MlpParams, opset = 13): Uint8Array {
     ...bytes(11, floatValueInfo("x", ["batch", params[0]!.inputs])),
     ...bytes(12, floatValueInfo("logits", ["batch", params[params.length - 1]!.outputs])),
   ];
-  return new Uint8Array([
-    ...int(1, 8),
-    ...str(2, "distill-wasm bench"),
-    ...bytes(7, graph),
-    ...bytes(8, [...str(1, ""), ...int(2, opset)]),
-  ]);
+  return new Uint8Array([...int(1, 8), ...str(2, "distill-wasm bench"), ...bytes(7, graph), ...bytes(8, [...str(1, ""), ...int(2, opset)])]);
 }

@@ -78,9 +78,18 @@ const I32 = 0x7f;
 const F32 = 0x7d;
 const V128 = 0x7b;
 const op = {
-  block: 0x02, loop: 0x03, brIf: 0x0d, end: 0x0b, void: 0x40,
-  localGet: 0x20, localSet: 0x21, localTee: 0x22,
-  i32Const: 0x41, f32Const: 0x43, i32Sub: 0x6b, f32Add: 0x92,
+  block: 0x02,
+  loop: 0x03,
+  brIf: 0x0d,
+  end: 0x0b,
+  void: 0x40,
+  localGet: 0x20,
+  localSet: 0x21,
+  localTee: 0x22,
+  i32Const: 0x41,
+  f32Const: 0x43,
+  i32Sub: 0x6b,
+  f32Add: 0x92,
 };
 const simd = (code: number) => [0xfd, ...uleb(code)];
 const F32X4_SPLAT = simd(0x13);
@@ -91,7 +100,13 @@ const F32X4_MUL = simd(0xe6);
 /** The probe module's bytes. */
 export function peakProbeBytes(chains = PEAK_CHAINS, unroll = PEAK_UNROLL): Uint8Array<ArrayBuffer> {
   // params: 0 n (i32), 1 m (f32), 2 c (f32), 3 x0 (f32); locals: 4 mv, 5 cv, 6.. acc_j (v128)
-  const N = 0, M = 1, C = 2, X0 = 3, MV = 4, CV = 5, ACC = 6;
+  const N = 0,
+    M = 1,
+    C = 2,
+    X0 = 3,
+    MV = 4,
+    CV = 5,
+    ACC = 6;
   const body: number[] = [];
   body.push(op.localGet, M, ...F32X4_SPLAT, op.localSet, MV);
   body.push(op.localGet, C, ...F32X4_SPLAT, op.localSet, CV);
@@ -115,7 +130,14 @@ export function peakProbeBytes(chains = PEAK_CHAINS, unroll = PEAK_UNROLL): Uint
   const code = [...locals, ...body];
   const funcType = [0x60, ...vec([[I32], [F32], [F32], [F32]]), ...vec([[F32]])];
   return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00, // "\0asm", version 1
     ...section(1, vec([funcType])), // type section
     ...section(3, vec([uleb(0)])), // function section: func 0 has type 0
     ...section(7, vec([[...name("probe"), 0x00, ...uleb(0)]])), // export "probe" = func 0
@@ -131,7 +153,10 @@ export async function loadPeakProbe(): Promise<PeakProbe> {
   if (!WebAssembly.validate(bytes)) throw new Error("peak probe: the hand-written module does not validate");
   const { instance } = await WebAssembly.instantiate(bytes);
   const probe = instance.exports.probe as PeakProbe;
-  const n = 7, m = 0.999999, c = 1e-6, x0 = 0.25;
+  const n = 7,
+    m = 0.999999,
+    c = 1e-6,
+    x0 = 0.25;
   const got = probe(n, m, c, x0);
   const want = referenceProbe(n, m, c, x0);
   if (got !== want) throw new Error(`peak probe: wasm result ${got} differs from the JS reference ${want}`);
@@ -141,7 +166,8 @@ export async function loadPeakProbe(): Promise<PeakProbe> {
 /** The probe's arithmetic in JS with float32 rounding at every step (lane 0; all lanes are equal). */
 export function referenceProbe(n: number, m: number, c: number, x0: number): number {
   const f = Math.fround;
-  const mf = f(m), cf = f(c);
+  const mf = f(m),
+    cf = f(c);
   const acc = Array.from({ length: PEAK_CHAINS }, (_, j) => f(f(x0) + f(j / 64)));
   for (let i = 0; i < n * PEAK_UNROLL; i++) {
     for (let j = 0; j < PEAK_CHAINS; j++) acc[j] = f(f(acc[j]! * mf) + cf);

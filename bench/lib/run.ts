@@ -84,9 +84,10 @@ export async function runSuites(argv: readonly string[], entrySuites: readonly S
   );
 
   if (suites.includes("steps") && suites.includes("inference")) {
-    const name = ctx.machine.runtime === "node" && ctx.simd === "baseline" && !ctx.quick
-      ? "samples-per-second.svg"
-      : `samples-per-second-${[ctx.machine.runtime, ctx.quick ? "quick" : undefined, build].filter(Boolean).join("-")}.svg`;
+    const name =
+      ctx.machine.runtime === "node" && ctx.simd === "baseline" && !ctx.quick
+        ? "samples-per-second.svg"
+        : `samples-per-second-${[ctx.machine.runtime, ctx.quick ? "quick" : undefined, build].filter(Boolean).join("-")}.svg`;
     const threads = suites.includes("threads") ? "single thread unless marked" : "single thread";
     const title = `Samples per second, ${threads} — ${ctx.machine.cpu}, ${ctx.machine.runtime} ${ctx.machine.runtimeVersion}, ${ctx.machine.date.slice(0, 10)}`;
     await save(name, barChartSvg(title, ctx.chart));

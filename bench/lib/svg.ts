@@ -71,7 +71,9 @@ export function barChartSvg(title: string, bars: readonly ChartBar[]): string {
       const by = top + i * (barH + gap);
       const w = Math.max(1, (plotW * b.samplesPerSecond) / max);
       out.push(`<text x="${x0 - 8}" y="${by + barH - 5}" class="label">${escape(b.library)}</text>`);
-      out.push(`<rect x="${x0}" y="${by}" width="${w.toFixed(1)}" height="${barH}" fill="${colour(b.library)}"><title>${escape(b.library)}: ${b.samplesPerSecond.toFixed(1)} samples/s</title></rect>`);
+      out.push(
+        `<rect x="${x0}" y="${by}" width="${w.toFixed(1)}" height="${barH}" fill="${colour(b.library)}"><title>${escape(b.library)}: ${b.samplesPerSecond.toFixed(1)} samples/s</title></rect>`,
+      );
       out.push(`<text x="${(x0 + w + 6).toFixed(1)}" y="${by + barH - 5}" class="value">${formatRate(b.samplesPerSecond)}</text>`);
     });
     y = top + height + panelFoot;

@@ -48,7 +48,7 @@ export async function loadTfjs(platform: Platform): Promise<TfjsEnv> {
   try {
     await import("@tensorflow/tfjs-backend-cpu");
     if (await tf.setBackend("cpu")) env.available.push("cpu");
-    else env.skipped.cpu = "tf.setBackend(\"cpu\") returned false";
+    else env.skipped.cpu = 'tf.setBackend("cpu") returned false';
   } catch (e) {
     env.skipped.cpu = `@tensorflow/tfjs-backend-cpu failed (${errorText(e)})`;
   }
@@ -67,7 +67,7 @@ export async function loadTfjs(platform: Platform): Promise<TfjsEnv> {
         simd,
       };
     } else {
-      env.skipped.wasm = "tf.setBackend(\"wasm\") returned false (the backend failed to initialise)";
+      env.skipped.wasm = 'tf.setBackend("wasm") returned false (the backend failed to initialise)';
     }
   } catch (e) {
     env.skipped.wasm = `@tensorflow/tfjs-backend-wasm failed (${errorText(e)})`;
@@ -125,7 +125,9 @@ export class TfMlp {
    * softmaxCrossEntropy alone. Every intermediate tensor is disposed by tf.tidy.
    */
   trainStep(
-    x: TF.Tensor2D, onehot: TF.Tensor2D, teacherLogits: TF.Tensor2D | undefined,
+    x: TF.Tensor2D,
+    onehot: TF.Tensor2D,
+    teacherLogits: TF.Tensor2D | undefined,
     options: { lr: number; momentum: number; temperature: number; alpha: number },
   ): () => number {
     const tf = this.tf;

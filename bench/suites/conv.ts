@@ -139,8 +139,16 @@ export function naiveConvForward(y: Float32Array, x: Float32Array, w: Float32Arr
  * with the scale arrays, also Σ|w·dy| per dx element and Σ|dy·x| per dw element.
  */
 export function naiveConvBackward(
-  dx: Float32Array, dw: Float32Array, dy: Float32Array, x: Float32Array, w: Float32Array, s: ConvShape,
-  dxAcc: Float64Array, scaleDx?: Float32Array, scaleDw?: Float32Array, dxAbs?: Float64Array,
+  dx: Float32Array,
+  dw: Float32Array,
+  dy: Float32Array,
+  x: Float32Array,
+  w: Float32Array,
+  s: ConvShape,
+  dxAcc: Float64Array,
+  scaleDx?: Float32Array,
+  scaleDw?: Float32Array,
+  dxAbs?: Float64Array,
 ): void {
   const { batch, cin, h, w: wd, cout, k, stride, pad } = s;
   const { oh, ow } = dims(s);
@@ -309,7 +317,9 @@ export async function runConv(ctx: Context): Promise<ConvResult> {
   try {
     const prepared = cases.map((c) => {
       const { s } = c;
-      const xP = put(c.x), wP = put(c.w), dyP = put(c.dy);
+      const xP = put(c.x),
+        wP = put(c.w),
+        dyP = put(c.dy);
       const yP = put(new Float32Array(c.y.length));
       const dxP = put(new Float32Array(c.x.length));
       const dwP = put(new Float32Array(c.w.length));
@@ -385,13 +395,14 @@ export async function runConv(ctx: Context): Promise<ConvResult> {
         const dx = tf.conv2dTranspose(dy, f, xShape, s.stride, s.pad);
         const dw = hasFilterKernel
           ? (tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
-              strides: [s.stride, s.stride], pad: s.pad, dataFormat: "NHWC", dimRoundingMode: undefined, filterShape: fShape,
+              strides: [s.stride, s.stride],
+              pad: s.pad,
+              dataFormat: "NHWC",
+              dimRoundingMode: undefined,
+              filterShape: fShape,
             } as unknown as TF.NamedAttrMap) as TF.Tensor)
           : tf.tidy(() =>
-              tf.transpose(
-                tf.conv2d(tf.transpose(x, [3, 1, 2, 0]) as TF.Tensor4D, tf.transpose(dy, [1, 2, 0, 3]) as TF.Tensor4D, 1, s.pad),
-                [1, 2, 0, 3],
-              ),
+              tf.transpose(tf.conv2d(tf.transpose(x, [3, 1, 2, 0]) as TF.Tensor4D, tf.transpose(dy, [1, 2, 0, 3]) as TF.Tensor4D, 1, s.pad), [1, 2, 0, 3]),
             );
         return [dx, dw];
       };
@@ -455,9 +466,15 @@ export async function runConv(ctx: Context): Promise<ConvResult> {
   check("naive JS");
   for (const { c, runF, runB } of naive) {
     let first = await once(runF);
-    timings.set(key(c, "forward", "naive JS"), { timing: await measure(`naive JS conv2d ${shapeText(c.s)}`, runF, budgetFor(first)), timed: "loop nest, float64 sums" });
+    timings.set(key(c, "forward", "naive JS"), {
+      timing: await measure(`naive JS conv2d ${shapeText(c.s)}`, runF, budgetFor(first)),
+      timed: "loop nest, float64 sums",
+    });
     first = await once(runB);
-    timings.set(key(c, "backward", "naive JS"), { timing: await measure(`naive JS conv2d backward ${shapeText(c.s)}`, runB, budgetFor(first)), timed: "loop nests, float64 sums" });
+    timings.set(key(c, "backward", "naive JS"), {
+      timing: await measure(`naive JS conv2d backward ${shapeText(c.s)}`, runB, budgetFor(first)),
+      timed: "loop nests, float64 sums",
+    });
   }
 
   const rows: ConvRow[] = [];
@@ -469,8 +486,15 @@ export async function runConv(ctx: Context): Promise<ConvResult> {
         if (!t) continue;
         const flops = convFlops(c.s, pass);
         rows.push({
-          ...c.s, pass, library, timed: t.timed, timing: t.timing, flops, gflops: flops / (t.timing.medianMs * 1e6),
-          distillSpeedup: t.timing.medianMs / base.medianMs, maxScaledError: errors.get(key(c, pass, library))!,
+          ...c.s,
+          pass,
+          library,
+          timed: t.timed,
+          timing: t.timing,
+          flops,
+          gflops: flops / (t.timing.medianMs * 1e6),
+          distillSpeedup: t.timing.medianMs / base.medianMs,
+          maxScaledError: errors.get(key(c, pass, library))!,
         });
       }
     }
@@ -511,9 +535,11 @@ function printConvTable(ctx: Context, cases: readonly Case[], rows: readonly Con
       const d = find({ c, pass }, "distill-wasm")!;
       const tw = find({ c, pass }, "tfjs-wasm");
       const tc = find({ c, pass }, "tfjs-cpu");
-      return `${c.s.cin}→${c.s.cout} @${c.s.h}×${c.s.w} ${fmtNum(d.gflops)} GFLOP/s` +
+      return (
+        `${c.s.cin}→${c.s.cout} @${c.s.h}×${c.s.w} ${fmtNum(d.gflops)} GFLOP/s` +
         (tw ? `, vs tfjs-wasm ${speedPhrase(tw.distillSpeedup).replace("distill-wasm ", "")}` : "") +
-        (tc ? `, vs tfjs-cpu ${speedPhrase(tc.distillSpeedup).replace("distill-wasm ", "")}` : "");
+        (tc ? `, vs tfjs-cpu ${speedPhrase(tc.distillSpeedup).replace("distill-wasm ", "")}` : "")
+      );
     });
     ctx.summary.push(`conv2d ${pass}, batch ${cases[0]!.s.batch}, 3×3 pad 1, distill-wasm: ${parts.join("; ")}`);
   }

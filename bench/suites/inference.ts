@@ -131,14 +131,18 @@ export async function runInference(ctx: Context): Promise<InferenceResult> {
         const xt = tf!.tensor2d(x, [batch, WIDTHS[0]!]);
         const prepare = () => useBackend(tf!, backend);
         impls.push({
-          library: `tfjs-${backend}`, timed: "fused.matMul(+bias, relu) ×3 + dataSync, resident input",
-          run: () => tf!.tidy(() => m.forwardFused(xt).dataSync() as Float32Array), prepare,
+          library: `tfjs-${backend}`,
+          timed: "fused.matMul(+bias, relu) ×3 + dataSync, resident input",
+          run: () => tf!.tidy(() => m.forwardFused(xt).dataSync() as Float32Array),
+          prepare,
           dispose: () => xt.dispose(),
         });
         if (backend === "wasm") {
           impls.push({
-            library: "tfjs-wasm, unfused", timed: "matMul + add + relu ×3 + dataSync, resident input",
-            run: () => tf!.tidy(() => m.forward(xt).dataSync() as Float32Array), prepare,
+            library: "tfjs-wasm, unfused",
+            timed: "matMul + add + relu ×3 + dataSync, resident input",
+            run: () => tf!.tidy(() => m.forward(xt).dataSync() as Float32Array),
+            prepare,
           });
         }
       }
@@ -183,7 +187,10 @@ export async function runInference(ctx: Context): Promise<InferenceResult> {
       const flops = forwardFlops(WIDTHS, batch);
       const base = timed[0]![1].medianMs;
       const bRows = timed.map(([impl, timing]): InferenceRow => ({
-        batch, library: impl.library, timed: impl.timed, timing,
+        batch,
+        library: impl.library,
+        timed: impl.timed,
+        timing,
         samplesPerSecond: (batch * 1000) / timing.medianMs,
         gflops: flops / (timing.medianMs * 1e6),
         distillSpeedup: timing.medianMs / base,
@@ -195,11 +202,14 @@ export async function runInference(ctx: Context): Promise<InferenceResult> {
       if (ceiling !== undefined) ceilingSamplesPerSecond[String(batch)] = ceiling;
       rows.push(...bRows);
       for (const r of bRows) {
-        if (r.library !== "tfjs-wasm, unfused") ctx.chart.push({ group: `inference, batch ${batch}`, library: r.library, samplesPerSecond: r.samplesPerSecond });
+        if (r.library !== "tfjs-wasm, unfused")
+          ctx.chart.push({ group: `inference, batch ${batch}`, library: r.library, samplesPerSecond: r.samplesPerSecond });
       }
       printBatch(WIDTHS, batch, bRows, peakGflops, ceiling);
 
-      const best = bRows.filter((r) => r.library.startsWith("tfjs-wasm") || r.library === "onnxruntime-web").sort((a, b) => a.timing.medianMs - b.timing.medianMs)[0];
+      const best = bRows
+        .filter((r) => r.library.startsWith("tfjs-wasm") || r.library === "onnxruntime-web")
+        .sort((a, b) => a.timing.medianMs - b.timing.medianMs)[0];
       const dw = bRows[0]!;
       const fwd = bRows[1]!;
       ctx.summary.push(
@@ -222,9 +232,7 @@ export async function runInference(ctx: Context): Promise<InferenceResult> {
   return { widths: WIDTHS, rows, peakGflops, ceilingSamplesPerSecond, tolerance: OUTPUT_TOLERANCE, skipped };
 }
 
-function printBatch(
-  WIDTHS: readonly number[], batch: number, rows: readonly InferenceRow[], peakGflops: number, ceiling: number | undefined,
-): void {
+function printBatch(WIDTHS: readonly number[], batch: number, rows: readonly InferenceRow[], peakGflops: number, ceiling: number | undefined): void {
   const columns: Column<InferenceRow>[] = [
     { header: "library", cell: (r) => r.library, align: "left" },
     { header: "median µs ±IQR", cell: (r) => msCell({ medianMs: r.timing.medianMs * 1000, relIqr: r.timing.relIqr }) },

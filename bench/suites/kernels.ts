@@ -107,9 +107,20 @@ function leadingDims(form: GemmForm, { m, k, n }: Shape): [number, number, numbe
 
 /** Shapes (rows, cols) of A and B as stored for each form. */
 function operandShapes(form: GemmForm, { m, k, n }: Shape): [[number, number], [number, number]] {
-  if (form === "nn") return [[m, k], [k, n]];
-  if (form === "nt") return [[m, k], [n, k]];
-  return [[k, m], [k, n]];
+  if (form === "nn")
+    return [
+      [m, k],
+      [k, n],
+    ];
+  if (form === "nt")
+    return [
+      [m, k],
+      [n, k],
+    ];
+  return [
+    [k, m],
+    [k, n],
+  ];
 }
 
 interface Case extends Shape {
@@ -245,8 +256,12 @@ export async function runKernels(ctx: Context): Promise<KernelResult> {
   const probes = [before, middle, after];
   const peakGflops = Math.max(...probes.map((p) => p.gflops));
   const peak: PeakResult = {
-    chains: PEAK_CHAINS, unroll: PEAK_UNROLL, flopsPerCall: PEAK_ITERATIONS * PEAK_FLOPS_PER_ITERATION,
-    gflopsEach: probes.map((p) => p.gflops), gflops: peakGflops, timings: probes.map((p) => p.timing),
+    chains: PEAK_CHAINS,
+    unroll: PEAK_UNROLL,
+    flopsPerCall: PEAK_ITERATIONS * PEAK_FLOPS_PER_ITERATION,
+    gflopsEach: probes.map((p) => p.gflops),
+    gflops: peakGflops,
+    timings: probes.map((p) => p.timing),
   };
 
   const libs: KernelLib[] = ["distill-wasm", "tfjs-wasm", "tfjs-cpu", "naive JS"];
@@ -257,7 +272,13 @@ export async function runKernels(ctx: Context): Promise<KernelResult> {
       if (!timing) continue;
       const gflops = (2 * c.m * c.n * c.k) / (timing.medianMs * 1e6);
       rows.push({
-        form: c.form, m: c.m, k: c.k, n: c.n, library: lib, timing, gflops,
+        form: c.form,
+        m: c.m,
+        k: c.k,
+        n: c.n,
+        library: lib,
+        timing,
+        gflops,
         ...(lib === "distill-wasm" || lib === "tfjs-wasm" ? { fractionOfPeak: gflops / peakGflops } : {}),
         distillSpeedup: timing.medianMs / base.medianMs,
         maxScaledError: errors.get(keyOf(c, lib))!,
@@ -271,7 +292,8 @@ export async function runKernels(ctx: Context): Promise<KernelResult> {
   });
   printKernelTable(ctx, cases, rows, peak, skipped);
   for (const p of panels) {
-    const line = `gemm_panels ${shapeText(p)} (B packed once into 16-column panels, as batch-1 inference runs it): ` +
+    const line =
+      `gemm_panels ${shapeText(p)} (B packed once into 16-column panels, as batch-1 inference runs it): ` +
       `${fmtNum(p.gflops)} GFLOP/s, ${pct(p.fractionOfPeak)} of peak`;
     console.log(line);
     ctx.summary.push(line);
@@ -331,6 +353,9 @@ function printKernelTable(ctx: Context, cases: readonly Case[], rows: readonly K
   ctx.summary.push(
     `GEMM % of wasm-SIMD peak (${fmtNum(peak.gflops)} GFLOP/s), distill-wasm, shapes with m ≥ 128 and n ≥ 256: ` +
       `${pct(Math.min(...fr))}–${pct(Math.max(...fr))}; ` +
-      cases.filter((c) => c.n < 256 || c.m < 128).map((c) => `${c.form} ${shapeText(c)} ${pct(find(c, "distill-wasm")!.fractionOfPeak)}`).join(", "),
+      cases
+        .filter((c) => c.n < 256 || c.m < 128)
+        .map((c) => `${c.form} ${shapeText(c)} ${pct(find(c, "distill-wasm")!.fractionOfPeak)}`)
+        .join(", "),
   );
 }

@@ -57,7 +57,13 @@ interface Scenario {
 
 function scenarios(distillWidths: number[], teacherWidths: number[]): Scenario[] {
   return [
-    { id: "distillation", title: `(a) distillation step, student ${distillWidths.join("-")}, batch 128, T = 4, α = 0.1, cached teacher logits`, widths: distillWidths, kind: "distill", seed: 11 },
+    {
+      id: "distillation",
+      title: `(a) distillation step, student ${distillWidths.join("-")}, batch 128, T = 4, α = 0.1, cached teacher logits`,
+      widths: distillWidths,
+      kind: "distill",
+      seed: 11,
+    },
     { id: "teacher", title: `(b) teacher supervised step, ${teacherWidths.join("-")}, batch 128, cross-entropy`, widths: teacherWidths, kind: "ce", seed: 12 },
   ];
 }
@@ -112,7 +118,12 @@ export class WasmStep {
   }
 
   /** Steps `model` (which the step then owns and disposes) on `batch`. */
-  constructor(private readonly engine: Engine, readonly model: Sequential, private readonly batch: Batch, private readonly kind: Kind) {
+  constructor(
+    private readonly engine: Engine,
+    readonly model: Sequential,
+    private readonly batch: Batch,
+    private readonly kind: Kind,
+  ) {
     this.model.reserve(batch.rows);
     const own = (bytes: number) => {
       const p = engine.allocOwned(bytes);
@@ -135,9 +146,10 @@ export class WasmStep {
     const k = this.engine.kernels;
     const { rows, classes } = this.batch;
     const logits = this.model.forward(this.x, rows, true);
-    const loss = this.kind === "distill"
-      ? k.distill_loss(this.parts, this.grad, logits, this.t, this.y, rows, classes, TEMPERATURE, ALPHA, 0)
-      : k.cross_entropy(this.grad, logits, this.y, rows, classes);
+    const loss =
+      this.kind === "distill"
+        ? k.distill_loss(this.parts, this.grad, logits, this.t, this.y, rows, classes, TEMPERATURE, ALPHA, 0)
+        : k.cross_entropy(this.grad, logits, this.y, rows, classes);
     this.model.backward(this.grad, rows);
     k.sgd_step(this.model.paramsPtr, this.model.gradsPtr, this.velocity, this.model.blockLength, LR, MOMENTUM, 0, 0);
     return loss;
@@ -151,7 +163,12 @@ export class WasmStep {
 
 /** distill() (kind "distill", precomputed logits) or train() with a step budget; returns the per-step losses and times. */
 async function apiRun(
-  engine: Engine, widths: number[], params: MlpParams, data: Batch, kind: Kind, steps: number,
+  engine: Engine,
+  widths: number[],
+  params: MlpParams,
+  data: Batch,
+  kind: Kind,
+  steps: number,
 ): Promise<{ losses: number[]; stepMs: number[]; params: MlpParams }> {
   const model = mlp(widths, { engine });
   setParams(model, params);
@@ -159,7 +176,9 @@ async function apiRun(
   const stamps: number[] = [performance.now()];
   const dataset = Dataset.from(data.x, data.y, { features: data.features, classes: data.classes });
   const common = {
-    steps, batchSize: BATCH, seed: 1,
+    steps,
+    batchSize: BATCH,
+    seed: 1,
     optimizer: { type: "sgd" as const, momentum: MOMENTUM, lr: LR },
     onBatch: (info: { loss: number }) => {
       stamps.push(performance.now());
@@ -203,9 +222,10 @@ export async function runSteps(ctx: Context): Promise<StepsResult> {
     const naiveGrad = new Float32Array(BATCH * classes);
     const naiveStep = () => {
       const logits = naive.forward(batch.x, BATCH);
-      const loss = sc.kind === "distill"
-        ? distillLossJs(naiveGrad, logits, batch.teacherLogits, batch.y, BATCH, classes, TEMPERATURE, ALPHA)
-        : crossEntropyJs(naiveGrad, logits, batch.y, BATCH, classes);
+      const loss =
+        sc.kind === "distill"
+          ? distillLossJs(naiveGrad, logits, batch.teacherLogits, batch.y, BATCH, classes, TEMPERATURE, ALPHA)
+          : crossEntropyJs(naiveGrad, logits, batch.y, BATCH, classes);
       naive.backward(naiveGrad, BATCH);
       naive.step(LR, MOMENTUM);
       return loss;
@@ -252,8 +272,10 @@ export async function runSteps(ctx: Context): Promise<StepsResult> {
           `update rel. diff ${a.updateRelErr.toExponential(1)} (${a.worstTensor})\n`,
       );
       if (!(a.lossRelErr <= LOSS_TOLERANCE) || !(a.updateRelErr <= UPDATE_TOLERANCE)) {
-        bad.push(`${library}: loss ${outcome.loss} vs naive JS ${reference.loss} (relative ${a.lossRelErr.toExponential(2)}, allowed ${LOSS_TOLERANCE}); ` +
-          `max |Δw − Δw_ref| / max |Δw_ref| = ${a.updateRelErr.toExponential(2)} in ${a.worstTensor} (allowed ${UPDATE_TOLERANCE})`);
+        bad.push(
+          `${library}: loss ${outcome.loss} vs naive JS ${reference.loss} (relative ${a.lossRelErr.toExponential(2)}, allowed ${LOSS_TOLERANCE}); ` +
+            `max |Δw − Δw_ref| / max |Δw_ref| = ${a.updateRelErr.toExponential(2)} in ${a.worstTensor} (allowed ${UPDATE_TOLERANCE})`,
+        );
       }
     }
     if (bad.length > 0) abortDisagreement(`${sc.id} step: implementations disagree with the naive JS step`, bad.join("\n"));
@@ -291,7 +313,10 @@ export async function runSteps(ctx: Context): Promise<StepsResult> {
 
     const base = wasmTiming.medianMs;
     const scRows = timed.map((t): StepRow => ({
-      scenario: sc.id, library: t.library, timed: t.timed, timing: t.timing,
+      scenario: sc.id,
+      library: t.library,
+      timed: t.timed,
+      timing: t.timing,
       samplesPerSecond: (BATCH * 1000) / t.timing.medianMs,
       gflops: flops / (t.timing.medianMs * 1e6),
       distillSpeedup: t.timing.medianMs / base,
@@ -299,23 +324,47 @@ export async function runSteps(ctx: Context): Promise<StepsResult> {
     }));
     rows.push(...scRows);
     for (const r of scRows) {
-      ctx.chart.push({ group: sc.id === "distillation" ? `distillation step ${arch}, batch 128` : `teacher step ${arch}, batch 128`, library: r.library, samplesPerSecond: r.samplesPerSecond });
+      ctx.chart.push({
+        group: sc.id === "distillation" ? `distillation step ${arch}, batch 128` : `teacher step ${arch}, batch 128`,
+        library: r.library,
+        samplesPerSecond: r.samplesPerSecond,
+      });
     }
-    printScenario(sc, scRows, checks.filter((c) => c.scenario === sc.id), reference.loss, flops);
+    printScenario(
+      sc,
+      scRows,
+      checks.filter((c) => c.scenario === sc.id),
+      reference.loss,
+      flops,
+    );
 
     const tfw = scRows.find((r) => r.library === "tfjs-wasm");
     const apiRow = scRows.find((r) => r.library === apiName)!;
     ctx.summary.push(
       `${sc.id === "distillation" ? `Distillation step (${arch})` : `Teacher step (${arch})`}, batch 128: ` +
         `distill-wasm ${fmtNum(base)} ms` +
-        (tfw ? ` vs tfjs-wasm ${fmtNum(tfw.timing.medianMs)} ms → ${speedPhrase(tfw.distillSpeedup)}` +
-          ` (through ${apiName}: ${fmtNum(apiRow.timing.medianMs)} ms, ${ratioCell(tfw.timing.medianMs / apiRow.timing.medianMs)})` : " (tfjs-wasm skipped)"),
+        (tfw
+          ? ` vs tfjs-wasm ${fmtNum(tfw.timing.medianMs)} ms → ${speedPhrase(tfw.distillSpeedup)}` +
+            ` (through ${apiName}: ${fmtNum(apiRow.timing.medianMs)} ms, ${ratioCell(tfw.timing.medianMs / apiRow.timing.medianMs)})`
+          : " (tfjs-wasm skipped)"),
     );
   }
   for (const [lib, reason] of Object.entries(skipped)) console.log(`SKIPPED ${lib}: ${reason}`);
   return {
-    hyperparameters: { lr: LR, momentum: MOMENTUM, temperature: TEMPERATURE, alpha: ALPHA, batch: BATCH, apiWarmupSteps: API_WARMUP_STEPS, apiTimedSteps: API_TIMED_STEPS, apiSamples: API_SAMPLES },
-    rows, checks, tolerances: { loss: LOSS_TOLERANCE, update: UPDATE_TOLERANCE }, skipped,
+    hyperparameters: {
+      lr: LR,
+      momentum: MOMENTUM,
+      temperature: TEMPERATURE,
+      alpha: ALPHA,
+      batch: BATCH,
+      apiWarmupSteps: API_WARMUP_STEPS,
+      apiTimedSteps: API_TIMED_STEPS,
+      apiSamples: API_SAMPLES,
+    },
+    rows,
+    checks,
+    tolerances: { loss: LOSS_TOLERANCE, update: UPDATE_TOLERANCE },
+    skipped,
   };
 }
 
@@ -327,8 +376,8 @@ function printScenario(sc: Scenario, rows: readonly StepRow[], checks: readonly 
     { header: "samples/s", cell: (r) => fmtNum(r.samplesPerSecond) },
     { header: "GFLOP/s", cell: (r) => fmtNum(r.gflops) },
     { header: "distill-wasm ÷", cell: (r) => ratioCell(r.distillSpeedup) },
-    { header: "1-step loss", cell: (r) => (r.library === "naive JS" ? refLoss.toPrecision(7) : check(r.library)?.loss.toPrecision(7) ?? "") },
-    { header: "Δw rel. diff", cell: (r) => (r.library === "naive JS" ? "(reference)" : check(r.library)?.agreement.updateRelErr.toExponential(1) ?? "") },
+    { header: "1-step loss", cell: (r) => (r.library === "naive JS" ? refLoss.toPrecision(7) : (check(r.library)?.loss.toPrecision(7) ?? "")) },
+    { header: "Δw rel. diff", cell: (r) => (r.library === "naive JS" ? "(reference)" : (check(r.library)?.agreement.updateRelErr.toExponential(1) ?? "")) },
     { header: "timed call", cell: (r) => r.timed, align: "left" },
   ];
   console.log(sc.title);

@@ -23,7 +23,6 @@ import { fmtNum, renderTable, type Column } from "../lib/table.js";
 import { budgetFor, measure, once } from "../lib/timing.js";
 import { BATCH, WasmStep } from "./steps.js";
 
-
 export interface ThreadsRow {
   scenario: string;
   /** Samples per call (0 for GEMM rows). */
@@ -43,22 +42,22 @@ export interface ThreadsResult {
 }
 
 /** A small MNIST CNN (same seed, so the same weights, on every engine). */
-const mnistCnn = (engine: Engine): Sequential => new Sequential([
-  conv2d(1, 16, 3, { padding: 1 }), relu(), maxPool2d(2),
-  conv2d(16, 32, 3, { padding: 1 }), relu(), maxPool2d(2),
-  flatten(), dense(32 * 7 * 7, 10),
-], { inputShape: [1, 28, 28], seed: 44, engine });
+const mnistCnn = (engine: Engine): Sequential =>
+  new Sequential(
+    [conv2d(1, 16, 3, { padding: 1 }), relu(), maxPool2d(2), conv2d(16, 32, 3, { padding: 1 }), relu(), maxPool2d(2), flatten(), dense(32 * 7 * 7, 10)],
+    { inputShape: [1, 28, 28], seed: 44, engine },
+  );
 
 /**
  * Multiply-adds of mnistCnn's training step per sample, ×2 for FLOPs: each layer's forward,
  * weight gradient and input gradient (none for the first layer) are one product each
  * (conv: cout·oh·ow·cin·kh·kw; dense: in·out).
  */
-const CNN_TRAINING_FLOPS_PER_SAMPLE = 2 * (
-  2 * (16 * 28 * 28 * 1 * 9) + // conv 1: forward, weight gradient
-  3 * (32 * 14 * 14 * 16 * 9) + // conv 2: forward, weight and input gradients
-  3 * (32 * 7 * 7 * 10) // dense
-);
+const CNN_TRAINING_FLOPS_PER_SAMPLE =
+  2 *
+  (2 * (16 * 28 * 28 * 1 * 9) + // conv 1: forward, weight gradient
+    3 * (32 * 14 * 14 * 16 * 9) + // conv 2: forward, weight and input gradients
+    3 * (32 * 7 * 7 * 10)); // dense
 
 function sameBits(a: Float32Array, b: Float32Array): boolean {
   if (a.length !== b.length) return false;
@@ -70,7 +69,8 @@ function sameBits(a: Float32Array, b: Float32Array): boolean {
 
 /** Runs `make(engine)` on both engines, checks the outputs agree bit for bit, then times both. */
 async function compare(
-  name: string, engines: [Engine, Engine],
+  name: string,
+  engines: [Engine, Engine],
   make: (engine: Engine) => { run: () => unknown; output: () => Float32Array; dispose: () => void },
 ): Promise<{ single: Timing; threaded: Timing }> {
   const [a, b] = engines.map((e) => make(e)) as [ReturnType<typeof make>, ReturnType<typeof make>];
@@ -115,20 +115,30 @@ export async function runThreads(ctx: Context): Promise<ThreadsResult> {
       const init = mlp([...widths], { engine: single, seed });
       const params = paramsOf(init);
       init.dispose();
-      add(`${scenario}, batch ${BATCH}`, BATCH, trainingFlops(widths, BATCH), await compare(scenario, engines, (engine) => {
-        const step = WasmStep.mlp(engine, [...widths], params, batch, distill ? "distill" : "ce");
-        return { run: step.step, output: () => step.model.parameterBlock(), dispose: () => step.dispose() };
-      }));
+      add(
+        `${scenario}, batch ${BATCH}`,
+        BATCH,
+        trainingFlops(widths, BATCH),
+        await compare(scenario, engines, (engine) => {
+          const step = WasmStep.mlp(engine, [...widths], params, batch, distill ? "distill" : "ce");
+          return { run: step.step, output: () => step.model.parameterBlock(), dispose: () => step.dispose() };
+        }),
+      );
     }
 
     {
       const scenario = "CNN step 1×28×28: conv 16, pool, conv 32, pool, dense 10";
       progress(`${scenario}, threads\n`);
       const batch = makeBatch(BATCH, 784, 10, 43);
-      add(`${scenario}, batch ${BATCH}`, BATCH, CNN_TRAINING_FLOPS_PER_SAMPLE * BATCH, await compare("CNN step", engines, (engine) => {
-        const step = new WasmStep(engine, mnistCnn(engine), batch, "ce");
-        return { run: step.step, output: () => step.model.parameterBlock(), dispose: () => step.dispose() };
-      }));
+      add(
+        `${scenario}, batch ${BATCH}`,
+        BATCH,
+        CNN_TRAINING_FLOPS_PER_SAMPLE * BATCH,
+        await compare("CNN step", engines, (engine) => {
+          const step = new WasmStep(engine, mnistCnn(engine), batch, "ce");
+          return { run: step.step, output: () => step.model.parameterBlock(), dispose: () => step.dispose() };
+        }),
+      );
     }
 
     const widths = [784, 800, 800, 10];
@@ -137,7 +147,10 @@ export async function runThreads(ctx: Context): Promise<ThreadsResult> {
     init.dispose();
     for (const rowsPerCall of [1, 128]) {
       const x = makeBatch(rowsPerCall, 784, 10, 31 + rowsPerCall).x;
-      add(`inference, batch ${rowsPerCall}`, rowsPerCall, forwardFlops(widths, rowsPerCall),
+      add(
+        `inference, batch ${rowsPerCall}`,
+        rowsPerCall,
+        forwardFlops(widths, rowsPerCall),
         await compare(`inference b${rowsPerCall}`, engines, (engine) => {
           const model = mlp(widths, { engine });
           setParams(model, params);
@@ -153,26 +166,32 @@ export async function runThreads(ctx: Context): Promise<ThreadsResult> {
               model.dispose();
             },
           };
-        }));
+        }),
+      );
     }
 
     const [m, k, n] = [128, 800, 800];
     for (const form of ["nn", "nt", "tn"] as const) {
       const data = makeBatch(m + n, k, 2, 7).x; // m·k values of A, then n·k of B
-      add(`gemm_${form} ${m}×${k}×${n}`, 0, 2 * m * k * n, await compare(`gemm_${form} ${m}×${k}×${n}`, engines, (engine) => {
-        const a = engine.allocOwned(m * k * 4);
-        const b = engine.allocOwned(k * n * 4);
-        const c = engine.allocOwned(m * n * 4);
-        engine.f32(a, m * k).set(data.subarray(0, m * k));
-        engine.f32(b, k * n).set(data.subarray(m * k, m * k + k * n));
-        const [lda, ldb] = form === "nn" ? [k, n] : form === "nt" ? [k, k] : [m, n];
-        const gemm = engine.kernels[`gemm_${form}`];
-        return {
-          run: () => gemm(c, a, b, 0, m, n, k, lda, ldb, n, 0),
-          output: () => engine.readF32(c, m * n),
-          dispose: () => [a, b, c].forEach((p) => engine.free(p)),
-        };
-      }));
+      add(
+        `gemm_${form} ${m}×${k}×${n}`,
+        0,
+        2 * m * k * n,
+        await compare(`gemm_${form} ${m}×${k}×${n}`, engines, (engine) => {
+          const a = engine.allocOwned(m * k * 4);
+          const b = engine.allocOwned(k * n * 4);
+          const c = engine.allocOwned(m * n * 4);
+          engine.f32(a, m * k).set(data.subarray(0, m * k));
+          engine.f32(b, k * n).set(data.subarray(m * k, m * k + k * n));
+          const [lda, ldb] = form === "nn" ? [k, n] : form === "nt" ? [k, k] : [m, n];
+          const gemm = engine.kernels[`gemm_${form}`];
+          return {
+            run: () => gemm(c, a, b, 0, m, n, k, lda, ldb, n, 0),
+            output: () => engine.readF32(c, m * n),
+            dispose: () => [a, b, c].forEach((p) => engine.free(p)),
+          };
+        }),
+      );
     }
   } finally {
     threaded.dispose();
@@ -196,10 +215,15 @@ export async function runThreads(ctx: Context): Promise<ThreadsResult> {
   ctx.summary.push(
     `Threads (${threads}): teacher step ${fmtNum(teacher.single.medianMs)} → ${fmtNum(teacher.threaded.medianMs)} ms ` +
       `(${ratioCell(teacher.speedup)}), ` +
-      rows.slice(1).map((r) => `${r.scenario} ${ratioCell(r.speedup)}`).join(", ") + "; all bit-identical to one thread",
+      rows
+        .slice(1)
+        .map((r) => `${r.scenario} ${ratioCell(r.speedup)}`)
+        .join(", ") +
+      "; all bit-identical to one thread",
   );
   for (const r of rows) {
-    if (r.samples) ctx.chart.push({ group: r.scenario, library: `distill-wasm, ${threads} threads`, samplesPerSecond: (r.samples * 1000) / r.threaded.medianMs });
+    if (r.samples)
+      ctx.chart.push({ group: r.scenario, library: `distill-wasm, ${threads} threads`, samplesPerSecond: (r.samples * 1000) / r.threaded.medianMs });
   }
   return { threads, rows };
 }

@@ -35,7 +35,8 @@ async function main() {
   let maxAbsDifference = 0;
   let sameClass = 0;
   for (let r = 0; r < rows; r++) {
-    let a = 0, b = 0;
+    let a = 0,
+      b = 0;
     for (let j = 0; j < 10; j++) {
       const i = r * 10 + j;
       maxAbsDifference = Math.max(maxAbsDifference, Math.abs(logits.data[i] - ours[i]));
@@ -44,7 +45,9 @@ async function main() {
     }
     if (a === b) sameClass++;
   }
-  say(`onnxruntime-web ${ort.env.versions?.web ?? ""}: ${rows} digits, largest |difference| of the logits ${maxAbsDifference.toExponential(2)}, same class on ${sameClass} of ${rows}`);
+  say(
+    `onnxruntime-web ${ort.env.versions?.web ?? ""}: ${rows} digits, largest |difference| of the logits ${maxAbsDifference.toExponential(2)}, same class on ${sameClass} of ${rows}`,
+  );
   window.result = { rows, maxAbsDifference, sameClass, bytes: bytes.length, accuracy };
 }
 

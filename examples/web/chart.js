@@ -76,10 +76,20 @@ export function drawChart(container, options) {
     const points = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && y >= y0 - 1e-9 && y <= y1 + 1e-9);
     if (points.length === 0) continue;
     const d = points.map(([x, y], i) => `${i ? "L" : "M"}${px(x).toFixed(1)} ${py(y).toFixed(1)}`).join(" ");
-    svg.append(el("path", {
-      d, fill: "none", stroke: s.color, "stroke-width": s.dashed ? 1.75 : 2.5, "stroke-linejoin": "round", "stroke-linecap": "round",
-      "stroke-dasharray": s.dashed ? "5 4" : "none", "data-model": s.id, "data-kind": s.dashed ? "training" : "test", class: "curve",
-    }));
+    svg.append(
+      el("path", {
+        d,
+        fill: "none",
+        stroke: s.color,
+        "stroke-width": s.dashed ? 1.75 : 2.5,
+        "stroke-linejoin": "round",
+        "stroke-linecap": "round",
+        "stroke-dasharray": s.dashed ? "5 4" : "none",
+        "data-model": s.id,
+        "data-kind": s.dashed ? "training" : "test",
+        class: "curve",
+      }),
+    );
     if (!s.dashed) {
       const [x, y] = points.at(-1);
       svg.append(el("circle", { cx: px(x), cy: py(y), r: 3.5, fill: s.color }));

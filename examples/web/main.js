@@ -40,7 +40,8 @@ const handlers = {
     const rows = models.map((m) => {
       const tr = document.createElement("tr");
       tr.dataset.model = m.id;
-      tr.innerHTML = `<td class="text name"><span class="dot" style="background:${COLORS[m.id]}"></span>${m.name}</td>` +
+      tr.innerHTML =
+        `<td class="text name"><span class="dot" style="background:${COLORS[m.id]}"></span>${m.name}</td>` +
         `<td class="text">${m.architecture}</td><td class="params"></td><td class="size"></td><td class="speed"></td>` +
         `<td class="time"></td><td class="accuracy"><span class="pending">training…</span></td>`;
       return tr;
@@ -71,9 +72,11 @@ const handlers = {
     const teacher = results.find((r) => r.id === "teacher");
     for (const r of results) {
       const row = $(`#results tr[data-model="${r.id}"]`);
-      row.querySelector(".params").innerHTML = `${r.params.toLocaleString("en-US")}${r.id === "teacher" ? "" : `<span class="rel">${(teacher.params / r.params).toFixed(1)}× fewer</span>`}`;
+      row.querySelector(".params").innerHTML =
+        `${r.params.toLocaleString("en-US")}${r.id === "teacher" ? "" : `<span class="rel">${(teacher.params / r.params).toFixed(1)}× fewer</span>`}`;
       row.querySelector(".size").textContent = `${(r.bytes / 1000).toFixed(1)} KB`;
-      row.querySelector(".speed").innerHTML = `${formatMs(r.msPerSampleBatch1)}${r.id === "teacher" ? "" : `<span class="rel">${(teacher.msPerSampleBatch1 / r.msPerSampleBatch1).toFixed(1)}× faster</span>`}`;
+      row.querySelector(".speed").innerHTML =
+        `${formatMs(r.msPerSampleBatch1)}${r.id === "teacher" ? "" : `<span class="rel">${(teacher.msPerSampleBatch1 / r.msPerSampleBatch1).toFixed(1)}× faster</span>`}`;
     }
     const student = results.find((r) => r.id === "student");
     const scratch = results.find((r) => r.id === "scratch");
@@ -82,7 +85,8 @@ const handlers = {
       `The distilled student reaches <b id="student-accuracy-inline">${percent(student.accuracy)}</b> on 2,000 test digits ` +
       `(teacher ${percent(teacher.accuracy)}, same student trained on labels alone ${percent(scratch.accuracy)}) ` +
       `with ${(teacher.params / student.params).toFixed(1)}× fewer parameters.`;
-    $("#status").textContent = `Done in ${seconds.toFixed(1)} s · wasm ${runtime.build} build, ${runtime.threads} thread${runtime.threads === 1 ? "" : "s"}` +
+    $("#status").textContent =
+      `Done in ${seconds.toFixed(1)} s · wasm ${runtime.build} build, ${runtime.threads} thread${runtime.threads === 1 ? "" : "s"}` +
       `${runtime.crossOriginIsolated ? " · cross-origin isolated (precise timers)" : ""} · now draw a digit below`;
     setProgress(1);
     body.dataset.state = "ready";
@@ -139,16 +143,24 @@ const decimals = (step) => (String(Number(step.toPrecision(6))).split(".")[1] ??
 
 function redrawCharts() {
   const xMax = Math.max(2, ...state.plan.map((m) => m.epochs));
-  const series = (test, training) => state.plan.flatMap((m) => [
-    { id: m.id, color: COLORS[m.id], dashed: true, points: state.history[m.id].map((r) => [r.epoch, r[training]]) },
-    { id: m.id, color: COLORS[m.id], points: state.history[m.id].map((r) => [r.epoch, r[test]]) },
-  ]);
+  const series = (test, training) =>
+    state.plan.flatMap((m) => [
+      { id: m.id, color: COLORS[m.id], dashed: true, points: state.history[m.id].map((r) => [r.epoch, r[training]]) },
+      { id: m.id, color: COLORS[m.id], points: state.history[m.id].map((r) => [r.epoch, r[test]]) },
+    ]);
   drawChart($("#loss-chart"), {
-    series: series("valLoss", "crossEntropy"), xMax, xLabel: "epoch", yLabel: "loss",
+    series: series("valLoss", "crossEntropy"),
+    xMax,
+    xLabel: "epoch",
+    yLabel: "loss",
     format: (v, step) => v.toFixed(decimals(step)),
   });
   drawChart($("#accuracy-chart"), {
-    series: series("valAccuracy", "accuracy"), xMax, xLabel: "epoch", yLabel: "accuracy", yRange: [0, 1],
+    series: series("valAccuracy", "accuracy"),
+    xMax,
+    xLabel: "epoch",
+    yLabel: "accuracy",
+    yRange: [0, 1],
     format: (v, step) => `${(v * 100).toFixed(decimals(step * 100))}%`,
   });
 }
@@ -251,13 +263,15 @@ function drawPreview(pixels) {
 function buildBars() {
   for (const column of document.querySelectorAll(".prediction")) {
     const bars = column.querySelector(".bars");
-    bars.replaceChildren(...Array.from({ length: 10 }, (_, d) => {
-      const row = document.createElement("div");
-      row.className = "bar-row";
-      row.dataset.digit = String(d);
-      row.innerHTML = `<span class="bar-digit">${d}</span><span class="bar-track"><span class="bar-fill"></span></span><span class="bar-value"></span>`;
-      return row;
-    }));
+    bars.replaceChildren(
+      ...Array.from({ length: 10 }, (_, d) => {
+        const row = document.createElement("div");
+        row.className = "bar-row";
+        row.dataset.digit = String(d);
+        row.innerHTML = `<span class="bar-digit">${d}</span><span class="bar-track"><span class="bar-fill"></span></span><span class="bar-value"></span>`;
+        return row;
+      }),
+    );
   }
 }
 
@@ -284,8 +298,7 @@ function showPrediction(results) {
     column.querySelector(".digit").textContent = String(top);
     column.dataset.predicted = String(top);
     column.querySelector(".confidence").textContent = `${(probabilities[top] * 100).toFixed(1)}% sure`;
-    column.querySelector(".ms").innerHTML = `<b>${formatMs(ms)}</b> per prediction` +
-      (model === "teacher" ? "" : ` · ${(teacherMs / ms).toFixed(1)}× faster`);
+    column.querySelector(".ms").innerHTML = `<b>${formatMs(ms)}</b> per prediction` + (model === "teacher" ? "" : ` · ${(teacherMs / ms).toFixed(1)}× faster`);
     column.querySelector(".ms").dataset.ms = String(ms);
     for (const row of column.querySelectorAll(".bar-row")) {
       const p = probabilities[Number(row.dataset.digit)];

@@ -15,7 +15,10 @@ export const BOX = 20;
 export function toMnist(rgba, width, height) {
   // Ink per canvas pixel and an integral image of it (sums over any rectangle in O(1)).
   const integral = new Float64Array((width + 1) * (height + 1));
-  let x0 = width, y0 = height, x1 = -1, y1 = -1;
+  let x0 = width,
+    y0 = height,
+    x1 = -1,
+    y1 = -1;
   for (let y = 0; y < height; y++) {
     let rowSum = 0;
     for (let x = 0; x < width; x++) {
@@ -36,7 +39,8 @@ export function toMnist(rgba, width, height) {
   const scale = BOX / Math.max(boxW, boxH); // target pixels per canvas pixel
   const w = Math.max(1, Math.round(boxW * scale));
   const h = Math.max(1, Math.round(boxH * scale));
-  const sum = (ax, ay, bx, by) => // ink in canvas pixels [ax, bx) × [ay, by)
+  const sum = (ax, ay, bx, by) =>
+    // ink in canvas pixels [ax, bx) × [ay, by)
     integral[by * (width + 1) + bx] - integral[ay * (width + 1) + bx] - integral[by * (width + 1) + ax] + integral[ay * (width + 1) + ax];
 
   // Area-average into a w × h image.
@@ -54,7 +58,9 @@ export function toMnist(rgba, width, height) {
     }
   }
   // Centre of mass (pixel centres at +0.5), then the shift that puts it at (14, 14).
-  let mass = 0, mx = 0, my = 0;
+  let mass = 0,
+    mx = 0,
+    my = 0;
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const v = small[y * w + x];

@@ -89,8 +89,15 @@ async function run() {
       await api.train(model, train, { ...common, epochs: spec.epochs, seed: 2, onEpoch });
     } else {
       await api.distill({
-        ...common, teacher: models.get("teacher"), student: model, data: train, epochs: spec.epochs, seed: 2,
-        temperature: CONFIG.temperature, alpha: CONFIG.alpha, onEpoch,
+        ...common,
+        teacher: models.get("teacher"),
+        student: model,
+        data: train,
+        epochs: spec.epochs,
+        seed: 2,
+        temperature: CONFIG.temperature,
+        alpha: CONFIG.alpha,
+        onEpoch,
       });
     }
     post({ type: "trained", model: spec.id, seconds: (performance.now() - t0) / 1000, accuracy: api.evaluate(model, test).accuracy });

@@ -37,9 +37,12 @@ function layerList(text: string, inputShape: number[], tokens: string[]): Parsed
     if (/^\d+$/.test(token) && shape.length !== 1) bad(text, `a dense layer (${token}) needs "flatten" before it`);
     const spec = parseLayerToken(token, shape);
     if (!spec) {
-      bad(text, shape.length === 1 && inputShape.length === 1
-        ? `an MLP is positive integers joined by "-", and a layer list on flat inputs adds relu, tanh, sigmoid, gelu, leakyrelu, dropoutP or bn (convolutions need a CxHxW input); ${JSON.stringify(token)} is none of these`
-        : `unknown layer ${JSON.stringify(token)}`);
+      bad(
+        text,
+        shape.length === 1 && inputShape.length === 1
+          ? `an MLP is positive integers joined by "-", and a layer list on flat inputs adds relu, tanh, sigmoid, gelu, leakyrelu, dropoutP or bn (convolutions need a CxHxW input); ${JSON.stringify(token)} is none of these`
+          : `unknown layer ${JSON.stringify(token)}`,
+      );
     }
     layers.push(spec);
     try {
@@ -64,7 +67,7 @@ export function parseArchitecture(text: unknown): ParsedArch {
   if (!/^\d+x\d+x\d+$/.test(first)) {
     const widths = tokens.map(Number);
     if (widths.length < 2 || widths.some((w) => !Number.isSafeInteger(w) || w < 1)) {
-      bad(text, "an MLP is positive integers joined by \"-\"");
+      bad(text, 'an MLP is positive integers joined by "-"');
     }
     return { widths };
   }

@@ -21,7 +21,11 @@ export type Flags = Record<string, string | number | boolean | string[] | undefi
 
 function parseValue(name: string, spec: FlagSpec, text: string): string | number | string[] {
   if (spec.kind === "string") return text;
-  if (spec.kind === "list") return text.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+  if (spec.kind === "list")
+    return text
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
   const value = Number(text);
   const integer = spec.kind === "int";
   if (text.trim() === "" || !Number.isFinite(value) || (integer && !Number.isSafeInteger(value))) {

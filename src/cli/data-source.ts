@@ -65,7 +65,12 @@ export async function loadSource(source: string, testSplit: number | undefined, 
   }
   if (kind === "csv") {
     const data = await loadCsv(rest, toCsvOptions(csv));
-    return withTestSplit(data, testSplit, seed, `CSV ${rest}${data.targets ? `, regression on ${data.targetWidth} target${data.targetWidth > 1 ? "s" : ""}` : ""}`);
+    return withTestSplit(
+      data,
+      testSplit,
+      seed,
+      `CSV ${rest}${data.targets ? `, regression on ${data.targetWidth} target${data.targetWidth > 1 ? "s" : ""}` : ""}`,
+    );
   }
   if (kind === "npy") {
     const [x, y] = rest.split(",");

@@ -105,7 +105,7 @@ main(host).then(
       host.err(`distill-wasm: ${err.message}\n`);
       host.setExitCode(1);
     } else {
-      host.err(`distill-wasm: unexpected error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+      host.err(`distill-wasm: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
       host.setExitCode(1);
     }
   },

@@ -30,7 +30,8 @@ export const DATA_FLAGS: Record<string, FlagSpec> = {
 export const TRAINING_ROWS_FLAGS: Record<string, FlagSpec> = {
   "exclude-classes": { kind: "list", help: "train without the rows of these labels (e.g. 3: a transfer set with no 3s); the test set keeps them" },
   "keep-labels": {
-    kind: "int", min: 1,
+    kind: "int",
+    min: 1,
     help: "keep the labels of only N training rows (stratified, seeded by --seed); train uses those rows, distill also the rest as unlabelled rows the teacher labels",
   },
 };
@@ -38,9 +39,16 @@ export const TRAINING_ROWS_FLAGS: Record<string, FlagSpec> = {
 export const MODEL_FLAGS: Record<string, FlagSpec> = {
   arch: { kind: "string", help: "784-512-512-10 (MLP) or 1x28x28-conv8k3p1-relu-maxpool2-flatten-10 (layer list)" },
   activation: { kind: "string", help: "relu | leaky_relu | tanh | sigmoid | gelu", default: "relu" },
-  dropout: { kind: "string", help: "dropout after each hidden layer (P), or on the inputs and after each hidden layer (INPUT,HIDDEN, e.g. 0.2,0.5)", default: "0" },
+  dropout: {
+    kind: "string",
+    help: "dropout after each hidden layer (P), or on the inputs and after each hidden layer (INPUT,HIDDEN, e.g. 0.2,0.5)",
+    default: "0",
+  },
   init: { kind: "string", help: "weight initialisation: torch (PyTorch's nn.Linear default, the default) | he | glorot" },
-  standardize: { kind: "boolean", help: "put a standardize layer first, fitted on the training rows: the model learns on standardised features and the saved model takes raw ones" },
+  standardize: {
+    kind: "boolean",
+    help: "put a standardize layer first, fitted on the training rows: the model learns on standardised features and the saved model takes raw ones",
+  },
 };
 
 /** Flags of the commands that save a trained model (train, distill). */
@@ -122,7 +130,9 @@ export function parseArch(text: unknown): number[] {
 
 /** --dropout P or INPUT,HIDDEN as mlp options. */
 function parseDropout(text: unknown): { dropout: number; inputDropout?: number } {
-  const parts = String(text).split(",").map((p) => Number(p.trim()));
+  const parts = String(text)
+    .split(",")
+    .map((p) => Number(p.trim()));
   if (parts.length > 2 || parts.some((p) => !(p >= 0 && p <= 0.95)) || String(text).trim() === "") {
     throw new UsageError(`--dropout takes P or INPUT,HIDDEN, each in [0, 0.95] (e.g. 0.5 or 0.2,0.5); got ${JSON.stringify(text)}`);
   }

@@ -87,7 +87,7 @@ function* records(text: string, delimiter: string, fail: (line: number, column: 
         i++;
         for (;;) {
           const q = text[i];
-          if (q === undefined) throw fail(openLine, column, "unterminated quoted field (no closing \")");
+          if (q === undefined) throw fail(openLine, column, 'unterminated quoted field (no closing ")');
           if (q === '"') {
             if (text[i + 1] === '"') {
               field += '"';
@@ -129,11 +129,15 @@ export function parseCsv(text: string, options: CsvOptions = {}, name = "CSV"): 
   if (typeof text !== "string") throw new OptionError(`${op}: text must be a string; got ${typeof text}`);
   const delimiter = options.delimiter ?? ",";
   if (typeof delimiter !== "string" || delimiter.length !== 1 || `"\r\n`.includes(delimiter)) {
-    throw new OptionError(`${op}: delimiter must be one character other than a quote or line break; got ${typeof delimiter === "string" ? quoteInput(delimiter) : String(delimiter)}`);
+    throw new OptionError(
+      `${op}: delimiter must be one character other than a quote or line break; got ${typeof delimiter === "string" ? quoteInput(delimiter) : String(delimiter)}`,
+    );
   }
   const headerOption = options.header ?? "auto";
   if (headerOption !== "auto" && typeof headerOption !== "boolean") {
-    throw new OptionError(`${op}: header must be "auto", true or false; got ${typeof headerOption === "string" ? quoteInput(headerOption) : String(headerOption)}`);
+    throw new OptionError(
+      `${op}: header must be "auto", true or false; got ${typeof headerOption === "string" ? quoteInput(headerOption) : String(headerOption)}`,
+    );
   }
   const task = options.task ?? "classification";
   if (task !== "classification" && task !== "regression") {
@@ -143,7 +147,8 @@ export function parseCsv(text: string, options: CsvOptions = {}, name = "CSV"): 
   if (regression && options.classes !== undefined) throw new OptionError(`${op}: classes does not apply to task "regression"`);
   const labelOptions: readonly CsvColumn[] = Array.isArray(options.labelColumn) ? options.labelColumn : [options.labelColumn ?? 0];
   if (labelOptions.length === 0) throw new OptionError(`${op}: labelColumn is an empty list; name at least one target column`);
-  if (labelOptions.length > 1 && !regression) throw new OptionError(`${op}: several label columns need task "regression" (a classification has one label column)`);
+  if (labelOptions.length > 1 && !regression)
+    throw new OptionError(`${op}: several label columns need task "regression" (a classification has one label column)`);
   for (const labelOption of labelOptions) {
     if (typeof labelOption === "string" && labelOption !== "last" && headerOption === false) {
       throw new OptionError(`${op}: labelColumn ${quoteInput(labelOption)} is a column name, but header is false`);
@@ -275,9 +280,7 @@ export function npyToDataset(x: NpyArray, y: NpyArray, options: NpyDatasetOption
 }
 
 /** A Dataset from two .npy files (paths, URLs or bytes): features x and labels y; see `npyToDataset`. */
-export async function loadNpyDataset(
-  xSource: PathOrUrl | Uint8Array, ySource: PathOrUrl | Uint8Array, options: NpyDatasetOptions = {},
-): Promise<Dataset> {
+export async function loadNpyDataset(xSource: PathOrUrl | Uint8Array, ySource: PathOrUrl | Uint8Array, options: NpyDatasetOptions = {}): Promise<Dataset> {
   const read = async (source: PathOrUrl | Uint8Array, fallback: string): Promise<[NpyArray, string]> => {
     const where = source instanceof Uint8Array ? fallback : source instanceof URL ? source.href : String(source);
     const bytes = source instanceof Uint8Array ? source : await readBytes(source, "loadNpyDataset");

@@ -18,9 +18,7 @@ import type { Engine } from "../engine.js";
 import { ArgumentError, LabelError, OptionError, ShapeError } from "../errors.js";
 import { getEngine } from "../init.js";
 import type { EngineOption } from "../ops/losses.js";
-import {
-  requireArray, requireDim, requireFinite, requireLabels, requireLength, type FloatArray, type LabelArray,
-} from "../validate.js";
+import { requireArray, requireDim, requireFinite, requireLabels, requireLength, type FloatArray, type LabelArray } from "../validate.js";
 
 /** The label of a row that has none; the same value as the loss kernels' MISSING_LABEL. */
 export const MISSING_LABEL = -1;
@@ -201,9 +199,7 @@ export class Dataset {
   slice(start: number, end: number = this.length): Dataset {
     const op = "Dataset.slice";
     if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > this.length || start >= end) {
-      throw new ArgumentError(
-        `${op}: (start, end) = (${start}, ${end}) is not a non-empty row range; expected integers 0 ≤ start < end ≤ ${this.length}`,
-      );
+      throw new ArgumentError(`${op}: (start, end) = (${start}, ${end}) is not a non-empty row range; expected integers 0 ≤ start < end ≤ ${this.length}`);
     }
     const f = this.features;
     const w = this.targetWidth;
@@ -266,7 +262,8 @@ export class Dataset {
     const seed = requireSeed(op, options.seed ?? 0);
     const engine = options.engine ?? getEngine();
     return withPermutations(engine, seed, (permutation) =>
-      stratified ? this.stratifiedParts(sizes, permutation) : contiguousParts(permutation(this.length), sizes));
+      stratified ? this.stratifiedParts(sizes, permutation) : contiguousParts(permutation(this.length), sizes),
+    );
   }
 
   /** Rows per class: (classes); rows without a label are not counted. */
@@ -350,7 +347,10 @@ export class Dataset {
     const counts = Int32Array.from(byClass, (rows) => rows.length);
     // Hierarchical apportionment: first how many rows of each class are used at all,
     // then each part's share of what remains, so no class is ever overdrawn.
-    let remaining = apportion(counts, sizes.reduce((a, b) => a + b, 0));
+    let remaining = apportion(
+      counts,
+      sizes.reduce((a, b) => a + b, 0),
+    );
     const perPart = sizes.map((size, j) => {
       const take = j === sizes.length - 1 ? remaining : apportion(remaining, size);
       remaining = remaining.map((r, c) => r - take[c]!);

@@ -161,7 +161,9 @@ export async function gunzipIfNeeded(bytes: Uint8Array, name = "data", options: 
 function requireMaxBytes(op: string, value: unknown): number {
   if (value === undefined) return MAX_GUNZIP_BYTES;
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
-    throw new OptionError(`${op}: maxBytes must be an integer from 1 to 2^53 − 1; got ${typeof value === "string" ? JSON.stringify(value.slice(0, 40)) : String(value)}`);
+    throw new OptionError(
+      `${op}: maxBytes must be an integer from 1 to 2^53 − 1; got ${typeof value === "string" ? JSON.stringify(value.slice(0, 40)) : String(value)}`,
+    );
   }
   return value;
 }

@@ -1,10 +1,24 @@
 /** Datasets: the Dataset container, IDX (MNIST-format) files, and the built-in MNIST digits. */
 export {
-  Dataset, seededPermutation, MAX_CLASSES, MISSING_LABEL,
-  type DatasetOptions, type RegressionOptions, type RegressionDataset, type SplitOptions, type Batch,
+  Dataset,
+  seededPermutation,
+  MAX_CLASSES,
+  MISSING_LABEL,
+  type DatasetOptions,
+  type RegressionOptions,
+  type RegressionDataset,
+  type SplitOptions,
+  type Batch,
 } from "./dataset.js";
 export {
-  parseIdx, gunzipIfNeeded, idxToDataset, loadIdx,
-  type IdxArray, type IdxType, type IdxData, type IdxDatasetOptions, type LoadIdxOptions,
+  parseIdx,
+  gunzipIfNeeded,
+  idxToDataset,
+  loadIdx,
+  type IdxArray,
+  type IdxType,
+  type IdxData,
+  type IdxDatasetOptions,
+  type LoadIdxOptions,
 } from "./idx.js";
 export { loadMnistDigits, mnistFromDigitArrays, MNIST_PIXELS, type MnistDigitsOptions } from "./mnist.js";

@@ -140,7 +140,9 @@ export async function loadMnistDigits(options: MnistDigitsOptions = {}): Promise
     throw new OptionError(`${op}: train + test = ${train} + ${test} = ${train + test} images, but there are only ${all.length}`);
   }
   const [testSet, trainSet] = all.partition([test, train], {
-    seed, stratified: true, engine: options.engine,
+    seed,
+    stratified: true,
+    engine: options.engine,
   }) as [Dataset, Dataset];
   return { train: trainSet, test: testSet };
 }

@@ -50,7 +50,9 @@ function shape3(model: Sequential, index: number, who: string, i: number): [numb
   }
   const s = model.layerShape(index);
   if (s.length !== 3) {
-    throw new OptionError(`distill: attention[${i}].${who} = ${index} is not a conv activation (its output shape is [${s.join(", ")}]); attention maps need [channels, height, width]`);
+    throw new OptionError(
+      `distill: attention[${i}].${who} = ${index} is not a conv activation (its output shape is [${s.join(", ")}]); attention maps need [channels, height, width]`,
+    );
   }
   return s as [number, number, number];
 }

@@ -64,7 +64,8 @@ export interface DistillResult extends TrainResult {
 
 function epochValue(name: string, v: EpochValue, epochs: number, check: (x: number) => boolean, expected: string): (epoch: number) => number {
   const validated = (x: number, epoch: number) => {
-    if (typeof x !== "number" || !check(x)) throw new OptionError(`distill: ${name} must be ${expected}; got ${x}${epoch >= 0 ? ` at epoch ${epoch + 1}` : ""}`);
+    if (typeof x !== "number" || !check(x))
+      throw new OptionError(`distill: ${name} must be ${expected}; got ${x}${epoch >= 0 ? ` at epoch ${epoch + 1}` : ""}`);
     return x;
   };
   if (typeof v === "number") {
@@ -135,9 +136,11 @@ function withTransfer(op: string, student: Sequential, data: Dataset | undefined
  */
 function checkRegressionOptions(op: string, options: DistillOptions, softLoss: string): void {
   if (softLoss !== "mse") throw new OptionError(`${op}: a regression dataset takes softLoss "mse" (the default there); got ${JSON.stringify(softLoss)}`);
-  if (options.temperature !== undefined) throw new OptionError(`${op}: a regression dataset has no temperature (the teacher's outputs are matched by MSE as they are); drop temperature`);
+  if (options.temperature !== undefined)
+    throw new OptionError(`${op}: a regression dataset has no temperature (the teacher's outputs are matched by MSE as they are); drop temperature`);
   const t = options.teacher;
-  if (Array.isArray(t) && t.length > 0 && typeof t[0] === "object") throw new OptionError(`${op}: an ensemble teacher combines class probabilities; for regression, average its members' outputs and pass them as logits`);
+  if (Array.isArray(t) && t.length > 0 && typeof t[0] === "object")
+    throw new OptionError(`${op}: an ensemble teacher combines class probabilities; for regression, average its members' outputs and pass them as logits`);
 }
 
 export async function distill(given: DistillOptions): Promise<DistillResult> {
@@ -156,9 +159,11 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
   const hintSpecs = options.hints ?? [];
   if (hintSpecs.length > 0 && !teacher.model) throw new OptionError(`${op}: hints need a single model teacher (not an ensemble, function or logits)`);
   const attentionSpecs = options.attention ?? [];
-  if (attentionSpecs.length > 0 && !teacher.model) throw new OptionError(`${op}: attention transfer needs a single model teacher (not an ensemble, function or logits)`);
+  if (attentionSpecs.length > 0 && !teacher.model)
+    throw new OptionError(`${op}: attention transfer needs a single model teacher (not an ensemble, function or logits)`);
   for (const a of attentionSpecs) {
-    if (hintSpecs.some((h) => h.student === a?.student)) throw new OptionError(`${op}: student layer ${a.student} has both a hint and an attention pair; use one`);
+    if (hintSpecs.some((h) => h.student === a?.student))
+      throw new OptionError(`${op}: student layer ${a.student} has both a hint and an attention pair; use one`);
   }
   const hintEpochs = options.hintEpochs ?? 0;
   if (!(Number.isInteger(hintEpochs) && hintEpochs >= 0)) throw new OptionError(`${op}: hintEpochs must be an integer ≥ 0; got ${hintEpochs}`);
@@ -244,7 +249,11 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
       takeParts,
       temperature: () => temperature,
       fingerprint: () => ({
-        teacher: teacher.identity(), softLoss, hints: hintSpecs, attention: attentionSpecs, hintEpochs,
+        teacher: teacher.identity(),
+        softLoss,
+        hints: hintSpecs,
+        attention: attentionSpecs,
+        hintEpochs,
         ...(weights ? { classWeights: Array.from(weights) } : {}),
         // Every epoch's T and α, so that a schedule given as a function is compared by what it gives.
         temperature: Array.from({ length: epochCount }, (_, e) => temperatureAt(e)),
@@ -263,67 +272,80 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
     };
     /** The main stage's loss: α·hard + (1 − α)·soft (+ hints + attention transfer), gradient into ctx.grad. */
     const distillLoss = (ctx: BatchContext): void => {
-        const n = ctx.rows * student.outputs;
-        let total: number;
-        let hard: number;
-        let soft: number;
-        if (regression) {
-          // A row without a target gets the predictions as its target: no hard loss, no hard gradient.
-          // Both terms are means over the batch's rows · outputs values, as in cross_entropy's 1/rows.
-          k.fill_missing_rows(ctx.targets, ctx.logits, ctx.y, ctx.rows, student.outputs * 4);
-          hard = k.mse(ctx.grad, ctx.logits, ctx.targets, n, 1 / n);
-          soft = k.mse(mseGrad, ctx.logits, teacherLogits, n, 1 / n);
-          k.axpby(ctx.grad, mseGrad, n, 1 - alpha, alpha); // grad = α·g_hard + (1 − α)·g_soft
-          total = alpha * hard + (1 - alpha) * soft;
-        } else if (softLoss === "mse") {
-          hard = weightsPtr
-            ? k.cross_entropy_weighted(ctx.grad, ctx.logits, ctx.y, weightsPtr, ctx.rows, student.outputs)
-            : k.cross_entropy(ctx.grad, ctx.logits, ctx.y, ctx.rows, student.outputs);
-          soft = k.mse(mseGrad, ctx.logits, teacherLogits, n, 1 / n);
-          k.axpby(ctx.grad, mseGrad, n, 1 - alpha, alpha); // grad = α·g_hard + (1 − α)·g_soft
-          total = alpha * hard + (1 - alpha) * soft;
-        } else {
-          const flags = softLoss === "soft-ce" ? DISTILL_SOFT_CROSS_ENTROPY : 0;
-          total = weightsPtr
-            ? k.distill_loss_weighted(parts, ctx.grad, ctx.logits, teacherLogits, ctx.y, weightsPtr, ctx.rows, student.outputs, temperature, alpha, flags)
-            : k.distill_loss(parts, ctx.grad, ctx.logits, teacherLogits, ctx.y, ctx.rows, student.outputs, temperature, alpha, flags);
-          if (partsView.buffer !== engine.kernels.memory.buffer) partsView = engine.f64(parts, 3); // memory grew
-          hard = partsView[1]!;
-          soft = partsView[2]!;
-        }
-        if (hints) hints.compute(student, teacher.model!, ctx.rows);
-        if (attention) attention.compute(student, teacher.model!, ctx.rows);
-        const h = hints ? hints.loss : 0;
-        const at = attention ? attention.loss : 0;
-        sums.hard += hard * ctx.rows;
-        sums.soft += soft * ctx.rows;
-        sums.hint += h * ctx.rows;
-        sums.attention += at * ctx.rows;
-        sums.rows += ctx.rows;
-        ctx.loss = total + h + at;
+      const n = ctx.rows * student.outputs;
+      let total: number;
+      let hard: number;
+      let soft: number;
+      if (regression) {
+        // A row without a target gets the predictions as its target: no hard loss, no hard gradient.
+        // Both terms are means over the batch's rows · outputs values, as in cross_entropy's 1/rows.
+        k.fill_missing_rows(ctx.targets, ctx.logits, ctx.y, ctx.rows, student.outputs * 4);
+        hard = k.mse(ctx.grad, ctx.logits, ctx.targets, n, 1 / n);
+        soft = k.mse(mseGrad, ctx.logits, teacherLogits, n, 1 / n);
+        k.axpby(ctx.grad, mseGrad, n, 1 - alpha, alpha); // grad = α·g_hard + (1 − α)·g_soft
+        total = alpha * hard + (1 - alpha) * soft;
+      } else if (softLoss === "mse") {
+        hard = weightsPtr
+          ? k.cross_entropy_weighted(ctx.grad, ctx.logits, ctx.y, weightsPtr, ctx.rows, student.outputs)
+          : k.cross_entropy(ctx.grad, ctx.logits, ctx.y, ctx.rows, student.outputs);
+        soft = k.mse(mseGrad, ctx.logits, teacherLogits, n, 1 / n);
+        k.axpby(ctx.grad, mseGrad, n, 1 - alpha, alpha); // grad = α·g_hard + (1 − α)·g_soft
+        total = alpha * hard + (1 - alpha) * soft;
+      } else {
+        const flags = softLoss === "soft-ce" ? DISTILL_SOFT_CROSS_ENTROPY : 0;
+        total = weightsPtr
+          ? k.distill_loss_weighted(parts, ctx.grad, ctx.logits, teacherLogits, ctx.y, weightsPtr, ctx.rows, student.outputs, temperature, alpha, flags)
+          : k.distill_loss(parts, ctx.grad, ctx.logits, teacherLogits, ctx.y, ctx.rows, student.outputs, temperature, alpha, flags);
+        if (partsView.buffer !== engine.kernels.memory.buffer) partsView = engine.f64(parts, 3); // memory grew
+        hard = partsView[1]!;
+        soft = partsView[2]!;
+      }
+      if (hints) hints.compute(student, teacher.model!, ctx.rows);
+      if (attention) attention.compute(student, teacher.model!, ctx.rows);
+      const h = hints ? hints.loss : 0;
+      const at = attention ? attention.loss : 0;
+      sums.hard += hard * ctx.rows;
+      sums.soft += soft * ctx.rows;
+      sums.hint += h * ctx.rows;
+      sums.attention += at * ctx.rows;
+      sums.rows += ctx.rows;
+      ctx.loss = total + h + at;
     };
 
     // A checkpoint records its stage; resuming the main stage skips the (finished) hint stage.
     const resumeStage = options.resume?.stage;
     let hintStage: TrainResult | undefined;
     if (hintEpochs > 0 && resumeStage !== "main") {
-      hintStage = await runLoop(student, trainSet, validation, { ...options, epochs: hintEpochs, steps: undefined, earlyStopping: undefined }, {
-        ...hookBase,
-        inject: hints?.inject, // only the hints are computed in this stage
-        loss: (batch) => withTeacher(batch, hintOnlyLoss),
-      }, "hint");
+      hintStage = await runLoop(
+        student,
+        trainSet,
+        validation,
+        { ...options, epochs: hintEpochs, steps: undefined, earlyStopping: undefined },
+        {
+          ...hookBase,
+          inject: hints?.inject, // only the hints are computed in this stage
+          loss: (batch) => withTeacher(batch, hintOnlyLoss),
+        },
+        "hint",
+      );
     }
 
     const mainOptions = resumeStage === "main" ? options : { ...options, resume: undefined };
-    const main = await runLoop(student, trainSet, validation, mainOptions, {
-      ...hookBase,
-      epochStart: (epoch) => {
-        temperature = temperatureAt(epoch);
-        alpha = alphaAt(epoch);
+    const main = await runLoop(
+      student,
+      trainSet,
+      validation,
+      mainOptions,
+      {
+        ...hookBase,
+        epochStart: (epoch) => {
+          temperature = temperatureAt(epoch);
+          alpha = alphaAt(epoch);
+        },
+        loss: (batch) => withTeacher(batch, distillLoss),
       },
-      loss: (batch) => withTeacher(batch, distillLoss),
-    }, "main");
-    
+      "main",
+    );
 
     const result: DistillResult = { ...main };
     if (hintStage) result.hintStage = hintStage;

@@ -34,7 +34,10 @@ interface HintState {
 function checkHints(specs: readonly HintSpec[], student: Sequential, teacher: Sequential): void {
   const guided = new Set<number>();
   specs.forEach((s, i) => {
-    for (const [key, model] of [["student", student], ["teacher", teacher]] as const) {
+    for (const [key, model] of [
+      ["student", student],
+      ["teacher", teacher],
+    ] as const) {
       const idx = s?.[key];
       if (!Number.isInteger(idx) || idx < 0 || idx >= model.layerCount) {
         throw new OptionError(`distill: hints[${i}].${key} = ${idx} is not a layer of the ${key} (0..${model.layerCount - 1})`);
@@ -100,7 +103,12 @@ export class Hints {
       const rng = alloc(16);
       k.rng_seed(rng, seed >>> 0, 0x68696e74); // a stream of its own: "hint"
       this.memory = {
-        engine, kernels: k, paramsPtr: this.params, gradsPtr: this.grads, buffersPtr: 0, rngPtr: rng,
+        engine,
+        kernels: k,
+        paramsPtr: this.params,
+        gradsPtr: this.grads,
+        buffersPtr: 0,
+        rngPtr: rng,
         weightPanels: () => 0, // regressors only run in training mode, which never uses panels
       };
       for (const h of this.hints) h.regressor?.initialise(this.memory);

@@ -50,7 +50,10 @@ export async function searchTemperature(given: SearchOptions): Promise<SearchRes
   if (typeof given?.student !== "function") throw new ArgumentError(`${op}: student must be a function that builds a fresh student model`);
   const options = checkTrainOptions(op, given, SEARCH_SCHEMA);
   if (!options.validation) throw new OptionError(`${op}: validation data is required to rank the pairs`);
-  for (const [name, list] of [["temperatures", options.temperatures], ["alphas", options.alphas]] as const) {
+  for (const [name, list] of [
+    ["temperatures", options.temperatures],
+    ["alphas", options.alphas],
+  ] as const) {
     if (!Array.isArray(list) || list.length === 0) throw new OptionError(`${op}: ${name} must be a non-empty array`);
   }
   const trials: SearchTrial[] = [];

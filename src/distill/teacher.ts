@@ -91,7 +91,9 @@ export class TeacherSource {
     if (this.kind === "logits") {
       const expected = data.rows * this.classes;
       if (this.given!.length !== expected) {
-        throw new ShapeError(`distill: teacher logits have ${this.given!.length} values; expected ${expected} = ${data.rows} samples × ${this.classes} classes`);
+        throw new ShapeError(
+          `distill: teacher logits have ${this.given!.length} values; expected ${expected} = ${data.rows} samples × ${this.classes} classes`,
+        );
       }
       const c = alloc(expected * 4);
       e.f32(c, expected).set(this.given!);
@@ -127,7 +129,9 @@ export class TeacherSource {
       throw new ArgumentError(`distill: the teacher function must return an array of logits; got ${typeof result}`);
     }
     if (result.length !== n) {
-      throw new ShapeError(`distill: the teacher function returned ${result.length} values for ${rows} rows; expected ${n} = ${rows} × ${this.classes} classes`);
+      throw new ShapeError(
+        `distill: the teacher function returned ${result.length} values for ${rows} rows; expected ${n} = ${rows} × ${this.classes} classes`,
+      );
     }
     e.f32(out, n).set(result);
     this.checkFinite(out, n, "the teacher function's logits");
@@ -176,7 +180,10 @@ export class TeacherSource {
   identity(): Record<string, unknown> {
     if (this.kind === "function") return { kind: this.kind, source: String(this.fn) };
     if (this.kind === "logits") return { kind: this.kind, logits: contentHash(Float32Array.from(this.given!)) };
-    return { kind: this.kind, members: this.members.map((m) => ({ weight: m.weight, architecture: m.model.specs, params: contentHash(m.model.parameterBlock()) })) };
+    return {
+      kind: this.kind,
+      members: this.members.map((m) => ({ weight: m.weight, architecture: m.model.specs, params: contentHash(m.model.parameterBlock()) })),
+    };
   }
 
   dispose(): void {

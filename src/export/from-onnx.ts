@@ -98,7 +98,9 @@ function readChain(nodes: NodeProto[], input: string, init: Initializers, fail: 
     const node = nodes[i]!;
     if (node.domain) throw fail(`node ${i} (${node.op_type}) is in domain ${JSON.stringify(node.domain)}; only the default ONNX domain is supported`);
     if (node.input[0] !== x) {
-      throw fail(`node ${i}${node.name ? ` ${JSON.stringify(node.name)}` : ""} (${node.op_type}) does not take the output of the layer before it (${JSON.stringify(x)}); only a chain of layers is supported`);
+      throw fail(
+        `node ${i}${node.name ? ` ${JSON.stringify(node.name)}` : ""} (${node.op_type}) does not take the output of the layer before it (${JSON.stringify(x)}); only a chain of layers is supported`,
+      );
     }
     const gelu = node.op_type === "Mul" ? matchGelu(nodes, i, x, init) : undefined;
     if (gelu) {
@@ -116,7 +118,9 @@ function readChain(nodes: NodeProto[], input: string, init: Initializers, fail: 
     }
     const reader = Object.hasOwn(ONNX_READERS, node.op_type) ? ONNX_READERS[node.op_type] : undefined;
     if (!reader) {
-      throw fail(`node ${i}${node.name ? ` ${JSON.stringify(node.name)}` : ""}: operator ${JSON.stringify(node.op_type)} is not supported; fromOnnx reads ${Object.keys(ONNX_READERS).join(", ")} and gelu written as Mul, Add and Tanh`);
+      throw fail(
+        `node ${i}${node.name ? ` ${JSON.stringify(node.name)}` : ""}: operator ${JSON.stringify(node.op_type)} is not supported; fromOnnx reads ${Object.keys(ONNX_READERS).join(", ")} and gelu written as Mul, Add and Tanh`,
+      );
     }
     if (node.output.length < 1) throw fail(`node ${i} (${node.op_type}) has no output`);
     const layer = reader(viewOf(node, i, init));
@@ -139,17 +143,25 @@ function metadataOf(proto: ModelProto): Map<string, string> {
 function inferenceKey(spec: LayerSpec): string {
   const f = (v: number | undefined, fallback: number) => Math.fround(v ?? fallback);
   switch (spec.type) {
-    case "dense": return `dense ${spec.inputs} ${spec.outputs}`;
+    case "dense":
+      return `dense ${spec.inputs} ${spec.outputs}`;
     case "conv2d": {
       const k = typeof spec.kernel === "number" ? [spec.kernel, spec.kernel] : spec.kernel;
       return `conv2d ${spec.inChannels} ${spec.outChannels} ${k.join("x")} ${spec.stride ?? 1} ${spec.padding ?? 0}`;
     }
-    case "maxPool2d": case "avgPool2d": return `${spec.type} ${spec.kernel} ${spec.stride ?? spec.kernel} ${spec.padding ?? 0}`;
-    case "batchNorm": return `batchNorm ${spec.channels} ${f(spec.eps, 1e-5)}`;
-    case "activation": return `activation ${spec.name}${spec.name === "leaky_relu" ? ` ${f(spec.slope, 0.01)}` : ""}`;
-    case "flatten": return "flatten";
-    case "dropout": return "dropout";
-    case "standardize": return `standardize ${spec.features}`;
+    case "maxPool2d":
+    case "avgPool2d":
+      return `${spec.type} ${spec.kernel} ${spec.stride ?? spec.kernel} ${spec.padding ?? 0}`;
+    case "batchNorm":
+      return `batchNorm ${spec.channels} ${f(spec.eps, 1e-5)}`;
+    case "activation":
+      return `activation ${spec.name}${spec.name === "leaky_relu" ? ` ${f(spec.slope, 0.01)}` : ""}`;
+    case "flatten":
+      return "flatten";
+    case "dropout":
+      return "dropout";
+    case "standardize":
+      return `standardize ${spec.features}`;
   }
 }
 

@@ -10,8 +10,5 @@
  */
 export { toOnnx, checkOnnxOptions, ONNX_OPSETS, ONNX_INPUT, ONNX_OUTPUT, type OnnxOptions } from "./to-onnx.js";
 export { fromOnnx, type FromOnnxOptions } from "./from-onnx.js";
-export {
-  toTfjs, checkTfjsOptions, TFJS_WEIGHTS_FILE,
-  type TfjsOptions, type TfjsExport, type TfjsModelJson, type TfjsWeightSpec,
-} from "./to-tfjs.js";
+export { toTfjs, checkTfjsOptions, TFJS_WEIGHTS_FILE, type TfjsOptions, type TfjsExport, type TfjsModelJson, type TfjsWeightSpec } from "./to-tfjs.js";
 export { f32ToF16Bits, f16BitsToNumber, roundToF16 } from "../io/float16.js";

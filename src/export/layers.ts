@@ -45,7 +45,8 @@ export function exportLayers(model: Sequential, op: string, known: readonly stri
   model.specs.forEach((spec, index) => {
     if (spec.type === "dropout") return;
     layers.push({
-      index, spec,
+      index,
+      spec,
       inShape: index === 0 ? [...inputShape] : [...shapes[index - 1]!],
       outShape: [...shapes[index]!],
       tensor: (suffix) => model.getParameter(`${index}.${suffix}`),

@@ -122,7 +122,8 @@ export function tensorValues(t: TensorProto, where: string): Float32Array {
   if (t.data_type !== FLOAT) throw new FormatError(`${what} has data type ${t.data_type ?? "unset"}; only float32 (1) tensors are read`);
   const count = (t.dims ?? []).reduce((a, b) => a * b, 1);
   if (t.raw_data && t.raw_data.length > 0) {
-    if (t.raw_data.length !== count * 4) throw new FormatError(`${what} holds ${t.raw_data.length} bytes; its shape [${(t.dims ?? []).join(", ")}] needs ${count * 4}`);
+    if (t.raw_data.length !== count * 4)
+      throw new FormatError(`${what} holds ${t.raw_data.length} bytes; its shape [${(t.dims ?? []).join(", ")}] needs ${count * 4}`);
     const view = new DataView(t.raw_data.buffer, t.raw_data.byteOffset, t.raw_data.byteLength);
     const out = new Float32Array(count);
     for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);

@@ -22,7 +22,10 @@ export interface ReadLayer {
 export class Initializers {
   private readonly used = new Set<string>();
 
-  constructor(readonly where: string, private readonly tensors: Map<string, TensorProto>) {}
+  constructor(
+    readonly where: string,
+    private readonly tensors: Map<string, TensorProto>,
+  ) {}
 
   has(name: string): boolean {
     return this.tensors.has(name);
@@ -31,12 +34,18 @@ export class Initializers {
   /** The values of initializer `name`, which must have rank `rank` (its dims are returned too). */
   take(name: string, rank: number, node: string): { dims: number[]; values: Float32Array } {
     const t = this.tensors.get(name);
-    if (!t) throw new FormatError(`${this.where}: ${node} reads ${JSON.stringify(name)}, which is not an initializer; only weights stored in the graph are supported`);
+    if (!t)
+      throw new FormatError(
+        `${this.where}: ${node} reads ${JSON.stringify(name)}, which is not an initializer; only weights stored in the graph are supported`,
+      );
     const dims = (t.dims ?? []).map(Number);
     if (dims.length !== rank || dims.some((d) => !(d >= 1))) {
-      throw new FormatError(`${this.where}: ${node} needs a ${rank}-D initializer ${JSON.stringify(name)} of positive dimensions; it has shape [${dims.join(", ")}]`);
+      throw new FormatError(
+        `${this.where}: ${node} needs a ${rank}-D initializer ${JSON.stringify(name)} of positive dimensions; it has shape [${dims.join(", ")}]`,
+      );
     }
-    if (this.used.has(name) && rank > 0) throw new FormatError(`${this.where}: initializer ${JSON.stringify(name)} is used by two layers; each layer must own its weights`);
+    if (this.used.has(name) && rank > 0)
+      throw new FormatError(`${this.where}: initializer ${JSON.stringify(name)} is used by two layers; each layer must own its weights`);
     this.used.add(name);
     return { dims, values: tensorValues(t, this.where) };
   }
@@ -100,7 +109,10 @@ interface NodeView {
 /** One value for both spatial axes: `values` must be [v, v] (or [v, v, v, v] for pads). */
 function square(view: NodeView, what: string, values: number[] | undefined, fallback: number, count = 2): number {
   if (values === undefined) return fallback;
-  view.require(values.length === count && values.every((v) => v === values[0]), `${what} must be ${count} equal values (square windows, the same on every side); got [${values.join(", ")}]`);
+  view.require(
+    values.length === count && values.every((v) => v === values[0]),
+    `${what} must be ${count} equal values (square windows, the same on every side); got [${values.join(", ")}]`,
+  );
   return values[0]!;
 }
 
@@ -122,7 +134,10 @@ function pool(view: NodeView, type: "maxPool2d" | "avgPool2d"): ReadLayer {
   const stride = square(view, "strides", ints(attrs, "strides"), 1);
   const padding = square(view, "pads", ints(attrs, "pads"), 0, 4);
   if (type === "avgPool2d" && padding > 0) {
-    view.require(int(attrs, "count_include_pad", 0) === 1, "count_include_pad 0 with padding is not supported: distill-wasm's average pooling counts the padding");
+    view.require(
+      int(attrs, "count_include_pad", 0) === 1,
+      "count_include_pad 0 with padding is not supported: distill-wasm's average pooling counts the padding",
+    );
   }
   return { spec: { type, kernel, stride, padding }, tensors: {} };
 }
@@ -157,7 +172,10 @@ export const ONNX_READERS: Record<string, OnnxReader> = {
     const w = view.init.take(view.node.input[1]!, 4, view.label);
     const [outChannels, inChannels, kh, kw] = w.dims as [number, number, number, number];
     const shape = ints(attrs, "kernel_shape");
-    view.require(shape === undefined || (shape[0] === kh && shape[1] === kw && shape.length === 2), `kernel_shape [${shape?.join(", ")}] differs from the weight's [${kh}, ${kw}]`);
+    view.require(
+      shape === undefined || (shape[0] === kh && shape[1] === kw && shape.length === 2),
+      `kernel_shape [${shape?.join(", ")}] differs from the weight's [${kh}, ${kw}]`,
+    );
     const b = view.init.take(view.node.input[2]!, 1, view.label);
     view.require(b.dims[0] === outChannels, `the bias has ${b.dims[0]} values for ${outChannels} output channels`);
     const stride = square(view, "strides", ints(attrs, "strides"), 1);
@@ -173,7 +191,10 @@ export const ONNX_READERS: Record<string, OnnxReader> = {
     view.require(view.node.input.length === 5, "needs scale, B, input_mean and input_var");
     const [gamma, beta, mean, variance] = view.node.input.slice(1).map((name) => view.init.take(name, 1, view.label));
     const channels = gamma!.dims[0]!;
-    view.require([beta, mean, variance].every((t) => t!.dims[0] === channels), "scale, B, input_mean and input_var must have the same length");
+    view.require(
+      [beta, mean, variance].every((t) => t!.dims[0] === channels),
+      "scale, B, input_mean and input_var must have the same length",
+    );
     const eps = float(attrs, "epsilon", 1e-5);
     view.require(eps > 0 && Number.isFinite(eps), `epsilon must be positive; got ${eps}`);
     return {
@@ -211,7 +232,10 @@ export const ONNX_READERS: Record<string, OnnxReader> = {
 export function viewOf(node: NodeProto, index: number, init: Initializers): NodeView {
   const label = `node ${index}${node.name ? ` ${JSON.stringify(node.name)}` : ""} (${node.op_type})`;
   return {
-    node, label, where: init.where, init,
+    node,
+    label,
+    where: init.where,
+    init,
     require(ok, problem) {
       if (!ok) throw new FormatError(`${init.where}: ${label}: ${problem}`);
     },
@@ -254,9 +278,8 @@ export function matchGelu(nodes: readonly NodeProto[], start: number, x: string,
     const node = nodes[start + i]!;
     if (node.op_type !== op || (node.attribute ?? []).length > 0 || node.output.length !== 1 || (node.domain ?? "") !== "") return undefined;
     const [p, q] = node.input;
-    const ok = b === undefined
-      ? node.input.length === 1 && fits(p!, a)
-      : node.input.length === 2 && ((fits(p!, a) && fits(q!, b)) || (fits(p!, b) && fits(q!, a)));
+    const ok =
+      b === undefined ? node.input.length === 1 && fits(p!, a) : node.input.length === 2 && ((fits(p!, a) && fits(q!, b)) || (fits(p!, b) && fits(q!, a)));
     if (!ok) return undefined;
     outputs.push(node.output[0]!);
   }

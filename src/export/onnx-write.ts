@@ -21,7 +21,16 @@
  */
 import type { LayerSpec, LayerType } from "../nn/layers/index.js";
 import { GELU_CONSTANTS, type ExportLayer, type SpecOf } from "./layers.js";
-import { floatAttribute, floatTensor, intAttribute, intsAttribute, stringAttribute, type AttributeProto, type NodeProto, type TensorProto } from "./onnx-proto.js";
+import {
+  floatAttribute,
+  floatTensor,
+  intAttribute,
+  intsAttribute,
+  stringAttribute,
+  type AttributeProto,
+  type NodeProto,
+  type TensorProto,
+} from "./onnx-proto.js";
 
 /** The first opset with the Gelu operator. */
 export const GELU_OPSET = 20;
@@ -105,8 +114,11 @@ export const ONNX_WRITERS: { [T in LayerType]: OnnxWriter<SpecOf<T>> } = {
     const [kh, kw] = typeof layer.spec.kernel === "number" ? [layer.spec.kernel, layer.spec.kernel] : layer.spec.kernel;
     const weights = parameters(layer, g, { weight: [outChannels, inChannels, kh, kw], bias: [outChannels] });
     return g.node("Conv", `${layer.index}.conv`, [x, ...weights], `${layer.index}.conv`, [
-      intsAttribute("kernel_shape", [kh, kw]), intsAttribute("strides", [stride, stride]), intsAttribute("pads", pads(padding)),
-      intsAttribute("dilations", [1, 1]), intAttribute("group", 1),
+      intsAttribute("kernel_shape", [kh, kw]),
+      intsAttribute("strides", [stride, stride]),
+      intsAttribute("pads", pads(padding)),
+      intsAttribute("dilations", [1, 1]),
+      intAttribute("group", 1),
     ]);
   },
   maxPool2d: pool,
@@ -122,10 +134,14 @@ export const ONNX_WRITERS: { [T in LayerType]: OnnxWriter<SpecOf<T>> } = {
   activation(layer, x, g) {
     const name = `${layer.index}.${layer.spec.name}`;
     switch (layer.spec.name) {
-      case "relu": return g.node("Relu", name, [x], name);
-      case "tanh": return g.node("Tanh", name, [x], name);
-      case "sigmoid": return g.node("Sigmoid", name, [x], name);
-      case "leaky_relu": return g.node("LeakyRelu", name, [x], name, [floatAttribute("alpha", layer.spec.slope ?? 0.01)]);
+      case "relu":
+        return g.node("Relu", name, [x], name);
+      case "tanh":
+        return g.node("Tanh", name, [x], name);
+      case "sigmoid":
+        return g.node("Sigmoid", name, [x], name);
+      case "leaky_relu":
+        return g.node("LeakyRelu", name, [x], name, [floatAttribute("alpha", layer.spec.slope ?? 0.01)]);
       case "gelu":
         return g.opset >= GELU_OPSET ? g.node("Gelu", name, [x], name, [stringAttribute("approximate", "tanh")]) : geluNodes(x, name, g);
     }

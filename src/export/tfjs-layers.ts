@@ -94,7 +94,15 @@ function convKernel(w: Float32Array, out: number, inp: number, kh: number, kw: n
 }
 
 function zeroPadding(index: number, p: number, x: string, g: KerasGraph): string {
-  return p > 0 ? g.add("ZeroPadding2D", `zero_padding2d_${index}`, [x], { padding: [[p, p], [p, p]], data_format: CHANNELS_FIRST }) : x;
+  return p > 0
+    ? g.add("ZeroPadding2D", `zero_padding2d_${index}`, [x], {
+        padding: [
+          [p, p],
+          [p, p],
+        ],
+        data_format: CHANNELS_FIRST,
+      })
+    : x;
 }
 
 /**
@@ -158,8 +166,14 @@ export const TFJS_WRITERS: { [T in LayerType]: TfjsWriter<SpecOf<T>> } = {
     const { inChannels, outChannels, stride = 1, padding = 0 } = layer.spec;
     const [kh, kw] = typeof layer.spec.kernel === "number" ? [layer.spec.kernel, layer.spec.kernel] : layer.spec.kernel;
     const name = g.add("Conv2D", `conv2d_${layer.index}`, [zeroPadding(layer.index, padding, x, g)], {
-      filters: outChannels, kernel_size: [kh, kw], strides: [stride, stride], padding: "valid", data_format: CHANNELS_FIRST,
-      dilation_rate: [1, 1], activation: "linear", use_bias: true,
+      filters: outChannels,
+      kernel_size: [kh, kw],
+      strides: [stride, stride],
+      padding: "valid",
+      data_format: CHANNELS_FIRST,
+      dilation_rate: [1, 1],
+      activation: "linear",
+      use_bias: true,
     });
     g.weights(() => [
       { name: `${name}/kernel`, shape: [kh, kw, inChannels, outChannels], values: convKernel(layer.tensor("weight"), outChannels, inChannels, kh, kw) },
@@ -174,7 +188,11 @@ export const TFJS_WRITERS: { [T in LayerType]: TfjsWriter<SpecOf<T>> } = {
     const image = layer.inShape.length === 3;
     const input = image ? g.add("Permute", `permute_${layer.index}_nhwc`, [x], { dims: [2, 3, 1] }) : x;
     const name = g.add("BatchNormalization", `batch_normalization_${layer.index}`, [input], {
-      axis: image ? 3 : 1, momentum: 1 - (layer.spec.momentum ?? 0.1), epsilon: layer.spec.eps ?? 1e-5, center: true, scale: true,
+      axis: image ? 3 : 1,
+      momentum: 1 - (layer.spec.momentum ?? 0.1),
+      epsilon: layer.spec.eps ?? 1e-5,
+      center: true,
+      scale: true,
     });
     const weight = (suffix: string, keras: string) => ({ name: `${name}/${keras}`, shape: [c], values: layer.tensor(suffix) });
     g.weights(() => [weight("weight", "gamma"), weight("bias", "beta"), weight("running_mean", "moving_mean"), weight("running_var", "moving_variance")]);

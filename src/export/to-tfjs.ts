@@ -100,13 +100,17 @@ export function toTfjs(model: Sequential, options?: TfjsOptions): TfjsExport {
         class_name: "Model",
         config: { name: "distill_wasm", layers: g.layers, input_layers: [["input", 0, 0]], output_layers: [[x, 0, 0]] },
       },
-      weightsManifest: [{
-        paths: [TFJS_WEIGHTS_FILE],
-        weights: weights.map((w) => ({
-          name: w.name, shape: w.shape, dtype: "float32" as const,
-          ...(float16 ? { quantization: { dtype: "float16" as const, original_dtype: "float32" as const } } : {}),
-        })),
-      }],
+      weightsManifest: [
+        {
+          paths: [TFJS_WEIGHTS_FILE],
+          weights: weights.map((w) => ({
+            name: w.name,
+            shape: w.shape,
+            dtype: "float32" as const,
+            ...(float16 ? { quantization: { dtype: "float16" as const, original_dtype: "float32" as const } } : {}),
+          })),
+        },
+      ],
       userDefinedMetadata: { distill_wasm: { version: DISTILL_WASM_VERSION, architecture: facts.architecture, input_shape: facts.inputShape } },
     },
     weights: packWeights(weights, float16),

@@ -10,8 +10,16 @@
 export { loadStudent, type LoadStudentOptions, type StudentSource } from "./load.js";
 export { Student } from "./student.js";
 export {
-  DistillError, ShapeError, NonFiniteError, OptionError, ArgumentError, FormatError, RuntimeSupportError, OutOfMemoryError,
-  WasmLoadError, type ErrorCode,
+  DistillError,
+  ShapeError,
+  NonFiniteError,
+  OptionError,
+  ArgumentError,
+  FormatError,
+  RuntimeSupportError,
+  OutOfMemoryError,
+  WasmLoadError,
+  type ErrorCode,
 } from "../errors.js";
 export type { FloatArray } from "../validate.js";
 export type { LayerSpec } from "../nn/layers/index.js";

@@ -35,7 +35,8 @@ export function layOut(given: readonly LayerSpec[], inputShape?: readonly number
   const shaped = inferShapes(given, inputShape);
   const specs = given.map(normaliseSpec);
   const layers = specs.map((spec, index) =>
-    createLayer(spec, { index, inShape: index === 0 ? [...shaped.inputShape] : shaped.shapes[index - 1]!, outShape: shaped.shapes[index]! }));
+    createLayer(spec, { index, inShape: index === 0 ? [...shaped.inputShape] : shaped.shapes[index - 1]!, outShape: shaped.shapes[index]! }),
+  );
   layers.forEach((l, i) => {
     const next = specs[i + 1];
     l.reluFollows = next?.type === "activation" && next.name === "relu";
@@ -53,7 +54,13 @@ export function layOut(given: readonly LayerSpec[], inputShape?: readonly number
     else offset = align4(offset + length);
   }
   return {
-    layers, specs, inputs: shaped.inputs, outputs: shaped.widths[shaped.widths.length - 1]!, inputShape: shaped.inputShape,
-    tensors, blockLength: Math.max(offset, 4), bufferLength: bufferOffset,
+    layers,
+    specs,
+    inputs: shaped.inputs,
+    outputs: shaped.widths[shaped.widths.length - 1]!,
+    inputShape: shaped.inputShape,
+    tensors,
+    blockLength: Math.max(offset, 4),
+    bufferLength: bufferOffset,
   };
 }

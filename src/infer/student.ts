@@ -54,7 +54,11 @@ export class Student {
    * Use `loadStudent`; this takes a checked plan and its tensors (src/io/model-plan.ts), or
    * the checked net of a quantized model file (src/quantize/file.ts).
    */
-  constructor(kernels: InferKernelExports, model: { plan: Plan; tensors: ReadonlyMap<string, SafetensorsTensor> } | { net: QuantizedNet }, metadata: Record<string, string>) {
+  constructor(
+    kernels: InferKernelExports,
+    model: { plan: Plan; tensors: ReadonlyMap<string, SafetensorsTensor> } | { net: QuantizedNet },
+    metadata: Record<string, string>,
+  ) {
     this.kernels = kernels;
     this.metadata = metadata;
     if ("net" in model) {
@@ -86,7 +90,12 @@ export class Student {
     // The layers' forward passes at inference call only kernels of the inference module
     // (INFER_KERNEL_NAMES); nothing here trains, draws weights or keeps gradients.
     this.memory = {
-      engine: { f32 }, kernels: kernels as unknown as KernelExports, paramsPtr, gradsPtr: 0, buffersPtr, rngPtr: 0,
+      engine: { f32 },
+      kernels: kernels as unknown as KernelExports,
+      paramsPtr,
+      gradsPtr: 0,
+      buffersPtr,
+      rngPtr: 0,
       weightPanels: () => this.weightPanels(),
     };
   }
@@ -158,7 +167,8 @@ export class Student {
     for (let first = 0; first < rows; first += chunk) {
       const n = Math.min(chunk, rows - first);
       this.f32(this.inputBuffer, n * this.inputs).set(
-        ArrayBuffer.isView(arr) ? (arr as Float32Array).subarray(first * this.inputs, (first + n) * this.inputs)
+        ArrayBuffer.isView(arr)
+          ? (arr as Float32Array).subarray(first * this.inputs, (first + n) * this.inputs)
           : Array.prototype.slice.call(arr, first * this.inputs, (first + n) * this.inputs),
       );
       let input = this.inputBuffer;

@@ -24,12 +24,12 @@ export function f32ToF16Bits(value: number): number {
     const half = m >>> shift;
     const rest = m & ((1 << shift) - 1);
     const midway = 1 << (shift - 1);
-    return sign | (half + (rest > midway || (rest === midway && (half & 1)) ? 1 : 0));
+    return sign | (half + (rest > midway || (rest === midway && half & 1) ? 1 : 0));
   }
   const half = (e << 10) | (mantissa >>> 13);
   const rest = mantissa & 0x1fff;
   // a carry out of the mantissa moves into the exponent, which is right (up to Inf)
-  return sign | (half + (rest > 0x1000 || (rest === 0x1000 && (half & 1)) ? 1 : 0));
+  return sign | (half + (rest > 0x1000 || (rest === 0x1000 && half & 1) ? 1 : 0));
 }
 
 /** Half-precision bits → the float value (exact). */

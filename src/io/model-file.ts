@@ -60,11 +60,11 @@ export function modelToSafetensors(model: Sequential, extraMetadata: ModelMetada
     }
     Object.defineProperty(metadata, key, { value: String(value), enumerable: true });
   }
-  const tensors = [...model.namedParameters(), ...model.namedBuffers()]
-    .map((p) => ({ name: p.name, shape: p.shape, data: model.getParameter(p.name) }));
+  const tensors = [...model.namedParameters(), ...model.namedBuffers()].map((p) => ({ name: p.name, shape: p.shape, data: model.getParameter(p.name) }));
   for (const t of tensors) {
     const bad = t.data.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) throw new NonFiniteError(`${op}: tensor ${JSON.stringify(t.name)} holds ${t.data[bad]} at index ${bad}; a model file holds finite weights only`);
+    if (bad >= 0)
+      throw new NonFiniteError(`${op}: tensor ${JSON.stringify(t.name)} holds ${t.data[bad]} at index ${bad}; a model file holds finite weights only`);
   }
   return encodeSafetensors(tensors, metadata);
 }

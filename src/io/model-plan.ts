@@ -26,23 +26,26 @@ const MAX_GAP = 8;
  * `bytes` (copy them before the bytes change); `metadata` is the file's `__metadata__` as it is.
  */
 export function readModelFile(
-  bytes: Uint8Array, activation: ActivationName | "none", name: string,
+  bytes: Uint8Array,
+  activation: ActivationName | "none",
+  name: string,
 ): { plan: Plan; tensors: Map<string, SafetensorsTensor>; metadata: Record<string, string> } {
   return planModelFile(decodeSafetensors(bytes, name, { copy: false }), activation, name); // the caller copies the weights into wasm
 }
 
 /** `readModelFile` on a decoded file. A quantized model file (src/quantize/file.ts) is a FormatError saying how to load it. */
 export function planModelFile(
-  file: SafetensorsFile, activation: ActivationName | "none", name: string,
+  file: SafetensorsFile,
+  activation: ActivationName | "none",
+  name: string,
 ): { plan: Plan; tensors: Map<string, SafetensorsTensor>; metadata: Record<string, string> } {
   const { tensors, metadata } = file;
   const fail = (problem: string) => new FormatError(`${name}: ${problem}`);
   if (metadata.quantization !== undefined) {
     throw fail("this is a quantized model file (it has quantization metadata): load it with loadQuantized, or with distill-wasm/infer's loadStudent");
   }
-  const plan = metadata.architecture !== undefined
-    ? fromArchitecture(metadata.architecture, metadata.input_shape, fail)
-    : inferArchitecture(tensors, activation, fail);
+  const plan =
+    metadata.architecture !== undefined ? fromArchitecture(metadata.architecture, metadata.input_shape, fail) : inferArchitecture(tensors, activation, fail);
   const expected = new Map(plan.parameters.map((p) => [p.fileName, p]));
   for (const [tensorName] of tensors) {
     if (!expected.has(tensorName)) {
@@ -123,9 +126,13 @@ function inferArchitecture(tensors: Map<string, SafetensorsTensor>, act: Activat
   const layers = new Map<number, { weight?: SafetensorsTensor; bias?: SafetensorsTensor }>();
   for (const [tensorName, t] of tensors) {
     const m = /^(.*\.)?(0|[1-9][0-9]{0,5})\.(weight|bias)$/.exec(tensorName);
-    if (!m) throw fail(`cannot infer the architecture: tensor ${JSON.stringify(tensorName)} is not named "<index>.weight" or "<index>.bias" (nn.Sequential of Linear layers), ${hint}`);
+    if (!m)
+      throw fail(
+        `cannot infer the architecture: tensor ${JSON.stringify(tensorName)} is not named "<index>.weight" or "<index>.bias" (nn.Sequential of Linear layers), ${hint}`,
+      );
     const p = m[1] ?? "";
-    if (prefix !== undefined && p !== prefix) throw fail(`cannot infer the architecture: tensors are under different prefixes (${JSON.stringify(prefix)}, ${JSON.stringify(p)})`);
+    if (prefix !== undefined && p !== prefix)
+      throw fail(`cannot infer the architecture: tensors are under different prefixes (${JSON.stringify(prefix)}, ${JSON.stringify(p)})`);
     prefix = p;
     const index = Number(m[2]);
     const layer = layers.get(index) ?? {};

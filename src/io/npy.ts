@@ -29,7 +29,7 @@ import { clipInput, clipList, f16ToF32Bits, quoteInput } from "./safetensors.js"
 export type NpyDtype = "b1" | "i1" | "i2" | "i4" | "i8" | "u1" | "u2" | "u4" | "u8" | "f2" | "f4" | "f8";
 /** f2 is converted to Float32Array; b1 is a Uint8Array of 0 / 1. */
 export type NpyData =
-  | Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array | Uint32Array | BigUint64Array;
+  Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array | Uint32Array | BigUint64Array;
 
 export interface NpyArray {
   dtype: NpyDtype;
@@ -265,7 +265,12 @@ function decodeData(dtype: NpyDtype, littleEndian: boolean, bytes: Uint8Array, s
 
 // ---------------------------------------------------------------- writing
 
-const DESCR = new Map<Function, string>([[Float32Array, "<f4"], [Float64Array, "<f8"], [Int32Array, "<i4"], [Uint8Array, "|u1"]]);
+const DESCR = new Map<Function, string>([
+  [Float32Array, "<f4"],
+  [Float64Array, "<f8"],
+  [Int32Array, "<i4"],
+  [Uint8Array, "|u1"],
+]);
 
 /**
  * A version 1.0 .npy file of `data` with the given shape (default: 1-D), laid out exactly as
@@ -332,7 +337,10 @@ export async function loadTeacherLogits(source: PathOrUrl | Uint8Array, options:
   if (a.shape.length !== 2) throw new FormatError(`${name}: teacher logits must be 2-D (rows, classes); got shape (${clipList(a.shape, "dimensions")})`);
   const [rows, classes] = a.shape as [number, number];
   if (rows === 0 || classes === 0) throw new FormatError(`${name}: teacher logits of shape (${rows}, ${classes}) are empty`);
-  for (const [key, expected, found] of [["rows", options.rows, rows], ["classes", options.classes, classes]] as const) {
+  for (const [key, expected, found] of [
+    ["rows", options.rows, rows],
+    ["classes", options.classes, classes],
+  ] as const) {
     if (expected !== undefined && expected !== found) {
       throw new ShapeError(`${op}: ${name} holds logits of shape (${rows}, ${classes}), but ${key} = ${expected} was expected`);
     }

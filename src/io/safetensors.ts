@@ -42,8 +42,7 @@ import { ArgumentError, FormatError } from "../errors.js";
 export type SafetensorsDtype = "BOOL" | "U8" | "I8" | "U16" | "I16" | "F16" | "BF16" | "U32" | "I32" | "F32" | "F64" | "U64" | "I64";
 
 /** Float tensors decode to Float32Array (F64, F16, BF16 converted); integers keep their type; BOOL is Uint8Array. */
-export type SafetensorsData =
-  | Float32Array | Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | BigUint64Array | BigInt64Array;
+export type SafetensorsData = Float32Array | Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | BigUint64Array | BigInt64Array;
 
 export interface SafetensorsTensor {
   /** The dtype stored in the file (the data may have been converted: see SafetensorsData). */
@@ -70,7 +69,19 @@ export interface TensorToEncode {
 }
 
 const SIZES: Record<SafetensorsDtype, number> = {
-  BOOL: 1, U8: 1, I8: 1, U16: 2, I16: 2, F16: 2, BF16: 2, U32: 4, I32: 4, F32: 4, F64: 8, U64: 8, I64: 8,
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  U16: 2,
+  I16: 2,
+  F16: 2,
+  BF16: 2,
+  U32: 4,
+  I32: 4,
+  F32: 4,
+  F64: 8,
+  U64: 8,
+  I64: 8,
 };
 const UNSUPPORTED = ["F8_E4M3", "F8_E5M2", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4", "C64"];
 /** Longest header this module decodes, in bytes (the reference implementation's limit is 100 MB; see the module comment). */
@@ -146,9 +157,7 @@ export function decodeSafetensors(bytes: Uint8Array, name = "safetensors data", 
 function parseHeader(raw: Uint8Array, fail: (p: string) => FormatError): Record<string, unknown> {
   const depth = nestingDepth(raw);
   if (depth > MAX_HEADER_DEPTH) {
-    throw fail(
-      `the header nests objects and arrays ${depth} levels deep; a safetensors header needs 3, and this reader accepts at most ${MAX_HEADER_DEPTH}`,
-    );
+    throw fail(`the header nests objects and arrays ${depth} levels deep; a safetensors header needs 3, and this reader accepts at most ${MAX_HEADER_DEPTH}`);
   }
   let text: string;
   try {
@@ -182,10 +191,12 @@ function nestingDepth(raw: Uint8Array): number {
   for (let i = 0; i < raw.length; i++) {
     const b = raw[i]!;
     if (inString) {
-      if (b === 0x5c) i++; // a backslash escapes the next byte (of \", \\, \u…)
+      if (b === 0x5c)
+        i++; // a backslash escapes the next byte (of \", \\, \u…)
       else if (b === 0x22) inString = false;
     } else if (b === 0x22) inString = true;
-    else if (b === 0x7b || b === 0x5b) deepest = Math.max(deepest, ++depth); // { [
+    else if (b === 0x7b || b === 0x5b)
+      deepest = Math.max(deepest, ++depth); // { [
     else if (b === 0x7d || b === 0x5d) depth--; // } ]
   }
   return deepest;
@@ -202,7 +213,10 @@ function parseMetadata(value: unknown, fail: (p: string) => FormatError): Record
 }
 
 function parseEntry(
-  name: string, value: unknown, bufferLength: number, fail: (p: string) => FormatError,
+  name: string,
+  value: unknown,
+  bufferLength: number,
+  fail: (p: string) => FormatError,
 ): { dtype: SafetensorsDtype; shape: number[]; begin: number; end: number } {
   const where = `tensor ${quoteInput(name)}`;
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
@@ -211,9 +225,7 @@ function parseEntry(
   const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
   if (typeof dtype !== "string" || !Object.hasOwn(SIZES, dtype)) {
     const known = typeof dtype === "string" && UNSUPPORTED.includes(dtype);
-    throw fail(
-      `${where} has ${known ? "unsupported" : "unknown"} dtype ${describeJson(dtype)}; expected one of ${Object.keys(SIZES).join(", ")}`,
-    );
+    throw fail(`${where} has ${known ? "unsupported" : "unknown"} dtype ${describeJson(dtype)}; expected one of ${Object.keys(SIZES).join(", ")}`);
   }
   const size = SIZES[dtype as SafetensorsDtype];
   if (!Array.isArray(shape)) throw fail(`${where}: shape must be an array of sizes; got ${describeJson(shape)}`);
@@ -311,7 +323,9 @@ function decodeData(dtype: SafetensorsDtype, bytes: Uint8Array, start: number, e
     }
     default: {
       if (LITTLE_ENDIAN_HOST) {
-        const Ctor = { U16: Uint16Array, I16: Int16Array, U32: Uint32Array, I32: Int32Array, F32: Float32Array, U64: BigUint64Array, I64: BigInt64Array }[dtype];
+        const Ctor = { U16: Uint16Array, I16: Int16Array, U32: Uint32Array, I32: Int32Array, F32: Float32Array, U64: BigUint64Array, I64: BigInt64Array }[
+          dtype
+        ];
         const at = bytes.byteOffset + start;
         if (!copy && at % Ctor.BYTES_PER_ELEMENT === 0) return new Ctor(bytes.buffer as ArrayBuffer, at, n);
         return new Ctor(copyBytes(bytes, start, end));
@@ -389,12 +403,17 @@ export function encodeSafetensors(tensors: readonly TensorToEncode[], metadata: 
   const items = tensors.map((t, i) => {
     const name = t?.name;
     if (typeof name !== "string" || name === METADATA_KEY) {
-      throw new ArgumentError(`${op}: tensors[${i}].name must be a string other than ${METADATA_KEY}; got ${typeof name === "string" ? quoteInput(name) : describeJson(name)}`);
+      throw new ArgumentError(
+        `${op}: tensors[${i}].name must be a string other than ${METADATA_KEY}; got ${typeof name === "string" ? quoteInput(name) : describeJson(name)}`,
+      );
     }
     if (seen.has(name)) throw new ArgumentError(`${op}: two tensors are named ${quoteInput(name)}`);
     seen.add(name);
     const dtype = t.dtype === "F16" && t.data instanceof Uint16Array ? "F16" : t.data instanceof Uint16Array ? undefined : dtypeOf(t.data);
-    if (!dtype) throw new ArgumentError(`${op}: ${clipInput(name)}: data must be a Float32Array, Float64Array, Int32Array, Uint8Array or Int8Array (or a Uint16Array with dtype "F16")`);
+    if (!dtype)
+      throw new ArgumentError(
+        `${op}: ${clipInput(name)}: data must be a Float32Array, Float64Array, Int32Array, Uint8Array or Int8Array (or a Uint16Array with dtype "F16")`,
+      );
     const shape: readonly number[] = t.shape;
     if (!Array.isArray(shape) || !shape.every((d: unknown) => Number.isSafeInteger(d) && (d as number) >= 0)) {
       throw new ArgumentError(`${op}: ${clipInput(name)}: shape must be an array of integers ≥ 0; got ${describeJson(shape)}`);

@@ -59,9 +59,16 @@ export function compare(given: CompareOptions): CompareResult {
   if (typeof given !== "object" || given === null) {
     throw new ArgumentError(`${op}: options must be an object { teacher, student, baseline?, data, repeats? }; got ${String(given)}`);
   }
-  const options = checkOptions(op, { teacher: checkedElsewhere, student: checkedElsewhere, baseline: checkedElsewhere, data: checkedElsewhere, repeats: checkedElsewhere }, given);
+  const options = checkOptions(
+    op,
+    { teacher: checkedElsewhere, student: checkedElsewhere, baseline: checkedElsewhere, data: checkedElsewhere, repeats: checkedElsewhere },
+    given,
+  );
   const repeats = requireCount(op, "repeats", options.repeats ?? 5);
-  const models: [CompareName, Sequential][] = [["teacher", options.teacher], ["student", options.student]];
+  const models: [CompareName, Sequential][] = [
+    ["teacher", options.teacher],
+    ["student", options.student],
+  ];
   if (options.baseline !== undefined) models.push(["baseline", options.baseline]);
   for (const [, model] of models) checkModelAndData(op, model, options.data);
   if ((options.data as Dataset | undefined)?.targets) {
@@ -137,12 +144,21 @@ export function formatCompareTable(result: CompareResult, names: Partial<Record<
   const header = ["model", "architecture", "params", "size", "FLOPs/sample", "ms/sample (batch 1)", "ms/sample (batch 128)", "accuracy"];
   const leftAligned = 2; // the first two columns are text
   const body = result.rows.map((r) => [
-    names[r.name] ?? r.name, r.architecture, groupThousands(r.params), formatBytes(r.bytes), formatCount(r.flops),
-    formatMs(r.msPerSampleBatch1), formatMs(r.msPerSampleBatch128), `${(r.accuracy * 100).toFixed(2)}%`,
+    names[r.name] ?? r.name,
+    r.architecture,
+    groupThousands(r.params),
+    formatBytes(r.bytes),
+    formatCount(r.flops),
+    formatMs(r.msPerSampleBatch1),
+    formatMs(r.msPerSampleBatch128),
+    `${(r.accuracy * 100).toFixed(2)}%`,
   ]);
   const widths = header.map((h, c) => Math.max(h.length, ...body.map((row) => row[c]!.length)));
   const line = (cells: string[]) =>
-    cells.map((cell, c) => (c < leftAligned ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ").trimEnd();
+    cells
+      .map((cell, c) => (c < leftAligned ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
+      .join("  ")
+      .trimEnd();
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
 }
 
@@ -161,7 +177,11 @@ function formatBytes(bytes: number): string {
 /** 50890 → "50.9 K", 1339402 → "1.34 M": 3 significant digits with an SI suffix. */
 function formatCount(n: number): string {
   if (n < 1000) return String(n);
-  const scales = [[1e3, "K"], [1e6, "M"], [1e9, "G"]] as const;
+  const scales = [
+    [1e3, "K"],
+    [1e6, "M"],
+    [1e9, "G"],
+  ] as const;
   for (const [i, [scale, suffix]] of scales.entries()) {
     // Move up a suffix when rounding would show 1000 (999,960 → "1.00 M", not "1000 K").
     if (Number((n / scale).toPrecision(3)) < 1000 || i === scales.length - 1) return `${formatSignificant(n / scale)} ${suffix}`;

@@ -1,10 +1,4 @@
 /** Metrics: held-out evaluation, teacher–student agreement, and the teacher / student / baseline report. */
-export {
-  evaluate, agreement,
-  type EvaluateOptions, type Evaluation, type ReliabilityBin, type AgreementOptions, type Agreement,
-} from "./evaluate.js";
+export { evaluate, agreement, type EvaluateOptions, type Evaluation, type ReliabilityBin, type AgreementOptions, type Agreement } from "./evaluate.js";
 export { evaluateRegression, type RegressionEvaluation } from "./regression.js";
-export {
-  compare, formatCompareTable,
-  type CompareOptions, type CompareResult, type CompareRow, type CompareName,
-} from "./compare.js";
+export { compare, formatCompareTable, type CompareOptions, type CompareResult, type CompareRow, type CompareName } from "./compare.js";

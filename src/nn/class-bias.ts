@@ -27,7 +27,8 @@ function checkOffsets(op: string, model: Sequential, offsets: ClassBias): [numbe
   return Object.entries(offsets).map(([key, value]) => {
     const c = Number(key);
     if (!Number.isInteger(c) || c < 0 || c >= model.outputs) throw new OptionError(`${op}: class ${key} is not an output in [0, ${model.outputs})`);
-    if (typeof value !== "number" || !Number.isFinite(value)) throw new OptionError(`${op}: the offset of class ${key} must be a finite number; got ${String(value)}`);
+    if (typeof value !== "number" || !Number.isFinite(value))
+      throw new OptionError(`${op}: the offset of class ${key} must be a finite number; got ${String(value)}`);
     return [c, value];
   });
 }

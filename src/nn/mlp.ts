@@ -29,7 +29,9 @@ export function mlpLayers(widths: readonly number[], options: MlpOptions = {}): 
   // Checked here too, so that bad options fail even when there is no hidden layer to carry them.
   checkLayers([
     ...(options.inputDropout !== undefined ? [dropout(options.inputDropout)] : []),
-    dense(1, 1), activation(act), ...(options.dropout !== undefined ? [dropout(options.dropout)] : []),
+    dense(1, 1),
+    activation(act),
+    ...(options.dropout !== undefined ? [dropout(options.dropout)] : []),
   ]);
   const layers: LayerSpec[] = [];
   if (options.inputDropout !== undefined && options.inputDropout !== 0) layers.push(dropout(options.inputDropout));
@@ -44,7 +46,11 @@ export function mlpLayers(widths: readonly number[], options: MlpOptions = {}): 
 }
 
 const MLP_SCHEMA: Schema = {
-  ...SEQUENTIAL_SCHEMA, activation: checkedElsewhere, dropout: checkedElsewhere, inputDropout: checkedElsewhere, init: checkedElsewhere,
+  ...SEQUENTIAL_SCHEMA,
+  activation: checkedElsewhere,
+  dropout: checkedElsewhere,
+  inputDropout: checkedElsewhere,
+  init: checkedElsewhere,
 };
 
 export function mlp(widths: readonly number[], given: MlpOptions = {}): Sequential {

@@ -117,7 +117,8 @@ export class Sequential {
     this.inputShape = inputShape;
     this.outputs = widths[widths.length - 1]!;
     this.layers = this.specs.map((spec, index) =>
-      createLayer(spec, { index, inShape: index === 0 ? [...inputShape] : shapes[index - 1]!, outShape: shapes[index]! }));
+      createLayer(spec, { index, inShape: index === 0 ? [...inputShape] : shapes[index - 1]!, outShape: shapes[index]! }),
+    );
     this.layers.forEach((l, i) => {
       const next = this.specs[i + 1];
       l.reluFollows = next?.type === "activation" && next.name === "relu";
@@ -176,8 +177,13 @@ export class Sequential {
       stats += l.statsLength() * 4;
     }
     this.memory = {
-      engine: e, kernels: e.kernels, paramsPtr: this.paramsPtr, gradsPtr: this.gradsPtr, buffersPtr: this.buffersPtr,
-      rngPtr: this.rngPtr, weightPanels: () => this.weightPanels(),
+      engine: e,
+      kernels: e.kernels,
+      paramsPtr: this.paramsPtr,
+      gradsPtr: this.gradsPtr,
+      buffersPtr: this.buffersPtr,
+      rngPtr: this.rngPtr,
+      weightPanels: () => this.weightPanels(),
     };
     const seed = options.seed ?? 0;
     e.kernels.rng_seed(this.rngPtr, seed >>> 0, Math.floor(seed / 2 ** 32) >>> 0);
@@ -401,10 +407,13 @@ export class Sequential {
     const chunk = Math.max(Math.min(this.capacity, INFERENCE_CHUNK), 1);
     for (let first = 0; first < rows; first += chunk) {
       const n = Math.min(chunk, rows - first);
-      this.engine.f32(this.inputBuffer, n * this.inputs).set(
-        ArrayBuffer.isView(arr) ? (arr as Float32Array).subarray(first * this.inputs, (first + n) * this.inputs)
-          : Array.prototype.slice.call(arr, first * this.inputs, (first + n) * this.inputs),
-      );
+      this.engine
+        .f32(this.inputBuffer, n * this.inputs)
+        .set(
+          ArrayBuffer.isView(arr)
+            ? (arr as Float32Array).subarray(first * this.inputs, (first + n) * this.inputs)
+            : Array.prototype.slice.call(arr, first * this.inputs, (first + n) * this.inputs),
+        );
       fn(this.forward(this.inputBuffer, n, false), n, first);
     }
     return rows;

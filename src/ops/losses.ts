@@ -5,8 +5,17 @@
 import type { Engine } from "../engine.js";
 import { getEngine } from "../init.js";
 import {
-  requireAlpha, requireArray, requireChoice, requireDim, requireFinite, requireLabels, requireLength,
-  requireTemperature, rowsOf, type FloatArray, type LabelArray,
+  requireAlpha,
+  requireArray,
+  requireChoice,
+  requireDim,
+  requireFinite,
+  requireLabels,
+  requireLength,
+  requireTemperature,
+  rowsOf,
+  type FloatArray,
+  type LabelArray,
 } from "../validate.js";
 
 export interface LossResult {
@@ -68,9 +77,7 @@ export function crossEntropy(logits: FloatArray, labels: LabelArray, classes: nu
  * T²·KL(softmax(teacher/T) ‖ softmax(student/T)), averaged over rows (PyTorch's
  * `F.kl_div(F.log_softmax(s/T), F.softmax(t/T), reduction="batchmean") * T*T`).
  */
-export function klDivergence(
-  studentLogits: FloatArray, teacherLogits: FloatArray, classes: number, options: TemperatureOption = {},
-): LossResult {
+export function klDivergence(studentLogits: FloatArray, teacherLogits: FloatArray, classes: number, options: TemperatureOption = {}): LossResult {
   const op = "klDivergence";
   const cols = requireDim(op, "classes", classes);
   const [s, rows] = logitRows(op, "studentLogits", studentLogits, cols);
@@ -92,7 +99,10 @@ export function klDivergence(
  * α·CE(labels, student) + (1 − α)·T²·KL(teacher_T ‖ student_T), with both parts.
  */
 export function distillationLoss(
-  studentLogits: FloatArray, teacherLogits: FloatArray, labels: LabelArray, classes: number,
+  studentLogits: FloatArray,
+  teacherLogits: FloatArray,
+  labels: LabelArray,
+  classes: number,
   options: DistillationOptions,
 ): DistillationLossResult {
   const op = "distillationLoss";

@@ -41,16 +41,21 @@ export function number(o: { integer?: boolean; min?: number; max?: number; above
   if (o.below !== undefined) parts.push(`< ${o.below}`);
   const expected = `${parts.join(" ")}${o.float32 ? " (and a finite float32)" : ""}`;
   return (v, name) => {
-    const ok = typeof v === "number" && Number.isFinite(v) && (!o.integer || Number.isSafeInteger(v)) &&
-      (o.min === undefined || v >= o.min) && (o.max === undefined || v <= o.max) &&
-      (o.above === undefined || v > o.above) && (o.below === undefined || v < o.below) && (!o.float32 || Math.abs(v) <= FLOAT32_MAX);
+    const ok =
+      typeof v === "number" &&
+      Number.isFinite(v) &&
+      (!o.integer || Number.isSafeInteger(v)) &&
+      (o.min === undefined || v >= o.min) &&
+      (o.max === undefined || v <= o.max) &&
+      (o.above === undefined || v > o.above) &&
+      (o.below === undefined || v < o.below) &&
+      (!o.float32 || Math.abs(v) <= FLOAT32_MAX);
     return ok ? v : fail(name, expected, v);
   };
 }
 
 /** An integer ≥ 1 (epochs, batch sizes, step counts). */
-export const positiveInteger: Rule = (v, name) =>
-  typeof v === "number" && Number.isSafeInteger(v) && v >= 1 ? v : fail(name, "a positive integer", v);
+export const positiveInteger: Rule = (v, name) => (typeof v === "number" && Number.isSafeInteger(v) && v >= 1 ? v : fail(name, "a positive integer", v));
 
 export const boolean: Rule = (v, name) => (typeof v === "boolean" ? v : fail(name, "true or false", v));
 export const func: Rule = (v, name) => (typeof v === "function" ? v : fail(name, "a function", v));

@@ -37,7 +37,9 @@ export function encodeQuantized(net: QuantizedNet, version: string, extra: Recor
     format: "pt",
     distill_wasm_version: version,
     architecture: JSON.stringify(net.specs),
-    quantization: JSON.stringify(net.weights === "fp16" ? { weights: "fp16", activations: "float" } : { weights: net.weights, activations: net.activations, scheme: "symmetric" }),
+    quantization: JSON.stringify(
+      net.weights === "fp16" ? { weights: "fp16", activations: "float" } : { weights: net.weights, activations: net.activations, scheme: "symmetric" },
+    ),
   };
   if (net.inputShape.length === 3) metadata.input_shape = JSON.stringify(net.inputShape);
   for (const [key, value] of Object.entries(extra)) {
@@ -67,13 +69,15 @@ export function readQuantizedFile(file: SafetensorsFile, name: string): Quantize
   const int8 = q?.weights === "int8" && (q.activations === "int8" || q.activations === "float");
   const fp16 = q?.weights === "fp16" && q.activations === "float";
   if (typeof q !== "object" || q === null || !(int8 || fp16)) {
-    throw fail(`the quantization metadata must say {"weights":"int8","activations":"int8" or "float"} or {"weights":"fp16","activations":"float"}; got ${metadata.quantization}`);
+    throw fail(
+      `the quantization metadata must say {"weights":"int8","activations":"int8" or "float"} or {"weights":"fp16","activations":"float"}; got ${metadata.quantization}`,
+    );
   }
   const activations = q.activations as ActivationFormat;
   if (metadata.architecture === undefined) throw fail("a quantized model file needs architecture metadata");
   const raw = parseJson(metadata.architecture, "architecture", fail);
   if (!Array.isArray(raw)) throw fail("the architecture metadata must be a JSON array of layers");
-  const inputShape = metadata.input_shape === undefined ? undefined : parseJson(metadata.input_shape, "input_shape", fail) as number[];
+  const inputShape = metadata.input_shape === undefined ? undefined : (parseJson(metadata.input_shape, "input_shape", fail) as number[]);
   let layers;
   try {
     const specs: LayerSpec[] = raw.map((s: unknown, i) => {
@@ -108,12 +112,19 @@ export function readQuantizedFile(file: SafetensorsFile, name: string): Quantize
     if (s.type !== "dense") return s;
     if (fp16) {
       return {
-        type: "dense", inputs: s.inputs, outputs: s.outputs, weight: floats(`${i}.weight`, [s.outputs, s.inputs], false, "F16"),
-        weightScale: undefined, bias: floats(`${i}.bias`, [s.outputs], false), inputScale: undefined,
+        type: "dense",
+        inputs: s.inputs,
+        outputs: s.outputs,
+        weight: floats(`${i}.weight`, [s.outputs, s.inputs], false, "F16"),
+        weightScale: undefined,
+        bias: floats(`${i}.bias`, [s.outputs], false),
+        inputScale: undefined,
       };
     }
     return {
-      type: "dense", inputs: s.inputs, outputs: s.outputs,
+      type: "dense",
+      inputs: s.inputs,
+      outputs: s.outputs,
       weight: (take(`${i}.weight`, "I8", [s.outputs, s.inputs]).data as Int8Array).slice(),
       weightScale: floats(`${i}.weight_scale`, [s.outputs], true),
       bias: floats(`${i}.bias`, [s.outputs], false),
@@ -124,8 +135,13 @@ export function readQuantizedFile(file: SafetensorsFile, name: string): Quantize
     if (!expected.has(tensorName)) throw fail(`unexpected tensor ${JSON.stringify(tensorName)}: the architecture has ${[...expected].join(", ")}`);
   }
   return {
-    specs: layers.specs, inputShape: layers.inputShape, inputs: layers.inputs, outputs: layers.outputs, layers: out,
-    weights: fp16 ? "fp16" : "int8", activations,
+    specs: layers.specs,
+    inputShape: layers.inputShape,
+    inputs: layers.inputs,
+    outputs: layers.outputs,
+    layers: out,
+    weights: fp16 ? "fp16" : "int8",
+    activations,
   };
 }
 

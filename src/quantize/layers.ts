@@ -28,7 +28,11 @@ export function quantizableLayers(given: readonly LayerSpec[], inputShape?: read
     else return { unsupported: i, type: s.type };
   }
   return {
-    specs, inputShape: shaped.inputShape, inputs: shaped.inputs, outputs: shaped.widths[shaped.widths.length - 1]!, shapes,
+    specs,
+    inputShape: shaped.inputShape,
+    inputs: shaped.inputs,
+    outputs: shaped.widths[shaped.widths.length - 1]!,
+    shapes,
   };
 }
 

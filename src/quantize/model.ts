@@ -33,7 +33,10 @@ export class QuantizedModel {
   private readonly runner: Int8Runner;
 
   /** Use `quantize()` or `loadQuantized`; this takes a checked net (./file.ts, ./quantize.ts). */
-  constructor(private readonly net: QuantizedNet, options: QuantizedModelOptions = {}) {
+  constructor(
+    private readonly net: QuantizedNet,
+    options: QuantizedModelOptions = {},
+  ) {
     const { engine } = checkOptions("QuantizedModel", { engine: checkedElsewhere }, options);
     this.engine = engine ?? getEngine();
     this.runner = new Int8Runner(this.engine.kernels, net);

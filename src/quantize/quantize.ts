@@ -40,35 +40,64 @@ const CHUNK = 256;
 export function quantize(model: Sequential, calibration: Dataset | FloatArray | undefined, options: QuantizeOptions = {}): QuantizedModel {
   const op = "quantize";
   const { weights = "int8", activations = weights === "fp16" ? "float" : "int8" } = checkOptions(op, OPTIONS, options);
-  if (weights === "fp16" && activations !== "float") throw new OptionError(`${op}: weights "fp16" compute in float: activations must be "float"; got "${activations}"`);
+  if (weights === "fp16" && activations !== "float")
+    throw new OptionError(`${op}: weights "fp16" compute in float: activations must be "float"; got "${activations}"`);
   model.ensureAlive();
   const layers = quantizableLayers(model.specs, model.inputShape);
   if ("unsupported" in layers) throw new OptionError(`${op}: layer ${layers.unsupported} is ${layers.type}: ${UNSUPPORTED_HINT}`);
   const rows = calibrationRows(op, model, calibration, activations === "int8");
-  const maxAbs = rows ? inputMaxAbs(model, rows, layers.shapes.map((s) => s.type === "dense")) : [];
+  const maxAbs = rows
+    ? inputMaxAbs(
+        model,
+        rows,
+        layers.shapes.map((s) => s.type === "dense"),
+      )
+    : [];
   const out: QuantizedLayer[] = layers.shapes.map((s, i) => {
     if (s.type !== "dense") return s;
     if (weights === "fp16") {
       const half = roundToHalf(model.getParameter(`${i}.weight`));
       if (!half) throw new OptionError(`${op}: tensor "${i}.weight" holds values beyond the half-precision range (±65504); use weights "int8"`);
-      return { type: "dense", inputs: s.inputs, outputs: s.outputs, weight: half, weightScale: undefined, bias: model.getParameter(`${i}.bias`), inputScale: undefined };
+      return {
+        type: "dense",
+        inputs: s.inputs,
+        outputs: s.outputs,
+        weight: half,
+        weightScale: undefined,
+        bias: model.getParameter(`${i}.bias`),
+        inputScale: undefined,
+      };
     }
     const { weight, scale } = quantizeRows(model.getParameter(`${i}.weight`), s.outputs, s.inputs);
     return {
-      type: "dense", inputs: s.inputs, outputs: s.outputs, weight, weightScale: scale, bias: model.getParameter(`${i}.bias`),
+      type: "dense",
+      inputs: s.inputs,
+      outputs: s.outputs,
+      weight,
+      weightScale: scale,
+      bias: model.getParameter(`${i}.bias`),
       inputScale: rows ? symmetricScale(maxAbs[i]!) : undefined,
     };
   });
-  return new QuantizedModel({
-    specs: layers.specs, inputShape: layers.inputShape, inputs: layers.inputs, outputs: layers.outputs, layers: out,
-    weights, activations,
-  }, { engine: model.engine });
+  return new QuantizedModel(
+    {
+      specs: layers.specs,
+      inputShape: layers.inputShape,
+      inputs: layers.inputs,
+      outputs: layers.outputs,
+      layers: out,
+      weights,
+      activations,
+    },
+    { engine: model.engine },
+  );
 }
 
 /** The calibration rows as one flat array (rows, inputs), checked; undefined when not needed and not given. */
 function calibrationRows(op: string, model: Sequential, calibration: Dataset | FloatArray | undefined, needed: boolean): ArrayLike<number> | undefined {
   if (calibration === undefined) {
-    if (needed) throw new ArgumentError(`${op}: activations "int8" needs calibration rows (a Dataset or rows of ${model.inputs} floats) to set the input scales`);
+    if (needed)
+      throw new ArgumentError(`${op}: activations "int8" needs calibration rows (a Dataset or rows of ${model.inputs} floats) to set the input scales`);
     return undefined;
   }
   if (!needed) return undefined;
@@ -89,10 +118,13 @@ function inputMaxAbs(model: Sequential, x: ArrayLike<number>, dense: boolean[]):
     const n = Math.min(CHUNK, rows - first);
     engine.scoped(() => {
       const p = engine.alloc(n * inputs * 4);
-      engine.f32(p, n * inputs).set(
-        ArrayBuffer.isView(x) ? (x as Float32Array).subarray(first * inputs, (first + n) * inputs)
-          : Array.prototype.slice.call(x, first * inputs, (first + n) * inputs),
-      );
+      engine
+        .f32(p, n * inputs)
+        .set(
+          ArrayBuffer.isView(x)
+            ? (x as Float32Array).subarray(first * inputs, (first + n) * inputs)
+            : Array.prototype.slice.call(x, first * inputs, (first + n) * inputs),
+        );
       model.forward(p, n, false);
       dense.forEach((isDense, i) => {
         if (!isDense) return;

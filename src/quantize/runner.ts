@@ -25,10 +25,24 @@ import { dequantizeRows } from "./weights.js";
 
 export type Int8Kernels = Pick<
   KernelExports,
-  | "memory" | "heap_alloc" | "heap_free" | "heap_used"
-  | "quantize_i8" | "gemm_i8_nt" | "dequantize_i32" | "gemm_nt" | "panels_length" | "pack_panels" | "gemm_panels"
-  | "relu_forward" | "leaky_relu_forward" | "tanh_forward" | "sigmoid_forward" | "gelu_forward"
-  | "softmax_forward" | "argmax"
+  | "memory"
+  | "heap_alloc"
+  | "heap_free"
+  | "heap_used"
+  | "quantize_i8"
+  | "gemm_i8_nt"
+  | "dequantize_i32"
+  | "gemm_nt"
+  | "panels_length"
+  | "pack_panels"
+  | "gemm_panels"
+  | "relu_forward"
+  | "leaky_relu_forward"
+  | "tanh_forward"
+  | "sigmoid_forward"
+  | "gelu_forward"
+  | "softmax_forward"
+  | "argmax"
 >;
 
 /** Rows per forward pass, as Sequential's inference. */
@@ -60,7 +74,10 @@ export class Int8Runner {
   private acc = 0;
   private ids = 0;
 
-  constructor(kernels: Int8Kernels, private readonly net: QuantizedNet) {
+  constructor(
+    kernels: Int8Kernels,
+    private readonly net: QuantizedNet,
+  ) {
     this.kernels = kernels;
     let widest = net.inputs;
     try {
@@ -129,7 +146,8 @@ export class Int8Runner {
     const w = l.weight;
     const float = l.inputScale === undefined;
     const weight = this.take(float ? w.length * 4 : w.length, this.owned);
-    if (w instanceof Float32Array) this.f32(weight, w.length).set(w); // fp16 weights, as f32
+    if (w instanceof Float32Array)
+      this.f32(weight, w.length).set(w); // fp16 weights, as f32
     else if (float) this.f32(weight, w.length).set(dequantizeRows(w, l.weightScale!, l.inputs));
     else new Int8Array(this.kernels!.memory.buffer, weight, w.length).set(w);
     const scale = this.take(l.outputs * 4, this.owned);
@@ -153,7 +171,8 @@ export class Int8Runner {
     for (let first = 0; first < rows; first += CHUNK) {
       const n = Math.min(CHUNK, rows - first);
       this.f32(this.a, n * inputs).set(
-        ArrayBuffer.isView(arr) ? (arr as Float32Array).subarray(first * inputs, (first + n) * inputs)
+        ArrayBuffer.isView(arr)
+          ? (arr as Float32Array).subarray(first * inputs, (first + n) * inputs)
           : Array.prototype.slice.call(arr, first * inputs, (first + n) * inputs),
       );
       fn(this.forward(n), n, first);
@@ -226,7 +245,9 @@ export class Int8Runner {
     const size = Math.max(bytes, 16);
     const ptr = Number.isSafeInteger(size) && size <= 0xfffe0000 ? k.heap_alloc(size) >>> 0 : 0;
     if (ptr === 0) {
-      throw new OutOfMemoryError(`cannot allocate ${size} bytes for a quantized model: WebAssembly memory is limited to 4 GiB (${k.heap_used() >>> 0} bytes in use)`);
+      throw new OutOfMemoryError(
+        `cannot allocate ${size} bytes for a quantized model: WebAssembly memory is limited to 4 GiB (${k.heap_used() >>> 0} bytes in use)`,
+      );
     }
     list.push(ptr);
     return ptr;

@@ -38,7 +38,11 @@ export function formatSignificant(v: number, digits = 3): string {
 export function formatCount(n: number): string {
   if (!Number.isFinite(n)) return "–";
   if (Math.abs(n) < 1000) return String(n);
-  const scales = [[1e3, "K"], [1e6, "M"], [1e9, "G"]] as const;
+  const scales = [
+    [1e3, "K"],
+    [1e6, "M"],
+    [1e9, "G"],
+  ] as const;
   for (const [i, [scale, suffix]] of scales.entries()) {
     if (Number((n / scale).toPrecision(3)) < 1000 || i === scales.length - 1) return `${formatSignificant(n / scale)} ${suffix}`;
   }

@@ -15,9 +15,7 @@ import type { CompareRow } from "../metrics/compare.js";
 import type { Evaluation } from "../metrics/evaluate.js";
 import type { EpochRecord } from "../train/loop.js";
 import { argmax, checkReportData, reportDate, reportJson, type ReportData, type ReportModel, type ReportSample } from "./data.js";
-import {
-  escapeHtml as h, formatBytes, formatCount, formatMs, formatPercent, formatRatio, formatSeconds, formatSignificant, groupThousands,
-} from "./format.js";
+import { escapeHtml as h, formatBytes, formatCount, formatMs, formatPercent, formatRatio, formatSeconds, formatSignificant, groupThousands } from "./format.js";
 import { digitDataUrl } from "./png.js";
 import { decimalsOf, heatMap, lineChart, probabilityBars, type ChartSeries, type HeatCell } from "./svg.js";
 
@@ -106,7 +104,7 @@ export function renderReport(data: ReportData, options: RenderOptions = {}): str
     data.samples?.length ? samplesSection(data, colors) : "",
     confusionSection(data.models),
   ];
-  const json = options.embedJson ?? true ? JSON.stringify(reportJson(data)).replace(/</g, "\\u003c") : "";
+  const json = (options.embedJson ?? true) ? JSON.stringify(reportJson(data)).replace(/</g, "\\u003c") : "";
   const date = reportDate(data);
   return `<!doctype html>
 <html lang="en">
@@ -170,14 +168,27 @@ function summaryCards(data: ReportData): string {
     const others = [`${names.teacher} ${formatPercent(teacher.accuracy)}`];
     if (baseline) others.push(`${names.baseline} ${formatPercent(baseline.accuracy)}`);
     cards.push(card(`${names.student} accuracy`, formatPercent(student.accuracy), others.join(" · "), "accuracy"));
-    cards.push(card("parameters", `${formatRatio(teacher.params / student.params)} fewer`,
-      `${groupThousands(student.params)} vs ${groupThousands(teacher.params)} (${formatBytes(student.bytes)})`, "compression"));
-    cards.push(card("speed, batch 1", `${formatRatio(teacher.msPerSampleBatch1 / student.msPerSampleBatch1)} faster`,
-      `${formatMs(student.msPerSampleBatch1)} vs ${formatMs(teacher.msPerSampleBatch1)} per sample`, "speed"));
+    cards.push(
+      card(
+        "parameters",
+        `${formatRatio(teacher.params / student.params)} fewer`,
+        `${groupThousands(student.params)} vs ${groupThousands(teacher.params)} (${formatBytes(student.bytes)})`,
+        "compression",
+      ),
+    );
+    cards.push(
+      card(
+        "speed, batch 1",
+        `${formatRatio(teacher.msPerSampleBatch1 / student.msPerSampleBatch1)} faster`,
+        `${formatMs(student.msPerSampleBatch1)} vs ${formatMs(teacher.msPerSampleBatch1)} per sample`,
+        "speed",
+      ),
+    );
     if (baseline) {
       const gain = (student.accuracy - baseline.accuracy) * 100;
-      cards.push(card("distillation gain", `${gain >= 0 ? "+" : "−"}${Math.abs(gain).toFixed(2)} pts`,
-        `over the same architecture trained on the labels alone`, "gain"));
+      cards.push(
+        card("distillation gain", `${gain >= 0 ? "+" : "−"}${Math.abs(gain).toFixed(2)} pts`, `over the same architecture trained on the labels alone`, "gain"),
+      );
     }
   } else {
     for (const m of data.models.slice(0, 4)) {
@@ -188,8 +199,14 @@ function summaryCards(data: ReportData): string {
   }
   if (data.search?.trials.length) {
     const b = data.search.best;
-    cards.push(card("best temperature", `T = ${plain(b.temperature)}, α = ${plain(b.alpha)}`,
-      `validation accuracy ${formatPercent(b.valAccuracy)} (${data.search.trials.length} pairs)`, "search"));
+    cards.push(
+      card(
+        "best temperature",
+        `T = ${plain(b.temperature)}, α = ${plain(b.alpha)}`,
+        `validation accuracy ${formatPercent(b.valAccuracy)} (${data.search.trials.length} pairs)`,
+        "search",
+      ),
+    );
   }
   return cards.length ? `<section class="cards" aria-label="summary">${cards.join("")}</section>` : "";
 }
@@ -219,11 +236,19 @@ function curves(models: readonly ReportModel[], colors: Map<string, string>, tra
   const series: ChartSeries[] = [];
   for (const m of models) {
     const color = colors.get(m.name)!;
-    series.push({ name: `${m.name} (training)`, color, points: m.history.map((r) => [r.epoch, trainingValue(r, train)] as const), data: { model: m.name, kind: "training" } });
+    series.push({
+      name: `${m.name} (training)`,
+      color,
+      points: m.history.map((r) => [r.epoch, trainingValue(r, train)] as const),
+      data: { model: m.name, kind: "training" },
+    });
     if (m.history.some((r) => typeof r[val] === "number")) {
       series.push({
-        name: `${m.name} (validation)`, color, dashed: true,
-        points: m.history.map((r) => [r.epoch, r[val] ?? NaN] as const), data: { model: m.name, kind: "validation" },
+        name: `${m.name} (validation)`,
+        color,
+        dashed: true,
+        points: m.history.map((r) => [r.epoch, r[val] ?? NaN] as const),
+        data: { model: m.name, kind: "validation" },
       });
     }
   }
@@ -234,12 +259,22 @@ function trainingSection(models: readonly ReportModel[], colors: Map<string, str
   const withValidation = models.some((m) => m.history.some((r) => r.valLoss !== undefined || r.valAccuracy !== undefined));
   const distilled = models.some((m) => m.history.some((r) => r.parts && "soft" in r.parts));
   const loss = lineChart({
-    title: "Loss per epoch", xLabel: "epoch", yLabel: "cross-entropy", className: "loss-chart",
-    series: curves(models, colors, "loss", "valLoss"), valueFormat: (v) => v.toFixed(4),
+    title: "Loss per epoch",
+    xLabel: "epoch",
+    yLabel: "cross-entropy",
+    className: "loss-chart",
+    series: curves(models, colors, "loss", "valLoss"),
+    valueFormat: (v) => v.toFixed(4),
   });
   const accuracy = lineChart({
-    title: "Accuracy per epoch", xLabel: "epoch", yLabel: "accuracy", className: "accuracy-chart", yClamp: [0, 1],
-    series: curves(models, colors, "accuracy", "valAccuracy"), yFormat: (v, step) => `${(v * 100).toFixed(decimalsOf(step * 100))}%`, valueFormat: (v) => formatPercent(v),
+    title: "Accuracy per epoch",
+    xLabel: "epoch",
+    yLabel: "accuracy",
+    className: "accuracy-chart",
+    yClamp: [0, 1],
+    series: curves(models, colors, "accuracy", "valAccuracy"),
+    yFormat: (v, step) => `${(v * 100).toFixed(decimalsOf(step * 100))}%`,
+    valueFormat: (v) => formatPercent(v),
   });
   return `<section id="training">
 <h2>Training</h2>
@@ -259,27 +294,36 @@ function modelsSection(models: readonly ReportModel[], colors: Map<string, strin
   const ks = new Set(models.flatMap((m) => (m.evaluation ? [m.evaluation.topK.k] : [])));
   const topKHeader = ks.size === 1 ? `top-${[...ks][0]} accuracy` : "top-k accuracy";
   const head = [
-    `<th class="text">model</th>`, anyArch ? `<th class="text">architecture</th>` : "", `<th>epochs</th>`, `<th>training time</th>`,
-    `<th>final training loss</th>`, `<th>training accuracy</th>`, anyVal ? `<th>validation accuracy</th>` : "",
+    `<th class="text">model</th>`,
+    anyArch ? `<th class="text">architecture</th>` : "",
+    `<th>epochs</th>`,
+    `<th>training time</th>`,
+    `<th>final training loss</th>`,
+    `<th>training accuracy</th>`,
+    anyVal ? `<th>validation accuracy</th>` : "",
     anyEval ? `<th>test accuracy</th><th>${topKHeader}</th><th>NLL</th><th>ECE</th>` : "",
   ].join("");
   const rows = models.map((m) => {
     const seconds = m.history.reduce((s, r) => s + (Number.isFinite(r.seconds) ? r.seconds : 0), 0);
     const e: Evaluation | undefined = m.evaluation;
-    return `<tr data-model="${h(m.name)}">` + [
-      `<td class="text name"><span class="dot" style="background:${h(colors.get(m.name))}"></span>${h(m.name)}</td>`,
-      anyArch ? `<td class="text">${h(m.architecture ?? "")}</td>` : "",
-      `<td>${m.history.length}</td>`,
-      `<td>${formatSeconds(seconds)}</td>`,
-      `<td>${finalValue(m.history, "loss").toFixed(4)}</td>`,
-      `<td>${formatPercent(finalValue(m.history, "accuracy"))}</td>`,
-      anyVal ? `<td>${formatPercent(finalValue(m.history, "valAccuracy"))}</td>` : "",
-      anyEval
-        ? e
-          ? `<td><b>${formatPercent(e.accuracy)}</b></td><td>${formatPercent(e.topK.accuracy)}${ks.size === 1 ? "" : ` <span class="rel">k = ${e.topK.k}</span>`}</td><td>${e.nll.toFixed(4)}</td><td>${e.ece.toFixed(4)}</td>`
-          : `<td>–</td><td>–</td><td>–</td><td>–</td>`
-        : "",
-    ].join("") + "</tr>";
+    return (
+      `<tr data-model="${h(m.name)}">` +
+      [
+        `<td class="text name"><span class="dot" style="background:${h(colors.get(m.name))}"></span>${h(m.name)}</td>`,
+        anyArch ? `<td class="text">${h(m.architecture ?? "")}</td>` : "",
+        `<td>${m.history.length}</td>`,
+        `<td>${formatSeconds(seconds)}</td>`,
+        `<td>${finalValue(m.history, "loss").toFixed(4)}</td>`,
+        `<td>${formatPercent(finalValue(m.history, "accuracy"))}</td>`,
+        anyVal ? `<td>${formatPercent(finalValue(m.history, "valAccuracy"))}</td>` : "",
+        anyEval
+          ? e
+            ? `<td><b>${formatPercent(e.accuracy)}</b></td><td>${formatPercent(e.topK.accuracy)}${ks.size === 1 ? "" : ` <span class="rel">k = ${e.topK.k}</span>`}</td><td>${e.nll.toFixed(4)}</td><td>${e.ece.toFixed(4)}</td>`
+            : `<td>–</td><td>–</td><td>–</td><td>–</td>`
+          : "",
+      ].join("") +
+      "</tr>"
+    );
   });
   return `<section id="models">
 <h2>Models</h2>
@@ -300,16 +344,21 @@ function compareSection(data: ReportData, colors: Map<string, string>): string {
     return `<span class="rel">${inverse ? `${formatRatio(ratio)} faster` : `${formatRatio(1 / ratio)} smaller`}</span>`;
   };
   const colourOf = (r: CompareRow) => colors.get(names[r.name]) ?? colors.get(r.name) ?? "#adb5bd";
-  const body = rows.map((r) => `<tr data-name="${h(r.name)}">` + [
-    `<td class="text name"><span class="dot" style="background:${h(colourOf(r))}"></span>${h(names[r.name] ?? r.name)}</td>`,
-    `<td class="text">${h(r.architecture)}</td>`,
-    `<td>${groupThousands(r.params)}${rel(r, (x) => x.params)}</td>`,
-    `<td>${formatBytes(r.bytes)}</td>`,
-    `<td>${formatCount(r.flops)}</td>`,
-    `<td>${formatMs(r.msPerSampleBatch1)}${rel(r, (x) => x.msPerSampleBatch1, true)}</td>`,
-    `<td>${formatMs(r.msPerSampleBatch128)}${rel(r, (x) => x.msPerSampleBatch128, true)}</td>`,
-    `<td><b>${formatPercent(r.accuracy)}</b></td>`,
-  ].join("") + "</tr>");
+  const body = rows.map(
+    (r) =>
+      `<tr data-name="${h(r.name)}">` +
+      [
+        `<td class="text name"><span class="dot" style="background:${h(colourOf(r))}"></span>${h(names[r.name] ?? r.name)}</td>`,
+        `<td class="text">${h(r.architecture)}</td>`,
+        `<td>${groupThousands(r.params)}${rel(r, (x) => x.params)}</td>`,
+        `<td>${formatBytes(r.bytes)}</td>`,
+        `<td>${formatCount(r.flops)}</td>`,
+        `<td>${formatMs(r.msPerSampleBatch1)}${rel(r, (x) => x.msPerSampleBatch1, true)}</td>`,
+        `<td>${formatMs(r.msPerSampleBatch128)}${rel(r, (x) => x.msPerSampleBatch128, true)}</td>`,
+        `<td><b>${formatPercent(r.accuracy)}</b></td>`,
+      ].join("") +
+      "</tr>",
+  );
   return `<section id="compare">
 <h2>Comparison</h2>
 <p class="lead">Size, cost and speed of each model and its accuracy on the same held-out data. Times are the median wall-clock time of the WebAssembly forward pass per sample.</p>
@@ -355,8 +404,7 @@ function searchSection(data: ReportData): string {
 function samplesSection(data: ReportData, colors: Map<string, string>): string {
   const teacherName = data.sampleNames?.teacher ?? "teacher";
   const studentName = data.sampleNames?.student ?? "student";
-  const pick = (name: string, fallback: string) =>
-    colors.get(name) ?? [...colors].find(([k]) => k.includes(name))?.[1] ?? fallback;
+  const pick = (name: string, fallback: string) => colors.get(name) ?? [...colors].find(([k]) => k.includes(name))?.[1] ?? fallback;
   const last = data.models.at(-1)?.name;
   const teacherColor = pick(teacherName, PALETTE[0]!);
   const studentColor = colors.get(studentName) ?? (last ? colors.get(last)! : PALETTE[2]!);
@@ -390,7 +438,8 @@ function confusionTable(name: string, e: Evaluation): string {
     const cells = Array.from({ length: k }, (_, j) => {
       const v = e.confusion[i * k + j]!;
       const share = i === j ? v / Math.max(1, rowTotals[i]!) : max ? v / max : 0;
-      const bg = v === 0 ? "transparent" : i === j ? `rgba(43,138,62,${(0.15 + 0.55 * share).toFixed(2)})` : `rgba(201,42,42,${(0.12 + 0.6 * share).toFixed(2)})`;
+      const bg =
+        v === 0 ? "transparent" : i === j ? `rgba(43,138,62,${(0.15 + 0.55 * share).toFixed(2)})` : `rgba(201,42,42,${(0.12 + 0.6 * share).toFixed(2)})`;
       return `<td style="background:${bg}">${v || ""}</td>`;
     });
     return `<tr><th>${i}</th>${cells.join("")}</tr>`;

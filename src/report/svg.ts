@@ -72,7 +72,9 @@ export interface LineChartOptions {
 
 function attrs(data: Record<string, string> | undefined): string {
   if (!data) return "";
-  return Object.entries(data).map(([k, v]) => ` data-${k}="${escapeHtml(v)}"`).join("");
+  return Object.entries(data)
+    .map(([k, v]) => ` data-${k}="${escapeHtml(v)}"`)
+    .join("");
 }
 
 /** A line chart with axes, grid lines, tick labels, axis titles and a tooltip per point. */
@@ -157,8 +159,15 @@ export function lineChart(options: LineChartOptions): string {
 
 /** Viridis at 9 stops (perceptually uniform, readable in grayscale and by colour-blind readers). */
 const VIRIDIS: [number, number, number][] = [
-  [68, 1, 84], [71, 44, 122], [59, 81, 139], [44, 113, 142], [33, 144, 141],
-  [39, 173, 129], [92, 200, 99], [170, 220, 50], [253, 231, 37],
+  [68, 1, 84],
+  [71, 44, 122],
+  [59, 81, 139],
+  [44, 113, 142],
+  [33, 144, 141],
+  [39, 173, 129],
+  [92, 200, 99],
+  [170, 220, 50],
+  [253, 231, 37],
 ];
 
 /** t in [0, 1] → [r, g, b]. */
@@ -229,7 +238,9 @@ export function heatMap(o: HeatMapOptions): string {
     `<text transform="translate(16 ${n(top + gridH / 2)}) rotate(-90)" text-anchor="middle" fill="${INK}" font-size="13">${escapeHtml(o.rowLabel)}</text>`,
   ];
   o.columns.forEach((c, j) => out.push(`<text x="${n(left + cw * j + cw / 2)}" y="${top - 8}" text-anchor="middle" fill="${MUTED}">${escapeHtml(c)}</text>`));
-  o.rows.forEach((r, i) => out.push(`<text x="${left - 10}" y="${n(top + ch * i + ch / 2)}" text-anchor="end" dominant-baseline="middle" fill="${MUTED}">${escapeHtml(r)}</text>`));
+  o.rows.forEach((r, i) =>
+    out.push(`<text x="${left - 10}" y="${n(top + ch * i + ch / 2)}" text-anchor="end" dominant-baseline="middle" fill="${MUTED}">${escapeHtml(r)}</text>`),
+  );
   for (const cell of o.cells) {
     const colour = viridis(scale(cell.value));
     const x = left + cw * cell.column;

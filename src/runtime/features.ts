@@ -43,8 +43,7 @@ export function detectFeatures(): WasmFeatures {
 }
 
 /** The minimum versions with fixed-width WebAssembly SIMD, for error messages. */
-export const SIMD_MINIMUM_VERSIONS =
-  "Node 16.4, Deno 1.9, Bun 1.0, Chrome 91, Edge 91, Firefox 89, Safari 16.4";
+export const SIMD_MINIMUM_VERSIONS = "Node 16.4, Deno 1.9, Bun 1.0, Chrome 91, Edge 91, Firefox 89, Safari 16.4";
 
 /** Logical cores this process may use: navigator.hardwareConcurrency, or Node's os module (loaded only where it exists); 1 if neither says. */
 export async function coreCount(): Promise<number> {

@@ -78,7 +78,13 @@ const tooLarge = (op: string, where: string, maxBytes: number) =>
  * Reads a local file in pieces, stopping as soon as more than `maxBytes` have come: a
  * device or pipe (/dev/zero, whose size reads 0) never fills memory.
  */
-async function readLocalBounded(fs: typeof import("node:fs/promises"), location: string | URL, maxBytes: number, op: string, where: string): Promise<Uint8Array> {
+async function readLocalBounded(
+  fs: typeof import("node:fs/promises"),
+  location: string | URL,
+  maxBytes: number,
+  op: string,
+  where: string,
+): Promise<Uint8Array> {
   const handle = await fs.open(location, "r");
   try {
     const stat = await handle.stat();

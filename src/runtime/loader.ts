@@ -20,10 +20,7 @@ interface AssemblyScriptLoader {
     source: WebAssembly.Module,
     imports: Record<string, Record<string, unknown>>,
   ): Promise<{ module: WebAssembly.Module; instance: WebAssembly.Instance }>;
-  instantiateSync(
-    source: WebAssembly.Module,
-    imports: Record<string, Record<string, unknown>>,
-  ): { module: WebAssembly.Module; instance: WebAssembly.Instance };
+  instantiateSync(source: WebAssembly.Module, imports: Record<string, Record<string, unknown>>): { module: WebAssembly.Module; instance: WebAssembly.Instance };
 }
 const { instantiate, instantiateSync } = vendoredLoader as unknown as AssemblyScriptLoader;
 
@@ -58,16 +55,16 @@ export function instantiateKernels(module: WebAssembly.Module, sharedMemory?: We
  * each of `names` (the inference module's are a subset of the ABI's).
  */
 export async function instantiateExports<T extends { memory: WebAssembly.Memory }>(
-  module: WebAssembly.Module, names: readonly (keyof T & string)[], sharedMemory?: WebAssembly.Memory,
+  module: WebAssembly.Module,
+  names: readonly (keyof T & string)[],
+  sharedMemory?: WebAssembly.Memory,
 ): Promise<T> {
   let memory: WebAssembly.Memory | undefined = sharedMemory;
   const imports = {
     env: {
       ...(sharedMemory ? { memory: sharedMemory } : {}),
       abort(message: number, file: number, line: number, column: number): never {
-        throw new KernelAssertionError(
-          `kernel assertion failed: ${readString(memory, message)} (${readString(memory, file)}:${line}:${column})`,
-        );
+        throw new KernelAssertionError(`kernel assertion failed: ${readString(memory, message)} (${readString(memory, file)}:${line}:${column})`);
       },
     },
   };
@@ -82,9 +79,7 @@ export async function instantiateExports<T extends { memory: WebAssembly.Memory 
   const missing = names.filter((name) => typeof exports[name] !== "function");
   if (!(memory instanceof WebAssembly.Memory) || missing.length > 0) {
     throw new WasmLoadError(
-      `the supplied wasm is not a distill-wasm kernel module of this version (missing: ${
-        missing.length ? missing.join(", ") : "memory"
-      })`,
+      `the supplied wasm is not a distill-wasm kernel module of this version (missing: ${missing.length ? missing.join(", ") : "memory"})`,
     );
   }
   return exports;

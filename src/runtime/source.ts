@@ -3,9 +3,7 @@
  * the embedded bytes (default), bytes, a `WebAssembly.Module`, a `Response`, or a URL
  * (fetched; `file:` URLs are read from disk in Node, where fetch cannot read files).
  */
-import {
-  RELAXED_THREADS_WASM_BASE64, RELAXED_WASM_BASE64, RELEASE_WASM_BASE64, THREADS_WASM_BASE64,
-} from "./wasm-bytes.generated.js";
+import { RELAXED_THREADS_WASM_BASE64, RELAXED_WASM_BASE64, RELEASE_WASM_BASE64, THREADS_WASM_BASE64 } from "./wasm-bytes.generated.js";
 import { WasmLoadError } from "../errors.js";
 import { decodeBase64 } from "./base64.js";
 

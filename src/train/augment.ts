@@ -55,4 +55,3 @@ export function augmentHook(model: Sequential, augment: Augment, features: numbe
   };
   return { apply, rng };
 }
-

@@ -24,8 +24,7 @@ function checksumOf(tensors: readonly { name: string; data: ArrayBufferView }[],
 }
 
 /** JSON keeps NaN and ±Infinity (e.g. "no best value yet") as tagged strings. */
-const replacer = (_key: string, value: unknown) =>
-  typeof value === "number" && !Number.isFinite(value) ? { nonFinite: String(value) } : value;
+const replacer = (_key: string, value: unknown) => (typeof value === "number" && !Number.isFinite(value) ? { nonFinite: String(value) } : value);
 const reviver = (_key: string, value: unknown) =>
   value && typeof value === "object" && "nonFinite" in value ? Number((value as { nonFinite: string }).nonFinite) : value;
 
@@ -39,11 +38,21 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
   c.optimizers.forEach((o, i) => o.buffers.forEach((b, j) => tensors.push({ name: `optimizer.${i}.${j}`, shape: [b.length], data: b })));
   c.extraParams.forEach((p, i) => tensors.push({ name: `extra.${i}`, shape: [p.length], data: p }));
   const scalars = {
-    fingerprint: c.fingerprint, stage: c.stage, epoch: c.epoch, position: c.position, steps: c.steps,
-    lossSum: c.lossSum, correct: c.correct, seen: c.seen, ...(c.labelled !== undefined ? { labelled: c.labelled } : {}),
-    history: c.history, early: c.early, hookState: c.hookState,
+    fingerprint: c.fingerprint,
+    stage: c.stage,
+    epoch: c.epoch,
+    position: c.position,
+    steps: c.steps,
+    lossSum: c.lossSum,
+    correct: c.correct,
+    seen: c.seen,
+    ...(c.labelled !== undefined ? { labelled: c.labelled } : {}),
+    history: c.history,
+    early: c.early,
+    hookState: c.hookState,
     ...(c.health ? { health: c.health } : {}),
-    optimizers: c.optimizers.map((o) => ({ steps: o.steps, buffers: o.buffers.length })), extra: c.extraParams.length,
+    optimizers: c.optimizers.map((o) => ({ steps: o.steps, buffers: o.buffers.length })),
+    extra: c.extraParams.length,
   };
   const state = JSON.stringify(scalars, replacer);
   return encodeSafetensors(tensors, { format: KIND, version: String(c.version), state, checksum: checksumOf(tensors, state) });
@@ -59,9 +68,21 @@ export function decodeCheckpoint(bytes: Uint8Array, name = "checkpoint"): Checkp
     throw new FormatError(`${name}: its checksum does not match its content (the file was damaged or edited); it cannot be resumed`);
   }
   let s: {
-    fingerprint: string; stage: string; epoch: number; position: number; steps: number; lossSum: number; correct: number;
-    seen: number; labelled?: number; history: Checkpoint["history"]; early: Checkpoint["early"]; hookState: Record<string, number>;
-    health?: Checkpoint["health"]; optimizers: { steps: number; buffers: number }[]; extra: number;
+    fingerprint: string;
+    stage: string;
+    epoch: number;
+    position: number;
+    steps: number;
+    lossSum: number;
+    correct: number;
+    seen: number;
+    labelled?: number;
+    history: Checkpoint["history"];
+    early: Checkpoint["early"];
+    hookState: Record<string, number>;
+    health?: Checkpoint["health"];
+    optimizers: { steps: number; buffers: number }[];
+    extra: number;
   };
   try {
     s = JSON.parse(file.metadata.state ?? "", reviver);
@@ -77,9 +98,20 @@ export function decodeCheckpoint(bytes: Uint8Array, name = "checkpoint"): Checkp
     throw new FormatError(`${name}: its state record is incomplete`);
   }
   return {
-    format: KIND, version: 1, fingerprint: s.fingerprint, stage: s.stage, epoch: s.epoch, position: s.position, steps: s.steps,
-    lossSum: s.lossSum, correct: s.correct, seen: s.seen, ...(s.labelled !== undefined ? { labelled: s.labelled } : {}),
-    history: s.history, early: s.early, hookState: s.hookState ?? {},
+    format: KIND,
+    version: 1,
+    fingerprint: s.fingerprint,
+    stage: s.stage,
+    epoch: s.epoch,
+    position: s.position,
+    steps: s.steps,
+    lossSum: s.lossSum,
+    correct: s.correct,
+    seen: s.seen,
+    ...(s.labelled !== undefined ? { labelled: s.labelled } : {}),
+    history: s.history,
+    early: s.early,
+    hookState: s.hookState ?? {},
     ...(s.health ? { health: s.health } : {}),
     params: tensor("params", Float32Array),
     best: file.tensors.has("best") ? tensor("best", Float32Array) : null,

@@ -25,7 +25,8 @@ export function resolveClassWeights(op: string, option: ClassWeights | undefined
   if (option === undefined) return undefined;
   if (data.targets) throw new OptionError(`${op}: classWeights weight class labels; a regression dataset has none`);
   if (option === "balanced") return balancedWeights(data.classCounts(), outputs);
-  if (option.length !== outputs) throw new OptionError(`${op}: classWeights has ${option.length} weights but the model has ${outputs} outputs (one weight per class)`);
+  if (option.length !== outputs)
+    throw new OptionError(`${op}: classWeights has ${option.length} weights but the model has ${outputs} outputs (one weight per class)`);
   const bad = option.findIndex((w) => typeof w !== "number" || !Number.isFinite(w) || w < 0 || w > 3.4028234663852886e38);
   if (bad >= 0) throw new OptionError(`${op}: classWeights[${bad}] = ${String(option[bad])} must be a finite number ≥ 0`);
   if (option.every((w) => w === 0)) throw new OptionError(`${op}: classWeights are all 0, which leaves no hard loss; omit some classes, not all`);

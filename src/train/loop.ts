@@ -268,7 +268,10 @@ function fingerprintDifference(saved: string, now: string): string {
   try {
     const a = JSON.parse(saved) as Record<string, unknown>;
     const b = JSON.parse(now) as Record<string, unknown>;
-    const names = { data: "the data's content", loss: "the loss's settings (temperature, α, soft loss, teacher, hints)", specs: "the architecture" } as Record<string, string>;
+    const names = { data: "the data's content", loss: "the loss's settings (temperature, α, soft loss, teacher, hints)", specs: "the architecture" } as Record<
+      string,
+      string
+    >;
     const differ = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((key) => JSON.stringify(a[key]) !== JSON.stringify(b[key]));
     return differ.map((key) => names[key] ?? key).join(", ") || "its record";
   } catch {
@@ -281,14 +284,18 @@ function allFinite(values: Float32Array): boolean {
   return true;
 }
 
-
 /**
  * Runs the loop. `validation` is already split off; the caller owns `data` validation.
  * Throws DivergenceError (after restoring the last weights with a finite loss) when the
  * loss becomes NaN or infinite.
  */
 export async function runLoop(
-  model: Sequential, train: Dataset, validation: Dataset | undefined, options: TrainOptions, hooks: LossHooks, stage = "train",
+  model: Sequential,
+  train: Dataset,
+  validation: Dataset | undefined,
+  options: TrainOptions,
+  hooks: LossHooks,
+  stage = "train",
 ): Promise<TrainResult> {
   const run = resolveRun(options, train.length);
   model.beginTraining(stage === "train" ? "train" : "distill");
@@ -327,7 +334,7 @@ export async function runLoop(
     const targetBytes = train.targetWidth * 4;
     const batchT = regression ? alloc(run.batchSize * targetBytes) : 0;
     if (regression && options.earlyStopping?.monitor === "accuracy") {
-      throw new OptionError("earlyStopping.monitor \"accuracy\" needs classification data; a regression run monitors the validation loss");
+      throw new OptionError('earlyStopping.monitor "accuracy" needs classification data; a regression run monitors the validation loss');
     }
     const grad = alloc(run.batchSize * classes * 4);
     const order = alloc(train.length * 4);
@@ -352,24 +359,43 @@ export async function runLoop(
     const batchesPerEpoch = Math.ceil(train.length / run.batchSize);
     // No chance level for regression (no accuracy): the accuracy check stays off there.
     const health = new HealthMonitor(model, options.divergence, regression ? [] : train.classCounts(), batchesPerEpoch, {
-      lr: optimizer.baseLr, temperature: hooks.temperature, clipNorm: options.clipNorm,
+      lr: optimizer.baseLr,
+      temperature: hooks.temperature,
+      clipNorm: options.clipNorm,
     });
     const totalSteps = Math.min(run.maxSteps, run.epochs * batchesPerEpoch);
     const baseLr = optimizer.baseLr;
     const rngs = [rng, model.rngPtr, ...(hooks.rngs ?? [])];
     // Computed only for checkpoints (it hashes the data): what identifies the run.
-    const fingerprint = () => JSON.stringify({
-      stage, specs: model.specs, rows: train.length, validation: validation?.length ?? 0, features, classes,
-      epochs: run.epochs, steps: run.maxSteps, batchSize: run.batchSize, seed: run.seed, optimizer: withLr,
-      schedule: options.schedule ?? null, warmup: options.warmupSteps ?? 0, clipNorm: options.clipNorm ?? null,
-      ...(options.maxNorm !== undefined ? { maxNorm: options.maxNorm } : {}),
-      extra: extra.map((e) => e.length),
-      // What the rows hold, not only how many; the augmentation (a function: by its source); the loss's own settings.
-      data: contentHash(train.x, train.y, ...(validation ? [validation.x, validation.y] : []), ...(train.targets ? [train.targets] : []),
-        ...(validation?.targets ? [validation.targets] : [])),
-      augment: typeof options.augment === "function" ? `function ${String(options.augment)}` : options.augment ?? null,
-      loss: hooks.fingerprint?.() ?? null,
-    });
+    const fingerprint = () =>
+      JSON.stringify({
+        stage,
+        specs: model.specs,
+        rows: train.length,
+        validation: validation?.length ?? 0,
+        features,
+        classes,
+        epochs: run.epochs,
+        steps: run.maxSteps,
+        batchSize: run.batchSize,
+        seed: run.seed,
+        optimizer: withLr,
+        schedule: options.schedule ?? null,
+        warmup: options.warmupSteps ?? 0,
+        clipNorm: options.clipNorm ?? null,
+        ...(options.maxNorm !== undefined ? { maxNorm: options.maxNorm } : {}),
+        extra: extra.map((e) => e.length),
+        // What the rows hold, not only how many; the augmentation (a function: by its source); the loss's own settings.
+        data: contentHash(
+          train.x,
+          train.y,
+          ...(validation ? [validation.x, validation.y] : []),
+          ...(train.targets ? [train.targets] : []),
+          ...(validation?.targets ? [validation.targets] : []),
+        ),
+        augment: typeof options.augment === "function" ? `function ${String(options.augment)}` : (options.augment ?? null),
+        loss: hooks.fingerprint?.() ?? null,
+      });
     let runFingerprint: string | undefined;
     let history: EpochRecord[] = [];
     let steps = 0;
@@ -402,14 +428,27 @@ export async function runLoop(
       sums[LABELLED] = labelled;
     };
     const capture = (epoch: number, next: number): Checkpoint => ({
-      format: "distill-wasm-checkpoint", version: 1, fingerprint: runFingerprint ??= fingerprint(), stage, epoch, position: next, steps,
-      lossSum: sums[LOSS_SUM]!, correct: sums[CORRECT]!, seen: sums[SEEN]!, labelled: sums[LABELLED]!,
-      history: history.map((r) => ({ ...r })), early: { bestValue, bestEpoch: bestEpoch ?? null, sinceBest },
-      params: model.parameterBlock(), best: best ? best.parameters() : null,
+      format: "distill-wasm-checkpoint",
+      version: 1,
+      fingerprint: (runFingerprint ??= fingerprint()),
+      stage,
+      epoch,
+      position: next,
+      steps,
+      lossSum: sums[LOSS_SUM]!,
+      correct: sums[CORRECT]!,
+      seen: sums[SEEN]!,
+      labelled: sums[LABELLED]!,
+      history: history.map((r) => ({ ...r })),
+      early: { bestValue, bestEpoch: bestEpoch ?? null, sinceBest },
+      params: model.parameterBlock(),
+      best: best ? best.parameters() : null,
       optimizers: optimizers.map((o) => o.exportState()),
       extraParams: extra.map((e) => engine.readF32(e.params, e.length)),
       rngs: Uint8Array.from(rngs.flatMap((p) => Array.from(new Uint8Array(k.memory.buffer, p, 16)))),
-      order: engine.i32(order, train.length).slice(), hookState: hooks.state?.save() ?? {}, health: { ...health.state },
+      order: engine.i32(order, train.length).slice(),
+      hookState: hooks.state?.save() ?? {},
+      health: { ...health.state },
     });
 
     if (options.resume) {
@@ -422,9 +461,14 @@ export async function runLoop(
         );
       }
       checkCheckpoint(c, {
-        rows: train.length, epochs: run.epochs, maxSteps: run.maxSteps, batchSize: run.batchSize,
-        paramLengths: [model.blockLength, model.blockLength + model.bufferLength], rngStates: rngs.length,
-        optimizerLengths: [model.blockLength, ...extra.map((e) => e.length)], extraLengths: extra.map((e) => e.length),
+        rows: train.length,
+        epochs: run.epochs,
+        maxSteps: run.maxSteps,
+        batchSize: run.batchSize,
+        paramLengths: [model.blockLength, model.blockLength + model.bufferLength],
+        rngStates: rngs.length,
+        optimizerLengths: [model.blockLength, ...extra.map((e) => e.length)],
+        extraLengths: extra.map((e) => e.length),
       });
       model.setParameterBlock(c.params);
       if (best && c.best) best.setParameters(c.best);
@@ -561,7 +605,11 @@ export async function runLoop(
       cursor.phase = START;
       for (let wait = runSteps(epoch); wait !== EPOCH_DONE; wait = runSteps(epoch)) await wait;
       const record: EpochRecord = {
-        epoch: epoch + 1, loss: sums[LOSS_SUM]! / sums[SEEN]!, accuracy: sums[CORRECT]! / sums[LABELLED]!, lr: live.lr, steps,
+        epoch: epoch + 1,
+        loss: sums[LOSS_SUM]! / sums[SEEN]!,
+        accuracy: sums[CORRECT]! / sums[LABELLED]!,
+        lr: live.lr,
+        steps,
         seconds: (performance.now() - started) / 1000,
       };
       const parts = hooks.takeParts?.();
@@ -595,8 +643,10 @@ export async function runLoop(
     }
     // A NaN or Infinity made by the last update has no next loss to show it: check the
     // weights, and the outputs they give on the last batch.
-    if (steps > 0 && !(allFinite(engine.f32(model.paramsPtr, model.blockLength)) &&
-      allFinite(engine.f32(model.forward(batchX, ctx.rows, false), ctx.rows * classes)))) {
+    if (
+      steps > 0 &&
+      !(allFinite(engine.f32(model.paramsPtr, model.blockLength)) && allFinite(engine.f32(model.forward(batchX, ctx.rows, false), ctx.rows * classes)))
+    ) {
       health.problem = "the last update made the weights or their outputs non-finite";
       health.restore = "step";
       diverged(history.length > 0 ? history.at(-1)!.epoch - 1 : 0, steps - 1);

@@ -32,13 +32,17 @@ type Resolved = Required<SgdSpec> | Required<AdamSpec>;
 
 function resolve(spec: OptimizerSpec): Resolved {
   const s: SgdSpec | AdamSpec =
-    typeof spec === "string" ? (spec === "momentum" ? { type: "sgd", momentum: 0.9 } : { type: spec }) as SgdSpec | AdamSpec : spec;
+    typeof spec === "string" ? ((spec === "momentum" ? { type: "sgd", momentum: 0.9 } : { type: spec }) as SgdSpec | AdamSpec) : spec;
   if (s?.type === "sgd") {
     return { type: "sgd", lr: s.lr ?? 0.01, momentum: s.momentum ?? 0, nesterov: s.nesterov ?? false, weightDecay: s.weightDecay ?? 0 };
   }
   if (s?.type === "adam" || s?.type === "adamw") {
     return {
-      type: s.type, lr: s.lr ?? 1e-3, beta1: s.beta1 ?? 0.9, beta2: s.beta2 ?? 0.999, eps: s.eps ?? 1e-8,
+      type: s.type,
+      lr: s.lr ?? 1e-3,
+      beta1: s.beta1 ?? 0.9,
+      beta2: s.beta2 ?? 0.999,
+      eps: s.eps ?? 1e-8,
       weightDecay: s.weightDecay ?? (s.type === "adamw" ? 0.01 : 0),
     };
   }

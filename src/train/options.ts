@@ -5,18 +5,24 @@
  * the model's inputs) happen where those are known (resolveRun, resolveValidation).
  */
 import { OptionError } from "../errors.js";
-import {
-  boolean, checkedElsewhere, checkOptions, func, number, oneOf, positiveInteger, shape, show, type Rule, type Schema,
-} from "../options/schema.js";
+import { boolean, checkedElsewhere, checkOptions, func, number, oneOf, positiveInteger, shape, show, type Rule, type Schema } from "../options/schema.js";
 import { checkSchedule, type ScheduleSpec } from "./schedule.js";
 import { resolveOptimizer } from "./optimizer.js";
 import { classWeightsRule } from "./class-weights.js";
 
 const SGD: Schema = {
-  type: oneOf(["sgd"]), lr: checkedElsewhere, momentum: checkedElsewhere, nesterov: boolean, weightDecay: checkedElsewhere,
+  type: oneOf(["sgd"]),
+  lr: checkedElsewhere,
+  momentum: checkedElsewhere,
+  nesterov: boolean,
+  weightDecay: checkedElsewhere,
 };
 const ADAM: Schema = {
-  type: oneOf(["adam", "adamw"]), lr: checkedElsewhere, beta1: checkedElsewhere, beta2: checkedElsewhere, eps: checkedElsewhere,
+  type: oneOf(["adam", "adamw"]),
+  lr: checkedElsewhere,
+  beta1: checkedElsewhere,
+  beta2: checkedElsewhere,
+  eps: checkedElsewhere,
   weightDecay: checkedElsewhere,
 };
 
@@ -39,17 +45,27 @@ const schedule: Rule = (v, name) => {
     else throw new OptionError(`${name} must be "constant", "cosine" or { type: "step", every, gamma } (a step schedule needs its numbers); got ${show(v)}`);
   } else if (v !== null && typeof v === "object" && !Array.isArray(v)) {
     const type = (v as { type?: unknown }).type;
-    const keys: Schema = type === "step" ? { type: checkedElsewhere, every: checkedElsewhere, gamma: checkedElsewhere }
-      : type === "cosine" ? { type: checkedElsewhere, minLr: checkedElsewhere } : { type: checkedElsewhere };
+    const keys: Schema =
+      type === "step"
+        ? { type: checkedElsewhere, every: checkedElsewhere, gamma: checkedElsewhere }
+        : type === "cosine"
+          ? { type: checkedElsewhere, minLr: checkedElsewhere }
+          : { type: checkedElsewhere };
     shape(keys)(v, name);
   }
   checkSchedule({ schedule: spec as ScheduleSpec });
   return spec;
 };
 
-const earlyStopping = shape({
-  patience: (v, name) => positiveInteger(v, name), monitor: oneOf(["loss", "accuracy"]), minDelta: number({ min: 0 }), restoreBest: boolean,
-}, ["patience"]);
+const earlyStopping = shape(
+  {
+    patience: (v, name) => positiveInteger(v, name),
+    monitor: oneOf(["loss", "accuracy"]),
+    minDelta: number({ min: 0 }),
+    restoreBest: boolean,
+  },
+  ["patience"],
+);
 
 /** A rule for an object with its own keys, or one other accepted value (a function, `false`). */
 function objectOr(other: Rule, otherName: string, keys: Schema): Rule {
@@ -66,7 +82,9 @@ function objectOr(other: Rule, otherName: string, keys: Schema): Rule {
 
 /** Built-in augmentation { shift, noise, side } (checked again against the image size when training starts) or a function. */
 const augment = objectOr(func, "a function (x, rows, features) => void", {
-  shift: number({ integer: true, min: 0 }), noise: number({ min: 0 }), side: positiveInteger,
+  shift: number({ integer: true, min: 0 }),
+  noise: number({ min: 0 }),
+  side: positiveInteger,
 });
 
 const divergence = objectOr(oneOf([false]), "false", { lossFactor: number({ above: 1 }), deadSteps: positiveInteger, chance: boolean });

@@ -40,7 +40,13 @@ export function checkSchedule(options: ScheduleOptions): void {
  * field rather than a return value, which V8 boxes when the call is not inlined).
  */
 export function learningRate(
-  out: { lr: number }, engine: Engine, base: number, options: ScheduleOptions, step: number, epoch: number, totalSteps: number,
+  out: { lr: number },
+  engine: Engine,
+  base: number,
+  options: ScheduleOptions,
+  step: number,
+  epoch: number,
+  totalSteps: number,
 ): void {
   const s = options.schedule ?? CONSTANT;
   let lr = base;

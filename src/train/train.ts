@@ -36,11 +36,12 @@ export function resolveValidation(op: string, model: Sequential, data: Dataset, 
   }
   checkDataForModel(op, v, model, "validation");
   if ((v.targets === undefined) !== (data.targets === undefined)) {
-    throw new ShapeError(`${op}: validation is a ${v.targets ? "regression" : "classification"} dataset but data is a ${data.targets ? "regression" : "classification"} one; they must be of the same task`);
+    throw new ShapeError(
+      `${op}: validation is a ${v.targets ? "regression" : "classification"} dataset but data is a ${data.targets ? "regression" : "classification"} one; they must be of the same task`,
+    );
   }
   return { train: data, validation: v };
 }
-
 
 /** The hard loss for data's task: the given one, which must match it, or the task's own. */
 export function resolveHardLoss(op: string, data: Dataset, loss: TrainOptions["loss"]): "cross-entropy" | "mse" {
@@ -76,17 +77,17 @@ export async function train(model: Sequential, data: Dataset, given: TrainOption
       rngs: augment?.rng ? [augment.rng] : [],
       loss: regression
         ? (ctx) => {
-          // Every row has its target (checked above): PyTorch's mse_loss over rows · outputs values.
-          const n = ctx.rows * model.outputs;
-          ctx.loss = k.mse(ctx.grad, ctx.logits, ctx.targets, n, 1 / n);
-        }
+            // Every row has its target (checked above): PyTorch's mse_loss over rows · outputs values.
+            const n = ctx.rows * model.outputs;
+            ctx.loss = k.mse(ctx.grad, ctx.logits, ctx.targets, n, 1 / n);
+          }
         : weightsPtr
           ? (ctx) => {
-            ctx.loss = k.cross_entropy_weighted(ctx.grad, ctx.logits, ctx.y, weightsPtr, ctx.rows, model.outputs);
-          }
+              ctx.loss = k.cross_entropy_weighted(ctx.grad, ctx.logits, ctx.y, weightsPtr, ctx.rows, model.outputs);
+            }
           : (ctx) => {
-            ctx.loss = k.cross_entropy(ctx.grad, ctx.logits, ctx.y, ctx.rows, model.outputs);
-          },
+              ctx.loss = k.cross_entropy(ctx.grad, ctx.logits, ctx.y, ctx.rows, model.outputs);
+            },
       ...(weights ? { fingerprint: () => ({ classWeights: Array.from(weights) }) } : {}),
     });
   } finally {

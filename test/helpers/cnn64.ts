@@ -34,7 +34,12 @@ export interface Cnn64Result {
 
 /** Runs the layers on x (rows × flat input), NCHW, with [c, h, w] or [features] input shape. */
 export function cnnForward64(
-  specs: readonly LayerSpec[], params: Params64, x: ArrayLike<number>, rows: number, inputShape: readonly number[], training: boolean,
+  specs: readonly LayerSpec[],
+  params: Params64,
+  x: ArrayLike<number>,
+  rows: number,
+  inputShape: readonly number[],
+  training: boolean,
 ): Cnn64Result {
   let h = Float64Array.from(x);
   let shape = [...inputShape];
@@ -42,7 +47,8 @@ export function cnnForward64(
   specs.forEach((spec, i) => {
     const P = (n: string) => params.get(`${i}.${n}`)!;
     if (spec.type === "dense") {
-      const w = P("weight"), b = P("bias");
+      const w = P("weight"),
+        b = P("bias");
       const y = new Float64Array(rows * spec.outputs);
       for (let r = 0; r < rows; r++) {
         for (let j = 0; j < spec.outputs; j++) {
@@ -61,10 +67,13 @@ export function cnnForward64(
     } else if (spec.type === "conv2d") {
       const [c, ih, iw] = shape as [number, number, number];
       const [kh, kw] = typeof spec.kernel === "number" ? [spec.kernel, spec.kernel] : spec.kernel;
-      const s = spec.stride ?? 1, pad = spec.padding ?? 0;
-      const oh = Math.floor((ih + 2 * pad - kh) / s) + 1, ow = Math.floor((iw + 2 * pad - kw) / s) + 1;
+      const s = spec.stride ?? 1,
+        pad = spec.padding ?? 0;
+      const oh = Math.floor((ih + 2 * pad - kh) / s) + 1,
+        ow = Math.floor((iw + 2 * pad - kw) / s) + 1;
       const co = spec.outChannels;
-      const w = P("weight"), b = P("bias");
+      const w = P("weight"),
+        b = P("bias");
       const y = new Float64Array(rows * co * oh * ow);
       for (let r = 0; r < rows; r++) {
         for (let o = 0; o < co; o++) {
@@ -91,8 +100,11 @@ export function cnnForward64(
       shape = [co, oh, ow];
     } else if (spec.type === "maxPool2d" || spec.type === "avgPool2d") {
       const [c, ih, iw] = shape as [number, number, number];
-      const k = spec.kernel, s = spec.stride ?? k, pad = spec.padding ?? 0;
-      const oh = Math.floor((ih + 2 * pad - k) / s) + 1, ow = Math.floor((iw + 2 * pad - k) / s) + 1;
+      const k = spec.kernel,
+        s = spec.stride ?? k,
+        pad = spec.padding ?? 0;
+      const oh = Math.floor((ih + 2 * pad - k) / s) + 1,
+        ow = Math.floor((iw + 2 * pad - k) / s) + 1;
       const y = new Float64Array(rows * c * oh * ow);
       for (let plane = 0; plane < rows * c; plane++) {
         for (let oy = 0; oy < oh; oy++) {
@@ -100,7 +112,8 @@ export function cnnForward64(
             let acc = spec.type === "maxPool2d" ? -Infinity : 0;
             for (let ky = 0; ky < k; ky++) {
               for (let kx = 0; kx < k; kx++) {
-                const iy = oy * s + ky - pad, ix = ox * s + kx - pad;
+                const iy = oy * s + ky - pad,
+                  ix = ox * s + kx - pad;
                 if (iy < 0 || iy >= ih || ix < 0 || ix >= iw) continue;
                 const v = h[(plane * ih + iy) * iw + ix]!;
                 acc = spec.type === "maxPool2d" ? Math.max(acc, v) : acc + v;
@@ -116,10 +129,15 @@ export function cnnForward64(
       const c = spec.channels;
       const spatial = shape.reduce((a, b) => a * b, 1) / c;
       const n = rows * spatial;
-      const gamma = P("weight"), beta = P("bias"), rm = P("running_mean"), rv = P("running_var");
-      const eps = spec.eps ?? 1e-5, m = spec.momentum ?? 0.1;
+      const gamma = P("weight"),
+        beta = P("bias"),
+        rm = P("running_mean"),
+        rv = P("running_var");
+      const eps = spec.eps ?? 1e-5,
+        m = spec.momentum ?? 0.1;
       const y = new Float64Array(h.length);
-      const newMean = new Float64Array(c), newVar = new Float64Array(c);
+      const newMean = new Float64Array(c),
+        newVar = new Float64Array(c);
       for (let ch = 0; ch < c; ch++) {
         const idx = (r: number, q: number) => (r * c + ch) * spatial + q;
         let mean: number, variance: number;

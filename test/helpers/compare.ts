@@ -24,9 +24,7 @@ export interface Tolerance {
  * |actual − expected| ≤ atol + rtol·(scale ?? |expected|) for every element. `scale` lets
  * a caller pass the natural size of each element's error (e.g. Σ|a||b| for a dot product).
  */
-export function expectClose(
-  actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tolerance, what = "array", scale?: ArrayLike<number>,
-): void {
+export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tolerance, what = "array", scale?: ArrayLike<number>): void {
   expect(actual.length, `${what}: length`).toBe(expected.length);
   let worst = -1;
   let worstExcess = 0;

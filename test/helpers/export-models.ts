@@ -6,8 +6,24 @@
  * running statistics are set to seeded random values, so that they matter.
  */
 import {
-  avgPool2d, batchNorm, conv2d, dense, standardize, dropout, flatten, gelu, leakyRelu, loadMnistDigits, maxPool2d, mlp, relu, Sequential, sigmoid, tanh,
-  train, type Dataset,
+  avgPool2d,
+  batchNorm,
+  conv2d,
+  dense,
+  standardize,
+  dropout,
+  flatten,
+  gelu,
+  leakyRelu,
+  loadMnistDigits,
+  maxPool2d,
+  mlp,
+  relu,
+  Sequential,
+  sigmoid,
+  tanh,
+  train,
+  type Dataset,
 } from "../../src/index.js";
 import { TestRandom } from "./rand.js";
 
@@ -48,33 +64,41 @@ export async function exportCases(): Promise<ExportCase[]> {
   await train(digitMlp, data, { epochs: 1, batchSize: 50, seed: 1, optimizer: { type: "sgd", momentum: 0.9, lr: 0.05 } });
   cases.push({ name: "mlp 784-64-32-10 relu", model: digitMlp, ...digitRows(test, 24, 8, 11) });
 
-  const everyActivation = new Sequential([
-    dense(20, 16), relu(), dense(16, 16), leakyRelu(0.1), dense(16, 16), tanh(), dense(16, 16), sigmoid(), dense(16, 16), gelu(), dropout(0.3), dense(16, 5),
-  ], { seed: 2 });
+  const everyActivation = new Sequential(
+    [dense(20, 16), relu(), dense(16, 16), leakyRelu(0.1), dense(16, 16), tanh(), dense(16, 16), sigmoid(), dense(16, 16), gelu(), dropout(0.3), dense(16, 5)],
+    { seed: 2 },
+  );
   cases.push({ name: "mlp with every activation", model: everyActivation, x: new TestRandom(12).uniform(16 * 20, -2, 2), rows: 16 });
 
   const denseBn = new Sequential([dense(20, 16), batchNorm(16), relu(), dense(16, 4)], { seed: 3 });
   randomiseBatchNorm(denseBn, 13);
   cases.push({ name: "batchNorm after dense", model: denseBn, x: new TestRandom(14).uniform(12 * 20, -2, 2), rows: 12 });
 
-  const cnn = new Sequential([
-    conv2d(1, 4, 3, { padding: 1 }), relu(), maxPool2d(2),
-    conv2d(4, 6, 3), batchNorm(6), relu(), avgPool2d(2),
-    flatten(), dense(6 * 6 * 6, 10),
-  ], { seed: 4, inputShape: [1, 28, 28] });
+  const cnn = new Sequential(
+    [conv2d(1, 4, 3, { padding: 1 }), relu(), maxPool2d(2), conv2d(4, 6, 3), batchNorm(6), relu(), avgPool2d(2), flatten(), dense(6 * 6 * 6, 10)],
+    { seed: 4, inputShape: [1, 28, 28] },
+  );
   randomiseBatchNorm(cnn, 15);
   cases.push({ name: "cnn 1x28x28 conv-relu-maxpool-conv-bn-relu-avgpool-flatten-dense", model: cnn, ...digitRows(test, 12, 4, 16) });
 
-  const padded = new Sequential([
-    conv2d(1, 3, [3, 5], { stride: 2, padding: 2 }), tanh(), maxPool2d(3, { stride: 1, padding: 1 }), avgPool2d(3, { stride: 2, padding: 1 }),
-    flatten(), dense(3 * 8 * 7, 6),
-  ], { seed: 5, inputShape: [1, 28, 28] });
+  const padded = new Sequential(
+    [
+      conv2d(1, 3, [3, 5], { stride: 2, padding: 2 }),
+      tanh(),
+      maxPool2d(3, { stride: 1, padding: 1 }),
+      avgPool2d(3, { stride: 2, padding: 1 }),
+      flatten(),
+      dense(3 * 8 * 7, 6),
+    ],
+    { seed: 5, inputShape: [1, 28, 28] },
+  );
   cases.push({ name: "cnn with strided, padded convolution and pooling", model: padded, ...digitRows(test, 6, 2, 17) });
   // Raw tabular features far from 0 and 1, standardised by the model's first layer.
   const rawRnd = new TestRandom(15);
-  const standardized = new Sequential([
-    standardize(6, { mean: Array.from(rawRnd.uniform(6, -50, 50)), std: Array.from(rawRnd.uniform(6, 0.01, 30)) }), dense(6, 8), relu(), dense(8, 3),
-  ], { seed: 4 });
+  const standardized = new Sequential(
+    [standardize(6, { mean: Array.from(rawRnd.uniform(6, -50, 50)), std: Array.from(rawRnd.uniform(6, 0.01, 30)) }), dense(6, 8), relu(), dense(8, 3)],
+    { seed: 4 },
+  );
   cases.push({ name: "standardize before an MLP", model: standardized, x: new TestRandom(16).uniform(10 * 6, -80, 80), rows: 10 });
 
   return cases;

@@ -41,7 +41,10 @@ export class HeapModel {
    * @param base heap_top when the model starts (nothing free below it)
    * @param baseUsed heap_used when the model starts
    */
-  constructor(readonly base: number, readonly baseUsed: number) {}
+  constructor(
+    readonly base: number,
+    readonly baseUsed: number,
+  ) {}
 
   get live(): readonly ModelBlock[] {
     return this.blocks;

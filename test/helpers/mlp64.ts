@@ -52,7 +52,10 @@ export function layersOf(model: Sequential): Layer64[] {
   return model.specs.map((spec, index): Layer64 => {
     if (spec.type === "dense") {
       return {
-        type: "dense", index, inputs: spec.inputs, outputs: spec.outputs,
+        type: "dense",
+        index,
+        inputs: spec.inputs,
+        outputs: spec.outputs,
         w: Float64Array.from(model.getParameter(`${index}.weight`)),
         b: Float64Array.from(model.getParameter(`${index}.bias`)),
       };
@@ -81,7 +84,9 @@ export interface Forward64 {
  * (rows × width of 0 or 1/(1 − p)); a dropout layer without one is the identity (inference).
  */
 export function forward64(
-  layers: readonly Layer64[], x: ArrayLike<number>, rows: number,
+  layers: readonly Layer64[],
+  x: ArrayLike<number>,
+  rows: number,
   options: { masks?: ReadonlyMap<number, ArrayLike<number>>; bounds?: boolean } = {},
 ): Forward64 {
   let h: Float64Array = Float64Array.from(x);
@@ -175,7 +180,11 @@ export interface GradientScales {
  *   dropout     ∂h = g·m
  */
 export function gradientScales(
-  layers: readonly Layer64[], fwd: Forward64, rows: number, dOut: Float64Array, dOutError: Float64Array,
+  layers: readonly Layer64[],
+  fwd: Forward64,
+  rows: number,
+  dOut: Float64Array,
+  dOutError: Float64Array,
   options: { inject?: ReadonlyMap<number, ArrayLike<number>>; masks?: ReadonlyMap<number, ArrayLike<number>> } = {},
 ): GradientScales {
   const weight = new Map<number, GradientBound>();

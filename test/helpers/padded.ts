@@ -19,5 +19,8 @@ export function putPadded(engine: Engine, values: ArrayLike<number>): number {
 /** Fails unless the PAD words after `length` floats at ptr still hold the NaN pattern. */
 export function expectPaddingIntact(engine: Engine, ptr: number, length: number, what: string): void {
   const pad = new Uint32Array(engine.kernels.memory.buffer, ptr + length * 4, PAD);
-  expect(Array.from(pad, (b) => b.toString(16)), `${what}: wrote past the end`).toEqual(Array(PAD).fill(NAN_BITS.toString(16)));
+  expect(
+    Array.from(pad, (b) => b.toString(16)),
+    `${what}: wrote past the end`,
+  ).toEqual(Array(PAD).fill(NAN_BITS.toString(16)));
 }

@@ -89,10 +89,7 @@ export function kl64(s: ArrayLike<number>, t: ArrayLike<number>, rows: number, c
 }
 
 /** α·CE + (1 − α)·T²·KL, its parts and gradient. */
-export function distill64(
-  s: ArrayLike<number>, t: ArrayLike<number>, labels: ArrayLike<number>, rows: number, cols: number,
-  temp: number, alpha: number,
-) {
+export function distill64(s: ArrayLike<number>, t: ArrayLike<number>, labels: ArrayLike<number>, rows: number, cols: number, temp: number, alpha: number) {
   const hard = crossEntropy64(s, labels, rows, cols);
   const soft = kl64(s, t, rows, cols, temp);
   const grad = new Float64Array(rows * cols);

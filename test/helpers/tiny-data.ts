@@ -43,7 +43,7 @@ export function squares(rows: number, side: number, classes: number, seed: numbe
   const f = side * side;
   const x = rnd.uniform(rows * f, 0, 0.3);
   const y = new Int32Array(rows);
-  const positions = Array.from({ length: classes }, (_, c) => [(c * 3) % (side - 2), Math.floor((c * 3) / (side - 2)) * 3 % (side - 2)]);
+  const positions = Array.from({ length: classes }, (_, c) => [(c * 3) % (side - 2), (Math.floor((c * 3) / (side - 2)) * 3) % (side - 2)]);
   for (let r = 0; r < rows; r++) {
     const c = r % classes;
     y[r] = c;

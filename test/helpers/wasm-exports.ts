@@ -16,7 +16,13 @@ export interface WasmExport {
 }
 
 const VALUE_TYPES: Record<number, ValueType> = {
-  0x7f: "i32", 0x7e: "i64", 0x7d: "f32", 0x7c: "f64", 0x7b: "v128", 0x70: "funcref", 0x6f: "externref",
+  0x7f: "i32",
+  0x7e: "i64",
+  0x7d: "f32",
+  0x7c: "f64",
+  0x7b: "v128",
+  0x70: "funcref",
+  0x6f: "externref",
 };
 const KINDS: ExportKind[] = ["function", "table", "memory", "global", "tag"];
 
@@ -82,13 +88,15 @@ export function wasmExports(bytes: Uint8Array): WasmExport[] {
     } else if (id === 3) {
       functionTypes.push(...vector(u32));
     } else if (id === 7) {
-      exports.push(...vector(() => {
-        const exportName = name();
-        const code = byte();
-        const kind = KINDS[code];
-        if (!kind) throw new Error(`wasm: export ${exportName} has the unknown kind ${code}`);
-        return { name: exportName, kind, index: u32() };
-      }));
+      exports.push(
+        ...vector(() => {
+          const exportName = name();
+          const code = byte();
+          const kind = KINDS[code];
+          if (!kind) throw new Error(`wasm: export ${exportName} has the unknown kind ${code}`);
+          return { name: exportName, kind, index: u32() };
+        }),
+      );
     }
     at = end;
   }

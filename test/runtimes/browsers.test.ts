@@ -23,8 +23,14 @@ const FIREFOX = findExecutable("FIREFOX_BIN", ["/usr/bin/firefox-esr", "/usr/bin
 
 /** Headless, as root, on a machine whose network is closed (no background connections). */
 const CHROMIUM_ARGS = [
-  "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
 ];
 const PAGE = "test/runtimes/browser/index.html";
 const TIMEOUT = 120_000;

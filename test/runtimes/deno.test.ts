@@ -38,9 +38,7 @@ describe("deno.json is ready for JSR", () => {
         (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stdout}\n${stderr}`)) : resolve(stdout + stderr)),
       );
     });
-    for (const path of [
-      "src/index.ts", "src/runtime/abi.generated.ts", "src/runtime/wasm-bytes.generated.ts", "src/runtime/vendor/assemblyscript-loader.ts",
-    ]) {
+    for (const path of ["src/index.ts", "src/runtime/abi.generated.ts", "src/runtime/wasm-bytes.generated.ts", "src/runtime/vendor/assemblyscript-loader.ts"]) {
       expect(output).toContain(path);
     }
   });

@@ -59,7 +59,10 @@ describe("package metadata for Deno / JSR", () => {
     const gitignore = readFileSync(join(ROOT, ".gitignore"), "utf8").split("\n");
     for (const path of GENERATED) {
       expect(deno.publish.include, path).toContain(path);
-      expect(gitignore.some((line) => line && (path === line || path.startsWith(line))), `${path} in .gitignore`).toBe(true);
+      expect(
+        gitignore.some((line) => line && (path === line || path.startsWith(line))),
+        `${path} in .gitignore`,
+      ).toBe(true);
     }
   });
 

@@ -56,8 +56,7 @@ function makeData(api, engine) {
       const at = k.rng_below(rng, side);
       y[r] = label;
       for (let i = 0; i < side; i++) {
-        const [row, col] =
-          label === 0 ? [at, i] : label === 1 ? [i, at] : label === 2 ? [i, (i + at) % side] : [i, (side - 1 - i + at) % side];
+        const [row, col] = label === 0 ? [at, i] : label === 1 ? [i, at] : label === 2 ? [i, (i + at) % side] : [i, (side - 1 - i + at) % side];
         x[r * features + row * side + col] += 1;
       }
     }
@@ -69,26 +68,42 @@ function makeData(api, engine) {
 function recordNumbers(record) {
   const parts = record.parts ?? {};
   return [
-    record.loss, record.accuracy, record.valLoss ?? NaN, record.valAccuracy ?? NaN, record.lr, record.steps,
-    ...Object.keys(parts).sort().map((key) => parts[key]),
+    record.loss,
+    record.accuracy,
+    record.valLoss ?? NaN,
+    record.valAccuracy ?? NaN,
+    record.lr,
+    record.steps,
+    ...Object.keys(parts)
+      .sort()
+      .map((key) => parts[key]),
   ];
 }
 
 /** conv2d(1,8,3) relu maxPool2d(2) conv2d(8,8,3) batchNorm(8) relu flatten dense(128, 4): layer 5 is the [8, 4, 4] ReLU. */
 function cnnTeacherLayers(api) {
   return [
-    api.conv2d(1, 8, 3, { padding: 1 }), api.relu(), api.maxPool2d(2),
-    api.conv2d(8, 8, 3, { padding: 1 }), api.batchNorm(8), api.relu(),
-    api.flatten(), api.dense(8 * 4 * 4, SCENARIO.classes),
+    api.conv2d(1, 8, 3, { padding: 1 }),
+    api.relu(),
+    api.maxPool2d(2),
+    api.conv2d(8, 8, 3, { padding: 1 }),
+    api.batchNorm(8),
+    api.relu(),
+    api.flatten(),
+    api.dense(8 * 4 * 4, SCENARIO.classes),
   ];
 }
 
 /** conv2d(1,4,3) relu avgPool2d(2) conv2d(4,4,3) relu flatten dense(64, 4): layer 4 is the [4, 4, 4] ReLU. */
 function cnnStudentLayers(api) {
   return [
-    api.conv2d(1, 4, 3, { padding: 1 }), api.relu(), api.avgPool2d(2),
-    api.conv2d(4, 4, 3, { padding: 1 }), api.relu(),
-    api.flatten(), api.dense(4 * 4 * 4, SCENARIO.classes),
+    api.conv2d(1, 4, 3, { padding: 1 }),
+    api.relu(),
+    api.avgPool2d(2),
+    api.conv2d(4, 4, 3, { padding: 1 }),
+    api.relu(),
+    api.flatten(),
+    api.dense(4 * 4 * 4, SCENARIO.classes),
   ];
 }
 
@@ -129,12 +144,23 @@ async function runCnn(api, engine, data, infer) {
   const student = new api.Sequential(cnnStudentLayers(api), { seed: s.seed, engine, inputShape: cnn.inputShape });
   try {
     const teacherRun = await api.train(teacher, data, {
-      epochs: t.epochs, batchSize: t.batchSize, seed: t.trainSeed, optimizer: "momentum", lr: 0.05, validation,
+      epochs: t.epochs,
+      batchSize: t.batchSize,
+      seed: t.trainSeed,
+      optimizer: "momentum",
+      lr: 0.05,
+      validation,
     });
     const studentRun = await api.distill({
-      teacher, student, data, validation,
-      epochs: d.epochs, batchSize: d.batchSize, seed: d.seed,
-      temperature: 4, alpha: 0.3,
+      teacher,
+      student,
+      data,
+      validation,
+      epochs: d.epochs,
+      batchSize: d.batchSize,
+      seed: d.seed,
+      temperature: 4,
+      alpha: 0.3,
       optimizer: { type: "adam", lr: 0.01 },
       attention: [cnn.attention],
       augment: { shift: 1 },
@@ -194,15 +220,28 @@ export async function runScenario(api, options = {}) {
 
   const teacher = api.mlp(t.widths, { seed: t.seed, engine });
   const teacherRun = await api.train(teacher, data, {
-    epochs: t.epochs, batchSize: t.batchSize, seed: t.trainSeed, optimizer: "momentum", lr: 0.05, validation,
+    epochs: t.epochs,
+    batchSize: t.batchSize,
+    seed: t.trainSeed,
+    optimizer: "momentum",
+    lr: 0.05,
+    validation,
   });
 
   const student = api.mlp(s.widths, { seed: s.seed, dropout: s.dropout, engine });
   const studentRun = await api.distill({
-    teacher, student, data, validation,
-    epochs: d.epochs, batchSize: d.batchSize, seed: d.seed,
-    temperature: { from: 5, to: 2 }, alpha: 0.3,
-    optimizer: { type: "adam", lr: 0.01 }, schedule: { type: "cosine", minLr: 0.001 }, clipNorm: 5,
+    teacher,
+    student,
+    data,
+    validation,
+    epochs: d.epochs,
+    batchSize: d.batchSize,
+    seed: d.seed,
+    temperature: { from: 5, to: 2 },
+    alpha: 0.3,
+    optimizer: { type: "adam", lr: 0.01 },
+    schedule: { type: "cosine", minLr: 0.001 },
+    clipNorm: 5,
     augment: { shift: 1, noise: 0.05 },
   });
 

@@ -53,7 +53,10 @@ export function startServer({ root = ROOT, port = 0, headers = {}, nodeModules =
       if (!type) throw Object.assign(new Error("type"), { status: 404 });
       const body = await readFile(path);
       response.writeHead(200, {
-        "content-type": type, "content-length": body.length, "cache-control": "no-store", ...ISOLATION_HEADERS,
+        "content-type": type,
+        "content-length": body.length,
+        "cache-control": "no-store",
+        ...ISOLATION_HEADERS,
       });
       response.end(request.method === "HEAD" ? undefined : body);
     } catch (error) {
@@ -68,7 +71,11 @@ export function startServer({ root = ROOT, port = 0, headers = {}, nodeModules =
       const address = server.address();
       resolve({
         url: `http://127.0.0.1:${address.port}/`,
-        close: () => new Promise((done) => { server.closeAllConnections?.(); server.close(() => done()); }),
+        close: () =>
+          new Promise((done) => {
+            server.closeAllConnections?.();
+            server.close(() => done());
+          }),
       });
     });
   });

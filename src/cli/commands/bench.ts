@@ -34,24 +34,26 @@ function median(fn: () => void, repeats: number): number {
 function gemmRows(): { name: string; ms: number; gflops: number }[] {
   const e = getEngine();
   const k = e.kernels;
-  return e.scoped(() => [
-    { form: "nt", m: 128, kk: 784, n: 800 },
-    { form: "tn", m: 800, kk: 128, n: 784 },
-    { form: "nn", m: 256, kk: 256, n: 256 },
-  ].map(({ form, m, kk, n }) => {
-    const a = e.allocF32(m * kk);
-    const b = e.allocF32(kk * n);
-    const c = e.allocF32(m * n);
-    const rng = e.alloc(16);
-    k.rng_seed(rng, 1, 2);
-    k.rng_uniform(rng, a, m * kk, -1, 1);
-    k.rng_uniform(rng, b, kk * n, -1, 1);
-    const lda = form === "tn" ? m : kk;
-    const ldb = form === "nt" ? kk : n;
-    const gemm = k[`gemm_${form}` as "gemm_nn"];
-    const ms = median(() => gemm(c, a, b, 0, m, n, kk, lda, ldb, n, 0), 20);
-    return { name: `gemm_${form} ${m}×${kk}×${n}`, ms, gflops: (2 * m * n * kk) / (ms * 1e6) };
-  }));
+  return e.scoped(() =>
+    [
+      { form: "nt", m: 128, kk: 784, n: 800 },
+      { form: "tn", m: 800, kk: 128, n: 784 },
+      { form: "nn", m: 256, kk: 256, n: 256 },
+    ].map(({ form, m, kk, n }) => {
+      const a = e.allocF32(m * kk);
+      const b = e.allocF32(kk * n);
+      const c = e.allocF32(m * n);
+      const rng = e.alloc(16);
+      k.rng_seed(rng, 1, 2);
+      k.rng_uniform(rng, a, m * kk, -1, 1);
+      k.rng_uniform(rng, b, kk * n, -1, 1);
+      const lda = form === "tn" ? m : kk;
+      const ldb = form === "nt" ? kk : n;
+      const gemm = k[`gemm_${form}` as "gemm_nn"];
+      const ms = median(() => gemm(c, a, b, 0, m, n, kk, lda, ldb, n, 0), 20);
+      return { name: `gemm_${form} ${m}×${kk}×${n}`, ms, gflops: (2 * m * n * kk) / (ms * 1e6) };
+    }),
+  );
 }
 
 export async function runBench(ctx: Context, flags: Flags): Promise<number> {
@@ -75,7 +77,9 @@ export async function runBench(ctx: Context, flags: Flags): Promise<number> {
   const infer1 = median(() => void student.logits(single), 50);
   student.dispose();
   const result = {
-    command: "bench", build: getEngine().build, threads: getEngine().threads,
+    command: "bench",
+    build: getEngine().build,
+    threads: getEngine().threads,
     gemm: rows,
     distillStep: { model: "784-800-800-10", batch: 128, samplesPerSecond: stepSamples },
     inference: { model: "784-800-800-10", batch1SamplesPerSecond: 1000 / infer1, batch128SamplesPerSecond: (128 * 1000) / infer128 },

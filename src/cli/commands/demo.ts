@@ -65,9 +65,13 @@ function seedsTable(runs: SeedRun[], labels: number, total: number): string {
   const lines = [`students 784-32-10 seeing ${labels} labelled digits (distilled: and ${total - labels} unlabelled ones), test accuracy:`];
   lines.push(`  ${"seed".padEnd(10)}${"scratch".padStart(16)}${"distilled".padStart(16)}${"gain".padStart(20)}`);
   for (const r of runs) {
-    lines.push(`  ${String(r.seed).padEnd(10)}${pct(r.scratch).padStart(16)}${pct(r.distilled).padStart(16)}${`${(100 * (r.distilled - r.scratch)).toFixed(2)} pts`.padStart(20)}`);
+    lines.push(
+      `  ${String(r.seed).padEnd(10)}${pct(r.scratch).padStart(16)}${pct(r.distilled).padStart(16)}${`${(100 * (r.distilled - r.scratch)).toFixed(2)} pts`.padStart(20)}`,
+    );
   }
-  const s = runs.map((r) => r.scratch), d = runs.map((r) => r.distilled), g = runs.map((r) => r.distilled - r.scratch);
+  const s = runs.map((r) => r.scratch),
+    d = runs.map((r) => r.distilled),
+    g = runs.map((r) => r.distilled - r.scratch);
   const ms = (v: number[]) => `${(100 * mean(v)).toFixed(2)} ± ${(100 * spread(v)).toFixed(2)}`;
   lines.push(`  ${"mean ± sd".padEnd(10)}${`${ms(s)} %`.padStart(16)}${`${ms(d)} %`.padStart(16)}${`${ms(g)} pts`.padStart(20)}`);
   return lines.join("\n");
@@ -84,11 +88,16 @@ export async function runDemo(ctx: Context, flags: Flags): Promise<number> {
   const alpha = requireAlpha("--alpha", flags.alpha);
   // The folder is made now, so that every file the run will write can be checked before it trains.
   await makeDirectory(out, "--out");
-  await checkOutputs({ ...flags, data: "mnist" }, [...Object.values(NAMES), ...REPORTS].map((name) => ({ flag: "out", path: String(joinPath(out, name)) })));
+  await checkOutputs(
+    { ...flags, data: "mnist" },
+    [...Object.values(NAMES), ...REPORTS].map((name) => ({ flag: "out", path: String(joinPath(out, name)) })),
+  );
   const engine = await startEngine(flags);
   const { train: data, test } = await loadMnistDigits({ train: 8000, test: 2000, seed });
   if (labels >= data.length) throw new UsageError(`--labels ${labels}: must be below the ${data.length} training digits (the rest are the unlabelled ones)`);
-  ctx.say(`distill-wasm demo: mnist package digits, ${data.length} train / ${test.length} test; the students see ${labels} labels; seed ${seed}, ${engine.build} build`);
+  ctx.say(
+    `distill-wasm demo: mnist package digits, ${data.length} train / ${test.length} test; the students see ${labels} labels; seed ${seed}, ${engine.build} build`,
+  );
   // Every student takes the steps of 2·epochs epochs over all the training digits, whatever its data.
   const steps = 2 * epochs * Math.ceil(data.length / BATCH);
   const sgd = { optimizer: { type: "sgd" as const, momentum: 0.9, lr: 0.05 }, signal: ctx.signal };
@@ -120,7 +129,9 @@ export async function runDemo(ctx: Context, flags: Flags): Promise<number> {
       const budget = { steps, batchSize: BATCH, seed: runSeed };
       const s = await stage(`scratch ${runSeed}`, labelled.length, budget, (o) => train(scratch, labelled, o));
       if (ctx.signal.aborted) break;
-      const d = await stage(`distilled ${runSeed}`, partly.length, budget, (o) => distill({ ...o, teacher, student: distilled, data: partly, temperature, alpha }));
+      const d = await stage(`distilled ${runSeed}`, partly.length, budget, (o) =>
+        distill({ ...o, teacher, student: distilled, data: partly, temperature, alpha }),
+      );
       runs.push({ seed: runSeed, scratch: evaluate(scratch, test).accuracy, distilled: evaluate(distilled, test).accuracy });
       if (!first) {
         first = { scratch, distilled };
@@ -137,8 +148,10 @@ export async function runDemo(ctx: Context, flags: Flags): Promise<number> {
     await saveModel(teacher, joinPath(out, NAMES.teacher), { command: "demo", role: "teacher, trained on every labelled digit" });
     await saveModel(scratch, joinPath(out, NAMES.scratch), { command: "demo", role: `student trained from scratch on ${labels} labelled digits` });
     await saveModel(student, joinPath(out, NAMES.distilled), {
-      command: "demo", role: `student distilled on ${labels} labelled and ${data.length - labels} unlabelled digits`,
-      temperature: String(temperature), alpha: String(alpha),
+      command: "demo",
+      role: `student distilled on ${labels} labelled and ${data.length - labels} unlabelled digits`,
+      temperature: String(temperature),
+      alpha: String(alpha),
     });
     const samples = Array.from({ length: 6 }, (_, i) => {
       const pixels = test.x.slice(i * 784, (i + 1) * 784);
@@ -170,11 +183,21 @@ export async function runDemo(ctx: Context, flags: Flags): Promise<number> {
     const gains = runs.map((r) => r.distilled - r.scratch);
     if (ctx.mode === "json") {
       ctx.json({
-        command: "demo", out, aborted, temperature, alpha, labels, unlabelled: data.length - labels, steps,
-        accuracy: runs[0]!.distilled, params: student.parameterCount,
-        seeds: runs, mean: { scratch: mean(runs.map((r) => r.scratch)), distilled: mean(runs.map((r) => r.distilled)), gain: mean(gains) },
+        command: "demo",
+        out,
+        aborted,
+        temperature,
+        alpha,
+        labels,
+        unlabelled: data.length - labels,
+        steps,
+        accuracy: runs[0]!.distilled,
+        params: student.parameterCount,
+        seeds: runs,
+        mean: { scratch: mean(runs.map((r) => r.scratch)), distilled: mean(runs.map((r) => r.distilled)), gain: mean(gains) },
         sd: { scratch: spread(runs.map((r) => r.scratch)), distilled: spread(runs.map((r) => r.distilled)), gain: spread(gains) },
-        models: table.rows, files: [...Object.values(NAMES), ...REPORTS],
+        models: table.rows,
+        files: [...Object.values(NAMES), ...REPORTS],
       });
     } else {
       ctx.say(`\n${summary}`);

@@ -12,7 +12,19 @@ import { UsageError, type Flags, type FlagSpec } from "../args.js";
 import { errorsText, percent, testErrors, type Context } from "../context.js";
 import { csvOptions, loadSource } from "../data-source.js";
 import { checkOutputs } from "../outputs.js";
-import { buildModel, CHECKPOINT_FLAGS, classBiasFlag, trainingRows, checkpointOptions, CLASS_BIAS_FLAGS, DATA_FLAGS, MODEL_FLAGS, TRAIN_FLAGS, TRAINING_ROWS_FLAGS, trainOptions } from "../options.js";
+import {
+  buildModel,
+  CHECKPOINT_FLAGS,
+  classBiasFlag,
+  trainingRows,
+  checkpointOptions,
+  CLASS_BIAS_FLAGS,
+  DATA_FLAGS,
+  MODEL_FLAGS,
+  TRAIN_FLAGS,
+  TRAINING_ROWS_FLAGS,
+  trainOptions,
+} from "../options.js";
 import { Progress } from "../progress.js";
 import { regressionJson, regressionMetadata, regressionMetrics, regressionText } from "../regression-report.js";
 
@@ -31,7 +43,14 @@ export const TRANSFER_FLAGS: Record<string, FlagSpec> = {
 
 export const DISTILL_SPEC: Record<string, FlagSpec> = {
   ...ENGINE_FLAGS,
-  ...DATA_FLAGS, ...TRAINING_ROWS_FLAGS, ...TRANSFER_FLAGS, ...MODEL_FLAGS, ...CLASS_BIAS_FLAGS, ...TRAIN_FLAGS, ...CHECKPOINT_FLAGS, ...TEACHER_FLAGS,
+  ...DATA_FLAGS,
+  ...TRAINING_ROWS_FLAGS,
+  ...TRANSFER_FLAGS,
+  ...MODEL_FLAGS,
+  ...CLASS_BIAS_FLAGS,
+  ...TRAIN_FLAGS,
+  ...CHECKPOINT_FLAGS,
+  ...TEACHER_FLAGS,
   temperature: { kind: "number", help: "softening temperature T", default: 4, min: 0 },
   alpha: { kind: "number", help: "weight of the hard-label loss, in [0, 1]", default: 0.1, min: 0, max: 1 },
   "soft-loss": { kind: "string", help: "kl | mse | soft-ce", default: "kl" },
@@ -69,11 +88,16 @@ export function teacherSource(flags: Flags): { files: string[] } | { logits: str
  * Loads the teacher named by --teacher / --teacher-logits; returns it and the models to
  * dispose. Logits must have the shape (rows, classes) of the training rows, in order.
  */
-export async function loadTeacher(flags: Flags, shape?: { rows: number; classes: number }): Promise<{ teacher: Teacher; models: Sequential[]; description: string }> {
+export async function loadTeacher(
+  flags: Flags,
+  shape?: { rows: number; classes: number },
+): Promise<{ teacher: Teacher; models: Sequential[]; description: string }> {
   const source = teacherSource(flags);
   if ("logits" in source) {
     if (flags["test-split"] !== undefined || flags["exclude-classes"] !== undefined) {
-      throw new UsageError("--teacher-logits hold one row per row of the data file, in order; they cannot follow --test-split (a seeded shuffle) or --exclude-classes: use a source with its own test set, or --teacher model files");
+      throw new UsageError(
+        "--teacher-logits hold one row per row of the data file, in order; they cannot follow --test-split (a seeded shuffle) or --exclude-classes: use a source with its own test set, or --teacher model files",
+      );
     }
     return { teacher: await loadTeacherLogits(source.logits, shape ?? {}), models: [], description: `logits ${source.logits}` };
   }
@@ -98,8 +122,14 @@ export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
   const student = buildModel(flags, data.train, seed);
   const { teacher, models, description } = await loadTeacher(flags, { rows: data.train.length, classes: student.outputs });
   const options: DistillOptions = {
-    ...trainOptions(flags), ...(await checkpointOptions(flags)), teacher, student, data: data.train, ...(transfer ? { transfer } : {}),
-    alpha: flags.alpha as number, signal: ctx.signal,
+    ...trainOptions(flags),
+    ...(await checkpointOptions(flags)),
+    teacher,
+    student,
+    data: data.train,
+    ...(transfer ? { transfer } : {}),
+    alpha: flags.alpha as number,
+    signal: ctx.signal,
   };
   // Regression matches the teacher's outputs by MSE as they are: no temperature, no other soft loss.
   if (!data.train.targets) {
@@ -113,7 +143,9 @@ export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
   if (flags["hint-epochs"] !== undefined) options.hintEpochs = flags["hint-epochs"] as number;
   if (flags["fine-tune-epochs"] !== undefined) options.fineTune = { epochs: flags["fine-tune-epochs"] as number, signal: ctx.signal };
   if (options.resume) ctx.say(`resuming from ${flags.checkpoint} at step ${options.resume.steps}`);
-  ctx.say(`distill ${student.architecture} (${student.parameterCount.toLocaleString("en-US")} parameters) from ${description}, ${data.train.targets ? "MSE soft loss" : `T = ${options.temperature}`}, α = ${options.alpha}`);
+  ctx.say(
+    `distill ${student.architecture} (${student.parameterCount.toLocaleString("en-US")} parameters) from ${description}, ${data.train.targets ? "MSE soft loss" : `T = ${options.temperature}`}, α = ${options.alpha}`,
+  );
   const rows = data.train.length + (transfer?.length ?? 0);
   if (data.train.labelled < rows) ctx.say(`${data.train.labelled} of ${rows} training rows have a label; the others get the teacher's soft targets only`);
   const progress = new Progress(ctx, "distill", options.epochs!, Math.ceil(rows / options.batchSize!));
@@ -122,16 +154,33 @@ export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
   const fit = regressionMetrics(student, data.test);
   const evaluation = data.test && !fit ? evaluate(student, data.test) : undefined;
   await saveModel(student, out, {
-    command: "distill", data: data.description, teacher: description, ...(options.temperature !== undefined ? { temperature: String(options.temperature) } : {}),
-    alpha: String(options.alpha), soft_loss: options.softLoss ?? (data.train.targets ? "mse" : "kl"), epochs: String(result.history.length),
-    stop_reason: result.stopReason, ...(evaluation ? { test_accuracy: String(evaluation.accuracy) } : {}), ...regressionMetadata(fit),
+    command: "distill",
+    data: data.description,
+    teacher: description,
+    ...(options.temperature !== undefined ? { temperature: String(options.temperature) } : {}),
+    alpha: String(options.alpha),
+    soft_loss: options.softLoss ?? (data.train.targets ? "mse" : "kl"),
+    epochs: String(result.history.length),
+    stop_reason: result.stopReason,
+    ...(evaluation ? { test_accuracy: String(evaluation.accuracy) } : {}),
+    ...regressionMetadata(fit),
     ...(classBias ? { class_bias: JSON.stringify(classBias) } : {}),
   });
   if (ctx.mode === "json") {
     ctx.json({
-      command: "distill", architecture: student.architecture, params: student.parameterCount, out, teacher: description,
-      temperature: options.temperature ?? null, alpha: options.alpha, accuracy: evaluation?.accuracy ?? null, ...testErrors(evaluation), ...regressionJson(fit),
-      stopReason: result.stopReason, steps: result.steps, history: result.history,
+      command: "distill",
+      architecture: student.architecture,
+      params: student.parameterCount,
+      out,
+      teacher: description,
+      temperature: options.temperature ?? null,
+      alpha: options.alpha,
+      accuracy: evaluation?.accuracy ?? null,
+      ...testErrors(evaluation),
+      ...regressionJson(fit),
+      stopReason: result.stopReason,
+      steps: result.steps,
+      history: result.history,
     });
   } else {
     if (result.stopReason === "aborted") ctx.say(`stopped by ${ctx.stopped().by} after ${result.steps} steps; the student so far is saved`);

@@ -37,8 +37,15 @@ export async function runEval(ctx: Context, flags: Flags): Promise<number> {
     const e = evaluate(model, set);
     if (ctx.mode === "json") {
       ctx.json({
-        command: "eval", model: file, architecture: model.architecture, params: model.parameterCount, rows: e.count,
-        accuracy: e.accuracy, topK: e.topK, nll: e.nll, ece: e.ece,
+        command: "eval",
+        model: file,
+        architecture: model.architecture,
+        params: model.parameterCount,
+        rows: e.count,
+        accuracy: e.accuracy,
+        topK: e.topK,
+        nll: e.nll,
+        ece: e.ece,
       });
     } else {
       ctx.say(`${file}: ${model.architecture}, ${model.parameterCount.toLocaleString("en-US")} parameters`);

@@ -10,12 +10,15 @@ import { csvOptions, loadSource } from "../data-source.js";
 import { DATA_FLAGS, mlpOptions, MODEL_FLAGS, parseArch, TRAIN_FLAGS, trainingRows, TRAINING_ROWS_FLAGS, trainOptions } from "../options.js";
 import { loadTeacher, TEACHER_FLAGS } from "./distill.js";
 
-export const SEARCH_USAGE =
-  "usage: distill-wasm search --data SRC --teacher t.safetensors --arch 784-32-10 --temperatures 1,2,4,8 --alphas 0.1,0.5,0.9";
+export const SEARCH_USAGE = "usage: distill-wasm search --data SRC --teacher t.safetensors --arch 784-32-10 --temperatures 1,2,4,8 --alphas 0.1,0.5,0.9";
 const { validation: _validation, patience: _patience, ...SEARCH_TRAIN_FLAGS } = TRAIN_FLAGS;
 export const SEARCH_SPEC: Record<string, FlagSpec> = {
   ...ENGINE_FLAGS,
-  ...DATA_FLAGS, ...TRAINING_ROWS_FLAGS, ...MODEL_FLAGS, ...SEARCH_TRAIN_FLAGS, teacher: TEACHER_FLAGS.teacher!, // not --teacher-logits: the validation split reorders the rows
+  ...DATA_FLAGS,
+  ...TRAINING_ROWS_FLAGS,
+  ...MODEL_FLAGS,
+  ...SEARCH_TRAIN_FLAGS,
+  teacher: TEACHER_FLAGS.teacher!, // not --teacher-logits: the validation split reorders the rows
   temperatures: { kind: "list", help: "temperatures to try", default: "1,2,4,8" },
   alphas: { kind: "list", help: "α values to try", default: "0.1,0.5,0.9" },
   "search-validation": { kind: "number", help: "fraction of the training data the pairs are ranked on", default: 0.2, min: 0.01, max: 0.9 },
@@ -44,7 +47,14 @@ export async function runSearch(ctx: Context, flags: Flags): Promise<number> {
   const { validation: _v, ...budget } = trainOptions(flags);
   let done = 0;
   const result = await searchTemperature({
-    ...budget, teacher, data: train, validation, temperatures, alphas, signal: ctx.signal, onBatch: ctx.markTrainingStarted,
+    ...budget,
+    teacher,
+    data: train,
+    validation,
+    temperatures,
+    alphas,
+    signal: ctx.signal,
+    onBatch: ctx.markTrainingStarted,
     student: () => {
       if (done++ > 0 || ctx.mode !== "json") ctx.say(`  trial ${done}/${temperatures.length * alphas.length}`);
       return mlp(widths, mlpOptions(flags, seed));

@@ -8,14 +8,31 @@ import { UsageError, type Flags, type FlagSpec } from "../args.js";
 import { errorsText, percent, testErrors, type Context } from "../context.js";
 import { csvOptions, loadSource } from "../data-source.js";
 import { checkOutputs } from "../outputs.js";
-import { buildModel, CHECKPOINT_FLAGS, classBiasFlag, trainingRows, checkpointOptions, CLASS_BIAS_FLAGS, DATA_FLAGS, MODEL_FLAGS, TRAIN_FLAGS, TRAINING_ROWS_FLAGS, trainOptions } from "../options.js";
+import {
+  buildModel,
+  CHECKPOINT_FLAGS,
+  classBiasFlag,
+  trainingRows,
+  checkpointOptions,
+  CLASS_BIAS_FLAGS,
+  DATA_FLAGS,
+  MODEL_FLAGS,
+  TRAIN_FLAGS,
+  TRAINING_ROWS_FLAGS,
+  trainOptions,
+} from "../options.js";
 import { Progress } from "../progress.js";
 import { regressionJson, regressionMetadata, regressionMetrics, regressionText } from "../regression-report.js";
 
 export const TRAIN_USAGE = "usage: distill-wasm train --data SRC --arch 784-512-512-10 --out teacher.safetensors [options]";
 export const TRAIN_SPEC: Record<string, FlagSpec> = {
   ...ENGINE_FLAGS,
-  ...DATA_FLAGS, ...TRAINING_ROWS_FLAGS, ...MODEL_FLAGS, ...CLASS_BIAS_FLAGS, ...TRAIN_FLAGS, ...CHECKPOINT_FLAGS,
+  ...DATA_FLAGS,
+  ...TRAINING_ROWS_FLAGS,
+  ...MODEL_FLAGS,
+  ...CLASS_BIAS_FLAGS,
+  ...TRAIN_FLAGS,
+  ...CHECKPOINT_FLAGS,
   out: { kind: "string", help: "where to save the trained model (.safetensors)" },
 };
 
@@ -38,14 +55,27 @@ export async function runTrain(ctx: Context, flags: Flags): Promise<number> {
   const fit = regressionMetrics(model, data.test);
   const evaluation = data.test && !fit ? evaluate(model, data.test) : undefined;
   await saveModel(model, out, {
-    command: "train", data: data.description, epochs: String(result.history.length), steps: String(result.steps),
-    stop_reason: result.stopReason, ...(evaluation ? { test_accuracy: String(evaluation.accuracy) } : {}), ...regressionMetadata(fit),
+    command: "train",
+    data: data.description,
+    epochs: String(result.history.length),
+    steps: String(result.steps),
+    stop_reason: result.stopReason,
+    ...(evaluation ? { test_accuracy: String(evaluation.accuracy) } : {}),
+    ...regressionMetadata(fit),
     ...(classBias ? { class_bias: JSON.stringify(classBias) } : {}),
   });
   if (ctx.mode === "json") {
     ctx.json({
-      command: "train", architecture: model.architecture, params: model.parameterCount, out,
-      accuracy: evaluation?.accuracy ?? null, ...testErrors(evaluation), ...regressionJson(fit), stopReason: result.stopReason, steps: result.steps, history: result.history,
+      command: "train",
+      architecture: model.architecture,
+      params: model.parameterCount,
+      out,
+      accuracy: evaluation?.accuracy ?? null,
+      ...testErrors(evaluation),
+      ...regressionJson(fit),
+      stopReason: result.stopReason,
+      steps: result.steps,
+      history: result.history,
     });
   } else {
     if (result.stopReason === "aborted") ctx.say(`stopped by ${ctx.stopped().by} after ${result.steps} steps; the model so far is saved`);

@@ -35,7 +35,10 @@ export class ActivationLayer extends Layer {
   /** The layer before, whose kernel may have applied this ReLU already (fusedRelu). */
   previous: Layer | undefined;
 
-  constructor(readonly spec: ActivationSpec, at: Placement) {
+  constructor(
+    readonly spec: ActivationSpec,
+    at: Placement,
+  ) {
     super(at);
     this.name = spec.name;
     this.slope = spec.slope ?? 0.01;
@@ -45,7 +48,8 @@ export class ActivationLayer extends Layer {
     const k = m.kernels;
     const n = rows * this.outputs;
     this.inPtr = input;
-    if (this.name === "relu" && this.previous?.fusedRelu) this.outPtr = input; // already applied by the layer before
+    if (this.name === "relu" && this.previous?.fusedRelu)
+      this.outPtr = input; // already applied by the layer before
     else {
       this.outPtr = this.out;
       if (this.name === "leaky_relu") k.leaky_relu_forward(this.out, input, n, this.slope);

@@ -33,7 +33,10 @@ export class BatchNormLayer extends Layer {
   /** the last forward used batch statistics (backward needs them) */
   private trained = false;
 
-  constructor(readonly spec: BatchNormSpec, at: Placement) {
+  constructor(
+    readonly spec: BatchNormSpec,
+    at: Placement,
+  ) {
     super(at);
     this.channels = spec.channels;
     this.momentum = spec.momentum ?? 0.1;
@@ -64,14 +67,19 @@ export class BatchNormLayer extends Layer {
     const k = m.kernels;
     const c = this.channels;
     const spatial = this.outputs / c;
-    const gamma = m.paramsPtr + this.weight * 4, beta = m.paramsPtr + this.bias * 4;
-    const runMean = m.buffersPtr + this.runMean * 4, runVar = m.buffersPtr + this.runVar * 4;
+    const gamma = m.paramsPtr + this.weight * 4,
+      beta = m.paramsPtr + this.bias * 4;
+    const runMean = m.buffersPtr + this.runMean * 4,
+      runVar = m.buffersPtr + this.runVar * 4;
     this.inPtr = input;
     if (training) {
       if (rows * spatial < 2) {
-        throw new ShapeError(`layer ${this.index} (batchNorm): training needs more than one value per channel; got a batch of ${rows} row(s) of ${spatial} value(s) per channel`);
+        throw new ShapeError(
+          `layer ${this.index} (batchNorm): training needs more than one value per channel; got a batch of ${rows} row(s) of ${spatial} value(s) per channel`,
+        );
       }
-      const mean = this.saved, invstd = mean + align4(c) * 4;
+      const mean = this.saved,
+        invstd = mean + align4(c) * 4;
       k.batchnorm_forward_train(this.out, mean, invstd, runMean, runVar, input, gamma, beta, rows, c, spatial, this.momentum, this.eps);
     } else {
       k.batchnorm_forward_eval(this.out, input, gamma, beta, runMean, runVar, rows, c, spatial, this.eps);
@@ -83,14 +91,26 @@ export class BatchNormLayer extends Layer {
 
   backward(m: ModelMemory, g: number, rows: number, stop: boolean): number {
     if (!this.trained) {
-      throw new ArgumentError(`layer ${this.index} (batchNorm): backward needs a training-mode forward pass (forward(x, rows, true)), which uses the batch statistics`);
+      throw new ArgumentError(
+        `layer ${this.index} (batchNorm): backward needs a training-mode forward pass (forward(x, rows, true)), which uses the batch statistics`,
+      );
     }
     const c = this.channels;
-    const mean = this.saved, invstd = mean + align4(c) * 4;
+    const mean = this.saved,
+      invstd = mean + align4(c) * 4;
     // dx overwrites dy in place (the kernel allows the alias)
     m.kernels.batchnorm_backward(
-      g, m.gradsPtr + this.weight * 4, m.gradsPtr + this.bias * 4, g, this.inPtr, m.paramsPtr + this.weight * 4,
-      mean, invstd, rows, c, this.outputs / c,
+      g,
+      m.gradsPtr + this.weight * 4,
+      m.gradsPtr + this.bias * 4,
+      g,
+      this.inPtr,
+      m.paramsPtr + this.weight * 4,
+      mean,
+      invstd,
+      rows,
+      c,
+      this.outputs / c,
     );
     return stop ? 0 : g;
   }
@@ -101,7 +121,8 @@ export const BATCH_NORM: LayerKind<BatchNormSpec> = {
   outShape(spec, inShape, where) {
     const at = `${where} (batchNorm)`;
     checkInteger(at, "channels", spec.channels, 1);
-    const momentum = spec.momentum ?? 0.1, eps = spec.eps ?? 1e-5;
+    const momentum = spec.momentum ?? 0.1,
+      eps = spec.eps ?? 1e-5;
     if (!(momentum >= 0 && momentum <= 1)) throw new OptionError(`${at}: momentum must be in [0, 1]; got ${momentum}`);
     if (!(eps > 0 && Number.isFinite(eps))) throw new OptionError(`${at}: eps must be positive; got ${eps}`);
     if (spec.channels !== inShape[0]) {

@@ -5,9 +5,7 @@
 import { OptionError, ShapeError } from "../../errors.js";
 import { GEMM_RELU } from "../../runtime/abi.js";
 import { drawWeights } from "./init.js";
-import {
-  checkInteger, INIT_NAMES, Layer, requireImage, showShape, type InitName, type LayerKind, type ModelMemory, type Placement,
-} from "./layer.js";
+import { checkInteger, INIT_NAMES, Layer, requireImage, showShape, type InitName, type LayerKind, type ModelMemory, type Placement } from "./layer.js";
 
 export interface Conv2dSpec {
   type: "conv2d";
@@ -22,7 +20,9 @@ export interface Conv2dSpec {
 }
 
 export function conv2d(
-  inChannels: number, outChannels: number, kernel: number | readonly [number, number],
+  inChannels: number,
+  outChannels: number,
+  kernel: number | readonly [number, number],
   options: { stride?: number; padding?: number; init?: InitName } = {},
 ): Conv2dSpec {
   const k: [number, number] = typeof kernel === "number" ? [kernel, kernel] : [kernel[0], kernel[1]];
@@ -51,7 +51,10 @@ export class Conv2dLayer extends Layer {
   private work = 0;
   private dInput = 0;
 
-  constructor(readonly spec: Conv2dSpec, at: Placement) {
+  constructor(
+    readonly spec: Conv2dSpec,
+    at: Placement,
+  ) {
     super(at);
     [this.c, this.h, this.w] = at.inShape as [number, number, number];
     [this.kh, this.kw] = kernelOf(spec);
@@ -80,8 +83,21 @@ export class Conv2dLayer extends Layer {
     this.inPtr = input;
     this.fusedRelu = this.reluFollows && !this.keepPreActivation;
     m.kernels.conv2d_forward(
-      this.out, input, m.paramsPtr + this.weight * 4, m.paramsPtr + this.bias * 4, this.work,
-      rows, this.c, this.h, this.w, this.outChannels, this.kh, this.kw, this.stride, this.pad, this.fusedRelu ? GEMM_RELU : 0,
+      this.out,
+      input,
+      m.paramsPtr + this.weight * 4,
+      m.paramsPtr + this.bias * 4,
+      this.work,
+      rows,
+      this.c,
+      this.h,
+      this.w,
+      this.outChannels,
+      this.kh,
+      this.kw,
+      this.stride,
+      this.pad,
+      this.fusedRelu ? GEMM_RELU : 0,
     );
     this.outPtr = this.out;
     return this.out;
@@ -89,8 +105,22 @@ export class Conv2dLayer extends Layer {
 
   backward(m: ModelMemory, g: number, rows: number, stop: boolean): number {
     m.kernels.conv2d_backward(
-      stop ? 0 : this.dInput, m.gradsPtr + this.weight * 4, m.gradsPtr + this.bias * 4, g, this.inPtr,
-      m.paramsPtr + this.weight * 4, this.work, rows, this.c, this.h, this.w, this.outChannels, this.kh, this.kw, this.stride, this.pad,
+      stop ? 0 : this.dInput,
+      m.gradsPtr + this.weight * 4,
+      m.gradsPtr + this.bias * 4,
+      g,
+      this.inPtr,
+      m.paramsPtr + this.weight * 4,
+      this.work,
+      rows,
+      this.c,
+      this.h,
+      this.w,
+      this.outChannels,
+      this.kh,
+      this.kw,
+      this.stride,
+      this.pad,
     );
     return stop ? 0 : this.dInput;
   }
@@ -112,7 +142,8 @@ export const CONV2D: LayerKind<Conv2dSpec> = {
     if (!Array.isArray(k) || k.length !== 2) throw new ShapeError(`${at}: kernel must be a number or [kh, kw]; got ${JSON.stringify(spec.kernel)}`);
     checkInteger(at, "kernel height", k[0], 1);
     checkInteger(at, "kernel width", k[1], 1);
-    const stride = spec.stride ?? 1, pad = spec.padding ?? 0;
+    const stride = spec.stride ?? 1,
+      pad = spec.padding ?? 0;
     checkInteger(at, "stride", stride, 1);
     checkInteger(at, "padding", pad, 0);
     if (spec.init !== undefined && !INIT_NAMES.includes(spec.init)) {
@@ -124,7 +155,9 @@ export const CONV2D: LayerKind<Conv2dSpec> = {
       throw new ShapeError(`${at} takes ${spec.inChannels} input channels but the layer before it gives ${c} (shape ${showShape(inShape)})`);
     }
     if (h + 2 * pad < k[0]! || w + 2 * pad < k[1]!) {
-      throw new ShapeError(`${at}: kernel ${k[0]}×${k[1]} is larger than the padded input ${h + 2 * pad}×${w + 2 * pad} (input ${showShape(inShape)}, padding ${pad})`);
+      throw new ShapeError(
+        `${at}: kernel ${k[0]}×${k[1]} is larger than the padded input ${h + 2 * pad}×${w + 2 * pad} (input ${showShape(inShape)}, padding ${pad})`,
+      );
     }
     return [spec.outChannels, Math.floor((h + 2 * pad - k[0]!) / stride) + 1, Math.floor((w + 2 * pad - k[1]!) / stride) + 1];
   },

@@ -26,7 +26,10 @@ export class DenseLayer extends Layer {
   /** (rows, inputs) gradient w.r.t. the input */
   private dInput = 0;
 
-  constructor(readonly spec: DenseSpec, at: Placement) {
+  constructor(
+    readonly spec: DenseSpec,
+    at: Placement,
+  ) {
     super(at);
   }
 
@@ -94,7 +97,9 @@ export const DENSE: LayerKind<DenseSpec> = {
       if (!Number.isSafeInteger(v) || v < 1) throw new ShapeError(`${where} (dense): ${key} must be a positive integer; got ${v}`);
     }
     if (inShape.length !== 1) {
-      throw new ShapeError(`${where} (dense) takes ${spec.inputs} features but the layer before it gives a ${showShape(inShape)} image; add flatten() before it`);
+      throw new ShapeError(
+        `${where} (dense) takes ${spec.inputs} features but the layer before it gives a ${showShape(inShape)} image; add flatten() before it`,
+      );
     }
     if (spec.inputs !== inShape[0]) {
       throw new ShapeError(`${where} (dense) takes ${spec.inputs} inputs but the layer before it gives ${inShape[0]}; widths must chain`);

@@ -18,7 +18,10 @@ export class DropoutLayer extends Layer {
   /** the last forward dropped values (training with p > 0) */
   private dropped = false;
 
-  constructor(readonly spec: DropoutSpec, at: Placement) {
+  constructor(
+    readonly spec: DropoutSpec,
+    at: Placement,
+  ) {
     super(at);
     this.p = spec.p;
   }

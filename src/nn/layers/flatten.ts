@@ -10,7 +10,10 @@ export function flatten(): FlattenSpec {
 }
 
 export class FlattenLayer extends Layer {
-  constructor(readonly spec: FlattenSpec, at: Placement) {
+  constructor(
+    readonly spec: FlattenSpec,
+    at: Placement,
+  ) {
     super(at);
   }
 

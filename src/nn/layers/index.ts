@@ -80,7 +80,8 @@ export interface LayerTensor {
 /** The tensors of a layer list, in state_dict order, with PyTorch's names and shapes. */
 export function layerTensors(specs: readonly LayerSpec[]): LayerTensor[] {
   return specs.flatMap((spec, i) =>
-    (kindOf(spec).tensors?.(spec) ?? []).map((t) => ({ name: `${i}.${t.suffix}`, layer: i, shape: t.shape, buffer: t.buffer })));
+    (kindOf(spec).tensors?.(spec) ?? []).map((t) => ({ name: `${i}.${t.suffix}`, layer: i, shape: t.shape, buffer: t.buffer })),
+  );
 }
 
 const positiveInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 1;
@@ -91,9 +92,7 @@ const positiveInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 
  * [inputs of the first dense layer] (which needs a dense layer before any conv / pool).
  * Returns the flat input width, each layer's flat output width and each layer's output shape.
  */
-export function inferShapes(
-  specs: readonly LayerSpec[], inputShape?: Shape,
-): { inputs: number; inputShape: number[]; widths: number[]; shapes: number[][] } {
+export function inferShapes(specs: readonly LayerSpec[], inputShape?: Shape): { inputs: number; inputShape: number[]; widths: number[]; shapes: number[][] } {
   const op = "Sequential";
   if (!Array.isArray(specs) || specs.length === 0) throw new ShapeError(`${op}: needs at least one layer`);
   specs.forEach((s, i) => kindOf(s, `${op}: layer ${i}`));

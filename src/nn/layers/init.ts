@@ -14,9 +14,7 @@
 import type { InitName, ModelMemory } from "./layer.js";
 
 /** Draws one layer's weights (outputs × fanIn values at float offset `weight`) and, for "torch", its biases. */
-export function drawWeights(
-  m: ModelMemory, init: InitName | undefined, weight: number, bias: number, fanIn: number, fanOut: number, outputs: number,
-): void {
+export function drawWeights(m: ModelMemory, init: InitName | undefined, weight: number, bias: number, fanIn: number, fanOut: number, outputs: number): void {
   const k = m.kernels;
   const w = m.paramsPtr + weight * 4;
   const n = fanIn * outputs;

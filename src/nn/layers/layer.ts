@@ -63,7 +63,9 @@ export function checkInteger(where: string, key: string, v: unknown, min: number
 /** Throws a ShapeError unless the layer before gives (channels, height, width) images. */
 export function requireImage(where: string, inShape: Shape): asserts inShape is readonly [number, number, number] {
   if (inShape.length !== 3) {
-    throw new ShapeError(`${where} takes (channels, height, width) images but the layer before it gives ${showShape(inShape)}; set inputShape: [channels, height, width] and keep convolutions and pooling before flatten()`);
+    throw new ShapeError(
+      `${where} takes (channels, height, width) images but the layer before it gives ${showShape(inShape)}; set inputShape: [channels, height, width] and keep convolutions and pooling before flatten()`,
+    );
   }
 }
 

@@ -31,7 +31,10 @@ export class Pool2dLayer extends Layer {
   private argmax = 0;
   private dInput = 0;
 
-  constructor(readonly spec: Pool2dSpec, at: Placement) {
+  constructor(
+    readonly spec: Pool2dSpec,
+    at: Placement,
+  ) {
     super(at);
     this.max = spec.type === "maxPool2d";
     [this.c, this.h, this.w] = at.inShape as [number, number, number];
@@ -74,14 +77,17 @@ export const POOL2D: LayerKind<Pool2dSpec> = {
   outShape(spec, inShape, where) {
     const at = `${where} (${spec.type})`;
     checkInteger(at, "kernel", spec.kernel, 1);
-    const stride = spec.stride ?? spec.kernel, pad = spec.padding ?? 0;
+    const stride = spec.stride ?? spec.kernel,
+      pad = spec.padding ?? 0;
     checkInteger(at, "stride", stride, 1);
     checkInteger(at, "padding", pad, 0);
     if (2 * pad > spec.kernel) throw new ShapeError(`${at}: padding ${pad} must be at most half the kernel ${spec.kernel}`);
     requireImage(at, inShape);
     const [c, h, w] = inShape;
     if (h + 2 * pad < spec.kernel || w + 2 * pad < spec.kernel) {
-      throw new ShapeError(`${at}: window ${spec.kernel}×${spec.kernel} is larger than the padded input ${h + 2 * pad}×${w + 2 * pad} (input ${showShape(inShape)})`);
+      throw new ShapeError(
+        `${at}: window ${spec.kernel}×${spec.kernel} is larger than the padded input ${h + 2 * pad}×${w + 2 * pad} (input ${showShape(inShape)})`,
+      );
     }
     return [c, Math.floor((h + 2 * pad - spec.kernel) / stride) + 1, Math.floor((w + 2 * pad - spec.kernel) / stride) + 1];
   },

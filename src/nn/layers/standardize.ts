@@ -27,7 +27,10 @@ export class StandardizeLayer extends Layer {
   private mean = -1;
   private std = -1;
 
-  constructor(readonly spec: StandardizeSpec, at: Placement) {
+  constructor(
+    readonly spec: StandardizeSpec,
+    at: Placement,
+  ) {
     super(at);
     this.features = spec.features;
   }
@@ -67,7 +70,9 @@ export class StandardizeLayer extends Layer {
 function checkValues(at: string, name: string, values: unknown, features: number, positive: boolean): void {
   if (values === undefined) return;
   if (!Array.isArray(values) || values.length !== features) {
-    throw new ShapeError(`${at}: ${name} must be an array of ${features} numbers (one per feature); got ${Array.isArray(values) ? `${values.length} values` : typeof values}`);
+    throw new ShapeError(
+      `${at}: ${name} must be an array of ${features} numbers (one per feature); got ${Array.isArray(values) ? `${values.length} values` : typeof values}`,
+    );
   }
   const bad = values.findIndex((v) => typeof v !== "number" || !Number.isFinite(v) || (positive && !(v > 0)) || Math.abs(v) > 3.4028234663852886e38);
   if (bad >= 0) throw new OptionError(`${at}: ${name}[${bad}] = ${String(values[bad])} must be a finite float32 number${positive ? " > 0" : ""}`);

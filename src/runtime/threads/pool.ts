@@ -18,7 +18,14 @@
 import { WasmLoadError, WorkerError } from "../../errors.js";
 import type { KernelExports } from "../abi.js";
 import {
-  CHUNK_FORMS, CHUNK_WORDS, CONTROL, MAX_CHUNKS, WORKER_PROTOCOL, chunkCaller, type ChunkKernelFunction, type ChunkLayout,
+  CHUNK_FORMS,
+  CHUNK_WORDS,
+  CONTROL,
+  MAX_CHUNKS,
+  WORKER_PROTOCOL,
+  chunkCaller,
+  type ChunkKernelFunction,
+  type ChunkLayout,
   type ChunkRunner,
 } from "./protocol.js";
 import { startWorker, type WorkerHandle } from "./start-worker.js";
@@ -86,9 +93,7 @@ export class ThreadPool {
    * Starts `scratch.length` workers on the module behind `kernels` (the calling thread's
    * instance); worker w packs into the block at scratch[w].
    */
-  static async start(
-    module: WebAssembly.Module, memory: WebAssembly.Memory, scratch: number[], kernels: KernelExports,
-  ): Promise<ThreadPool> {
+  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, scratch: number[], kernels: KernelExports): Promise<ThreadPool> {
     for (const kind of CHUNK_FORMS) {
       const arity = (kernels[kind.kernel] as ChunkKernelFunction).length;
       if (arity !== kind.arity) {
@@ -98,11 +103,8 @@ export class ThreadPool {
     const control = new SharedArrayBuffer((CHUNK_BASE + MAX_CHUNKS * CHUNK_WORDS) * 4);
     const words = new Int32Array(control);
     const floats = new Float32Array(control);
-    const runners = CHUNK_FORMS.map((kind) =>
-      chunkCaller(kernels[kind.kernel] as ChunkKernelFunction, kind.arity, kind.floats, words, floats));
-    const started = await Promise.allSettled(
-      scratch.map((block) => startWorker({ module, memory, control, scratch: block, protocol: WORKER_PROTOCOL })),
-    );
+    const runners = CHUNK_FORMS.map((kind) => chunkCaller(kernels[kind.kernel] as ChunkKernelFunction, kind.arity, kind.floats, words, floats));
+    const started = await Promise.allSettled(scratch.map((block) => startWorker({ module, memory, control, scratch: block, protocol: WORKER_PROTOCOL })));
     const handles = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
     const failure = started.find((s) => s.status === "rejected");
     if (failure) {

@@ -64,10 +64,21 @@ interface ChunkKind {
 }
 
 const GEMM_ARGS = {
-  c: "ptr", a: "ptr", b: "ptr", bias: "ptr", m: "i32", n: "i32", k: "i32", lda: "i32", ldb: "i32", ldc: "i32", flags: "i32",
+  c: "ptr",
+  a: "ptr",
+  b: "ptr",
+  bias: "ptr",
+  m: "i32",
+  n: "i32",
+  k: "i32",
+  lda: "i32",
+  ldb: "i32",
+  ldc: "i32",
+  flags: "i32",
 } as const;
 const GEMM_SPLIT = {
-  rule: "C (m × n) by whole columns when n ≥ m, else by whole rows (the larger one: cutting columns repeats the packing " +
+  rule:
+    "C (m × n) by whole columns when n ≥ m, else by whole rows (the larger one: cutting columns repeats the packing " +
     "of A, cutting rows that of B); blocks are whole micro-kernel tiles; below minMacs multiply-adds (m·n·k), one call",
   sizes: { columns: 8, rows: 8 }, // 8-column tiles; 8 rows = two 4-row narrow panels (assembly/gemm.ts)
 } as const;
@@ -78,7 +89,8 @@ const BY_IMAGES = {
 } as const;
 const POOL_GEOMETRY = { batch: "i32", c: "i32", h: "i32", w: "i32", k: "i32", stride: "i32", pad: "i32" } as const;
 const OPTIMIZER_SPLIT = {
-  rule: "the parameters by blocks (every parameter is updated from its own gradient and state); blocks start at " +
+  rule:
+    "the parameters by blocks (every parameter is updated from its own gradient and state); blocks start at " +
     "multiples of 16 parameters, keeping the 16-byte alignment of the vector loads; below minParameters, one call",
   sizes: { parameters: 16 },
 } as const;
@@ -98,14 +110,31 @@ export const CHUNK_KINDS = {
   },
   sgd_step: {
     args: {
-      param: "ptr", grad: "ptr", velocity: "ptr", n: "i32", lr: "f32", momentum: "f32", weightDecay: "f32", nesterov: "i32",
+      param: "ptr",
+      grad: "ptr",
+      velocity: "ptr",
+      n: "i32",
+      lr: "f32",
+      momentum: "f32",
+      weightDecay: "f32",
+      nesterov: "i32",
     },
     split: OPTIMIZER_SPLIT,
   },
   adam_step: {
     args: {
-      param: "ptr", grad: "ptr", m: "ptr", v: "ptr", n: "i32", lr: "f32", beta1: "f32", beta2: "f32", eps: "f32",
-      weightDecay: "f32", step: "i32", decoupled: "i32",
+      param: "ptr",
+      grad: "ptr",
+      m: "ptr",
+      v: "ptr",
+      n: "i32",
+      lr: "f32",
+      beta1: "f32",
+      beta2: "f32",
+      eps: "f32",
+      weightDecay: "f32",
+      step: "i32",
+      decoupled: "i32",
     },
     split: OPTIMIZER_SPLIT,
   },
@@ -115,11 +144,21 @@ export const CHUNK_KINDS = {
   },
   conv2d_backward_filter: {
     args: {
-      dw: "ptr", db: "ptr", dy: "ptr", x: "ptr", work: "ptr", batch: "i32", ...CONV_GEOMETRY,
-      o0: "i32", o1: "i32", k0: "i32", k1: "i32",
+      dw: "ptr",
+      db: "ptr",
+      dy: "ptr",
+      x: "ptr",
+      work: "ptr",
+      batch: "i32",
+      ...CONV_GEOMETRY,
+      o0: "i32",
+      o1: "i32",
+      k0: "i32",
+      k1: "i32",
     },
     split: {
-      rule: "dw, seen as (cout, K) with K = cin·kh·kw, by blocks of its columns k0 … k1 (db with the first block) when K " +
+      rule:
+        "dw, seen as (cout, K) with K = cin·kh·kw, by blocks of its columns k0 … k1 (db with the first block) when K " +
         "has minColumnsPerThread for every thread, else by blocks of its output channels o0 … o1 (each with its part of " +
         "db); every element is still summed over (image, position) in order",
       sizes: { columns: 8, rows: 4, minColumnsPerThread: 32 }, // GEMM tiles: 8 columns, 4 rows (assembly/gemm.ts)
@@ -168,8 +207,13 @@ function layout<K extends ChunkKernel>(kernel: K): ChunkLayout<K> {
     if (kind.args[name] === "f32") floats |= 1 << j;
   });
   return {
-    kernel, form: KERNELS.indexOf(kernel), arity: names.length, floats,
-    word: word as ChunkLayout<K>["word"], pointers, split: CHUNK_KINDS[kernel].split,
+    kernel,
+    form: KERNELS.indexOf(kernel),
+    arity: names.length,
+    floats,
+    word: word as ChunkLayout<K>["word"],
+    pointers,
+    split: CHUNK_KINDS[kernel].split,
   };
 }
 
@@ -217,48 +261,169 @@ export type ChunkRunner = (at: number) => void;
  * count has its own call site, so a kind of its own count calls one kernel from one site
  * and V8 passes f32 values without boxing them (no allocation per chunk).
  */
-export function chunkCaller(
-  kernel: ChunkKernelFunction, arity: number, floats: number, words: Int32Array, f32: Float32Array,
-): ChunkRunner {
+export function chunkCaller(kernel: ChunkKernelFunction, arity: number, floats: number, words: Int32Array, f32: Float32Array): ChunkRunner {
   const view = (j: number): Int32Array | Float32Array => (((floats >>> j) & 1) !== 0 ? f32 : words);
-  const v1 = view(0), v2 = view(1), v3 = view(2), v4 = view(3), v5 = view(4), v6 = view(5);
-  const v7 = view(6), v8 = view(7), v9 = view(8), v10 = view(9), v11 = view(10), v12 = view(11);
-  const v13 = view(12), v14 = view(13), v15 = view(14), v16 = view(15), v17 = view(16), v18 = view(17);
+  const v1 = view(0),
+    v2 = view(1),
+    v3 = view(2),
+    v4 = view(3),
+    v5 = view(4),
+    v6 = view(5);
+  const v7 = view(6),
+    v8 = view(7),
+    v9 = view(8),
+    v10 = view(9),
+    v11 = view(10),
+    v12 = view(11);
+  const v13 = view(12),
+    v14 = view(13),
+    v15 = view(14),
+    v16 = view(15),
+    v17 = view(16),
+    v18 = view(17);
   switch (arity) {
     case 8:
       return (at) => void kernel(v1[at + 1], v2[at + 2], v3[at + 3], v4[at + 4], v5[at + 5], v6[at + 6], v7[at + 7], v8[at + 8]);
     case 9:
-      return (at) => void kernel(v1[at + 1], v2[at + 2], v3[at + 3], v4[at + 4], v5[at + 5], v6[at + 6], v7[at + 7], v8[at + 8],
-        v9[at + 9]);
+      return (at) => void kernel(v1[at + 1], v2[at + 2], v3[at + 3], v4[at + 4], v5[at + 5], v6[at + 6], v7[at + 7], v8[at + 8], v9[at + 9]);
     case 10:
-      return (at) => void kernel(v1[at + 1], v2[at + 2], v3[at + 3], v4[at + 4], v5[at + 5], v6[at + 6], v7[at + 7], v8[at + 8],
-        v9[at + 9], v10[at + 10]);
+      return (at) => void kernel(v1[at + 1], v2[at + 2], v3[at + 3], v4[at + 4], v5[at + 5], v6[at + 6], v7[at + 7], v8[at + 8], v9[at + 9], v10[at + 10]);
     case 11:
-      return (at) => void kernel(v1[at + 1], v2[at + 2], v3[at + 3], v4[at + 4], v5[at + 5], v6[at + 6], v7[at + 7], v8[at + 8],
-        v9[at + 9], v10[at + 10], v11[at + 11]);
+      return (at) =>
+        void kernel(v1[at + 1], v2[at + 2], v3[at + 3], v4[at + 4], v5[at + 5], v6[at + 6], v7[at + 7], v8[at + 8], v9[at + 9], v10[at + 10], v11[at + 11]);
     case 12:
-      return (at) => void kernel(v1[at + 1], v2[at + 2], v3[at + 3], v4[at + 4], v5[at + 5], v6[at + 6], v7[at + 7], v8[at + 8],
-        v9[at + 9], v10[at + 10], v11[at + 11], v12[at + 12]);
+      return (at) =>
+        void kernel(
+          v1[at + 1],
+          v2[at + 2],
+          v3[at + 3],
+          v4[at + 4],
+          v5[at + 5],
+          v6[at + 6],
+          v7[at + 7],
+          v8[at + 8],
+          v9[at + 9],
+          v10[at + 10],
+          v11[at + 11],
+          v12[at + 12],
+        );
     case 13:
-      return (at) => void kernel(v1[at + 1], v2[at + 2], v3[at + 3], v4[at + 4], v5[at + 5], v6[at + 6], v7[at + 7], v8[at + 8],
-        v9[at + 9], v10[at + 10], v11[at + 11], v12[at + 12], v13[at + 13]);
+      return (at) =>
+        void kernel(
+          v1[at + 1],
+          v2[at + 2],
+          v3[at + 3],
+          v4[at + 4],
+          v5[at + 5],
+          v6[at + 6],
+          v7[at + 7],
+          v8[at + 8],
+          v9[at + 9],
+          v10[at + 10],
+          v11[at + 11],
+          v12[at + 12],
+          v13[at + 13],
+        );
     case 14:
-      return (at) => void kernel(v1[at + 1], v2[at + 2], v3[at + 3], v4[at + 4], v5[at + 5], v6[at + 6], v7[at + 7], v8[at + 8],
-        v9[at + 9], v10[at + 10], v11[at + 11], v12[at + 12], v13[at + 13], v14[at + 14]);
+      return (at) =>
+        void kernel(
+          v1[at + 1],
+          v2[at + 2],
+          v3[at + 3],
+          v4[at + 4],
+          v5[at + 5],
+          v6[at + 6],
+          v7[at + 7],
+          v8[at + 8],
+          v9[at + 9],
+          v10[at + 10],
+          v11[at + 11],
+          v12[at + 12],
+          v13[at + 13],
+          v14[at + 14],
+        );
     case 15:
-      return (at) => void kernel(v1[at + 1], v2[at + 2], v3[at + 3], v4[at + 4], v5[at + 5], v6[at + 6], v7[at + 7], v8[at + 8],
-        v9[at + 9], v10[at + 10], v11[at + 11], v12[at + 12], v13[at + 13], v14[at + 14], v15[at + 15]);
+      return (at) =>
+        void kernel(
+          v1[at + 1],
+          v2[at + 2],
+          v3[at + 3],
+          v4[at + 4],
+          v5[at + 5],
+          v6[at + 6],
+          v7[at + 7],
+          v8[at + 8],
+          v9[at + 9],
+          v10[at + 10],
+          v11[at + 11],
+          v12[at + 12],
+          v13[at + 13],
+          v14[at + 14],
+          v15[at + 15],
+        );
     case 16:
-      return (at) => void kernel(v1[at + 1], v2[at + 2], v3[at + 3], v4[at + 4], v5[at + 5], v6[at + 6], v7[at + 7], v8[at + 8],
-        v9[at + 9], v10[at + 10], v11[at + 11], v12[at + 12], v13[at + 13], v14[at + 14], v15[at + 15], v16[at + 16]);
+      return (at) =>
+        void kernel(
+          v1[at + 1],
+          v2[at + 2],
+          v3[at + 3],
+          v4[at + 4],
+          v5[at + 5],
+          v6[at + 6],
+          v7[at + 7],
+          v8[at + 8],
+          v9[at + 9],
+          v10[at + 10],
+          v11[at + 11],
+          v12[at + 12],
+          v13[at + 13],
+          v14[at + 14],
+          v15[at + 15],
+          v16[at + 16],
+        );
     case 17:
-      return (at) => void kernel(v1[at + 1], v2[at + 2], v3[at + 3], v4[at + 4], v5[at + 5], v6[at + 6], v7[at + 7], v8[at + 8],
-        v9[at + 9], v10[at + 10], v11[at + 11], v12[at + 12], v13[at + 13], v14[at + 14], v15[at + 15], v16[at + 16],
-        v17[at + 17]);
+      return (at) =>
+        void kernel(
+          v1[at + 1],
+          v2[at + 2],
+          v3[at + 3],
+          v4[at + 4],
+          v5[at + 5],
+          v6[at + 6],
+          v7[at + 7],
+          v8[at + 8],
+          v9[at + 9],
+          v10[at + 10],
+          v11[at + 11],
+          v12[at + 12],
+          v13[at + 13],
+          v14[at + 14],
+          v15[at + 15],
+          v16[at + 16],
+          v17[at + 17],
+        );
     case 18:
-      return (at) => void kernel(v1[at + 1], v2[at + 2], v3[at + 3], v4[at + 4], v5[at + 5], v6[at + 6], v7[at + 7], v8[at + 8],
-        v9[at + 9], v10[at + 10], v11[at + 11], v12[at + 12], v13[at + 13], v14[at + 14], v15[at + 15], v16[at + 16],
-        v17[at + 17], v18[at + 18]);
+      return (at) =>
+        void kernel(
+          v1[at + 1],
+          v2[at + 2],
+          v3[at + 3],
+          v4[at + 4],
+          v5[at + 5],
+          v6[at + 6],
+          v7[at + 7],
+          v8[at + 8],
+          v9[at + 9],
+          v10[at + 10],
+          v11[at + 11],
+          v12[at + 12],
+          v13[at + 13],
+          v14[at + 14],
+          v15[at + 15],
+          v16[at + 16],
+          v17[at + 17],
+          v18[at + 18],
+        );
     default:
       throw new Error(`thread protocol: no chunk caller for ${arity} arguments (add a case to chunkCaller)`);
   }

@@ -25,8 +25,7 @@ import type { KernelExports } from "../abi.js";
 import { chunkSize, type ThreadPool } from "./pool.js";
 import { CHUNK } from "./protocol.js";
 
-type ConvBase = Pick<KernelExports,
-  "conv2d_forward" | "conv2d_backward" | "conv2d_backward_data" | "heap_alloc" | "heap_free">;
+type ConvBase = Pick<KernelExports, "conv2d_forward" | "conv2d_backward" | "conv2d_backward_data" | "heap_alloc" | "heap_free">;
 export type ConvKernels = Pick<KernelExports, "conv2d_forward" | "conv2d_backward">;
 
 const FORWARD = CHUNK.conv2d_forward;
@@ -40,7 +39,10 @@ class WorkBuffers {
   private readonly ptrs: number[];
   private readonly sizes: number[];
 
-  constructor(private readonly heap: Pick<KernelExports, "heap_alloc" | "heap_free">, blocks: number) {
+  constructor(
+    private readonly heap: Pick<KernelExports, "heap_alloc" | "heap_free">,
+    blocks: number,
+  ) {
     this.ptrs = new Array<number>(blocks).fill(0);
     this.sizes = new Array<number>(blocks).fill(0);
   }
@@ -84,8 +86,10 @@ export function parallelConvs(kernels: ConvBase, pool: ThreadPool, minMacs: numb
       for (let i = 0; i < count; i++) {
         const b0 = i * size;
         const at = pool.chunk(i, FORWARD);
-        words[at + A.y] = y + b0 * cout * P * 4; words[at + A.x] = x + b0 * cin * h * wd * 4;
-        words[at + A.w] = w; words[at + A.bias] = bias;
+        words[at + A.y] = y + b0 * cout * P * 4;
+        words[at + A.x] = x + b0 * cin * h * wd * 4;
+        words[at + A.w] = w;
+        words[at + A.bias] = bias;
         words[at + A.work] = i === 0 || direct ? work : buffers.get(i, K * P * 4);
         words[at + A.batch] = Math.min(size, batch - b0);
         setGeometry(words, at, A, cin, h, wd, cout, kh, kw, stride, pad);
@@ -114,14 +118,19 @@ export function parallelConvs(kernels: ConvBase, pool: ThreadPool, minMacs: numb
         const from = i * block;
         const to = Math.min(extent, from + block);
         const at = pool.chunk(i, FILTER);
-        words[at + F.dw] = dw; words[at + F.db] = byRows || i === 0 ? db : 0; words[at + F.dy] = dy; words[at + F.x] = x;
+        words[at + F.dw] = dw;
+        words[at + F.db] = byRows || i === 0 ? db : 0;
+        words[at + F.dy] = dy;
+        words[at + F.x] = x;
         const rows = byRows ? K : to - from; // rows of col (each P floats) this block unrolls
         words[at + F.work] = i === 0 || direct ? work : buffers.get(i, rows * P * 4);
         words[at + F.batch] = batch;
         setGeometry(words, at, F, cin, h, wd, cout, kh, kw, stride, pad);
         // dw[o0:o1, k0:k1]: output channels from … to−1 with all of K, or columns from … to−1 of all channels.
-        words[at + F.o0] = byRows ? from : 0; words[at + F.o1] = byRows ? to : cout;
-        words[at + F.k0] = byRows ? 0 : from; words[at + F.k1] = byRows ? K : to;
+        words[at + F.o0] = byRows ? from : 0;
+        words[at + F.o1] = byRows ? to : cout;
+        words[at + F.k0] = byRows ? 0 : from;
+        words[at + F.k1] = byRows ? K : to;
       }
       pool.runChunks(filterCount);
       if (dx === 0) return;
@@ -136,7 +145,9 @@ export function parallelConvs(kernels: ConvBase, pool: ThreadPool, minMacs: numb
       for (let i = 0; i < dataCount; i++) {
         const b0 = i * size;
         const at = pool.chunk(i, DATA);
-        words[at + D.dx] = dx + b0 * cin * h * wd * 4; words[at + D.dy] = dy + b0 * cout * P * 4; words[at + D.w] = w;
+        words[at + D.dx] = dx + b0 * cin * h * wd * 4;
+        words[at + D.dy] = dy + b0 * cout * P * 4;
+        words[at + D.w] = w;
         words[at + D.work] = i === 0 || direct ? work : buffers.get(i, K * P * 4);
         words[at + D.batch] = Math.min(size, batch - b0);
         setGeometry(words, at, D, cin, h, wd, cout, kh, kw, stride, pad);
@@ -160,9 +171,24 @@ type GeometryWords = { readonly [A in "cin" | "h" | "wd" | "cout" | "kh" | "kw" 
 
 /** Writes cin, h, wd, cout, kh, kw, stride, pad into the chunk at `at`, at their words `G`. */
 function setGeometry(
-  words: Int32Array, at: number, G: GeometryWords, cin: number, h: number, wd: number, cout: number, kh: number, kw: number,
-  stride: number, pad: number,
+  words: Int32Array,
+  at: number,
+  G: GeometryWords,
+  cin: number,
+  h: number,
+  wd: number,
+  cout: number,
+  kh: number,
+  kw: number,
+  stride: number,
+  pad: number,
 ): void {
-  words[at + G.cin] = cin; words[at + G.h] = h; words[at + G.wd] = wd; words[at + G.cout] = cout;
-  words[at + G.kh] = kh; words[at + G.kw] = kw; words[at + G.stride] = stride; words[at + G.pad] = pad;
+  words[at + G.cin] = cin;
+  words[at + G.h] = h;
+  words[at + G.wd] = wd;
+  words[at + G.cout] = cout;
+  words[at + G.kh] = kh;
+  words[at + G.kw] = kw;
+  words[at + G.stride] = stride;
+  words[at + G.pad] = pad;
 }

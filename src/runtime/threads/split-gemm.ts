@@ -54,13 +54,25 @@ function splitGemm(single: Gemm, kernel: "gemm_nn" | "gemm_nt" | "gemm_tn", pool
       const from = i * size;
       const length = Math.min(size, extent - from);
       const at = pool.chunk(i, kind);
-      words[at + A.k] = k; words[at + A.lda] = lda; words[at + A.ldb] = ldb; words[at + A.ldc] = ldc; words[at + A.flags] = flags;
+      words[at + A.k] = k;
+      words[at + A.lda] = lda;
+      words[at + A.ldb] = ldb;
+      words[at + A.ldc] = ldc;
+      words[at + A.flags] = flags;
       if (byColumns) {
-        words[at + A.c] = c + from * 4; words[at + A.a] = a; words[at + A.b] = transB ? b + from * ldb * 4 : b + from * 4;
-        words[at + A.bias] = bias && bias + from * 4; words[at + A.m] = m; words[at + A.n] = length;
+        words[at + A.c] = c + from * 4;
+        words[at + A.a] = a;
+        words[at + A.b] = transB ? b + from * ldb * 4 : b + from * 4;
+        words[at + A.bias] = bias && bias + from * 4;
+        words[at + A.m] = m;
+        words[at + A.n] = length;
       } else {
-        words[at + A.c] = c + from * ldc * 4; words[at + A.a] = transA ? a + from * 4 : a + from * lda * 4; words[at + A.b] = b;
-        words[at + A.bias] = bias; words[at + A.m] = length; words[at + A.n] = n;
+        words[at + A.c] = c + from * ldc * 4;
+        words[at + A.a] = transA ? a + from * 4 : a + from * lda * 4;
+        words[at + A.b] = b;
+        words[at + A.bias] = bias;
+        words[at + A.m] = length;
+        words[at + A.n] = n;
       }
     }
     pool.runChunks(count);
@@ -83,9 +95,16 @@ function splitPanels(single: GemmPanels, pool: ThreadPool, minMacs: number): Gem
     for (let i = 0; i < count; i++) {
       const from = i * size; // a whole number of panels of k rows
       const at = pool.chunk(i, kind);
-      words[at + A.c] = c + from * 4; words[at + A.a] = a; words[at + A.panels] = panels + from * k * 4;
-      words[at + A.bias] = bias && bias + from * 4; words[at + A.m] = m; words[at + A.n] = Math.min(size, n - from);
-      words[at + A.k] = k; words[at + A.lda] = lda; words[at + A.ldc] = ldc; words[at + A.flags] = flags;
+      words[at + A.c] = c + from * 4;
+      words[at + A.a] = a;
+      words[at + A.panels] = panels + from * k * 4;
+      words[at + A.bias] = bias && bias + from * 4;
+      words[at + A.m] = m;
+      words[at + A.n] = Math.min(size, n - from);
+      words[at + A.k] = k;
+      words[at + A.lda] = lda;
+      words[at + A.ldc] = ldc;
+      words[at + A.flags] = flags;
     }
     pool.runChunks(count);
   };

@@ -54,9 +54,13 @@ export function parallelOptimizer(pool: ThreadPool, minParameters = DEFAULT_PARA
       for (let i = 0; i < count; i++) {
         const from = i * size;
         const at = pool.chunk(i, SGD);
-        words[at + A.param] = param + from * 4; words[at + A.grad] = grad + from * 4; words[at + A.velocity] = velocity + from * 4;
+        words[at + A.param] = param + from * 4;
+        words[at + A.grad] = grad + from * 4;
+        words[at + A.velocity] = velocity + from * 4;
         words[at + A.n] = Math.min(size, n - from);
-        floats[at + A.lr] = s.lr; floats[at + A.momentum] = s.momentum; floats[at + A.weightDecay] = s.weightDecay;
+        floats[at + A.lr] = s.lr;
+        floats[at + A.momentum] = s.momentum;
+        floats[at + A.weightDecay] = s.weightDecay;
         words[at + A.nesterov] = s.nesterov;
       }
       pool.runChunks(count);
@@ -70,10 +74,18 @@ export function parallelOptimizer(pool: ThreadPool, minParameters = DEFAULT_PARA
       for (let i = 0; i < count; i++) {
         const from = i * size;
         const at = pool.chunk(i, ADAM);
-        words[at + A.param] = param + from * 4; words[at + A.grad] = grad + from * 4;
-        words[at + A.m] = m + from * 4; words[at + A.v] = v + from * 4; words[at + A.n] = Math.min(size, n - from);
-        floats[at + A.lr] = s.lr; floats[at + A.beta1] = s.beta1; floats[at + A.beta2] = s.beta2; floats[at + A.eps] = s.eps;
-        floats[at + A.weightDecay] = s.weightDecay; words[at + A.step] = s.steps; words[at + A.decoupled] = s.decoupled;
+        words[at + A.param] = param + from * 4;
+        words[at + A.grad] = grad + from * 4;
+        words[at + A.m] = m + from * 4;
+        words[at + A.v] = v + from * 4;
+        words[at + A.n] = Math.min(size, n - from);
+        floats[at + A.lr] = s.lr;
+        floats[at + A.beta1] = s.beta1;
+        floats[at + A.beta2] = s.beta2;
+        floats[at + A.eps] = s.eps;
+        floats[at + A.weightDecay] = s.weightDecay;
+        words[at + A.step] = s.steps;
+        words[at + A.decoupled] = s.decoupled;
       }
       pool.runChunks(count);
     },
@@ -93,12 +105,21 @@ export function parallelOptimizers(kernels: OptimizerKernels, split: ParallelOpt
   return {
     sgd_step(param, grad, velocity, n, lr, momentum, weightDecay, nesterov) {
       if (n < minParameters) return kernels.sgd_step(param, grad, velocity, n, lr, momentum, weightDecay, nesterov);
-      s.lr = lr; s.momentum = momentum; s.weightDecay = weightDecay; s.nesterov = nesterov;
+      s.lr = lr;
+      s.momentum = momentum;
+      s.weightDecay = weightDecay;
+      s.nesterov = nesterov;
       split.sgd(param, grad, velocity, n, s);
     },
     adam_step(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, step, decoupled) {
       if (n < minParameters) return kernels.adam_step(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, step, decoupled);
-      s.lr = lr; s.beta1 = beta1; s.beta2 = beta2; s.eps = eps; s.weightDecay = weightDecay; s.steps = step; s.decoupled = decoupled;
+      s.lr = lr;
+      s.beta1 = beta1;
+      s.beta2 = beta2;
+      s.eps = eps;
+      s.weightDecay = weightDecay;
+      s.steps = step;
+      s.decoupled = decoupled;
       split.adam(param, grad, m, v, n, s);
     },
   };

@@ -30,8 +30,20 @@ export function parallelPools(kernels: PoolKernels, pool: ThreadPool, minMacs: n
    * (batch, c, h, w, k, stride, pad) follows them.
    */
   function describe(
-    kind: PoolKind, p0: number, p0In: boolean, p1: number, p1In: boolean, p2: number, p2In: boolean,
-    batch: number, c: number, h: number, wd: number, k: number, stride: number, pad: number,
+    kind: PoolKind,
+    p0: number,
+    p0In: boolean,
+    p1: number,
+    p1In: boolean,
+    p2: number,
+    p2In: boolean,
+    batch: number,
+    c: number,
+    h: number,
+    wd: number,
+    k: number,
+    stride: number,
+    pad: number,
   ): number {
     // One image, or geometry the kernel does not accept (the layers validate shapes before
     // any call): one unsplit call, never blocks of nonsense.
@@ -54,8 +66,12 @@ export function parallelPools(kernels: PoolKernels, pool: ThreadPool, minMacs: n
       words[at + P[1]!] = p1 + b0 * (p1In ? inImage : outImage);
       if (P.length === 3) words[at + P[2]!] = p2 + b0 * (p2In ? inImage : outImage);
       words[at + A.batch] = Math.min(size, batch - b0);
-      words[at + A.c] = c; words[at + A.h] = h; words[at + A.w] = wd; words[at + A.k] = k;
-      words[at + A.stride] = stride; words[at + A.pad] = pad;
+      words[at + A.c] = c;
+      words[at + A.h] = h;
+      words[at + A.w] = wd;
+      words[at + A.k] = k;
+      words[at + A.stride] = stride;
+      words[at + A.pad] = pad;
     }
     return count;
   }

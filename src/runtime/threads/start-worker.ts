@@ -23,8 +23,10 @@ export function threadsUnavailableReason(): string | undefined {
       : "this JavaScript engine has no SharedArrayBuffer";
   }
   if ((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === false && isBrowser()) {
-    return "the page is not cross-origin isolated, so WebAssembly memory cannot be shared with workers (serve it " +
-      "with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)";
+    return (
+      "the page is not cross-origin isolated, so WebAssembly memory cannot be shared with workers (serve it " +
+      "with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)"
+    );
   }
   if (typeof Worker !== "function" && !isNode()) return "this JavaScript engine has no Worker";
   return undefined;
@@ -33,13 +35,11 @@ export function threadsUnavailableReason(): string | undefined {
 /** Node itself (Bun and Deno also define process.versions.node, but start workers the web way). */
 function isNode(): boolean {
   const p = (globalThis as { process?: { versions?: { node?: string; bun?: string } } }).process;
-  return typeof p?.versions?.node === "string" && p.versions.bun === undefined &&
-    typeof (globalThis as { Deno?: unknown }).Deno !== "object";
+  return typeof p?.versions?.node === "string" && p.versions.bun === undefined && typeof (globalThis as { Deno?: unknown }).Deno !== "object";
 }
 
 function isBrowser(): boolean {
-  return typeof (globalThis as { location?: unknown }).location === "object" && !isNode() &&
-    typeof (globalThis as { Deno?: unknown }).Deno !== "object";
+  return typeof (globalThis as { location?: unknown }).location === "object" && !isNode() && typeof (globalThis as { Deno?: unknown }).Deno !== "object";
 }
 
 interface Started {
@@ -61,13 +61,14 @@ function startWebWorker(source: string): Started {
   (worker as { unref?: () => void }).unref?.(); // Bun: an idle pool must not keep the process alive
   const ready = new Promise<void>((resolve, reject) => {
     worker.addEventListener("message", () => resolve(), { once: true });
-    worker.addEventListener("error", (e) => {
-      e.preventDefault?.();
-      reject(new WorkerError(
-        `a worker thread failed to start: ${e.message || "no details"} (a Content-Security-Policy must allow ` +
-          "worker-src blob:)",
-      ));
-    }, { once: true });
+    worker.addEventListener(
+      "error",
+      (e) => {
+        e.preventDefault?.();
+        reject(new WorkerError(`a worker thread failed to start: ${e.message || "no details"} (a Content-Security-Policy must allow ` + "worker-src blob:)"));
+      },
+      { once: true },
+    );
   }).finally(() => URL.revokeObjectURL(url));
   return { handle: { post: (m) => worker.postMessage(m), terminate: () => worker.terminate() }, ready };
 }
@@ -111,8 +112,7 @@ export async function startWorker(setup: Record<string, unknown>): Promise<Worke
   handle.post(setup);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new WorkerError(`a worker thread did not start within ${START_TIMEOUT_MS / 1000} s`)),
-      START_TIMEOUT_MS);
+    timer = setTimeout(() => reject(new WorkerError(`a worker thread did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
   });
   try {
     await Promise.race([ready, timeout]);

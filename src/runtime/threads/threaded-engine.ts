@@ -41,9 +41,7 @@ function sharedMemory(threads: number): WebAssembly.Memory {
   throw new OutOfMemoryError(`cannot reserve shared WebAssembly memory (even ${smallest} MiB) for ${threads} threads: ${String(failure)}`);
 }
 
-export async function startThreadedEngine(
-  simd: "release" | "relaxed", threads: number, parallelThreshold: number | undefined,
-): Promise<Engine> {
+export async function startThreadedEngine(simd: "release" | "relaxed", threads: number, parallelThreshold: number | undefined): Promise<Engine> {
   const build = simd === "relaxed" ? "relaxed-threads" : "threads";
   const module = await embeddedModule(build);
   const memory = sharedMemory(threads);
@@ -58,8 +56,11 @@ export async function startThreadedEngine(
   const optimizer = parallelOptimizer(pool);
   const minMacs = parallelThreshold ?? DEFAULT_PARALLEL_THRESHOLD;
   const kernels: KernelExports = {
-    ...exports, ...parallelGemms(exports, pool, minMacs), ...parallelConvs(exports, pool, minMacs),
-    ...parallelPools(exports, pool, minMacs), ...parallelOptimizers(exports, optimizer),
+    ...exports,
+    ...parallelGemms(exports, pool, minMacs),
+    ...parallelConvs(exports, pool, minMacs),
+    ...parallelPools(exports, pool, minMacs),
+    ...parallelOptimizers(exports, optimizer),
   };
   return new Engine(kernels, simd, pool, undefined, optimizer);
 }

@@ -7,12 +7,17 @@ import { runScenario } from "../scenario.mjs";
 
 const expected = JSON.parse(await (await import("node:fs/promises")).readFile(new URL("../expected-checksum.json", import.meta.url), "utf8"));
 const { checksum, infer: logits } = await runScenario(api, { infer });
-const verdict = (value, committed, key) => (value === committed ? "(same)" : `(differs: if the change is intended, put it in ${key} and add a line to "changes")`);
+const verdict = (value, committed, key) =>
+  value === committed ? "(same)" : `(differs: if the change is intended, put it in ${key} and add a line to "changes")`;
 console.log(`committed:    ${expected.sha256}`);
 console.log(`this runtime: ${checksum} ${verdict(checksum, expected.sha256, "sha256")}`);
 console.log(`infer, committed:    ${expected.infer_sha256}`);
-console.log(`infer, this runtime: ${logits.checksum} ${verdict(logits.checksum, expected.infer_sha256, "infer_sha256")}` +
-  (logits.checksum === logits.library ? "" : ` — NOT model.logits' ${logits.library}`));
+console.log(
+  `infer, this runtime: ${logits.checksum} ${verdict(logits.checksum, expected.infer_sha256, "infer_sha256")}` +
+    (logits.checksum === logits.library ? "" : ` — NOT model.logits' ${logits.library}`),
+);
 console.log(`int8, committed:     ${expected.int8_sha256}`);
-console.log(`int8, this runtime:  ${logits.int8.checksum} ${verdict(logits.int8.checksum, expected.int8_sha256, "int8_sha256")}` +
-  (logits.int8.checksum === logits.int8.library ? "" : ` — NOT the int8 model's ${logits.int8.library}`));
+console.log(
+  `int8, this runtime:  ${logits.int8.checksum} ${verdict(logits.int8.checksum, expected.int8_sha256, "int8_sha256")}` +
+    (logits.int8.checksum === logits.int8.library ? "" : ` — NOT the int8 model's ${logits.int8.library}`),
+);
