@@ -29,7 +29,7 @@ import {
   ArgumentError, init, loadMnistDigits, mlp, OptionError, quantize, train, type Dataset, type QuantizedModel,
 } from "../src/index.js";
 import { toOnnx, toTfjs } from "../src/export/index.js";
-import { decodeModel } from "../src/export/onnx-proto.js";
+import { decodeModel, encodeModel } from "../src/export/onnx-proto.js";
 import { quantizedNetOf } from "../src/quantize/model.js";
 import type { QuantizedDense } from "../src/quantize/net.js";
 
@@ -133,21 +133,56 @@ describe.each([13, 17])("opset %i", (opset) => {
   });
 });
 
+describe("inputs beyond the calibrated range", () => {
+  it("the Clip keeps codes at the library's −127 where QuantizeLinear alone would give −128", async () => {
+    const engine = await init();
+    const one = mlp([16, 4], { seed: 4, engine }); // a single dense layer: its input codes are all that can differ
+    const calibration = Float32Array.from({ length: 64 * 16 }, (_, i) => Math.sin(i) * 0.5);
+    const q = quantize(one, calibration, { weights: "int8", activations: "int8" });
+    one.dispose();
+    const wide = Float32Array.from({ length: 32 * 16 }, (_, i) => Math.sin(i * 1.7) * 4); // |x| to 8× the calibrated range
+    const run = async (bytes: Uint8Array) => {
+      const session = await ortNode.InferenceSession.create(bytes);
+      try {
+        return (await session.run({ input: new ortNode.Tensor("float32", wide, [32, 16]) })).logits!.data as Float32Array;
+      } finally {
+        await session.release();
+      }
+    };
+    const ours = q.logits(wide);
+    const withClip = await run(toOnnx(q));
+    // The same graph without its Clip: QuantizeLinear saturates to −128.
+    const proto = decodeModel(toOnnx(q), "qdq");
+    const nodes = proto.graph!.node!;
+    const clip = nodes.findIndex((n) => n.op_type === "Clip");
+    nodes[clip + 1]!.input![0] = nodes[clip]!.input![0]!;
+    nodes.splice(clip, 1);
+    proto.graph!.initializer = proto.graph!.initializer!.filter((t) => !/input_(min|max)$/.test(t.name!));
+    const withoutClip = await run(encodeModel(proto));
+    const diff = (a: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - ours[i]!)), 0);
+    measured.push(`inputs to 8× the calibrated range, onnxruntime-node: max |Δ| with the Clip ${diff(withClip).toExponential(3)}, without it ${diff(withoutClip).toExponential(3)}`);
+    expect(diff(withClip)).toBeLessThanOrEqual(1e-5);
+    expect(diff(withoutClip)).toBeGreaterThan(1e-3);
+    q.dispose();
+  });
+});
+
 describe("the graph and its errors", () => {
   it("writes int8 weight initializers, per-axis DequantizeLinear and the quantization metadata", () => {
     const proto = decodeModel(toOnnx(int8), "qdq");
-    const ops = proto.graph.node.map((n) => n.op_type);
+    const graph = proto.graph!;
+    const ops = graph.node!.map((n) => n.op_type);
     expect(ops).toEqual([
       "DequantizeLinear", "Clip", "QuantizeLinear", "DequantizeLinear", "Gemm", "Relu",
       "DequantizeLinear", "Clip", "QuantizeLinear", "DequantizeLinear", "Gemm",
     ]);
-    const weight = proto.graph.initializer.find((t) => t.name === "0.weight")!;
+    const weight = graph.initializer!.find((t) => t.name === "0.weight")!;
     expect(weight.data_type).toBe(3); // INT8
     expect(weight.raw_data!.length).toBe(64 * 784);
     expect(proto.metadata_props!.find((p) => p.key === "quantization")!.value).toBe(JSON.stringify({ weights: "int8", activations: "int8" }));
-    expect(proto.graph.node.filter((n) => n.op_type === "QuantizeLinear").length).toBe(2);
-    expect(decodeModel(toOnnx(floatActs), "qdq").graph.node.some((n) => n.op_type === "QuantizeLinear")).toBe(false);
-    expect(decodeModel(toOnnx(half), "qdq").graph.node.some((n) => n.op_type === "DequantizeLinear")).toBe(false);
+    expect(graph.node!.filter((n) => n.op_type === "QuantizeLinear").length).toBe(2);
+    expect(decodeModel(toOnnx(floatActs), "qdq").graph!.node!.some((n) => n.op_type === "QuantizeLinear")).toBe(false);
+    expect(decodeModel(toOnnx(half), "qdq").graph!.node!.some((n) => n.op_type === "DequantizeLinear")).toBe(false);
   });
 
   it("typed errors: opsets below 13, toTfjs of a quantized model, a disposed model, conv2d at quantize time", async () => {
