@@ -18,7 +18,7 @@ import { checkOutputs, type FlagPath } from "../outputs.js";
 export const EXPORT_USAGE = "usage: distill-wasm export --model m.safetensors --format onnx|tfjs --out PATH [--opset N] [--float16] [--json]";
 export const EXPORT_SPEC: Record<string, FlagSpec> = {
   ...ENGINE_FLAGS,
-  model: { kind: "string", help: "the model file to export (.safetensors)" },
+  model: { kind: "string", help: "the model file to export (.safetensors, float or quantized)" },
   format: { kind: "string", help: "onnx (one .onnx file) | tfjs (a folder: model.json and its weights)", default: "onnx" },
   out: { kind: "string", help: "the .onnx file to write, or (tfjs) the folder to write model.json and model.weights.bin into" },
   opset: { kind: "int", help: "onnx: the ai.onnx opset, 13 to 21 (default 17)" },
