@@ -4,6 +4,8 @@
  * for gelu before opset 20, a few) per layer (./onnx-write.ts), weights as initializers
  * with PyTorch's names. `metadata_props` records the layer list (`architecture`), the
  * input shape (`input_shape`) and `distill_wasm_version`, which `fromOnnx` reads back.
+ * A QuantizedModel (int8 or fp16 student) is written as a QuantizeLinear/DequantizeLinear
+ * graph with the same input, output and metadata, plus `quantization` (./to-onnx-qdq.ts).
  *
  * The default opset, 17, is the one onnxruntime (web and node) and the other common
  * consumers have run longest with every operator used here: it is torch.onnx's long-time
