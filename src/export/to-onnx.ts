@@ -4,6 +4,8 @@
  * for gelu before opset 20, a few) per layer (./onnx-write.ts), weights as initializers
  * with PyTorch's names. `metadata_props` records the layer list (`architecture`), the
  * input shape (`input_shape`) and `distill_wasm_version`, which `fromOnnx` reads back.
+ * A QuantizedModel (int8 or fp16 student) is written as a QuantizeLinear/DequantizeLinear
+ * graph with the same input, output and metadata, plus `quantization` (./to-onnx-qdq.ts).
  *
  * The default opset, 17, is the one onnxruntime (web and node) and the other common
  * consumers have run longest with every operator used here: it is torch.onnx's long-time
@@ -17,6 +19,9 @@ import { checkOptions, number, type Schema } from "../options/schema.js";
 import { architectureFacts, exportLayers } from "./layers.js";
 import { encodeModel, FLOAT, type ModelProto, type ValueInfoProto } from "./onnx-proto.js";
 import { GraphBuilder, ONNX_WRITERS } from "./onnx-write.js";
+import { isQuantizedModel, quantizedNetOf, type QuantizedModel } from "../quantize/model.js";
+import { ArgumentError } from "../errors.js";
+import { quantizedModelProto } from "./to-onnx-qdq.js";
 
 /**
  * The opsets written and read, and the IR version each needs (the ONNX release that
@@ -49,9 +54,18 @@ function valueInfo(name: string, dims: readonly (number | string)[]): ValueInfoP
   return { name, type: { tensor_type: { elem_type: FLOAT, shape: { dim } } } };
 }
 
-/** The model as ONNX bytes (see the module comment). Options and model are checked before anything is written. */
-export function toOnnx(model: Sequential, options?: OnnxOptions): Uint8Array {
+/**
+ * The model as ONNX bytes (see the module comment). Options and model are checked before anything is written.
+ * A QuantizedModel becomes a QuantizeLinear/DequantizeLinear graph (./to-onnx-qdq.ts).
+ */
+export function toOnnx(model: Sequential | QuantizedModel, options?: OnnxOptions): Uint8Array {
   const { opset } = checkOnnxOptions(options);
+  if (isQuantizedModel(model)) {
+    const net = quantizedNetOf(model);
+    if (!net) throw new ArgumentError("toOnnx: this quantized model has been disposed; load it again");
+    const io = { input: [valueInfo(ONNX_INPUT, ["batch", ...net.inputShape])], output: [valueInfo(ONNX_OUTPUT, ["batch", net.outputs])] };
+    return encodeModel(quantizedModelProto(net, opset, IR_VERSION[opset]!, io));
+  }
   const layers = exportLayers(model, "toOnnx", Object.keys(ONNX_WRITERS));
   const irVersion = IR_VERSION[opset];
   if (irVersion === undefined) throw new OptionError(`toOnnx: no IR version known for opset ${opset}`);

@@ -13,6 +13,8 @@
  *     modelTopology: modelJson.modelTopology, weightSpecs: modelJson.weightsManifest[0].weights, weightData: weights.buffer,
  *   }));
  */
+import { isQuantizedModel, type QuantizedModel } from "../quantize/model.js";
+import { ArgumentError } from "../errors.js";
 import { DISTILL_WASM_VERSION } from "../io/model-file.js";
 import type { Sequential } from "../nn/sequential.js";
 import { boolean, checkOptions, type Schema } from "../options/schema.js";
@@ -81,8 +83,11 @@ function packWeights(weights: KerasWeight[], float16: boolean): Uint8Array {
 }
 
 /** The model as a TensorFlow.js layers model (see the module comment). Options and layers are checked before any weight is read. */
-export function toTfjs(model: Sequential, options?: TfjsOptions): TfjsExport {
+export function toTfjs(model: Sequential | QuantizedModel, options?: TfjsOptions): TfjsExport {
   const { float16 } = checkTfjsOptions(options);
+  if (isQuantizedModel(model)) {
+    throw new ArgumentError("toTfjs: a quantized model cannot be written as TF.js layers (they hold float weights only); export it with toOnnx, or export the float model it came from");
+  }
   const layers = exportLayers(model, "toTfjs", Object.keys(TFJS_WRITERS));
   const g = new KerasGraph();
   let x = g.add("InputLayer", "input", [], { batch_input_shape: [null, ...model.inputShape], dtype: "float32", sparse: false });

@@ -21,6 +21,20 @@ export interface QuantizedModelOptions {
   engine?: Engine;
 }
 
+/** Each live model's net, for the exporters (src/export/to-onnx-qdq.ts); not part of the public API. */
+const NETS = new WeakMap<QuantizedModel, QuantizedNet>();
+
+/** The net a QuantizedModel holds, or undefined for anything else (or a disposed model). */
+export function quantizedNetOf(model: unknown): QuantizedNet | undefined {
+  const net = NETS.get(model as QuantizedModel);
+  return net && !(model as QuantizedModel).isDisposed ? net : undefined;
+}
+
+/** True for a QuantizedModel, live or disposed. */
+export function isQuantizedModel(model: unknown): model is QuantizedModel {
+  return NETS.has(model as QuantizedModel);
+}
+
 export class QuantizedModel {
   readonly inputs: number;
   readonly outputs: number;
@@ -46,6 +60,7 @@ export class QuantizedModel {
     this.specs = net.specs;
     this.weights = net.weights;
     this.activations = net.activations;
+    NETS.set(this, net);
   }
 
   /** Raw outputs (rows, outputs) for x (rows, inputs). */

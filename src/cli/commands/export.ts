@@ -5,8 +5,11 @@
  * load them. Every flag, the outputs against the input and the options are checked before
  * the model is read.
  */
-import { loadModel } from "../../io/model-file.js";
-import { joinPath, makeDirectory, writeBytesAtomic, writeTextFile } from "../../runtime/files.js";
+import { modelFromSafetensors } from "../../io/model-file.js";
+import { decodeSafetensors } from "../../io/safetensors.js";
+import { isQuantizedFile } from "../../quantize/file.js";
+import { quantizedFromSafetensors } from "../../quantize/model.js";
+import { joinPath, makeDirectory, readBytes, writeBytesAtomic, writeTextFile } from "../../runtime/files.js";
 import { ENGINE_FLAGS, startEngine } from "../engine.js";
 import { UsageError, type Flags, type FlagSpec } from "../args.js";
 import type { Context } from "../context.js";
@@ -15,7 +18,7 @@ import { checkOutputs, type FlagPath } from "../outputs.js";
 export const EXPORT_USAGE = "usage: distill-wasm export --model m.safetensors --format onnx|tfjs --out PATH [--opset N] [--float16] [--json]";
 export const EXPORT_SPEC: Record<string, FlagSpec> = {
   ...ENGINE_FLAGS,
-  model: { kind: "string", help: "the model file to export (.safetensors)" },
+  model: { kind: "string", help: "the model file to export (.safetensors, float or quantized)" },
   format: { kind: "string", help: "onnx (one .onnx file) | tfjs (a folder: model.json and its weights)", default: "onnx" },
   out: { kind: "string", help: "the .onnx file to write, or (tfjs) the folder to write model.json and model.weights.bin into" },
   opset: { kind: "int", help: "onnx: the ai.onnx opset, 13 to 21 (default 17)" },
@@ -48,11 +51,14 @@ export async function runExport(ctx: Context, flags: Flags): Promise<number> {
   }
   await checkOutputs(flags, outputs);
   await startEngine(flags);
-  const model = await loadModel(file);
+  // A quantized file (int8 or fp16 student) becomes a QDQ graph; toTfjs refuses it (ArgumentError).
+  const bytes = await readBytes(file, "--model");
+  const quantized = isQuantizedFile(decodeSafetensors(bytes, file, { copy: false }).metadata);
+  const model = quantized ? quantizedFromSafetensors(bytes, {}, file) : modelFromSafetensors(bytes, {}, file);
   const written: { path: string; bytes: number }[] = [];
   let architecture: string;
   try {
-    architecture = model.architecture;
+    architecture = "architecture" in model ? model.architecture : `quantized (${model.weights} weights, ${model.activations} activations)`;
     if (onnxOptions) {
       const bytes = exporter.toOnnx(model, onnxOptions);
       await writeBytesAtomic(out, bytes, "--out");
