@@ -26,9 +26,7 @@ import { fileURLToPath } from "node:url";
 import * as ortNode from "onnxruntime-node";
 import * as ortWeb from "onnxruntime-web";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  ArgumentError, FormatError, init, loadMnistDigits, mlp, OptionError, quantize, train, type Dataset, type QuantizedModel,
-} from "../src/index.js";
+import { ArgumentError, FormatError, init, loadMnistDigits, mlp, OptionError, quantize, train, type Dataset, type QuantizedModel } from "../src/index.js";
 import { fromOnnx, toOnnx, toTfjs } from "../src/export/index.js";
 import { decodeModel, encodeModel } from "../src/export/onnx-proto.js";
 import { quantizedNetOf } from "../src/quantize/model.js";
@@ -94,7 +92,10 @@ function bounds(model: QuantizedModel): { step: number[]; floatError: number[] }
   return { step, floatError };
 }
 
-const RUNTIMES = [["onnxruntime-node", ortNode], ["onnxruntime-web", ortWeb]] as const;
+const RUNTIMES = [
+  ["onnxruntime-node", ortNode],
+  ["onnxruntime-web", ortWeb],
+] as const;
 
 describe.each([13, 17])("opset %i", (opset) => {
   it.each(RUNTIMES)("int8 weights and activations in %s: the same class on every digit, logits within one quantization step", async (runtime, ort) => {
@@ -116,12 +117,17 @@ describe.each([13, 17])("opset %i", (opset) => {
       if (moved) beyondFloat++;
     }
     const same = argmax(ours, 10).filter((c, i) => c === argmax(theirs, 10)[i]).length;
-    measured.push(`opset ${opset}, ${runtime}, int8/int8: max |Δ| ${worst.toExponential(3)} (${worstSteps.toExponential(2)} of a step), rows beyond the f32 bound ${beyondFloat}, same class ${same}/${ROWS}`);
+    measured.push(
+      `opset ${opset}, ${runtime}, int8/int8: max |Δ| ${worst.toExponential(3)} (${worstSteps.toExponential(2)} of a step), rows beyond the f32 bound ${beyondFloat}, same class ${same}/${ROWS}`,
+    );
     expect(same).toBe(ROWS);
   });
 
   it.each(RUNTIMES)("int8 weights, float activations, and fp16 weights in %s: float compute, logits within 1e-5", async (runtime, ort) => {
-    for (const [name, m] of [["int8/float", floatActs], ["fp16/float", half]] as const) {
+    for (const [name, m] of [
+      ["int8/float", floatActs],
+      ["fp16/float", half],
+    ] as const) {
       const ours = m.logits(x);
       const theirs = await runOrt(ort, toOnnx(m, { opset }));
       let worst = 0;
@@ -161,7 +167,9 @@ describe("inputs beyond the calibrated range", () => {
     proto.graph!.initializer = proto.graph!.initializer!.filter((t) => !/input_(min|max)$/.test(t.name!));
     const withoutClip = await run(encodeModel(proto));
     const diff = (a: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - ours[i]!)), 0);
-    measured.push(`inputs to 8× the calibrated range, onnxruntime-node: max |Δ| with the Clip ${diff(withClip).toExponential(3)}, without it ${diff(withoutClip).toExponential(3)}`);
+    measured.push(
+      `inputs to 8× the calibrated range, onnxruntime-node: max |Δ| with the Clip ${diff(withClip).toExponential(3)}, without it ${diff(withoutClip).toExponential(3)}`,
+    );
     expect(diff(withClip)).toBeLessThanOrEqual(1e-5);
     expect(diff(withoutClip)).toBeGreaterThan(1e-3);
     q.dispose();
@@ -174,8 +182,17 @@ describe("the graph and its errors", () => {
     const graph = proto.graph!;
     const ops = graph.node!.map((n) => n.op_type);
     expect(ops).toEqual([
-      "DequantizeLinear", "Clip", "QuantizeLinear", "DequantizeLinear", "Gemm", "Relu",
-      "DequantizeLinear", "Clip", "QuantizeLinear", "DequantizeLinear", "Gemm",
+      "DequantizeLinear",
+      "Clip",
+      "QuantizeLinear",
+      "DequantizeLinear",
+      "Gemm",
+      "Relu",
+      "DequantizeLinear",
+      "Clip",
+      "QuantizeLinear",
+      "DequantizeLinear",
+      "Gemm",
     ]);
     const weight = graph.initializer!.find((t) => t.name === "0.weight")!;
     expect(weight.data_type).toBe(3); // INT8

@@ -72,14 +72,18 @@ function writeNet(net: QuantizedNet, x: string, g: GraphBuilder): string {
       const layer = { index: i, spec: { type: "activation", name: l.name, slope: l.slope }, inShape: [], outShape: [], tensor: () => new Float32Array() };
       x = ONNX_WRITERS.activation(layer as ExportLayer<SpecOf<"activation">>, x, g);
     } else if (spec?.type === "flatten") x = g.node("Flatten", `${i}.flatten`, [x], `${i}.flatten`, [intAttribute("axis", 1)]);
-    else if (spec?.type !== "dropout") throw new ArgumentError(`toOnnx: layer ${i} of the quantized model is ${JSON.stringify(spec?.type)}, which toOnnx cannot write`);
+    else if (spec?.type !== "dropout")
+      throw new ArgumentError(`toOnnx: layer ${i} of the quantized model is ${JSON.stringify(spec?.type)}, which toOnnx cannot write`);
   });
   return x;
 }
 
 /** The ModelProto of a quantized net (inputs, outputs and metadata as the float export's). */
 export function quantizedModelProto(
-  net: QuantizedNet, opset: number, irVersion: number, io: { input: ValueInfoProto[]; output: ValueInfoProto[] },
+  net: QuantizedNet,
+  opset: number,
+  irVersion: number,
+  io: { input: ValueInfoProto[]; output: ValueInfoProto[] },
 ): ModelProto {
   const g = new GraphBuilder(opset);
   writeNet(net, "input", g);

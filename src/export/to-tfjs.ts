@@ -86,7 +86,9 @@ function packWeights(weights: KerasWeight[], float16: boolean): Uint8Array {
 export function toTfjs(model: Sequential | QuantizedModel, options?: TfjsOptions): TfjsExport {
   const { float16 } = checkTfjsOptions(options);
   if (isQuantizedModel(model)) {
-    throw new ArgumentError("toTfjs: a quantized model cannot be written as TF.js layers (they hold float weights only); export it with toOnnx, or export the float model it came from");
+    throw new ArgumentError(
+      "toTfjs: a quantized model cannot be written as TF.js layers (they hold float weights only); export it with toOnnx, or export the float model it came from",
+    );
   }
   const layers = exportLayers(model, "toTfjs", Object.keys(TFJS_WRITERS));
   const g = new KerasGraph();
