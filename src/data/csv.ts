@@ -11,6 +11,7 @@
  * the line and column (both 1-based) where it is; a message quotes at most 40 characters
  * of a value or a column name (then "…" and its length), however long the field is.
  */
+import { checkOptions, knownKeys } from "../options/schema.js";
 import { FormatError, OptionError } from "../errors.js";
 import { parseNpy, type NpyArray } from "../io/npy.js";
 import { clipInput, clipList, quoteInput } from "../io/safetensors.js";
@@ -232,6 +233,7 @@ function labelIndex(op: string, option: unknown, columns: number, names: string[
 
 /** Reads a CSV file (a path or URL; UTF-8) and parses it with `parseCsv`. */
 export async function loadCsv(path: PathOrUrl, options: CsvOptions = {}): Promise<Dataset> {
+  options = checkOptions("loadCsv", knownKeys("labelColumn", "task", "header", "delimiter", "classes", "maxBytes"), options);
   const where = path instanceof URL ? path.href : String(path);
   const maxBytes = options.maxBytes ?? MAX_CSV_BYTES;
   if (!(Number.isSafeInteger(maxBytes) && maxBytes > 0)) throw new OptionError(`loadCsv: maxBytes must be a positive integer; got ${String(maxBytes)}`);

@@ -14,6 +14,7 @@
  * the given seed, Fisher–Yates), so a seed gives the same rows in the same order in every
  * runtime. Only copying and integer bookkeeping happen in JavaScript.
  */
+import { checkOptions, knownKeys } from "../options/schema.js";
 import type { Engine } from "../engine.js";
 import { ArgumentError, LabelError, OptionError, ShapeError } from "../errors.js";
 import { getEngine } from "../init.js";
@@ -208,7 +209,7 @@ export class Dataset {
 
   /** The rows in a seeded random order. */
   shuffled(seed: number, options: EngineOption = {}): Dataset {
-    return this.take(seededPermutation(this.length, requireSeed("Dataset.shuffled", seed), options));
+    return this.take(seededPermutation(this.length, requireSeed("Dataset.shuffled", seed), checkOptions("Dataset.shuffled", knownKeys("engine"), options)));
   }
 
   /**
@@ -217,6 +218,7 @@ export class Dataset {
    */
   split(validationFraction: number, options: SplitOptions = {}): { train: Dataset; validation: Dataset } {
     const op = "Dataset.split";
+    options = checkOptions(op, knownKeys("seed", "stratified", "engine"), options);
     if (typeof validationFraction !== "number" || !(validationFraction > 0 && validationFraction < 1)) {
       throw new OptionError(`${op}: validationFraction must be a number strictly between 0 and 1; got ${String(validationFraction)}`);
     }
@@ -240,6 +242,7 @@ export class Dataset {
    */
   partition(sizes: readonly number[], options: SplitOptions = {}): Dataset[] {
     const op = "Dataset.partition";
+    options = checkOptions(op, knownKeys("seed", "stratified", "engine"), options);
     if (!Array.isArray(sizes) || sizes.length === 0) {
       throw new ArgumentError(`${op}: sizes must be a non-empty array of row counts; got ${String(sizes)}`);
     }
@@ -296,6 +299,7 @@ export class Dataset {
    */
   keepLabels(count: number, options: SplitOptions = {}): Dataset {
     const op = "Dataset.keepLabels";
+    options = checkOptions(op, knownKeys("seed", "stratified", "engine"), options);
     const n = requireDim(op, "count", count);
     const labelled = this.labelled;
     if (n > labelled) throw new OptionError(`${op}: cannot keep ${n} labels; the dataset has ${labelled} labelled rows`);

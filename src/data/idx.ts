@@ -15,6 +15,7 @@
  * Every inconsistency is a FormatError naming the file, detected before anything is
  * allocated for the data.
  */
+import { checkOptions, knownKeys } from "../options/schema.js";
 import { ArgumentError, FormatError, OptionError, ShapeError } from "../errors.js";
 import { joinChunks, joinPath, readBytesIfExists, type PathOrUrl } from "../runtime/files.js";
 import { requireChoice } from "../validate.js";
@@ -225,6 +226,7 @@ export interface LoadIdxOptions extends IdxDatasetOptions {
  */
 export async function loadIdx(dir: PathOrUrl, options: LoadIdxOptions): Promise<Dataset> {
   const op = "loadIdx";
+  options = checkOptions(op, knownKeys("split", "normalize", "classes", "maxBytes"), options, ["split"]);
   const split = requireChoice(op, "split", options?.split, ["train", "test"] as const);
   const prefix = split === "train" ? "train" : "t10k";
   const maxBytes = requireMaxBytes(op, options.maxBytes);

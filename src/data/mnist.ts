@@ -7,6 +7,7 @@
  * of JSON, `mnist/src/digits/<d>.json` = { "data": [...] }) is only a devDependency, read
  * when that file is absent (the TypeScript sources run directly, in the repository).
  */
+import { checkOptions, knownKeys } from "../options/schema.js";
 import { ArgumentError, FormatError, OptionError, ShapeError } from "../errors.js";
 import { readBytes, readBytesIfExists, resolvePackageFile } from "../runtime/files.js";
 import { gunzipIfNeeded } from "./idx.js";
@@ -126,6 +127,7 @@ export interface MnistDigitsOptions extends EngineOption {
  */
 export async function loadMnistDigits(options: MnistDigitsOptions = {}): Promise<{ train: Dataset; test: Dataset }> {
   const op = "loadMnistDigits";
+  options = checkOptions(op, knownKeys("train", "test", "seed", "digits", "engine"), options);
   const requireCount = (name: string, v: unknown) => {
     if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1) {
       throw new OptionError(`${op}: ${name} must be a positive integer number of images; got ${String(v)}`);

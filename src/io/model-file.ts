@@ -20,6 +20,7 @@
  * Linear layers), the architecture is inferred from the names, see `modelFromSafetensors`. Either way every tensor must be present,
  * float, finite and of the right shape, and no other tensor may be: FormatError naming it.
  */
+import { checkOptions, knownKeys } from "../options/schema.js";
 import { NonFiniteError, OptionError } from "../errors.js";
 import type { ActivationName } from "../nn/layers/index.js";
 import { Sequential, type SequentialOptions } from "../nn/sequential.js";
@@ -84,6 +85,7 @@ export function modelToSafetensors(model: Sequential, extraMetadata: ModelMetada
  * have the same names as the file's (without the prefix).
  */
 export function modelFromSafetensors(bytes: Uint8Array, options: ModelFileOptions = {}, name = "model file"): Sequential {
+  options = checkOptions("modelFromSafetensors", knownKeys("activation", "seed", "engine", "inputShape"), options);
   const { plan, tensors } = readModelFile(bytes, options.activation ?? "relu", name);
   const model = new Sequential(plan.specs, { seed: options.seed, engine: options.engine, ...(plan.inputShape ? { inputShape: plan.inputShape } : {}) });
   for (const p of plan.parameters) model.setParameter(p.name, tensors.get(p.fileName)!.data as Float32Array);

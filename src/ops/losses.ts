@@ -2,6 +2,7 @@
  * Losses on plain arrays, each returning the batch-mean loss and its gradient with
  * respect to the (student) logits, computed in one wasm pass.
  */
+import { checkOptions, knownKeys } from "../options/schema.js";
 import type { Engine } from "../engine.js";
 import { getEngine } from "../init.js";
 import {
@@ -60,6 +61,7 @@ function logitRows(op: string, name: string, x: unknown, classes: number): [Arra
  */
 export function crossEntropy(logits: FloatArray, labels: LabelArray, classes: number, options: EngineOption = {}): LossResult {
   const op = "crossEntropy";
+  options = checkOptions(op, knownKeys("engine"), options);
   const cols = requireDim(op, "classes", classes);
   const [x, rows] = logitRows(op, "logits", logits, cols);
   const y = requireLabels(op, labels, rows, cols);
@@ -79,6 +81,7 @@ export function crossEntropy(logits: FloatArray, labels: LabelArray, classes: nu
  */
 export function klDivergence(studentLogits: FloatArray, teacherLogits: FloatArray, classes: number, options: TemperatureOption = {}): LossResult {
   const op = "klDivergence";
+  options = checkOptions(op, knownKeys("temperature", "engine"), options);
   const cols = requireDim(op, "classes", classes);
   const [s, rows] = logitRows(op, "studentLogits", studentLogits, cols);
   const [t] = logitRows(op, "teacherLogits", teacherLogits, cols);
@@ -106,6 +109,7 @@ export function distillationLoss(
   options: DistillationOptions,
 ): DistillationLossResult {
   const op = "distillationLoss";
+  options = checkOptions(op, knownKeys("temperature", "alpha", "engine"), options, ["alpha"]);
   const cols = requireDim(op, "classes", classes);
   const [s, rows] = logitRows(op, "studentLogits", studentLogits, cols);
   const [t] = logitRows(op, "teacherLogits", teacherLogits, cols);
@@ -134,6 +138,7 @@ export interface MseOptions extends EngineOption {
 /** Mean squared error between two equal-length arrays (logit matching, feature hints). */
 export function mseLoss(prediction: FloatArray, target: FloatArray, options: MseOptions = {}): LossResult {
   const op = "mseLoss";
+  options = checkOptions(op, knownKeys("reduction", "engine"), options);
   const p = requireArray(op, "prediction", prediction);
   const q = requireArray(op, "target", target);
   if (p.length === 0) requireDim(op, "prediction.length", 0);

@@ -1,4 +1,5 @@
 /** Matrix products on plain arrays, through the blocked SIMD GEMM kernels. */
+import { checkOptions, knownKeys } from "../options/schema.js";
 import type { Engine } from "../engine.js";
 import { GEMM_RELU } from "../runtime/abi.js";
 import { OptionError } from "../errors.js";
@@ -23,6 +24,7 @@ export interface MatmulOptions {
  */
 export function matmul(a: FloatArray, b: FloatArray, m: number, k: number, n: number, options: MatmulOptions = {}): Float32Array {
   const op = "matmul";
+  options = checkOptions(op, knownKeys("transposeA", "transposeB", "bias", "relu", "engine"), options);
   requireDim(op, "m", m);
   requireDim(op, "k", k);
   requireDim(op, "n", n);

@@ -1,4 +1,5 @@
 /** Row-wise softmax and log-softmax with temperature, on plain arrays. */
+import { checkOptions, knownKeys } from "../options/schema.js";
 import type { Engine } from "../engine.js";
 import { getEngine } from "../init.js";
 import { requireArray, requireDim, requireFinite, requireTemperature, rowsOf, type FloatArray } from "../validate.js";
@@ -32,10 +33,10 @@ function rowwise(op: string, kernel: RowKernel, logits: FloatArray, classes: num
  * Returns a new Float32Array of the same length whose rows sum to 1.
  */
 export function softmax(logits: FloatArray, classes: number, options: SoftmaxOptions = {}): Float32Array {
-  return rowwise("softmax", "softmax_forward", logits, classes, options);
+  return rowwise("softmax", "softmax_forward", logits, classes, checkOptions("softmax", knownKeys("temperature", "engine"), options));
 }
 
 /** log(softmax(logits / T)) for each row, computed stably (no log of 0). */
 export function logSoftmax(logits: FloatArray, classes: number, options: SoftmaxOptions = {}): Float32Array {
-  return rowwise("logSoftmax", "log_softmax_forward", logits, classes, options);
+  return rowwise("logSoftmax", "log_softmax_forward", logits, classes, checkOptions("logSoftmax", knownKeys("temperature", "engine"), options));
 }

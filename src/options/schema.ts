@@ -62,6 +62,11 @@ export const func: Rule = (v, name) => (typeof v === "function" ? v : fail(name,
 /** Checked where it is used (a model, a dataset, a teacher): the schema only knows the key. */
 export const checkedElsewhere: Rule = (v) => v;
 
+/** A schema that names the keys a function takes and leaves their values to its own checks: unknown keys are still refused. */
+export function knownKeys(...keys: string[]): Schema {
+  return Object.fromEntries(keys.map((key) => [key, checkedElsewhere]));
+}
+
 export function oneOf(values: readonly (string | number | boolean)[]): Rule {
   return (v, name) => (values.includes(v as string) ? v : fail(name, `one of ${values.map((x) => JSON.stringify(x)).join(", ")}`, v));
 }
