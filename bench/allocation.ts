@@ -6,7 +6,7 @@
  *                                  two-thread cases, --threads, in a second process)
  *   … allocation.js --only "train (momentum SGD)" [--only …] --json
  *                                  chosen cases (by name), one JSON line each: what
- *                                  test/allocation.test.ts runs in `npm test`
+ *                                  test/engine/allocation.test.ts runs in `npm test`
  *
  * The young generation is large enough that no garbage collection runs while measuring
  * (checked: a run whose heap shrinks does not count), so heap growth is what was allocated.

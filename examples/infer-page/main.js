@@ -1,6 +1,6 @@
 // A page that only predicts: it imports distill-wasm/infer (one small wasm module of forward
 // kernels, no training code), loads a distilled student and names the digit drawn on the
-// canvas. test/infer-bundle.test.ts bundles this file with esbuild and holds the result
+// canvas. test/build/infer-bundle.test.ts bundles this file with esbuild and holds the result
 // (JavaScript and the embedded wasm) to 40 KB gzip.
 //
 // The model: any 784-input classifier saved by the library, e.g. the demo's student

@@ -19,7 +19,7 @@
  * What can still differ: the library sums q_x·q_w exactly in int32 and multiplies once by
  * s_x·s_w[j]; the float graph sums (q_x·s_x)·(q_w·s_w[j]) in f32 (or onnxruntime's fused
  * integer kernels would sum exactly; onnxruntime-node's optimised graph keeps float Gemm here).
- * docs/api.md and test/export-qdq.test.ts state the bound.
+ * docs/api.md and test/export/export-qdq.test.ts state the bound.
  */
 import { ArgumentError } from "../errors.js";
 import { DISTILL_WASM_VERSION } from "../io/model-file.js";

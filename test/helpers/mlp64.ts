@@ -9,7 +9,7 @@
  *   dense       E_z ≤ Σ_p |w_jp|·E_h_p + γ_(k+1)·(Σ_p |h_p·w_jp| + |b_j|),   γ_n = n·u/(1 − n·u)
  *               (k products summed one after another, then the bias: k + 1 roundings)
  *   activation  E_y ≤ L·E_z + c·u·(|y| + |z|)   L ≥ |f'| (Lipschitz), c = the kernel's
- *               rounding budget in units of u = 2⁻²⁴ (test/activation.test.ts)
+ *               rounding budget in units of u = 2⁻²⁴ (test/kernels/activation.test.ts)
  *   dropout     E_y ≤ m·E_h + u·|y|
  *
  * For gradients, `gradientScales` runs the backward pass on absolute values: every

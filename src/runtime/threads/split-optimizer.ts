@@ -2,7 +2,7 @@
  * Optimizer steps split across threads (the rule and sizes: sgd_step and adam_step in
  * protocol.ts): they update every parameter on its own, from its own gradient and state,
  * so a block of parameters per thread gives exactly the bits of one call over all of them
- * (the SIMD body and the scalar tail compute the same formula; test/optim.test.ts checks
+ * (the SIMD body and the scalar tail compute the same formula; test/kernels/optim.test.ts checks
  * both against the reference). Blocks start at multiples of 16 parameters, keeping the
  * 16-byte alignment of the vector loads.
  *
