@@ -7,37 +7,15 @@
  *   playwright-core needs its own patched Firefox build.
  * The same split as the cross-runtime browser tests (test/runtimes/browsers.test.ts).
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { CHROMIUM_ARGS, type BrowserName } from "./browsers.js";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
-export type BrowserName = "chromium" | "firefox";
+export { BROWSERS, findBrowser, type BrowserName } from "./browsers.js";
 
 /** What the page publishes when it has finished. */
 export type PageOutcome = { ok: true; files: { name: string; location: string }[] } | { ok: false; error: string };
-
-export const BROWSERS: Record<BrowserName, { env: string; candidates: string[]; install: string }> = {
-  chromium: { env: "CHROMIUM_BIN", candidates: ["/usr/bin/chromium", "/usr/bin/chromium-browser"], install: "apt-get install chromium" },
-  firefox: { env: "FIREFOX_BIN", candidates: ["/usr/bin/firefox-esr", "/usr/bin/firefox"], install: "apt-get install firefox-esr" },
-};
-
-/** The browser's executable: $CHROMIUM_BIN / $FIREFOX_BIN, else the first Debian path that exists. */
-export function findBrowser(name: BrowserName): string | undefined {
-  const { env, candidates } = BROWSERS[name];
-  return process.env[env] || candidates.find((p) => existsSync(p));
-}
-
-/** Headless, as root, on a machine whose network is closed (no background connections). */
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 export interface Output {
   out: (text: string) => void;

@@ -11,9 +11,10 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { findExecutable, REQUIRE_ALL, ROOT } from "../runtimes/helpers.js";
+import { REQUIRE_ALL, ROOT } from "../runtimes/helpers.js";
+import { findBrowser } from "../../bench/browser/browsers.js";
 
-const CHROMIUM = findExecutable("CHROMIUM_BIN", ["/usr/bin/chromium", "/usr/bin/chromium-browser"]);
+const CHROMIUM = findBrowser("chromium");
 const out = mkdtempSync(join(tmpdir(), "distill-wasm-bench-browser-"));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 

@@ -31,19 +31,10 @@ import {
   type Sequential,
 } from "../../src/index.js";
 import { collectSamples, describeMachine, digitDataUrl, encodeGrayscalePng, renderReport, reportJson, type ReportData } from "../../src/report/index.js";
-import { findExecutable, REQUIRE_ALL } from "../runtimes/helpers.js";
+import { REQUIRE_ALL } from "../runtimes/helpers.js";
+import { CHROMIUM_ARGS, findBrowser } from "../../bench/browser/browsers.js";
 
-const CHROMIUM = findExecutable("CHROMIUM_BIN", ["/usr/bin/chromium", "/usr/bin/chromium-browser"]);
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
+const CHROMIUM = findBrowser("chromium");
 const SCREENSHOT = "/tmp/report-screenshot.png";
 const MODEL_NAMES = ["teacher", "scratch student", "distilled student"];
 

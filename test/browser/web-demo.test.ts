@@ -16,19 +16,10 @@ import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { init } from "../../src/index.js";
 import { fromOnnx } from "../../src/export/index.js";
-import { findExecutable, REQUIRE_ALL, ROOT } from "../runtimes/helpers.js";
+import { REQUIRE_ALL, ROOT } from "../runtimes/helpers.js";
+import { CHROMIUM_ARGS, findBrowser } from "../../bench/browser/browsers.js";
 
-const CHROMIUM = findExecutable("CHROMIUM_BIN", ["/usr/bin/chromium", "/usr/bin/chromium-browser"]);
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
+const CHROMIUM = findBrowser("chromium");
 const SCREENSHOT = "/tmp/web-demo-screenshot.png";
 
 let server: ChildProcess | undefined;

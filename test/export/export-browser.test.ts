@@ -9,10 +9,10 @@ import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error: a plain ES module of the examples, without type declarations
 import { startServer } from "../../examples/web-server.mjs";
-import { findExecutable, REQUIRE_ALL } from "../runtimes/helpers.js";
+import { REQUIRE_ALL } from "../runtimes/helpers.js";
+import { CHROMIUM_ARGS, findBrowser } from "../../bench/browser/browsers.js";
 
-const CHROMIUM = findExecutable("CHROMIUM_BIN", ["/usr/bin/chromium", "/usr/bin/chromium-browser"]);
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update"];
+const CHROMIUM = findBrowser("chromium");
 
 interface PageResult {
   rows?: number;
@@ -36,7 +36,7 @@ afterAll(async () => {
 if (CHROMIUM) {
   describe("an exported student in onnxruntime-web, in Chromium", () => {
     it("examples/onnx-page: toOnnx in the page, onnxruntime-web's logits within 1e-5 of the student's, the same class on every digit", async () => {
-      const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+      const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
       try {
         const page = await browser.newPage();
         const errors: string[] = [];

@@ -14,24 +14,14 @@ import { join } from "node:path";
 import { chromium } from "playwright-core";
 import puppeteer from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkReport, findExecutable, REQUIRE_ALL } from "./helpers.js";
+import { checkReport, REQUIRE_ALL } from "./helpers.js";
+import { CHROMIUM_ARGS, findBrowser } from "../../bench/browser/browsers.js";
 import type { RuntimeReport } from "./scenario.mjs";
 import { startServer } from "./serve.mjs";
 
-const CHROMIUM = findExecutable("CHROMIUM_BIN", ["/usr/bin/chromium", "/usr/bin/chromium-browser"]);
-const FIREFOX = findExecutable("FIREFOX_BIN", ["/usr/bin/firefox-esr", "/usr/bin/firefox"]);
+const CHROMIUM = findBrowser("chromium");
+const FIREFOX = findBrowser("firefox");
 
-/** Headless, as root, on a machine whose network is closed (no background connections). */
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const PAGE = "test/runtimes/browser/index.html";
 const TIMEOUT = 120_000;
 
