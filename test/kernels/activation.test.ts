@@ -9,8 +9,9 @@ import { EXACT_BUILDS, loadBuild } from "../helpers/engines.js";
 import { expectClose, expectSameBits } from "../helpers/compare.js";
 import { activation64 } from "../helpers/reference.js";
 import { TestRandom } from "../helpers/rand.js";
+import { VECTOR_SIZES } from "../helpers/kernel-buffers.js";
 
-const SIZES = [1, 3, 4, 5, 7, 8, 17, 64, 129, 257];
+const SIZES = VECTOR_SIZES;
 /** Byte offsets from a 16-byte aligned allocation: aligned and misaligned starts. */
 const OFFSETS = [0, 4, 12];
 const SPECIAL = [0, -0, 1e-30, -1e-30, 30, -30, 100, -100, 1e4, -1e4, 0.625, -0.625, 88.7, -103.9];

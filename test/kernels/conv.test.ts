@@ -21,6 +21,7 @@ import { EXACT_BUILDS, loadBuild, relaxedAvailable } from "../helpers/engines.js
 import { expectClose, expectSameBits } from "../helpers/compare.js";
 import { TestRandom } from "../helpers/rand.js";
 import { dot64, numericGradient } from "../helpers/gradcheck.js";
+import { kernelBuffers } from "../helpers/kernel-buffers.js";
 
 /** float32 unit roundoff. */
 const U = 2 ** -24;
@@ -39,41 +40,16 @@ function expectWithin(actual: ArrayLike<number>, expected: ArrayLike<number>, sc
 
 // ================================================================ memory helpers
 
-const SENTINEL = 12345.5;
-const TAIL = 5;
+/** A value the 1×1 path must leave alone in its (unused) work buffer. */
+const UNTOUCHED = 12345.5;
 
-/**
- * A buffer holding `values` followed by TAIL sentinels, 4 bytes past a 16-byte boundary
- * when `offset` (the kernels promise to need only 4-byte alignment).
- */
-function put(engine: Engine, values: ArrayLike<number>, offset: boolean): number {
-  const base = engine.allocF32(values.length + TAIL + 1);
-  const ptr = base + (offset ? 4 : 0);
-  const view = engine.f32(ptr, values.length + TAIL);
-  view.set(values);
-  view.fill(SENTINEL, values.length);
-  return ptr;
-}
-
-/** A buffer of n NaNs (+ sentinels): an output the kernel must overwrite completely. */
-function putNaN(engine: Engine, n: number, offset: boolean): number {
-  return put(engine, new Float32Array(n).fill(NaN), offset);
-}
-
-/** Reads n floats and checks that the sentinels after them survived. */
-function take(engine: Engine, ptr: number, n: number, what: string): Float32Array {
-  const view = engine.f32(ptr, n + TAIL);
-  for (let i = n; i < n + TAIL; i++) {
-    if (view[i] !== SENTINEL) expect.fail(`${what}: wrote past the end (element ${i - n} after the last)`);
-  }
-  return view.slice(0, n);
-}
-
-function takeI32(engine: Engine, ptr: number, n: number, what: string): Int32Array {
-  const tail = engine.f32(ptr + 4 * n, TAIL);
-  for (let i = 0; i < TAIL; i++) if (tail[i] !== SENTINEL) expect.fail(`${what}: wrote past the end`);
-  return engine.i32(ptr, n).slice();
-}
+/** A buffer holding `values`, 4 bytes past a 16-byte boundary when `offset`, guarded. */
+const put = (engine: Engine, values: ArrayLike<number>, offset: boolean): number => kernelBuffers(engine, { misaligned: offset }).input(values);
+/** An output of n NaNs the kernel must overwrite completely, guarded. */
+const putNaN = (engine: Engine, n: number, offset: boolean): number => kernelBuffers(engine, { misaligned: offset }).output(n);
+/** n floats (a copy), after checking nothing was written past them. */
+const take = (engine: Engine, ptr: number, n: number, what: string): Float32Array => kernelBuffers(engine).read(ptr, n, what);
+const takeI32 = (engine: Engine, ptr: number, n: number, what: string): Int32Array => kernelBuffers(engine).readI32(ptr, n, what);
 
 const FD_ATOL = 1e-8;
 
@@ -228,10 +204,10 @@ function runForward(engine: Engine, v: Variant, s: ConvShape, inp: ConvInputs, f
     const bias = useBias ? put(engine, inp.bias!, offset) : 0;
     const y = flags & ACCUMULATE ? put(engine, inp.y0!, offset) : putNaN(engine, n, offset);
     const direct = isDirect(s);
-    const work = put(engine, new Float32Array(K * P).fill(direct ? SENTINEL : NaN), offset);
+    const work = put(engine, new Float32Array(K * P).fill(direct ? UNTOUCHED : NaN), offset);
     engine.kernels[`conv2d_forward${v}`](y, x, w, bias, work, s.batch, s.cin, s.h, s.w, s.cout, s.kh, s.kw, s.stride, s.pad, flags);
     const work1 = take(engine, work, K * P, `${what}: work`);
-    if (direct && work1.some((value) => value !== SENTINEL)) expect.fail(`${what}: touched work on the 1×1 path`);
+    if (direct && work1.some((value) => value !== UNTOUCHED)) expect.fail(`${what}: touched work on the 1×1 path`);
     return take(engine, y, n, `${what}: y`);
   });
 }
@@ -253,10 +229,10 @@ function runBackward(engine: Engine, v: Variant, s: ConvShape, inp: ConvInputs, 
     const dw = putNaN(engine, inp.w.length, !offset);
     const db = want.db ? putNaN(engine, s.cout, offset) : 0;
     const direct = isDirect(s);
-    const work = put(engine, new Float32Array(K * P).fill(direct ? SENTINEL : NaN), offset);
+    const work = put(engine, new Float32Array(K * P).fill(direct ? UNTOUCHED : NaN), offset);
     engine.kernels[`conv2d_backward${v}`](dx, dw, db, dy, x, w, work, s.batch, s.cin, s.h, s.w, s.cout, s.kh, s.kw, s.stride, s.pad);
     const work1 = take(engine, work, K * P, `${what}: work`);
-    if (direct && work1.some((value) => value !== SENTINEL)) expect.fail(`${what}: touched work on the 1×1 path`);
+    if (direct && work1.some((value) => value !== UNTOUCHED)) expect.fail(`${what}: touched work on the 1×1 path`);
     return {
       dx: want.dx ? take(engine, dx, inp.x.length, `${what}: dx`) : undefined,
       dw: take(engine, dw, inp.w.length, `${what}: dw`),

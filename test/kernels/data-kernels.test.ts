@@ -20,36 +20,14 @@ import { EXACT_BUILDS, loadBuild } from "../helpers/engines.js";
 import { expectClose, expectNear, expectSameBits } from "../helpers/compare.js";
 import { logSoftmax64, softmax64 } from "../helpers/reference.js";
 import { TestRandom } from "../helpers/rand.js";
+import { kernelBuffers, VECTOR_SIZES } from "../helpers/kernel-buffers.js";
 import { Xoshiro128 } from "../helpers/xoshiro.js";
 
-const SIZES = [1, 3, 4, 5, 7, 8, 17, 64, 129, 257];
-const SENTINEL = 0x7fc0beef; // a NaN payload no kernel produces
-const PAD = 4;
+const SIZES = VECTOR_SIZES;
 const U = 2 ** -24;
 const f32 = Math.fround;
 
 // ---------------------------------------------------------------- memory helpers
-
-/** n f32 slots followed by PAD sentinel words. */
-function allocPadded(engine: Engine, n: number): number {
-  const ptr = engine.alloc((n + PAD) * 4);
-  new Uint32Array(engine.kernels.memory.buffer, ptr + n * 4, PAD).fill(SENTINEL);
-  return ptr;
-}
-
-function putPadded(engine: Engine, values: ArrayLike<number>): number {
-  const ptr = allocPadded(engine, values.length);
-  engine.f32(ptr, values.length).set(values);
-  return ptr;
-}
-
-function expectPadIntact(engine: Engine, ptr: number, n: number, what: string): void {
-  const pad = Array.from(new Uint32Array(engine.kernels.memory.buffer, ptr + n * 4, PAD));
-  expect(
-    pad.map((w) => w.toString(16)),
-    `${what}: wrote past the end`,
-  ).toEqual(Array(PAD).fill(SENTINEL.toString(16)));
-}
 
 function stateWords(engine: Engine, state: number): Uint32Array {
   return new Uint32Array(engine.kernels.memory.buffer, state, 4).slice();
@@ -209,7 +187,7 @@ describe.each(EXACT_BUILDS)("data kernels, %s build", (build) => {
           // Nonzero values, so that every zero in the output was shifted in from outside.
           const src = Float32Array.from({ length: rows * image }, () => 0.5 + rnd.next());
           const sp = engine.putF32(src);
-          const dp = allocPadded(engine, rows * image);
+          const dp = kernelBuffers(engine).output(rows * image);
           const seed = 1000 + side + maxShift;
           const state = seeded(engine, seed, 7);
           const gen = Xoshiro128.seeded(seed, 7);
@@ -226,7 +204,7 @@ describe.each(EXACT_BUILDS)("data kernels, %s build", (build) => {
             const zeros = got.subarray(r * image, (r + 1) * image).filter((v) => v === 0).length;
             expect(zeros, `image ${r}: zeros shifted in`).toBe(image - (side - Math.min(side, Math.abs(dx))) * (side - Math.min(side, Math.abs(dy))));
           }
-          expectPadIntact(engine, dp, rows * image, "augment_shift output");
+          kernelBuffers(engine).expectGuard(dp, rows * image, "augment_shift output");
           expect(
             Array.from(engine.readF32(sp, src.length)).every((v, i) => v === src[i]),
             "source changed",
@@ -297,8 +275,8 @@ describe.each(EXACT_BUILDS)("data kernels, %s build", (build) => {
         for (const std of [0.25, 1]) {
           engine.scoped(() => {
             const x0 = rnd.normal(n, 2);
-            const xp = putPadded(engine, x0);
-            const noise = allocPadded(engine, n);
+            const xp = kernelBuffers(engine).input(x0);
+            const noise = kernelBuffers(engine).output(n);
             // A state somewhere in its stream, and a byte copy of it.
             const state = seeded(engine, seed++, 1);
             for (let i = 0; i < n % 3; i++) engine.kernels.rng_next_u32(state);
@@ -316,8 +294,8 @@ describe.each(EXACT_BUILDS)("data kernels, %s build", (build) => {
               `${at}: x + noise`,
             );
             expect(Array.from(stateWords(engine, state)), `${at}: state afterwards`).toEqual(Array.from(stateWords(engine, twin)));
-            expectPadIntact(engine, xp, n, `${at}: x`);
-            expectPadIntact(engine, noise, n, `${at}: noise`);
+            kernelBuffers(engine).expectGuard(xp, n, `${at}: x`);
+            kernelBuffers(engine).expectGuard(noise, n, `${at}: noise`);
           });
         }
       }
@@ -357,9 +335,9 @@ describe.each(EXACT_BUILDS)("data kernels, %s build", (build) => {
           engine.scoped(() => {
             const x = rnd.normal(n, 3);
             const y = rnd.normal(n, 3);
-            const xp = putPadded(engine, x);
-            const fast = putPadded(engine, y);
-            const ref = putPadded(engine, y);
+            const xp = kernelBuffers(engine).input(x);
+            const fast = kernelBuffers(engine).input(y);
+            const ref = kernelBuffers(engine).input(y);
             engine.kernels.axpby(fast, xp, n, alpha, beta);
             engine.kernels.axpby_ref(ref, xp, n, alpha, beta);
             const at = `n=${n} α=${alpha} β=${beta}`;
@@ -375,7 +353,7 @@ describe.each(EXACT_BUILDS)("data kernels, %s build", (build) => {
             const exact = Array.from(y, (yi, i) => a * x[i]! + b * yi);
             const scale = Array.from(y, (yi, i) => Math.abs(a * x[i]!) + Math.abs(b * yi));
             expectClose(got, exact, { rtol: 2 * U * 1.01, atol: 0 }, `${at}: vs float64`, scale);
-            expectPadIntact(engine, fast, n, `${at}: y`);
+            kernelBuffers(engine).expectGuard(fast, n, `${at}: y`);
             expect(Array.from(engine.readF32(xp, n)), `${at}: x changed`).toEqual(Array.from(x));
           });
         }
@@ -388,8 +366,8 @@ describe.each(EXACT_BUILDS)("data kernels, %s build", (build) => {
         for (const [alpha, beta] of coefficients) {
           engine.scoped(() => {
             const v = rnd.normal(n, 3);
-            const fast = putPadded(engine, v);
-            const ref = putPadded(engine, v);
+            const fast = kernelBuffers(engine).input(v);
+            const ref = kernelBuffers(engine).input(v);
             engine.kernels.axpby(fast, fast, n, alpha, beta);
             engine.kernels.axpby_ref(ref, ref, n, alpha, beta);
             const at = `n=${n} α=${alpha} β=${beta} in place`;
@@ -402,7 +380,7 @@ describe.each(EXACT_BUILDS)("data kernels, %s build", (build) => {
               Float32Array.from(v, (vi) => f32(f32(a * vi) + f32(b * vi))),
               `${at}: f32 formula`,
             );
-            expectPadIntact(engine, fast, n, at);
+            kernelBuffers(engine).expectGuard(fast, n, at);
           });
         }
       }
@@ -425,9 +403,9 @@ describe.each(EXACT_BUILDS)("data kernels, %s build", (build) => {
     function toLogits(p: Float32Array, t: number): Float32Array {
       return engine.scoped(() => {
         const pp = engine.putF32(p);
-        const yp = allocPadded(engine, p.length);
+        const yp = kernelBuffers(engine).output(p.length);
         engine.kernels.probabilities_to_logits(yp, pp, p.length, t);
-        expectPadIntact(engine, yp, p.length, `probabilities_to_logits T=${t}`);
+        kernelBuffers(engine).expectGuard(yp, p.length, `probabilities_to_logits T=${t}`);
         return engine.readF32(yp, p.length);
       });
     }
@@ -505,10 +483,10 @@ describe.each(EXACT_BUILDS)("data kernels, %s build", (build) => {
         const sp = engine.putF32(b.s);
         const tp = engine.putF32(b.t);
         const lp = engine.putI32(b.labels);
-        const gp = allocPadded(engine, b.s.length);
+        const gp = kernelBuffers(engine).output(b.s.length);
         const out = engine.alloc(24);
         const loss = (ref ? k.distill_loss_ref : k.distill_loss)(out, gp, sp, tp, lp, b.rows, b.cols, temp, alpha, flags);
-        expectPadIntact(engine, gp, b.s.length, "distill_loss grad");
+        kernelBuffers(engine).expectGuard(gp, b.s.length, "distill_loss grad");
         const [total, hard, soft] = engine.f64(out, 3);
         return { loss, total: total!, hard: hard!, soft: soft!, grad: engine.readF32(gp, b.s.length) };
       });

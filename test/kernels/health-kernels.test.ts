@@ -11,7 +11,7 @@ import type { Engine } from "../../src/index.js";
 import { EXACT_BUILDS, loadBuild } from "../helpers/engines.js";
 import { expectSameBits } from "../helpers/compare.js";
 import { TestRandom } from "../helpers/rand.js";
-import { expectPaddingIntact, putPadded } from "../helpers/padded.js";
+import { kernelBuffers } from "../helpers/kernel-buffers.js";
 
 const SIZES = [1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 63, 64, 65, 257];
 const f32 = Math.fround;
@@ -62,7 +62,7 @@ describe.each(EXACT_BUILDS)("collapse checks and max-norm, %s build", (build) =>
         const x = sparse(new TestRandom(seed++), n, share);
         const want = Array.from(x).filter((v) => v !== 0).length;
         engine.scoped(() => {
-          const p = putPadded(engine, x);
+          const p = kernelBuffers(engine).input(x);
           expect(engine.kernels.count_nonzero(p, n), `n=${n} zeros ${share}`).toBe(want);
           expect(engine.kernels.count_nonzero_ref(p, n), `n=${n} zeros ${share} (reference)`).toBe(want);
         });
@@ -72,7 +72,7 @@ describe.each(EXACT_BUILDS)("collapse checks and max-norm, %s build", (build) =>
 
   it("count_nonzero of n = 0 is 0 and reads nothing", () => {
     engine.scoped(() => {
-      const p = putPadded(engine, []);
+      const p = kernelBuffers(engine).input([]);
       expect(engine.kernels.count_nonzero(p, 0)).toBe(0);
       expect(engine.kernels.count_nonzero_ref(p, 0)).toBe(0);
     });
@@ -88,7 +88,7 @@ describe.each(EXACT_BUILDS)("collapse checks and max-norm, %s build", (build) =>
         for (let r = 0; r < rows; r++) same.set(row, r * cols);
         const check = (x: Float32Array, want: number, what: string) =>
           engine.scoped(() => {
-            const p = putPadded(engine, x);
+            const p = kernelBuffers(engine).input(x);
             expect(engine.kernels.rows_equal(p, rows, cols), `${rows}×${cols} ${what}`).toBe(want);
             expect(engine.kernels.rows_equal_ref(p, rows, cols), `${rows}×${cols} ${what} (reference)`).toBe(want);
           });
@@ -127,11 +127,11 @@ describe.each(EXACT_BUILDS)("collapse checks and max-norm, %s build", (build) =>
         for (const reference of [false, true]) {
           const what = `${rows}×${cols}${reference ? " (reference)" : ""}`;
           engine.scoped(() => {
-            const p = putPadded(engine, w);
+            const p = kernelBuffers(engine).input(w);
             const fn = reference ? engine.kernels.max_norm_rows_ref : engine.kernels.max_norm_rows;
             expect(fn(p, rows, cols, 1), `${what}: rows scaled`).toBe(want.scaled);
             const got = engine.readF32(p, rows * cols);
-            expectPaddingIntact(engine, p, rows * cols, what);
+            kernelBuffers(engine).expectGuard(p, rows * cols, what);
             expectSameBits(got, want.w, `${what}: vs the documented order`);
             for (let r = 0; r < rows; r++) {
               let norm = 0;
@@ -148,7 +148,7 @@ describe.each(EXACT_BUILDS)("collapse checks and max-norm, %s build", (build) =>
   it("max_norm_rows leaves a matrix whose rows are all within the limit bit for bit unchanged", () => {
     const w = Float32Array.from(new TestRandom(9).uniform(5 * 33), (v) => f32(v * 0.01));
     engine.scoped(() => {
-      const p = putPadded(engine, w);
+      const p = kernelBuffers(engine).input(w);
       expect(engine.kernels.max_norm_rows(p, 5, 33, 3.5)).toBe(0);
       expectSameBits(engine.readF32(p, w.length), w, "unchanged weights");
     });

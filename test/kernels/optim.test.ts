@@ -21,8 +21,9 @@ import { KernelAssertionError, type Engine } from "../../src/index.js";
 import { EXACT_BUILDS, loadBuild } from "../helpers/engines.js";
 import { expectClose, expectSameBits } from "../helpers/compare.js";
 import { TestRandom } from "../helpers/rand.js";
+import { kernelBuffers, NAN_BITS, VECTOR_SIZES } from "../helpers/kernel-buffers.js";
 
-const SIZES = [1, 3, 4, 5, 7, 8, 17, 64, 129, 257];
+const SIZES = VECTOR_SIZES;
 const STEPS = 5;
 const U = 2 ** -24;
 const f32 = Math.fround;
@@ -273,15 +274,6 @@ function checkAdam(engine: Engine, c: AdamConfig, n: number, seed: number): void
   });
 }
 
-/** A quiet NaN with a recognisable payload: any arithmetic on it would change or spread it. */
-const NAN_BITS = 0x7fc0abcd;
-
-function nanFilled(engine: Engine, n: number): number {
-  const ptr = engine.allocF32(n);
-  new Uint32Array(engine.kernels.memory.buffer, ptr, n).fill(NAN_BITS);
-  return ptr;
-}
-
 // ---------------------------------------------------------------- tests
 
 describe("running error bound (test reference)", () => {
@@ -330,7 +322,7 @@ describe.each(EXACT_BUILDS)("optimizers, %s build", (build) => {
           const { param0, grads } = makeInputs(n, 55 + n);
           engine.scoped(() => {
             const p = engine.putF32(param0);
-            const v = nanFilled(engine, n);
+            const v = kernelBuffers(engine).output(n);
             for (const grad of grads) sgd(engine, c, false)(p, engine.putF32(grad), v, n);
             const velocity = new Uint32Array(engine.kernels.memory.buffer, v, n);
             const changed = velocity.findIndex((bits) => bits !== NAN_BITS);

@@ -14,8 +14,9 @@ import { KernelAssertionError, type Engine } from "../../src/index.js";
 import { EXACT_BUILDS, loadBuild } from "../helpers/engines.js";
 import { expectClose, expectSameBits } from "../helpers/compare.js";
 import { Xoshiro128, seedState, splitmix64 } from "../helpers/xoshiro.js";
+import { VECTOR_SIZES } from "../helpers/kernel-buffers.js";
 
-const SIZES = [1, 3, 4, 5, 7, 8, 17, 64, 129, 257];
+const SIZES = VECTOR_SIZES;
 /** (lo, hi) seed words: small, zero, one-bit, with the high word set, all ones. */
 const SEEDS: [number, number][] = [
   [0, 0],

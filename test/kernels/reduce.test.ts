@@ -13,9 +13,9 @@ import type { Engine } from "../../src/index.js";
 import { EXACT_BUILDS, loadBuild } from "../helpers/engines.js";
 import { expectClose, expectSameBits } from "../helpers/compare.js";
 import { TestRandom } from "../helpers/rand.js";
-import { expectPaddingIntact, putPadded } from "../helpers/padded.js";
+import { kernelBuffers, VECTOR_SIZES } from "../helpers/kernel-buffers.js";
 
-const SIZES = [1, 3, 4, 5, 7, 8, 17, 64, 129, 257];
+const SIZES = VECTOR_SIZES;
 const ROWS = [1, 2, 3, 8, 17, 64];
 const U = 2 ** -24;
 const f32 = Math.fround;
@@ -107,10 +107,10 @@ describe.each(EXACT_BUILDS)("reductions, %s build", (build) => {
       const run = (reference: boolean) =>
         engine.scoped(() => {
           // Overwrite mode must not read db: start it as NaN.
-          const db = putPadded(engine, db0 ?? new Float32Array(cols).fill(NaN));
+          const db = kernelBuffers(engine).input(db0 ?? new Float32Array(cols).fill(NaN));
           const fn = reference ? engine.kernels.bias_grad_ref : engine.kernels.bias_grad;
-          fn(db, putPadded(engine, dy), rows, cols, accumulate ? 1 : 0);
-          expectPaddingIntact(engine, db, cols, `${what}${reference ? " (reference)" : ""}`);
+          fn(db, kernelBuffers(engine).input(dy), rows, cols, accumulate ? 1 : 0);
+          kernelBuffers(engine).expectGuard(db, cols, `${what}${reference ? " (reference)" : ""}`);
           return engine.readF32(db, cols);
         });
       const fast = run(false);
@@ -143,10 +143,10 @@ describe.each(EXACT_BUILDS)("reductions, %s build", (build) => {
           const fn = reference ? engine.kernels.bias_grad_ref : engine.kernels.bias_grad;
           const what = `cols=${cols}${reference ? " (reference)" : ""}`;
           engine.scoped(() => {
-            const db = putPadded(engine, db0);
-            fn(db, putPadded(engine, []), 0, cols, 1);
+            const db = kernelBuffers(engine).input(db0);
+            fn(db, kernelBuffers(engine).input([]), 0, cols, 1);
             expectSameBits(engine.readF32(db, cols), db0, `${what}, accumulate`);
-            fn(db, putPadded(engine, []), 0, cols, 0);
+            fn(db, kernelBuffers(engine).input([]), 0, cols, 0);
             expectSameBits(engine.readF32(db, cols), new Float32Array(cols), `${what}, overwrite`);
           });
         }
@@ -158,7 +158,7 @@ describe.each(EXACT_BUILDS)("reductions, %s build", (build) => {
     function argmax(x: Float32Array, rows: number, cols: number): Int32Array {
       return engine.scoped(() => {
         const out = engine.alloc(rows * 4);
-        engine.kernels.argmax(out, putPadded(engine, x), rows, cols);
+        engine.kernels.argmax(out, kernelBuffers(engine).input(x), rows, cols);
         return engine.i32(out, rows).slice();
       });
     }
@@ -202,7 +202,7 @@ describe.each(EXACT_BUILDS)("reductions, %s build", (build) => {
           // Half the labels are the prediction; the rest are random, some outside [0, cols).
           const labels = Int32Array.from(predicted, (p) => (rnd.next() < 0.5 ? p : Math.floor(rnd.next() * (cols + 2)) - 1));
           const want = labels.reduce((c, l, r) => c + (l === predicted[r] ? 1 : 0), 0);
-          const got = engine.scoped(() => engine.kernels.accuracy_count(putPadded(engine, x), engine.putI32(labels), rows, cols));
+          const got = engine.scoped(() => engine.kernels.accuracy_count(kernelBuffers(engine).input(x), engine.putI32(labels), rows, cols));
           expect(got, `rows=${rows} cols=${cols}`).toBe(want);
         }
       }
@@ -211,7 +211,7 @@ describe.each(EXACT_BUILDS)("reductions, %s build", (build) => {
 
   describe("sum_squares", () => {
     function sumSquares(x: Float32Array, reference: boolean): number {
-      return engine.scoped(() => (reference ? engine.kernels.sum_squares_ref : engine.kernels.sum_squares)(putPadded(engine, x), x.length));
+      return engine.scoped(() => (reference ? engine.kernels.sum_squares_ref : engine.kernels.sum_squares)(kernelBuffers(engine).input(x), x.length));
     }
 
     it(`SIMD = reference = the documented lane order, bit for bit, n in {0, ${SIZES.join(", ")}, 1000}`, () => {
@@ -241,7 +241,7 @@ describe.each(EXACT_BUILDS)("reductions, %s build", (build) => {
         for (const n of SIZES) {
           const x = spread(rnd, n);
           engine.scoped(() => {
-            const ptr = putPadded(engine, x);
+            const ptr = kernelBuffers(engine).input(x);
             engine.kernels.scale_inplace(ptr, n, s);
             const what = `scale_inplace s=${s} n=${n}`;
             expectSameBits(
@@ -249,7 +249,7 @@ describe.each(EXACT_BUILDS)("reductions, %s build", (build) => {
               Float32Array.from(x, (v) => f32(v * f32(s))),
               what,
             );
-            expectPaddingIntact(engine, ptr, n, what);
+            kernelBuffers(engine).expectGuard(ptr, n, what);
           });
         }
       }
@@ -259,7 +259,7 @@ describe.each(EXACT_BUILDS)("reductions, %s build", (build) => {
   describe("clip_grad_norm", () => {
     /** Puts the buffers and their (pointer, length) list; returns the list pointer. */
     function putList(buffers: Float32Array[]): { list: number; ptrs: number[] } {
-      const ptrs = buffers.map((b) => putPadded(engine, b));
+      const ptrs = buffers.map((b) => kernelBuffers(engine).input(b));
       return { list: engine.putI32(ptrs.flatMap((p, i) => [p, buffers[i]!.length])), ptrs };
     }
 
@@ -267,7 +267,7 @@ describe.each(EXACT_BUILDS)("reductions, %s build", (build) => {
       return engine.scoped(() => {
         const { list, ptrs } = putList(buffers);
         const norm = engine.kernels.clip_grad_norm(list, buffers.length, maxNorm);
-        ptrs.forEach((p, i) => expectPaddingIntact(engine, p, buffers[i]!.length, `clip_grad_norm buffer ${i}`));
+        ptrs.forEach((p, i) => kernelBuffers(engine).expectGuard(p, buffers[i]!.length, `clip_grad_norm buffer ${i}`));
         return { norm, after: ptrs.map((p, i) => engine.readF32(p, buffers[i]!.length)) };
       });
     }
