@@ -365,44 +365,66 @@ export function renderAbi({ kernels, constants }) {
     out.push(...comment(constant.doc, ""), `export const ${constant.name} = ${constant.value};${note}`);
   }
 
+  const shipped = kernels.filter((k) => !k.name.endsWith("_ref"));
+  const twins = kernels.filter((k) => k.name.endsWith("_ref"));
+  const members = (list) => {
+    const lines = [];
+    let file;
+    for (const kernel of list) {
+      if (kernel.file !== file) {
+        file = kernel.file;
+        lines.push("", `  // ${file}`);
+      }
+      const params = kernel.params.map((p) => `${p.name}: ${p.type}`);
+      const line = `  ${kernel.name}(${params.join(", ")}): ${kernel.result};`;
+      lines.push(...comment(kernel.doc, "  "));
+      if (line.length <= WIDTH) lines.push(line);
+      else
+        lines.push(
+          `  ${kernel.name}(`,
+          ...wrap(
+            params.map((p) => `${p},`),
+            "    ",
+            WIDTH,
+          ),
+          `  ): ${kernel.result};`,
+        );
+    }
+    return lines;
+  };
   out.push(
     "",
-    `/** Everything ${ENTRY} exports: the module's memory and one function per kernel. */`,
+    `/** What the shipped builds export: the module's memory and one function per kernel of ${ENTRY} but the \`_ref\` twins. */`,
     "export interface KernelExports {",
     "  memory: WebAssembly.Memory;",
+    ...members(shipped),
+    "}",
+    "",
+    "/** The `_ref` twins: the plain scalar references, exported by build/*.wasm (the tests' builds) and left out of what ships. */",
+    "export interface ReferenceKernelExports {",
+    ...members(twins).slice(0),
+    "}",
+    "",
   );
-  file = undefined;
-  for (const kernel of kernels) {
-    if (kernel.file !== file) {
-      file = kernel.file;
-      out.push("", `  // ${file}`);
-    }
-    const params = kernel.params.map((p) => `${p.name}: ${p.type}`);
-    const line = `  ${kernel.name}(${params.join(", ")}): ${kernel.result};`;
-    out.push(...comment(kernel.doc, "  "));
-    if (line.length <= WIDTH) out.push(line);
-    else
-      out.push(
-        `  ${kernel.name}(`,
-        ...wrap(
-          params.map((p) => `${p},`),
-          "    ",
-          WIDTH,
-        ),
-        `  ): ${kernel.result};`,
-      );
-  }
-  out.push("}", "");
 
   out.push(
-    `/** The names of the kernels, in ${ENTRY}'s order; the loader checks them against the module. */`,
+    `/** The names of the shipped kernels, in ${ENTRY}'s order; the loader checks them against the module. */`,
     "export const KERNEL_NAMES = [",
     ...wrap(
-      kernels.map((k) => `"${k.name}",`),
+      shipped.map((k) => `"${k.name}",`),
       "  ",
       WIDTH,
     ),
     "] as const satisfies readonly (keyof KernelExports)[];",
+    "",
+    "/** The names of the `_ref` twins, in the same order. */",
+    "export const REFERENCE_KERNEL_NAMES = [",
+    ...wrap(
+      twins.map((k) => `"${k.name}",`),
+      "  ",
+      WIDTH,
+    ),
+    "] as const satisfies readonly (keyof ReferenceKernelExports)[];",
     "",
   );
   return out.join("\n");

@@ -1,7 +1,7 @@
 // Runs `npm run build` only when something it produces is missing or older than what it is
 // made from, so that `npm run demo` after `npm ci` (whose prepare step builds) starts at once.
 //   made from: assembly/**, asconfig.json, src/** (but the generated modules), tsconfig.json, package.json
-//   produces:  build/*.wasm, src/runtime/abi.generated.ts, src/runtime/wasm-bytes.generated.ts,
+//   produces:  build/*.wasm, src/runtime/abi.generated.ts, src/runtime/wasm-<build>.generated.ts,
 //              src/infer/abi.generated.ts, src/infer/wasm-bytes.generated.ts,
 //              dist/index.js and dist/cli/main.js (tsc rewrites every output it emits, so these
 //              two date the whole of dist/), dist/infer.js (the bundle of distill-wasm/infer),
@@ -15,7 +15,10 @@ import { fileURLToPath } from "node:url";
 const root = fileURLToPath(new URL("../", import.meta.url));
 const GENERATED = [
   "src/runtime/abi.generated.ts",
-  "src/runtime/wasm-bytes.generated.ts",
+  "src/runtime/wasm-release.generated.ts",
+  "src/runtime/wasm-relaxed.generated.ts",
+  "src/runtime/wasm-threads.generated.ts",
+  "src/runtime/wasm-relaxed-threads.generated.ts",
   "src/runtime/vendor",
   "src/infer/abi.generated.ts",
   "src/infer/wasm-bytes.generated.ts",
@@ -33,7 +36,10 @@ const sources = ["assembly", "asconfig.json", "src", "tsconfig.json", "package.j
 const outputs = [
   "build",
   "src/runtime/abi.generated.ts",
-  "src/runtime/wasm-bytes.generated.ts",
+  "src/runtime/wasm-release.generated.ts",
+  "src/runtime/wasm-relaxed.generated.ts",
+  "src/runtime/wasm-threads.generated.ts",
+  "src/runtime/wasm-relaxed-threads.generated.ts",
   "src/infer/abi.generated.ts",
   "src/infer/wasm-bytes.generated.ts",
   "dist/index.js",

@@ -3,7 +3,6 @@
  * the embedded bytes (default), bytes, a `WebAssembly.Module`, a `Response`, or a URL
  * (fetched; `file:` URLs are read from disk in Node, where fetch cannot read files).
  */
-import { RELAXED_THREADS_WASM_BASE64, RELAXED_WASM_BASE64, RELEASE_WASM_BASE64, THREADS_WASM_BASE64 } from "./wasm-bytes.generated.js";
 import { WasmLoadError } from "../errors.js";
 import { decodeBase64 } from "./base64.js";
 
@@ -11,11 +10,15 @@ export type WasmSource = BufferSource | WebAssembly.Module | Response | URL | st
 /** The embedded builds: plain or relaxed SIMD, each with its own memory or importing a shared one (threads). */
 export type Build = "release" | "relaxed" | "threads" | "relaxed-threads";
 
-const BASE64: Record<Build, string> = {
-  release: RELEASE_WASM_BASE64,
-  relaxed: RELAXED_WASM_BASE64,
-  threads: THREADS_WASM_BASE64,
-  "relaxed-threads": RELAXED_THREADS_WASM_BASE64,
+/**
+ * Each embedded build is a module of its own, imported when first used: a page that runs
+ * the plain build never loads the other three (≈100 KB of base64 each).
+ */
+const EMBEDDED: Record<Build, () => Promise<{ WASM_BASE64: string }>> = {
+  release: () => import("./wasm-release.generated.js"),
+  relaxed: () => import("./wasm-relaxed.generated.js"),
+  threads: () => import("./wasm-threads.generated.js"),
+  "relaxed-threads": () => import("./wasm-relaxed-threads.generated.js"),
 };
 
 const compiledEmbedded = new Map<Build, Promise<WebAssembly.Module>>();
@@ -24,8 +27,7 @@ const compiledEmbedded = new Map<Build, Promise<WebAssembly.Module>>();
 export function embeddedModule(build: Build): Promise<WebAssembly.Module> {
   let module = compiledEmbedded.get(build);
   if (!module) {
-    const bytes = decodeBase64(BASE64[build]);
-    module = WebAssembly.compile(bytes as BufferSource);
+    module = EMBEDDED[build]().then(({ WASM_BASE64 }) => WebAssembly.compile(decodeBase64(WASM_BASE64) as BufferSource));
     compiledEmbedded.set(build, module);
   }
   return module;

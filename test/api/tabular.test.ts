@@ -29,7 +29,7 @@ import {
   train,
   type Engine,
 } from "../../src/index.js";
-import { EXACT_BUILDS, loadBuild } from "../helpers/engines.js";
+import { EXACT_BUILDS, loadBuild, type TestEngine } from "../helpers/engines.js";
 import { expectClose, expectSameBits } from "../helpers/compare.js";
 import { TestRandom } from "../helpers/rand.js";
 
@@ -41,7 +41,7 @@ beforeAll(async () => {
 });
 
 describe.each(EXACT_BUILDS)("standardize kernels (%s build)", (build) => {
-  let engine: Engine;
+  let engine: TestEngine;
   beforeAll(async () => {
     engine = await loadBuild(build);
   });
@@ -218,7 +218,7 @@ function weightedBatch(rows: number, cols: number, seed: number) {
 }
 
 describe.each(EXACT_BUILDS)("class-weighted loss kernels (%s build)", (build) => {
-  let engine: Engine;
+  let engine: TestEngine;
   beforeAll(async () => {
     engine = await loadBuild(build);
   });

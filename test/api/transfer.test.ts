@@ -7,7 +7,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { Dataset, LabelError, MISSING_LABEL, OptionError, ArgumentError, distill, evaluate, init, mlp, train, type Engine } from "../../src/index.js";
 import { MISSING_LABEL as KERNEL_MISSING_LABEL } from "../../src/runtime/abi.js";
-import { EXACT_BUILDS, loadBuild } from "../helpers/engines.js";
+import { EXACT_BUILDS, loadBuild, type TestEngine } from "../helpers/engines.js";
 import { expectClose, expectSameBits } from "../helpers/compare.js";
 import { distill64 } from "../helpers/reference.js";
 import { TestRandom } from "../helpers/rand.js";
@@ -23,7 +23,7 @@ function batch(rows: number, cols: number, seed: number, allMissing = false) {
   return { s: rnd.normal(rows * cols, 3), t: rnd.normal(rows * cols, 3), labels, rows, cols };
 }
 
-function runDistillLoss(engine: Engine, ref: boolean, b: ReturnType<typeof batch>, temp: number, alpha: number) {
+function runDistillLoss(engine: TestEngine, ref: boolean, b: ReturnType<typeof batch>, temp: number, alpha: number) {
   return engine.scoped(() => {
     const k = engine.kernels;
     const gp = engine.allocF32(b.s.length);
@@ -36,7 +36,7 @@ function runDistillLoss(engine: Engine, ref: boolean, b: ReturnType<typeof batch
 }
 
 describe.each(EXACT_BUILDS)("rows without a label in the loss kernels (%s build)", (build) => {
-  let engine: Engine;
+  let engine: TestEngine;
   beforeAll(async () => {
     engine = await loadBuild(build);
   });

@@ -1,14 +1,16 @@
 /**
  * The kernel ABI has one source, the AssemblyScript kernels: assembly/abi-gen.mjs writes
- * src/runtime/abi.generated.ts (KernelExports, KERNEL_NAMES, the constants) from them in
- * `npm run build:wasm`. These tests fail when the pieces drift apart:
+ * src/runtime/abi.generated.ts (KernelExports and KERNEL_NAMES for what ships,
+ * ReferenceKernelExports and REFERENCE_KERNEL_NAMES for the `_ref` twins, the constants) from
+ * them in `npm run build:wasm`. These tests fail when the pieces drift apart:
  *   - the generated file is not what the generator makes of the sources now (a kernel was
  *     changed without rebuilding, or the file was edited by hand);
  *   - a compiled build (all five, read from the binary) exports a function that is not in
- *     KERNEL_NAMES, lacks one, exports anything but its memory besides, or has parameter or
+ *     KERNEL_NAMES or REFERENCE_KERNEL_NAMES, lacks one, exports anything but its memory besides, or has parameter or
  *     result types other than its generated signature's (usize, i32, u32, bool are wasm i32);
- *   - an instantiated module's exports are not exactly memory + KERNEL_NAMES, or a function's
- *     arity (`.length`) is not its generated signature's parameter count;
+ *   - an instantiated module's exports are not exactly memory + both name lists, or a
+ *     function's arity (`.length`) is not its generated signature's parameter count;
+ *   - an embedded (shipped) build exports anything but memory + KERNEL_NAMES: no twin ships;
  * and they pin the generator's rules on small made-up sources.
  */
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -17,7 +19,8 @@ import { join } from "node:path";
 import ts from "typescript";
 import { afterAll, describe, expect, it } from "vitest";
 import { generateAbi, OUTPUT, readAbi, ROOT } from "../../assembly/abi-gen.mjs";
-import { DISTILL_SOFT_CROSS_ENTROPY, GEMM_ACCUMULATE, GEMM_RELU, KERNEL_NAMES } from "../../src/runtime/abi.js";
+import { DISTILL_SOFT_CROSS_ENTROPY, GEMM_ACCUMULATE, GEMM_RELU, KERNEL_NAMES, REFERENCE_KERNEL_NAMES } from "../../src/runtime/abi.js";
+import { decodeBase64 } from "../../src/runtime/base64.js";
 import { instantiateKernels } from "../../src/runtime/loader.js";
 import { wasmExports, type ValueType } from "../helpers/wasm-exports.js";
 
@@ -47,11 +50,11 @@ interface Signature {
   result: string;
 }
 
-/** The methods of `interface KernelExports` in the generated file, as written there. */
-function generatedSignatures(text: string): Signature[] {
+/** The methods of an interface (KernelExports, ReferenceKernelExports) in the generated file, as written there. */
+function generatedSignatures(text: string, name: string): Signature[] {
   const source = ts.createSourceFile(OUTPUT, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
-  const found = source.statements.find((s): s is ts.InterfaceDeclaration => ts.isInterfaceDeclaration(s) && s.name.text === "KernelExports");
-  if (!found) throw new Error(`${OUTPUT} declares no KernelExports`);
+  const found = source.statements.find((s): s is ts.InterfaceDeclaration => ts.isInterfaceDeclaration(s) && s.name.text === name);
+  if (!found) throw new Error(`${OUTPUT} declares no ${name}`);
   return found.members.filter(ts.isMethodSignature).map((method) => ({
     name: method.name.getText(source),
     params: method.parameters.map((p) => ({ name: p.name.getText(source), type: p.type!.getText(source) })),
@@ -60,16 +63,22 @@ function generatedSignatures(text: string): Signature[] {
 }
 
 const generatedText = readFileSync(join(ROOT, OUTPUT), "utf8");
-const signatures = generatedSignatures(generatedText);
+const shipped = generatedSignatures(generatedText, "KernelExports");
+const twins = generatedSignatures(generatedText, "ReferenceKernelExports");
+const signatures = [...shipped, ...twins];
 const byName = new Map(signatures.map((s) => [s.name, s]));
+const ALL_NAMES = [...KERNEL_NAMES, ...REFERENCE_KERNEL_NAMES];
 
 describe("the TypeScript ABI is generated from the AssemblyScript sources", () => {
   it(`${OUTPUT} is what assembly/abi-gen.mjs makes of the sources now`, () => {
     expect(generatedText, `${OUTPUT} is stale or edited by hand: run npm run build:wasm (or node assembly/abi-gen.mjs)`).toBe(generateAbi());
   });
 
-  it("KernelExports has one method per name in KERNEL_NAMES, in the same order, plus memory", () => {
-    expect(signatures.map((s) => s.name)).toEqual([...KERNEL_NAMES]);
+  it("KernelExports has one method per name in KERNEL_NAMES (no twin), ReferenceKernelExports one per twin, each in order", () => {
+    expect(shipped.map((s) => s.name)).toEqual([...KERNEL_NAMES]);
+    expect(twins.map((s) => s.name)).toEqual([...REFERENCE_KERNEL_NAMES]);
+    expect(KERNEL_NAMES.filter((name) => name.endsWith("_ref"))).toEqual([]);
+    expect(REFERENCE_KERNEL_NAMES.every((name) => name.endsWith("_ref") && (KERNEL_NAMES as readonly string[]).includes(name.slice(0, -4)))).toBe(true);
     expect(generatedText).toMatch(/export interface KernelExports \{\n {2}memory: WebAssembly\.Memory;\n/);
   });
 
@@ -89,7 +98,7 @@ describe("every compiled build exports exactly the generated ABI", () => {
   it.each(BUILDS)("%s: function names and types match KernelExports; memory is the only other export", (build) => {
     const exports = wasmExports(buildBytes(build));
     const functions = exports.filter((e) => e.kind === "function");
-    expect(functions.map((f) => f.name).sort(), "exported functions").toEqual([...KERNEL_NAMES].sort());
+    expect(functions.map((f) => f.name).sort(), "exported functions").toEqual([...ALL_NAMES].sort());
     expect(
       exports.filter((e) => e.kind !== "function"),
       "other exports",
@@ -106,16 +115,33 @@ describe("every compiled build exports exactly the generated ABI", () => {
     expect(wrong).toEqual([]);
   });
 
-  it.each(["release", "debug"] as const)("%s, instantiated: exports are memory + KERNEL_NAMES, each function's arity is its signature's", async (build) => {
+  it.each(["release", "debug"] as const)("%s, instantiated: exports are memory + both name lists, each function's arity is its signature's", async (build) => {
     const exports = (await instantiateKernels(await WebAssembly.compile(buildBytes(build)))) as unknown as Record<string, unknown>;
-    expect(Object.keys(exports).sort()).toEqual(["memory", ...KERNEL_NAMES].sort());
-    const wrong = KERNEL_NAMES.flatMap((name) => {
+    expect(Object.keys(exports).sort()).toEqual(["memory", ...ALL_NAMES].sort());
+    const wrong = ALL_NAMES.flatMap((name) => {
       const arity = (exports[name] as (...args: number[]) => unknown).length;
       const count = byName.get(name)!.params.length;
       return arity === count ? [] : [`${name}: .length ${arity}, generated ${count} parameters`];
     });
     expect(wrong).toEqual([]);
   });
+});
+
+describe("the embedded builds ship without the _ref twins", () => {
+  it.each(["release", "relaxed", "threads", "relaxed-threads"] as const)(
+    "%s: exports exactly memory + KERNEL_NAMES, each with its build/ signature, and is smaller",
+    (build) => {
+      const source = readFileSync(join(ROOT, `src/runtime/wasm-${build}.generated.ts`), "utf8");
+      const WASM_BASE64 = /WASM_BASE64 =\s*"([A-Za-z0-9+/=]+)"/.exec(source)![1]!;
+      const embedded = decodeBase64(WASM_BASE64);
+      const exports = wasmExports(embedded);
+      const full = new Map(wasmExports(buildBytes(build)).map((e) => [e.name, e]));
+      expect(exports.filter((e) => e.kind === "function").map((e) => e.name).sort()).toEqual([...KERNEL_NAMES].sort());
+      expect(exports.filter((e) => e.kind !== "function").map((e) => e.name)).toEqual(["memory"]);
+      for (const e of exports) expect(e, e.name).toEqual(full.get(e.name));
+      expect(embedded.length).toBeLessThan(buildBytes(build).length);
+    },
+  );
 });
 
 describe("assembly/abi-gen.mjs on made-up sources", () => {
@@ -166,7 +192,8 @@ function internal(a: v128): void {}
     const text = generateAbi(root);
     expect(text).toContain("  sum(x: usize, n: i32, ordered: bool): f64;\n");
     expect(text).toContain("/** A flag. */\nexport const FLAG = 13; // BASE << 2 | 1\n");
-    expect(text).toContain('export const KERNEL_NAMES = [\n  "scale", "scale_ref", "sum",\n]');
+    expect(text).toContain('export const KERNEL_NAMES = [\n  "scale", "sum",\n]');
+    expect(text).toContain('export const REFERENCE_KERNEL_NAMES = [\n  "scale_ref",\n]');
     expect(text).toContain("type bool = number;");
     expect(text).not.toContain("type i64");
   });

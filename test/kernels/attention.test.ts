@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Engine } from "../../src/index.js";
-import { EXACT_BUILDS, loadBuild } from "../helpers/engines.js";
+import { EXACT_BUILDS, loadBuild, type TestEngine } from "../helpers/engines.js";
 import { expectClose, expectNear, expectSameBits } from "../helpers/compare.js";
 import { TestRandom } from "../helpers/rand.js";
 import { numericGradient } from "../helpers/gradcheck.js";
@@ -44,7 +44,7 @@ const SHAPES: [number, number, number][] = [
 ];
 
 describe.each(EXACT_BUILDS)("attention transfer, %s build", (build) => {
-  let engine: Engine;
+  let engine: TestEngine;
   beforeAll(async () => {
     engine = await loadBuild(build);
   });

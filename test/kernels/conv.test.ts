@@ -17,7 +17,7 @@
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { GEMM_ACCUMULATE, GEMM_RELU, KernelAssertionError, type Engine } from "../../src/index.js";
-import { EXACT_BUILDS, loadBuild, relaxedAvailable } from "../helpers/engines.js";
+import { EXACT_BUILDS, loadBuild, relaxedAvailable, type TestEngine } from "../helpers/engines.js";
 import { expectClose, expectSameBits } from "../helpers/compare.js";
 import { TestRandom } from "../helpers/rand.js";
 import { dot64, numericGradient } from "../helpers/gradcheck.js";
@@ -44,12 +44,12 @@ function expectWithin(actual: ArrayLike<number>, expected: ArrayLike<number>, sc
 const UNTOUCHED = 12345.5;
 
 /** A buffer holding `values`, 4 bytes past a 16-byte boundary when `offset`, guarded. */
-const put = (engine: Engine, values: ArrayLike<number>, offset: boolean): number => kernelBuffers(engine, { misaligned: offset }).input(values);
+const put = (engine: TestEngine, values: ArrayLike<number>, offset: boolean): number => kernelBuffers(engine, { misaligned: offset }).input(values);
 /** An output of n NaNs the kernel must overwrite completely, guarded. */
-const putNaN = (engine: Engine, n: number, offset: boolean): number => kernelBuffers(engine, { misaligned: offset }).output(n);
+const putNaN = (engine: TestEngine, n: number, offset: boolean): number => kernelBuffers(engine, { misaligned: offset }).output(n);
 /** n floats (a copy), after checking nothing was written past them. */
-const take = (engine: Engine, ptr: number, n: number, what: string): Float32Array => kernelBuffers(engine).read(ptr, n, what);
-const takeI32 = (engine: Engine, ptr: number, n: number, what: string): Int32Array => kernelBuffers(engine).readI32(ptr, n, what);
+const take = (engine: TestEngine, ptr: number, n: number, what: string): Float32Array => kernelBuffers(engine).read(ptr, n, what);
+const takeI32 = (engine: TestEngine, ptr: number, n: number, what: string): Int32Array => kernelBuffers(engine).readI32(ptr, n, what);
 
 const FD_ATOL = 1e-8;
 
@@ -194,7 +194,7 @@ const isDirect = (s: ConvShape) => s.kh === 1 && s.kw === 1 && s.stride === 1 &&
  * starts as NaN (its contents on entry must not matter), or as sentinels for a 1×1 stride-1
  * unpadded kernel (which must not touch it).
  */
-function runForward(engine: Engine, v: Variant, s: ConvShape, inp: ConvInputs, flags: number, useBias: boolean, offset: boolean): Float32Array {
+function runForward(engine: TestEngine, v: Variant, s: ConvShape, inp: ConvInputs, flags: number, useBias: boolean, offset: boolean): Float32Array {
   return engine.scoped(() => {
     const { P, K } = convDims(s);
     const n = s.batch * s.cout * P;
@@ -218,7 +218,7 @@ interface ConvGrads {
   db?: Float32Array;
 }
 
-function runBackward(engine: Engine, v: Variant, s: ConvShape, inp: ConvInputs, offset: boolean, want = { dx: true, db: true }): ConvGrads {
+function runBackward(engine: TestEngine, v: Variant, s: ConvShape, inp: ConvInputs, offset: boolean, want = { dx: true, db: true }): ConvGrads {
   return engine.scoped(() => {
     const { P, K } = convDims(s);
     const what = `conv2d_backward${v} ${convLabel(s)}`;
@@ -301,7 +301,7 @@ const CONV_LARGE: ConvShape[] = [
 const FLAG_SETS = [0, RELU, ACCUMULATE, ACCUMULATE | RELU];
 
 /** Checks forward and backward of one shape: fast = ref bit for bit, both close to float64. */
-function checkConv(engine: Engine, s: ConvShape, seed: number, flags: number, useBias: boolean, offset: boolean, exact: boolean): void {
+function checkConv(engine: TestEngine, s: ConvShape, seed: number, flags: number, useBias: boolean, offset: boolean, exact: boolean): void {
   const inp = convInputs(s, seed);
   const { K } = convDims(s);
   const what = `${convLabel(s)} flags ${flags}${useBias ? " bias" : ""}${offset ? " offset" : ""}`;
@@ -348,7 +348,7 @@ function im2colDefinition(s: ConvShape, x: ArrayLike<number>): Float32Array {
   return col;
 }
 
-function runIm2col(engine: Engine, v: Variant, s: ConvShape, x: Float32Array, offset: boolean): Float32Array {
+function runIm2col(engine: TestEngine, v: Variant, s: ConvShape, x: Float32Array, offset: boolean): Float32Array {
   return engine.scoped(() => {
     const { P, K } = convDims(s);
     const xp = put(engine, x, offset);
@@ -358,7 +358,7 @@ function runIm2col(engine: Engine, v: Variant, s: ConvShape, x: Float32Array, of
   });
 }
 
-function runCol2im(engine: Engine, v: Variant, s: ConvShape, dx0: Float32Array, col: Float32Array, offset: boolean): Float32Array {
+function runCol2im(engine: TestEngine, v: Variant, s: ConvShape, dx0: Float32Array, col: Float32Array, offset: boolean): Float32Array {
   return engine.scoped(() => {
     const dx = put(engine, dx0, offset);
     const cp = put(engine, col, !offset);
@@ -485,7 +485,7 @@ function avgpoolBackward64(s: PoolShape, dy: ArrayLike<number>) {
   return { dx, scale };
 }
 
-function runMaxpool(engine: Engine, v: Variant, s: PoolShape, x: ArrayLike<number>, offset: boolean) {
+function runMaxpool(engine: TestEngine, v: Variant, s: PoolShape, x: ArrayLike<number>, offset: boolean) {
   return engine.scoped(() => {
     const { nOut } = poolDims(s);
     const what = `maxpool2d_forward${v} ${poolLabel(s)}`;
@@ -497,7 +497,7 @@ function runMaxpool(engine: Engine, v: Variant, s: PoolShape, x: ArrayLike<numbe
   });
 }
 
-function runMaxpoolBackward(engine: Engine, v: Variant, s: PoolShape, dy: ArrayLike<number>, index: Int32Array, offset: boolean) {
+function runMaxpoolBackward(engine: TestEngine, v: Variant, s: PoolShape, dy: ArrayLike<number>, index: Int32Array, offset: boolean) {
   return engine.scoped(() => {
     const { nIn } = poolDims(s);
     const dyp = put(engine, dy, offset);
@@ -508,7 +508,7 @@ function runMaxpoolBackward(engine: Engine, v: Variant, s: PoolShape, dy: ArrayL
   });
 }
 
-function runAvgpool(engine: Engine, v: Variant, s: PoolShape, x: ArrayLike<number>, offset: boolean) {
+function runAvgpool(engine: TestEngine, v: Variant, s: PoolShape, x: ArrayLike<number>, offset: boolean) {
   return engine.scoped(() => {
     const { nOut } = poolDims(s);
     const xp = put(engine, x, offset);
@@ -518,7 +518,7 @@ function runAvgpool(engine: Engine, v: Variant, s: PoolShape, x: ArrayLike<numbe
   });
 }
 
-function runAvgpoolBackward(engine: Engine, v: Variant, s: PoolShape, dy: ArrayLike<number>, offset: boolean) {
+function runAvgpoolBackward(engine: TestEngine, v: Variant, s: PoolShape, dy: ArrayLike<number>, offset: boolean) {
   return engine.scoped(() => {
     const { nIn } = poolDims(s);
     const dyp = put(engine, dy, offset);
@@ -681,7 +681,7 @@ interface BnTrainOut {
   rv?: Float32Array;
 }
 
-function runBnTrain(engine: Engine, v: Variant, s: BnShape, inp: BnInputs, momentum: number, eps: number, offset: boolean, running = true): BnTrainOut {
+function runBnTrain(engine: TestEngine, v: Variant, s: BnShape, inp: BnInputs, momentum: number, eps: number, offset: boolean, running = true): BnTrainOut {
   return engine.scoped(() => {
     const n = inp.x.length;
     const what = `batchnorm_forward_train${v} ${bnLabel(s)}`;
@@ -704,7 +704,7 @@ function runBnTrain(engine: Engine, v: Variant, s: BnShape, inp: BnInputs, momen
   });
 }
 
-function runBnEval(engine: Engine, v: Variant, s: BnShape, inp: BnInputs, eps: number, offset: boolean): Float32Array {
+function runBnEval(engine: TestEngine, v: Variant, s: BnShape, inp: BnInputs, eps: number, offset: boolean): Float32Array {
   return engine.scoped(() => {
     const n = inp.x.length;
     const x = put(engine, inp.x, offset);
@@ -718,7 +718,7 @@ function runBnEval(engine: Engine, v: Variant, s: BnShape, inp: BnInputs, eps: n
   });
 }
 
-function runBnBackward(engine: Engine, v: Variant, s: BnShape, inp: BnInputs, mean: ArrayLike<number>, invstd: ArrayLike<number>, offset: boolean) {
+function runBnBackward(engine: TestEngine, v: Variant, s: BnShape, inp: BnInputs, mean: ArrayLike<number>, invstd: ArrayLike<number>, offset: boolean) {
   return engine.scoped(() => {
     const n = inp.x.length;
     const what = `batchnorm_backward${v} ${bnLabel(s)}`;
@@ -889,7 +889,7 @@ const bnShapeOf = (f: BnFixture): BnShape => ({
 // ================================================================ tests, per exact build
 
 describe.each(EXACT_BUILDS)("convolution, pooling and batch norm, %s build", (build) => {
-  let engine: Engine;
+  let engine: TestEngine;
   beforeAll(async () => {
     engine = await loadBuild(build);
   });
@@ -1542,12 +1542,12 @@ describe.each(EXACT_BUILDS)("convolution, pooling and batch norm, %s build", (bu
 // ================================================================ debug build: assertions
 
 describe("debug build: argument assertions", () => {
-  let engine: Engine;
+  let engine: TestEngine;
   beforeAll(async () => {
     engine = await loadBuild("debug");
   });
 
-  const cases: [string, (e: Engine, p: number) => void][] = [
+  const cases: [string, (e: TestEngine, p: number) => void][] = [
     ["conv2d_forward with a kernel larger than the padded input", (e, p) => e.kernels.conv2d_forward(p, p, p, 0, p, 1, 1, 2, 2, 1, 5, 5, 1, 1, 0)],
     ["conv2d_forward with stride 0", (e, p) => e.kernels.conv2d_forward(p, p, p, 0, p, 1, 1, 4, 4, 1, 3, 3, 0, 0, 0)],
     ["conv2d_forward with an unaligned pointer", (e, p) => e.kernels.conv2d_forward(p + 2, p, p, 0, p, 1, 1, 4, 4, 1, 3, 3, 1, 0, 0)],
@@ -1596,8 +1596,8 @@ describe("debug build: argument assertions", () => {
 // ================================================================ relaxed build
 
 describe.runIf(relaxedAvailable)("relaxed build (the GEMM fuses multiply-add: conv close, pooling and batch norm identical)", () => {
-  let engine: Engine;
-  let release: Engine;
+  let engine: TestEngine;
+  let release: TestEngine;
   beforeAll(async () => {
     engine = await loadBuild("relaxed");
     release = await loadBuild("release");

@@ -16,7 +16,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Engine } from "../../src/index.js";
 import { DISTILL_SOFT_CROSS_ENTROPY } from "../../src/runtime/abi.js";
-import { EXACT_BUILDS, loadBuild } from "../helpers/engines.js";
+import { EXACT_BUILDS, loadBuild, type TestEngine } from "../helpers/engines.js";
 import { expectClose, expectNear, expectSameBits } from "../helpers/compare.js";
 import { logSoftmax64, softmax64 } from "../helpers/reference.js";
 import { TestRandom } from "../helpers/rand.js";
@@ -29,12 +29,12 @@ const f32 = Math.fround;
 
 // ---------------------------------------------------------------- memory helpers
 
-function stateWords(engine: Engine, state: number): Uint32Array {
+function stateWords(engine: TestEngine, state: number): Uint32Array {
   return new Uint32Array(engine.kernels.memory.buffer, state, 4).slice();
 }
 
 /** A 16-byte generator state seeded with rng_seed(lo, hi). */
-function seeded(engine: Engine, lo: number, hi = 0): number {
+function seeded(engine: TestEngine, lo: number, hi = 0): number {
   const state = engine.alloc(16);
   engine.kernels.rng_seed(state, lo, hi);
   return state;
@@ -91,7 +91,7 @@ function ulpDistance(a: number, b: number): number {
 // ---------------------------------------------------------------- tests
 
 describe.each(EXACT_BUILDS)("data kernels, %s build", (build) => {
-  let engine: Engine;
+  let engine: TestEngine;
   beforeAll(async () => {
     engine = await loadBuild(build);
   });

@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { GEMM_ACCUMULATE, GEMM_RELU, type Engine } from "../../src/index.js";
-import { EXACT_BUILDS, loadBuild } from "../helpers/engines.js";
+import { EXACT_BUILDS, loadBuild, type TestEngine } from "../helpers/engines.js";
 import { expectSameBits } from "../helpers/compare.js";
 import { TestRandom } from "../helpers/rand.js";
 
@@ -22,7 +22,7 @@ interface Case {
 }
 
 /** Returns C (with padding) from gemm_panels, gemm_panels_ref and the unpacked GEMM. */
-function runAll(engine: Engine, cs: Case, seed: number): { panels: Float32Array; reference: Float32Array; unpacked: Float32Array } {
+function runAll(engine: TestEngine, cs: Case, seed: number): { panels: Float32Array; reference: Float32Array; unpacked: Float32Array } {
   const rnd = new TestRandom(seed);
   const k = engine.kernels;
   const lda = cs.k + cs.pad;
@@ -59,7 +59,7 @@ function runAll(engine: Engine, cs: Case, seed: number): { panels: Float32Array;
 }
 
 describe.each(EXACT_BUILDS)("gemm_panels, %s build", (build) => {
-  let engine: Engine;
+  let engine: TestEngine;
   beforeAll(async () => {
     engine = await loadBuild(build);
   });

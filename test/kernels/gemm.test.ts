@@ -8,7 +8,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { GEMM_ACCUMULATE, GEMM_RELU, type Engine } from "../../src/index.js";
-import { EXACT_BUILDS, loadBuild, relaxedAvailable } from "../helpers/engines.js";
+import { EXACT_BUILDS, loadBuild, relaxedAvailable, type TestEngine } from "../helpers/engines.js";
 import { expectClose, expectSameBits } from "../helpers/compare.js";
 import { gemm64 } from "../helpers/reference.js";
 import { TestRandom } from "../helpers/rand.js";
@@ -69,7 +69,7 @@ function makeInputs(cs: Case, seed: number): Inputs {
 }
 
 /** Runs one form on copies of the inputs and returns the whole C buffer (padding included). */
-function run(engine: Engine, cs: Case, inp: Inputs, reference: boolean): Float32Array {
+function run(engine: TestEngine, cs: Case, inp: Inputs, reference: boolean): Float32Array {
   return engine.scoped(() => {
     const a = engine.putF32(inp.a);
     const b = engine.putF32(inp.b);
@@ -135,7 +135,7 @@ function label(cs: Case): string {
 }
 
 /** Checks one case: SIMD = reference bit for bit, close to float64, padding of C untouched. */
-function check(engine: Engine, cs: Case, seed: number, exact: boolean): void {
+function check(engine: TestEngine, cs: Case, seed: number, exact: boolean): void {
   const inp = makeInputs(cs, seed);
   const fast = run(engine, cs, inp, false);
   const what = label(cs);
@@ -168,7 +168,7 @@ const LARGE: [number, number, number][] = [
 ];
 
 describe.each(EXACT_BUILDS)("gemm, %s build", (build) => {
-  let engine: Engine;
+  let engine: TestEngine;
   beforeAll(async () => {
     engine = await loadBuild(build);
   });
@@ -272,7 +272,7 @@ describe.each(EXACT_BUILDS)("gemm, %s build", (build) => {
 });
 
 describe.runIf(relaxedAvailable)("gemm, relaxed build (fused multiply-add: close, not bit-identical)", () => {
-  let engine: Engine;
+  let engine: TestEngine;
   beforeAll(async () => {
     engine = await loadBuild("relaxed");
   });

@@ -19,7 +19,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Engine } from "../../src/index.js";
-import { EXACT_BUILDS, loadBuild } from "../helpers/engines.js";
+import { EXACT_BUILDS, loadBuild, type TestEngine } from "../helpers/engines.js";
 import { expectClose } from "../helpers/compare.js";
 import { activation64, crossEntropy64, distill64, kl64, logSoftmax64, softmax64 } from "../helpers/reference.js";
 import { TestRandom } from "../helpers/rand.js";
@@ -74,7 +74,7 @@ function denseLoss(c: DenseCase, x: ArrayLike<number>, w: ArrayLike<number>, b: 
 }
 
 /** Analytic gradients from the kernels: dx = dy·w (gemm_nn), dw = dyᵀ·x (gemm_tn), db = Σ_rows dy (bias_grad). */
-function denseBackward(engine: Engine, c: DenseCase, v: Variant) {
+function denseBackward(engine: TestEngine, c: DenseCase, v: Variant) {
   return engine.scoped(() => {
     const k = engine.kernels;
     const x = engine.putF32(c.x);
@@ -110,7 +110,7 @@ function denseScales(c: DenseCase) {
   return { sx, sw, sb };
 }
 
-function checkDense(engine: Engine, batch: number, nIn: number, nOut: number, seed: number): void {
+function checkDense(engine: TestEngine, batch: number, nIn: number, nOut: number, seed: number): void {
   const rnd = new TestRandom(seed);
   const c: DenseCase = {
     batch,
@@ -162,7 +162,7 @@ function actLabel(a: ActSpec): string {
 }
 
 /** dx from `<name>_backward` (fed the wasm forward output when the kernel saves y). */
-function activationBackward(engine: Engine, a: ActSpec, x: Float32Array, dy: Float32Array, v: Variant): Float32Array {
+function activationBackward(engine: TestEngine, a: ActSpec, x: Float32Array, dy: Float32Array, v: Variant): Float32Array {
   return engine.scoped(() => {
     const k = engine.kernels;
     const n = x.length;
@@ -191,7 +191,7 @@ function activationBackward(engine: Engine, a: ActSpec, x: Float32Array, dy: Flo
   });
 }
 
-function checkActivation(engine: Engine, a: ActSpec, n: number, seed: number): void {
+function checkActivation(engine: TestEngine, a: ActSpec, n: number, seed: number): void {
   const rnd = new TestRandom(seed);
   // ±4 covers the curved parts of tanh / sigmoid / gelu and their flat tails; no point
   // lies within 1e-3 of the relu kink, so x ± h never crosses it.
@@ -217,7 +217,7 @@ function checkActivation(engine: Engine, a: ActSpec, n: number, seed: number): v
 type RowKind = "softmax" | "log_softmax";
 
 /** dx from `<kind>_backward` given dy, fed the wasm forward output y = <kind>(x/T). */
-function rowBackward(engine: Engine, kind: RowKind, x: Float32Array, dy: Float32Array, rows: number, cols: number, t: number, v: Variant): Float32Array {
+function rowBackward(engine: TestEngine, kind: RowKind, x: Float32Array, dy: Float32Array, rows: number, cols: number, t: number, v: Variant): Float32Array {
   return engine.scoped(() => {
     const k = engine.kernels;
     const xp = engine.putF32(x);
@@ -263,7 +263,7 @@ function softmaxRtol(x: ArrayLike<number>, cols: number, t: number): number {
   return (cols + 16 + 4 * maxArg) * U;
 }
 
-function checkRowBackward(engine: Engine, kind: RowKind, rows: number, cols: number, t: number, seed: number): void {
+function checkRowBackward(engine: TestEngine, kind: RowKind, rows: number, cols: number, t: number, seed: number): void {
   const rnd = new TestRandom(seed);
   const x = rnd.uniform(rows * cols, -3, 3);
   const dy = rnd.uniform(rows * cols);
@@ -299,7 +299,7 @@ function lossInputs(rows: number, cols: number, seed: number): LossInputs {
 }
 
 /** Calls distill_loss (or its twin) and returns [total, hard, soft], the returned total and the gradient. */
-function runDistill(engine: Engine, inp: LossInputs, temp: number, alpha: number, v: Variant) {
+function runDistill(engine: TestEngine, inp: LossInputs, temp: number, alpha: number, v: Variant) {
   return engine.scoped(() => {
     const out = engine.alloc(3 * 8);
     const s = engine.putF32(inp.s);
@@ -311,7 +311,7 @@ function runDistill(engine: Engine, inp: LossInputs, temp: number, alpha: number
   });
 }
 
-function runCrossEntropy(engine: Engine, inp: LossInputs, v: Variant) {
+function runCrossEntropy(engine: TestEngine, inp: LossInputs, v: Variant) {
   return engine.scoped(() => {
     const s = engine.putF32(inp.s);
     const labels = engine.putI32(inp.labels);
@@ -321,7 +321,7 @@ function runCrossEntropy(engine: Engine, inp: LossInputs, v: Variant) {
   });
 }
 
-function runKl(engine: Engine, inp: LossInputs, temp: number, v: Variant) {
+function runKl(engine: TestEngine, inp: LossInputs, temp: number, v: Variant) {
   return engine.scoped(() => {
     const s = engine.putF32(inp.s);
     const t = engine.putF32(inp.t);
@@ -380,7 +380,7 @@ function lossValueAtol(inp: LossInputs, temp: number, alpha: number): number {
   return ((cols + 16) * U * (alpha * hard + (1 - alpha) * temp * temp * soft)) / rows;
 }
 
-function checkCrossEntropy(engine: Engine, rows: number, cols: number, seed: number): void {
+function checkCrossEntropy(engine: TestEngine, rows: number, cols: number, seed: number): void {
   const inp = lossInputs(rows, cols, seed);
   const fd = numericGradient((s) => crossEntropy64(s, inp.labels, rows, cols).loss, inp.s);
   const want = crossEntropy64(inp.s, inp.labels, rows, cols).loss;
@@ -392,7 +392,7 @@ function checkCrossEntropy(engine: Engine, rows: number, cols: number, seed: num
   }
 }
 
-function checkKl(engine: Engine, rows: number, cols: number, temp: number, seed: number): void {
+function checkKl(engine: TestEngine, rows: number, cols: number, temp: number, seed: number): void {
   const inp = lossInputs(rows, cols, seed);
   const fd = numericGradient((s) => kl64(s, inp.t, rows, cols, temp).loss, inp.s);
   const want = kl64(inp.s, inp.t, rows, cols, temp).loss;
@@ -404,7 +404,7 @@ function checkKl(engine: Engine, rows: number, cols: number, temp: number, seed:
   }
 }
 
-function checkDistill(engine: Engine, rows: number, cols: number, temp: number, alpha: number, seed: number): void {
+function checkDistill(engine: TestEngine, rows: number, cols: number, temp: number, alpha: number, seed: number): void {
   const inp = lossInputs(rows, cols, seed);
   const a32 = Math.fround(alpha); // the kernel weighs with f32 α and 1 − α
   const fd = numericGradient((s) => distill64(s, inp.t, inp.labels, rows, cols, temp, a32).loss, inp.s);
@@ -430,7 +430,7 @@ function mse64(pred: ArrayLike<number>, target: ArrayLike<number>, scale: number
   return scale * s;
 }
 
-function checkMse(engine: Engine, n: number, seed: number): void {
+function checkMse(engine: TestEngine, n: number, seed: number): void {
   const rnd = new TestRandom(seed);
   const pred = rnd.uniform(n, -3, 3);
   const target = rnd.uniform(n, -3, 3);
@@ -455,7 +455,7 @@ function checkMse(engine: Engine, n: number, seed: number): void {
 // ---------------------------------------------------------------- dropout
 
 /** mask(n) from rng_dropout_mask with a seeded generator, and dx = dropout_backward(dy, mask). */
-function dropoutRun(engine: Engine, dy: Float32Array, p: number, seed: number) {
+function dropoutRun(engine: TestEngine, dy: Float32Array, p: number, seed: number) {
   return engine.scoped(() => {
     const k = engine.kernels;
     const n = dy.length;
@@ -470,7 +470,7 @@ function dropoutRun(engine: Engine, dy: Float32Array, p: number, seed: number) {
   });
 }
 
-function checkDropout(engine: Engine, n: number, p: number, seed: number): void {
+function checkDropout(engine: TestEngine, n: number, p: number, seed: number): void {
   const rnd = new TestRandom(seed);
   const x = rnd.uniform(n);
   const dy = rnd.uniform(n);
@@ -520,7 +520,7 @@ const ROW_SHAPES: [number, number][] = [
 const SIZES = [1, 3, 4, 5, 7, 8, 16, 19];
 
 describe.each(EXACT_BUILDS)("gradients by finite differences, %s build", (build) => {
-  let engine: Engine;
+  let engine: TestEngine;
   beforeAll(async () => {
     engine = await loadBuild(build);
   });

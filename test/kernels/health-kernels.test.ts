@@ -8,7 +8,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Engine } from "../../src/index.js";
-import { EXACT_BUILDS, loadBuild } from "../helpers/engines.js";
+import { EXACT_BUILDS, loadBuild, type TestEngine } from "../helpers/engines.js";
 import { expectSameBits } from "../helpers/compare.js";
 import { TestRandom } from "../helpers/rand.js";
 import { kernelBuffers } from "../helpers/kernel-buffers.js";
@@ -50,7 +50,7 @@ function maxNormInOrder(w: Float32Array, rows: number, cols: number, maxNorm: nu
 }
 
 describe.each(EXACT_BUILDS)("collapse checks and max-norm, %s build", (build) => {
-  let engine: Engine;
+  let engine: TestEngine;
   beforeAll(async () => {
     engine = await loadBuild(build);
   });

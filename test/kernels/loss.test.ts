@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Engine } from "../../src/index.js";
-import { EXACT_BUILDS, loadBuild } from "../helpers/engines.js";
+import { EXACT_BUILDS, loadBuild, type TestEngine } from "../helpers/engines.js";
 import { expectClose, expectNear, expectSameBits } from "../helpers/compare.js";
 import { crossEntropy64, distill64, kl64 } from "../helpers/reference.js";
 import { TestRandom } from "../helpers/rand.js";
@@ -36,7 +36,7 @@ interface LossOut {
 type Which = "cross_entropy" | "kl_div" | "distill_loss";
 
 /** Runs one loss kernel (or its `_ref` twin) and returns loss, parts and gradient. */
-function runLoss(engine: Engine, which: Which, ref: boolean, b: Batch, t = 1, alpha = 0.5): LossOut {
+function runLoss(engine: TestEngine, which: Which, ref: boolean, b: Batch, t = 1, alpha = 0.5): LossOut {
   return engine.scoped(() => {
     const k = engine.kernels;
     const sp = engine.putF32(b.s);
@@ -53,7 +53,7 @@ function runLoss(engine: Engine, which: Which, ref: boolean, b: Batch, t = 1, al
   });
 }
 
-function runMse(engine: Engine, ref: boolean, p: Float32Array, q: Float32Array, scale: number) {
+function runMse(engine: TestEngine, ref: boolean, p: Float32Array, q: Float32Array, scale: number) {
   return engine.scoped(() => {
     const pp = engine.putF32(p);
     const qp = engine.putF32(q);
@@ -64,7 +64,7 @@ function runMse(engine: Engine, ref: boolean, p: Float32Array, q: Float32Array, 
 }
 
 describe.each(EXACT_BUILDS)("losses, %s build", (build) => {
-  let engine: Engine;
+  let engine: TestEngine;
   beforeAll(async () => {
     engine = await loadBuild(build);
   });

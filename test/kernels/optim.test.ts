@@ -18,7 +18,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { KernelAssertionError, type Engine } from "../../src/index.js";
-import { EXACT_BUILDS, loadBuild } from "../helpers/engines.js";
+import { EXACT_BUILDS, loadBuild, type TestEngine } from "../helpers/engines.js";
 import { expectClose, expectSameBits } from "../helpers/compare.js";
 import { TestRandom } from "../helpers/rand.js";
 import { kernelBuffers, NAN_BITS, VECTOR_SIZES } from "../helpers/kernel-buffers.js";
@@ -213,18 +213,18 @@ function makeInputs(n: number, seed: number): { param0: Float32Array; grads: Flo
   return { param0: rnd.uniform(n), grads: Array.from({ length: STEPS }, () => rnd.uniform(n)) };
 }
 
-function sgd(engine: Engine, c: SgdConfig, reference: boolean) {
+function sgd(engine: TestEngine, c: SgdConfig, reference: boolean) {
   const fn = reference ? engine.kernels.sgd_step_ref : engine.kernels.sgd_step;
   return (p: number, g: number, v: number, n: number) => fn(p, g, v, n, c.lr, c.momentum, c.weightDecay, c.nesterov ? 1 : 0);
 }
 
-function adam(engine: Engine, c: AdamConfig, reference: boolean) {
+function adam(engine: TestEngine, c: AdamConfig, reference: boolean) {
   const fn = reference ? engine.kernels.adam_step_ref : engine.kernels.adam_step;
   return (p: number, g: number, m: number, v: number, n: number, step: number) =>
     fn(p, g, m, v, n, c.lr, c.beta1, c.beta2, c.eps, c.weightDecay, step, c.decoupled ? 1 : 0);
 }
 
-function checkSgd(engine: Engine, c: SgdConfig, n: number, seed: number): void {
+function checkSgd(engine: TestEngine, c: SgdConfig, n: number, seed: number): void {
   const { param0, grads } = makeInputs(n, seed);
   const want = sgdReference(c, param0, grads);
   engine.scoped(() => {
@@ -246,7 +246,7 @@ function checkSgd(engine: Engine, c: SgdConfig, n: number, seed: number): void {
   });
 }
 
-function checkAdam(engine: Engine, c: AdamConfig, n: number, seed: number): void {
+function checkAdam(engine: TestEngine, c: AdamConfig, n: number, seed: number): void {
   const { param0, grads } = makeInputs(n, seed);
   const want = adamReference(c, param0, grads);
   engine.scoped(() => {
@@ -290,7 +290,7 @@ describe("running error bound (test reference)", () => {
 });
 
 describe.each(EXACT_BUILDS)("optimizers, %s build", (build) => {
-  let engine: Engine;
+  let engine: TestEngine;
   beforeAll(async () => {
     engine = await loadBuild(build);
   });

@@ -10,7 +10,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Engine } from "../../src/index.js";
-import { EXACT_BUILDS, loadBuild } from "../helpers/engines.js";
+import { EXACT_BUILDS, loadBuild, type TestEngine } from "../helpers/engines.js";
 import { expectClose, expectSameBits } from "../helpers/compare.js";
 import { TestRandom } from "../helpers/rand.js";
 import { kernelBuffers, VECTOR_SIZES } from "../helpers/kernel-buffers.js";
@@ -93,7 +93,7 @@ function sumSquaresRtol(n: number): number {
 // ---------------------------------------------------------------- tests
 
 describe.each(EXACT_BUILDS)("reductions, %s build", (build) => {
-  let engine: Engine;
+  let engine: TestEngine;
   beforeAll(async () => {
     engine = await loadBuild(build);
   });

@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Engine } from "../../src/index.js";
-import { EXACT_BUILDS, loadBuild } from "../helpers/engines.js";
+import { EXACT_BUILDS, loadBuild, type TestEngine } from "../helpers/engines.js";
 import { expectClose, expectSameBits } from "../helpers/compare.js";
 import { logSoftmax64, softmax64 } from "../helpers/reference.js";
 import { TestRandom } from "../helpers/rand.js";
@@ -18,7 +18,7 @@ const U = 2 ** -24;
 type Forward = "softmax_forward" | "log_softmax_forward";
 type Backward = "softmax_backward" | "log_softmax_backward";
 
-function forward(engine: Engine, kernel: Forward | `${Forward}_ref`, x: Float32Array, rows: number, cols: number, t: number) {
+function forward(engine: TestEngine, kernel: Forward | `${Forward}_ref`, x: Float32Array, rows: number, cols: number, t: number) {
   return engine.scoped(() => {
     const xp = engine.putF32(x);
     const yp = engine.allocF32(x.length);
@@ -27,7 +27,7 @@ function forward(engine: Engine, kernel: Forward | `${Forward}_ref`, x: Float32A
   });
 }
 
-function backward(engine: Engine, kernel: Backward | `${Backward}_ref`, dy: Float32Array, y: Float32Array, rows: number, cols: number, t: number) {
+function backward(engine: TestEngine, kernel: Backward | `${Backward}_ref`, dy: Float32Array, y: Float32Array, rows: number, cols: number, t: number) {
   return engine.scoped(() => {
     const dyp = engine.putF32(dy);
     const yp = engine.putF32(y);
@@ -38,7 +38,7 @@ function backward(engine: Engine, kernel: Backward | `${Backward}_ref`, dy: Floa
 }
 
 describe.each(EXACT_BUILDS)("softmax and log_softmax, %s build", (build) => {
-  let engine: Engine;
+  let engine: TestEngine;
   beforeAll(async () => {
     engine = await loadBuild(build);
   });

@@ -14,7 +14,10 @@ const pkg = readJson("package.json");
 const deno = readJson("deno.json");
 
 const GENERATED = [
-  "src/runtime/wasm-bytes.generated.ts",
+  "src/runtime/wasm-release.generated.ts",
+  "src/runtime/wasm-relaxed.generated.ts",
+  "src/runtime/wasm-threads.generated.ts",
+  "src/runtime/wasm-relaxed-threads.generated.ts",
   "src/runtime/abi.generated.ts",
   "src/runtime/vendor/assemblyscript-loader.ts",
   "src/runtime/vendor/LICENSE-assemblyscript-loader.txt",
