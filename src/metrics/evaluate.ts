@@ -205,6 +205,11 @@ export function agreement(teacher: Sequential, student: Sequential, data: Datase
   const options = checkOptions(op, { batchSize: checkedElsewhere }, given);
   checkModelAndData(op, teacher, data, true);
   checkModelAndData(op, student, data, true);
+  if (teacher.multiLabel || student.multiLabel || data.multiLabel) {
+    throw new TaskError(
+      `${op}: compares softmax distributions (top-1 agreement, KL); for multi-label models compare evaluate()'s metrics on Dataset.multiLabel data`,
+    );
+  }
   if (teacher.inputs !== student.inputs) {
     throw new ShapeError(`${op}: the teacher takes ${teacher.inputs} inputs but the student takes ${student.inputs}; they must match`);
   }

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   Dataset,
   LabelError,
+  agreement,
   MISSING_LABEL,
   OptionError,
   ShapeError,
@@ -227,6 +228,7 @@ describe("tasks are not mixed", () => {
     await expect(train(multiModel, single, { epochs: 1, batchSize: 4 })).rejects.toThrow(TaskError);
     expect(() => evaluate(multiModel, single)).toThrow(TaskError);
     expect(() => evaluate(classifier, multi)).toThrow(TaskError);
+    expect(() => agreement(multiModel, multiModel, multi)).toThrow(TaskError);
     await expect(distill({ teacher: multiModel, student: mlp([3, 2]), data: single, epochs: 1, batchSize: 4 })).rejects.toThrow(
       /the teacher is multi-label .* but the data is a classification dataset/,
     );
