@@ -38,6 +38,8 @@ export {
   cross_entropy_weighted, cross_entropy_weighted_ref, distill_loss_weighted, distill_loss_weighted_ref,
 } from "./loss";
 
+export { bce_logits, bce_logits_ref, distill_bce, distill_bce_ref } from "./bce";
+
 export {
   bias_grad, bias_grad_ref, argmax, accuracy_count, count_labelled, sum_squares, sum_squares_ref, scale_inplace, clip_grad_norm,
   axpby, axpby_ref,

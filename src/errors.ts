@@ -17,7 +17,8 @@ export type ErrorCode =
   | "KERNEL_ASSERTION"
   | "INVALID_FILE"
   | "TRAINING_DIVERGED"
-  | "WORKER_FAILED";
+  | "WORKER_FAILED"
+  | "TASK_MISMATCH";
 
 export class DistillError extends Error {
   readonly code: ErrorCode;
@@ -39,6 +40,16 @@ export class ShapeError extends DistillError {
 export class NonFiniteError extends DistillError {
   constructor(message: string) {
     super("NON_FINITE", message);
+  }
+}
+
+/**
+ * Data, model or teacher of different tasks mixed: a multi-label model or teacher with a
+ * single-label dataset, a classifier with multi-label data, validation of another task, ….
+ */
+export class TaskError extends DistillError {
+  constructor(message: string) {
+    super("TASK_MISMATCH", message);
   }
 }
 

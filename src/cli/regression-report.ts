@@ -5,7 +5,7 @@ import { evaluateRegression, type RegressionEvaluation } from "../metrics/regres
 
 /** The regression metrics of a model on a test set, when the test set is a regression dataset. */
 export function regressionMetrics(model: Sequential, test: Dataset | undefined): RegressionEvaluation | undefined {
-  return test?.targets ? evaluateRegression(model, test) : undefined;
+  return test?.task === "regression" ? evaluateRegression(model, test) : undefined;
 }
 
 /** "RMSE 0.512   MAE 0.398   R² 0.741" */

@@ -5,7 +5,9 @@
  * quoted ("…", with "" for a quote, and may then hold delimiters and line breaks). Blank
  * lines (empty or whitespace only) are skipped, as is a final line break and a leading
  * UTF-8 byte-order mark. One column holds the class label, an integer ≥ 0 ("3" or "3.0"),
- * or (task "regression") one or more columns hold real-valued targets; every other column
+ * or (task "regression") one or more columns hold real-valued targets, or (task
+ * "multilabel") one or more columns hold yes/no labels, 0 or 1 (−1 in every label column of
+ * a row without labels: MISSING_LABEL); every other column
  * is a feature, a decimal number ("-1.5", ".5", "2e-3", surrounding
  * spaces allowed; no NaN, Infinity or empty values). Every problem is a FormatError naming
  * the line and column (both 1-based) where it is; a message quotes at most 40 characters
@@ -23,11 +25,15 @@ export type CsvColumn = number | "last" | string;
 export interface CsvOptions {
   /**
    * The label column: a 0-based index, "last", or a header name (default 0). For
-   * regression, the target column or a list of them (in the order of the model's outputs).
+   * regression, the target column or a list of them (in the order of the model's outputs);
+   * for multilabel, the label columns (in the order of the model's outputs).
    */
   labelColumn?: CsvColumn | readonly CsvColumn[];
-  /** "classification" (default: integer class labels) or "regression" (real-valued targets: Dataset.regression). */
-  task?: "classification" | "regression";
+  /**
+   * "classification" (default: integer class labels), "regression" (real-valued targets:
+   * Dataset.regression) or "multilabel" (0/1 label columns: Dataset.multiLabel).
+   */
+  task?: "classification" | "regression" | "multilabel";
   /**
    * Whether the first record is a header of column names. "auto" (default): it is when
    * any of its fields is not a number.
@@ -141,15 +147,18 @@ export function parseCsv(text: string, options: CsvOptions = {}, name = "CSV"): 
     );
   }
   const task = options.task ?? "classification";
-  if (task !== "classification" && task !== "regression") {
-    throw new OptionError(`${op}: task must be "classification" or "regression"; got ${typeof task === "string" ? quoteInput(task) : String(task)}`);
+  if (task !== "classification" && task !== "regression" && task !== "multilabel") {
+    throw new OptionError(
+      `${op}: task must be "classification", "regression" or "multilabel"; got ${typeof task === "string" ? quoteInput(task) : String(task)}`,
+    );
   }
+  const multiLabel = task === "multilabel";
   const regression = task === "regression";
-  if (regression && options.classes !== undefined) throw new OptionError(`${op}: classes does not apply to task "regression"`);
+  if ((regression || multiLabel) && options.classes !== undefined) throw new OptionError(`${op}: classes does not apply to task ${quoteInput(task)}`);
   const labelOptions: readonly CsvColumn[] = Array.isArray(options.labelColumn) ? options.labelColumn : [options.labelColumn ?? 0];
   if (labelOptions.length === 0) throw new OptionError(`${op}: labelColumn is an empty list; name at least one target column`);
-  if (labelOptions.length > 1 && !regression)
-    throw new OptionError(`${op}: several label columns need task "regression" (a classification has one label column)`);
+  if (labelOptions.length > 1 && !regression && !multiLabel)
+    throw new OptionError(`${op}: several label columns need task "regression" or "multilabel" (a classification has one label column)`);
   for (const labelOption of labelOptions) {
     if (typeof labelOption === "string" && labelOption !== "last" && headerOption === false) {
       throw new OptionError(`${op}: labelColumn ${quoteInput(labelOption)} is a column name, but header is false`);
@@ -193,7 +202,10 @@ export function parseCsv(text: string, options: CsvOptions = {}, name = "CSV"): 
         throw fail(line, c + 1, raw === "" ? `empty value${where()}` : `${quoteInput(raw)}${where()} is not a number`);
       }
       const v = Number(raw);
-      if (role[c]! >= 0 && regression) {
+      if (role[c]! >= 0 && multiLabel) {
+        if (v !== 0 && v !== 1 && v !== -1) throw fail(line, c + 1, `label ${clipInput(raw)}${where()} is not 0, 1 or -1 (a row without labels)`);
+        t[rowTargets + role[c]!] = v;
+      } else if (role[c]! >= 0 && regression) {
         if (!(Math.abs(v) <= F32_MAX)) throw fail(line, c + 1, `target ${clipInput(raw)}${where()} is outside the float32 range`);
         t[rowTargets + role[c]!] = v;
       } else if (role[c]! >= 0) {
@@ -208,6 +220,7 @@ export function parseCsv(text: string, options: CsvOptions = {}, name = "CSV"): 
     }
   }
   if (rows === 0) throw new FormatError(`${name}: no data rows`);
+  if (multiLabel) return Dataset.multiLabel(Float32Array.from(x), Int32Array.from(t), { features: columns - width, labels: width });
   if (regression) return Dataset.regression(Float32Array.from(x), Float32Array.from(t), { features: columns - width, outputs: width });
   return new Dataset(Float32Array.from(x), Int32Array.from(y), { features: columns - 1, classes: options.classes });
 }

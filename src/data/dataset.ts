@@ -9,6 +9,11 @@
  *                          real-valued targets; there y is 0 on a row that has its
  *                          target and MISSING_LABEL on a row that has none (whose
  *                          targets are 0 and unused), and classes is 1
+ *   targets (length, labels) f32, in a multi-label dataset (Dataset.multiLabel): 0 or 1 per
+ *                          label (several independent yes/no labels per row); y is 0 on a row
+ *                          that has its labels and MISSING_LABEL on a row that has none (its
+ *                          targets are 0 and unused), classes and targetWidth are the
+ *                          number of labels, and multiLabel is true
  *
  * Every shuffle and split draws its order from the wasm PRNG (xoshiro128** seeded with
  * the given seed, Fisher–Yates), so a seed gives the same rows in the same order in every
@@ -16,7 +21,7 @@
  */
 import { checkOptions, knownKeys } from "../options/schema.js";
 import type { Engine } from "../engine.js";
-import { ArgumentError, LabelError, OptionError, ShapeError } from "../errors.js";
+import { ArgumentError, LabelError, OptionError, ShapeError, TaskError } from "../errors.js";
 import { getEngine } from "../init.js";
 import type { EngineOption } from "../ops/losses.js";
 import { requireArray, requireDim, requireFinite, requireLabels, requireLength, type FloatArray, type LabelArray } from "../validate.js";
@@ -32,6 +37,13 @@ export interface RegressionOptions {
   features: number;
   /** Target values per row (the model's outputs). */
   outputs: number;
+}
+
+export interface MultiLabelOptions {
+  /** Values per row. */
+  features: number;
+  /** Yes/no labels per row (the model's outputs). */
+  labels: number;
 }
 
 export interface DatasetOptions {
@@ -73,6 +85,8 @@ export class Dataset {
   readonly targets?: Float32Array;
   /** Target values per row: 0 for classification. */
   readonly targetWidth: number = 0;
+  /** True for a multi-label dataset (Dataset.multiLabel): targets hold 0/1 labels. */
+  readonly multiLabel: boolean = false;
 
   /**
    * Validates and wraps x (length × features values, all finite) and y (length labels).
@@ -135,9 +149,61 @@ export class Dataset {
     return wrap(xs instanceof Float32Array ? xs : Float32Array.from(xs), y, features, 1, t, outputs) as RegressionDataset;
   }
 
-  /** "regression" when the rows carry real-valued targets, else "classification". */
-  get task(): "classification" | "regression" {
-    return this.targets ? "regression" : "classification";
+  /**
+   * A multi-label dataset: x (rows, features), all finite, and labels (rows, labels) of 0 or
+   * 1, several independent yes/no labels per row. A row without labels has MISSING_LABEL
+   * (−1) in every one of its places (it gets the teacher's soft loss alone in `distill`,
+   * like a MISSING_LABEL row of a classification dataset); labels null: no row has any (a
+   * transfer set). Any other value, or a row with some labels missing and some given, is a
+   * LabelError naming the row. The labels are stored as a (rows, labels) Float32Array of
+   * 0 and 1 in `targets` (0 on rows without labels), and `y` is 0 or MISSING_LABEL per row.
+   */
+  static multiLabel(x: FloatArray, labels: FloatArray | LabelArray | null, options: MultiLabelOptions): MultiLabelDataset {
+    const op = "Dataset.multiLabel";
+    if (typeof options !== "object" || options === null) throw new ArgumentError(`${op}: options must be an object { features, labels }`);
+    checkOptions(op, knownKeys("features", "labels"), options);
+    const features = requireDim(op, "features", options.features);
+    const width = requireDim(op, "labels", options.labels);
+    if (width > MAX_CLASSES) throw new OptionError(`${op}: labels = ${width} exceeds the supported maximum of ${MAX_CLASSES}`);
+    const xs = requireArray(op, "x", x);
+    if (xs.length === 0 || xs.length % features !== 0) {
+      throw new ShapeError(`${op}: x has ${xs.length} values, not a positive multiple of ${features} features`);
+    }
+    requireFinite(op, "x", xs, features);
+    const rows = xs.length / features;
+    const t = new Float32Array(rows * width);
+    const y = new Int32Array(rows).fill(MISSING_LABEL);
+    if (labels !== null) {
+      if (!ArrayBuffer.isView(labels) && !Array.isArray(labels)) {
+        throw new ArgumentError(`${op}: labels must be a typed array or number[] of 0, 1 or MISSING_LABEL, or null; got ${typeof labels}`);
+      }
+      const ls = labels as ArrayLike<number>;
+      requireLength(op, "labels", ls, rows * width, `${rows} rows × ${width} labels`);
+      for (let r = 0; r < rows; r++) {
+        const missing = ls[r * width] === MISSING_LABEL;
+        for (let j = 0; j < width; j++) {
+          const v = ls[r * width + j]!;
+          if (v !== 0 && v !== 1 && v !== MISSING_LABEL) {
+            throw new LabelError(
+              `${op}: labels[${r * width + j}] (row ${r}, label ${j}) is ${String(v)}; a label is 0, 1 or MISSING_LABEL (−1) for a row without labels`,
+            );
+          }
+          if ((v === MISSING_LABEL) !== missing) {
+            throw new LabelError(
+              `${op}: row ${r} has some labels missing (MISSING_LABEL) and some given; a row has all its labels or none (MISSING_LABEL in every place)`,
+            );
+          }
+          if (v === 1) t[r * width + j] = 1;
+        }
+        if (!missing) y[r] = 0;
+      }
+    }
+    return wrap(xs instanceof Float32Array ? xs : Float32Array.from(xs), y, features, width, t, width, true) as MultiLabelDataset;
+  }
+
+  /** "multilabel" for several yes/no labels per row, "regression" for real-valued targets, else "classification". */
+  get task(): "classification" | "regression" | "multilabel" {
+    return this.multiLabel ? "multilabel" : this.targets ? "regression" : "classification";
   }
 
   /**
@@ -204,7 +270,7 @@ export class Dataset {
     }
     const f = this.features;
     const w = this.targetWidth;
-    return wrap(this.x.slice(start * f, end * f), this.y.slice(start, end), f, this.classes, this.targets?.slice(start * w, end * w), w);
+    return wrap(this.x.slice(start * f, end * f), this.y.slice(start, end), f, this.classes, this.targets?.slice(start * w, end * w), w, this.multiLabel);
   }
 
   /** The rows in a seeded random order. */
@@ -311,7 +377,7 @@ export class Dataset {
       const row = index ? index[k]! : k;
       y[row] = this.y[row]!;
     }
-    return wrap(this.x.slice(), y, this.features, this.classes, this.targets?.slice(), this.targetWidth);
+    return wrap(this.x.slice(), y, this.features, this.classes, this.targets?.slice(), this.targetWidth, this.multiLabel);
   }
 
   /** This dataset's rows followed by `other`'s (same features and classes), copied. */
@@ -327,7 +393,10 @@ export class Dataset {
     const y = new Int32Array(this.length + other.length);
     y.set(this.y);
     y.set(other.y, this.length);
-    return targets ? wrap(x, y, this.features, 1, targets.values, targets.width) : wrap(x, y, this.features, this.classes);
+    if (!targets) return wrap(x, y, this.features, this.classes);
+    return targets.multiLabel
+      ? wrap(x, y, this.features, targets.width, targets.values, targets.width, true)
+      : wrap(x, y, this.features, 1, targets.values, targets.width);
   }
 
   /** Consecutive batches of batchSize rows (the last may be shorter), as views. */
@@ -387,7 +456,7 @@ export class Dataset {
       y[k] = this.y[i]!;
       if (t) t.set(this.targets!.subarray(i * w, (i + 1) * w), k * w);
     }
-    return wrap(x, y, f, this.classes, t, w);
+    return wrap(x, y, f, this.classes, t, w, this.multiLabel);
   }
 
   private checkIndex(op: string, name: string, i: unknown): number {
@@ -401,12 +470,17 @@ export class Dataset {
 /** A Dataset that carries regression targets (as Dataset.regression returns it). */
 export type RegressionDataset = Dataset & { readonly targets: Float32Array };
 
+/** A Dataset of several yes/no labels per row (as Dataset.multiLabel returns it): targets (rows, labels) of 0 and 1. */
+export type MultiLabelDataset = Dataset & { readonly targets: Float32Array; readonly multiLabel: true };
+
 /**
  * A Dataset around arrays that are already valid (no checks, no copies). It bypasses the
  * constructor, which is why the class uses TypeScript `private` rather than `#` members.
  */
-function wrap(x: Float32Array, y: Int32Array, features: number, classes: number, targets?: Float32Array, targetWidth = 0): Dataset {
-  const fields = targets ? { x, y, features, classes, length: y.length, targets, targetWidth } : { x, y, features, classes, length: y.length, targetWidth: 0 };
+function wrap(x: Float32Array, y: Int32Array, features: number, classes: number, targets?: Float32Array, targetWidth = 0, multiLabel = false): Dataset {
+  const fields = targets
+    ? { x, y, features, classes, length: y.length, targets, targetWidth, multiLabel }
+    : { x, y, features, classes, length: y.length, targetWidth: 0, multiLabel: false };
   return Object.assign(Object.create(Dataset.prototype) as Dataset, fields);
 }
 
@@ -415,21 +489,27 @@ function wrap(x: Float32Array, y: Int32Array, features: number, classes: number,
  * width), zeros on the rows of a dataset without targets, which must then have no label
  * on any row (a transfer set); undefined when neither has targets.
  */
-function concatTargets(op: string, a: Dataset, b: Dataset): { values: Float32Array; width: number } | undefined {
+function concatTargets(op: string, a: Dataset, b: Dataset): { values: Float32Array; width: number; multiLabel: boolean } | undefined {
   if (!a.targets && !b.targets) return undefined;
   const width = a.targets ? a.targetWidth : b.targetWidth;
+  const multiLabel = a.targets ? a.multiLabel : b.multiLabel;
+  if (a.targets && b.targets && a.multiLabel !== b.multiLabel) {
+    throw new TaskError(`${op}: cannot join a ${a.task} dataset and a ${b.task} one; they must be of the same task`);
+  }
   if (a.targets && b.targets && a.targetWidth !== b.targetWidth) {
-    throw new ShapeError(`${op}: the datasets have ${a.targetWidth} and ${b.targetWidth} targets per row`);
+    throw new ShapeError(`${op}: the datasets have ${a.targetWidth} and ${b.targetWidth} ${multiLabel ? "labels" : "targets"} per row`);
   }
   for (const d of [a, b]) {
     if (!d.targets && d.labelled > 0) {
-      throw new LabelError(`${op}: a regression dataset can only be joined by rows without labels (a transfer set); the other has ${d.labelled} labelled rows`);
+      throw new LabelError(
+        `${op}: a ${multiLabel ? "multi-label" : "regression"} dataset can only be joined by rows without labels (a transfer set); the other has ${d.labelled} labelled rows`,
+      );
     }
   }
   const values = new Float32Array((a.length + b.length) * width);
   if (a.targets) values.set(a.targets);
   if (b.targets) values.set(b.targets, a.length * width);
-  return { values, width };
+  return { values, width, multiLabel };
 }
 
 /**

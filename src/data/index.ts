@@ -7,6 +7,8 @@ export {
   type DatasetOptions,
   type RegressionOptions,
   type RegressionDataset,
+  type MultiLabelOptions,
+  type MultiLabelDataset,
   type SplitOptions,
   type Batch,
 } from "./dataset.js";

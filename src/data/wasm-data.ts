@@ -4,7 +4,8 @@ import type { Dataset } from "./dataset.js";
 
 /**
  * Pointers to x (rows, features) f32 and y (rows) i32 in wasm memory, and for a
- * regression dataset its targets (rows, targetWidth) f32 (t = 0 and targetWidth = 0 otherwise).
+ * regression or multi-label dataset its targets (rows, targetWidth) f32 (t = 0 and
+ * targetWidth = 0 otherwise; multiLabel says which).
  */
 export interface WasmData {
   x: number;
@@ -13,6 +14,7 @@ export interface WasmData {
   rows: number;
   features: number;
   targetWidth: number;
+  multiLabel: boolean;
 }
 
 /** Copies data into blocks that the caller frees (they are pushed on `owned`). */
@@ -29,5 +31,5 @@ export function copyToWasm(engine: Engine, data: Dataset, owned: number[]): Wasm
     owned.push(t);
     engine.f32(t, data.targets.length).set(data.targets);
   }
-  return { x, y, t, rows: data.length, features: data.features, targetWidth: data.targetWidth };
+  return { x, y, t, rows: data.length, features: data.features, targetWidth: data.targetWidth, multiLabel: data.multiLabel };
 }

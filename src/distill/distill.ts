@@ -7,12 +7,12 @@
  */
 import { Dataset } from "../data/dataset.js";
 import type { Engine } from "../engine.js";
-import { ArgumentError, OptionError } from "../errors.js";
+import { ArgumentError, OptionError, TaskError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
 import { DISTILL_SOFT_CROSS_ENTROPY } from "../runtime/abi.js";
 import { copyToWasm } from "../data/wasm-data.js";
 import { resolveRun, runLoop, type BatchContext, type LossHooks, type TrainOptions, type TrainResult } from "../train/loop.js";
-import { checkModelAndData, copyWeights, resolveHardLoss, resolveValidation, train } from "../train/train.js";
+import { checkModelAndData, checkModelTask, copyWeights, resolveHardLoss, resolveValidation, train } from "../train/train.js";
 import { resolveClassWeights } from "../train/class-weights.js";
 import { augmentHook } from "../train/augment.js";
 import { checkTrainOptions, TRAIN_SCHEMA } from "../train/options.js";
@@ -42,9 +42,11 @@ export interface DistillOptions extends TrainOptions {
   /**
    * "kl" (default, T²-scaled KL), "mse" (between logits), "soft-ce" (T²-scaled cross-entropy
    * with soft targets). On a regression dataset only "mse" (the default there): the mean
-   * squared error against the teacher's outputs, with no temperature.
+   * squared error against the teacher's outputs, with no temperature. On a multi-label
+   * dataset only "bce" (the default there): T²·binary cross-entropy of σ(s/T) against the
+   * teacher's σ(t/T), per label (assembly/bce.ts).
    */
-  softLoss?: "kl" | "mse" | "soft-ce";
+  softLoss?: "kl" | "mse" | "soft-ce" | "bce";
   /** FitNets hints: student layer ← teacher layer pairs (needs a model teacher). */
   hints?: HintSpec[];
   /** Attention transfer: student conv layer ← teacher conv layer pairs (needs a model teacher). */
@@ -122,10 +124,14 @@ function withTransfer(op: string, student: Sequential, data: Dataset | undefined
   if (data !== undefined && transfer.features !== data.features) {
     throw new ArgumentError(`${op}: transfer has ${transfer.features} features per row but data has ${data.features}`);
   }
-  const regression = data ? data.targets !== undefined : transfer.targets !== undefined;
-  const unlabelled = regression
-    ? Dataset.regression(transfer.x, null, { features: transfer.features, outputs: data?.targetWidth ?? transfer.targetWidth })
-    : Dataset.unlabelled(transfer.x, { features: transfer.features, classes: classes ?? transfer.classes });
+  const task = data ? data.task : transfer.task;
+  const width = data?.targetWidth ?? transfer.targetWidth;
+  const unlabelled =
+    task === "multilabel"
+      ? Dataset.multiLabel(transfer.x, null, { features: transfer.features, labels: width })
+      : task === "regression"
+        ? Dataset.regression(transfer.x, null, { features: transfer.features, outputs: width })
+        : Dataset.unlabelled(transfer.x, { features: transfer.features, classes: classes ?? transfer.classes });
   return data === undefined ? unlabelled : data.concat(unlabelled);
 }
 
@@ -143,6 +149,39 @@ function checkRegressionOptions(op: string, options: DistillOptions, softLoss: s
     throw new OptionError(`${op}: an ensemble teacher combines class probabilities; for regression, average its members' outputs and pass them as logits`);
 }
 
+/**
+ * What multi-label distillation refuses: a soft loss other than "bce" (the others compare
+ * softmax distributions or raw logits) and an ensemble (members are combined as softmax
+ * probabilities); and the mixing of tasks: a multi-label teacher model on single-label data,
+ * a single-label teacher model on multi-label data (TaskError).
+ */
+function checkMultiLabelTeacher(op: string, options: DistillOptions, data: Dataset, teacher: TeacherSource, softLoss: string): void {
+  for (const [i, m] of teacher.models.entries()) {
+    const what = teacher.kind === "ensemble" ? `ensemble member ${i}` : "the teacher";
+    if (m.multiLabel && !data.multiLabel) {
+      throw new TaskError(
+        `${op}: ${what} is multi-label (a sigmoid per output) but the data is a ${data.task} dataset; a multi-label teacher teaches on Dataset.multiLabel data`,
+      );
+    }
+    if (!m.multiLabel && data.multiLabel) {
+      throw new TaskError(
+        `${op}: the data is multi-label but ${what} is not (its outputs are read as one softmax); train it on Dataset.multiLabel data, ` +
+          "load a file that records task multilabel, or set teacher.multiLabel = true for a model trained elsewhere with a sigmoid per output",
+      );
+    }
+  }
+  if (!data.multiLabel) {
+    if (softLoss === "bce") throw new OptionError(`${op}: softLoss "bce" is for multi-label data (a sigmoid per label); the data is a ${data.task} dataset`);
+    return;
+  }
+  if (softLoss !== "bce") throw new OptionError(`${op}: a multi-label dataset takes softLoss "bce" (the default there); got ${JSON.stringify(softLoss)}`);
+  if (teacher.kind === "ensemble") {
+    throw new OptionError(
+      `${op}: an ensemble teacher combines softmax probabilities; for multi-label data, average its members' logits and pass them as logits`,
+    );
+  }
+}
+
 export async function distill(given: DistillOptions): Promise<DistillResult> {
   const op = "distill";
   if (!given || typeof given !== "object") throw new ArgumentError(`${op}: expects an options object { teacher, student, data, ... }`);
@@ -151,11 +190,16 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
   const data = withTransfer(op, student, options.data, options.transfer);
   checkModelAndData(op, student, data, true);
   const engine = student.engine;
-  const regression = resolveHardLoss(op, data, options.loss) === "mse";
-  const softLoss = options.softLoss ?? (regression ? "mse" : "kl");
-  if (!["kl", "mse", "soft-ce"].includes(softLoss)) throw new OptionError(`${op}: softLoss must be "kl", "mse" or "soft-ce"; got ${JSON.stringify(softLoss)}`);
+  const hardLoss = resolveHardLoss(op, data, options.loss);
+  const regression = hardLoss === "mse";
+  const multiLabel = hardLoss === "binary-cross-entropy";
+  const softLoss = options.softLoss ?? (regression ? "mse" : multiLabel ? "bce" : "kl");
+  if (!["kl", "mse", "soft-ce", "bce"].includes(softLoss))
+    throw new OptionError(`${op}: softLoss must be "kl", "mse" or "soft-ce" ("bce" on multi-label data); got ${JSON.stringify(softLoss)}`);
   if (regression) checkRegressionOptions(op, options, softLoss);
+  const studentTask = checkModelTask(op, student, data, "the student");
   const teacher = new TeacherSource(engine, options.teacher, student.outputs, student.inputs);
+  checkMultiLabelTeacher(op, options, data, teacher, softLoss);
   const hintSpecs = options.hints ?? [];
   if (hintSpecs.length > 0 && !teacher.model) throw new OptionError(`${op}: hints need a single model teacher (not an ensemble, function or logits)`);
   const attentionSpecs = options.attention ?? [];
@@ -187,7 +231,7 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
     );
   }
   const { train: trainSet, validation } = resolveValidation(op, student, data, options);
-  resolveRun(options, trainSet.length); // option errors before any teacher work
+  resolveRun(options, trainSet.length, trainSet.task); // option errors before any teacher work
   const weights = resolveClassWeights(op, options.classWeights, trainSet, student.outputs);
   const epochs = options.epochs ?? (options.steps === undefined ? 10 : Infinity);
   const temperatureAt = epochValue("temperature", options.temperature ?? 4, epochs, (t) => t > 0 && Number.isFinite(t), "a finite number > 0");
@@ -201,6 +245,7 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
   let hints: Hints | undefined;
   let attention: AttentionTransfer | undefined;
   try {
+    studentTask.mark();
     student.reserve(Math.min(batch, trainSet.length));
     const perBatch = options.augment !== undefined || hintSpecs.length > 0 || attentionSpecs.length > 0;
     await prepareTeacher(engine, teacher, trainSet, Math.min(batch, trainSet.length), !perBatch);
@@ -276,7 +321,13 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
       let total: number;
       let hard: number;
       let soft: number;
-      if (regression) {
+      if (multiLabel) {
+        // Rows flagged MISSING_LABEL (transfer rows) get the soft term alone, inside the kernel.
+        total = k.distill_bce(parts, ctx.grad, ctx.logits, teacherLogits, ctx.targets, ctx.y, ctx.rows, student.outputs, temperature, alpha);
+        if (partsView.buffer !== engine.kernels.memory.buffer) partsView = engine.f64(parts, 3); // memory grew
+        hard = partsView[1]!;
+        soft = partsView[2]!;
+      } else if (regression) {
         // A row without a target gets the predictions as its target: no hard loss, no hard gradient.
         // Both terms are means over the batch's rows · outputs values, as in cross_entropy's 1/rows.
         k.fill_missing_rows(ctx.targets, ctx.logits, ctx.y, ctx.rows, student.outputs * 4);

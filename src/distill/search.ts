@@ -50,6 +50,11 @@ export async function searchTemperature(given: SearchOptions): Promise<SearchRes
   if (typeof given?.student !== "function") throw new ArgumentError(`${op}: student must be a function that builds a fresh student model`);
   const options = checkTrainOptions(op, given, SEARCH_SCHEMA);
   if (!options.validation) throw new OptionError(`${op}: validation data is required to rank the pairs`);
+  if ((options.validation as Dataset).multiLabel) {
+    throw new OptionError(
+      `${op}: ranks the pairs by validation accuracy, which multi-label data has none of; run distill with each pair and compare evaluate()'s F1`,
+    );
+  }
   for (const [name, list] of [
     ["temperatures", options.temperatures],
     ["alphas", options.alphas],

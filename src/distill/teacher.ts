@@ -28,6 +28,10 @@ export class TeacherSource {
   readonly kind: Kind;
   /** The single model teacher, when there is one (needed for hints). */
   readonly model?: Sequential;
+  /** The model teacher or the ensemble's members (none for a function or logits teacher). */
+  get models(): Sequential[] {
+    return this.members.map((m) => m.model);
+  }
   private readonly members: { model: Sequential; weight: number }[] = [];
   private readonly fn?: TeacherFunction;
   private readonly given?: ArrayLike<number>;

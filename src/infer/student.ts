@@ -11,7 +11,8 @@
  *   capacity of `rows`: each layer's buffers, the input (rows, inputs) and the class ids
  *   (rows) i32; the panels block on the first call with fewer than 4 rows.
  */
-import { ArgumentError, OutOfMemoryError, ShapeError } from "../errors.js";
+import { ArgumentError, OptionError, OutOfMemoryError, ShapeError } from "../errors.js";
+import { isMultiLabelMetadata, thresholdLogits } from "../nn/multi-label.js";
 import type { Plan } from "../io/model-plan.js";
 import type { SafetensorsTensor } from "../io/safetensors.js";
 import { DenseLayer } from "../nn/layers/dense.js";
@@ -37,6 +38,11 @@ export class Student {
   readonly specs: readonly LayerSpec[];
   /** The file's `__metadata__` (the library writes format, distill_wasm_version, architecture, input_shape and the caller's keys). */
   readonly metadata: Readonly<Record<string, string>>;
+  /**
+   * True when the file records a multi-label model (metadata task "multilabel"):
+   * probabilities() are σ(logits) per output and predict() gives 0/1 per output.
+   */
+  readonly multiLabel: boolean;
   private kernels: InferKernelExports | undefined;
   /** For a quantized model file: its formats ({ weights: "int8", activations: "int8" | "float" }); undefined for a float model. */
   readonly quantization: { readonly weights: WeightFormat; readonly activations: ActivationFormat } | undefined;
@@ -61,6 +67,7 @@ export class Student {
   ) {
     this.kernels = kernels;
     this.metadata = metadata;
+    this.multiLabel = isMultiLabelMetadata(metadata);
     if ("net" in model) {
       // A quantized file: the int8 runner of the full library's QuantizedModel does all the work.
       this.int8 = new Int8Runner(kernels, model.net);
@@ -108,20 +115,27 @@ export class Student {
     return result;
   }
 
-  /** softmax(logits / temperature) per row (temperature > 0, default 1), computed in wasm as the full library does. */
+  /**
+   * softmax(logits / temperature) per row (temperature > 0, default 1), computed in wasm as the
+   * full library does; for a multi-label model σ(logits) per output (temperature 1 only).
+   */
   probabilities(x: FloatArray, options: { temperature?: number } = {}): Float32Array {
     if (this.int8) return this.int8.probabilities("probabilities", x, options?.temperature ?? 1);
     const t = requireTemperature("probabilities", options?.temperature ?? 1);
+    if (this.multiLabel && t !== 1)
+      throw new OptionError("probabilities: a multi-label model gives σ(logits) per label; temperature applies to softmax classifiers only");
     const result = new Float32Array(this.rows("probabilities", x) * this.outputs);
     this.eachChunk("probabilities", x, (out, n, first) => {
-      this.kernels!.softmax_forward(out, out, n, this.outputs, t);
+      if (this.multiLabel) this.kernels!.sigmoid_forward(out, out, n * this.outputs);
+      else this.kernels!.softmax_forward(out, out, n, this.outputs, t);
       result.set(this.f32(out, n * this.outputs), first * this.outputs);
     });
     return result;
   }
 
   /**
-   * The class id (argmax of the outputs; the first on ties) of each row of x (rows, inputs).
+   * The class id (argmax of the outputs; the first on ties) of each row of x (rows, inputs);
+   * for a multi-label model (rows, outputs) of 0 and 1: 1 where the logit is > 0 (σ > 0.5).
    * `rows`, if given, must be the number of rows x holds (a check, e.g. for one sample: 1).
    */
   predict(x: FloatArray, rows?: number): Int32Array {
@@ -129,6 +143,7 @@ export class Student {
     if (rows !== undefined && requireDim("predict", "rows", rows) !== count) {
       throw new ShapeError(`predict: x holds ${count} row(s) of ${this.inputs} values, but rows is ${rows}`);
     }
+    if (this.multiLabel) return thresholdLogits(this.logits(x));
     if (this.int8) return this.int8.predict("predict", x);
     const result = new Int32Array(count);
     this.eachChunk("predict", x, (out, n, first) => {

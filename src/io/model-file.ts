@@ -12,6 +12,8 @@
  *   architecture         JSON of the layer list (`model.specs`), e.g.
  *                        [{"type":"dense","inputs":784,"outputs":32,"init":"he"},{"type":"activation","name":"relu"},…]
  *   input_shape          JSON [channels, height, width], for models on images only
+ *   task                 "multilabel" for a multi-label model (model.multiLabel: a sigmoid per
+ *                        output); absent otherwise
  * plus any extra facts the caller passes (strings; numbers and booleans are converted), except
  * `quantization`, which marks a quantized model file (src/quantize/file.ts).
  *
@@ -24,6 +26,7 @@ import { checkOptions, knownKeys } from "../options/schema.js";
 import { NonFiniteError, OptionError } from "../errors.js";
 import type { ActivationName } from "../nn/layers/index.js";
 import { Sequential, type SequentialOptions } from "../nn/sequential.js";
+import { isMultiLabelMetadata, MULTILABEL_TASK, TASK_KEY } from "../nn/multi-label.js";
 import { readBytes, writeBytesAtomic, type PathOrUrl } from "../runtime/files.js";
 import { readModelFile } from "./model-plan.js";
 import { encodeSafetensors } from "./safetensors.js";
@@ -31,7 +34,7 @@ import { encodeSafetensors } from "./safetensors.js";
 /** The version written as `distill_wasm_version` (kept equal to package.json's by a test). */
 export const DISTILL_WASM_VERSION = "0.1.0";
 
-const RESERVED = ["format", "distill_wasm_version", "architecture", "input_shape", "quantization"];
+const RESERVED = ["format", "distill_wasm_version", "architecture", "input_shape", "quantization", TASK_KEY];
 
 export type ModelMetadata = Record<string, string | number | boolean>;
 
@@ -54,6 +57,7 @@ export function modelToSafetensors(model: Sequential, extraMetadata: ModelMetada
     architecture: JSON.stringify(model.specs),
   };
   if (model.inputShape.length === 3) metadata.input_shape = JSON.stringify(model.inputShape);
+  if (model.multiLabel) metadata[TASK_KEY] = MULTILABEL_TASK;
   for (const [key, value] of Object.entries(extraMetadata)) {
     if (RESERVED.includes(key)) throw new OptionError(`${op}: metadata key ${JSON.stringify(key)} is written by the library; choose another name`);
     if (!["string", "number", "boolean"].includes(typeof value)) {
@@ -85,9 +89,14 @@ export function modelToSafetensors(model: Sequential, extraMetadata: ModelMetada
  * have the same names as the file's (without the prefix).
  */
 export function modelFromSafetensors(bytes: Uint8Array, options: ModelFileOptions = {}, name = "model file"): Sequential {
-  options = checkOptions("modelFromSafetensors", knownKeys("activation", "seed", "engine", "inputShape"), options);
-  const { plan, tensors } = readModelFile(bytes, options.activation ?? "relu", name);
-  const model = new Sequential(plan.specs, { seed: options.seed, engine: options.engine, ...(plan.inputShape ? { inputShape: plan.inputShape } : {}) });
+  options = checkOptions("modelFromSafetensors", knownKeys("activation", "seed", "engine", "inputShape", "multiLabel"), options);
+  const { plan, tensors, metadata } = readModelFile(bytes, options.activation ?? "relu", name);
+  const model = new Sequential(plan.specs, {
+    seed: options.seed,
+    engine: options.engine,
+    ...(plan.inputShape ? { inputShape: plan.inputShape } : {}),
+    multiLabel: options.multiLabel ?? isMultiLabelMetadata(metadata),
+  });
   for (const p of plan.parameters) model.setParameter(p.name, tensors.get(p.fileName)!.data as Float32Array);
   return model;
 }

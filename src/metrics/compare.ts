@@ -72,7 +72,11 @@ export function compare(given: CompareOptions): CompareResult {
   if (options.baseline !== undefined) models.push(["baseline", options.baseline]);
   for (const [, model] of models) checkModelAndData(op, model, options.data);
   if ((options.data as Dataset | undefined)?.targets) {
-    throw new ArgumentError(`${op}: reports accuracy, which a regression dataset has none of; use evaluate() for its RMSE, MAE and R²`);
+    throw new ArgumentError(
+      (options.data as Dataset).multiLabel
+        ? `${op}: reports accuracy, which a multi-label dataset has none of; use evaluate() for its subset accuracy and F1`
+        : `${op}: reports accuracy, which a regression dataset has none of; use evaluate() for its RMSE, MAE and R²`,
+    );
   }
   return {
     rows: models.map(([name, model]) => {

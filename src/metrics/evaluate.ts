@@ -8,9 +8,10 @@
  * T = 1, KL from kl_div), so every transcendental is the same in every runtime; the
  * counting, comparing and averaging happen in JavaScript, where they are exact.
  */
-import type { Dataset, RegressionDataset } from "../data/dataset.js";
+import type { Dataset, MultiLabelDataset, RegressionDataset } from "../data/dataset.js";
 import { evaluateRegression, type RegressionEvaluation } from "./regression.js";
-import { ArgumentError, OptionError, ShapeError } from "../errors.js";
+import { evaluateMultiLabel, type MultiLabelEvaluation } from "./multi-label.js";
+import { ArgumentError, OptionError, ShapeError, TaskError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
 import { copyToWasm } from "../data/wasm-data.js";
 import { checkedElsewhere, checkOptions } from "../options/schema.js";
@@ -89,12 +90,22 @@ function withOwned<T>(model: Sequential, fn: (alloc: (bytes: number) => number, 
 }
 
 /**
- * Evaluates a classifier on labelled data (see {@link Evaluation}), or a regression model
- * on a regression dataset (see {@link RegressionEvaluation}: RMSE, MAE, R²).
+ * Evaluates a classifier on labelled data (see {@link Evaluation}), a regression model
+ * on a regression dataset (see {@link RegressionEvaluation}: RMSE, MAE, R²), or a
+ * multi-label model on a multi-label dataset (see {@link MultiLabelEvaluation}: subset and
+ * per-label accuracy, micro and macro F1, mean BCE). A multi-label model on single-label
+ * data, or the reverse, is a TaskError.
  */
+export function evaluate(model: Sequential, data: MultiLabelDataset, options?: { batchSize?: number }): MultiLabelEvaluation;
 export function evaluate(model: Sequential, data: RegressionDataset, options?: { batchSize?: number }): RegressionEvaluation;
 export function evaluate(model: Sequential, data: Dataset, options?: EvaluateOptions): Evaluation;
-export function evaluate(model: Sequential, data: Dataset, given: EvaluateOptions = {}): Evaluation | RegressionEvaluation {
+export function evaluate(model: Sequential, data: Dataset, given: EvaluateOptions = {}): Evaluation | RegressionEvaluation | MultiLabelEvaluation {
+  if (data && (data as Dataset).multiLabel) return evaluateMultiLabel(model, data, given);
+  if (model && (model as Sequential).multiLabel) {
+    throw new TaskError(
+      `evaluate: the model is multi-label (a sigmoid per output) but the data is a ${data?.task ?? "missing"} dataset; evaluate it on Dataset.multiLabel data`,
+    );
+  }
   if (data && (data as Dataset).targets) return evaluateRegression(model, data, given);
   return evaluateClassifier(model, data, given);
 }
@@ -194,6 +205,11 @@ export function agreement(teacher: Sequential, student: Sequential, data: Datase
   const options = checkOptions(op, { batchSize: checkedElsewhere }, given);
   checkModelAndData(op, teacher, data, true);
   checkModelAndData(op, student, data, true);
+  if (teacher.multiLabel || student.multiLabel || data.multiLabel) {
+    throw new TaskError(
+      `${op}: compares softmax distributions (top-1 agreement, KL); for multi-label models compare evaluate()'s metrics on Dataset.multiLabel data`,
+    );
+  }
   if (teacher.inputs !== student.inputs) {
     throw new ShapeError(`${op}: the teacher takes ${teacher.inputs} inputs but the student takes ${student.inputs}; they must match`);
   }

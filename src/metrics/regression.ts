@@ -5,7 +5,7 @@
  * the sums are exact to double rounding and the same in every runtime.
  */
 import type { Dataset } from "../data/dataset.js";
-import { ArgumentError } from "../errors.js";
+import { ArgumentError, TaskError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
 import { copyToWasm } from "../data/wasm-data.js";
 import { checkedElsewhere, checkOptions } from "../options/schema.js";
@@ -35,6 +35,7 @@ export function evaluateRegression(model: Sequential, data: Dataset, given: { ba
   const op = "evaluate";
   const options = checkOptions(op, { batchSize: checkedElsewhere }, given);
   checkModelAndData(op, model, data);
+  if (data.multiLabel) throw new TaskError(`${op}: regression metrics need a regression dataset; this one is multi-label (use evaluate())`);
   if (!data.targets) throw new ArgumentError(`${op}: regression metrics need a regression dataset (Dataset.regression(x, targets, { features, outputs }))`);
   const batchSize = options.batchSize ?? 256;
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new ArgumentError(`${op}: batchSize must be a positive integer; got ${String(batchSize)}`);

@@ -25,14 +25,15 @@
  * class only lays out the memory and walks the list.
  */
 import type { Engine } from "../engine.js";
-import { ArgumentError, ShapeError } from "../errors.js";
+import { ArgumentError, OptionError, ShapeError } from "../errors.js";
 import { getEngine } from "../init.js";
-import { checkedElsewhere, checkOptions, type Schema } from "../options/schema.js";
+import { boolean, checkedElsewhere, checkOptions, type Schema } from "../options/schema.js";
 import { requireArray, requireFinite, requireTemperature, rowsOf, type FloatArray } from "../validate.js";
 import { ActivationLayer } from "./layers/activation.js";
 import { DenseLayer } from "./layers/dense.js";
 import { createLayer, inferShapes, layerFlops, layerTensors, layerToken, normaliseSpec, type LayerSpec, type Shape } from "./layers/index.js";
 import { align4, type Layer, type ModelMemory } from "./layers/layer.js";
+import { thresholdLogits } from "./multi-label.js";
 import { ParameterSnapshot } from "./snapshot.js";
 
 export interface SequentialOptions {
@@ -44,9 +45,14 @@ export interface SequentialOptions {
    * then NCHW-flattened images), or [features]. Default: [inputs of the first dense layer].
    */
   inputShape?: Shape;
+  /**
+   * A multi-label model: each output is an independent yes/no label (a sigmoid each, not one
+   * softmax over all). Default false; `train` and `distill` on a multi-label dataset set it.
+   */
+  multiLabel?: boolean;
 }
 
-export const SEQUENTIAL_SCHEMA: Schema = { seed: checkedElsewhere, engine: checkedElsewhere, inputShape: checkedElsewhere };
+export const SEQUENTIAL_SCHEMA: Schema = { seed: checkedElsewhere, engine: checkedElsewhere, inputShape: checkedElsewhere, multiLabel: boolean };
 
 export interface NamedParameter {
   /** "<layer index>.weight" or "<layer index>.bias" (buffers: ".running_mean", ".running_var") */
@@ -83,6 +89,14 @@ export class Sequential {
   private readonly firstDense: number;
   /** Shape of one input sample ([features] or [channels, height, width]). */
   readonly inputShape: readonly number[];
+  /**
+   * True for a multi-label model (several independent yes/no labels): probabilities() gives
+   * σ(logits) per output and predict() 0/1 per output; saved in model files as task
+   * "multilabel". Set by the option, by loadModel from the file, and by train / distill on a
+   * multi-label dataset; a model from elsewhere (a PyTorch file without the record) may be
+   * marked by setting it.
+   */
+  multiLabel: boolean;
   /** Floats in the non-trained buffer block (batchNorm running statistics; 0 if none). */
   readonly bufferLength: number;
   /** Pointer to the buffer block (0 if there are no buffers). */
@@ -112,6 +126,7 @@ export class Sequential {
     const options = checkOptions("Sequential", SEQUENTIAL_SCHEMA, given);
     const { inputs, widths, shapes, inputShape } = inferShapes(specs, options.inputShape);
     this.engine = options.engine ?? getEngine();
+    this.multiLabel = options.multiLabel ?? false;
     this.specs = specs.map(normaliseSpec);
     this.inputs = inputs;
     this.inputShape = inputShape;
@@ -428,19 +443,29 @@ export class Sequential {
     return result;
   }
 
-  /** softmax(logits / T) per row. */
+  /**
+   * softmax(logits / T) per row; for a multi-label model σ(logits) per output (no
+   * temperature: a temperature other than 1 is an OptionError there).
+   */
   probabilities(x: FloatArray, options: { temperature?: number } = {}): Float32Array {
     const t = requireTemperature("probabilities", options.temperature ?? 1);
+    if (this.multiLabel && t !== 1)
+      throw new OptionError("probabilities: a multi-label model gives σ(logits) per label; temperature applies to softmax classifiers only");
     const result = new Float32Array(rowsOf("probabilities", "x", requireArray("probabilities", "x", x), this.inputs) * this.outputs);
     this.eachChunk("probabilities", x, (out, n, first) => {
-      this.engine.kernels.softmax_forward(out, out, n, this.outputs, t);
+      if (this.multiLabel) this.engine.kernels.sigmoid_forward(out, out, n * this.outputs);
+      else this.engine.kernels.softmax_forward(out, out, n, this.outputs, t);
       result.set(this.engine.f32(out, n * this.outputs), first * this.outputs);
     });
     return result;
   }
 
-  /** Class ids (argmax of the outputs) for each row of x. */
+  /**
+   * Class ids (argmax of the outputs) for each row of x; for a multi-label model (rows,
+   * outputs) of 0 and 1: 1 where σ(logit) > 0.5, i.e. logit > 0.
+   */
   predict(x: FloatArray): Int32Array {
+    if (this.multiLabel) return thresholdLogits(this.logits(x));
     const result = new Int32Array(rowsOf("predict", "x", requireArray("predict", "x", x), this.inputs));
     this.eachChunk("predict", x, (out, n, first) => {
       this.engine.scoped(() => {

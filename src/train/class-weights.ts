@@ -23,7 +23,8 @@ export const classWeightsRule: Rule = (v, name) => {
 /** The weights as the kernels take them: (outputs) f32; undefined without the option. */
 export function resolveClassWeights(op: string, option: ClassWeights | undefined, data: Dataset, outputs: number): Float32Array | undefined {
   if (option === undefined) return undefined;
-  if (data.targets) throw new OptionError(`${op}: classWeights weight class labels; a regression dataset has none`);
+  if (data.targets)
+    throw new OptionError(`${op}: classWeights weight class labels; a ${data.task === "multilabel" ? "multi-label" : data.task} dataset has none`);
   if (option === "balanced") return balancedWeights(data.classCounts(), outputs);
   if (option.length !== outputs)
     throw new OptionError(`${op}: classWeights has ${option.length} weights but the model has ${outputs} outputs (one weight per class)`);

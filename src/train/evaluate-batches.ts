@@ -5,7 +5,8 @@ import type { Sequential } from "../nn/sequential.js";
 /**
  * Mean loss and accuracy of the model on wasm-resident data, in batches: cross-entropy
  * and accuracy for classification; for regression (data.t set) the mean squared error
- * over all target values (rows · targetWidth) and accuracy NaN.
+ * over all target values (rows · targetWidth), for multi-label data the mean binary
+ * cross-entropy over all labels (bce_logits), and accuracy NaN for both.
  */
 export function evaluateInWasm(model: Sequential, data: WasmData, batch: number, scratchGrad: number): { loss: number; accuracy: number } {
   const k = model.engine.kernels;
@@ -16,7 +17,8 @@ export function evaluateInWasm(model: Sequential, data: WasmData, batch: number,
     const logits = model.forward(data.x + first * data.features * 4, rows, false);
     if (data.t) {
       const n = rows * data.targetWidth;
-      lossSum += k.mse(0, logits, data.t + first * data.targetWidth * 4, n, 1 / n) * rows;
+      const t = data.t + first * data.targetWidth * 4;
+      lossSum += (data.multiLabel ? k.bce_logits(0, logits, t, data.y + first * 4, rows, data.targetWidth) : k.mse(0, logits, t, n, 1 / n)) * rows;
       continue;
     }
     const labels = data.y + first * 4;

@@ -42,7 +42,7 @@ export interface EpochRecord {
   epoch: number;
   /** Mean training loss over the epoch's batches. */
   loss: number;
-  /** Training accuracy over the epoch's labelled rows (measured before each update; NaN when none had a label, and for regression). */
+  /** Training accuracy over the epoch's labelled rows (measured before each update; NaN when none had a label, and for regression and multi-label data). */
   accuracy: number;
   valLoss?: number;
   valAccuracy?: number;
@@ -64,10 +64,12 @@ export interface BatchInfo {
 
 export interface TrainOptions extends ScheduleOptions {
   /**
-   * The hard loss: "cross-entropy" on class labels or "mse" (mean over all target values,
-   * PyTorch's mse_loss) on a regression dataset's targets. Default: the one the data's task needs.
+   * The hard loss: "cross-entropy" on class labels, "mse" (mean over all target values,
+   * PyTorch's mse_loss) on a regression dataset's targets, or "binary-cross-entropy" (mean
+   * over all labels of a sigmoid each, PyTorch's BCEWithLogitsLoss) on a multi-label
+   * dataset. Default: the one the data's task needs.
    */
-  loss?: "cross-entropy" | "mse";
+  loss?: "cross-entropy" | "mse" | "binary-cross-entropy";
   /**
    * Weights of the classes in the hard cross-entropy, per labelled row (imbalanced labels):
    * one weight ≥ 0 per output, or "balanced" (n / (classes · n_c) from the training rows).
@@ -185,9 +187,9 @@ export interface TrainResult {
 export interface BatchContext {
   /** (rows, features) inputs of the batch (after augmentation) */
   x: number;
-  /** (rows) i32 labels (regression: 0, or MISSING_LABEL on a row without a target) */
+  /** (rows) i32 labels (regression, multi-label: 0, or MISSING_LABEL on a row without targets / labels) */
   y: number;
-  /** (rows, outputs) f32 regression targets of the batch (0 for classification) */
+  /** (rows, outputs) f32 regression targets or multi-label 0/1 labels of the batch (0 for classification) */
   targets: number;
   rows: number;
   /** (rows, classes) model outputs of this batch */
@@ -249,7 +251,7 @@ function optimizerWithLr(options: TrainOptions): OptimizerSpec {
  * and the checks that need the data: the batch against the rows, early stopping against
  * the validation data.
  */
-export function resolveRun(options: TrainOptions, dataLength: number): ResolvedRun {
+export function resolveRun(options: TrainOptions, dataLength: number, task: Dataset["task"] = "classification"): ResolvedRun {
   const batchSize = options.batchSize ?? 64;
   if (batchSize > dataLength) {
     throw new OptionError(`batchSize ${batchSize} is larger than the training data (${dataLength} samples); use a batch size ≤ ${dataLength}`);
@@ -258,6 +260,11 @@ export function resolveRun(options: TrainOptions, dataLength: number): ResolvedR
   const epochs = options.epochs ?? (options.steps === undefined ? 10 : Infinity);
   if (options.earlyStopping && options.validation === undefined) {
     throw new OptionError("earlyStopping needs validation data: pass validation (a Dataset or a fraction)");
+  }
+  if (task !== "classification" && options.earlyStopping?.monitor === "accuracy") {
+    throw new OptionError(
+      `earlyStopping.monitor "accuracy" needs classification data; a ${task === "multilabel" ? "multi-label" : "regression"} run monitors the validation loss`,
+    );
   }
   resolveOptimizer(optimizerWithLr(options)); // lr and the optimizer's own numbers together
   return { epochs, maxSteps, batchSize, seed: options.seed ?? 0 };
@@ -297,7 +304,7 @@ export async function runLoop(
   hooks: LossHooks,
   stage = "train",
 ): Promise<TrainResult> {
-  const run = resolveRun(options, train.length);
+  const run = resolveRun(options, train.length, train.task);
   model.beginTraining(stage === "train" ? "train" : "distill");
   const engine = model.engine;
   const k = engine.kernels;
@@ -329,13 +336,10 @@ export async function runLoop(
     const features = model.inputs;
     const batchX = alloc(run.batchSize * features * 4);
     const batchY = alloc(run.batchSize * 4);
-    // Regression: the targets ride along with their rows, gathered by the same order.
-    const regression = train.targets !== undefined;
+    // Regression and multi-label: the targets ride along with their rows, gathered by the same order.
+    const withTargets = train.targets !== undefined;
     const targetBytes = train.targetWidth * 4;
-    const batchT = regression ? alloc(run.batchSize * targetBytes) : 0;
-    if (regression && options.earlyStopping?.monitor === "accuracy") {
-      throw new OptionError('earlyStopping.monitor "accuracy" needs classification data; a regression run monitors the validation loss');
-    }
+    const batchT = withTargets ? alloc(run.batchSize * targetBytes) : 0;
     const grad = alloc(run.batchSize * classes * 4);
     const order = alloc(train.length * 4);
     const rng = alloc(16);
@@ -357,8 +361,8 @@ export async function runLoop(
     });
 
     const batchesPerEpoch = Math.ceil(train.length / run.batchSize);
-    // No chance level for regression (no accuracy): the accuracy check stays off there.
-    const health = new HealthMonitor(model, options.divergence, regression ? [] : train.classCounts(), batchesPerEpoch, {
+    // No chance level for regression or multi-label data (no accuracy): the accuracy check stays off there.
+    const health = new HealthMonitor(model, options.divergence, withTargets ? [] : train.classCounts(), batchesPerEpoch, {
       lr: optimizer.baseLr,
       temperature: hooks.temperature,
       clipNorm: options.clipNorm,
@@ -501,11 +505,11 @@ export async function runLoop(
       const rows = left < run.batchSize ? left : run.batchSize;
       k.gather_rows(batchX, data.x, order, first, rows, features * 4);
       k.gather_rows(batchY, data.y, order, first, rows, 4);
-      if (regression) k.gather_rows(batchT, data.t, order, first, rows, targetBytes);
+      if (withTargets) k.gather_rows(batchT, data.t, order, first, rows, targetBytes);
       hooks.augment?.(batchX, rows);
       const logits = model.forward(batchX, rows, true);
       if (health.forwardFailed(batchX, logits, rows)) diverged(epoch);
-      if (!regression) {
+      if (!withTargets) {
         sums[CORRECT]! += k.accuracy_count(logits, batchY, rows, classes);
         sums[LABELLED]! += k.count_labelled(batchY, rows);
       }

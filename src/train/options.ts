@@ -109,7 +109,7 @@ export const TRAIN_SCHEMA: Schema = {
   checkpoint: shape({ every: positiveInteger, save: func }, ["every", "save"]),
   resume: checkedElsewhere,
   divergence,
-  loss: oneOf(["cross-entropy", "mse"]),
+  loss: oneOf(["cross-entropy", "mse", "binary-cross-entropy"]),
   classWeights: classWeightsRule,
 };
 

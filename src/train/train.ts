@@ -1,6 +1,6 @@
 /** `train(model, data, options)`: supervised training on hard labels (teachers, and students from scratch). */
 import { MISSING_LABEL, type Dataset } from "../data/dataset.js";
-import { ArgumentError, OptionError, ShapeError } from "../errors.js";
+import { ArgumentError, OptionError, ShapeError, TaskError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
 import { augmentHook } from "./augment.js";
 import { checkDataForModel, checkModelAndData } from "../data/fits-model.js";
@@ -35,59 +35,90 @@ export function resolveValidation(op: string, model: Sequential, data: Dataset, 
     return { train: train.concat(data.subset(unlabelled)), validation };
   }
   checkDataForModel(op, v, model, "validation");
-  if ((v.targets === undefined) !== (data.targets === undefined)) {
-    throw new ShapeError(
-      `${op}: validation is a ${v.targets ? "regression" : "classification"} dataset but data is a ${data.targets ? "regression" : "classification"} one; they must be of the same task`,
-    );
+  if (v.task !== data.task) {
+    const Mismatch = v.multiLabel || data.multiLabel ? TaskError : ShapeError;
+    throw new Mismatch(`${op}: validation is a ${v.task} dataset but data is a ${data.task} one; they must be of the same task`);
   }
   return { train: data, validation: v };
 }
 
 /** The hard loss for data's task: the given one, which must match it, or the task's own. */
-export function resolveHardLoss(op: string, data: Dataset, loss: TrainOptions["loss"]): "cross-entropy" | "mse" {
-  const needed = data.targets ? "mse" : "cross-entropy";
+export function resolveHardLoss(op: string, data: Dataset, loss: TrainOptions["loss"]): "cross-entropy" | "mse" | "binary-cross-entropy" {
+  const task = data.task;
+  const needed = task === "multilabel" ? "binary-cross-entropy" : task === "regression" ? "mse" : "cross-entropy";
   if (loss !== undefined && loss !== needed) {
-    throw new OptionError(
-      `${op}: loss "${loss}" does not fit ${data.targets ? "a regression dataset (real-valued targets)" : "a classification dataset (class labels)"}; use "${needed}"`,
-    );
+    const what = {
+      multilabel: "a multi-label dataset (yes/no labels)",
+      regression: "a regression dataset (real-valued targets)",
+      classification: "a classification dataset (class labels)",
+    }[task];
+    throw new OptionError(`${op}: loss "${loss}" does not fit ${what}; use "${needed}"`);
   }
   return needed;
 }
 
 /**
+ * The model's task against the data's: a multi-label model trains on multi-label data only
+ * (TaskError otherwise). A model trained on multi-label data becomes multi-label (`mark`,
+ * called once every check has passed).
+ */
+export function checkModelTask(op: string, model: Sequential, data: Dataset, what = "the model"): { mark(): void } {
+  if (model.multiLabel && !data.multiLabel) {
+    throw new TaskError(
+      `${op}: ${what} is multi-label (a sigmoid per output) but the data is a ${data.task} dataset; use Dataset.multiLabel data, or a model that is not multi-label`,
+    );
+  }
+  return {
+    mark: () => {
+      if (data.multiLabel) model.multiLabel = true;
+    },
+  };
+}
+
+/**
  * Minibatch training with cross-entropy on the labels, or (a regression dataset) the
- * mean squared error against the targets. Returns the per-epoch history.
+ * mean squared error against the targets, or (a multi-label dataset) the mean binary
+ * cross-entropy of a sigmoid per label. Returns the per-epoch history.
  * Throws DivergenceError (with the last finite-loss weights restored) if the loss blows up.
  */
 export async function train(model: Sequential, data: Dataset, given: TrainOptions = {}): Promise<TrainResult> {
   const options = checkTrainOptions("train", given);
   checkModelAndData("train", model, data);
-  const regression = resolveHardLoss("train", data, options.loss) === "mse";
+  const hardLoss = resolveHardLoss("train", data, options.loss);
+  const regression = hardLoss === "mse";
+  const task = checkModelTask("train", model, data);
   const { train: trainSet, validation } = resolveValidation("train", model, data, options);
   const k = model.engine.kernels;
-  resolveRun(options, trainSet.length);
+  resolveRun(options, trainSet.length, trainSet.task);
   const weights = resolveClassWeights("train", options.classWeights, trainSet, model.outputs);
   const owned: number[] = [];
   try {
     model.reserve(Math.min(options.batchSize ?? 64, trainSet.length));
     const augment = options.augment ? augmentHook(model, options.augment, model.inputs, options.seed ?? 0, owned) : undefined;
     const weightsPtr = weights ? copyWeights(model, weights, owned) : 0;
+    task.mark();
     return await runLoop(model, trainSet, validation, options, {
       augment: augment?.apply,
       rngs: augment?.rng ? [augment.rng] : [],
-      loss: regression
-        ? (ctx) => {
-            // Every row has its target (checked above): PyTorch's mse_loss over rows · outputs values.
-            const n = ctx.rows * model.outputs;
-            ctx.loss = k.mse(ctx.grad, ctx.logits, ctx.targets, n, 1 / n);
-          }
-        : weightsPtr
+      loss:
+        hardLoss === "binary-cross-entropy"
           ? (ctx) => {
-              ctx.loss = k.cross_entropy_weighted(ctx.grad, ctx.logits, ctx.y, weightsPtr, ctx.rows, model.outputs);
+              // PyTorch's BCEWithLogitsLoss(reduction="mean") over rows · labels values.
+              ctx.loss = k.bce_logits(ctx.grad, ctx.logits, ctx.targets, ctx.y, ctx.rows, model.outputs);
             }
-          : (ctx) => {
-              ctx.loss = k.cross_entropy(ctx.grad, ctx.logits, ctx.y, ctx.rows, model.outputs);
-            },
+          : regression
+            ? (ctx) => {
+                // Every row has its target (checked above): PyTorch's mse_loss over rows · outputs values.
+                const n = ctx.rows * model.outputs;
+                ctx.loss = k.mse(ctx.grad, ctx.logits, ctx.targets, n, 1 / n);
+              }
+            : weightsPtr
+              ? (ctx) => {
+                  ctx.loss = k.cross_entropy_weighted(ctx.grad, ctx.logits, ctx.y, weightsPtr, ctx.rows, model.outputs);
+                }
+              : (ctx) => {
+                  ctx.loss = k.cross_entropy(ctx.grad, ctx.logits, ctx.y, ctx.rows, model.outputs);
+                },
       ...(weights ? { fingerprint: () => ({ classWeights: Array.from(weights) }) } : {}),
     });
   } finally {

@@ -108,3 +108,48 @@ export const activation64: Record<string, (x: number, slope?: number) => number>
   exp: (x) => Math.exp(x),
   gelu: (x) => 0.5 * x * (1 + Math.tanh(GELU_C * (x + 0.044715 * x * x * x))),
 };
+
+/** log(1 + e^{−|z|}) + max(z, 0) − z·q: binary cross-entropy with logits, in float64. */
+export function bceWithLogits64(z: number, q: number): number {
+  return Math.max(z, 0) - z * q + Math.log1p(Math.exp(-Math.abs(z)));
+}
+
+export const sigmoid64 = (z: number): number => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
+
+/**
+ * The multi-label loss of assembly/bce.ts in float64: hard = Σ_{labelled rows} BCE(s, y) / n,
+ * soft = T²·Σ BCE(s/T, σ(t/T)) / n (n = rows·cols), total = α·hard + (1 − α)·soft, and ∂total/∂s.
+ * missing[r] = true: row r has no labels (no hard term).
+ */
+export function multiLabel64(
+  s: ArrayLike<number>,
+  t: ArrayLike<number>,
+  y: ArrayLike<number>,
+  missing: ArrayLike<boolean | number>,
+  rows: number,
+  cols: number,
+  temp: number,
+  alpha: number,
+) {
+  const n = rows * cols;
+  const grad = new Float64Array(n);
+  let hard = 0;
+  let soft = 0;
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < cols; j++) {
+      const i = r * cols + j;
+      let g = 0;
+      if (!missing[r]) {
+        hard += bceWithLogits64(s[i]!, y[i]!);
+        g += (alpha * (sigmoid64(s[i]!) - y[i]!)) / n;
+      }
+      const q = sigmoid64(t[i]! / temp);
+      soft += bceWithLogits64(s[i]! / temp, q);
+      g += ((1 - alpha) * temp * (sigmoid64(s[i]! / temp) - q)) / n;
+      grad[i] = g;
+    }
+  }
+  hard /= n;
+  soft = (soft * temp * temp) / n;
+  return { loss: alpha * hard + (1 - alpha) * soft, hard, soft, grad };
+}

@@ -27,6 +27,7 @@ import {
 } from "../options.js";
 import { Progress } from "../progress.js";
 import { regressionJson, regressionMetadata, regressionMetrics, regressionText } from "../regression-report.js";
+import { multiLabelJson, multiLabelMetadata, multiLabelMetrics, multiLabelText } from "../multi-label-report.js";
 
 export const DISTILL_USAGE =
   "usage: distill-wasm distill --data SRC (--teacher t.safetensors[,u.safetensors…] | --teacher-logits l.npy)\n" +
@@ -53,7 +54,7 @@ export const DISTILL_SPEC: Record<string, FlagSpec> = {
   ...TEACHER_FLAGS,
   temperature: { kind: "number", help: "softening temperature T", default: 4, min: 0 },
   alpha: { kind: "number", help: "weight of the hard-label loss, in [0, 1]", default: 0.1, min: 0, max: 1 },
-  "soft-loss": { kind: "string", help: "kl | mse | soft-ce", default: "kl" },
+  "soft-loss": { kind: "string", help: "kl | mse | soft-ce (multilabel: bce, its only one)", default: "kl" },
   hints: { kind: "list", help: "FitNets hints STUDENT_LAYER:TEACHER_LAYER[:WEIGHT], e.g. 1:3" },
   attention: { kind: "list", help: "attention transfer between conv layers STUDENT_LAYER:TEACHER_LAYER[:BETA], e.g. 2:2:100" },
   "hint-epochs": { kind: "int", help: "epochs of a hint-only first stage", min: 0 },
@@ -132,10 +133,9 @@ export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
     signal: ctx.signal,
   };
   // Regression matches the teacher's outputs by MSE as they are: no temperature, no other soft loss.
-  if (!data.train.targets) {
-    options.temperature = flags.temperature as number;
-    options.softLoss = flags["soft-loss"] as DistillOptions["softLoss"];
-  }
+  // Multi-label: a temperature, and the sigmoid BCE soft loss (its only one) unless --soft-loss names another (refused).
+  if (!data.train.targets || data.train.multiLabel) options.temperature = flags.temperature as number;
+  if (!data.train.targets || (data.train.multiLabel && flags["soft-loss"] !== "kl")) options.softLoss = flags["soft-loss"] as DistillOptions["softLoss"];
   const hints = parseHints(flags.hints);
   if (hints) options.hints = hints;
   const attention = parseHints(flags.attention, "attention");
@@ -144,7 +144,7 @@ export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
   if (flags["fine-tune-epochs"] !== undefined) options.fineTune = { epochs: flags["fine-tune-epochs"] as number, signal: ctx.signal };
   if (options.resume) ctx.say(`resuming from ${flags.checkpoint} at step ${options.resume.steps}`);
   ctx.say(
-    `distill ${student.architecture} (${student.parameterCount.toLocaleString("en-US")} parameters) from ${description}, ${data.train.targets ? "MSE soft loss" : `T = ${options.temperature}`}, α = ${options.alpha}`,
+    `distill ${student.architecture} (${student.parameterCount.toLocaleString("en-US")} parameters) from ${description}, ${data.train.targets && !data.train.multiLabel ? "MSE soft loss" : `T = ${options.temperature}`}, α = ${options.alpha}`,
   );
   const rows = data.train.length + (transfer?.length ?? 0);
   if (data.train.labelled < rows) ctx.say(`${data.train.labelled} of ${rows} training rows have a label; the others get the teacher's soft targets only`);
@@ -152,18 +152,20 @@ export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
   const result = await distill({ ...options, onBatch: progress.batch, onEpoch: progress.epoch });
   if (classBias) adjustClassBias(student, classBias);
   const fit = regressionMetrics(student, data.test);
-  const evaluation = data.test && !fit ? evaluate(student, data.test) : undefined;
+  const labels = multiLabelMetrics(student, data.test);
+  const evaluation = data.test && !fit && !labels ? evaluate(student, data.test) : undefined;
   await saveModel(student, out, {
     command: "distill",
     data: data.description,
     teacher: description,
     ...(options.temperature !== undefined ? { temperature: String(options.temperature) } : {}),
     alpha: String(options.alpha),
-    soft_loss: options.softLoss ?? (data.train.targets ? "mse" : "kl"),
+    soft_loss: options.softLoss ?? (data.train.multiLabel ? "bce" : data.train.targets ? "mse" : "kl"),
     epochs: String(result.history.length),
     stop_reason: result.stopReason,
     ...(evaluation ? { test_accuracy: String(evaluation.accuracy) } : {}),
     ...regressionMetadata(fit),
+    ...multiLabelMetadata(labels),
     ...(classBias ? { class_bias: JSON.stringify(classBias) } : {}),
   });
   if (ctx.mode === "json") {
@@ -178,13 +180,20 @@ export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
       accuracy: evaluation?.accuracy ?? null,
       ...testErrors(evaluation),
       ...regressionJson(fit),
+      ...multiLabelJson(labels),
       stopReason: result.stopReason,
       steps: result.steps,
       history: result.history,
     });
   } else {
     if (result.stopReason === "aborted") ctx.say(`stopped by ${ctx.stopped().by} after ${result.steps} steps; the student so far is saved`);
-    ctx.say(fit ? `test ${regressionText(fit)}; saved ${out}` : `test accuracy ${percent(evaluation?.accuracy)}${errorsText(evaluation)}; saved ${out}`);
+    ctx.say(
+      fit
+        ? `test ${regressionText(fit)}; saved ${out}`
+        : labels
+          ? `test ${multiLabelText(labels)}; saved ${out}`
+          : `test accuracy ${percent(evaluation?.accuracy)}${errorsText(evaluation)}; saved ${out}`,
+    );
   }
   for (const m of [student, ...models]) m.dispose();
   return result.stopReason === "aborted" ? ctx.stopped().code : 0;

@@ -7,6 +7,7 @@ import { percent, type Context } from "../context.js";
 import { csvOptions, loadSource } from "../data-source.js";
 import { DATA_FLAGS } from "../options.js";
 import { regressionJson, regressionMetrics, regressionText } from "../regression-report.js";
+import { multiLabelJson, multiLabelMetrics, multiLabelText } from "../multi-label-report.js";
 
 export const EVAL_USAGE = "usage: distill-wasm eval --data SRC --model m.safetensors [--json]";
 export const EVAL_SPEC: Record<string, FlagSpec> = {
@@ -31,6 +32,24 @@ export async function runEval(ctx: Context, flags: Flags): Promise<number> {
         ctx.say(`${file}: ${model.architecture}, ${model.parameterCount.toLocaleString("en-US")} parameters`);
         ctx.say(`${data.test ? "test set" : "all data (no test set)"}: ${fit.count} rows`);
         ctx.say(regressionText(fit));
+      }
+      return 0;
+    }
+    const labels = multiLabelMetrics(model, set);
+    if (labels) {
+      if (ctx.mode === "json") {
+        ctx.json({
+          command: "eval",
+          model: file,
+          architecture: model.architecture,
+          params: model.parameterCount,
+          rows: labels.count,
+          ...multiLabelJson(labels),
+        });
+      } else {
+        ctx.say(`${file}: ${model.architecture}, ${model.parameterCount.toLocaleString("en-US")} parameters, ${labels.labels} yes/no labels`);
+        ctx.say(`${data.test ? "test set" : "all data (no test set)"}: ${labels.count} rows`);
+        ctx.say(multiLabelText(labels));
       }
       return 0;
     }

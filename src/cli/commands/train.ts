@@ -23,6 +23,7 @@ import {
 } from "../options.js";
 import { Progress } from "../progress.js";
 import { regressionJson, regressionMetadata, regressionMetrics, regressionText } from "../regression-report.js";
+import { multiLabelJson, multiLabelMetadata, multiLabelMetrics, multiLabelText } from "../multi-label-report.js";
 
 export const TRAIN_USAGE = "usage: distill-wasm train --data SRC --arch 784-512-512-10 --out teacher.safetensors [options]";
 export const TRAIN_SPEC: Record<string, FlagSpec> = {
@@ -53,7 +54,8 @@ export async function runTrain(ctx: Context, flags: Flags): Promise<number> {
   const result = await train(model, data.train, { ...options, signal: ctx.signal, onBatch: progress.batch, onEpoch: progress.epoch });
   if (classBias) adjustClassBias(model, classBias);
   const fit = regressionMetrics(model, data.test);
-  const evaluation = data.test && !fit ? evaluate(model, data.test) : undefined;
+  const labels = multiLabelMetrics(model, data.test);
+  const evaluation = data.test && !fit && !labels ? evaluate(model, data.test) : undefined;
   await saveModel(model, out, {
     command: "train",
     data: data.description,
@@ -62,6 +64,7 @@ export async function runTrain(ctx: Context, flags: Flags): Promise<number> {
     stop_reason: result.stopReason,
     ...(evaluation ? { test_accuracy: String(evaluation.accuracy) } : {}),
     ...regressionMetadata(fit),
+    ...multiLabelMetadata(labels),
     ...(classBias ? { class_bias: JSON.stringify(classBias) } : {}),
   });
   if (ctx.mode === "json") {
@@ -73,13 +76,20 @@ export async function runTrain(ctx: Context, flags: Flags): Promise<number> {
       accuracy: evaluation?.accuracy ?? null,
       ...testErrors(evaluation),
       ...regressionJson(fit),
+      ...multiLabelJson(labels),
       stopReason: result.stopReason,
       steps: result.steps,
       history: result.history,
     });
   } else {
     if (result.stopReason === "aborted") ctx.say(`stopped by ${ctx.stopped().by} after ${result.steps} steps; the model so far is saved`);
-    ctx.say(fit ? `test ${regressionText(fit)}; saved ${out}` : `test accuracy ${percent(evaluation?.accuracy)}${errorsText(evaluation)}; saved ${out}`);
+    ctx.say(
+      fit
+        ? `test ${regressionText(fit)}; saved ${out}`
+        : labels
+          ? `test ${multiLabelText(labels)}; saved ${out}`
+          : `test accuracy ${percent(evaluation?.accuracy)}${errorsText(evaluation)}; saved ${out}`,
+    );
   }
   model.dispose();
   return result.stopReason === "aborted" ? ctx.stopped().code : 0;
