@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Engine } from "../../src/index.js";
 import { MISSING_LABEL } from "../../src/index.js";
-import { EXACT_BUILDS, loadBuild } from "../helpers/engines.js";
+import { EXACT_BUILDS, loadBuild, type TestEngine } from "../helpers/engines.js";
 import { expectClose, expectNear, expectSameBits } from "../helpers/compare.js";
 import { bceWithLogits64, multiLabel64 } from "../helpers/reference.js";
 import { numericGradient } from "../helpers/gradcheck.js";
@@ -45,7 +45,7 @@ interface Out {
  * Runs bce_logits (alpha undefined) or distill_bce, SIMD or `_ref`, with every input placed
  * `shift` bytes past a 16-byte boundary (0, 4, 8 or 12).
  */
-function run(engine: Engine, c: Case, ref: boolean, temp?: number, alpha?: number, shift = 0, withLabels = true): Out {
+function run(engine: TestEngine, c: Case, ref: boolean, temp?: number, alpha?: number, shift = 0, withLabels = true): Out {
   return engine.scoped(() => {
     const k = engine.kernels;
     const n = c.rows * c.cols;
@@ -89,7 +89,7 @@ interface Fixture {
 const FIXTURES = (JSON.parse(readFileSync(new URL("../fixtures/bce-fixtures.json", import.meta.url), "utf8")) as { cases: Fixture[] }).cases;
 
 describe.each(EXACT_BUILDS)("multi-label losses, %s build", (build) => {
-  let engine: Engine;
+  let engine: TestEngine;
   beforeAll(async () => {
     engine = await loadBuild(build);
   });
