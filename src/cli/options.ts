@@ -37,7 +37,10 @@ export const TRAINING_ROWS_FLAGS: Record<string, FlagSpec> = {
 };
 
 export const MODEL_FLAGS: Record<string, FlagSpec> = {
-  arch: { kind: "string", help: "784-512-512-10 (MLP) or 1x28x28-conv8k3p1-relu-maxpool2-flatten-10 (layer list)" },
+  arch: {
+    kind: "string",
+    help: "784-512-512-10 (MLP), 1x28x28-conv8k3p1-relu-maxpool2-flatten-10 (images) or 3x128-conv1d16k5p2-relu-gap1d-flatten-4 (signals)",
+  },
   activation: { kind: "string", help: "relu | leaky_relu | tanh | sigmoid | gelu", default: "relu" },
   dropout: {
     kind: "string",
