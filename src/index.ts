@@ -39,6 +39,7 @@ export {
   type RegressionOptions,
   type RegressionDataset,
   type SplitOptions,
+  type SignalOptions,
   type Batch,
   type IdxArray,
   type IdxType,

@@ -8,6 +8,7 @@ export {
   type RegressionOptions,
   type RegressionDataset,
   type SplitOptions,
+  type SignalOptions,
   type Batch,
 } from "./dataset.js";
 export {
