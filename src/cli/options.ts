@@ -171,7 +171,7 @@ export function buildModel(flags: Flags, data: Dataset, seed: number): Sequentia
     throw new UsageError(`--arch takes ${arch.inputShape!.join("×")} = ${size} inputs but the data has ${data.features} features`);
   }
   const { init } = mlpOptions(flags, seed);
-  const layers = init ? arch.layers!.map((l) => (l.type === "dense" || l.type === "conv2d" ? { ...l, init } : l)) : arch.layers!;
+  const layers = init ? arch.layers!.map((l) => (l.type === "dense" || l.type === "conv2d" || l.type === "conv1d" ? { ...l, init } : l)) : arch.layers!;
   return new Sequential([...first, ...layers], { seed, inputShape: arch.inputShape! });
 }
 
