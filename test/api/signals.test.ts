@@ -253,6 +253,50 @@ describe("signals: model files", () => {
   });
 });
 
+describe("signals: random architectures", () => {
+  it("60 random 1-D CNNs (kernels, strides, paddings, pooling, batchNorm) build, save and load with bit-identical logits", () => {
+    const rnd = new TestRandom(77);
+    const pick = (n: number) => Math.floor(rnd.next() * n);
+    let built = 0;
+    for (let trial = 0; trial < 60; trial++) {
+      let channels = 1 + pick(4);
+      let length = 1 + pick(40);
+      const inputShape = [channels, length];
+      const specs: LayerSpec[] = [];
+      for (let depth = 1 + pick(3); depth > 0; depth--) {
+        const kernel = 1 + pick(Math.min(7, length + 2));
+        const padding = pick(Math.min(3, kernel));
+        const stride = 1 + pick(3);
+        if (length + 2 * padding < kernel) break;
+        const out = 1 + pick(6);
+        specs.push(conv1d(channels, out, kernel, { stride, padding }));
+        channels = out;
+        length = Math.floor((length + 2 * padding - kernel) / stride) + 1;
+        if (pick(2)) specs.push(relu());
+        if (pick(3) === 0) specs.push(batchNorm(channels));
+        const window = 1 + pick(Math.min(4, length));
+        const pad = pick(Math.floor(window / 2) + 1);
+        if (pick(2) && length + 2 * pad >= window) {
+          specs.push(pick(2) ? maxPool1d(window, { padding: pad }) : avgPool1d(window, { stride: 1 + pick(2), padding: pad }));
+          const last = specs[specs.length - 1] as { stride: number };
+          length = Math.floor((length + 2 * pad - window) / last.stride) + 1;
+        }
+      }
+      if (specs.length === 0) continue;
+      specs.push(flatten(), dense(channels * length, 3));
+      const model = new Sequential(specs, { inputShape, seed: trial });
+      const copy = modelFromSafetensors(modelToSafetensors(model));
+      expect(copy.specs).toEqual(model.specs);
+      const x = rnd.uniform(5 * model.inputs);
+      expectSameBits(copy.logits(x), model.logits(x), `trial ${trial}: ${model.architecture}`);
+      model.dispose();
+      copy.dispose();
+      built++;
+    }
+    expect(built).toBeGreaterThan(40);
+  });
+});
+
 describe("signals: training", () => {
   /** Four classes of sines of different frequencies, random phase per channel, noise. */
   function sines(rows: number, seed: number): Dataset {
