@@ -184,7 +184,7 @@ function im2colRows(
 
 /** n floats from src to dst (not overlapping), four at a time. */
 // @ts-ignore: decorator
-@inline function copyRun(dst: usize, src: usize, n: i32): void {
+@inline export function copyRun(dst: usize, src: usize, n: i32): void {
   let i = 0;
   for (; i + 4 <= n; i += 4) v128.store(dst + (<usize>i << 2), v128.load(src + (<usize>i << 2)));
   for (; i < n; i++) store<f32>(dst + (<usize>i << 2), load<f32>(src + (<usize>i << 2)));
@@ -192,7 +192,7 @@ function im2colRows(
 
 /** n zeros at dst, four at a time. */
 // @ts-ignore: decorator
-@inline function zeroRun(dst: usize, n: i32): void {
+@inline export function zeroRun(dst: usize, n: i32): void {
   let i = 0;
   for (; i + 4 <= n; i += 4) v128.store(dst + (<usize>i << 2), f32x4.splat(0));
   for (; i < n; i++) store<f32>(dst + (<usize>i << 2), 0);
@@ -350,7 +350,7 @@ export function conv2d_forward(
 }
 
 /** y(cout, P) = (y + bias[o]) then max(·, 0) if relu, row o at a time. */
-function addChannelBias(y: usize, bias: usize, cout: i32, P: i32, relu: bool): void {
+export function addChannelBias(y: usize, bias: usize, cout: i32, P: i32, relu: bool): void {
   const zero = f32x4.splat(0);
   for (let o = 0; o < cout; o++) {
     const row = y + ((<usize>o * <usize>P) << 2);
@@ -415,7 +415,7 @@ export function conv2d_forward_ref(
 // ================================================================ conv2d backward
 
 /** db[o] = 0 + Σ_{b, p in order} dy[b, o, p] for o in o0 … o1-1, overwriting them. dy is (batch, cout, P). */
-function channelSums(db: usize, dy: usize, batch: i32, cout: i32, P: i32, o0: i32, o1: i32): void {
+export function channelSums(db: usize, dy: usize, batch: i32, cout: i32, P: i32, o0: i32, o1: i32): void {
   for (let o = o0; o < o1; o++) {
     let acc: f32 = 0;
     for (let b = 0; b < batch; b++) {

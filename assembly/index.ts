@@ -69,6 +69,15 @@ export {
 } from "./pool";
 
 export {
+  conv1d_forward, conv1d_forward_ref, conv1d_backward, conv1d_backward_ref,
+} from "./conv1d";
+
+export {
+  maxpool1d_forward, maxpool1d_forward_ref, maxpool1d_backward, maxpool1d_backward_ref,
+  avgpool1d_forward, avgpool1d_forward_ref, avgpool1d_backward, avgpool1d_backward_ref,
+} from "./pool1d";
+
+export {
   batchnorm_forward_train, batchnorm_forward_train_ref, batchnorm_forward_eval, batchnorm_forward_eval_ref,
   batchnorm_backward, batchnorm_backward_ref,
 } from "./batchnorm";

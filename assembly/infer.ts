@@ -1,7 +1,7 @@
 // The inference ABI: what `distill-wasm/infer` loads to run a trained model's forward pass.
 // The forward kernels of every layer kind at inference (dense: gemm_nt, and gemm_panels on
-// weights packed by pack_panels for fewer than 4 rows; conv2d; max / average pooling;
-// batchNorm with running statistics; the activations), softmax and argmax for the outputs,
+// weights packed by pack_panels for fewer than 4 rows; conv2d and conv1d; max / average pooling
+// in 2-D and 1-D; batchNorm with running statistics; the activations), softmax and argmax for the outputs,
 // the int8 kernels of a quantized model (quantize_i8, gemm_i8_nt, dequantize_i32) and the
 // heap the loader allocates from. No training kernels, no `_ref` twins, no threads.
 //
@@ -22,6 +22,10 @@ export { argmax } from "./reduce";
 export { conv2d_forward } from "./conv";
 
 export { maxpool2d_forward, avgpool2d_forward } from "./pool";
+
+export { conv1d_forward } from "./conv1d";
+
+export { maxpool1d_forward, avgpool1d_forward } from "./pool1d";
 
 export { batchnorm_forward_eval } from "./batchnorm";
 

@@ -12,6 +12,12 @@
  *                           padding P (0)), maxpoolK, avgpoolK, bn (batch norm), relu, tanh,
  *                           sigmoid, gelu, leakyrelu, dropoutP (e.g. dropout0.2), flatten,
  *                           and a bare number N for a dense layer of N outputs.
+ *   3x128-conv1d16k5p2-relu-maxpool1d2-conv1d32k5p2-relu-gap1d-flatten-4
+ *                           a layer list for signals: the input shape C×L first, then
+ *                           conv1dN[kK][sS][pP] (N channels, kernel K (3), stride S (1),
+ *                           padding P (0)), maxpool1dK[sS][pP], avgpool1dK[sS][pP] (window K,
+ *                           stride S (K), padding P (0)), gap1d (the average over the whole
+ *                           length), bn and the other tokens above.
  * Each token is parsed by its layer kind (src/nn/layers/) and checked like any layer spec.
  */
 import { DistillError } from "../errors.js";
@@ -29,7 +35,7 @@ function bad(text: string, why: string): never {
   throw new UsageError(`--arch ${JSON.stringify(text)}: ${why} (e.g. 784-32-10 or 1x28x28-conv8k3p1-relu-maxpool2-flatten-10)`);
 }
 
-/** A layer list after its input shape ([features] or [channels, height, width]): each token parsed by its layer kind. */
+/** A layer list after its input shape ([features], [channels, length] or [channels, height, width]): each token parsed by its layer kind. */
 function layerList(text: string, inputShape: number[], tokens: string[]): ParsedArch {
   const layers: LayerSpec[] = [];
   let shape = inputShape;
@@ -40,7 +46,7 @@ function layerList(text: string, inputShape: number[], tokens: string[]): Parsed
       bad(
         text,
         shape.length === 1 && inputShape.length === 1
-          ? `an MLP is positive integers joined by "-", and a layer list on flat inputs adds relu, tanh, sigmoid, gelu, leakyrelu, dropoutP or bn (convolutions need a CxHxW input); ${JSON.stringify(token)} is none of these`
+          ? `an MLP is positive integers joined by "-", and a layer list on flat inputs adds relu, tanh, sigmoid, gelu, leakyrelu, dropoutP or bn (convolutions need a CxHxW or CxL input); ${JSON.stringify(token)} is none of these`
           : `unknown layer ${JSON.stringify(token)}`,
       );
     }
@@ -64,7 +70,7 @@ export function parseArchitecture(text: unknown): ParsedArch {
     if (!(Number(first) >= 1)) bad(text, "the input width must be a positive integer");
     return layerList(text, [Number(first)], tokens.slice(1));
   }
-  if (!/^\d+x\d+x\d+$/.test(first)) {
+  if (!/^\d+x\d+(?:x\d+)?$/.test(first)) {
     const widths = tokens.map(Number);
     if (widths.length < 2 || widths.some((w) => !Number.isSafeInteger(w) || w < 1)) {
       bad(text, 'an MLP is positive integers joined by "-"');

@@ -40,7 +40,10 @@ export const TRAINING_ROWS_FLAGS: Record<string, FlagSpec> = {
 };
 
 export const MODEL_FLAGS: Record<string, FlagSpec> = {
-  arch: { kind: "string", help: "784-512-512-10 (MLP) or 1x28x28-conv8k3p1-relu-maxpool2-flatten-10 (layer list)" },
+  arch: {
+    kind: "string",
+    help: "784-512-512-10 (MLP), 1x28x28-conv8k3p1-relu-maxpool2-flatten-10 (images) or 3x128-conv1d16k5p2-relu-gap1d-flatten-4 (signals)",
+  },
   activation: { kind: "string", help: "relu | leaky_relu | tanh | sigmoid | gelu", default: "relu" },
   dropout: {
     kind: "string",
@@ -171,7 +174,7 @@ export function buildModel(flags: Flags, data: Dataset, seed: number): Sequentia
     throw new UsageError(`--arch takes ${arch.inputShape!.join("×")} = ${size} inputs but the data has ${data.features} features`);
   }
   const { init } = mlpOptions(flags, seed);
-  const layers = init ? arch.layers!.map((l) => (l.type === "dense" || l.type === "conv2d" ? { ...l, init } : l)) : arch.layers!;
+  const layers = init ? arch.layers!.map((l) => (l.type === "dense" || l.type === "conv2d" || l.type === "conv1d" ? { ...l, init } : l)) : arch.layers!;
   return new Sequential([...first, ...layers], { seed, inputShape: arch.inputShape! });
 }
 

@@ -53,6 +53,15 @@ export interface DatasetOptions {
   classes?: number;
 }
 
+export interface SignalOptions {
+  /** Channels per signal (sensor axes, leads, …). */
+  channels: number;
+  /** Samples per channel. */
+  length: number;
+  /** Number of classes; default: the largest label + 1. */
+  classes?: number;
+}
+
 export interface SplitOptions extends EngineOption {
   /** Seed of the order, an integer in [0, 2^53) (default 0). */
   seed?: number;
@@ -220,6 +229,27 @@ export class Dataset {
       throw new ShapeError(`${op}: x has ${xs.length} values, not a positive multiple of ${features} features`);
     }
     return new Dataset(xs as FloatArray, new Int32Array(xs.length / features).fill(MISSING_LABEL), { features, classes });
+  }
+
+  /**
+   * Multichannel 1-D signals for a model with inputShape [channels, length]: x holds, per
+   * row, channel after channel of `length` samples each (PyTorch's (N, C, L) layout), so a
+   * row has channels·length features. Checks the sizes against the labels (a ShapeError
+   * naming all three numbers) and refuses unknown option keys; then as the constructor.
+   */
+  static signals(x: FloatArray, y: LabelArray, options: SignalOptions): Dataset {
+    const op = "Dataset.signals";
+    const o = checkOptions(op, knownKeys("channels", "length", "classes"), options, ["channels", "length"]);
+    const channels = requireDim(op, "channels", o.channels);
+    const length = requireDim(op, "length", o.length);
+    const xs = requireArray(op, "x", x);
+    const rows = ArrayBuffer.isView(y) || Array.isArray(y) ? (y as ArrayLike<number>).length : 0;
+    if (rows > 0 && xs.length !== rows * channels * length) {
+      throw new ShapeError(
+        `${op}: x has ${xs.length} values, but ${rows} signals (one per label) of ${channels} channels × ${length} samples need ${rows * channels * length}`,
+      );
+    }
+    return new Dataset(xs as FloatArray, y, { features: channels * length, ...(o.classes !== undefined ? { classes: o.classes } : {}) });
   }
 
   /** Like the constructor, but always copies x and y. */

@@ -10,6 +10,7 @@ export {
   type MultiLabelOptions,
   type MultiLabelDataset,
   type SplitOptions,
+  type SignalOptions,
   type Batch,
 } from "./dataset.js";
 export {

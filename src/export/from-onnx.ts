@@ -82,8 +82,10 @@ function graphInput(inputs: ValueInfoProto[], tensors: Map<string, TensorProto>,
   if (!type || type.elem_type !== FLOAT) throw fail(`input ${JSON.stringify(info.name)} is not a float32 tensor`);
   const dims = type.shape?.dim ?? [];
   const inputShape = dims.slice(1).map((d) => Number(d.dim_value ?? 0));
-  if ((dims.length !== 2 && dims.length !== 4) || inputShape.some((d) => !(d >= 1))) {
-    throw fail(`input ${JSON.stringify(info.name)} must be (batch, features) or (batch, channels, height, width) with known sizes after the batch`);
+  if (dims.length < 2 || dims.length > 4 || inputShape.some((d) => !(d >= 1))) {
+    throw fail(
+      `input ${JSON.stringify(info.name)} must be (batch, features), (batch, channels, length) or (batch, channels, height, width) with known sizes after the batch`,
+    );
   }
   return { input: info.name, inputShape };
 }
@@ -149,8 +151,12 @@ function inferenceKey(spec: LayerSpec): string {
       const k = typeof spec.kernel === "number" ? [spec.kernel, spec.kernel] : spec.kernel;
       return `conv2d ${spec.inChannels} ${spec.outChannels} ${k.join("x")} ${spec.stride ?? 1} ${spec.padding ?? 0}`;
     }
+    case "conv1d":
+      return `conv1d ${spec.inChannels} ${spec.outChannels} ${spec.kernel} ${spec.stride ?? 1} ${spec.padding ?? 0}`;
     case "maxPool2d":
     case "avgPool2d":
+    case "maxPool1d":
+    case "avgPool1d":
       return `${spec.type} ${spec.kernel} ${spec.stride ?? spec.kernel} ${spec.padding ?? 0}`;
     case "batchNorm":
       return `batchNorm ${spec.channels} ${f(spec.eps, 1e-5)}`;

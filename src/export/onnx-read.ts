@@ -31,6 +31,11 @@ export class Initializers {
     return this.tensors.has(name);
   }
 
+  /** The number of dimensions of initializer `name` (0 when there is none: `take` then names the problem). */
+  rank(name: string): number {
+    return (this.tensors.get(name)?.dims ?? []).length;
+  }
+
   /** The values of initializer `name`, which must have rank `rank` (its dims are returned too). */
   take(name: string, rank: number, node: string): { dims: number[]; values: Float32Array } {
     const t = this.tensors.get(name);
@@ -121,25 +126,43 @@ function noAutoPad(view: NodeView, attrs: Attrs): void {
   view.require(autoPad === undefined || autoPad === "NOTSET", `auto_pad ${JSON.stringify(autoPad)} is not supported; give explicit pads`);
 }
 
-function pool(view: NodeView, type: "maxPool2d" | "avgPool2d"): ReadLayer {
-  const extra = type === "maxPool2d" ? ["storage_order"] : ["count_include_pad"];
+/** MaxPool / AveragePool: one spatial axis (kernel_shape [k]) reads as maxPool1d / avgPool1d, two as the 2-D layers. */
+function pool(view: NodeView, max: boolean): ReadLayer {
+  const oneAxis = view.node.attribute?.find((a) => a.name === "kernel_shape")?.ints?.length === 1;
+  const type = max ? (oneAxis ? "maxPool1d" : "maxPool2d") : oneAxis ? "avgPool1d" : "avgPool2d";
+  const axes = oneAxis ? 1 : 2;
+  const extra = max ? ["storage_order"] : ["count_include_pad"];
   const attrs = attributes(view.node, view.label, view.where, ["auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "strides", ...extra]);
   noAutoPad(view, attrs);
   view.require(int(attrs, "ceil_mode", 0) === 0, "ceil_mode 1 is not supported");
-  view.require(square(view, "dilations", ints(attrs, "dilations"), 1) === 1, "dilations must be 1");
+  view.require(square(view, "dilations", ints(attrs, "dilations"), 1, axes) === 1, "dilations must be 1");
   view.require(int(attrs, "storage_order", 0) === 0, "storage_order must be 0");
   view.require(view.node.output.length === 1, "a second output (the indices) is not supported");
-  const kernel = square(view, "kernel_shape", ints(attrs, "kernel_shape"), 0);
+  const kernel = square(view, "kernel_shape", ints(attrs, "kernel_shape"), 0, axes);
   view.require(kernel >= 1, "kernel_shape is required");
-  const stride = square(view, "strides", ints(attrs, "strides"), 1);
-  const padding = square(view, "pads", ints(attrs, "pads"), 0, 4);
-  if (type === "avgPool2d" && padding > 0) {
+  const stride = square(view, "strides", ints(attrs, "strides"), 1, axes);
+  const padding = square(view, "pads", ints(attrs, "pads"), 0, 2 * axes);
+  if (!max && padding > 0) {
     view.require(
       int(attrs, "count_include_pad", 0) === 1,
       "count_include_pad 0 with padding is not supported: distill-wasm's average pooling counts the padding",
     );
   }
   return { spec: { type, kernel, stride, padding }, tensors: {} };
+}
+
+/** A Conv whose weight is (out, in, k): a conv1d on (batch, channels, length). */
+function conv1dLayer(view: NodeView, attrs: Attrs): ReadLayer {
+  view.require(square(view, "dilations", ints(attrs, "dilations"), 1, 1) === 1, "dilations must be 1");
+  const w = view.init.take(view.node.input[1]!, 3, view.label);
+  const [outChannels, inChannels, kernel] = w.dims as [number, number, number];
+  const shape = ints(attrs, "kernel_shape");
+  view.require(shape === undefined || (shape.length === 1 && shape[0] === kernel), `kernel_shape [${shape?.join(", ")}] differs from the weight's [${kernel}]`);
+  const b = view.init.take(view.node.input[2]!, 1, view.label);
+  view.require(b.dims[0] === outChannels, `the bias has ${b.dims[0]} values for ${outChannels} output channels`);
+  const stride = square(view, "strides", ints(attrs, "strides"), 1, 1);
+  const padding = square(view, "pads", ints(attrs, "pads"), 0, 2);
+  return { spec: { type: "conv1d", inChannels, outChannels, kernel, stride, padding }, tensors: { weight: w.values, bias: b.values } };
 }
 
 function elementwise(view: NodeView, spec: ActivationSpec, allowed: readonly string[] = []): ReadLayer {
@@ -166,9 +189,10 @@ export const ONNX_READERS: Record<string, OnnxReader> = {
   Conv(view) {
     const attrs = attributes(view.node, view.label, view.where, ["auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"]);
     noAutoPad(view, attrs);
-    view.require(square(view, "dilations", ints(attrs, "dilations"), 1) === 1, "dilations must be 1");
     view.require(int(attrs, "group", 1) === 1, "group must be 1");
     view.require(view.node.input.length === 3, "needs a bias input (B)");
+    if (view.init.rank(view.node.input[1]!) === 3) return conv1dLayer(view, attrs);
+    view.require(square(view, "dilations", ints(attrs, "dilations"), 1) === 1, "dilations must be 1");
     const w = view.init.take(view.node.input[1]!, 4, view.label);
     const [outChannels, inChannels, kh, kw] = w.dims as [number, number, number, number];
     const shape = ints(attrs, "kernel_shape");
@@ -182,8 +206,8 @@ export const ONNX_READERS: Record<string, OnnxReader> = {
     const padding = square(view, "pads", ints(attrs, "pads"), 0, 4);
     return { spec: { type: "conv2d", inChannels, outChannels, kernel: [kh, kw], stride, padding }, tensors: { weight: w.values, bias: b.values } };
   },
-  MaxPool: (view) => pool(view, "maxPool2d"),
-  AveragePool: (view) => pool(view, "avgPool2d"),
+  MaxPool: (view) => pool(view, true),
+  AveragePool: (view) => pool(view, false),
   BatchNormalization(view) {
     const attrs = attributes(view.node, view.label, view.where, ["epsilon", "momentum", "training_mode"]);
     view.require(int(attrs, "training_mode", 0) === 0, "training_mode must be 0 (inference)");

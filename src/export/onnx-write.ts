@@ -7,8 +7,10 @@
  *
  *   dense       Gemm(x, W (out, in), b, transB = 1): y = x·Wᵀ + b
  *   conv2d      Conv(x, W (out, in, kh, kw), b, strides, pads, kernel_shape)
+ *   conv1d      Conv(x, W (out, in, k), b, strides [s], pads [p, p], kernel_shape [k]) on (batch, channels, length)
  *   maxPool2d   MaxPool(kernel_shape, strides, pads): padding never wins a max, as in PyTorch
  *   avgPool2d   AveragePool(…, count_include_pad = 1): a window's padding counts as zeros
+ *   maxPool1d, avgPool1d   the same operators with one spatial axis
  *   batchNorm   BatchNormalization(x, γ, β, running_mean, running_var, epsilon): the running
  *               statistics (inference); per feature on (batch, features), per channel on NCHW
  *   flatten     Flatten(axis = 1): NCHW rows are already flat in C·H·W order
@@ -80,6 +82,14 @@ const pool: OnnxWriter<SpecOf<"maxPool2d">> = (layer, x, g) => {
   return g.node("AveragePool", `${layer.index}.avg_pool`, [x], `${layer.index}.avg_pool`, attributes);
 };
 
+const pool1d: OnnxWriter<SpecOf<"maxPool1d">> = (layer, x, g) => {
+  const { kernel, stride = kernel, padding = 0 } = layer.spec;
+  const attributes = [intsAttribute("kernel_shape", [kernel]), intsAttribute("strides", [stride]), intsAttribute("pads", [padding, padding])];
+  if (layer.spec.type === "maxPool1d") return g.node("MaxPool", `${layer.index}.max_pool`, [x], `${layer.index}.max_pool`, attributes);
+  attributes.push(intAttribute("count_include_pad", 1));
+  return g.node("AveragePool", `${layer.index}.avg_pool`, [x], `${layer.index}.avg_pool`, attributes);
+};
+
 /**
  * gelu before opset 20, in the kernel's order of operations:
  * x3 = (x·x)·x; u = (x + x3·k)·c; y = (x·½)·(tanh(u) + 1).
@@ -123,6 +133,19 @@ export const ONNX_WRITERS: { [T in LayerType]: OnnxWriter<SpecOf<T>> } = {
   },
   maxPool2d: pool,
   avgPool2d: pool,
+  conv1d(layer, x, g) {
+    const { inChannels, outChannels, kernel, stride = 1, padding = 0 } = layer.spec;
+    const weights = parameters(layer, g, { weight: [outChannels, inChannels, kernel], bias: [outChannels] });
+    return g.node("Conv", `${layer.index}.conv`, [x, ...weights], `${layer.index}.conv`, [
+      intsAttribute("kernel_shape", [kernel]),
+      intsAttribute("strides", [stride]),
+      intsAttribute("pads", [padding, padding]),
+      intsAttribute("dilations", [1]),
+      intAttribute("group", 1),
+    ]);
+  },
+  maxPool1d: pool1d,
+  avgPool1d: pool1d,
   batchNorm(layer, x, g) {
     const c = layer.spec.channels;
     const tensors = parameters(layer, g, { weight: [c], bias: [c], running_mean: [c], running_var: [c] });

@@ -14,9 +14,15 @@
  *   maxPool2d   MaxPooling2D(valid); with padding p only where TensorFlow's "same" padding
  *               puts the same windows in the same places (its padding never wins a max, as
  *               ours); otherwise an ArgumentError naming the layer
+ *   conv1d, maxPool1d, avgPool1d
+ *               the 2-D layers on a (channels, 1, length) view: Reshape, [ZeroPadding2D
+ *               (0, p)], Conv2D with a 1×k kernel (1, k, in, out) / AveragePooling2D /
+ *               MaxPooling2D with 1×k windows, Reshape back to (channels, length)
+ *               (TensorFlow.js's Conv1D and pooling 1-D layers are channels_last only and it
+ *               has no ZeroPadding1D)
  *   batchNorm   BatchNormalization with gamma, beta, moving_mean, moving_variance and
  *               epsilon: on (batch, features) over axis 1; on images between Permute layers
- *               to NHWC and back, normalising the last axis (TensorFlow.js 4.22's cpu
+ *               to NHWC and back (signals: to NLC and back), normalising the last axis (TensorFlow.js 4.22's cpu
  *               batch norm broadcasts its statistics along the last axis only, so axis 1 of
  *               an NCHW tensor gives wrong results there)
  *   flatten     Flatten(channels_last): a plain reshape of NCHW into C·H·W order (its
@@ -133,6 +139,48 @@ const pool: TfjsWriter<SpecOf<"maxPool2d">> = (layer, x, g) => {
   return g.add("MaxPooling2D", `max_pooling2d_${layer.index}`, [x], config);
 };
 
+/** (channels, length) ↔ (channels, 1, length) around a 1-D layer written as a 2-D one. */
+function asRow(name: string, index: number, x: string, g: KerasGraph, layer: ExportLayer): string {
+  const [c, len] = layer.inShape as [number, number];
+  return g.add("Reshape", `reshape_${index}_${name}`, [x], { target_shape: [c, 1, len] });
+}
+
+function fromRow(index: number, x: string, g: KerasGraph, layer: ExportLayer): string {
+  return g.add("Reshape", `reshape_${index}_back`, [x], { target_shape: layer.outShape });
+}
+
+function rowPadding(index: number, p: number, x: string, g: KerasGraph): string {
+  return p > 0
+    ? g.add("ZeroPadding2D", `zero_padding2d_${index}`, [x], {
+        padding: [
+          [0, 0],
+          [p, p],
+        ],
+        data_format: CHANNELS_FIRST,
+      })
+    : x;
+}
+
+const pool1d: TfjsWriter<SpecOf<"maxPool1d">> = (layer, x, g) => {
+  const { kernel, stride = kernel, padding = 0 } = layer.spec;
+  const row = asRow("row", layer.index, x, g, layer);
+  const config = { pool_size: [1, kernel], strides: [1, stride], padding: "valid", data_format: CHANNELS_FIRST };
+  if (layer.spec.type === "avgPool1d") {
+    return fromRow(layer.index, g.add("AveragePooling2D", `average_pooling2d_${layer.index}`, [rowPadding(layer.index, padding, row, g)], config), g, layer);
+  }
+  const len = layer.inShape[1]!;
+  if (padding > 0) {
+    if (!sameFits(len, kernel, stride, padding)) {
+      throw new ArgumentError(
+        `toTfjs: layer ${layer.index} (maxPool1d, kernel ${kernel}, stride ${stride}, padding ${padding} on length ${len}) cannot be written as a TensorFlow.js layer: ` +
+          `its padding must not win a max, and TensorFlow's "same" padding places other windows here; use padding 0, or a kernel, stride and length that "same" padding matches (e.g. kernel 3, stride 1, padding 1)`,
+      );
+    }
+    config.padding = "same";
+  }
+  return fromRow(layer.index, g.add("MaxPooling2D", `max_pooling2d_${layer.index}`, [row], config), g, layer);
+};
+
 /** y = ½·x·(tanh(√(2/π)·(x + 0.044715·x³)) + 1), in the kernel's order of operations (./onnx-write.ts). */
 function geluLayers(index: number, x: string, g: KerasGraph): string {
   const name = (step: string) => `gelu_${index}_${step}`;
@@ -183,12 +231,38 @@ export const TFJS_WRITERS: { [T in LayerType]: TfjsWriter<SpecOf<T>> } = {
   },
   maxPool2d: pool,
   avgPool2d: pool,
+  conv1d(layer, x, g) {
+    const { inChannels, outChannels, kernel, stride = 1, padding = 0 } = layer.spec;
+    const row = rowPadding(layer.index, padding, asRow("row", layer.index, x, g, layer), g);
+    const name = g.add("Conv2D", `conv2d_${layer.index}`, [row], {
+      filters: outChannels,
+      kernel_size: [1, kernel],
+      strides: [1, stride],
+      padding: "valid",
+      data_format: CHANNELS_FIRST,
+      dilation_rate: [1, 1],
+      activation: "linear",
+      use_bias: true,
+    });
+    g.weights(() => [
+      { name: `${name}/kernel`, shape: [1, kernel, inChannels, outChannels], values: convKernel(layer.tensor("weight"), outChannels, inChannels, 1, kernel) },
+      { name: `${name}/bias`, shape: [outChannels], values: layer.tensor("bias") },
+    ]);
+    return fromRow(layer.index, name, g, layer);
+  },
+  maxPool1d: pool1d,
+  avgPool1d: pool1d,
   batchNorm(layer, x, g) {
     const c = layer.spec.channels;
     const image = layer.inShape.length === 3;
-    const input = image ? g.add("Permute", `permute_${layer.index}_nhwc`, [x], { dims: [2, 3, 1] }) : x;
+    const signal = layer.inShape.length === 2;
+    const input = image
+      ? g.add("Permute", `permute_${layer.index}_nhwc`, [x], { dims: [2, 3, 1] })
+      : signal
+        ? g.add("Permute", `permute_${layer.index}_nlc`, [x], { dims: [2, 1] })
+        : x;
     const name = g.add("BatchNormalization", `batch_normalization_${layer.index}`, [input], {
-      axis: image ? 3 : 1,
+      axis: image ? 3 : signal ? 2 : 1,
       momentum: 1 - (layer.spec.momentum ?? 0.1),
       epsilon: layer.spec.eps ?? 1e-5,
       center: true,
@@ -196,6 +270,7 @@ export const TFJS_WRITERS: { [T in LayerType]: TfjsWriter<SpecOf<T>> } = {
     });
     const weight = (suffix: string, keras: string) => ({ name: `${name}/${keras}`, shape: [c], values: layer.tensor(suffix) });
     g.weights(() => [weight("weight", "gamma"), weight("bias", "beta"), weight("running_mean", "moving_mean"), weight("running_var", "moving_variance")]);
+    if (signal) return g.add("Permute", `permute_${layer.index}_ncl`, [name], { dims: [2, 1] });
     return image ? g.add("Permute", `permute_${layer.index}_nchw`, [name], { dims: [3, 1, 2] }) : name;
   },
   flatten: (layer, x, g) => g.add("Flatten", `flatten_${layer.index}`, [x], { data_format: "channels_last" }),

@@ -11,7 +11,7 @@
  *   distill_wasm_version the library version that wrote it
  *   architecture         JSON of the layer list (`model.specs`), e.g.
  *                        [{"type":"dense","inputs":784,"outputs":32,"init":"he"},{"type":"activation","name":"relu"},…]
- *   input_shape          JSON [channels, height, width], for models on images only
+ *   input_shape          JSON [channels, height, width] or [channels, length], for models on images or signals only
  *   task                 "multilabel" for a multi-label model (model.multiLabel: a sigmoid per
  *                        output); absent otherwise
  * plus any extra facts the caller passes (strings; numbers and booleans are converted), except
@@ -56,7 +56,7 @@ export function modelToSafetensors(model: Sequential, extraMetadata: ModelMetada
     distill_wasm_version: DISTILL_WASM_VERSION,
     architecture: JSON.stringify(model.specs),
   };
-  if (model.inputShape.length === 3) metadata.input_shape = JSON.stringify(model.inputShape);
+  if (model.inputShape.length > 1) metadata.input_shape = JSON.stringify(model.inputShape);
   if (model.multiLabel) metadata[TASK_KEY] = MULTILABEL_TASK;
   for (const [key, value] of Object.entries(extraMetadata)) {
     if (RESERVED.includes(key)) throw new OptionError(`${op}: metadata key ${JSON.stringify(key)} is written by the library; choose another name`);

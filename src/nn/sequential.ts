@@ -42,7 +42,8 @@ export interface SequentialOptions {
   engine?: Engine;
   /**
    * Shape of one input sample: [channels, height, width] for image models (rows of x are
-   * then NCHW-flattened images), or [features]. Default: [inputs of the first dense layer].
+   * then NCHW-flattened images), [channels, length] for signals (rows channel after
+   * channel, as PyTorch's (N, C, L)), or [features]. Default: [inputs of the first dense layer].
    */
   inputShape?: Shape;
   /**
@@ -573,7 +574,7 @@ export class Sequential {
    * and a short name per layer: "1x28x28-conv8-maxpool2-bn-flatten-10".
    */
   get architecture(): string {
-    const spatial = this.inputShape.length === 3 || this.specs.some((s) => s.type !== "dense" && s.type !== "activation" && s.type !== "dropout");
+    const spatial = this.inputShape.length > 1 || this.specs.some((s) => s.type !== "dense" && s.type !== "activation" && s.type !== "dropout");
     if (!spatial) return [this.inputs, ...this.specs.filter((s) => s.type === "dense").map((s) => s.outputs)].join("-");
     const parts = [this.inputShape.join("x")];
     for (const spec of this.specs) {

@@ -41,7 +41,7 @@ export function encodeQuantized(net: QuantizedNet, version: string, extra: Recor
       net.weights === "fp16" ? { weights: "fp16", activations: "float" } : { weights: net.weights, activations: net.activations, scheme: "symmetric" },
     ),
   };
-  if (net.inputShape.length === 3) metadata.input_shape = JSON.stringify(net.inputShape);
+  if (net.inputShape.length > 1) metadata.input_shape = JSON.stringify(net.inputShape);
   for (const [key, value] of Object.entries(extra)) {
     if (RESERVED.includes(key)) throw new OptionError(`${op}: metadata key ${JSON.stringify(key)} is written by the library; choose another name`);
     if (!["string", "number", "boolean"].includes(typeof value)) {

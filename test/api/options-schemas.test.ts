@@ -40,6 +40,11 @@ describe("unknown option keys", () => {
     ["Dataset.partition", () => data.partition([5, 5], { stratifed: true } as never), /did you mean "stratified"/],
     ["Dataset.keepLabels", () => data.keepLabels(4, { seeds: 2 } as never), /did you mean "seed"/],
     ["Dataset.shuffled", () => data.shuffled(1, { engin: undefined } as never), /did you mean "engine"/],
+    [
+      "Dataset.signals",
+      () => Dataset.signals([0, 1], [0], { channels: 1, lenght: 2 } as never),
+      /Dataset\.signals: unknown option "lenght"; did you mean "length"\?/,
+    ],
     ["softmax", () => softmax([1, 2], 2, { temprature: 2 } as never), /softmax: unknown option "temprature"; did you mean "temperature"/],
     ["logSoftmax", () => logSoftmax([1, 2], 2, { temp: 2 } as never), /logSoftmax: unknown option "temp"/],
     ["crossEntropy", () => crossEntropy([1, 2], [0], 2, { temperature: 2 } as never), /crossEntropy: unknown option "temperature"/],

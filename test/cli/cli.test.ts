@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { decodeSafetensors, encodeNpy, init, loadModel } from "../../src/index.js";
 import { blobs } from "../helpers/tiny-data.js";
+import { TestRandom } from "../helpers/rand.js";
 
 const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -263,6 +264,61 @@ describe("commands on small data", () => {
       ["1x8x8-flatten-10", /takes 1×8×8 = 64 inputs but the data has 784 features/],
     ] as const) {
       const r = cli(["train", "--data", "mnist", "--arch", arch, "--out", "x.safetensors"], dir);
+      expect(r.code, arch).toBe(2);
+      expect(r.err).toMatch(message);
+    }
+  }, 120_000);
+
+  it("1-D CNNs on signals: CxL --arch layer lists with conv1d, pooling and gap1d, trained and distilled from .npy signals", () => {
+    // 400 signals of 2 channels × 32 samples: square waves of period 8 or 16, a sawtooth or a triangle, random phase, noise
+    const rnd = new TestRandom(5);
+    const rows = 400;
+    const x = new Float32Array(rows * 64);
+    const y = new Int32Array(rows);
+    const wave = (label: number, t: number) =>
+      label === 0 ? ((t >> 2) & 1 ? 1 : -1) : label === 1 ? ((t >> 3) & 1 ? 1 : -1) : label === 2 ? (t % 8) / 4 - 1 : Math.abs((t % 16) - 8) / 4 - 1;
+    for (let r = 0; r < rows; r++) {
+      y[r] = r % 4;
+      const phase = Math.floor(rnd.next() * 16);
+      for (let c = 0; c < 2; c++) for (let t = 0; t < 32; t++) x[(r * 2 + c) * 32 + t] = wave(y[r]!, t + phase + 2 * c) + 0.4 * (rnd.next() - 0.5);
+    }
+    writeFileSync(join(dir, "signals-x.npy"), encodeNpy(x, [rows, 2, 32]));
+    writeFileSync(join(dir, "signals-y.npy"), encodeNpy(y, [rows]));
+    const data = ["--data", "npy:signals-x.npy,signals-y.npy", "--test-split", "0.25", "--seed", "3"];
+    const teacherArch = "2x32-conv1d8k5p2-relu-maxpool1d2-conv1d8k3p1-bn-relu-gap1d-flatten-4";
+    const t = cli(["train", ...data, "--arch", teacherArch, "--epochs", "6", "--out", "signal-teacher.safetensors", "--json"], dir);
+    expect(t.code, t.err).toBe(0);
+    expect(JSON.parse(t.out).accuracy).toBeGreaterThan(0.8);
+    const file = decodeSafetensors(new Uint8Array(readFileSync(join(dir, "signal-teacher.safetensors"))));
+    expect(file.metadata.input_shape).toBe("[2,32]");
+    expect(file.tensors.get("0.weight")!.shape).toEqual([8, 2, 5]);
+    expect(JSON.parse(file.metadata.architecture!)[6]).toEqual({ type: "avgPool1d", kernel: 16, stride: 16, padding: 0 });
+    const d = cli(
+      [
+        "distill",
+        ...data,
+        "--teacher",
+        "signal-teacher.safetensors",
+        "--arch",
+        "2x32-conv1d6k5s2p2-relu-maxpool1d2-flatten-4",
+        "--epochs",
+        "10",
+        "--out",
+        "signal-student.safetensors",
+        "--json",
+      ],
+      dir,
+    );
+    expect(d.code, d.err).toBe(0);
+    expect(JSON.parse(d.out).accuracy).toBeGreaterThan(0.5);
+    for (const [arch, message] of [
+      ["2x32-conv1d4-4", /needs "flatten" before it/],
+      ["2x32-conv8-flatten-4", /conv2d\) takes \(channels, height, width\) images/],
+      ["2x32-maxpool1d2p2-flatten-4", /padding 2 must be at most half the kernel 2/],
+      ["2x32-conv1d4k40-flatten-4", /kernel 40 is longer than the padded signal 32/],
+      ["2x16-flatten-4", /takes 2×16 = 32 inputs but the data has 64 features/],
+    ] as const) {
+      const r = cli(["train", ...data, "--arch", arch, "--out", "x.safetensors"], dir);
       expect(r.code, arch).toBe(2);
       expect(r.err).toMatch(message);
     }

@@ -4,6 +4,7 @@
  *
  *   conv2d     y[b,o,oy,ox] = bias[o] + Σ_{ci,ki,kj} w[o,ci,ki,kj]·x̃[b,ci,oy·s+ki−p,ox·s+kj−p]
  *   maxPool2d  max over the window (padding −∞); avgPool2d: sum over the window / k² (count_include_pad)
+ *   conv1d, maxPool1d, avgPool1d   the same with one spatial axis, on (channels, length)
  *   batchNorm  training: (x − mean)/√(var_biased + eps)·γ + β over (batch, spatial) per channel,
  *              running ← (1 − m)·running + m·stat (variance unbiased); eval: with the running stats
  *   dense, relu, flatten (identity on NCHW rows), dropout (identity: inference only)
@@ -32,7 +33,7 @@ export interface Cnn64Result {
   running: Params64;
 }
 
-/** Runs the layers on x (rows × flat input), NCHW, with [c, h, w] or [features] input shape. */
+/** Runs the layers on x (rows × flat input), NCHW, with [c, h, w], [c, length] or [features] input shape. */
 export function cnnForward64(
   specs: readonly LayerSpec[],
   params: Params64,
@@ -98,6 +99,53 @@ export function cnnForward64(
       }
       h = y;
       shape = [co, oh, ow];
+    } else if (spec.type === "conv1d") {
+      const [c, len] = shape as [number, number];
+      const k = spec.kernel,
+        s = spec.stride ?? 1,
+        pad = spec.padding ?? 0;
+      const ol = Math.floor((len + 2 * pad - k) / s) + 1;
+      const co = spec.outChannels;
+      const w = P("weight"),
+        b = P("bias");
+      const y = new Float64Array(rows * co * ol);
+      for (let r = 0; r < rows; r++) {
+        for (let o = 0; o < co; o++) {
+          for (let ox = 0; ox < ol; ox++) {
+            let acc = b[o]!;
+            for (let ci = 0; ci < c; ci++) {
+              for (let kj = 0; kj < k; kj++) {
+                const ix = ox * s + kj - pad;
+                if (ix >= 0 && ix < len) acc += w[(o * c + ci) * k + kj]! * h[(r * c + ci) * len + ix]!;
+              }
+            }
+            y[(r * co + o) * ol + ox] = acc;
+          }
+        }
+      }
+      h = y;
+      shape = [co, ol];
+    } else if (spec.type === "maxPool1d" || spec.type === "avgPool1d") {
+      const [c, len] = shape as [number, number];
+      const k = spec.kernel,
+        s = spec.stride ?? k,
+        pad = spec.padding ?? 0;
+      const ol = Math.floor((len + 2 * pad - k) / s) + 1;
+      const y = new Float64Array(rows * c * ol);
+      for (let row = 0; row < rows * c; row++) {
+        for (let ox = 0; ox < ol; ox++) {
+          let acc = spec.type === "maxPool1d" ? -Infinity : 0;
+          for (let kx = 0; kx < k; kx++) {
+            const ix = ox * s + kx - pad;
+            if (ix < 0 || ix >= len) continue;
+            const v = h[row * len + ix]!;
+            acc = spec.type === "maxPool1d" ? Math.max(acc, v) : acc + v;
+          }
+          y[row * ol + ox] = spec.type === "maxPool1d" ? acc : acc / k;
+        }
+      }
+      h = y;
+      shape = [c, ol];
     } else if (spec.type === "maxPool2d" || spec.type === "avgPool2d") {
       const [c, ih, iw] = shape as [number, number, number];
       const k = spec.kernel,

@@ -1,13 +1,15 @@
 /**
  * The models and inputs the export tests run through onnxruntime and TensorFlow.js: an
  * MLP trained briefly on real digits, an MLP with every activation (and dropout, which
- * export drops), batchNorm after a dense layer, standardize in front of an MLP, a CNN with every image layer, and a CNN
- * with padded pooling. Weights are PyTorch's seeded initialisation; batchNorm's γ, β and
+ * export drops), batchNorm after a dense layer, standardize in front of an MLP, a CNN with every image layer, a CNN
+ * with padded pooling, and a 1-D CNN on signals with every 1-D layer. Weights are PyTorch's seeded initialisation; batchNorm's γ, β and
  * running statistics are set to seeded random values, so that they matter.
  */
 import {
+  avgPool1d,
   avgPool2d,
   batchNorm,
+  conv1d,
   conv2d,
   dense,
   standardize,
@@ -16,6 +18,7 @@ import {
   gelu,
   leakyRelu,
   loadMnistDigits,
+  maxPool1d,
   maxPool2d,
   mlp,
   relu,
@@ -93,6 +96,29 @@ export async function exportCases(): Promise<ExportCase[]> {
     { seed: 5, inputShape: [1, 28, 28] },
   );
   cases.push({ name: "cnn with strided, padded convolution and pooling", model: padded, ...digitRows(test, 6, 2, 17) });
+  // A 1-D CNN on (3, 40) signals: padded and strided conv1d, both poolings, batchNorm over the length.
+  const signalCnn = new Sequential(
+    [
+      conv1d(3, 6, 5, { padding: 2 }),
+      relu(),
+      maxPool1d(2),
+      conv1d(6, 8, 3, { stride: 2, padding: 1 }),
+      batchNorm(8),
+      relu(),
+      maxPool1d(3, { stride: 1, padding: 1 }),
+      avgPool1d(3, { stride: 2, padding: 1 }),
+      flatten(),
+      dense(8 * 5, 4),
+    ],
+    { seed: 6, inputShape: [3, 40] },
+  );
+  randomiseBatchNorm(signalCnn, 18);
+  cases.push({
+    name: "1-D cnn 3x40 conv1d-relu-maxpool1d-conv1d-bn-relu-maxpool1d-avgpool1d-flatten-dense",
+    model: signalCnn,
+    x: new TestRandom(19).uniform(9 * 120, -2, 2),
+    rows: 9,
+  });
   // Raw tabular features far from 0 and 1, standardised by the model's first layer.
   const rawRnd = new TestRandom(15);
   const standardized = new Sequential(

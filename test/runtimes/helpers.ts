@@ -1,7 +1,7 @@
 /**
  * Shared checks of the cross-runtime tests: every runtime's report must carry the committed
  * baseline checksum and the committed checksums of the students' logits through
- * distill-wasm/infer (equal to the full library's), float and int8; relaxed-SIMD runs (where the engine has
+ * distill-wasm/infer (equal to the full library's), float and int8, and the signals part's own two; relaxed-SIMD runs (where the engine has
  * relaxed SIMD) must be finite and identical to each other.
  */
 import { execFile } from "node:child_process";
@@ -12,9 +12,8 @@ import type { RuntimeReport } from "./scenario.mjs";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
-export const EXPECTED: { sha256: string; why: string; infer_sha256: string; int8_sha256: string } = JSON.parse(
-  readFileSync(new URL("./expected-checksum.json", import.meta.url), "utf8"),
-);
+export const EXPECTED: { sha256: string; why: string; infer_sha256: string; int8_sha256: string; signals_sha256: string; signals_infer_sha256: string } =
+  JSON.parse(readFileSync(new URL("./expected-checksum.json", import.meta.url), "utf8"));
 
 /** In CI every runtime must run: a missing browser fails instead of skipping. */
 export const REQUIRE_ALL = Boolean(process.env.CI) && process.env.CI !== "false";
@@ -33,7 +32,17 @@ export function checkReport(report: RuntimeReport, label: string, elapsedMs: num
   expect(baseline.infer!.checksum, `${label}: distill-wasm/infer's logits differ from infer_sha256 in expected-checksum.json`).toBe(EXPECTED.infer_sha256);
   expect(baseline.infer!.int8.checksum, `${label}: distill-wasm/infer's int8 logits differ from the int8 model's`).toBe(baseline.infer!.int8.library);
   expect(baseline.infer!.int8.checksum, `${label}: int8 logits differ from int8_sha256 in expected-checksum.json`).toBe(EXPECTED.int8_sha256);
+  expect(baseline.signals.steps).toEqual({ teacher: 56, student: 56 });
+  expect(baseline.signals.checksum, `${label}: the signals part's checksum differs from signals_sha256 in expected-checksum.json`).toBe(
+    EXPECTED.signals_sha256,
+  );
+  expect(baseline.signals.infer, `${label}: the signals part was not given distill-wasm/infer`).toBeDefined();
+  expect(baseline.signals.infer!.checksum, `${label}: distill-wasm/infer's signal logits differ from model.logits`).toBe(baseline.signals.infer!.library);
+  expect(baseline.signals.infer!.checksum, `${label}: signal logits through distill-wasm/infer differ from signals_infer_sha256`).toBe(
+    EXPECTED.signals_infer_sha256,
+  );
   const { threaded } = report;
+  expect(threaded.signals.checksum, `${label}: the signals part differs with threads`).toBe(EXPECTED.signals_sha256);
   let threadsText: string;
   if (threaded.threads === 2) {
     expect(threaded.checksum, `${label}: two threads changed the result`).toBe(EXPECTED.sha256);
@@ -51,11 +60,13 @@ export function checkReport(report: RuntimeReport, label: string, elapsedMs: num
     expect(relaxed.first.build).toBe("relaxed");
     expect(relaxed.first.finite, `${label}: relaxed run produced non-finite values`).toBe(true);
     expect(relaxed.second.checksum, `${label}: relaxed build not stable run to run`).toBe(relaxed.first.checksum);
+    expect(relaxed.second.signals.checksum, `${label}: relaxed build's signals part not stable run to run`).toBe(relaxed.first.signals.checksum);
     const same = relaxed.first.checksum === baseline.checksum;
     relaxedText = `relaxed ${short(relaxed.first.checksum)} (${same ? "equal to" : "differs from"} baseline; stable over 2 runs)`;
   }
   const line =
     `[runtimes] ${label} — ${report.runtime}: ✔ ${short(baseline.checksum)} = committed; infer ${short(baseline.infer!.checksum)} = model.logits = committed; ` +
+    `signals ${short(baseline.signals.checksum)} = committed; ` +
     `${threadsText}; ${relaxedText}; ` +
     `scenario ${Math.round(report.baselineMs)} ms, whole check ${Math.round(elapsedMs)} ms`;
   console.log(line);

@@ -24,6 +24,16 @@ export interface ScenarioResult {
     teacherValAccuracy: number | undefined;
     valAccuracy: number | undefined;
   };
+  /** The signals part (1-D CNNs), hashed on its own: the student's parameterBlock() and every epoch record's numbers. */
+  signals: {
+    checksum: string;
+    steps: { teacher: number; student: number };
+    finalLoss: number;
+    teacherValAccuracy: number | undefined;
+    valAccuracy: number | undefined;
+    /** Runs given distill-wasm/infer: the signal student's logits through `loadStudent` and through `model.logits`. */
+    infer?: { checksum: string; library: string };
+  };
   /** Every parameter and every hashed number is finite. */
   finite: boolean;
   /**

@@ -1,7 +1,8 @@
 // The cross-runtime scenario: seeded knowledge-distillation runs (an MLP part, then a CNN part
 // with attention transfer) that every runtime (Node, Deno, Bun, Chromium, Firefox) executes
 // through the package's public API, ending in a SHA-256 that must equal the committed value
-// in expected-checksum.json.
+// in expected-checksum.json; then a part with 1-D CNNs on multichannel signals, hashed on its
+// own (signals_sha256).
 //
 // Plain JavaScript ESM with no imports, so that each runtime loads it as it is: a browser
 // page, `deno run`, `bun run` and vitest alike. It receives the imported module namespace
@@ -33,6 +34,19 @@ export const SCENARIO = Object.freeze({
     distill: { epochs: 3, batchSize: 32, seed: 8 }, // 3 × 14 = 42 steps
     attention: { student: 4, teacher: 5, weight: 50 }, // student relu [4, 4, 4] ↔ teacher relu [8, 4, 4]
   },
+  // Third part, checked by its own checksum (signals_sha256): multichannel 1-D signals [2, 32]
+  // (makeSignals), a 1-D CNN teacher (conv1d, max pooling, batch norm, global average pooling)
+  // trained with `train`, and a smaller 1-D CNN student (conv1d with stride, average pooling)
+  // distilled from it with KD.
+  signals: {
+    channels: 2,
+    length: 32,
+    rows: 256,
+    dataSeed: 20261206,
+    teacher: { seed: 9, epochs: 8, batchSize: 32, trainSeed: 10 }, // 8 × 7 = 56 steps
+    student: { seed: 11 },
+    distill: { epochs: 8, batchSize: 32, seed: 12 }, // 8 × 7 = 56 steps
+  },
 });
 
 /**
@@ -61,6 +75,39 @@ function makeData(api, engine) {
       }
     }
     return api.Dataset.from(x, y, { features, classes });
+  });
+}
+
+/**
+ * Labelled signals of 2 channels × 32 samples: class 0 a square wave of period 8, 1 a square
+ * wave of period 16, 2 a sawtooth of period 8, 3 a triangle of period 16, each with a phase
+ * and an amplitude (1, 1.25 or 1.5) drawn from the wasm PRNG, the second channel lagging the
+ * first by 2 samples, plus N(0, 0.5²) noise from `rng_normal`. The waves take values k/8
+ * (exact), added to the float32 noise and rounded to float32.
+ */
+function makeSignals(api, engine) {
+  const { channels, length, rows, dataSeed } = SCENARIO.signals;
+  const k = engine.kernels;
+  const features = channels * length;
+  const wave = (label, t) =>
+    label === 0 ? ((t >> 2) & 1 ? 1 : -1) : label === 1 ? ((t >> 3) & 1 ? 1 : -1) : label === 2 ? (t % 8) / 4 - 1 : Math.abs((t % 16) - 8) / 4 - 1;
+  return engine.scoped(() => {
+    const rng = engine.alloc(16);
+    k.rng_seed(rng, dataSeed >>> 0, 0);
+    const noise = engine.allocF32(rows * features);
+    k.rng_normal(rng, noise, rows * features, 0, 0.5);
+    const x = engine.readF32(noise, rows * features);
+    const y = new Int32Array(rows);
+    for (let r = 0; r < rows; r++) {
+      const label = k.rng_below(rng, SCENARIO.classes);
+      const phase = k.rng_below(rng, 16);
+      const amplitude = 1 + k.rng_below(rng, 3) / 4;
+      y[r] = label;
+      for (let c = 0; c < channels; c++) {
+        for (let t = 0; t < length; t++) x[(r * channels + c) * length + t] += amplitude * wave(label, t + phase + 2 * (channels - 1 - c));
+      }
+    }
+    return api.Dataset.signals(x, y, { channels, length, classes: SCENARIO.classes });
   });
 }
 
@@ -104,6 +151,34 @@ function cnnStudentLayers(api) {
     api.relu(),
     api.flatten(),
     api.dense(4 * 4 * 4, SCENARIO.classes),
+  ];
+}
+
+/** conv1d(2,8,5) relu maxPool1d(2) conv1d(8,8,3) batchNorm(8) relu avgPool1d(16) (the global average) flatten dense(8, 4). */
+function signalTeacherLayers(api) {
+  return [
+    api.conv1d(2, 8, 5, { padding: 2 }),
+    api.relu(),
+    api.maxPool1d(2),
+    api.conv1d(8, 8, 3, { padding: 1 }),
+    api.batchNorm(8),
+    api.relu(),
+    api.avgPool1d(16),
+    api.flatten(),
+    api.dense(8, SCENARIO.classes),
+  ];
+}
+
+/** conv1d(2,4,5) relu avgPool1d(2) conv1d(4,4,3, stride 2) relu flatten dense(32, 4). */
+function signalStudentLayers(api) {
+  return [
+    api.conv1d(2, 4, 5, { padding: 2 }),
+    api.relu(),
+    api.avgPool1d(2),
+    api.conv1d(4, 4, 3, { stride: 2, padding: 1 }),
+    api.relu(),
+    api.flatten(),
+    api.dense(4 * 8, SCENARIO.classes),
   ];
 }
 
@@ -164,6 +239,43 @@ async function runCnn(api, engine, data, infer) {
       optimizer: { type: "adam", lr: 0.01 },
       attention: [cnn.attention],
       augment: { shift: 1 },
+    });
+    const params = student.parameterBlock();
+    return { teacherRun, studentRun, params, logits: infer ? await inferLogits(api, infer, student, data.x) : undefined };
+  } finally {
+    teacher.dispose();
+    student.dispose();
+  }
+}
+
+/** The signals part: a 1-D CNN teacher trained with `train`, a smaller one distilled from it with KD. */
+async function runSignals(api, engine, infer) {
+  const { signals, validation } = SCENARIO;
+  const { teacher: t, student: s, distill: d } = signals;
+  const data = makeSignals(api, engine);
+  const inputShape = [signals.channels, signals.length];
+  const teacher = new api.Sequential(signalTeacherLayers(api), { seed: t.seed, engine, inputShape });
+  const student = new api.Sequential(signalStudentLayers(api), { seed: s.seed, engine, inputShape });
+  try {
+    const teacherRun = await api.train(teacher, data, {
+      epochs: t.epochs,
+      batchSize: t.batchSize,
+      seed: t.trainSeed,
+      optimizer: "momentum",
+      lr: 0.05,
+      validation,
+    });
+    const studentRun = await api.distill({
+      teacher,
+      student,
+      data,
+      validation,
+      epochs: d.epochs,
+      batchSize: d.batchSize,
+      seed: d.seed,
+      temperature: 4,
+      alpha: 0.3,
+      optimizer: { type: "adam", lr: 0.01 },
     });
     const params = student.parameterBlock();
     return { teacherRun, studentRun, params, logits: infer ? await inferLogits(api, infer, student, data.x) : undefined };
@@ -254,6 +366,8 @@ export async function runScenario(api, options = {}) {
 
   const cnn = await runCnn(api, engine, data, options.infer);
   const cnnHistory = [...cnn.teacherRun.history, ...cnn.studentRun.history].flatMap(recordNumbers);
+  const signals = await runSignals(api, engine, options.infer);
+  const signalHistory = [...signals.teacherRun.history, ...signals.studentRun.history].flatMap(recordNumbers);
 
   const checksum = await sha256([params, new Float64Array(history), cnn.params, new Float64Array(cnnHistory)]);
   const infer = mlpLogits && {
@@ -266,7 +380,8 @@ export async function runScenario(api, options = {}) {
 
   const last = studentRun.history[studentRun.history.length - 1];
   const cnnLast = cnn.studentRun.history[cnn.studentRun.history.length - 1];
-  const finite = [params, history, cnn.params, cnnHistory].every((values) => values.every(Number.isFinite));
+  const finite = [params, history, cnn.params, cnnHistory, signals.params, signalHistory].every((values) => values.every(Number.isFinite));
+  const signalsLast = signals.studentRun.history[signals.studentRun.history.length - 1];
   return {
     checksum,
     build: engine.build,
@@ -283,6 +398,14 @@ export async function runScenario(api, options = {}) {
       attention: cnnLast.parts?.attention,
       teacherValAccuracy: cnn.teacherRun.history[cnn.teacherRun.history.length - 1].valAccuracy,
       valAccuracy: cnnLast.valAccuracy,
+    },
+    signals: {
+      checksum: await sha256([signals.params, new Float64Array(signalHistory)]),
+      steps: { teacher: signals.teacherRun.steps, student: signals.studentRun.steps },
+      finalLoss: signalsLast.loss,
+      teacherValAccuracy: signals.teacherRun.history[signals.teacherRun.history.length - 1].valAccuracy,
+      valAccuracy: signalsLast.valAccuracy,
+      ...(signals.logits ? { infer: { checksum: await sha256(signals.logits.infer), library: await sha256(signals.logits.library) } } : {}),
     },
     finite,
     ...(infer ? { infer } : {}),

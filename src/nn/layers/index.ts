@@ -7,25 +7,30 @@
 import { OptionError, ShapeError } from "../../errors.js";
 import { ACTIVATION, type ActivationSpec } from "./activation.js";
 import { BATCH_NORM, type BatchNormSpec } from "./batchnorm.js";
+import { CONV1D, type Conv1dSpec } from "./conv1d.js";
 import { CONV2D, type Conv2dSpec } from "./conv2d.js";
 import { DENSE, type DenseSpec } from "./dense.js";
 import { DROPOUT, type DropoutSpec } from "./dropout.js";
 import { FLATTEN, type FlattenSpec } from "./flatten.js";
 import { sizeOf, type Layer, type LayerKind, type Placement, type Shape } from "./layer.js";
+import { POOL1D, type Pool1dSpec } from "./pool1d.js";
 import { POOL2D, type Pool2dSpec } from "./pool2d.js";
 import { STANDARDIZE, type StandardizeSpec } from "./standardize.js";
 
 export { activation, relu, leakyRelu, tanh, sigmoid, gelu, ACTIVATIONS, type ActivationName, type ActivationSpec } from "./activation.js";
 export { batchNorm, type BatchNormSpec } from "./batchnorm.js";
+export { conv1d, type Conv1dSpec } from "./conv1d.js";
 export { conv2d, kernelOf, type Conv2dSpec } from "./conv2d.js";
 export { dense, type DenseSpec } from "./dense.js";
 export { dropout, type DropoutSpec } from "./dropout.js";
 export { flatten, type FlattenSpec } from "./flatten.js";
+export { maxPool1d, avgPool1d, type Pool1dSpec } from "./pool1d.js";
 export { maxPool2d, avgPool2d, type Pool2dSpec } from "./pool2d.js";
 export { standardize, type StandardizeSpec } from "./standardize.js";
 export { INIT_NAMES, type InitName, type Shape } from "./layer.js";
 
-export type LayerSpec = DenseSpec | ActivationSpec | DropoutSpec | Conv2dSpec | Pool2dSpec | BatchNormSpec | FlattenSpec | StandardizeSpec;
+export type LayerSpec =
+  DenseSpec | ActivationSpec | DropoutSpec | Conv2dSpec | Pool2dSpec | Conv1dSpec | Pool1dSpec | BatchNormSpec | FlattenSpec | StandardizeSpec;
 export type LayerType = LayerSpec["type"];
 
 /** The spec type whose `type` can be T (Pool2dSpec for both "maxPool2d" and "avgPool2d"). */
@@ -37,6 +42,9 @@ const KINDS: { [T in LayerType]: LayerKind<SpecOf<T>> } = {
   conv2d: CONV2D,
   maxPool2d: POOL2D,
   avgPool2d: POOL2D,
+  conv1d: CONV1D,
+  maxPool1d: POOL1D,
+  avgPool1d: POOL1D,
   batchNorm: BATCH_NORM,
   activation: ACTIVATION,
   dropout: DROPOUT,
@@ -88,7 +96,8 @@ const positiveInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 
 
 /**
  * Checks a layer list and infers every layer's output shape. `inputShape` is
- * [channels, height, width] for image inputs or [features]; without it the input is
+ * [channels, height, width] for image inputs, [channels, length] for signals or
+ * [features]; without it the input is
  * [inputs of the first dense layer] (which needs a dense layer before any conv / pool).
  * Returns the flat input width, each layer's flat output width and each layer's output shape.
  */
@@ -98,8 +107,10 @@ export function inferShapes(specs: readonly LayerSpec[], inputShape?: Shape): { 
   specs.forEach((s, i) => kindOf(s, `${op}: layer ${i}`));
   let shape: number[];
   if (inputShape !== undefined) {
-    if (!Array.isArray(inputShape) || (inputShape.length !== 1 && inputShape.length !== 3) || !inputShape.every(positiveInt)) {
-      throw new ShapeError(`${op}: inputShape must be [features] or [channels, height, width] of positive integers; got ${JSON.stringify(inputShape)}`);
+    if (!Array.isArray(inputShape) || inputShape.length < 1 || inputShape.length > 3 || !inputShape.every(positiveInt)) {
+      throw new ShapeError(
+        `${op}: inputShape must be [features], [channels, length] or [channels, height, width] of positive integers; got ${JSON.stringify(inputShape)}`,
+      );
     }
     shape = [...inputShape];
   } else {
@@ -107,7 +118,9 @@ export function inferShapes(specs: readonly LayerSpec[], inputShape?: Shape): { 
     if (firstIndex < 0) throw new ShapeError(`${op}: needs at least one dense layer to fix the input width, or an inputShape option`);
     const spatial = specs.findIndex((s) => kindOf(s).takesImages);
     if (spatial >= 0 && spatial < firstIndex) {
-      throw new ShapeError(`${op}: layer ${spatial} (${specs[spatial]!.type}) takes images; pass inputShape: [channels, height, width] in the options`);
+      throw new ShapeError(
+        `${op}: layer ${spatial} (${specs[spatial]!.type}) takes images; pass inputShape: [channels, height, width] (or [channels, length] for signals) in the options`,
+      );
     }
     shape = [(specs[firstIndex] as DenseSpec).inputs];
   }

@@ -15,7 +15,7 @@ import type { KernelExports } from "../../runtime/abi.js";
 export type InitName = "he" | "glorot" | "torch";
 export const INIT_NAMES: readonly InitName[] = ["he", "glorot", "torch"];
 
-/** A tensor shape without the batch dimension: [features] or [channels, height, width]. */
+/** A tensor shape without the batch dimension: [features], [channels, length] (signals) or [channels, height, width] (images). */
 export type Shape = readonly number[];
 
 /** One tensor a layer owns: "weight" and "bias" are trained; a buffer (e.g. "running_mean") is not. */
@@ -65,6 +65,15 @@ export function requireImage(where: string, inShape: Shape): asserts inShape is 
   if (inShape.length !== 3) {
     throw new ShapeError(
       `${where} takes (channels, height, width) images but the layer before it gives ${showShape(inShape)}; set inputShape: [channels, height, width] and keep convolutions and pooling before flatten()`,
+    );
+  }
+}
+
+/** Throws a ShapeError unless the layer before gives (channels, length) signals. */
+export function requireSignal(where: string, inShape: Shape): asserts inShape is readonly [number, number] {
+  if (inShape.length !== 2) {
+    throw new ShapeError(
+      `${where} takes (channels, length) signals but the layer before it gives ${showShape(inShape)}; set inputShape: [channels, length] and keep 1-D convolutions and pooling before flatten()`,
     );
   }
 }
@@ -153,7 +162,7 @@ export abstract class Layer {
 export interface LayerKind<S extends { type: string }> {
   /** Spec fields besides `type` that a model file may carry (others are dropped on load). */
   readonly fields: readonly string[];
-  /** true when the layer needs image inputs (a model without inputShape must start with a dense layer) */
+  /** true when the layer needs image or signal inputs (a model without inputShape must start with a dense layer) */
   readonly takesImages?: boolean;
   /** Checks the spec against the incoming shape (`where`: "Sequential: layer i") and returns the output shape. */
   outShape(spec: S, inShape: Shape, where: string): number[];

@@ -6,7 +6,7 @@ import * as infer from "distill-wasm/infer";
 import { runScenario } from "../scenario.mjs";
 
 const expected = JSON.parse(await (await import("node:fs/promises")).readFile(new URL("../expected-checksum.json", import.meta.url), "utf8"));
-const { checksum, infer: logits } = await runScenario(api, { infer });
+const { checksum, infer: logits, signals } = await runScenario(api, { infer });
 const verdict = (value, committed, key) =>
   value === committed ? "(same)" : `(differs: if the change is intended, put it in ${key} and add a line to "changes")`;
 console.log(`committed:    ${expected.sha256}`);
@@ -20,4 +20,11 @@ console.log(`int8, committed:     ${expected.int8_sha256}`);
 console.log(
   `int8, this runtime:  ${logits.int8.checksum} ${verdict(logits.int8.checksum, expected.int8_sha256, "int8_sha256")}` +
     (logits.int8.checksum === logits.int8.library ? "" : ` — NOT the int8 model's ${logits.int8.library}`),
+);
+console.log(`signals, committed:    ${expected.signals_sha256}`);
+console.log(`signals, this runtime: ${signals.checksum} ${verdict(signals.checksum, expected.signals_sha256, "signals_sha256")}`);
+console.log(`signals infer, committed:    ${expected.signals_infer_sha256}`);
+console.log(
+  `signals infer, this runtime: ${signals.infer.checksum} ${verdict(signals.infer.checksum, expected.signals_infer_sha256, "signals_infer_sha256")}` +
+    (signals.infer.checksum === signals.infer.library ? "" : ` — NOT model.logits' ${signals.infer.library}`),
 );
