@@ -15,7 +15,7 @@
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { GEMM_ACCUMULATE, GEMM_RELU, KernelAssertionError, type Engine } from "../../src/index.js";
-import { EXACT_BUILDS, loadBuild } from "../helpers/engines.js";
+import { EXACT_BUILDS, loadBuild, type TestEngine } from "../helpers/engines.js";
 import { expectClose, expectSameBits } from "../helpers/compare.js";
 import { TestRandom } from "../helpers/rand.js";
 import { dot64, numericGradient } from "../helpers/gradcheck.js";
@@ -34,7 +34,7 @@ function expectWithin(actual: ArrayLike<number>, expected: ArrayLike<number>, sc
 const SENTINEL = 12345.5;
 const TAIL = 5;
 
-function put(engine: Engine, values: ArrayLike<number>, offset: boolean): number {
+function put(engine: TestEngine, values: ArrayLike<number>, offset: boolean): number {
   const base = engine.allocF32(values.length + TAIL + 1);
   const ptr = base + (offset ? 4 : 0);
   const view = engine.f32(ptr, values.length + TAIL);
@@ -43,15 +43,15 @@ function put(engine: Engine, values: ArrayLike<number>, offset: boolean): number
   return ptr;
 }
 
-const putNaN = (engine: Engine, n: number, offset: boolean) => put(engine, new Float32Array(n).fill(NaN), offset);
+const putNaN = (engine: TestEngine, n: number, offset: boolean) => put(engine, new Float32Array(n).fill(NaN), offset);
 
-function take(engine: Engine, ptr: number, n: number, what: string): Float32Array {
+function take(engine: TestEngine, ptr: number, n: number, what: string): Float32Array {
   const view = engine.f32(ptr, n + TAIL);
   for (let i = n; i < n + TAIL; i++) if (view[i] !== SENTINEL) expect.fail(`${what}: wrote past the end (element ${i - n} after the last)`);
   return view.slice(0, n);
 }
 
-function takeI32(engine: Engine, ptr: number, n: number, what: string): Int32Array {
+function takeI32(engine: TestEngine, ptr: number, n: number, what: string): Int32Array {
   const tail = engine.f32(ptr + 4 * n, TAIL);
   for (let i = 0; i < TAIL; i++) if (tail[i] !== SENTINEL) expect.fail(`${what}: wrote past the end`);
   return engine.i32(ptr, n).slice();
@@ -148,7 +148,7 @@ interface ConvRun {
 
 /** Forward with `flags` (y starts as y0, or NaN without ACCUMULATE), then backward with dy; every buffer at an offset when asked. */
 function runConv1d(
-  engine: Engine,
+  engine: TestEngine,
   variant: Variant,
   s: Conv1dShape,
   inp: { x: ArrayLike<number>; w: ArrayLike<number>; bias?: ArrayLike<number>; y0?: ArrayLike<number>; dy: ArrayLike<number> },
@@ -293,7 +293,7 @@ function avgpoolBackward64(s: Pool1dShape, dy: ArrayLike<number>) {
   return { dx, scale };
 }
 
-function runMaxpool(engine: Engine, variant: Variant, s: Pool1dShape, x: ArrayLike<number>, dy: ArrayLike<number>, offset: boolean) {
+function runMaxpool(engine: TestEngine, variant: Variant, s: Pool1dShape, x: ArrayLike<number>, dy: ArrayLike<number>, offset: boolean) {
   const ol = outLength(s.len, s.k, s.stride, s.pad);
   const n = s.batch * s.c * ol;
   return engine.scoped(() => {
@@ -309,7 +309,7 @@ function runMaxpool(engine: Engine, variant: Variant, s: Pool1dShape, x: ArrayLi
   });
 }
 
-function runAvgpool(engine: Engine, variant: Variant, s: Pool1dShape, x: ArrayLike<number>, dy: ArrayLike<number>, offset: boolean) {
+function runAvgpool(engine: TestEngine, variant: Variant, s: Pool1dShape, x: ArrayLike<number>, dy: ArrayLike<number>, offset: boolean) {
   const ol = outLength(s.len, s.k, s.stride, s.pad);
   const n = s.batch * s.c * ol;
   return engine.scoped(() => {
@@ -396,7 +396,7 @@ const BOTH = 2;
 
 for (const build of EXACT_BUILDS) {
   describe(`conv1d and pool1d kernels (${build} build)`, () => {
-    let engine: Engine;
+    let engine: TestEngine;
     beforeAll(async () => {
       engine = await loadBuild(build);
     });
@@ -632,12 +632,12 @@ for (const build of EXACT_BUILDS) {
 }
 
 describe("debug build: conv1d and pool1d argument assertions", () => {
-  let engine: Engine;
+  let engine: TestEngine;
   beforeAll(async () => {
     engine = await loadBuild("debug");
   });
 
-  const cases: [string, (e: Engine, p: number) => void][] = [
+  const cases: [string, (e: TestEngine, p: number) => void][] = [
     ["conv1d_forward with a kernel longer than the padded signal", (e, p) => e.kernels.conv1d_forward(p, p, p, p, p, 1, 1, 3, 1, 6, 1, 1, 0)],
     ["conv1d_forward with stride 0", (e, p) => e.kernels.conv1d_forward(p, p, p, p, p, 1, 1, 8, 1, 3, 0, 0, 0)],
     ["conv1d_backward with a null work buffer", (e, p) => e.kernels.conv1d_backward(p, p, p, p, p, p, 0, 1, 1, 8, 1, 3, 1, 0)],
