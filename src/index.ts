@@ -45,6 +45,8 @@ export {
   type IdxData,
   type IdxDatasetOptions,
   type LoadIdxOptions,
+  MAX_VOCAB,
+  type TokenDatasetOptions,
   type MnistDigitsOptions,
 } from "./data/index.js";
 export {
@@ -62,6 +64,9 @@ export {
   batchNorm,
   flatten,
   standardize,
+  embedding,
+  embeddingBag,
+  layerNorm,
   inferShapes,
   type LayerSpec,
   type DenseSpec,
@@ -75,6 +80,10 @@ export {
   type BatchNormSpec,
   type FlattenSpec,
   type StandardizeSpec,
+  type EmbeddingSpec,
+  type EmbeddingBagSpec,
+  type LayerNormSpec,
+  type TokenOptions,
   type Shape,
 } from "./nn/layers/index.js";
 export { standardizer } from "./data/standardizer.js";

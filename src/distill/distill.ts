@@ -156,6 +156,7 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
   if (!["kl", "mse", "soft-ce"].includes(softLoss)) throw new OptionError(`${op}: softLoss must be "kl", "mse" or "soft-ce"; got ${JSON.stringify(softLoss)}`);
   if (regression) checkRegressionOptions(op, options, softLoss);
   const teacher = new TeacherSource(engine, options.teacher, student.outputs, student.inputs);
+  teacher.checkInputs(op, data.x);
   const hintSpecs = options.hints ?? [];
   if (hintSpecs.length > 0 && !teacher.model) throw new OptionError(`${op}: hints need a single model teacher (not an ensemble, function or logits)`);
   const attentionSpecs = options.attention ?? [];
