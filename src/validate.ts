@@ -58,6 +58,9 @@ export function requireFinite(op: string, name: string, x: ArrayLike<number>, co
   }
 }
 
+/** The largest vocabulary: token ids travel as float32 values, exact for integers up to 2^24. */
+export const MAX_VOCAB = 2 ** 24;
+
 /**
  * Token ids: every value an integer in [0, vocab) (vocab ≤ 2^24, so each id is exact in
  * float32), in a flat (rows, cols) matrix; the first bad one is named by row and position.

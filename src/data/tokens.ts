@@ -13,10 +13,9 @@
  */
 import { checkOptions, knownKeys } from "../options/schema.js";
 import { ArgumentError, OptionError, ShapeError, TokenError } from "../errors.js";
-import { requireDim, requireTokenIds } from "../validate.js";
+import { MAX_VOCAB, requireDim, requireTokenIds } from "../validate.js";
 
-/** The largest vocabulary: token ids travel as float32, exact for integers up to 2^24. */
-export const MAX_VOCAB = 2 ** 24;
+export { MAX_VOCAB };
 
 export interface TokenDatasetOptions {
   /** Token ids per sample (the model's input width). */

@@ -7,9 +7,8 @@
  * The padding row (paddingIdx) gets no gradient, as in PyTorch; it starts at zeros. The
  * layer has no input gradient (ids are not differentiable).
  */
-import { MAX_VOCAB } from "../../data/tokens.js";
 import { ArgumentError, OptionError, ShapeError } from "../../errors.js";
-import { requireTokenIds } from "../../validate.js";
+import { MAX_VOCAB, requireTokenIds } from "../../validate.js";
 import { checkInteger, Layer, showShape, type LayerKind, type ModelMemory, type Placement, type Shape } from "./layer.js";
 
 export { MAX_VOCAB };
