@@ -91,3 +91,10 @@ export { attention_map, attention_map_ref, attention_transfer, attention_transfe
 export {
   gemm_i8_nt, gemm_i8_nt_ref, dequantize_i32, dequantize_i32_ref, quantize_i8, quantize_i8_ref,
 } from "./int8";
+
+export {
+  embedding_forward, embedding_forward_ref, embedding_backward, embedding_backward_ref,
+  embedding_bag_forward, embedding_bag_forward_ref, embedding_bag_backward, embedding_bag_backward_ref,
+} from "./embedding";
+
+export { layernorm_forward, layernorm_forward_ref, layernorm_backward, layernorm_backward_ref } from "./layernorm";

@@ -8,6 +8,7 @@ export type ErrorCode =
   | "SHAPE_MISMATCH"
   | "NON_FINITE"
   | "LABEL_OUT_OF_RANGE"
+  | "TOKEN_OUT_OF_RANGE"
   | "INVALID_OPTION"
   | "INVALID_ARGUMENT"
   | "UNSUPPORTED_RUNTIME"
@@ -57,6 +58,13 @@ export class TaskError extends DistillError {
 export class LabelError extends DistillError {
   constructor(message: string) {
     super("LABEL_OUT_OF_RANGE", message);
+  }
+}
+
+/** A token id is not an integer in [0, vocab), or a sequence length is outside [0, seqLen]. */
+export class TokenError extends DistillError {
+  constructor(message: string) {
+    super("TOKEN_OUT_OF_RANGE", message);
   }
 }
 

@@ -48,6 +48,8 @@ export {
   type IdxData,
   type IdxDatasetOptions,
   type LoadIdxOptions,
+  MAX_VOCAB,
+  type TokenDatasetOptions,
   type MnistDigitsOptions,
 } from "./data/index.js";
 export {
@@ -68,6 +70,9 @@ export {
   batchNorm,
   flatten,
   standardize,
+  embedding,
+  embeddingBag,
+  layerNorm,
   inferShapes,
   type LayerSpec,
   type DenseSpec,
@@ -83,6 +88,10 @@ export {
   type BatchNormSpec,
   type FlattenSpec,
   type StandardizeSpec,
+  type EmbeddingSpec,
+  type EmbeddingBagSpec,
+  type LayerNormSpec,
+  type TokenOptions,
   type Shape,
 } from "./nn/layers/index.js";
 export { standardizer } from "./data/standardizer.js";

@@ -2,7 +2,7 @@
  * Input checks run before any wasm call. Each throws a typed error whose message starts
  * with the operation's name and names the argument, the value found and what is expected.
  */
-import { ArgumentError, LabelError, NonFiniteError, OptionError, ShapeError } from "./errors.js";
+import { ArgumentError, LabelError, NonFiniteError, OptionError, ShapeError, TokenError } from "./errors.js";
 
 /** Float data accepted by the public API (copied into wasm memory as f32). */
 export type FloatArray = Float32Array | Float64Array | readonly number[];
@@ -54,6 +54,24 @@ export function requireFinite(op: string, name: string, x: ArrayLike<number>, co
     if (!(Math.abs(v) <= F32_MAX)) {
       const where = cols ? `row ${Math.floor(i / cols)}, column ${i % cols}` : `index ${i}`;
       throw new NonFiniteError(`${op}: ${name} contains ${v} at ${where}; all values must be finite`);
+    }
+  }
+}
+
+/** The largest vocabulary: token ids travel as float32 values, exact for integers up to 2^24. */
+export const MAX_VOCAB = 2 ** 24;
+
+/**
+ * Token ids: every value an integer in [0, vocab) (vocab ≤ 2^24, so each id is exact in
+ * float32), in a flat (rows, cols) matrix; the first bad one is named by row and position.
+ */
+export function requireTokenIds(op: string, name: string, x: ArrayLike<number>, vocab: number, cols: number, firstRow = 0): void {
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    if (!(Number.isInteger(v) && v >= 0 && v < vocab)) {
+      throw new TokenError(
+        `${op}: ${name} holds ${v} at row ${firstRow + Math.floor(i / cols)}, position ${i % cols}; token ids must be integers in [0, ${vocab}) (the vocabulary size)`,
+      );
     }
   }
 }

@@ -18,6 +18,11 @@
  *                           padding P (0)), maxpool1dK[sS][pP], avgpool1dK[sS][pP] (window K,
  *                           stride S (K), padding P (0)), gap1d (the average over the whole
  *                           length), bn and the other tokens above.
+ *   16-emb1000x32p0-ln-flatten-64-relu-4
+ *   16-bag1000x32p0-4       token models: the sequence length first (the input values are
+ *                           token ids), then embVxD (an embedding of V tokens into D values
+ *                           per token) or bagVxD (their mean), each with pP for the padding
+ *                           id P, ln (layerNorm over the last dimension), and the layers above.
  * Each token is parsed by its layer kind (src/nn/layers/) and checked like any layer spec.
  */
 import { DistillError } from "../errors.js";
@@ -46,7 +51,7 @@ function layerList(text: string, inputShape: number[], tokens: string[]): Parsed
       bad(
         text,
         shape.length === 1 && inputShape.length === 1
-          ? `an MLP is positive integers joined by "-", and a layer list on flat inputs adds relu, tanh, sigmoid, gelu, leakyrelu, dropoutP or bn (convolutions need a CxHxW or CxL input); ${JSON.stringify(token)} is none of these`
+          ? `an MLP is positive integers joined by "-", and a layer list on flat inputs adds relu, tanh, sigmoid, gelu, leakyrelu, dropoutP, bn, ln, embVxD[pP] or bagVxD[pP] (convolutions need a CxHxW or CxL input); ${JSON.stringify(token)} is none of these`
           : `unknown layer ${JSON.stringify(token)}`,
       );
     }

@@ -24,6 +24,7 @@ import type { Engine } from "../engine.js";
 import { ArgumentError, LabelError, OptionError, ShapeError, TaskError } from "../errors.js";
 import { getEngine } from "../init.js";
 import type { EngineOption } from "../ops/losses.js";
+import { tokenRows, type TokenDatasetOptions } from "./tokens.js";
 import { requireArray, requireDim, requireFinite, requireLabels, requireLength, type FloatArray, type LabelArray } from "../validate.js";
 
 /** The label of a row that has none; the same value as the loss kernels' MISSING_LABEL. */
@@ -250,6 +251,24 @@ export class Dataset {
       );
     }
     return new Dataset(xs as FloatArray, y, { features: channels * length, ...(o.classes !== undefined ? { classes: o.classes } : {}) });
+  }
+
+  /**
+   * A dataset of token sequences (./tokens.ts): ids (rows, seqLen) integers in [0, vocab),
+   * stored exactly as float32 features, with labels y (rows), or y null for a transfer set
+   * without labels (then classes is required). `lengths` (rows) with `padding` fill each
+   * row after its length with the padding id, the paddingIdx of the model's embedding.
+   */
+  static tokens(ids: Int32Array | Uint16Array | Uint32Array | Uint8Array | readonly number[], y: LabelArray | null, options: TokenDatasetOptions): Dataset {
+    const op = "Dataset.tokens";
+    if (typeof options !== "object" || options === null)
+      throw new ArgumentError(`${op}: options must be an object { seqLen, vocab, classes?, lengths?, padding? }`);
+    const { x, seqLen, classes } = tokenRows(op, ids, options);
+    if (y === null) {
+      if (classes === undefined) throw new OptionError(`${op}: rows without labels (y null) need classes, the number of outputs`);
+      return Dataset.unlabelled(x, { features: seqLen, classes });
+    }
+    return new Dataset(x, y, { features: seqLen, ...(classes !== undefined ? { classes } : {}) });
   }
 
   /** Like the constructor, but always copies x and y. */

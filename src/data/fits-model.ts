@@ -1,10 +1,12 @@
 /** Whether a dataset fits a model, checked where both meet (training, evaluation, distillation, the class bias). */
 import { ArgumentError, LabelError, ShapeError } from "../errors.js";
+import { checkModelInput } from "../nn/layers/index.js";
 import type { Sequential } from "../nn/sequential.js";
 import type { Dataset } from "./dataset.js";
 
 /**
- * Checks that a dataset fits a model: same input width, labels within the outputs, and a
+ * Checks that a dataset fits a model: same input width, inputs the first layer can read
+ * (token ids within an embedding's vocabulary), labels within the outputs, and a
  * label on every row unless `missingLabels` (distillation's data, whose teacher labels them).
  */
 export function checkDataForModel(op: string, data: Dataset, model: Sequential, name = "data", missingLabels = false): void {
@@ -17,6 +19,7 @@ export function checkDataForModel(op: string, data: Dataset, model: Sequential, 
   if (!data.targets && data.classes > model.outputs) {
     throw new ShapeError(`${op}: ${name} has labels up to ${data.classes - 1} but the model has only ${model.outputs} outputs`);
   }
+  checkModelInput(model.specs, data.x, op, name);
   if (!missingLabels) {
     const missing = data.length - data.labelled;
     if (missing > 0) {

@@ -24,4 +24,5 @@ export {
   type IdxDatasetOptions,
   type LoadIdxOptions,
 } from "./idx.js";
+export { MAX_VOCAB, type TokenDatasetOptions } from "./tokens.js";
 export { loadMnistDigits, mnistFromDigitArrays, MNIST_PIXELS, type MnistDigitsOptions } from "./mnist.js";

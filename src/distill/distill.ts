@@ -200,6 +200,7 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
   const studentTask = checkModelTask(op, student, data, "the student");
   const teacher = new TeacherSource(engine, options.teacher, student.outputs, student.inputs);
   checkMultiLabelTeacher(op, options, data, teacher, softLoss);
+  teacher.checkInputs(op, data.x);
   const hintSpecs = options.hints ?? [];
   if (hintSpecs.length > 0 && !teacher.model) throw new OptionError(`${op}: hints need a single model teacher (not an ensemble, function or logits)`);
   const attentionSpecs = options.attention ?? [];

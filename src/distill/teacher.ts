@@ -6,6 +6,7 @@
  */
 import type { Engine } from "../engine.js";
 import { ArgumentError, NonFiniteError, OptionError, ShapeError } from "../errors.js";
+import { checkModelInput } from "../nn/layers/index.js";
 import type { Sequential } from "../nn/sequential.js";
 import { contentHash } from "../train/fingerprint.js";
 import type { WasmData } from "../data/wasm-data.js";
@@ -42,6 +43,11 @@ export class TeacherSource {
   private caches: number[] = [];
   private work = 0;
   private sum = 0;
+
+  /** Checks the data's rows against every model teacher's first layer (token ids within its vocabulary), before any wasm call. */
+  checkInputs(op: string, x: Float32Array): void {
+    for (const m of this.members) checkModelInput(m.model.specs, x, op, "data");
+  }
 
   constructor(engine: Engine, teacher: Teacher, classes: number, features: number) {
     this.engine = engine;

@@ -168,6 +168,10 @@ function inferenceKey(spec: LayerSpec): string {
       return "dropout";
     case "standardize":
       return `standardize ${spec.features}`;
+    case "embedding":
+    case "embeddingBag":
+    case "layerNorm":
+      return spec.type; // not written to ONNX (./onnx-write.ts), so never read
   }
 }
 

@@ -20,6 +20,8 @@
  *               Tanh nodes (geluNodes; ./onnx-read.ts recognises them as one layer)
  *   dropout     nothing (the identity at inference)
  *   standardize Sub(x, "<i>.mean") then Div(·, "<i>.std"): the kernel's two f32 operations, same bits
+ *   embedding, embeddingBag, layerNorm   not written yet (null): toOnnx refuses the model,
+ *               naming the layer
  */
 import type { LayerSpec, LayerType } from "../nn/layers/index.js";
 import { GELU_CONSTANTS, type ExportLayer, type SpecOf } from "./layers.js";
@@ -111,8 +113,8 @@ function geluNodes(x: string, prefix: string, g: GraphBuilder): string {
   return n("Mul", "gelu", [hx, t1]);
 }
 
-/** Every layer kind's writer: the one table of ONNX export. */
-export const ONNX_WRITERS: { [T in LayerType]: OnnxWriter<SpecOf<T>> } = {
+/** Every layer kind's writer, or null for a kind not written (toOnnx refuses it, naming the layer): the one table of ONNX export. */
+export const ONNX_WRITERS: { [T in LayerType]: OnnxWriter<SpecOf<T>> | null } = {
   dense(layer, x, g) {
     const { inputs, outputs } = layer.spec;
     return g.node("Gemm", `${layer.index}.gemm`, [x, ...parameters(layer, g, { weight: [outputs, inputs], bias: [outputs] })], `${layer.index}.gemm`, [
@@ -175,4 +177,7 @@ export const ONNX_WRITERS: { [T in LayerType]: OnnxWriter<SpecOf<T>> } = {
     const centred = g.node("Sub", `${layer.index}.sub_mean`, [x, mean!], `${layer.index}.sub_mean`);
     return g.node("Div", `${layer.index}.div_std`, [centred, std!], `${layer.index}.div_std`);
   },
+  embedding: null,
+  embeddingBag: null,
+  layerNorm: null,
 };

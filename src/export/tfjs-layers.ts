@@ -25,6 +25,8 @@
  *               to NHWC and back (signals: to NLC and back), normalising the last axis (TensorFlow.js 4.22's cpu
  *               batch norm broadcasts its statistics along the last axis only, so axis 1 of
  *               an NCHW tensor gives wrong results there)
+ *   embedding, embeddingBag, layerNorm   not written yet (null): toTfjs refuses the model,
+ *               naming the layer
  *   flatten     Flatten(channels_last): a plain reshape of NCHW into C·H·W order (its
  *               channels_first form would reorder to H·W·C)
  *   activation  Activation(relu | tanh | sigmoid), LeakyReLU(alpha = slope); gelu, the tanh
@@ -199,8 +201,8 @@ function geluLayers(index: number, x: string, g: KerasGraph): string {
 
 const ACTIVATION_NAMES = { relu: "relu", tanh: "tanh", sigmoid: "sigmoid" } as const;
 
-/** Every layer kind's writer: the one table of TensorFlow.js export. */
-export const TFJS_WRITERS: { [T in LayerType]: TfjsWriter<SpecOf<T>> } = {
+/** Every layer kind's writer, or null for a kind not written (toTfjs refuses it, naming the layer): the one table of TensorFlow.js export. */
+export const TFJS_WRITERS: { [T in LayerType]: TfjsWriter<SpecOf<T>> | null } = {
   dense(layer, x, g) {
     const { inputs, outputs } = layer.spec;
     const name = g.add("Dense", `dense_${layer.index}`, [x], { units: outputs, activation: "linear", use_bias: true });
@@ -291,4 +293,7 @@ export const TFJS_WRITERS: { [T in LayerType]: TfjsWriter<SpecOf<T>> } = {
     ]);
     return name;
   },
+  embedding: null,
+  embeddingBag: null,
+  layerNorm: null,
 };

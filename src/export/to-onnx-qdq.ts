@@ -70,7 +70,7 @@ function writeNet(net: QuantizedNet, x: string, g: GraphBuilder): string {
     if (l.type === "dense") x = dense(l, i, x, g);
     else if (l.type === "activation") {
       const layer = { index: i, spec: { type: "activation", name: l.name, slope: l.slope }, inShape: [], outShape: [], tensor: () => new Float32Array() };
-      x = ONNX_WRITERS.activation(layer as ExportLayer<SpecOf<"activation">>, x, g);
+      x = ONNX_WRITERS.activation!(layer as ExportLayer<SpecOf<"activation">>, x, g);
     } else if (spec?.type === "flatten") x = g.node("Flatten", `${i}.flatten`, [x], `${i}.flatten`, [intAttribute("axis", 1)]);
     else if (spec?.type !== "dropout")
       throw new ArgumentError(`toOnnx: layer ${i} of the quantized model is ${JSON.stringify(spec?.type)}, which toOnnx cannot write`);

@@ -66,7 +66,11 @@ export function toOnnx(model: Sequential | QuantizedModel, options?: OnnxOptions
     const io = { input: [valueInfo(ONNX_INPUT, ["batch", ...net.inputShape])], output: [valueInfo(ONNX_OUTPUT, ["batch", net.outputs])] };
     return encodeModel(quantizedModelProto(net, opset, IR_VERSION[opset]!, io));
   }
-  const layers = exportLayers(model, "toOnnx", Object.keys(ONNX_WRITERS));
+  const layers = exportLayers(
+    model,
+    "toOnnx",
+    Object.keys(ONNX_WRITERS).filter((type) => ONNX_WRITERS[type as keyof typeof ONNX_WRITERS] !== null),
+  );
   const irVersion = IR_VERSION[opset];
   if (irVersion === undefined) throw new OptionError(`toOnnx: no IR version known for opset ${opset}`);
   const g = new GraphBuilder(opset);

@@ -90,7 +90,11 @@ export function toTfjs(model: Sequential | QuantizedModel, options?: TfjsOptions
       "toTfjs: a quantized model cannot be written as TF.js layers (they hold float weights only); export it with toOnnx, or export the float model it came from",
     );
   }
-  const layers = exportLayers(model, "toTfjs", Object.keys(TFJS_WRITERS));
+  const layers = exportLayers(
+    model,
+    "toTfjs",
+    Object.keys(TFJS_WRITERS).filter((type) => TFJS_WRITERS[type as keyof typeof TFJS_WRITERS] !== null),
+  );
   const g = new KerasGraph();
   let x = g.add("InputLayer", "input", [], { batch_input_shape: [null, ...model.inputShape], dtype: "float32", sparse: false });
   for (const layer of layers) x = (TFJS_WRITERS[layer.spec.type] as (l: typeof layer, x: string, g: KerasGraph) => string)(layer, x, g);

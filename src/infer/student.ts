@@ -16,7 +16,7 @@ import { isMultiLabelMetadata, thresholdLogits } from "../nn/multi-label.js";
 import type { Plan } from "../io/model-plan.js";
 import type { SafetensorsTensor } from "../io/safetensors.js";
 import { DenseLayer } from "../nn/layers/dense.js";
-import type { LayerSpec } from "../nn/layers/index.js";
+import { checkModelInput, type LayerSpec } from "../nn/layers/index.js";
 import type { ModelMemory } from "../nn/layers/layer.js";
 import type { KernelExports } from "../runtime/abi.js";
 import { requireArray, requireDim, requireFinite, requireTemperature, rowsOf, type FloatArray } from "../validate.js";
@@ -177,6 +177,7 @@ export class Student {
     const arr = requireArray(op, "x", x);
     const rows = rowsOf(op, "x", arr, this.inputs);
     requireFinite(op, "x", arr, this.inputs);
+    checkModelInput(this.specs, arr, op, "x");
     this.reserve(Math.min(rows, INFERENCE_CHUNK));
     const chunk = Math.max(Math.min(this.capacity, INFERENCE_CHUNK), 1);
     for (let first = 0; first < rows; first += chunk) {

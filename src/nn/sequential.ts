@@ -31,7 +31,7 @@ import { boolean, checkedElsewhere, checkOptions, type Schema } from "../options
 import { requireArray, requireFinite, requireTemperature, rowsOf, type FloatArray } from "../validate.js";
 import { ActivationLayer } from "./layers/activation.js";
 import { DenseLayer } from "./layers/dense.js";
-import { createLayer, inferShapes, layerFlops, layerTensors, layerToken, normaliseSpec, type LayerSpec, type Shape } from "./layers/index.js";
+import { checkModelInput, createLayer, inferShapes, layerFlops, layerTensors, layerToken, normaliseSpec, type LayerSpec, type Shape } from "./layers/index.js";
 import { align4, type Layer, type ModelMemory } from "./layers/layer.js";
 import { thresholdLogits } from "./multi-label.js";
 import { ParameterSnapshot } from "./snapshot.js";
@@ -419,6 +419,7 @@ export class Sequential {
     const arr = requireArray(op, "x", x);
     const rows = rowsOf(op, "x", arr, this.inputs);
     requireFinite(op, "x", arr, this.inputs);
+    checkModelInput(this.specs, arr, op, "x");
     this.reserve(Math.min(rows, INFERENCE_CHUNK));
     const chunk = Math.max(Math.min(this.capacity, INFERENCE_CHUNK), 1);
     for (let first = 0; first < rows; first += chunk) {

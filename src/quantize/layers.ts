@@ -36,4 +36,5 @@ export function quantizableLayers(given: readonly LayerSpec[], inputShape?: read
   };
 }
 
-export const UNSUPPORTED_HINT = "only dense layers, activations, dropout and flatten can be quantized (MLPs); conv2d, conv1d, pooling and batchNorm stay float";
+export const UNSUPPORTED_HINT =
+  "only dense layers, activations, dropout and flatten can be quantized (MLPs); conv2d, conv1d, pooling, batchNorm, layerNorm and the token embeddings stay float";

@@ -4,6 +4,7 @@
  * rewrites each batch in place.
  */
 import { OptionError } from "../errors.js";
+import { takesTokens } from "../nn/layers/index.js";
 import type { Sequential } from "../nn/sequential.js";
 
 /** Built-in augmentation of square images, or a function that rewrites a batch in place. */
@@ -28,6 +29,11 @@ export interface AugmentHook {
 /** Augmentation as a loop hook: built-in kernels, or the user's function on a view of the batch. */
 export function augmentHook(model: Sequential, augment: Augment, features: number, seed: number, owned: number[]): AugmentHook {
   const e = model.engine;
+  if (takesTokens(model.specs)) {
+    throw new OptionError(
+      `augment rewrites input values, but layer 0 (${model.specs[0]!.type}) reads token ids, which must stay ids in its vocabulary; leave augment out`,
+    );
+  }
   if (typeof augment === "function") return { rng: 0, apply: (x, rows) => augment(e.f32(x, rows * features), rows, features) };
   const shift = augment.shift ?? 0;
   const noise = augment.noise ?? 0;

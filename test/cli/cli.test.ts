@@ -533,6 +533,49 @@ describe("teacher logits must match the rows they teach", () => {
   });
 });
 
+describe("token models", () => {
+  /** label, then 6 token ids in [0, 11): the label is the most frequent of tokens 1–3, each row padded with 0 after its length. */
+  function tokenCsv(name: string, rows: number, maxId: number): string {
+    let state = 7;
+    const next = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const lines = ["label,t0,t1,t2,t3,t4,t5"];
+    for (let r = 0; r < rows; r++) {
+      const length = 1 + Math.floor(next() * 6);
+      const ids = Array.from({ length: 6 }, (_, t) => (t < length ? 1 + Math.floor(next() * (maxId - 1)) : 0));
+      const counts = [1, 2, 3].map((c) => ids.filter((id) => id === c).length);
+      lines.push([counts.indexOf(Math.max(...counts)), ...ids].join(","));
+    }
+    writeFileSync(join(dir, name), `${lines.join("\n")}\n`);
+    return `csv:${name}`;
+  }
+
+  it("--arch with emb, ln and bag tokens trains a teacher and distils a student from it", () => {
+    const data = tokenCsv("tokens.csv", 200, 11);
+    const t = cli(["train", "--data", data, "--arch", "6-emb11x4p0-ln-flatten-16-relu-3", "--epochs", "3", "--out", "tok-teacher.safetensors"], dir);
+    expect(t.code, t.err).toBe(0);
+    const teacher = decodeSafetensors(new Uint8Array(readFileSync(join(dir, "tok-teacher.safetensors"))));
+    expect([...teacher.tensors.keys()].sort()).toEqual(["0.weight", "1.bias", "1.weight", "3.bias", "3.weight", "5.bias", "5.weight"]);
+    expect(teacher.tensors.get("0.weight")!.shape).toEqual([11, 4]);
+    const d = cli(
+      ["distill", "--data", data, "--teacher", "tok-teacher.safetensors", "--arch", "6-bag11x5p0-3", "--epochs", "3", "--out", "tok-student.safetensors"],
+      dir,
+    );
+    expect(d.code, d.err).toBe(0);
+    expect(weights(join(dir, "tok-student.safetensors")).get("0.weight")).toHaveLength(55);
+  });
+
+  it("ids outside the vocabulary and token layers out of place are one-line errors", () => {
+    const data = tokenCsv("tokens-wide.csv", 50, 14);
+    const r = cli(["train", "--data", data, "--arch", "6-bag11x5p0-3", "--epochs", "1", "--out", "never.safetensors"], dir);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/token ids must be integers in \[0, 11\)/);
+    expect(r.err.trim().split("\n")).toHaveLength(1);
+    const misplaced = cli(["train", "--data", data, "--arch", "6-8-bag11x5-3", "--out", "never.safetensors"], dir);
+    expect(misplaced.code).toBe(2);
+    expect(misplaced.err).toMatch(/reads token ids, so it must be the first layer/);
+  });
+});
+
 describe("under Deno and Bun", () => {
   const deno = fileURLToPath(new URL("../../node_modules/.bin/deno", import.meta.url));
   const bun = fileURLToPath(new URL("../../node_modules/@oven/bun-linux-x64/bin/bun", import.meta.url));

@@ -153,3 +153,79 @@ export function multiLabel64(
   soft = (soft * temp * temp) / n;
   return { loss: alpha * hard + (1 - alpha) * soft, hard, soft, grad };
 }
+
+// ---------------------------------------------------------------- token layers (assembly/embedding.ts, layernorm.ts)
+
+/** y (rows·seqLen, dim) = w[ids] in float64; dw (vocab, dim) = Σ dy rows into their ids' rows (padding: none), with Σ|terms| as scale. */
+export function embedding64(ids: ArrayLike<number>, w: ArrayLike<number>, dy: ArrayLike<number>, vocab: number, dim: number, paddingIdx: number) {
+  const y = new Float64Array(ids.length * dim);
+  const dw = new Float64Array(vocab * dim);
+  const scale = new Float64Array(vocab * dim);
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]!;
+    for (let j = 0; j < dim; j++) {
+      y[i * dim + j] = w[id * dim + j]!;
+      if (id === paddingIdx) continue;
+      dw[id * dim + j]! += dy[i * dim + j]!;
+      scale[id * dim + j]! += Math.abs(dy[i * dim + j]!);
+    }
+  }
+  return { y, dw, scale };
+}
+
+/** The mean bag in float64: y (rows, dim), dw (vocab, dim) and each element's Σ|terms|. */
+export function embeddingBag64(
+  ids: ArrayLike<number>,
+  w: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  rows: number,
+  seqLen: number,
+  vocab: number,
+  dim: number,
+  paddingIdx: number,
+) {
+  const y = new Float64Array(rows * dim);
+  const yScale = new Float64Array(rows * dim);
+  const dw = new Float64Array(vocab * dim);
+  const dwScale = new Float64Array(vocab * dim);
+  for (let r = 0; r < rows; r++) {
+    const tokens = Array.from({ length: seqLen }, (_, t) => ids[r * seqLen + t]!).filter((id) => id !== paddingIdx);
+    if (tokens.length === 0) continue;
+    for (let j = 0; j < dim; j++) {
+      for (const id of tokens) {
+        y[r * dim + j]! += w[id * dim + j]! / tokens.length;
+        yScale[r * dim + j]! += Math.abs(w[id * dim + j]!) / tokens.length;
+        dw[id * dim + j]! += dy[r * dim + j]! / tokens.length;
+        dwScale[id * dim + j]! += Math.abs(dy[r * dim + j]!) / tokens.length;
+      }
+    }
+  }
+  return { y, yScale, dw, dwScale };
+}
+
+/** nn.LayerNorm over the last dimension in float64: y and the gradients for upstream dy. */
+export function layerNorm64(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>, dy: ArrayLike<number>, rows: number, dim: number, eps: number) {
+  const y = new Float64Array(rows * dim);
+  const dx = new Float64Array(rows * dim);
+  const dw = new Float64Array(dim);
+  const db = new Float64Array(dim);
+  for (let r = 0; r < rows; r++) {
+    let mean = 0;
+    for (let j = 0; j < dim; j++) mean += x[r * dim + j]!;
+    mean /= dim;
+    let v = 0;
+    for (let j = 0; j < dim; j++) v += (x[r * dim + j]! - mean) ** 2;
+    const rstd = 1 / Math.sqrt(v / dim + eps);
+    const xhat = Array.from({ length: dim }, (_, j) => (x[r * dim + j]! - mean) * rstd);
+    const g = Array.from({ length: dim }, (_, j) => dy[r * dim + j]! * w[j]!);
+    const m1 = g.reduce((a, c) => a + c, 0) / dim;
+    const m2 = g.reduce((a, c, j) => a + c * xhat[j]!, 0) / dim;
+    for (let j = 0; j < dim; j++) {
+      y[r * dim + j] = xhat[j]! * w[j]! + b[j]!;
+      dx[r * dim + j] = (g[j]! - m1 - xhat[j]! * m2) * rstd;
+      dw[j]! += dy[r * dim + j]! * xhat[j]!;
+      db[j]! += dy[r * dim + j]!;
+    }
+  }
+  return { y, dx, dw, db };
+}

@@ -18,6 +18,8 @@ import {
   Sequential,
   ShapeError,
   dense,
+  embeddingBag,
+  layerNorm,
   dropout,
   gelu,
   init,
@@ -561,6 +563,32 @@ describe("model files", () => {
 
     it("reads the good case", () => {
       modelFromSafetensors(withMetadata(good)).dispose();
+    });
+
+    const bagTensors = (rows: number) => weights({ "0.weight": [rows, 2], "1.weight": [2, 2], "1.bias": [2] });
+    it("reads token layers: the input shape follows from the embedding", () => {
+      const model = modelFromSafetensors(withMetadata(JSON.stringify([embeddingBag(5, 2, { seqLen: 3, paddingIdx: 0 }), dense(2, 2)]), bagTensors(5)));
+      expect(model.inputShape).toEqual([3]);
+      expect(model.specs).toEqual([embeddingBag(5, 2, { seqLen: 3, paddingIdx: 0 }), dense(2, 2)]);
+      model.dispose();
+    });
+
+    it.each([
+      [
+        "a table of another vocabulary",
+        JSON.stringify([embeddingBag(5, 2, { seqLen: 3 }), dense(2, 2)]),
+        4,
+        /tensor "0.weight" has shape \[4, 2\]; the architecture needs \[5, 2\]/,
+      ],
+      [
+        "a padding id outside the vocabulary",
+        JSON.stringify([embeddingBag(5, 2, { seqLen: 3, paddingIdx: 5 }), dense(2, 2)]),
+        5,
+        /paddingIdx must be a token id/,
+      ],
+      ["a token layer after another", JSON.stringify([layerNorm(3), embeddingBag(5, 2, { seqLen: 3 })]), 5, /reads token ids, so it must be the first layer/],
+    ])("refuses %s", (_, architecture, rows, message) => {
+      expectFormatError(() => modelFromSafetensors(withMetadata(architecture, bagTensors(rows))), message);
     });
   });
 

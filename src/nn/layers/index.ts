@@ -11,7 +11,10 @@ import { CONV1D, type Conv1dSpec } from "./conv1d.js";
 import { CONV2D, type Conv2dSpec } from "./conv2d.js";
 import { DENSE, type DenseSpec } from "./dense.js";
 import { DROPOUT, type DropoutSpec } from "./dropout.js";
+import { EMBEDDING, type EmbeddingSpec } from "./embedding.js";
+import { EMBEDDING_BAG, type EmbeddingBagSpec } from "./embedding-bag.js";
 import { FLATTEN, type FlattenSpec } from "./flatten.js";
+import { LAYER_NORM, type LayerNormSpec } from "./layernorm.js";
 import { sizeOf, type Layer, type LayerKind, type Placement, type Shape } from "./layer.js";
 import { POOL1D, type Pool1dSpec } from "./pool1d.js";
 import { POOL2D, type Pool2dSpec } from "./pool2d.js";
@@ -25,12 +28,27 @@ export { dense, type DenseSpec } from "./dense.js";
 export { dropout, type DropoutSpec } from "./dropout.js";
 export { flatten, type FlattenSpec } from "./flatten.js";
 export { maxPool1d, avgPool1d, type Pool1dSpec } from "./pool1d.js";
+export { embedding, type EmbeddingSpec, type TokenOptions } from "./embedding.js";
+export { embeddingBag, type EmbeddingBagSpec } from "./embedding-bag.js";
+export { layerNorm, type LayerNormSpec } from "./layernorm.js";
 export { maxPool2d, avgPool2d, type Pool2dSpec } from "./pool2d.js";
 export { standardize, type StandardizeSpec } from "./standardize.js";
 export { INIT_NAMES, type InitName, type Shape } from "./layer.js";
 
 export type LayerSpec =
-  DenseSpec | ActivationSpec | DropoutSpec | Conv2dSpec | Pool2dSpec | Conv1dSpec | Pool1dSpec | BatchNormSpec | FlattenSpec | StandardizeSpec;
+  | DenseSpec
+  | ActivationSpec
+  | DropoutSpec
+  | Conv2dSpec
+  | Pool2dSpec
+  | Conv1dSpec
+  | Pool1dSpec
+  | BatchNormSpec
+  | FlattenSpec
+  | StandardizeSpec
+  | EmbeddingSpec
+  | EmbeddingBagSpec
+  | LayerNormSpec;
 export type LayerType = LayerSpec["type"];
 
 /** The spec type whose `type` can be T (Pool2dSpec for both "maxPool2d" and "avgPool2d"). */
@@ -50,6 +68,9 @@ const KINDS: { [T in LayerType]: LayerKind<SpecOf<T>> } = {
   dropout: DROPOUT,
   flatten: FLATTEN,
   standardize: STANDARDIZE,
+  embedding: EMBEDDING,
+  embeddingBag: EMBEDDING_BAG,
+  layerNorm: LAYER_NORM,
 };
 
 /** The kind of a spec, or an OptionError naming the unknown type. */
@@ -105,6 +126,10 @@ export function inferShapes(specs: readonly LayerSpec[], inputShape?: Shape): { 
   const op = "Sequential";
   if (!Array.isArray(specs) || specs.length === 0) throw new ShapeError(`${op}: needs at least one layer`);
   specs.forEach((s, i) => kindOf(s, `${op}: layer ${i}`));
+  const tokens = specs.findIndex((s, i) => i > 0 && kindOf(s).takesTokens);
+  if (tokens > 0) {
+    throw new ShapeError(`${op}: layer ${tokens} (${specs[tokens]!.type}) reads token ids, so it must be the first layer; it is layer ${tokens}`);
+  }
   let shape: number[];
   if (inputShape !== undefined) {
     if (!Array.isArray(inputShape) || inputShape.length < 1 || inputShape.length > 3 || !inputShape.every(positiveInt)) {
@@ -113,6 +138,8 @@ export function inferShapes(specs: readonly LayerSpec[], inputShape?: Shape): { 
       );
     }
     shape = [...inputShape];
+  } else if (kindOf(specs[0]!).inputShape) {
+    shape = kindOf(specs[0]!).inputShape!(specs[0]!);
   } else {
     const firstIndex = specs.findIndex((s) => s.type === "dense");
     if (firstIndex < 0) throw new ShapeError(`${op}: needs at least one dense layer to fix the input width, or an inputShape option`);
@@ -136,6 +163,21 @@ export function inferShapes(specs: readonly LayerSpec[], inputShape?: Shape): { 
 export function checkLayers(specs: readonly LayerSpec[], inputShape?: Shape): { inputs: number; widths: number[] } {
   const { inputs, widths } = inferShapes(specs, inputShape);
   return { inputs, widths };
+}
+
+/**
+ * Checks a model's raw input rows (x: rows × inputs values) against its first layer
+ * before any wasm call: token ids must be integers in [0, vocab) (TokenError). Any other
+ * first layer takes any finite values, which the callers check themselves.
+ */
+export function checkModelInput(specs: readonly LayerSpec[], x: ArrayLike<number>, op: string, name: string): void {
+  const first = specs[0];
+  if (first) kindOf(first).checkInput?.(first, x, op, name);
+}
+
+/** true when the first layer reads token ids (an embedding), whose inputs must stay ids. */
+export function takesTokens(specs: readonly LayerSpec[]): boolean {
+  return specs.length > 0 && kindOf(specs[0]!).takesTokens === true;
 }
 
 /** Builds the runtime layer of a spec placed at `at`. */

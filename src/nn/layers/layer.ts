@@ -164,6 +164,16 @@ export interface LayerKind<S extends { type: string }> {
   readonly fields: readonly string[];
   /** true when the layer needs image or signal inputs (a model without inputShape must start with a dense layer) */
   readonly takesImages?: boolean;
+  /** true when the layer reads token ids (an embedding): it must be the model's first layer. */
+  readonly takesTokens?: boolean;
+  /** The input shape a first layer fixes by itself when the model has no inputShape (an embedding: [seqLen]). */
+  inputShape?(spec: S): number[];
+  /**
+   * Checks a model's raw input rows (rows × inputs values) before any wasm call, for a
+   * first layer whose kernel trusts its input's values (token ids used as row indices):
+   * a typed error naming `op`, `name`, the row and the position.
+   */
+  checkInput?(spec: S, x: ArrayLike<number>, op: string, name: string): void;
   /** Checks the spec against the incoming shape (`where`: "Sequential: layer i") and returns the output shape. */
   outShape(spec: S, inShape: Shape, where: string): number[];
   /** The spec as stored in a model: defaults filled in (e.g. a conv kernel n → [n, n]). */
