@@ -38,6 +38,8 @@ function run(command: string, args: readonly string[], options: { env?: NodeJS.P
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     child.on("error", reject);
     child.on("close", (code) => resolve({ code, stdout, stderr, ms: performance.now() - started }));
+    // A child that exits before reading its input (no such executable, an import error) closes the pipe: not an error here.
+    child.stdin.on("error", () => {});
     child.stdin.end(options.input ?? "");
   });
 }
@@ -54,6 +56,37 @@ function idxFile(dir: string, stem: string, suffix: string): string | undefined 
   return [`${stem}-${suffix}`, `${stem}-${suffix}.gz`, `${stem}.${suffix}`, `${stem}.${suffix}.gz`].map((n) => path.join(dir, n)).find((f) => existsSync(f));
 }
 
+/**
+ * Runs the PyTorch driver once: the spec on stdin, the variant's BLAS directory first on
+ * LD_LIBRARY_PATH and the spec's thread count in OMP_NUM_THREADS / OPENBLAS_NUM_THREADS /
+ * MKL_NUM_THREADS, for that process only. An executable that cannot start, or a driver that
+ * exits with an error, gives { skipped } with the reason; output that breaks the line
+ * protocol throws (parseTorchOutput).
+ */
+export async function runTorchDriver(options: {
+  python: string;
+  driver: string;
+  spec: TorchSpec;
+  variant: BlasVariant;
+  env: NodeJS.ProcessEnv;
+}): Promise<TorchOutput> {
+  const { python: exe, driver, spec, variant } = options;
+  const threads = String(spec.threads);
+  const env: NodeJS.ProcessEnv = { ...options.env, OMP_NUM_THREADS: threads, OPENBLAS_NUM_THREADS: threads, MKL_NUM_THREADS: threads };
+  if (variant.libraryDir) env.LD_LIBRARY_PATH = ldLibraryPath(variant.libraryDir, options.env.LD_LIBRARY_PATH);
+  let result: CliRun;
+  try {
+    result = await run(exe, [driver], { env, input: JSON.stringify(spec) });
+  } catch (e) {
+    return { skipped: `cannot run ${exe} (${(e as Error).message}); set ${PYTHON_ENV} to a Python with torch` };
+  }
+  if (result.code !== 0) return { skipped: `${exe} ${path.relative(PROJECT_ROOT, driver)} exited with code ${result.code}:\n${tail(result.stderr)}` };
+  return parseTorchOutput(
+    result.stdout,
+    spec.scenarios.map((s) => s.id),
+  );
+}
+
 export function nodeNativeTools(): NativeTools {
   let scratch: string | undefined;
   const scratchDir = () => (scratch ??= mkdtempSync(path.join(os.tmpdir(), "distill-wasm-bench-")));
@@ -66,23 +99,7 @@ export function nodeNativeTools(): NativeTools {
         exists: existsSync,
       }),
 
-    runTorch: async (spec: TorchSpec, variant: BlasVariant): Promise<TorchOutput> => {
-      const threads = String(spec.threads);
-      const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: threads, OPENBLAS_NUM_THREADS: threads, MKL_NUM_THREADS: threads };
-      if (variant.libraryDir) env.LD_LIBRARY_PATH = ldLibraryPath(variant.libraryDir, process.env.LD_LIBRARY_PATH);
-      const exe = python();
-      let result: CliRun;
-      try {
-        result = await run(exe, [DRIVER], { env, input: JSON.stringify(spec) });
-      } catch (e) {
-        return { skipped: `cannot run ${exe} (${(e as Error).message}); set ${PYTHON_ENV} to a Python with torch` };
-      }
-      if (result.code !== 0) return { skipped: `${exe} ${path.relative(PROJECT_ROOT, DRIVER)} exited with code ${result.code}:\n${tail(result.stderr)}` };
-      return parseTorchOutput(
-        result.stdout,
-        spec.scenarios.map((s) => s.id),
-      );
-    },
+    runTorch: (spec, variant) => runTorchDriver({ python: python(), driver: DRIVER, spec, variant, env: process.env }),
 
     mnistSubset: async (argv, rows, testRows): Promise<MnistSubset | { skipped: string }> => {
       const found = resolveMnistDir({
