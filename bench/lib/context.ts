@@ -2,7 +2,7 @@
  * What every suite receives: the distill-wasm engine, the loaded comparison libraries, the
  * machine, the platform (what differs between Node and a browser page), and collectors.
  */
-import { init, type Engine, type InitOptions } from "distill-wasm";
+import { createEngine, init, type Engine, type InitOptions } from "distill-wasm";
 import { machineLabel, type MachineInfo } from "./machine.js";
 import { loadOrt, type OrtEnv } from "./ort.js";
 import type { Platform } from "./platform.js";
@@ -21,8 +21,16 @@ export interface ChartBar {
 }
 
 export interface Context {
+  /** The entry point's arguments (suites read their own options, e.g. --mnist=DIR). */
+  argv: readonly string[];
   engine: Engine;
   simd: Simd;
+  /**
+   * The relaxed-SIMD build (fused multiply-add) beside the baseline one, single thread, for
+   * the rows that show what giving up cross-CPU bit-identity buys; or why it is missing.
+   * Absent when `engine` is itself a relaxed build (--simd=relaxed).
+   */
+  relaxed?: { engine: Engine } | { skipped: string };
   /**
    * --quick: the smallest shapes and a few timed calls each, to check that every
    * implementation loads, agrees and produces a row (the smoke test); not for numbers.
@@ -57,6 +65,7 @@ export async function createContext(argv: readonly string[], options: { tfjs?: b
   capBudgets(quick ? QUICK : undefined);
   const machine = platform.machineInfo();
   const engine = await init({ simd });
+  const relaxed = engine.build === "relaxed" ? undefined : await relaxedEngine();
   const tfjs: TfjsEnv =
     options.tfjs === false ? { available: [], skipped: {}, version: platform.packageVersion("@tensorflow/tfjs-core") } : await loadTfjs(platform);
   const ort: OrtEnv =
@@ -82,9 +91,20 @@ export async function createContext(argv: readonly string[], options: { tfjs?: b
   for (const [backend, reason] of Object.entries(tfjs.skipped)) {
     if (options.tfjs !== false) console.log(`SKIPPED tfjs-${backend}: ${reason}`);
   }
+  if (relaxed && "engine" in relaxed) console.log('distill-wasm relaxed rows: wasm build relaxed (createEngine({ simd: "relaxed" })), single thread');
+  else if (relaxed) console.log(`SKIPPED distill-wasm relaxed rows: ${relaxed.skipped}`);
   if (ort.ort) console.log(`onnxruntime-web ${ort.version}: wasm execution provider, numThreads 1, no proxy worker`);
   else if (options.ort !== false) console.log(`SKIPPED onnxruntime-web: ${ort.skipped}`);
-  return { engine, simd, quick, platform, machine, tfjs, ort, versions, chart: [], summary: [] };
+  return { argv, engine, simd, ...(relaxed ? { relaxed } : {}), quick, platform, machine, tfjs, ort, versions, chart: [], summary: [] };
+}
+
+/** A second engine on the relaxed-SIMD build, or why this runtime has none. */
+async function relaxedEngine(): Promise<{ engine: Engine } | { skipped: string }> {
+  try {
+    return { engine: await createEngine({ simd: "relaxed" }) };
+  } catch (e) {
+    return { skipped: (e as Error).message };
+  }
 }
 
 /** "1.23 ms (±4.5%)": median and IQR/median. */

@@ -3,6 +3,7 @@
  * files. Filled in by the platform: node-machine.ts (Node, Deno, Bun) or
  * ../browser/machine.ts (a browser page).
  */
+import type { CpuRecord } from "./cpu.js";
 
 export interface MachineInfo {
   /** "node", "deno" or "bun"; in a page the browser: "chromium", "chrome", "edge", "firefox", "safari". */
@@ -11,6 +12,8 @@ export interface MachineInfo {
   cpu: string;
   /** Linux: vendor, family, model and stepping from /proc/cpuinfo (the model name alone can be vague, e.g. "AMD EPYC"). */
   cpuId?: string;
+  /** Linux: model name, vendor, family, model, stepping and the SIMD-related flags (cpu.ts). */
+  cpuRecord?: CpuRecord;
   cores: number;
   platform: string;
   arch: string;

@@ -1,6 +1,7 @@
 /** The machine as Node, Deno and Bun see it: node:os and, on Linux, /proc/cpuinfo. */
 import { readFileSync } from "node:fs";
 import os from "node:os";
+import { parseCpuinfo, type CpuRecord } from "./cpu.js";
 import type { MachineInfo } from "./machine.js";
 
 declare const Deno: { version: { deno: string } } | undefined;
@@ -26,15 +27,26 @@ function cpuId(): string | undefined {
   }
 }
 
+/** The record of /proc/cpuinfo's first processor, or undefined off Linux. */
+export function cpuRecord(): CpuRecord | undefined {
+  try {
+    return parseCpuinfo(readFileSync("/proc/cpuinfo", "utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
 export function machineInfo(): MachineInfo {
   const { runtime, version } = detectRuntime();
   const cpus = os.cpus();
   const id = cpuId();
+  const record = cpuRecord();
   return {
     runtime,
     runtimeVersion: version,
     cpu: cpus[0]?.model.trim() ?? "unknown",
     ...(id !== undefined ? { cpuId: id } : {}),
+    ...(record !== undefined ? { cpuRecord: record } : {}),
     cores: cpus.length,
     platform: os.platform(),
     arch: os.arch(),

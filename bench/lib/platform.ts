@@ -5,6 +5,7 @@
  * `../browser/platform.ts` with fetch, navigator and a POST to the serving process.
  */
 import type { MachineInfo } from "./machine.js";
+import type { NativeTools } from "./native-tools.js";
 
 export interface Platform {
   /** The machine and runtime of this run (date = now). */
@@ -26,4 +27,6 @@ export interface Platform {
    * "node-2026-11-28.json"; resolves to the location to print after "wrote ".
    */
   saveFile(name: string, text: string): Promise<string>;
+  /** Child processes and files (PyTorch, the CLI, MNIST): Node, Deno and Bun; absent in a page. */
+  native?: NativeTools;
 }

@@ -11,6 +11,8 @@
  *   wasm-resident batch: Sequential.forward (gemm_nt with fused bias + ReLU), the fused
  *   distill_loss (or cross_entropy) kernel, Sequential.backward (gemm_tn, bias_grad,
  *   relu_backward, gemm_nn), sgd_step over the flat parameter block.
+ * - distill-wasm step, relaxed SIMD: the same on the relaxed-SIMD build (fused multiply-add;
+ *   results may differ in the last bits between CPUs), where the runtime has relaxed SIMD.
  * - distill-wasm distill() / train(): the public API with a step budget on 1,024 samples
  *   (precomputed teacher logits for distill()), timed per step from onBatch timestamps
  *   after 5 warm-up steps. Adds what the loop does per step: gathering the shuffled batch,
@@ -46,6 +48,9 @@ const API_FULL = { warmup: 5, timed: 30, samples: 1024 };
 const API_QUICK = { warmup: 1, timed: 3, samples: 256 };
 
 export type Kind = "distill" | "ce";
+
+/** The row of the relaxed-SIMD build (fused multiply-add): same kernels, not bit-identical across CPUs. */
+export const RELAXED_STEP = "distill-wasm step, relaxed SIMD";
 
 interface Scenario {
   id: "distillation" | "teacher";
@@ -103,9 +108,11 @@ export interface StepsResult {
 /** distill-wasm driven directly: one step per call on a wasm-resident batch. */
 export class WasmStep {
   private readonly owned: number[] = [];
-  private readonly x: number;
+  /** The batch's inputs (rows, features) in wasm memory. */
+  readonly x: number;
   private readonly y: number;
-  private readonly t: number;
+  /** The teacher logits (rows, classes) the distillation loss reads. */
+  readonly t: number;
   private readonly grad: number;
   private readonly parts: number;
   private readonly velocity: number;
@@ -205,6 +212,7 @@ export async function runSteps(ctx: Context): Promise<StepsResult> {
   const skipped: Record<string, string> = {};
   const engine = ctx.engine;
   const tf = ctx.tfjs.tf;
+  if (ctx.relaxed && "skipped" in ctx.relaxed) skipped[RELAXED_STEP] = ctx.relaxed.skipped;
 
   const { warmup: API_WARMUP_STEPS, timed: API_TIMED_STEPS, samples: API_SAMPLES } = ctx.quick ? API_QUICK : API_FULL;
   for (const sc of ctx.quick ? QUICK_SCENARIOS : SCENARIOS) {
@@ -235,6 +243,8 @@ export async function runSteps(ctx: Context): Promise<StepsResult> {
 
     const wasmStep = WasmStep.mlp(engine, sc.widths, initial, batch, sc.kind);
     outcomes.push(["distill-wasm step", { loss: wasmStep.step(), params: paramsOf(wasmStep.model) }]);
+    const relaxedStep = ctx.relaxed && "engine" in ctx.relaxed ? WasmStep.mlp(ctx.relaxed.engine, sc.widths, initial, batch, sc.kind) : undefined;
+    if (relaxedStep) outcomes.push([RELAXED_STEP, { loss: relaxedStep.step(), params: paramsOf(relaxedStep.model) }]);
     const api = await apiRun(engine, sc.widths, initial, batch, sc.kind, 1);
     const apiName = sc.kind === "distill" ? "distill-wasm distill()" : "distill-wasm train()";
     outcomes.push([apiName, { loss: api.losses[0]!, params: api.params }]);
@@ -286,6 +296,11 @@ export async function runSteps(ctx: Context): Promise<StepsResult> {
     const wasmTiming = await measure(`distill-wasm ${sc.id} step`, () => (last = wasmStep.step()), budgetFor(await once(wasmStep.step)));
     timed.push({ library: "distill-wasm step", timed: "forward + loss + backward + sgd_step kernels", timing: wasmTiming, finalLoss: last });
     wasmStep.dispose();
+    if (relaxedStep) {
+      const timing = await measure(`${RELAXED_STEP} ${sc.id}`, () => (last = relaxedStep.step()), budgetFor(await once(relaxedStep.step)));
+      timed.push({ library: RELAXED_STEP, timed: "the same kernels, relaxed-SIMD build (fused multiply-add)", timing, finalLoss: last });
+      relaxedStep.dispose();
+    }
 
     const apiData = makeBatch(API_SAMPLES, inputs, classes, sc.seed + 1000);
     const timedApi = await apiRun(engine, sc.widths, initial, apiData, sc.kind, API_WARMUP_STEPS + API_TIMED_STEPS);
@@ -338,6 +353,13 @@ export async function runSteps(ctx: Context): Promise<StepsResult> {
       flops,
     );
 
+    const relaxedRow = scRows.find((r) => r.library === RELAXED_STEP);
+    if (relaxedRow) {
+      ctx.summary.push(
+        `${sc.id === "distillation" ? "Distillation" : "Teacher"} step, relaxed SIMD (FMA, not bit-identical across CPUs): ` +
+          `${fmtNum(relaxedRow.timing.medianMs)} ms, ${ratioCell(1 / relaxedRow.distillSpeedup)} the baseline build's speed`,
+      );
+    }
     const tfw = scRows.find((r) => r.library === "tfjs-wasm");
     const apiRow = scRows.find((r) => r.library === apiName)!;
     ctx.summary.push(

@@ -44,6 +44,8 @@ interface Results {
   inference: { rows: (Row & { batch: number; outputRelErr: number })[]; tolerance: number };
   conv: { rows: (Row & { pass: string; maxScaledError: number; cin: number })[]; tolerance: number };
   threads: { threads: number; rows: { scenario: string; sameBits: boolean; speedup: number }[]; skipped?: string };
+  native: { rows: (Row & { scenario: string; variant: string; threads: number })[]; skipped: Record<string, string> };
+  epochs: { epochRows: unknown[]; skipped?: string };
 }
 
 /** Every library appears once per group (shape, scenario, batch, …) with a timing. */
@@ -72,6 +74,7 @@ function checkResults(results: Results): void {
 
   const stepLibs = (s: string) => [
     "distill-wasm step",
+    "distill-wasm step, relaxed SIMD",
     s === "distillation" ? "distill-wasm distill()" : "distill-wasm train()",
     "tfjs-wasm",
     "tfjs-cpu",
@@ -95,6 +98,14 @@ function checkResults(results: Results): void {
       expect(c.agreement.updateRelErr, `${scenario} ${c.library} update`).toBeLessThanOrEqual(steps.tolerances.update);
     }
   }
+
+  // A page starts no Python process and reads no MNIST files: those parts are skipped with the reason;
+  // distill-wasm's own rows of the native section (both builds, 1 and 2 threads) still run.
+  expect(results.native.skipped.PyTorch).toMatch(/browser page/);
+  expect(new Set(results.native.rows.map((r) => `${r.library} ${r.variant} ${r.threads}`))).toEqual(
+    new Set(["distill-wasm baseline 1", "distill-wasm relaxed 1", "distill-wasm baseline 2", "distill-wasm relaxed 2"]),
+  );
+  expect(results.epochs.skipped).toMatch(/browser page/);
 
   const inferenceLibs = ["distill-wasm logits()", "distill-wasm forward", "tfjs-wasm", "tfjs-wasm, unfused", "tfjs-cpu", "onnxruntime-web", "naive JS"];
   expectAllLibraries(inference.rows, (r) => `batch ${r.batch}`, inferenceLibs, "inference");
