@@ -65,3 +65,14 @@ export const FORM_CLASSES: Readonly<Record<GemmForm, readonly ShapeClass[]>> = {
  * candidates (GEMM_PLAN_VERSION). A plan made by another version is ignored.
  */
 export const PLAN_VERSION = `${DISTILL_WASM_VERSION}+gemm-plan.${GEMM_PLAN_VERSION}`;
+
+/**
+ * The shape class gemm_nn / gemm_nt / gemm_tn put an m × n product in (assembly/gemm.ts,
+ * gemmPlanned): few rows, else a narrow C, else large. In the relaxed build gemm_nt has no
+ * row path of its own (its few rows run the large kernel).
+ */
+export function shapeClassOf(form: Exclude<GemmForm, "panels">, m: number, n: number, relaxed = false): ShapeClass {
+  if (m < 4 && !(form === "nt" && relaxed)) return "row";
+  if (n < 16 && m >= 8) return "narrow";
+  return "large";
+}
