@@ -3,17 +3,19 @@
  * problem of its shape class and keeps the fastest, in a few milliseconds.
  *
  * Problems (m × k × n), chosen to cross the candidates' block sizes while staying short
- * (about 1 MFLOP each; some 36 calls a round):
+ * (about 1 MFLOP each; some 36 calls a round, two rounds of warm-up and five or more timed):
  *   large   32 × 264 × 64   (k above the 128- and 256-deep blocks)
  *   narrow  32 × 1040 × 10  (a classifier head; k above the 256- and 1024-deep blocks)
  *   row     1 × 512 × 256   (one row; B is 512 KiB, streamed as at batch 1)
  * Candidates are timed in interleaved rounds (so a busy neighbour hits them alike) and
  * each keeps its best time; the default candidate stays unless another is more than
- * KEEP_DEFAULT_WITHIN (10%) faster by its best time and in each of the last two rounds.
- * The second condition guards against the JIT: a wasm engine first runs baseline code and
- * optimises hot functions in the background, so early rounds can favour a candidate only
- * because its code (shared with an earlier slot) was optimised first. Every candidate
- * gives the same bits, so a noisy pick costs speed only, never a different result.
+ * KEEP_DEFAULT_WITHIN (10%) faster by its best time, by the median over the rounds of its
+ * time ÷ the default's time in the same round (a call preempted by another process spoils
+ * one round's ratio, not the median), and in each of the last two rounds. The last
+ * condition guards against the JIT: a wasm engine first runs baseline code and optimises
+ * hot functions in the background, so early rounds can favour a candidate only because
+ * its code (shared with an earlier slot) was optimised first. Every candidate gives the
+ * same bits, so a noisy pick costs speed only, never a different result.
  */
 import type { KernelExports } from "../abi.js";
 import { SLOTS, type ShapeClass, type Slot } from "./candidates.js";
@@ -25,7 +27,7 @@ const PROBLEMS: Record<ShapeClass, { m: number; k: number; n: number }> = {
   row: { m: 1, k: 512, n: 256 },
 };
 /** Rounds always run (unless the probe passes MAX_MS); more follow while the budget lasts. */
-const MIN_ROUNDS = 3;
+const MIN_ROUNDS = 5;
 const MAX_ROUNDS = 12;
 const BUDGET_MS = 8;
 /** A probe that takes longer (a slow or busy machine, or code not yet optimised) stops at the next round. */
@@ -129,7 +131,9 @@ export function measurePlan(kernels: ProbeKernels, now: () => number = () => per
       let pick = 0;
       for (let index = 1; index < times.length; index++) {
         const steady = lastTwo.every((r) => beats(r[index]!, r[0]!));
-        if (times[index]! < times[pick]! && beats(times[index]!, times[0]!) && steady) pick = index;
+        const ratios = perRound.map((r) => r[index]! / r[0]!).sort((a, b) => a - b);
+        const median = ratios[Math.floor(ratios.length / 2)]!;
+        if (times[index]! < times[pick]! && beats(times[index]!, times[0]!) && beats(median, 1) && steady) pick = index;
       }
       plan.gemm[s.form][s.shapeClass] = s.candidates[pick]!;
       timings[`${s.form}.${s.shapeClass}`] = Object.fromEntries(s.candidates.map((name, i) => [name, Number(times[i]!.toFixed(4))]));
