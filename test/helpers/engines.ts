@@ -11,9 +11,13 @@ export function wasmBytes(build: BuildName): Uint8Array {
   return readFileSync(new URL(`../../build/distill.${build}.wasm`, import.meta.url));
 }
 
-/** A fresh engine (own memory) running the given build. */
+/**
+ * A fresh engine (own memory) running the given build, on the default GEMM plan: no probe
+ * per engine (a user-supplied module's plan is not cached), and every candidate has its
+ * own tests (test/kernels/gemm-plan.test.ts).
+ */
 export function loadBuild(build: BuildName): Promise<Engine> {
-  return createEngine({ wasm: wasmBytes(build) });
+  return createEngine({ wasm: wasmBytes(build), plan: "default" });
 }
 
 /** Whether this process can run the relaxed-SIMD build. */

@@ -60,7 +60,7 @@ const PADS: [number, number, number][] = [
 interface Run {
   c: Float32Array;
 }
-// Engines here start with a measured plan; each test sets the slots it checks.
+// Each test sets the slots it checks; afterEach puts the default back.
 
 /** C buffers (with padding) from the planned kernel and from its `_ref` twin. */
 function runForm(
