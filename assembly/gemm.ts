@@ -39,7 +39,7 @@ export const GEMM_RELU: i32 = 2;
 const MR: i32 = 4; // rows of C per micro-kernel tile
 const NR: i32 = 8; // columns of C per micro-kernel tile (two f32x4)
 // The blocks (MC rows of A × KC steps packed at once, KC × NC of B) are the plan's
-// (gemm-plan.ts, largeBlocks below); every choice fits these regions: MC·KC ≤ 16384 floats
+// (gemm-plan.ts; gemmBlocked below); every choice fits these regions: MC·KC ≤ 16384 floats
 // and KC·NC ≤ 65536.
 
 // Scratch layout (see memory.ts SCRATCH_BYTES): packed A, packed B, one C tile, one bias tile.
