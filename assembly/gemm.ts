@@ -25,21 +25,26 @@
 // rows and B not transposed, rows are computed straight from B without packing; with
 // fewer than 16 columns (a classifier head), 8×4 tiles run down the rows (gemmNarrow);
 // gemm_panels serves a few rows against B packed once in advance (batch-1 inference).
+// The block sizes, tile walk and loop depths of each path are chosen at run time by the
+// plan (gemm-plan.ts: candidates per form and shape class, all giving the same bits).
 
 import { scratch_base } from "./memory";
+import {
+  GEMM_CLASS_LARGE, GEMM_CLASS_NARROW, GEMM_CLASS_ROW, GEMM_FORM_NN, GEMM_FORM_NT, GEMM_FORM_PANELS, GEMM_FORM_TN, planOf,
+} from "./gemm-plan";
 
 export const GEMM_ACCUMULATE: i32 = 1;
 export const GEMM_RELU: i32 = 2;
 
 const MR: i32 = 4; // rows of C per micro-kernel tile
 const NR: i32 = 8; // columns of C per micro-kernel tile (two f32x4)
-const MC: i32 = 64; // rows of A packed at once
-const KC: i32 = 256; // depth of one packed block
-const NC: i32 = 256; // columns of B packed at once
+// The blocks (MC rows of A × KC steps packed at once, KC × NC of B) are the plan's
+// (gemm-plan.ts; gemmBlocked below); every choice fits these regions: MC·KC ≤ 16384 floats
+// and KC·NC ≤ 65536.
 
 // Scratch layout (see memory.ts SCRATCH_BYTES): packed A, packed B, one C tile, one bias tile.
-const PACK_A_BYTES: usize = <usize>(MC * KC) << 2; // 64 KiB
-const PACK_B_BYTES: usize = <usize>(KC * NC) << 2; // 256 KiB
+const PACK_A_BYTES: usize = 64 * 1024;
+const PACK_B_BYTES: usize = 256 * 1024;
 const TILE_BYTES: usize = <usize>(MR * NR) << 2;
 
 // @ts-ignore: decorator
@@ -50,11 +55,13 @@ const TILE_BYTES: usize = <usize>(MR * NR) << 2;
 
 /**
  * C tile (4×8 at c, row stride ldcBytes) ← (load ? C : 0) + Apanel·Bpanel (+ bias) (relu).
- * pa: kc groups of 4 A values (one per tile row); pb: kc groups of 8 B values.
+ * pa: kc groups of 4 A values (one per tile row); pb: kc groups of 8 B values. With `pairs`
+ * the loop body takes steps p and p+1 one after the other (fewer loop instructions per
+ * multiply-add; the same sums in the same order).
  */
 // @ts-ignore: decorator
 @inline function microKernel4x8(
-  c: usize, ldcBytes: usize, pa: usize, pb: usize, kc: i32, load: bool, bias: usize, relu: bool,
+  c: usize, ldcBytes: usize, pa: usize, pb: usize, kc: i32, load: bool, bias: usize, relu: bool, pairs: bool,
 ): void {
   const c0 = c;
   const c1 = c0 + ldcBytes;
@@ -70,7 +77,34 @@ const TILE_BYTES: usize = <usize>(MR * NR) << 2;
     acc2x0123 = v128.load(c2); acc2x4567 = v128.load(c2, 16);
     acc3x0123 = v128.load(c3); acc3x4567 = v128.load(c3, 16);
   }
-  for (let p = 0; p < kc; p++) {
+  let p = 0;
+  if (pairs) {
+    for (; p + 2 <= kc; p += 2) {
+      let b0123 = v128.load(pb);
+      let b4567 = v128.load(pb, 16);
+      let a0 = v128.load32_splat(pa);
+      let a1 = v128.load32_splat(pa, 4);
+      let a2 = v128.load32_splat(pa, 8);
+      let a3 = v128.load32_splat(pa, 12);
+      acc0x0123 = madd(a0, b0123, acc0x0123); acc0x4567 = madd(a0, b4567, acc0x4567);
+      acc1x0123 = madd(a1, b0123, acc1x0123); acc1x4567 = madd(a1, b4567, acc1x4567);
+      acc2x0123 = madd(a2, b0123, acc2x0123); acc2x4567 = madd(a2, b4567, acc2x4567);
+      acc3x0123 = madd(a3, b0123, acc3x0123); acc3x4567 = madd(a3, b4567, acc3x4567);
+      b0123 = v128.load(pb, 32);
+      b4567 = v128.load(pb, 48);
+      a0 = v128.load32_splat(pa, 16);
+      a1 = v128.load32_splat(pa, 20);
+      a2 = v128.load32_splat(pa, 24);
+      a3 = v128.load32_splat(pa, 28);
+      acc0x0123 = madd(a0, b0123, acc0x0123); acc0x4567 = madd(a0, b4567, acc0x4567);
+      acc1x0123 = madd(a1, b0123, acc1x0123); acc1x4567 = madd(a1, b4567, acc1x4567);
+      acc2x0123 = madd(a2, b0123, acc2x0123); acc2x4567 = madd(a2, b4567, acc2x4567);
+      acc3x0123 = madd(a3, b0123, acc3x0123); acc3x4567 = madd(a3, b4567, acc3x4567);
+      pa += 32;
+      pb += 64;
+    }
+  }
+  for (; p < kc; p++) {
     const b0123 = v128.load(pb);
     const b4567 = v128.load(pb, 16);
     const a0 = v128.load32_splat(pa);
@@ -243,16 +277,17 @@ function packB(dst: usize, b: usize, ldb: i32, transB: bool, n: i32, j0: i32, nc
 
 /**
  * Few rows of A (m < MR) with B not transposed, without packing (whose cost a handful of
- * rows would not repay). Each row of C is built in place over passes of four rows of B:
+ * rows would not repay). Each row of C is built in place over passes of `depth` rows of B
+ * (8, 4 or 2: the plan's row candidate; then pairs and single rows for the rest of k):
  *   C_i,j..j+3 ← (((C_i,j..j+3 + a_p·B_p,j..j+3) + a_p+1·B_p+1,j..j+3) + a_p+2·…) + a_p+3·…
- * so B is read as four contiguous row streams (stripes of columns down B's rows ran about
- * 15% slower: each step lands on new cache lines) and the row of C stays in L1 between
- * passes. Every element is still summed over p in order, so the result equals
- * the blocked kernel's bit for bit; bias and ReLU follow the last pass.
+ * so B is read as `depth` contiguous row streams (stripes of columns down B's rows ran about
+ * 15% slower on AMD family 26: each step lands on new cache lines) and the row of C stays in
+ * L1 between passes. Every element is still summed over p in order, so the result equals
+ * the blocked kernel's bit for bit whatever the depth; bias and ReLU follow the last pass.
  */
 function gemmRows(
   c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,
-  lda: i32, ldb: i32, ldc: i32, transA: bool, flags: i32,
+  lda: i32, ldb: i32, ldc: i32, transA: bool, flags: i32, depth: i32,
 ): void {
   const accumulate = (flags & GEMM_ACCUMULATE) != 0;
   const relu = (flags & GEMM_RELU) != 0;
@@ -263,48 +298,96 @@ function gemmRows(
     const ci = c + ((<usize>i * <usize>ldc) << 2);
     if (!accumulate) memory.fill(ci, 0, <usize>n << 2);
     let p = 0;
-    for (; p + 4 <= k; p += 4) {
+    if (depth >= 8) {
+      for (; p + 8 <= k; p += 8) {
+        const a0 = f32x4.splat(elemA(a, lda, transA, i, p));
+        const a1 = f32x4.splat(elemA(a, lda, transA, i, p + 1));
+        const a2 = f32x4.splat(elemA(a, lda, transA, i, p + 2));
+        const a3 = f32x4.splat(elemA(a, lda, transA, i, p + 3));
+        const a4 = f32x4.splat(elemA(a, lda, transA, i, p + 4));
+        const a5 = f32x4.splat(elemA(a, lda, transA, i, p + 5));
+        const a6 = f32x4.splat(elemA(a, lda, transA, i, p + 6));
+        const a7 = f32x4.splat(elemA(a, lda, transA, i, p + 7));
+        const b0 = b + <usize>p * ldbBytes;
+        const b4 = b0 + 4 * ldbBytes;
+        for (let j: usize = 0; j < vectorBytes; j += 16) {
+          let acc = v128.load(ci + j);
+          acc = madd(a0, v128.load(b0 + j), acc);
+          acc = madd(a1, v128.load(b0 + ldbBytes + j), acc);
+          acc = madd(a2, v128.load(b0 + 2 * ldbBytes + j), acc);
+          acc = madd(a3, v128.load(b0 + 3 * ldbBytes + j), acc);
+          acc = madd(a4, v128.load(b4 + j), acc);
+          acc = madd(a5, v128.load(b4 + ldbBytes + j), acc);
+          acc = madd(a6, v128.load(b4 + 2 * ldbBytes + j), acc);
+          acc = madd(a7, v128.load(b4 + 3 * ldbBytes + j), acc);
+          v128.store(ci + j, acc);
+        }
+        rowsTail(ci, a, b, lda, ldb, transA, i, p, 8, n4, n);
+      }
+    }
+    if (depth >= 4) {
+      for (; p + 4 <= k; p += 4) {
+        const a0 = f32x4.splat(elemA(a, lda, transA, i, p));
+        const a1 = f32x4.splat(elemA(a, lda, transA, i, p + 1));
+        const a2 = f32x4.splat(elemA(a, lda, transA, i, p + 2));
+        const a3 = f32x4.splat(elemA(a, lda, transA, i, p + 3));
+        const b0 = b + <usize>p * ldbBytes;
+        const b1 = b0 + ldbBytes;
+        const b2 = b1 + ldbBytes;
+        const b3 = b2 + ldbBytes;
+        for (let j: usize = 0; j < vectorBytes; j += 16) {
+          let acc = v128.load(ci + j);
+          acc = madd(a0, v128.load(b0 + j), acc);
+          acc = madd(a1, v128.load(b1 + j), acc);
+          acc = madd(a2, v128.load(b2 + j), acc);
+          acc = madd(a3, v128.load(b3 + j), acc);
+          v128.store(ci + j, acc);
+        }
+        rowsTail(ci, a, b, lda, ldb, transA, i, p, 4, n4, n);
+      }
+    }
+    for (; p + 2 <= k; p += 2) {
       const a0 = f32x4.splat(elemA(a, lda, transA, i, p));
       const a1 = f32x4.splat(elemA(a, lda, transA, i, p + 1));
-      const a2 = f32x4.splat(elemA(a, lda, transA, i, p + 2));
-      const a3 = f32x4.splat(elemA(a, lda, transA, i, p + 3));
       const b0 = b + <usize>p * ldbBytes;
       const b1 = b0 + ldbBytes;
-      const b2 = b1 + ldbBytes;
-      const b3 = b2 + ldbBytes;
       for (let j: usize = 0; j < vectorBytes; j += 16) {
         let acc = v128.load(ci + j);
         acc = madd(a0, v128.load(b0 + j), acc);
         acc = madd(a1, v128.load(b1 + j), acc);
-        acc = madd(a2, v128.load(b2 + j), acc);
-        acc = madd(a3, v128.load(b3 + j), acc);
         v128.store(ci + j, acc);
       }
-      for (let q = n4; q < n; q++) {
-        const at = ci + (<usize>q << 2);
-        let acc = load<f32>(at);
-        for (let r = 0; r < 4; r++) acc += elemA(a, lda, transA, i, p + r) * elemB(b, ldb, false, p + r, q);
-        store<f32>(at, acc);
-      }
+      rowsTail(ci, a, b, lda, ldb, transA, i, p, 2, n4, n);
     }
     for (; p < k; p++) {
       const ap = elemA(a, lda, transA, i, p);
       const av = f32x4.splat(ap);
       const bp = b + <usize>p * ldbBytes;
       for (let j: usize = 0; j < vectorBytes; j += 16) v128.store(ci + j, madd(av, v128.load(bp + j), v128.load(ci + j)));
-      for (let q = n4; q < n; q++) {
-        const at = ci + (<usize>q << 2);
-        store<f32>(at, load<f32>(at) + ap * load<f32>(bp + (<usize>q << 2)));
-      }
+      rowsTail(ci, a, b, lda, ldb, transA, i, p, 1, n4, n);
     }
     biasRelu(ci, bias, n, relu);
+  }
+}
+
+/** gemmRows' columns n4..n-1 (past the last whole f32x4) of row i, over steps p .. p+steps-1. */
+// @ts-ignore: decorator
+@inline function rowsTail(
+  ci: usize, a: usize, b: usize, lda: i32, ldb: i32, transA: bool, i: i32, p: i32, steps: i32, n4: i32, n: i32,
+): void {
+  for (let q = n4; q < n; q++) {
+    const at = ci + (<usize>q << 2);
+    let acc = load<f32>(at);
+    for (let r = 0; r < steps; r++) acc += elemA(a, lda, transA, i, p + r) * elemB(b, ldb, false, p + r, q);
+    store<f32>(at, acc);
   }
 }
 
 /**
  * Few rows of A (m < MR) against B stored (n, k), the dense forward at batch 1. Element
  * (i, j) is a dot product of two contiguous rows, but it must still be summed over p in
- * order, so the vectors run across j: rows j..j+7 of B are read four p at a time and
+ * order, so the vectors run across j: rows j..j+7 of B (j..j+15 or j..j+3: the plan's row
+ * candidate, `group`; the columns left over go one at a time) are read four p at a time and
  * multiplied by A_i,p..p+3 lane by lane, then the 4×4 blocks of products are transposed
  * in registers so that lane q holds row j+q's products and is added to its running sum
  * one p after another. A product is rounded alone either way (no FMA in this build), so
@@ -312,7 +395,7 @@ function gemmRows(
  */
 function gemmRowsT(
   c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,
-  lda: i32, ldb: i32, ldc: i32, flags: i32,
+  lda: i32, ldb: i32, ldc: i32, flags: i32, group: i32,
 ): void {
   const accumulate = (flags & GEMM_ACCUMULATE) != 0;
   const relu = (flags & GEMM_RELU) != 0;
@@ -322,24 +405,72 @@ function gemmRowsT(
     const ai = a + ((<usize>i * <usize>lda) << 2);
     const ci = c + ((<usize>i * <usize>ldc) << 2);
     let j = 0;
-    for (; j + 8 <= n; j += 8) {
-      const cj = ci + (<usize>j << 2);
-      let lo = accumulate ? v128.load(cj) : f32x4.splat(0); // C_i,j..j+3
-      let hi = accumulate ? v128.load(cj, 16) : f32x4.splat(0); // C_i,j+4..j+7
-      const row0 = b + <usize>j * ldbBytes;
-      const row4 = row0 + 4 * ldbBytes;
-      for (let p = 0; p < k4; p += 4) {
-        const av = v128.load(ai + (<usize>p << 2));
-        lo = addTransposed(lo, av, row0 + (<usize>p << 2), ldbBytes);
-        hi = addTransposed(hi, av, row4 + (<usize>p << 2), ldbBytes);
+    if (group >= 16) {
+      for (; j + 16 <= n; j += 16) {
+        const cj = ci + (<usize>j << 2);
+        let acc0 = accumulate ? v128.load(cj) : f32x4.splat(0); // C_i,j..j+3
+        let acc1 = accumulate ? v128.load(cj, 16) : f32x4.splat(0);
+        let acc2 = accumulate ? v128.load(cj, 32) : f32x4.splat(0);
+        let acc3 = accumulate ? v128.load(cj, 48) : f32x4.splat(0); // C_i,j+12..j+15
+        const row0 = b + <usize>j * ldbBytes;
+        const row4 = row0 + 4 * ldbBytes;
+        const row8 = row4 + 4 * ldbBytes;
+        const row12 = row8 + 4 * ldbBytes;
+        for (let p = 0; p < k4; p += 4) {
+          const av = v128.load(ai + (<usize>p << 2));
+          const at = <usize>p << 2;
+          acc0 = addTransposed(acc0, av, row0 + at, ldbBytes);
+          acc1 = addTransposed(acc1, av, row4 + at, ldbBytes);
+          acc2 = addTransposed(acc2, av, row8 + at, ldbBytes);
+          acc3 = addTransposed(acc3, av, row12 + at, ldbBytes);
+        }
+        for (let p = k4; p < k; p++) {
+          const ap = f32x4.splat(load<f32>(ai + (<usize>p << 2)));
+          const at = <usize>p << 2;
+          acc0 = f32x4.add(acc0, f32x4.mul(ap, columnOf4(row0 + at, ldbBytes)));
+          acc1 = f32x4.add(acc1, f32x4.mul(ap, columnOf4(row4 + at, ldbBytes)));
+          acc2 = f32x4.add(acc2, f32x4.mul(ap, columnOf4(row8 + at, ldbBytes)));
+          acc3 = f32x4.add(acc3, f32x4.mul(ap, columnOf4(row12 + at, ldbBytes)));
+        }
+        v128.store(cj, acc0);
+        v128.store(cj, acc1, 16);
+        v128.store(cj, acc2, 32);
+        v128.store(cj, acc3, 48);
       }
-      for (let p = k4; p < k; p++) {
-        const ap = f32x4.splat(load<f32>(ai + (<usize>p << 2)));
-        lo = f32x4.add(lo, f32x4.mul(ap, columnOf4(row0 + (<usize>p << 2), ldbBytes)));
-        hi = f32x4.add(hi, f32x4.mul(ap, columnOf4(row4 + (<usize>p << 2), ldbBytes)));
+    }
+    if (group >= 8) {
+      for (; j + 8 <= n; j += 8) {
+        const cj = ci + (<usize>j << 2);
+        let lo = accumulate ? v128.load(cj) : f32x4.splat(0); // C_i,j..j+3
+        let hi = accumulate ? v128.load(cj, 16) : f32x4.splat(0); // C_i,j+4..j+7
+        const row0 = b + <usize>j * ldbBytes;
+        const row4 = row0 + 4 * ldbBytes;
+        for (let p = 0; p < k4; p += 4) {
+          const av = v128.load(ai + (<usize>p << 2));
+          lo = addTransposed(lo, av, row0 + (<usize>p << 2), ldbBytes);
+          hi = addTransposed(hi, av, row4 + (<usize>p << 2), ldbBytes);
+        }
+        for (let p = k4; p < k; p++) {
+          const ap = f32x4.splat(load<f32>(ai + (<usize>p << 2)));
+          lo = f32x4.add(lo, f32x4.mul(ap, columnOf4(row0 + (<usize>p << 2), ldbBytes)));
+          hi = f32x4.add(hi, f32x4.mul(ap, columnOf4(row4 + (<usize>p << 2), ldbBytes)));
+        }
+        v128.store(cj, lo);
+        v128.store(cj, hi, 16);
       }
-      v128.store(cj, lo);
-      v128.store(cj, hi, 16);
+    }
+    if (group == 4) {
+      for (; j + 4 <= n; j += 4) {
+        const cj = ci + (<usize>j << 2);
+        let acc = accumulate ? v128.load(cj) : f32x4.splat(0); // C_i,j..j+3
+        const row0 = b + <usize>j * ldbBytes;
+        for (let p = 0; p < k4; p += 4) acc = addTransposed(acc, v128.load(ai + (<usize>p << 2)), row0 + (<usize>p << 2), ldbBytes);
+        for (let p = k4; p < k; p++) {
+          const ap = f32x4.splat(load<f32>(ai + (<usize>p << 2)));
+          acc = f32x4.add(acc, f32x4.mul(ap, columnOf4(row0 + (<usize>p << 2), ldbBytes)));
+        }
+        v128.store(cj, acc);
+      }
     }
     for (; j < n; j++) {
       const cj = ci + (<usize>j << 2);
@@ -431,8 +562,9 @@ export function pack_panels(dst: usize, b: usize, ldb: i32, transB: i32, k: i32,
 
 /**
  * C(m,n) = A(m,k)·B (+ bias)(relu) with B given as panels (pack_panels). For each panel and
- * row, 16 columns are summed over p in order in four f32x4 accumulators (two p per loop
- * iteration), so the result equals gemm_nn / gemm_nt on the unpacked B bit for bit.
+ * row, 16 columns are summed over p in order in four f32x4 accumulators (two, one or four
+ * p per loop iteration: the plan's panels candidate), so the result equals gemm_nn /
+ * gemm_nt on the unpacked B bit for bit.
  * Meant for m < 4. (Eight accumulators over 32-column panels ran a third slower in V8.)
  */
 export function gemm_panels(c: usize, a: usize, panels: usize, bias: usize, m: i32, n: i32, k: i32,
@@ -441,6 +573,8 @@ export function gemm_panels(c: usize, a: usize, panels: usize, bias: usize, m: i
   const accumulate = (flags & GEMM_ACCUMULATE) != 0;
   const relu = (flags & GEMM_RELU) != 0;
   const tile = scratch_base(); // PANEL floats for a partial last panel
+  const pick = planOf(GEMM_FORM_PANELS, GEMM_CLASS_ROW);
+  const steps = pick == 1 ? 1 : pick == 2 ? 4 : 2; // steps of p per loop iteration
   const panelBytes = (<usize>k * <usize>PANEL) << 2;
   for (let j0 = 0; j0 < n; j0 += PANEL) {
     const width = min(PANEL, n - j0);
@@ -462,7 +596,24 @@ export function gemm_panels(c: usize, a: usize, panels: usize, bias: usize, m: i
       let acc2 = start ? v128.load(out, 32) : zero, acc3 = start ? v128.load(out, 48) : zero;
       let pb = pb0;
       let p = 0;
-      for (; p + 2 <= k; p += 2) {
+      if (steps == 4) {
+        for (; p + 4 <= k; p += 4) {
+          const a0 = v128.load32_splat(ai + (<usize>p << 2));
+          const a1 = v128.load32_splat(ai + (<usize>p << 2), 4);
+          const a2 = v128.load32_splat(ai + (<usize>p << 2), 8);
+          const a3 = v128.load32_splat(ai + (<usize>p << 2), 12);
+          acc0 = madd(a0, v128.load(pb), acc0); acc1 = madd(a0, v128.load(pb, 16), acc1);
+          acc2 = madd(a0, v128.load(pb, 32), acc2); acc3 = madd(a0, v128.load(pb, 48), acc3);
+          acc0 = madd(a1, v128.load(pb, 64), acc0); acc1 = madd(a1, v128.load(pb, 80), acc1);
+          acc2 = madd(a1, v128.load(pb, 96), acc2); acc3 = madd(a1, v128.load(pb, 112), acc3);
+          acc0 = madd(a2, v128.load(pb, 128), acc0); acc1 = madd(a2, v128.load(pb, 144), acc1);
+          acc2 = madd(a2, v128.load(pb, 160), acc2); acc3 = madd(a2, v128.load(pb, 176), acc3);
+          acc0 = madd(a3, v128.load(pb, 192), acc0); acc1 = madd(a3, v128.load(pb, 208), acc1);
+          acc2 = madd(a3, v128.load(pb, 224), acc2); acc3 = madd(a3, v128.load(pb, 240), acc3);
+          pb += <usize>PANEL << 4;
+        }
+      }
+      if (steps >= 2) for (; p + 2 <= k; p += 2) {
         const av = v128.load32_splat(ai + (<usize>p << 2));
         const bv = v128.load32_splat(ai + (<usize>p << 2), 4);
         acc0 = madd(av, v128.load(pb), acc0); acc1 = madd(av, v128.load(pb, 16), acc1);
@@ -521,7 +672,7 @@ export function gemm_panels_ref(c: usize, a: usize, panels: usize, bias: usize, 
 // (An 8×5 tile, exact for n = 10, ran at two thirds of the speed: V8 spills ten accumulators.)
 
 const NW: i32 = 4; // columns per narrow tile
-const KN: i32 = 1024; // depth of one narrow block
+const KN: i32 = 1024; // the deepest narrow block (the plan picks 1024 or 256)
 
 /**
  * Packs op(B)[p0 .. p0+kc, 0 .. n-1] into groups of NW columns (kc rows of NW), zero past n.
@@ -607,13 +758,13 @@ function packBNarrow(dst: usize, b: usize, ldb: i32, transB: bool, n: i32, p0: i
 }
 
 /**
- * The narrow driver. B's few columns fit the scratch whole, so blocks are deep (KN steps)
+ * The narrow driver. B's few columns fit the scratch whole, so blocks are deep (kn ≤ KN steps)
  * and every 16 rows of A are packed once per block: a tile is gathered from and scattered
- * to C once per KN steps instead of once per KC.
+ * to C once per kn steps instead of once per KC.
  */
 function gemmNarrow(
   c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,
-  lda: i32, ldb: i32, ldc: i32, transA: bool, transB: bool, flags: i32,
+  lda: i32, ldb: i32, ldc: i32, transA: bool, transB: bool, flags: i32, kn: i32,
 ): void {
   const packedA = scratch_base(); // 16 rows × KN: 64 KiB
   const packedB = packedA + PACK_A_BYTES; // ≤ 4 groups × KN × NW: 64 KiB
@@ -621,8 +772,8 @@ function gemmNarrow(
   const accumulate = (flags & GEMM_ACCUMULATE) != 0;
   const relu = (flags & GEMM_RELU) != 0;
   const ldcBytes = <usize>ldc << 2;
-  for (let pc = 0; pc < k; pc += KN) {
-    const kc = min(KN, k - pc);
+  for (let pc = 0; pc < k; pc += kn) {
+    const kc = min(kn, k - pc);
     const loadC = accumulate || pc > 0;
     const lastK = pc + kc == k;
     packBNarrow(packedB, b, ldb, transB, n, pc, kc);
@@ -662,30 +813,52 @@ function gemmNarrow(
   }
 }
 
-/** The blocked driver shared by the three forms. */
-function gemmBlocked(
+/** The form's entry: picks the shape class, then runs the plan's candidate for it. */
+function gemmPlanned(
   c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,
-  lda: i32, ldb: i32, ldc: i32, transA: bool, transB: bool, flags: i32,
+  lda: i32, ldb: i32, ldc: i32, transA: bool, transB: bool, flags: i32, form: i32,
 ): void {
   if (m < MR && !transB) {
-    gemmRows(c, a, b, bias, m, n, k, lda, ldb, ldc, transA, flags);
+    const depth = planOf(form, GEMM_CLASS_ROW); // 0: 4 rows of B per pass, 1: 2, 2: 8
+    gemmRows(c, a, b, bias, m, n, k, lda, ldb, ldc, transA, flags, depth == 1 ? 2 : depth == 2 ? 8 : 4);
     return;
   }
   if (m < MR && transB && !transA && !ASC_FEATURE_RELAXED_SIMD) {
-    gemmRowsT(c, a, b, bias, m, n, k, lda, ldb, ldc, flags);
+    const group = planOf(form, GEMM_CLASS_ROW); // 0: 8 rows of B per group, 1: 4, 2: 16
+    gemmRowsT(c, a, b, bias, m, n, k, lda, ldb, ldc, flags, group == 1 ? 4 : group == 2 ? 16 : 8);
     return;
   }
   if (n < 2 * NR && m >= 8) {
-    gemmNarrow(c, a, b, bias, m, n, k, lda, ldb, ldc, transA, transB, flags);
-    return;
+    const narrow = planOf(form, GEMM_CLASS_NARROW); // 0: blocks 1024 deep, 1: 256, 2: 4×8 tiles
+    if (narrow != 2) {
+      gemmNarrow(c, a, b, bias, m, n, k, lda, ldb, ldc, transA, transB, flags, narrow == 1 ? 256 : KN);
+      return;
+    }
   }
+  gemmBlocked(c, a, b, bias, m, n, k, lda, ldb, ldc, transA, transB, flags, planOf(form, GEMM_CLASS_LARGE));
+}
+
+/**
+ * The blocked driver shared by the three forms, as large candidate `plan` (gemm-plan.ts):
+ * MC×KC×NC = 64×256×256 (0, 2, 3), 128×128×512 (1) or 32×512×128 (4); the 4×8 tile walks
+ * down A's panels under one B panel (all but 2) or across B's panels under one A panel (2);
+ * the micro-kernel takes two steps of p per iteration in 3 and 4.
+ */
+function gemmBlocked(
+  c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,
+  lda: i32, ldb: i32, ldc: i32, transA: bool, transB: bool, flags: i32, plan: i32,
+): void {
+  const MC = plan == 1 ? 128 : plan == 4 ? 32 : 64;
+  const KC = plan == 1 ? 128 : plan == 4 ? 512 : 256;
+  const NC = plan == 1 ? 512 : plan == 4 ? 128 : 256;
+  const acrossB = plan == 2;
+  const pairs = plan >= 3;
   const packedA = scratch_base();
   const packedB = packedA + PACK_A_BYTES;
   const tile = packedB + PACK_B_BYTES;
   const biasTile = tile + TILE_BYTES;
   const accumulate = (flags & GEMM_ACCUMULATE) != 0;
   const relu = (flags & GEMM_RELU) != 0;
-  const ldcBytes = <usize>ldc << 2;
   for (let jc = 0; jc < n; jc += NC) {
     const nc = min(NC, n - jc);
     for (let pc = 0; pc < k; pc += KC) {
@@ -693,45 +866,66 @@ function gemmBlocked(
       const firstK = pc == 0;
       const lastK = pc + kc == k;
       const loadC = accumulate || !firstK;
+      const tileBias = lastK ? bias : 0;
+      const tileRelu = lastK && relu;
       packB(packedB, b, ldb, transB, n, jc, nc, pc, kc);
       for (let ic = 0; ic < m; ic += MC) {
         const mc = min(MC, m - ic);
         packA(packedA, a, lda, transA, m, ic, mc, pc, kc);
-        for (let jr = 0; jr < nc; jr += NR) {
-          const j = jc + jr;
-          const nr = min(NR, n - j);
-          const pb = packedB + (<usize>jr * <usize>kc << 2);
+        if (acrossB) {
           for (let ir = 0; ir < mc; ir += MR) {
-            const i = ic + ir;
-            const mr = min(MR, m - i);
             const pa = packedA + (<usize>ir * <usize>kc << 2);
-            const cij = c + ((<usize>i * <usize>ldc + <usize>j) << 2);
-            const tileBias = lastK && bias != 0;
-            if (mr == MR && nr == NR) {
-              microKernel4x8(cij, ldcBytes, pa, pb, kc, loadC, tileBias ? bias + (<usize>j << 2) : 0, lastK && relu);
-            } else {
-              // Edge tile: run the full kernel on a zero-padded copy, write back the valid part.
-              for (let r = 0; r < MR; r++) {
-                for (let q = 0; q < NR; q++) {
-                  const v: f32 = loadC && r < mr && q < nr ? load<f32>(cij + <usize>r * ldcBytes + (<usize>q << 2)) : 0;
-                  store<f32>(tile + (<usize>(r * NR + q) << 2), v);
-                }
-              }
-              if (tileBias) {
-                for (let q = 0; q < NR; q++) {
-                  store<f32>(biasTile + (<usize>q << 2), q < nr ? load<f32>(bias + (<usize>(j + q) << 2)) : 0);
-                }
-              }
-              microKernel4x8(tile, <usize>NR << 2, pa, pb, kc, loadC, tileBias ? biasTile : 0, lastK && relu);
-              for (let r = 0; r < mr; r++) {
-                for (let q = 0; q < nr; q++) {
-                  store<f32>(cij + <usize>r * ldcBytes + (<usize>q << 2), load<f32>(tile + (<usize>(r * NR + q) << 2)));
-                }
-              }
+            for (let jr = 0; jr < nc; jr += NR) {
+              const pb = packedB + (<usize>jr * <usize>kc << 2);
+              blockTile(c, ldc, tile, biasTile, pa, pb, ic + ir, jc + jr, m, n, kc, loadC, tileBias, tileRelu, pairs);
+            }
+          }
+        } else {
+          for (let jr = 0; jr < nc; jr += NR) {
+            const pb = packedB + (<usize>jr * <usize>kc << 2);
+            for (let ir = 0; ir < mc; ir += MR) {
+              const pa = packedA + (<usize>ir * <usize>kc << 2);
+              blockTile(c, ldc, tile, biasTile, pa, pb, ic + ir, jc + jr, m, n, kc, loadC, tileBias, tileRelu, pairs);
             }
           }
         }
       }
+    }
+  }
+}
+
+/**
+ * One 4×8 tile of C at (i, j) from packed panels pa, pb over kc steps; bias (0: none) and
+ * relu only on the last block of k. An edge tile runs the full kernel on a zero-padded copy
+ * and writes back the valid part.
+ */
+function blockTile(
+  c: usize, ldc: i32, tile: usize, biasTile: usize, pa: usize, pb: usize, i: i32, j: i32, m: i32, n: i32,
+  kc: i32, loadC: bool, bias: usize, relu: bool, pairs: bool,
+): void {
+  const ldcBytes = <usize>ldc << 2;
+  const mr = min(MR, m - i);
+  const nr = min(NR, n - j);
+  const cij = c + ((<usize>i * <usize>ldc + <usize>j) << 2);
+  if (mr == MR && nr == NR) {
+    microKernel4x8(cij, ldcBytes, pa, pb, kc, loadC, bias != 0 ? bias + (<usize>j << 2) : 0, relu, pairs);
+    return;
+  }
+  for (let r = 0; r < MR; r++) {
+    for (let q = 0; q < NR; q++) {
+      const v: f32 = loadC && r < mr && q < nr ? load<f32>(cij + <usize>r * ldcBytes + (<usize>q << 2)) : 0;
+      store<f32>(tile + (<usize>(r * NR + q) << 2), v);
+    }
+  }
+  if (bias != 0) {
+    for (let q = 0; q < NR; q++) {
+      store<f32>(biasTile + (<usize>q << 2), q < nr ? load<f32>(bias + (<usize>(j + q) << 2)) : 0);
+    }
+  }
+  microKernel4x8(tile, <usize>NR << 2, pa, pb, kc, loadC, bias != 0 ? biasTile : 0, relu, pairs);
+  for (let r = 0; r < mr; r++) {
+    for (let q = 0; q < nr; q++) {
+      store<f32>(cij + <usize>r * ldcBytes + (<usize>q << 2), load<f32>(tile + (<usize>(r * NR + q) << 2)));
     }
   }
 }
@@ -775,7 +969,7 @@ function gemmReference(
 export function gemm_nn(c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,
   lda: i32, ldb: i32, ldc: i32, flags: i32): void {
   checkArgs(c, a, b, m, n, k, lda, ldb, ldc, k, n);
-  gemmBlocked(c, a, b, bias, m, n, k, lda, ldb, ldc, false, false, flags);
+  gemmPlanned(c, a, b, bias, m, n, k, lda, ldb, ldc, false, false, flags, GEMM_FORM_NN);
 }
 
 export function gemm_nn_ref(c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,
@@ -788,7 +982,7 @@ export function gemm_nn_ref(c: usize, a: usize, b: usize, bias: usize, m: i32, n
 export function gemm_nt(c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,
   lda: i32, ldb: i32, ldc: i32, flags: i32): void {
   checkArgs(c, a, b, m, n, k, lda, ldb, ldc, k, k);
-  gemmBlocked(c, a, b, bias, m, n, k, lda, ldb, ldc, false, true, flags);
+  gemmPlanned(c, a, b, bias, m, n, k, lda, ldb, ldc, false, true, flags, GEMM_FORM_NT);
 }
 
 export function gemm_nt_ref(c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,
@@ -801,7 +995,7 @@ export function gemm_nt_ref(c: usize, a: usize, b: usize, bias: usize, m: i32, n
 export function gemm_tn(c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,
   lda: i32, ldb: i32, ldc: i32, flags: i32): void {
   checkArgs(c, a, b, m, n, k, lda, ldb, ldc, m, n);
-  gemmBlocked(c, a, b, bias, m, n, k, lda, ldb, ldc, true, false, flags);
+  gemmPlanned(c, a, b, bias, m, n, k, lda, ldb, ldc, true, false, flags, GEMM_FORM_TN);
 }
 
 export function gemm_tn_ref(c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,

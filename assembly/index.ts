@@ -17,6 +17,8 @@ export {
   panels_length, pack_panels, gemm_panels, gemm_panels_ref,
 } from "./gemm";
 
+export { gemm_plan_set, gemm_plan_get } from "./gemm-plan";
+
 export {
   relu_forward, relu_forward_ref, relu_backward, relu_backward_ref,
   leaky_relu_forward, leaky_relu_forward_ref, leaky_relu_backward, leaky_relu_backward_ref,

@@ -9,9 +9,18 @@ import type { KernelExports } from "./runtime/abi.js";
 import type { ParallelOptimizer } from "./runtime/threads/split-optimizer.js";
 import type { ThreadPool } from "./runtime/threads/pool.js";
 import { ArgumentError, OutOfMemoryError } from "./errors.js";
+import type { GemmPlan } from "./runtime/gemm-plan/plan.js";
 
 /** Which compiled build an engine runs. */
 export type EngineBuild = "release" | "relaxed" | "custom";
+
+/** The GEMM plan an engine runs and how it was chosen (see `init({ plan })`). */
+export interface EnginePlan {
+  /** A plain JSON object: save it and pass it back as `init({ plan })` to skip the probe. */
+  plan: GemmPlan;
+  /** How it was chosen: "measured at init in 6.2 ms", "the default plan (plan: \"default\")", … */
+  note: string;
+}
 
 const MAX_MEMORY_BYTES = 4 * 1024 ** 3; // wasm32 address space
 /**
@@ -40,10 +49,19 @@ export class Engine {
    * training loop's allocation-free path); undefined on one thread.
    */
   readonly parallelOptimizer: ParallelOptimizer | undefined;
+  /**
+   * Which candidate loop nest each GEMM form runs per shape class on this machine (every
+   * candidate gives the same bits): a plain object to save and pass back as `init({ plan })`.
+   */
+  readonly gemmPlan: GemmPlan | undefined;
+  /** How `gemmPlan` was chosen (measured, default, given, or a given plan ignored and why). */
+  readonly gemmPlanNote: string;
   private readonly pool: ThreadPool | undefined;
 
-  constructor(kernels: KernelExports, build: EngineBuild, pool?: ThreadPool, threadsNote?: string, parallelOptimizer?: ParallelOptimizer) {
+  constructor(kernels: KernelExports, build: EngineBuild, pool?: ThreadPool, threadsNote?: string, parallelOptimizer?: ParallelOptimizer, plan?: EnginePlan) {
     this.kernels = kernels;
+    this.gemmPlan = plan?.plan;
+    this.gemmPlanNote = plan?.note ?? "the module's own plan (the engine was constructed directly)";
     this.build = build;
     this.pool = pool;
     this.parallelOptimizer = parallelOptimizer;

@@ -6,7 +6,10 @@
  *   const { loss, grad } = distillationLoss(student, teacher, labels, 10, { temperature: 4, alpha: 0.1 });
  */
 export { init, createEngine, getEngine, type InitOptions } from "./init.js";
-export { Engine, type EngineBuild } from "./engine.js";
+export { Engine, type EngineBuild, type EnginePlan } from "./engine.js";
+export type { GemmPlan } from "./runtime/gemm-plan/plan.js";
+export { SLOTS as GEMM_PLAN_SLOTS, shapeClassOf as gemmShapeClass, type Slot as GemmPlanSlot } from "./runtime/gemm-plan/candidates.js";
+export type { PlanOption } from "./runtime/gemm-plan/choose.js";
 export { detectFeatures, type WasmFeatures } from "./runtime/features.js";
 export type { WasmSource } from "./runtime/source.js";
 export type { KernelExports } from "./runtime/abi.js";

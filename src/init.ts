@@ -10,6 +10,7 @@ import { compileSource, embeddedModule, type WasmSource } from "./runtime/source
 import { checkedElsewhere, checkOptions } from "./options/schema.js";
 import { startThreadedEngine } from "./runtime/threads/threaded-engine.js";
 import { threadsUnavailableReason } from "./runtime/threads/start-worker.js";
+import { checkPlanOption, choosePlan, type PlanOption } from "./runtime/gemm-plan/choose.js";
 
 export interface InitOptions {
   /**
@@ -34,6 +35,15 @@ export interface InitOptions {
    * is at least this; smaller ones run on the calling thread. Default 262144.
    */
   parallelThreshold?: number;
+  /**
+   * How the GEMM kernels' loop nests are chosen for this CPU (every choice gives the same
+   * bits). "measure" (default): time the candidates for a few milliseconds at init, once
+   * per build and process; "default": skip the probe; or a plan saved from
+   * `engine.gemmPlan` (a plain object), used as is. A malformed plan is an OptionError; a
+   * plan made by another version of distill-wasm is ignored with a console warning, the
+   * plan is measured instead, and `engine.gemmPlanNote` says so.
+   */
+  plan?: PlanOption;
 }
 
 const MAX_THREADS = 64;
@@ -44,9 +54,10 @@ const SIMD_CHOICES = ["baseline", "relaxed", "prefer-relaxed"] as const;
 export async function createEngine(given: InitOptions = {}): Promise<Engine> {
   const options = checkOptions(
     "init",
-    { simd: checkedElsewhere, wasm: checkedElsewhere, threads: checkedElsewhere, parallelThreshold: checkedElsewhere },
+    { simd: checkedElsewhere, wasm: checkedElsewhere, threads: checkedElsewhere, parallelThreshold: checkedElsewhere, plan: checkedElsewhere },
     given,
   );
+  checkPlanOption(options.plan);
   const simd = options.simd ?? "baseline";
   if (!SIMD_CHOICES.includes(simd)) {
     throw new OptionError(`init: simd must be one of ${SIMD_CHOICES.join(", ")}; got ${JSON.stringify(simd)}`);
@@ -73,7 +84,8 @@ export async function createEngine(given: InitOptions = {}): Promise<Engine> {
     throw new OptionError("init: threads > 1 needs the embedded builds; it cannot be combined with { wasm }");
   }
   if (options.wasm !== undefined) {
-    return new Engine(await instantiateKernels(await compileSource(options.wasm)), "custom");
+    const kernels = await instantiateKernels(await compileSource(options.wasm));
+    return new Engine(kernels, "custom", undefined, undefined, undefined, choosePlan(kernels, options.plan, undefined));
   }
   const relaxed = simd !== "baseline" && features.relaxedSimd;
   const unavailable = threads > 1 ? threadsUnavailableReason() : undefined;
@@ -81,9 +93,10 @@ export async function createEngine(given: InitOptions = {}): Promise<Engine> {
     console.warn(`distill-wasm: running on one thread instead of ${threads}: ${unavailable}`);
     threads = 1;
   }
-  if (threads > 1) return startThreadedEngine(relaxed ? "relaxed" : "release", threads, options.parallelThreshold);
+  if (threads > 1) return startThreadedEngine(relaxed ? "relaxed" : "release", threads, options.parallelThreshold, options.plan);
   const build = relaxed ? "relaxed" : "release";
-  return new Engine(await instantiateKernels(await embeddedModule(build)), build, undefined, unavailable);
+  const kernels = await instantiateKernels(await embeddedModule(build));
+  return new Engine(kernels, build, undefined, unavailable, undefined, choosePlan(kernels, options.plan, build));
 }
 
 /** Validates the `threads` option and turns "auto" into the number of cores. */

@@ -24,6 +24,7 @@ import type { Timing } from "../lib/stats.js";
 import { fmtNum, renderTable, type Column } from "../lib/table.js";
 import { budgetFor, FAST, measure, once } from "../lib/timing.js";
 import { TF_LIBS, useBackend, type TfBackend } from "../lib/tfjs.js";
+import { printPlanTable, timeCandidates, withPeak, type PlanCase, type PlanRow } from "./kernel-plans.js";
 
 export interface Shape {
   m: number;
@@ -87,10 +88,23 @@ export interface PanelRow {
   maxScaledError: number;
 }
 
+/** The engine's GEMM plan and the CPU it was measured on. */
+export interface PlanInfo {
+  /** engine.gemmPlan (what the distill-wasm rows ran) and engine.gemmPlanNote. */
+  plan: unknown;
+  note: string;
+  /** The CPU's model name, and on Linux its vendor, family, model and stepping. */
+  cpu: string;
+  cpuId?: string;
+}
+
 export interface KernelResult {
   peak: PeakResult;
   rows: KernelRow[];
   panels: PanelRow[];
+  plan: PlanInfo;
+  /** Every candidate of the plan slot of each case (default = before plans, plan = after). */
+  planCandidates: PlanRow[];
   tolerance: number;
   skipped: Record<string, string>;
 }
@@ -134,6 +148,13 @@ interface Case extends Shape {
 
 export async function runKernels(ctx: Context): Promise<KernelResult> {
   console.log("\n## 1. GEMM kernels\n");
+  const planInfo: PlanInfo = {
+    plan: ctx.engine.gemmPlan,
+    note: ctx.engine.gemmPlanNote,
+    cpu: ctx.machine.cpu,
+    ...(ctx.machine.cpuId !== undefined ? { cpuId: ctx.machine.cpuId } : {}),
+  };
+  console.log(`CPU: ${planInfo.cpu}${planInfo.cpuId ? ` (${planInfo.cpuId})` : ""}; GEMM plan: ${planInfo.note}\n`);
   progress("peak probe\n");
   const before = await measurePeak("before the GEMMs");
 
@@ -158,6 +179,8 @@ export async function runKernels(ctx: Context): Promise<KernelResult> {
   const keyOf = (c: Shape & { form: GemmForm }, lib: KernelLib) => `${lib} ${c.form} ${shapeText(c)}`;
   const skipped: Record<string, string> = {};
   const panelTimings: { c: Case; err: number; timing: Timing }[] = [];
+  const planCases: PlanCase[] = [];
+  let planRows: PlanRow[] = [];
 
   // distill-wasm: operands copied into wasm memory once; checked, then timed.
   const engine = ctx.engine;
@@ -184,6 +207,7 @@ export async function runKernels(ctx: Context): Promise<KernelResult> {
     checkErrors(cases, errors, "distill-wasm");
     for (const { c, run } of prepared) {
       timings.set(keyOf(c, "distill-wasm"), await measure(`distill-wasm gemm_${c.form} ${shapeText(c)}`, run, FAST));
+      planCases.push({ form: c.form, m: c.m, k: c.k, n: c.n, run });
     }
     // Few rows against B packed once (the nt case's B is a dense layer's weight (n, k)).
     for (const c of cases.filter((x) => x.m < 4 && x.form === "nt")) {
@@ -198,7 +222,10 @@ export async function runKernels(ctx: Context): Promise<KernelResult> {
       const err = maxScaledError(engine.readF32(cPtr, c.m * c.n), c.want, c.scale);
       if (!(err <= GEMM_TOLERANCE)) abortDisagreement("distill-wasm gemm_panels differs from the naive JS loop", `${shapeText(c)}: ${err}`);
       panelTimings.push({ c, err, timing: await measure(`distill-wasm gemm_panels ${shapeText(c)}`, run, FAST) });
+      planCases.push({ form: "panels", m: c.m, k: c.k, n: c.n, run });
     }
+    progress("distill-wasm plan candidates\n");
+    planRows = await timeCandidates(engine, planCases);
   } finally {
     for (const p of owned) engine.free(p);
   }
@@ -291,6 +318,7 @@ export async function runKernels(ctx: Context): Promise<KernelResult> {
     return { m: c.m, k: c.k, n: c.n, timing, gflops, fractionOfPeak: gflops / peakGflops, maxScaledError: err };
   });
   printKernelTable(ctx, cases, rows, peak, skipped);
+  withPeak(planRows, peakGflops);
   for (const p of panels) {
     const line =
       `gemm_panels ${shapeText(p)} (B packed once into 16-column panels, as batch-1 inference runs it): ` +
@@ -298,7 +326,9 @@ export async function runKernels(ctx: Context): Promise<KernelResult> {
     console.log(line);
     ctx.summary.push(line);
   }
-  return { peak, rows, panels, tolerance: GEMM_TOLERANCE, skipped };
+  printPlanTable(planRows, planInfo.note);
+  ctx.summary.push(`GEMM plan (${planInfo.cpuId ?? planInfo.cpu}): ${planInfo.note}`);
+  return { peak, rows, panels, plan: planInfo, planCandidates: planRows, tolerance: GEMM_TOLERANCE, skipped };
 }
 
 function checkErrors(cases: readonly Case[], errors: Map<string, number>, lib: KernelLib): void {

@@ -30,9 +30,10 @@ import { isMultiLabelMetadata, MULTILABEL_TASK, TASK_KEY } from "../nn/multi-lab
 import { readBytes, writeBytesAtomic, type PathOrUrl } from "../runtime/files.js";
 import { readModelFile } from "./model-plan.js";
 import { encodeSafetensors } from "./safetensors.js";
+import { DISTILL_WASM_VERSION } from "../version.js";
 
 /** The version written as `distill_wasm_version` (kept equal to package.json's by a test). */
-export const DISTILL_WASM_VERSION = "0.1.0";
+export { DISTILL_WASM_VERSION };
 
 const RESERVED = ["format", "distill_wasm_version", "architecture", "input_shape", "quantization", TASK_KEY];
 

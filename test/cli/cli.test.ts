@@ -324,10 +324,13 @@ describe("commands on small data", () => {
     }
   }, 120_000);
 
-  it("bench --json reports GEMM and step throughput", () => {
+  it("bench --json reports GEMM and step throughput, and the GEMM plan", () => {
     const r = cli(["bench", "--json"], dir);
     expect(r.code, r.err).toBe(0);
     const doc = JSON.parse(r.out);
+    expect(doc.gemmPlan).toMatchObject({ format: "distill-wasm/gemm-plan", source: "measured" });
+    expect(Object.keys(doc.gemmPlan.gemm)).toEqual(["nn", "nt", "tn", "panels"]);
+    expect(doc.gemmPlanNote).toMatch(/^measured at init in [\d.]+ ms: nn /);
     expect(doc.gemm).toHaveLength(3);
     expect(doc.gemm.every((g: { gflops: number }) => g.gflops > 0)).toBe(true);
     expect(doc.distillStep.samplesPerSecond).toBeGreaterThan(0);

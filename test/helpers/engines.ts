@@ -19,9 +19,13 @@ export function wasmBytes(build: BuildName): Uint8Array {
   return readFileSync(new URL(`../../build/distill.${build}.wasm`, import.meta.url));
 }
 
-/** A fresh engine (own memory) running the given build, with its `_ref` twins. */
+/**
+ * A fresh engine (own memory) running the given build, with its `_ref` twins, on the default
+ * GEMM plan: no probe per engine (a user-supplied module's plan is not cached), and every
+ * candidate has its own tests (test/kernels/gemm-plan.test.ts).
+ */
 export async function loadBuild(build: BuildName): Promise<TestEngine> {
-  const engine = await createEngine({ wasm: wasmBytes(build) });
+  const engine = await createEngine({ wasm: wasmBytes(build), plan: "default" });
   const exports = engine.kernels as unknown as Record<string, unknown>;
   const missing = REFERENCE_KERNEL_NAMES.filter((name) => typeof exports[name] !== "function");
   if (missing.length > 0) throw new Error(`build/distill.${build}.wasm lacks the _ref twins ${missing.join(", ")}: run npm run build`);

@@ -56,7 +56,7 @@ export interface RuntimeReport {
 export declare const SCENARIO: Readonly<Record<string, unknown>>;
 export declare function runScenario(
   module: typeof api,
-  options?: { simd?: "baseline" | "relaxed"; threads?: number; infer?: typeof inferApi },
+  options?: { simd?: "baseline" | "relaxed"; threads?: number; plan?: unknown; infer?: typeof inferApi },
 ): Promise<ScenarioResult>;
 export declare function describeRuntime(): string;
 export declare function runAll(module: typeof api, infer?: typeof inferApi): Promise<RuntimeReport>;

@@ -320,12 +320,16 @@ async function sha256(chunks) {
  * checksum does not cover them and is the same with or without `infer`.
  *
  * @param {typeof import("../../src/index.js")} api the package's module namespace
- * @param {{ simd?: "baseline" | "relaxed", threads?: number, infer?: typeof import("../../src/infer/index.js") }} [options]
+ * With `plan` (init's option: "measure", "default" or a GEMM plan object), the engine runs
+ * that plan; every plan must give the same checksum (test/runtimes/plans.test.ts).
+ *
+ * @param {{ simd?: "baseline" | "relaxed", threads?: number, plan?: unknown, infer?: typeof import("../../src/infer/index.js") }} [options]
  */
 export async function runScenario(api, options = {}) {
   const engine = await api.createEngine({
     simd: options.simd ?? "baseline",
     ...(options.threads ? { threads: options.threads, parallelThreshold: 0 } : {}),
+    ...(options.plan ? { plan: options.plan } : {}),
   });
   const data = makeData(api, engine);
   const { teacher: t, student: s, distill: d, validation } = SCENARIO;

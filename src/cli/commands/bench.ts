@@ -1,7 +1,8 @@
 /**
  * `distill-wasm bench`: a quick measurement of this machine and runtime with the library
  * alone (no comparison libraries needed): GEMM throughput and the samples per second of a
- * distillation step and of inference. `npm run bench` in a checkout runs the full suite
+ * distillation step and of inference, with the GEMM plan the engine chose for this CPU
+ * (engine.gemmPlan; `--json` prints the plan object). `npm run bench` in a checkout runs the full suite
  * against TensorFlow.js and onnxruntime-web.
  */
 import { distill } from "../../distill/distill.js";
@@ -80,6 +81,8 @@ export async function runBench(ctx: Context, flags: Flags): Promise<number> {
     command: "bench",
     build: getEngine().build,
     threads: getEngine().threads,
+    gemmPlan: getEngine().gemmPlan,
+    gemmPlanNote: getEngine().gemmPlanNote,
     gemm: rows,
     distillStep: { model: "784-800-800-10", batch: 128, samplesPerSecond: stepSamples },
     inference: { model: "784-800-800-10", batch1SamplesPerSecond: 1000 / infer1, batch128SamplesPerSecond: (128 * 1000) / infer128 },
@@ -90,6 +93,7 @@ export async function runBench(ctx: Context, flags: Flags): Promise<number> {
   }
   const threads = result.threads === 1 ? "single thread" : `${result.threads} threads`;
   ctx.say(`distill-wasm bench (${threads}, ${result.build} build)`);
+  ctx.say(`  GEMM plan: ${result.gemmPlanNote}`);
   for (const r of rows) ctx.say(`  ${r.name.padEnd(24)} ${r.ms.toFixed(3).padStart(8)} ms  ${r.gflops.toFixed(1).padStart(6)} GFLOP/s`);
   ctx.say(`  distillation step 784-800-800-10, batch 128   ${stepSamples.toFixed(0).padStart(7)} samples/s`);
   ctx.say(`  inference 784-800-800-10, batch 1             ${result.inference.batch1SamplesPerSecond.toFixed(0).padStart(7)} samples/s`);

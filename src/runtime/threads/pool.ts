@@ -91,9 +91,17 @@ export class ThreadPool {
 
   /**
    * Starts `scratch.length` workers on the module behind `kernels` (the calling thread's
-   * instance); worker w packs into the block at scratch[w].
+   * instance); worker w packs into the block at scratch[w]. `plan` is the GEMM plan as
+   * gemm_plan_set's arguments ([form, class, candidate] per slot): every worker's instance
+   * runs the same plan as the engine's.
    */
-  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, scratch: number[], kernels: KernelExports): Promise<ThreadPool> {
+  static async start(
+    module: WebAssembly.Module,
+    memory: WebAssembly.Memory,
+    scratch: number[],
+    kernels: KernelExports,
+    plan: readonly (readonly [number, number, number])[],
+  ): Promise<ThreadPool> {
     for (const kind of CHUNK_FORMS) {
       const arity = (kernels[kind.kernel] as ChunkKernelFunction).length;
       if (arity !== kind.arity) {
@@ -104,7 +112,7 @@ export class ThreadPool {
     const words = new Int32Array(control);
     const floats = new Float32Array(control);
     const runners = CHUNK_FORMS.map((kind) => chunkCaller(kernels[kind.kernel] as ChunkKernelFunction, kind.arity, kind.floats, words, floats));
-    const started = await Promise.allSettled(scratch.map((block) => startWorker({ module, memory, control, scratch: block, protocol: WORKER_PROTOCOL })));
+    const started = await Promise.allSettled(scratch.map((block) => startWorker({ module, memory, control, scratch: block, protocol: WORKER_PROTOCOL, plan })));
     const handles = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
     const failure = started.find((s) => s.status === "rejected");
     if (failure) {

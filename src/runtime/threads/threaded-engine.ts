@@ -17,6 +17,8 @@ import { parallelConvs } from "./split-conv.js";
 import { DEFAULT_PARALLEL_THRESHOLD, parallelGemms } from "./split-gemm.js";
 import { parallelOptimizer, parallelOptimizers } from "./split-optimizer.js";
 import { parallelPools } from "./split-pooling.js";
+import { choosePlan } from "../gemm-plan/choose.js";
+import { planSettings } from "../gemm-plan/plan.js";
 
 const PAGE_BYTES = 65536;
 /**
@@ -41,18 +43,28 @@ function sharedMemory(threads: number): WebAssembly.Memory {
   throw new OutOfMemoryError(`cannot reserve shared WebAssembly memory (even ${smallest} MiB) for ${threads} threads: ${String(failure)}`);
 }
 
-export async function startThreadedEngine(simd: "release" | "relaxed", threads: number, parallelThreshold: number | undefined): Promise<Engine> {
+/**
+ * `planOption` is init's `plan`: it is chosen (measured) on the engine's own instance before
+ * the workers start, and every worker's instance is set to the same plan.
+ */
+export async function startThreadedEngine(
+  simd: "release" | "relaxed",
+  threads: number,
+  parallelThreshold: number | undefined,
+  planOption: unknown,
+): Promise<Engine> {
   const build = simd === "relaxed" ? "relaxed-threads" : "threads";
   const module = await embeddedModule(build);
   const memory = sharedMemory(threads);
   const exports = await instantiateKernels(module, memory);
+  const plan = choosePlan(exports, planOption, build);
   const scratch: number[] = [];
   for (let w = 1; w < threads; w++) {
     const block = exports.heap_alloc(SCRATCH_BYTES) >>> 0;
     if (block === 0) throw new OutOfMemoryError("cannot allocate GEMM scratch blocks for the worker threads");
     scratch.push(block);
   }
-  const pool = await ThreadPool.start(module, memory, scratch, exports);
+  const pool = await ThreadPool.start(module, memory, scratch, exports, planSettings(plan.plan));
   const optimizer = parallelOptimizer(pool);
   const minMacs = parallelThreshold ?? DEFAULT_PARALLEL_THRESHOLD;
   const kernels: KernelExports = {
@@ -62,5 +74,5 @@ export async function startThreadedEngine(simd: "release" | "relaxed", threads: 
     ...parallelPools(exports, pool, minMacs),
     ...parallelOptimizers(exports, optimizer),
   };
-  return new Engine(kernels, simd, pool, undefined, optimizer);
+  return new Engine(kernels, simd, pool, undefined, optimizer, plan);
 }

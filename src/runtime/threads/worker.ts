@@ -10,9 +10,10 @@
  * message (WORKER_PROTOCOL, derived from the table in protocol.ts).
  *
  * Protocol:
- *   1. The owner posts { module, memory, control, scratch, protocol } once.
+ *   1. The owner posts { module, memory, control, scratch, protocol, plan } once.
  *   2. The worker instantiates the kernel module on the shared memory, points its GEMM
- *      scratch at `scratch` (a block the owner allocated for it), builds a runner for every
+ *      scratch at `scratch` (a block the owner allocated for it), sets the engine's GEMM
+ *      plan (`plan`: gemm_plan_set's arguments per slot), builds a runner for every
  *      kind of chunk in `protocol.kinds` with chunkCaller, and posts "ready".
  *   3. Forever: wait until control[SEQUENCE] changes (polling about a millisecond first,
  *      which covers the gaps between the calls of a training step, then sleeping in
@@ -32,6 +33,7 @@ export function workerMain(caller: typeof chunkCaller): void {
     control: SharedArrayBuffer;
     scratch: number;
     protocol: WorkerProtocol;
+    plan: [number, number, number][];
   }
   interface Port {
     post(message: unknown): void;
@@ -74,6 +76,9 @@ export function workerMain(caller: typeof chunkCaller): void {
     };
     const exports = new WebAssembly.Instance(setup.module, imports).exports as Record<string, Kernel>;
     exports.scratch_use!(setup.scratch);
+    for (const [form, shapeClass, candidate] of setup.plan) {
+      if (exports.gemm_plan_set!(form, shapeClass, candidate) !== 1) throw new Error("a worker thread could not set the GEMM plan");
+    }
     const runners = setup.protocol.kinds.map((kind) => caller(exports[kind.kernel]!, kind.arity, kind.floats, control, floats));
 
     let seen = Atomics.load(control, SEQUENCE);
