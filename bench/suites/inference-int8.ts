@@ -6,7 +6,8 @@
  * distill-wasm/export): wasm execution provider, numThreads 1, its default SIMD build.
  *
  * Timing: the four implementations in turn, round after round (see `interleaved`), so that a
- * shared machine's changing load falls on all of them alike and the ratios hold.
+ * shared machine's changing load falls on all of them alike; where the runtime reports the
+ * process's CPU time (Node, Deno, Bun) it is recorded too, and the summary's ratios use it.
  *
  * What one timed call is:
  * - distill-wasm float32 / int8 logits(): `model.logits(x)` with x a Float32Array (validation,
@@ -53,6 +54,9 @@ export interface Int8Row {
   fractionOfPeak: number;
   /** this row's median / distill-wasm int8 logits() median */
   int8Speedup: number;
+  /** The process's CPU time per call (Node, Deno, Bun), and this row's / distill-wasm int8's. */
+  cpuTiming?: Timing;
+  int8CpuSpeedup?: number;
   /** max |y − y_ref| / max |y_ref| against distill-wasm's logits of the same precision */
   outputRelErr: number;
   /** max |y − y_float| / max |y_float|: the quantization error (int8 rows) */
@@ -65,7 +69,7 @@ export interface Int8Result {
   intPeakGops: number;
   peakGflops: number;
   /** Per batch: distill-wasm int8 ÷ onnxruntime-web float32 and ÷ int8 (their median / ours). */
-  speedups: Record<string, { versusOrtFloat?: number; versusOrtInt8?: number }>;
+  speedups: Record<string, { versusOrtFloat?: number; versusOrtInt8?: number; measure: "cpu" | "wall" }>;
   targets: typeof INT8_TARGETS;
   /** Parameter bytes of the float and the int8 model. */
   bytes: { float: number; int8: number };
@@ -171,10 +175,11 @@ export async function runInt8Inference(
       const quantizationErr = relErr(wantInt8, wantFloat);
 
       const timings = await interleaved(impls, ctx.quick ? 3 : ROUNDS, batch);
-      const timed = impls.map((impl, i): [Impl, Timing] => [impl, timings[i]!]);
+      const timed = impls.map((impl, i): [Impl, Timing, Timing | undefined] => [impl, timings[i]!.wall, timings[i]!.cpu]);
       const ops = forwardFlops(widths, batch);
       const base = timed[0]![1].medianMs;
-      const bRows = timed.map(([impl, timing]): Int8Row => {
+      const baseCpu = timed[0]![2]?.medianMs;
+      const bRows = timed.map(([impl, timing, cpu]): Int8Row => {
         const gops = ops / (timing.medianMs * 1e6);
         return {
           batch,
@@ -186,6 +191,7 @@ export async function runInt8Inference(
           gops,
           fractionOfPeak: gops / (impl.precision === "int8" ? intPeakGops : peakGflops),
           int8Speedup: timing.medianMs / base,
+          ...(cpu && baseCpu ? { cpuTiming: cpu, int8CpuSpeedup: cpu.medianMs / baseCpu } : {}),
           outputRelErr: errs.get(impl.library)!,
           ...(impl.library === "distill-wasm int8 logits()" ? { quantizationRelErr: quantizationErr } : {}),
         };
@@ -194,9 +200,12 @@ export async function runInt8Inference(
       const find = (library: string) => bRows.find((r) => r.library === library);
       const ortFloat = find("onnxruntime-web float32");
       const ortInt8 = find("onnxruntime-web int8 (QDQ)");
+      // Ratios of CPU time where the runtime reports it (a shared machine's load leaves it alone), else of wall-clock time.
+      const ratio = (r: Int8Row) => r.int8CpuSpeedup ?? r.int8Speedup;
       speedups[String(batch)] = {
-        ...(ortFloat ? { versusOrtFloat: ortFloat.timing.medianMs / base } : {}),
-        ...(ortInt8 ? { versusOrtInt8: ortInt8.timing.medianMs / base } : {}),
+        ...(ortFloat ? { versusOrtFloat: ratio(ortFloat) } : {}),
+        ...(ortInt8 ? { versusOrtInt8: ratio(ortInt8) } : {}),
+        measure: bRows[0]!.int8CpuSpeedup !== undefined ? "cpu" : "wall",
       };
       for (const r of bRows) ctx.chart.push({ group: `int8 inference, batch ${batch}`, library: r.library, samplesPerSecond: r.samplesPerSecond });
       printBatch(widths, batch, bRows, intPeakGops, peakGflops);
@@ -204,7 +213,8 @@ export async function runInt8Inference(
       const verdict = (r: number | undefined, target: number) =>
         r === undefined ? "skipped" : `${fmtNum(r)}× (target ≥ ${target}×: ${r >= target ? "met" : "missed"})`;
       ctx.summary.push(
-        `int8 inference batch ${batch}: distill-wasm int8 logits() ${fmtNum(base * 1000)} µs ` +
+        `int8 inference batch ${batch}: distill-wasm int8 logits() ${fmtNum(base * 1000)} µs` +
+          (baseCpu !== undefined ? ` (CPU ${fmtNum(baseCpu * 1000)} µs; ratios of CPU time) ` : " ") +
           `(${Math.round(bRows[0]!.fractionOfPeak * 100)}% of the integer peak probe); ` +
           `÷ onnxruntime-web float32 ${verdict(s.versusOrtFloat, INT8_TARGETS.versusOrtFloat)}, ` +
           `÷ onnxruntime-web int8 QDQ ${verdict(s.versusOrtInt8, INT8_TARGETS.versusOrtInt8)}`,
@@ -226,7 +236,8 @@ export async function runInt8Inference(
  * run (a shared one) slows all of them alike and their ratios hold. After a warm-up of
  * SAMPLE_MS each, which also sets the calls per sample.
  */
-async function interleaved(impls: readonly Impl[], rounds: number, batch: number): Promise<Timing[]> {
+async function interleaved(impls: readonly Impl[], rounds: number, batch: number): Promise<{ wall: Timing; cpu?: Timing }[]> {
+  const cpuNow = processCpuMs();
   const calls: number[] = [];
   for (const impl of impls) {
     const first = await once(impl.run);
@@ -236,32 +247,55 @@ async function interleaved(impls: readonly Impl[], rounds: number, batch: number
     const each = (performance.now() - t0) / warm;
     calls.push(Math.max(1, Math.round(SAMPLE_MS / Math.max(each, 1e-3))));
   }
-  const samples: number[][] = impls.map(() => []);
+  const wall: number[][] = impls.map(() => []);
+  const cpu: number[][] = impls.map(() => []);
   for (let r = 0; r < rounds; r++) {
     for (let i = 0; i < impls.length; i++) {
       const { run, async } = impls[i]!;
       const n = calls[i]!;
+      const c0 = cpuNow?.();
       const t0 = performance.now();
       if (async) for (let c = 0; c < n; c++) await run();
       else for (let c = 0; c < n; c++) run(); // no await: a synchronous call pays no microtask
-      samples[i]!.push((performance.now() - t0) / n);
+      wall[i]!.push((performance.now() - t0) / n);
+      if (cpuNow) cpu[i]!.push((cpuNow() - c0!) / n);
     }
   }
-  const timings = samples.map((s) => timingOfSamples(s));
+  const timings = impls.map((_, i) => ({ wall: timingOfSamples(wall[i]!), ...(cpuNow ? { cpu: timingOfSamples(cpu[i]!) } : {}) }));
   impls.forEach((impl, i) =>
-    progress(`  ${`${impl.library} b${batch}`.padEnd(52)} ${fmtNum(timings[i]!.medianMs).padStart(7)} ms  (${rounds} rounds × ${calls[i]} calls)\n`),
+    progress(
+      `  ${`${impl.library} b${batch}`.padEnd(52)} ${fmtNum(timings[i]!.wall.medianMs).padStart(7)} ms` +
+        `${timings[i]!.cpu ? `, CPU ${fmtNum(timings[i]!.cpu!.medianMs)} ms` : ""}  (${rounds} rounds × ${calls[i]} calls)\n`,
+    ),
   );
   return timings;
+}
+
+/**
+ * The process's CPU time in ms (every thread), where the runtime tells it (Node, Deno, Bun:
+ * process.cpuUsage, microsecond resolution); undefined in a browser page. On a machine shared
+ * with other jobs a call's wall-clock time includes the time other processes held the core,
+ * its CPU time does not.
+ */
+function processCpuMs(): (() => number) | undefined {
+  const usage = (globalThis as { process?: { cpuUsage?: () => { user: number; system: number } } }).process?.cpuUsage;
+  if (typeof usage !== "function") return undefined;
+  return () => {
+    const u = usage();
+    return (u.user + u.system) / 1000;
+  };
 }
 
 function printBatch(widths: readonly number[], batch: number, rows: readonly Int8Row[], intPeakGops: number, peakGflops: number): void {
   const columns: Column<Int8Row>[] = [
     { header: "library", cell: (r) => r.library, align: "left" },
     { header: "median µs ±IQR", cell: (r) => msCell({ medianMs: r.timing.medianMs * 1000, relIqr: r.timing.relIqr }) },
+    { header: "CPU µs ±IQR", cell: (r) => (r.cpuTiming ? msCell({ medianMs: r.cpuTiming.medianMs * 1000, relIqr: r.cpuTiming.relIqr }) : "-") },
     { header: "samples/s", cell: (r) => fmtNum(r.samplesPerSecond) },
     { header: "GOP/s", cell: (r) => fmtNum(r.gops) },
     { header: "% peak", cell: (r) => `${Math.round(r.fractionOfPeak * 100)}% ${r.precision === "int8" ? "int" : "f32"}` },
     { header: "÷ distill-wasm int8", cell: (r) => ratioCell(r.int8Speedup) },
+    { header: "CPU ÷ distill-wasm int8", cell: (r) => ratioCell(r.int8CpuSpeedup) },
     {
       header: "max rel. diff",
       cell: (r) =>
@@ -274,7 +308,8 @@ function printBatch(widths: readonly number[], batch: number, rows: readonly Int
   console.log(renderTable(columns, rows));
   console.log();
   console.log(
-    `GOP/s = ${(forwardFlops(widths, batch) / 1e6).toFixed(1)} M operations (2·batch·Σ in·out) / median. ÷ distill-wasm int8 = median / distill-wasm int8 logits() median. ` +
+    `GOP/s = ${(forwardFlops(widths, batch) / 1e6).toFixed(1)} M operations (2·batch·Σ in·out) / median. ÷ distill-wasm int8 = median / distill-wasm int8 logits() median; ` +
+      `CPU: the process's CPU time per call (process.cpuUsage, where the runtime has it), which other jobs on a shared machine do not inflate. ` +
       `max rel. diff against distill-wasm's logits of the same precision (int8 allowed ${INT8_TOLERANCE}: one last-layer quantization step; float ${FLOAT_TOLERANCE}). ` +
       `% peak: int8 rows / the integer probe (${fmtNum(intPeakGops)} GOP/s, i32x4.dot_i16x8_s + add), float rows / the f32x4 probe (${fmtNum(peakGflops)} GFLOP/s). ` +
       `int8 vs float32 logits of distill-wasm: max rel. diff ${rows[0]!.quantizationRelErr?.toExponential(1) ?? "-"} (quantization error).\n`,
