@@ -9,7 +9,7 @@
  * Memory (byte offsets into the instance's linear memory, all from its heap):
  *   parameter block (blockLength floats), buffer block (bufferLength), and for a batch
  *   capacity of `rows`: each layer's buffers, the input (rows, inputs) and the class ids
- *   (rows) i32; the panels block on the first call with fewer than 4 rows.
+ *   (rows) i32; the panels block on the second call with fewer than 4 rows (the first runs on W as it is).
  */
 import { ArgumentError, OutOfMemoryError, ShapeError } from "../errors.js";
 import { requireFiniteTensor, type Plan } from "../io/model-plan.js";

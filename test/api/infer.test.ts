@@ -239,7 +239,7 @@ describe("errors: typed, named, before any wasm call", () => {
     await expect(loadStudent(bytes)).rejects.toThrow(/"0\.weight" has dtype I8; parameters must be F32, F64, F16 or BF16/);
   });
 
-  it("NaN or ±Infinity in any parameter or buffer (checked in wasm memory): the full library's FormatError, the first in file order", async () => {
+  it("NaN or ±Infinity in any parameter or buffer (checked in wasm memory): the full library's FormatError, the first in the parameters' order", async () => {
     // The CNN case has conv weights (4-D), dense weights (2-D), biases and batchNorm buffers (1-D).
     const model = build(CASES[3]!, 5);
     const clean = decodeSafetensors(modelToSafetensors(model));
