@@ -9,8 +9,11 @@
  *
  * Each run is a new `node` process (nothing compiled or cached before it); the times are
  * taken inside it with performance.now(): import, load (read the file, compile and
- * instantiate the kernels, copy the weights in), first predict (one row: the dense weights
- * are packed into panels on this first call). Prints the median of each over the runs.
+ * instantiate the kernels, copy the weights in and check them), first predict (one row, on
+ * the weights as they are: the panels for small batches are packed on the second call). Prints
+ * the median of each over the runs, and of the process's CPU time over the same span
+ * (process.cpuUsage(), every thread): on a shared machine the wall-clock times grow with the
+ * load, the CPU time much less.
  *
  * A cold start writes three fresh blocks of the model's size (the file's bytes, the weights
  * in wasm memory, their panels), and the first write to fresh memory costs a page fault per
@@ -33,29 +36,31 @@ const runsFlag = process.argv.indexOf("--runs");
 const RUNS = runsFlag >= 0 ? Number(process.argv[runsFlag + 1]) : 15;
 
 /** The child's script: the phases' times in ms and the class id, as one line of JSON. */
+const CPU = "const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };";
 const CHILD = {
-  infer: `
-    const t0 = performance.now();
+  infer: `${CPU}
+    const c0 = cpu(), t0 = performance.now();
     const { loadStudent } = await import("distill-wasm/infer");
     const t1 = performance.now();
     const student = await loadStudent(process.env.MODEL);
     const t2 = performance.now();
     const [digit] = student.predict(new Float32Array(784).fill(0.5), 1);
-    const t3 = performance.now();
-    console.log(JSON.stringify({ import: t1 - t0, load: t2 - t1, predict: t3 - t2, total: t3 - t0, digit }));`,
-  full: `
-    const t0 = performance.now();
+    const t3 = performance.now(), c3 = cpu();
+    console.log(JSON.stringify({ import: t1 - t0, load: t2 - t1, predict: t3 - t2, total: t3 - t0, cpu: c3 - c0, digit }));`,
+  full: `${CPU}
+    const c0 = cpu(), t0 = performance.now();
     const { init, loadModel } = await import("distill-wasm");
     const t1 = performance.now();
     await init();
     const model = await loadModel(process.env.MODEL);
     const t2 = performance.now();
     const [digit] = model.predict(new Float32Array(784).fill(0.5));
-    const t3 = performance.now();
-    console.log(JSON.stringify({ import: t1 - t0, load: t2 - t1, predict: t3 - t2, total: t3 - t0, digit }));`,
+    const t3 = performance.now(), c3 = cpu();
+    console.log(JSON.stringify({ import: t1 - t0, load: t2 - t1, predict: t3 - t2, total: t3 - t0, cpu: c3 - c0, digit }));`,
 };
 
-type Phases = { import: number; load: number; predict: number; total: number; digit: number };
+/** Wall-clock ms of each phase and of the whole, the process's CPU ms over the same span (every thread: compile, GC), the class id. */
+type Phases = { import: number; load: number; predict: number; total: number; cpu: number; digit: number };
 
 /** First and second write of 5 MB (the model's size) to a new buffer, in a fresh process (ms). */
 const FRESH_MEMORY = `
@@ -79,8 +84,8 @@ const dir = mkdtempSync(path.join(tmpdir(), "distill-bench-infer-"));
 try {
   const engine = await init();
   console.log(`import → first prediction of an MLP read from a model file, median of ${RUNS} fresh node ${process.versions.node} processes (ms)\n`);
-  console.log("| model | entry point | import | load | first predict | total |");
-  console.log("|---|---|---:|---:|---:|---:|");
+  console.log("| model | entry point | import | load | first predict | total | CPU time |");
+  console.log("|---|---|---:|---:|---:|---:|---:|");
   for (const widths of MODELS) {
     const file = path.join(dir, `${widths.join("-")}.safetensors`);
     const model = mlp(widths, { seed: 1, engine });
@@ -97,7 +102,9 @@ try {
           0.5,
         ).toFixed(1);
       const label = name === "infer" ? '`import("distill-wasm/infer")`, `loadStudent`' : '`import("distill-wasm")`, `init`, `loadModel`';
-      console.log(`| ${widths.join("-")} | ${label} | ${median("import")} | ${median("load")} | ${median("predict")} | **${median("total")}** |`);
+      console.log(
+        `| ${widths.join("-")} | ${label} | ${median("import")} | ${median("load")} | ${median("predict")} | **${median("total")}** | ${median("cpu")} |`,
+      );
     }
   }
   const touches = Array.from(

@@ -22,76 +22,13 @@
 
 import type { Timing } from "./stats.js";
 import { FAST, measure } from "./timing.js";
+import { F32, f32Bytes, I32, moduleBytes, op, simd, sleb, uleb, V128, vec } from "./wasm-encode.js";
 
 export const PEAK_CHAINS = 12;
 export const PEAK_UNROLL = 4;
 /** FLOPs per loop iteration: every chain does one f32x4 mul and one f32x4 add (4 lanes each). */
 export const PEAK_FLOPS_PER_ITERATION = PEAK_UNROLL * PEAK_CHAINS * 8;
 
-// ---------------------------------------------------------------- encoding helpers
-
-function uleb(value: number): number[] {
-  const out: number[] = [];
-  let v = value >>> 0;
-  do {
-    let byte = v & 0x7f;
-    v >>>= 7;
-    if (v !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (v !== 0);
-  return out;
-}
-
-function sleb(value: number): number[] {
-  const out: number[] = [];
-  let v = value | 0;
-  for (;;) {
-    const byte = v & 0x7f;
-    v >>= 7;
-    const done = (v === 0 && (byte & 0x40) === 0) || (v === -1 && (byte & 0x40) !== 0);
-    out.push(done ? byte : byte | 0x80);
-    if (done) return out;
-  }
-}
-
-function f32Bytes(x: number): number[] {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setFloat32(0, x, true);
-  return [...b];
-}
-
-function section(id: number, body: number[]): number[] {
-  return [id, ...uleb(body.length), ...body];
-}
-
-function vec(items: number[][]): number[] {
-  return [...uleb(items.length), ...items.flat()];
-}
-
-const name = (s: string) => {
-  const bytes = [...new TextEncoder().encode(s)];
-  return [...uleb(bytes.length), ...bytes];
-};
-
-// Value types and opcodes (WebAssembly core 2.0, SIMD proposal numbering).
-const I32 = 0x7f;
-const F32 = 0x7d;
-const V128 = 0x7b;
-const op = {
-  block: 0x02,
-  loop: 0x03,
-  brIf: 0x0d,
-  end: 0x0b,
-  void: 0x40,
-  localGet: 0x20,
-  localSet: 0x21,
-  localTee: 0x22,
-  i32Const: 0x41,
-  f32Const: 0x43,
-  i32Sub: 0x6b,
-  f32Add: 0x92,
-};
-const simd = (code: number) => [0xfd, ...uleb(code)];
 const F32X4_SPLAT = simd(0x13);
 const F32X4_EXTRACT_LANE = (lane: number) => [...simd(0x1f), lane];
 const F32X4_ADD = simd(0xe4);
@@ -127,22 +64,7 @@ export function peakProbeBytes(chains = PEAK_CHAINS, unroll = PEAK_UNROLL): Uint
   body.push(...F32X4_EXTRACT_LANE(0), op.end);
 
   const locals = vec([[...uleb(2 + chains), V128]]);
-  const code = [...locals, ...body];
-  const funcType = [0x60, ...vec([[I32], [F32], [F32], [F32]]), ...vec([[F32]])];
-  return new Uint8Array([
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00, // "\0asm", version 1
-    ...section(1, vec([funcType])), // type section
-    ...section(3, vec([uleb(0)])), // function section: func 0 has type 0
-    ...section(7, vec([[...name("probe"), 0x00, ...uleb(0)]])), // export "probe" = func 0
-    ...section(10, vec([[...uleb(code.length), ...code]])), // code section
-  ]);
+  return moduleBytes("probe", [I32, F32, F32, F32], [F32], [...locals, ...body]);
 }
 
 export type PeakProbe = (n: number, m: number, c: number, x0: number) => number;

@@ -18,6 +18,7 @@ import { DEMO_SPEC, DEMO_USAGE, runDemo } from "./commands/demo.js";
 import { DISTILL_SPEC, DISTILL_USAGE, runDistill } from "./commands/distill.js";
 import { EVAL_SPEC, EVAL_USAGE, runEval } from "./commands/eval.js";
 import { EXPORT_SPEC, EXPORT_USAGE, runExport } from "./commands/export.js";
+import { QUANTIZE_SPEC, QUANTIZE_USAGE, runQuantize } from "./commands/quantize.js";
 import { runSearch, SEARCH_SPEC, SEARCH_USAGE } from "./commands/search.js";
 import { runTrain, TRAIN_SPEC, TRAIN_USAGE } from "./commands/train.js";
 import { makeContext, type Context } from "./context.js";
@@ -35,6 +36,7 @@ const COMMANDS: Record<string, Command> = {
   distill: { usage: DISTILL_USAGE, spec: DISTILL_SPEC, run: runDistill },
   eval: { usage: EVAL_USAGE, spec: EVAL_SPEC, run: runEval },
   search: { usage: SEARCH_USAGE, spec: SEARCH_SPEC, run: runSearch },
+  quantize: { usage: QUANTIZE_USAGE, spec: QUANTIZE_SPEC, run: runQuantize },
   export: { usage: EXPORT_USAGE, spec: EXPORT_SPEC, run: runExport },
   bench: { usage: BENCH_USAGE, spec: BENCH_SPEC, run: runBench },
 };
@@ -47,6 +49,7 @@ commands:
   distill   distil a student from saved teachers or teacher logits
   eval      accuracy, top-5, NLL and calibration of a saved model
   search    try temperatures and α, ranked on a validation split
+  quantize  a saved model as an int8 (or fp16) model file; size and accuracy before and after
   export    a saved model as ONNX or as a TensorFlow.js layers model
   bench     measure this machine and runtime
 

@@ -47,8 +47,9 @@ export async function loadStudent(source: StudentSource, options: LoadStudentOpt
     const net = readQuantizedFile(file, name);
     return new Student(await kernels, { net }, file.metadata);
   }
-  const { plan, tensors, metadata } = planModelFile(file, activation, name);
-  return new Student(await kernels, { plan, tensors }, metadata);
+  // The values' finiteness is checked by the Student once they are in wasm memory (faster than a cold JavaScript loop).
+  const { plan, tensors, metadata } = planModelFile(file, activation, name, "caller");
+  return new Student(await kernels, { plan, tensors, checkFinite: { name } }, metadata);
 }
 
 /** The file's bytes and the name its errors give it. */

@@ -9,11 +9,11 @@
  * Memory (byte offsets into the instance's linear memory, all from its heap):
  *   parameter block (blockLength floats), buffer block (bufferLength), and for a batch
  *   capacity of `rows`: each layer's buffers, the input (rows, inputs) and the class ids
- *   (rows) i32; the panels block on the first call with fewer than 4 rows.
+ *   (rows) i32; the panels block on the second call with fewer than 4 rows (the first runs on W as it is).
  */
 import { ArgumentError, OptionError, OutOfMemoryError, ShapeError } from "../errors.js";
 import { isMultiLabelMetadata, thresholdLogits } from "../nn/multi-label.js";
-import type { Plan } from "../io/model-plan.js";
+import { requireFiniteTensor, type Plan } from "../io/model-plan.js";
 import type { SafetensorsTensor } from "../io/safetensors.js";
 import { DenseLayer } from "../nn/layers/dense.js";
 import { checkModelInput, type LayerSpec } from "../nn/layers/index.js";
@@ -27,6 +27,18 @@ import { layOut, type Layout } from "./layout.js";
 
 /** Rows per forward pass, as Sequential's inference. */
 const INFERENCE_CHUNK = 256;
+/** Below this many rows dense layers run on packed panels (SMALL_BATCH in src/nn/layers/dense.ts). */
+const SMALL_BATCH = 4;
+
+/** Zeroes what the tensors (offset, length in floats, sorted or not) leave uncovered in a block. */
+function zeroGaps(block: Float32Array, tensors: readonly { offset: number; length: number }[]): void {
+  let cursor = 0;
+  for (const t of [...tensors].sort((a, b) => a.offset - b.offset)) {
+    if (t.offset > cursor) block.fill(0, cursor, t.offset);
+    cursor = Math.max(cursor, t.offset + t.length);
+  }
+  block.fill(0, cursor);
+}
 
 export class Student {
   /** Width of one input row (features, or channels·height·width) and of one output row (classes). */
@@ -55,6 +67,8 @@ export class Student {
   private inputBuffer = 0;
   private ids = 0;
   private panelsBlock = 0;
+  /** Set by the first call of fewer than 4 rows, which runs on the weights as they are: the next packs the panels (see weightPanels). */
+  private panelsWanted = false;
 
   /**
    * Use `loadStudent`; this takes a checked plan and its tensors (src/io/model-plan.ts), or
@@ -62,7 +76,7 @@ export class Student {
    */
   constructor(
     kernels: InferKernelExports,
-    model: { plan: Plan; tensors: ReadonlyMap<string, SafetensorsTensor> } | { net: QuantizedNet },
+    model: { plan: Plan; tensors: ReadonlyMap<string, SafetensorsTensor>; checkFinite?: { name: string } } | { net: QuantizedNet },
     metadata: Record<string, string>,
   ) {
     this.kernels = kernels;
@@ -87,12 +101,32 @@ export class Student {
     const paramsPtr = this.take(this.layout.blockLength * 4);
     const buffersPtr = this.layout.bufferLength > 0 ? this.take(this.layout.bufferLength * 4) : 0;
     const f32 = (ptr: number, length: number) => new Float32Array(kernels.memory.buffer, ptr, length);
-    f32(paramsPtr, this.layout.blockLength).fill(0);
-    if (buffersPtr) f32(buffersPtr, this.layout.bufferLength).fill(0);
+    // Every tensor is written whole below: only the padding between them is zeroed (one pass over the weights, not two).
+    zeroGaps(
+      f32(paramsPtr, this.layout.blockLength),
+      this.layout.tensors.filter((t) => !t.buffer),
+    );
+    if (buffersPtr)
+      zeroGaps(
+        f32(buffersPtr, this.layout.bufferLength),
+        this.layout.tensors.filter((t) => t.buffer),
+      );
     const places = new Map(this.layout.tensors.map((t) => [t.name, t]));
+    const at = (name: string) => {
+      const place = places.get(name)!;
+      return { ptr: (place.buffer ? buffersPtr : paramsPtr) + place.offset * 4, length: place.length };
+    };
     for (const p of plan.parameters) {
-      const place = places.get(p.name)!;
-      f32((place.buffer ? buffersPtr : paramsPtr) + place.offset * 4, place.length).set(tensors.get(p.fileName)!.data as Float32Array);
+      const { ptr, length } = at(p.name);
+      f32(ptr, length).set(tensors.get(p.fileName)!.data as Float32Array);
+    }
+    if (model.checkFinite) {
+      try {
+        this.requireFinite(model.checkFinite.name, plan, tensors, at);
+      } catch (err) {
+        this.dispose();
+        throw err;
+      }
     }
     // The layers' forward passes at inference call only kernels of the inference module
     // (INFER_KERNEL_NAMES); nothing here trains, draws weights or keeps gradients.
@@ -166,6 +200,43 @@ export class Student {
 
   // ---------------------------------------------------------------- internals
 
+  /**
+   * The finiteness pass that planModelFile left to the caller (finite: "caller"), on the
+   * weights in wasm memory, in the plan's order: a tensor viewed as (shape[0], the rest) times
+   * a zero row by gemm_nt gives ±0 for each finite row and NaN for a row holding NaN or ±∞
+   * (0·∞ is NaN, and NaN survives every sum). A hit is reported by requireFiniteTensor, with
+   * the message the full library gives.
+   */
+  private requireFinite(
+    name: string,
+    plan: Plan,
+    tensors: ReadonlyMap<string, SafetensorsTensor>,
+    at: (name: string) => { ptr: number; length: number },
+  ): void {
+    const k = this.kernels!;
+    const views = plan.parameters.map((p) => {
+      const { ptr, length } = at(p.name);
+      const rows = p.shape.length >= 2 ? p.shape[0]! : 1;
+      return { p, ptr, rows, cols: length / rows };
+    });
+    const zero = this.take(Math.max(1, ...views.map((v) => v.cols)) * 4);
+    const out = this.take(Math.max(1, ...views.map((v) => v.rows)) * 4);
+    try {
+      this.f32(zero, Math.max(1, ...views.map((v) => v.cols))).fill(0);
+      for (const { p, ptr, rows, cols } of views) {
+        if (cols === 0) continue;
+        k.gemm_nt(out, zero, ptr, 0, 1, rows, cols, cols, cols, rows, 0);
+        const y = this.f32(out, rows);
+        for (let j = 0; j < rows; j++) {
+          if (y[j] !== y[j]) requireFiniteTensor(name, p.fileName, tensors.get(p.fileName)!.data as Float32Array);
+        }
+      }
+    } finally {
+      k.heap_free(zero);
+      k.heap_free(out);
+    }
+  }
+
   /** The rows of x after the checks every call makes first (alive, an array, a whole number of rows). */
   private rows(op: string, x: FloatArray): number {
     if (!this.kernels) throw new ArgumentError(`${op}: this student has been disposed; load it again`);
@@ -189,6 +260,7 @@ export class Student {
       );
       let input = this.inputBuffer;
       for (const layer of this.layout.layers) input = layer.forward(this.memory, input, n, false);
+      if (n < SMALL_BATCH) this.panelsWanted = true;
       fn(input, n, first);
     }
   }
@@ -220,9 +292,15 @@ export class Student {
     this.inputBuffer = this.ids = this.capacity = 0;
   }
 
-  /** Every dense layer's Wᵀ packed into 16-column panels, made on first use (the weights never change). */
+  /**
+   * Every dense layer's Wᵀ packed into 16-column panels (the weights never change), made on
+   * the second call of fewer than 4 rows: the first runs gemm_nt on the weights as they are,
+   * the same bits (assembly/gemm.ts), so that a cold start's one prediction does not pay for
+   * packing (and first touching) a second copy of every weight. 0 until then.
+   */
   private weightPanels(): number {
     if (this.panelsBlock) return this.panelsBlock;
+    if (!this.panelsWanted) return 0;
     const k = this.kernels!;
     const dense = this.layout.layers.filter((l): l is DenseLayer => l instanceof DenseLayer);
     let offset = 0;

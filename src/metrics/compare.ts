@@ -9,17 +9,26 @@
  */
 import type { Dataset } from "../data/dataset.js";
 import { checkedElsewhere, checkOptions } from "../options/schema.js";
-import { ArgumentError } from "../errors.js";
+import { ArgumentError, ShapeError } from "../errors.js";
+import { inferShapes, layerFlops } from "../nn/layers/index.js";
+import { isQuantizedModel, type QuantizedModel } from "../quantize/model.js";
+import type { ActivationFormat, WeightFormat } from "../quantize/net.js";
 import type { Sequential } from "../nn/sequential.js";
 import { checkModelAndData } from "../data/fits-model.js";
 import { evaluate, requireCount } from "./evaluate.js";
 
-export type CompareName = "teacher" | "student" | "baseline";
+export type CompareName = "teacher" | "student" | "baseline" | "quantized";
 
 export interface CompareOptions {
   teacher: Sequential;
   student: Sequential;
   baseline?: Sequential;
+  /**
+   * The student quantized (`quantize()`, an int8 or fp16 QuantizedModel): one more row, last,
+   * with its stored size, its accuracy and its time per sample (QuantizedModel.logits(), which
+   * also copies the rows in and the outputs out).
+   */
+  quantized?: QuantizedModel;
   /** Labelled data for the accuracies; its rows (tiled when fewer than 128) feed the timings. */
   data: Dataset;
   /** Timing samples per model and batch size; the median is reported (default 5). */
@@ -32,8 +41,10 @@ export interface CompareRow {
   architecture: string;
   /** Trainable values. */
   params: number;
-  /** Bytes of the parameters as float32. */
+  /** Bytes of the parameters as float32 (as stored, for the quantized row). */
   bytes: number;
+  /** The quantized row's formats. */
+  quantization?: { weights: WeightFormat; activations: ActivationFormat };
   /** Floating-point operations of one forward pass, per sample. */
   flops: number;
   /** Median milliseconds per sample at batch 1 and at batch 128. */
@@ -57,11 +68,18 @@ const MAX_CALLS_PER_SAMPLE = 100_000;
 export function compare(given: CompareOptions): CompareResult {
   const op = "compare";
   if (typeof given !== "object" || given === null) {
-    throw new ArgumentError(`${op}: options must be an object { teacher, student, baseline?, data, repeats? }; got ${String(given)}`);
+    throw new ArgumentError(`${op}: options must be an object { teacher, student, baseline?, quantized?, data, repeats? }; got ${String(given)}`);
   }
   const options = checkOptions(
     op,
-    { teacher: checkedElsewhere, student: checkedElsewhere, baseline: checkedElsewhere, data: checkedElsewhere, repeats: checkedElsewhere },
+    {
+      teacher: checkedElsewhere,
+      student: checkedElsewhere,
+      baseline: checkedElsewhere,
+      quantized: checkedElsewhere,
+      data: checkedElsewhere,
+      repeats: checkedElsewhere,
+    },
     given,
   );
   const repeats = requireCount(op, "repeats", options.repeats ?? 5);
@@ -71,6 +89,16 @@ export function compare(given: CompareOptions): CompareResult {
   ];
   if (options.baseline !== undefined) models.push(["baseline", options.baseline]);
   for (const [, model] of models) checkModelAndData(op, model, options.data);
+  const quantized = options.quantized;
+  if (quantized !== undefined) {
+    if (!isQuantizedModel(quantized)) throw new ArgumentError(`${op}: quantized must be a QuantizedModel (from quantize())`);
+    if (quantized.isDisposed) throw new ArgumentError(`${op}: the quantized model has been disposed`);
+    if (quantized.inputs !== options.data.features || quantized.outputs < options.data.classes) {
+      throw new ShapeError(
+        `${op}: the quantized model takes ${quantized.inputs} inputs and gives ${quantized.outputs} outputs; the data has ${options.data.features} features and ${options.data.classes} classes`,
+      );
+    }
+  }
   if ((options.data as Dataset | undefined)?.targets) {
     throw new ArgumentError(
       (options.data as Dataset).multiLabel
@@ -79,19 +107,49 @@ export function compare(given: CompareOptions): CompareResult {
     );
   }
   return {
-    rows: models.map(([name, model]) => {
-      const [msPerSampleBatch1, msPerSampleBatch128] = timeModel(model, options.data, repeats);
-      return {
-        name,
-        architecture: model.architecture,
-        params: model.parameterCount,
-        bytes: model.parameterBytes,
-        flops: model.flopsPerSample,
-        msPerSampleBatch1,
-        msPerSampleBatch128,
-        accuracy: evaluate(model, options.data).accuracy,
-      };
-    }),
+    rows: models
+      .map(([name, model]) => {
+        const [msPerSampleBatch1, msPerSampleBatch128] = timeModel(model, options.data, repeats);
+        return {
+          name,
+          architecture: model.architecture,
+          params: model.parameterCount,
+          bytes: model.parameterBytes,
+          flops: model.flopsPerSample,
+          msPerSampleBatch1,
+          msPerSampleBatch128,
+          accuracy: evaluate(model, options.data).accuracy,
+        };
+      })
+      .concat(quantized ? [quantizedRow(quantized, options.data, repeats)] : []),
+  };
+}
+
+/** The quantized model's row: its layers' parameters and FLOPs as the float model counts them, its stored bytes, logits() timings. */
+function quantizedRow(model: QuantizedModel, data: Dataset, repeats: number): CompareRow {
+  const shaped = inferShapes(model.specs, model.inputShape);
+  let flops = 0;
+  let params = 0;
+  model.specs.forEach((spec, i) => {
+    flops += layerFlops(spec, i === 0 ? shaped.inputShape : shaped.shapes[i - 1]!, shaped.shapes[i]!);
+    if (spec.type === "dense") params += spec.inputs * spec.outputs + spec.outputs;
+  });
+  const x = new Float32Array(BIG_BATCH * data.features);
+  for (let r = 0; r < BIG_BATCH; r++) x.set(data.row(r % data.length), r * data.features);
+  const one = x.subarray(0, data.features);
+  const ids = model.predict(data.x);
+  let right = 0;
+  for (let i = 0; i < ids.length; i++) if (ids[i] === data.y[i]) right++;
+  return {
+    name: "quantized",
+    architecture: [model.inputs, ...model.specs.filter((s) => s.type === "dense").map((s) => s.outputs)].join("-"),
+    params,
+    bytes: model.parameterBytes,
+    quantization: { weights: model.weights, activations: model.activations },
+    flops,
+    msPerSampleBatch1: medianMs(() => model.logits(one), repeats),
+    msPerSampleBatch128: medianMs(() => model.logits(x), repeats) / BIG_BATCH,
+    accuracy: right / ids.length,
   };
 }
 

@@ -47,7 +47,7 @@ export interface ReportData {
   /** compare({ teacher, student, baseline, data }) */
   compare?: CompareResult;
   /** Display names of the compare rows (default: teacher, distilled student, scratch student). */
-  compareNames?: Partial<Record<"teacher" | "student" | "baseline", string>>;
+  compareNames?: Partial<Record<"teacher" | "student" | "baseline" | "quantized", string>>;
   /** searchTemperature(...): drawn as a T × α heat map of validation accuracy. */
   search?: SearchResult;
   /** A few test digits with the teacher's and the student's probabilities. */

@@ -27,7 +27,7 @@ export interface RenderOptions {
 /** Curve colours by model position (blue, orange, green, …): distinct for colour-blind readers too. */
 export const PALETTE = ["#364fc7", "#e8590c", "#2b8a3e", "#ae3ec9", "#1098ad", "#c92a2a", "#5c940d", "#495057"];
 
-const DEFAULT_COMPARE_NAMES = { teacher: "teacher", student: "distilled student", baseline: "scratch student" } as const;
+const DEFAULT_COMPARE_NAMES = { teacher: "teacher", student: "distilled student", baseline: "scratch student", quantized: "distilled student, int8" } as const;
 
 const CSS = `
 :root { --ink: #1d2330; --muted: #5c6470; --line: #e3e6ea; --panel: #f7f8fa; --good: #2b8a3e; --bad: #c92a2a; }
@@ -351,7 +351,7 @@ function compareSection(data: ReportData, colors: Map<string, string>): string {
         `<td class="text name"><span class="dot" style="background:${h(colourOf(r))}"></span>${h(names[r.name] ?? r.name)}</td>`,
         `<td class="text">${h(r.architecture)}</td>`,
         `<td>${groupThousands(r.params)}${rel(r, (x) => x.params)}</td>`,
-        `<td>${formatBytes(r.bytes)}</td>`,
+        `<td>${formatBytes(r.bytes)}${r.quantization ? `<span class="rel">${h(r.quantization.weights)} weights</span>` : ""}</td>`,
         `<td>${formatCount(r.flops)}</td>`,
         `<td>${formatMs(r.msPerSampleBatch1)}${rel(r, (x) => x.msPerSampleBatch1, true)}</td>`,
         `<td>${formatMs(r.msPerSampleBatch128)}${rel(r, (x) => x.msPerSampleBatch128, true)}</td>`,
@@ -361,9 +361,9 @@ function compareSection(data: ReportData, colors: Map<string, string>): string {
   );
   return `<section id="compare">
 <h2>Comparison</h2>
-<p class="lead">Size, cost and speed of each model and its accuracy on the same held-out data. Times are the median wall-clock time of the WebAssembly forward pass per sample.</p>
+<p class="lead">Size, cost and speed of each model and its accuracy on the same held-out data. Times are the median wall-clock time of the WebAssembly forward pass per sample${rows.some((r) => r.quantization) ? " (for the quantized model, of logits(), which also copies the rows in and the outputs out; its size is as stored: int8 weights with float32 scales and biases)" : ""}.</p>
 <div class="table-wrap"><table class="compare"><thead><tr>
-<th class="text">model</th><th class="text">architecture</th><th>parameters</th><th>size (float32)</th><th>FLOPs / sample</th><th>time / sample<br>batch 1</th><th>time / sample<br>batch 128</th><th>accuracy</th>
+<th class="text">model</th><th class="text">architecture</th><th>parameters</th><th>size${rows.some((r) => r.quantization) ? "" : " (float32)"}</th><th>FLOPs / sample</th><th>time / sample<br>batch 1</th><th>time / sample<br>batch 128</th><th>accuracy</th>
 </tr></thead><tbody>
 ${body.join("\n")}
 </tbody></table></div>

@@ -34,7 +34,7 @@ import {
   type Engine,
   type LayerSpec,
 } from "../../src/index.js";
-import { modelFromSafetensors, modelToSafetensors, saveModel } from "../../src/io/index.js";
+import { decodeSafetensors, encodeSafetensors, modelFromSafetensors, modelToSafetensors, saveModel } from "../../src/io/index.js";
 import * as infer from "../../src/infer/index.js";
 import { loadStudent, type Student } from "../../src/infer/index.js";
 import { expectSameBits } from "../helpers/compare.js";
@@ -237,6 +237,58 @@ describe("errors: typed, named, before any wasm call", () => {
     bytes.set(text, 8);
     await expect(loadStudent(bytes)).rejects.toThrow(FormatError);
     await expect(loadStudent(bytes)).rejects.toThrow(/"0\.weight" has dtype I8; parameters must be F32, F64, F16 or BF16/);
+  });
+
+  it("NaN or ±Infinity in any parameter or buffer (checked in wasm memory): the full library's FormatError, the first in the parameters' order", async () => {
+    // The CNN case has conv weights (4-D), dense weights (2-D), biases and batchNorm buffers (1-D).
+    const model = build(CASES[3]!, 5);
+    const clean = decodeSafetensors(modelToSafetensors(model));
+    model.dispose();
+    const poisoned = (edits: [string, number, number][], reshape?: [string, number[]]) => {
+      const tensors = [...clean.tensors].map(([name, t]) => {
+        const data = Float32Array.from(t.data as Float32Array);
+        for (const [target, index, value] of edits) if (target === name) data[index] = value;
+        return { name, shape: reshape?.[0] === name ? reshape[1] : t.shape, data };
+      });
+      return encodeSafetensors(tensors, clean.metadata);
+    };
+    const messageOf = async (bytes: Uint8Array) => {
+      let full = "";
+      try {
+        modelFromSafetensors(bytes, { engine }).dispose();
+      } catch (err) {
+        full = (err as Error).message;
+        expect(err).toBeInstanceOf(FormatError);
+      }
+      await expect(loadStudent(bytes)).rejects.toThrow(FormatError);
+      const fromStudent = await loadStudent(bytes).catch((err: Error) => err.message);
+      expect(fromStudent).toBe(full);
+      return full;
+    };
+    const names = [...clean.tensors.keys()];
+    for (const [name, index, value] of [
+      ["0.weight", 7, NaN], // conv weight, in its second output channel's rows
+      ["0.bias", 3, Infinity],
+      ["4.running_var", 5, Infinity],
+      ["4.running_mean", 0, -Infinity],
+      ["8.weight", 95, NaN], // the dense layer's last input of its first row
+      ["8.bias", 9, -Infinity],
+    ] as const) {
+      expect(names).toContain(name);
+      const message = await messageOf(poisoned([[name, index, value]]));
+      expect(message).toMatch(new RegExp(`tensor "${name.replace(".", "\\.")}" holds ${String(value)} at index ${index}; parameters must be finite`));
+    }
+    // Two non-finite tensors: the first in the plan's order is named, by both.
+    expect(
+      await messageOf(
+        poisoned([
+          ["8.weight", 1, NaN],
+          ["0.bias", 2, NaN],
+        ]),
+      ),
+    ).toMatch(/"0\.bias" holds NaN at index 2/);
+    // A non-finite value and a misshapen tensor: the shape is named, by both.
+    expect(await messageOf(poisoned([["0.weight", 0, NaN]], ["8.bias", [2, 5]]))).toMatch(/"8\.bias" has shape \[2, 5\]/);
   });
 
   it("a source that is not bytes or a location, a missing file, an unknown option", async () => {

@@ -6,7 +6,7 @@
  * model.logits. Every call must leave the engine's heap and arena as they were.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { ArgumentError, createEngine, Dataset, init, mlp, OptionError, ShapeError, type Engine, type Sequential } from "../../src/index.js";
+import { ArgumentError, createEngine, Dataset, init, mlp, OptionError, quantize, ShapeError, type Engine, type Sequential } from "../../src/index.js";
 import { agreement, compare, evaluate, formatCompareTable, type CompareResult } from "../../src/metrics/index.js";
 import { TestRandom } from "../helpers/rand.js";
 
@@ -292,6 +292,35 @@ describe("compare", () => {
       expect(table).toContain(text);
     }
     for (const m of [teacher, student, baseline]) m.dispose();
+  });
+
+  it("a quantized student gets one more row, last: its stored bytes, the float model's counts, its own predictions' accuracy", () => {
+    const d = randomData(new TestRandom(23), 20, 784, 10);
+    const teacher = mlp([784, 64, 10], { seed: 1 });
+    const student = mlp([784, 32, 10], { seed: 2 });
+    const int8 = quantize(student, d, { weights: "int8", activations: "int8" });
+    const half = quantize(student, undefined, { weights: "fp16" });
+    const result = compare({ teacher, student, quantized: int8, data: d, repeats: 2 });
+    expect(result.rows.map((r) => r.name)).toEqual(["teacher", "student", "quantized"]);
+    const [, s, q] = result.rows;
+    expect(s!.quantization).toBeUndefined();
+    expect([q!.architecture, q!.params, q!.bytes, q!.flops]).toEqual(["784-32-10", 25_450, int8.parameterBytes, 50_890]);
+    expect(q!.quantization).toEqual({ weights: "int8", activations: "int8" });
+    const ids = int8.predict(d.x);
+    expect(q!.accuracy).toBe(ids.filter((c, i) => c === d.y[i]).length / d.length);
+    for (const ms of [q!.msPerSampleBatch1, q!.msPerSampleBatch128]) expect(ms > 0 && Number.isFinite(ms)).toBe(true);
+    const fp16 = compare({ teacher, student, quantized: half, data: d, repeats: 1 }).rows[2]!;
+    expect([fp16.bytes, fp16.quantization]).toEqual([half.parameterBytes, { weights: "fp16", activations: "float" }]);
+    const table = formatCompareTable(result, { quantized: "distilled student, int8" });
+    expect(table).toMatch(/^distilled student, int8 +784-32-10 +25,450 +\d+\.\d KB/m);
+    // Typed errors: not a QuantizedModel, a disposed one, one of another width.
+    expect(() => compare({ teacher, student, quantized: student as never, data: d })).toThrow(ArgumentError);
+    const narrow = mlp([784, 8, 4], { seed: 4 });
+    const small = quantize(narrow, d.x.subarray(0, 784 * 4));
+    expect(() => compare({ teacher, student, quantized: small, data: d })).toThrow(ShapeError);
+    int8.dispose();
+    expect(() => compare({ teacher, student, quantized: int8, data: d })).toThrow(/the quantized model has been disposed/);
+    for (const m of [teacher, student, narrow, half, small]) m.dispose();
   });
 
   it("rejects bad options with typed errors", () => {

@@ -11,7 +11,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { decodeSafetensors, encodeNpy, init, loadModel } from "../../src/index.js";
+import { decodeSafetensors, encodeNpy, init, loadMnistDigits, loadModel, quantize } from "../../src/index.js";
 import { blobs } from "../helpers/tiny-data.js";
 import { TestRandom } from "../helpers/rand.js";
 
@@ -336,7 +336,7 @@ describe("commands on small data", () => {
     expect(doc.distillStep.samplesPerSecond).toBeGreaterThan(0);
   });
 
-  it("demo writes three models and a self-contained report", () => {
+  it("demo writes three models and a self-contained report, with the int8 student's row", async () => {
     const out = join(dir, "demo-out");
     const r = cli(["demo", "--epochs", "1", "--out", out, "--json"], dir);
     expect(r.code, r.err).toBe(0);
@@ -353,6 +353,17 @@ describe("commands on small data", () => {
     const html = readFileSync(join(out, "report.html"), "utf8");
     expect(html).not.toMatch(/<script[^>]+src=|https?:\/\//);
     expect(html).toContain("distilled student");
+    // The distilled student as int8: the last row, its accuracy that of quantize() on 1,000 training digits drawn by the seed.
+    const int8 = doc.models.at(-1);
+    expect(int8).toMatchObject({ name: "quantized", architecture: "784-32-10", params: 25_450, quantization: { weights: "int8", activations: "int8" } });
+    expect(int8.bytes).toBeLessThan(doc.models[1].bytes / 3.5);
+    const { train, test } = await loadMnistDigits({ train: 8000, test: 2000, seed: 1 });
+    const student = await loadModel(join(out, "student-distilled.safetensors"));
+    const q = quantize(student, train.shuffled(1).slice(0, 1000), { weights: "int8", activations: "int8" });
+    const ids = q.predict(test.x);
+    expect(int8.accuracy).toBe(ids.filter((c, i) => c === test.y[i]).length / test.length);
+    expect(html).toContain("distilled student, int8");
+    for (const m of [q, student]) m.dispose();
   }, 120_000);
 
   it("demo at its defaults: on 300 labelled digits, the students distilled on the other 7,700 beat those from scratch on every seed", () => {

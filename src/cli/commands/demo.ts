@@ -14,7 +14,8 @@ import type { Dataset } from "../../data/dataset.js";
 import { distill } from "../../distill/distill.js";
 import { saveModel } from "../../io/model-file.js";
 import { joinPath, makeDirectory, writeTextFile } from "../../runtime/files.js";
-import { compare, formatCompareTable } from "../../metrics/compare.js";
+import { compare, formatCompareTable, type CompareResult } from "../../metrics/compare.js";
+import { quantize } from "../../quantize/quantize.js";
 import { evaluate } from "../../metrics/evaluate.js";
 import { mlp } from "../../nn/mlp.js";
 import type { Sequential } from "../../nn/sequential.js";
@@ -44,6 +45,8 @@ export const DEMO_SPEC: Record<string, FlagSpec> = {
 const TEACHER = [784, 512, 512, 10];
 const STUDENT = [784, 32, 10];
 const BATCH = 64;
+/** Training digits that set the int8 student's activation scales (a seeded sample). */
+const CALIBRATION_ROWS = 1000;
 
 const NAMES = { teacher: "teacher.safetensors", scratch: "student-scratch.safetensors", distilled: "student-distilled.safetensors" };
 const REPORTS = ["report.html", "report.json"];
@@ -144,7 +147,14 @@ export async function runDemo(ctx: Context, flags: Flags): Promise<number> {
       return ctx.stopped().code;
     }
     const { scratch, distilled: student } = first;
-    const table = compare({ teacher, student, baseline: scratch, data: test });
+    // The distilled student as int8 (weights and activations), its activation scales from training digits: one more row.
+    const int8 = quantize(student, data.shuffled(seed).slice(0, CALIBRATION_ROWS), { weights: "int8", activations: "int8" });
+    let table: CompareResult;
+    try {
+      table = compare({ teacher, student, baseline: scratch, quantized: int8, data: test });
+    } finally {
+      int8.dispose();
+    }
     await saveModel(teacher, joinPath(out, NAMES.teacher), { command: "demo", role: "teacher, trained on every labelled digit" });
     await saveModel(scratch, joinPath(out, NAMES.scratch), { command: "demo", role: `student trained from scratch on ${labels} labelled digits` });
     await saveModel(student, joinPath(out, NAMES.distilled), {
@@ -174,7 +184,7 @@ export async function runDemo(ctx: Context, flags: Flags): Promise<number> {
         return { name: display[key as keyof typeof display], history: result.history, evaluation: evaluate(model, test), architecture: model.architecture };
       }),
       compare: table,
-      compareNames: { teacher: "teacher", student: "distilled student", baseline: "scratch student" },
+      compareNames: { teacher: "teacher", student: "distilled student", baseline: "scratch student", quantized: "distilled student, int8" },
       samples,
       sampleNames: { teacher: "teacher", student: "distilled student" },
     };
@@ -201,7 +211,9 @@ export async function runDemo(ctx: Context, flags: Flags): Promise<number> {
       });
     } else {
       ctx.say(`\n${summary}`);
-      ctx.say(`\nseed ${runs[0]!.seed}'s models:\n${formatCompareTable(table, { student: "distilled student", baseline: "scratch student" })}`);
+      ctx.say(
+        `\nseed ${runs[0]!.seed}'s models:\n${formatCompareTable(table, { student: "distilled student", baseline: "scratch student", quantized: "distilled student, int8" })}`,
+      );
       ctx.say(`\nwrote ${Object.values(NAMES).join(", ")}, report.html and report.json to ${out}/`);
       if (aborted) ctx.say(`stopped early by ${ctx.stopped().by}: the models hold what was trained so far`);
     }

@@ -58,8 +58,9 @@ export class DenseLayer extends Layer {
     this.fusedRelu = this.reluFollows && !this.keepPreActivation;
     const flags = this.fusedRelu ? GEMM_RELU : 0;
     const bias = m.paramsPtr + this.bias * 4;
-    if (!training && rows < SMALL_BATCH) {
-      const panels = m.weightPanels() + this.panels * 4; // Wᵀ (inputs, outputs) as 16-column panels
+    const block = !training && rows < SMALL_BATCH ? m.weightPanels() : 0; // 0: no panels (yet); gemm_nt gives the same bits
+    if (block) {
+      const panels = block + this.panels * 4; // Wᵀ (inputs, outputs) as 16-column panels
       k.gemm_panels(this.out, input, panels, bias, rows, this.outputs, this.inputs, this.inputs, this.outputs, flags);
     } else {
       k.gemm_nt(this.out, input, m.paramsPtr + this.weight * 4, bias, rows, this.outputs, this.inputs, this.inputs, this.inputs, this.outputs, flags);

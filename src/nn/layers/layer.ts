@@ -39,7 +39,7 @@ export interface ModelMemory {
   readonly buffersPtr: number;
   /** the model's PRNG state (weight draws, dropout masks) */
   readonly rngPtr: number;
-  /** dense inference on fewer than 4 rows: the block of every dense weight packed into panels (rebuilt when stale) */
+  /** dense inference on fewer than 4 rows: the block of every dense weight packed into panels (rebuilt when stale), or 0 for none yet (gemm_nt on the weights: the same bits) */
   weightPanels(): number;
 }
 
