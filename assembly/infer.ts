@@ -2,7 +2,8 @@
 // The forward kernels of every layer kind at inference (dense: gemm_nt, and gemm_panels on
 // weights packed by pack_panels for fewer than 4 rows; conv2d; max / average pooling;
 // batchNorm with running statistics; the activations), softmax and argmax for the outputs,
-// the int8 kernels of a quantized model (quantize_i8, gemm_i8_nt, dequantize_i32) and the
+// the int8 kernels of a quantized model (quantize_i8, gemm_i8_nt, dequantize_i32; im2row_i8 and
+// transpose for its convolutions) and the
 // heap the loader allocates from. No training kernels, no `_ref` twins, no threads.
 //
 // Every name here is also in assembly/index.ts, exported from the same function of the same
@@ -25,4 +26,6 @@ export { maxpool2d_forward, avgpool2d_forward } from "./pool";
 
 export { batchnorm_forward_eval } from "./batchnorm";
 
-export { quantize_i8, gemm_i8_nt, dequantize_i32 } from "./int8";
+export { quantize_i8, gemm_i8_nt, dequantize_i32, im2row_i8 } from "./int8";
+
+export { transpose } from "./data";

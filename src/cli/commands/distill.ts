@@ -58,6 +58,7 @@ export const DISTILL_SPEC: Record<string, FlagSpec> = {
   attention: { kind: "list", help: "attention transfer between conv layers STUDENT_LAYER:TEACHER_LAYER[:BETA], e.g. 2:2:100" },
   "hint-epochs": { kind: "int", help: "epochs of a hint-only first stage", min: 0 },
   "fine-tune-epochs": { kind: "int", help: "epochs of plain training on labels afterwards", min: 1 },
+  quantize: { kind: "string", help: "int8: quantization-aware distillation; --out gets the int8 student (int8 weights and activations)" },
   out: { kind: "string", help: "where to save the student (.safetensors)" },
 };
 
@@ -108,10 +109,27 @@ export async function loadTeacher(
   return { teacher, models, description: models.map((m, i) => `${m.architecture} (${files[i]})`).join(" + ") };
 }
 
+/** The fraction of rows whose predicted class is the label (rows without a label left out). */
+function accuracyOf(predicted: Int32Array, labels: Int32Array): number | undefined {
+  let right = 0;
+  let counted = 0;
+  for (let i = 0; i < labels.length; i++) {
+    if (labels[i]! < 0) continue;
+    counted++;
+    if (predicted[i] === labels[i]) right++;
+  }
+  return counted > 0 ? right / counted : undefined;
+}
+
 export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
   const out = flags.out as string | undefined;
   if (!out) throw new UsageError("--out is required: where to save the student, e.g. --out student.safetensors");
   teacherSource(flags);
+  const quantize = flags.quantize as string | undefined;
+  if (quantize !== undefined && quantize !== "int8")
+    throw new UsageError(`--quantize takes int8 (int8 weights and activations); got ${JSON.stringify(quantize)}`);
+  if (quantize !== undefined && flags["class-bias"] !== undefined)
+    throw new UsageError("--class-bias adjusts a float student's output bias; it cannot follow --quantize");
   await checkOutputs(flags);
   await startEngine(flags);
   const seed = flags.seed as number;
@@ -131,6 +149,10 @@ export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
     alpha: flags.alpha as number,
     signal: ctx.signal,
   };
+  if (quantize !== undefined) {
+    if (data.train.targets) throw new UsageError("--quantize needs classification data (an int8 student predicts classes)");
+    options.quantize = { weights: "int8", activations: "int8" };
+  }
   // Regression matches the teacher's outputs by MSE as they are: no temperature, no other soft loss.
   if (!data.train.targets) {
     options.temperature = flags.temperature as number;
@@ -152,8 +174,10 @@ export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
   const result = await distill({ ...options, onBatch: progress.batch, onEpoch: progress.epoch });
   if (classBias) adjustClassBias(student, classBias);
   const fit = regressionMetrics(student, data.test);
-  const evaluation = data.test && !fit ? evaluate(student, data.test) : undefined;
-  await saveModel(student, out, {
+  const quantized = result.quantized;
+  const evaluation = data.test && !fit && !quantized ? evaluate(student, data.test) : undefined;
+  const quantizedAccuracy = quantized && data.test ? accuracyOf(quantized.predict(data.test.x), data.test.y) : undefined;
+  const metadata = {
     command: "distill",
     data: data.description,
     teacher: description,
@@ -165,7 +189,11 @@ export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
     ...(evaluation ? { test_accuracy: String(evaluation.accuracy) } : {}),
     ...regressionMetadata(fit),
     ...(classBias ? { class_bias: JSON.stringify(classBias) } : {}),
-  });
+    ...(quantizedAccuracy !== undefined ? { test_accuracy: String(quantizedAccuracy) } : {}),
+  };
+  if (quantized) await quantized.save(out, metadata);
+  else await saveModel(student, out, metadata);
+  const accuracy = quantizedAccuracy ?? evaluation?.accuracy;
   if (ctx.mode === "json") {
     ctx.json({
       command: "distill",
@@ -175,7 +203,8 @@ export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
       teacher: description,
       temperature: options.temperature ?? null,
       alpha: options.alpha,
-      accuracy: evaluation?.accuracy ?? null,
+      accuracy: accuracy ?? null,
+      quantize: quantize ?? null,
       ...testErrors(evaluation),
       ...regressionJson(fit),
       stopReason: result.stopReason,
@@ -184,8 +213,13 @@ export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
     });
   } else {
     if (result.stopReason === "aborted") ctx.say(`stopped by ${ctx.stopped().by} after ${result.steps} steps; the student so far is saved`);
-    ctx.say(fit ? `test ${regressionText(fit)}; saved ${out}` : `test accuracy ${percent(evaluation?.accuracy)}${errorsText(evaluation)}; saved ${out}`);
+    ctx.say(
+      fit
+        ? `test ${regressionText(fit)}; saved ${out}`
+        : `test accuracy ${percent(accuracy)}${errorsText(evaluation)}; saved ${quantized ? "the int8 student to " : ""}${out}`,
+    );
   }
+  quantized?.dispose();
   for (const m of [student, ...models]) m.dispose();
   return result.stopReason === "aborted" ? ctx.stopped().code : 0;
 }
