@@ -13,13 +13,15 @@
  *   QAT int8   the same student distilled again from the same initialisation with
  *              distill({ quantize: { weights: "int8", activations: "int8" } }): fake
  *              quantization during training, the int8 model it returns.
- * The table gives test accuracy (10,000 images), the model file's size, and the latency of
- * one row (median over 500 single-row calls) and of 128 rows (median over the test set in
- * 128-row calls) on the engine's thread.
+ * Training runs on --threads threads (default 2); every model is then saved to bytes and
+ * loaded on a single-thread engine, where the table's latencies are taken: one row (median
+ * over 500 single-row calls) and 128 rows (median over the test set in 128-row calls). The
+ * table also gives test accuracy (10,000 images) and the model file's size.
  */
 import { writeFileSync } from "node:fs";
 import {
   conv2d,
+  createEngine,
   dense,
   distill,
   flatten,
@@ -27,8 +29,10 @@ import {
   loadIdx,
   maxPool2d,
   mlp,
+  modelFromSafetensors,
   modelToSafetensors,
   quantize,
+  quantizedFromSafetensors,
   relu,
   Sequential,
   train,
@@ -60,15 +64,18 @@ function parseArgs(argv: string[]) {
     teacherEpochs,
     studentEpochs,
     train: flag("train") ? Number(flag("train")) : undefined,
-    threads: Number(flag("threads") ?? 1),
+    threads: Number(flag("threads") ?? 2),
     json: flag("json"),
   };
 }
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
 
-/** Test accuracy, and the median milliseconds of a 1-row and a 128-row call. */
-function measure(predict: (x: Float32Array) => Int32Array, logits: (x: Float32Array) => Float32Array, test: Dataset) {
+/** Test accuracy, and the median milliseconds of a 1-row and a 128-row call, of a model file loaded on `engine` (one thread). */
+function measure(engine: Engine, bytes: Uint8Array, quantized: boolean, test: Dataset) {
+  const model = quantized ? quantizedFromSafetensors(bytes, { engine }) : modelFromSafetensors(bytes, { engine });
+  const predict = (x: Float32Array) => model.predict(x);
+  const logits = (x: Float32Array) => model.logits(x);
   const p = predict(test.x);
   let right = 0;
   for (let i = 0; i < p.length; i++) if (p[i] === test.y[i]) right++;
@@ -87,7 +94,8 @@ function measure(predict: (x: Float32Array) => Int32Array, logits: (x: Float32Ar
     logits(x);
     batch.push(performance.now() - t);
   }
-  return { accuracy: right / test.length, batch1Ms: median(one), batch128Ms: median(batch) };
+  model.dispose();
+  return { accuracy: right / test.length, batch1Ms: median(one), batch128Ms: median(batch), bytes: bytes.length };
 }
 
 const STUDENTS: { name: string; make: (engine: Engine) => Sequential }[] = [
@@ -106,6 +114,7 @@ const STUDENTS: { name: string; make: (engine: Engine) => Sequential }[] = [
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const engine = await init({ threads: args.threads });
+  const timing = await createEngine(); // one thread: the latencies
   let trainSet: Dataset = await loadIdx(args.dir, { split: "train" });
   if (args.train !== undefined) trainSet = trainSet.subset(Array.from({ length: Math.min(args.train, trainSet.length) }, (_, i) => i));
   const test: Dataset = await loadIdx(args.dir, { split: "test" });
@@ -119,57 +128,23 @@ async function main() {
   const calibration = trainSet.x.subarray(0, 1000 * 784);
 
   const rows: Row[] = [];
-  const teacherRow = measure(
-    (x) => teacher.predict(x),
-    (x) => teacher.logits(x),
-    test,
-  );
-  rows.push({ student: "teacher 784-800-800-10", model: "float", ...teacherRow, bytes: modelToSafetensors(teacher).length });
+  rows.push({ student: "teacher 784-800-800-10", model: "float", ...measure(timing, modelToSafetensors(teacher), false, test) });
   for (const s of STUDENTS) {
     const distillOptions = { ...options, teacher, data: trainSet, epochs: args.studentEpochs, temperature: 4, alpha: 0.1 };
     const float = s.make(engine);
     t = performance.now();
     await distill({ ...distillOptions, student: float });
     const floatSeconds = (performance.now() - t) / 1000;
-    rows.push({
-      student: s.name,
-      model: "float",
-      ...measure(
-        (x) => float.predict(x),
-        (x) => float.logits(x),
-        test,
-      ),
-      bytes: modelToSafetensors(float).length,
-      trainSeconds: floatSeconds,
-    });
+    rows.push({ student: s.name, model: "float", ...measure(timing, modelToSafetensors(float), false, test), trainSeconds: floatSeconds });
     const ptq = quantize(float, calibration, { weights: "int8", activations: "int8" });
-    rows.push({
-      student: s.name,
-      model: "PTQ int8",
-      ...measure(
-        (x) => ptq.predict(x),
-        (x) => ptq.logits(x),
-        test,
-      ),
-      bytes: ptq.toSafetensors().length,
-    });
+    rows.push({ student: s.name, model: "PTQ int8", ...measure(timing, ptq.toSafetensors(), true, test) });
 
     const qatStudent = s.make(engine);
     t = performance.now();
     const result = await distill({ ...distillOptions, student: qatStudent, quantize: { weights: "int8", activations: "int8" } });
     const qatSeconds = (performance.now() - t) / 1000;
     const qat = result.quantized as QuantizedModel;
-    rows.push({
-      student: s.name,
-      model: "QAT int8",
-      ...measure(
-        (x) => qat.predict(x),
-        (x) => qat.logits(x),
-        test,
-      ),
-      bytes: qat.toSafetensors().length,
-      trainSeconds: qatSeconds,
-    });
+    rows.push({ student: s.name, model: "QAT int8", ...measure(timing, qat.toSafetensors(), true, test), trainSeconds: qatSeconds });
     for (const m of [ptq, qat]) m.dispose();
     for (const m of [float, qatStudent]) m.dispose();
     console.log(rows.slice(-3).map(format).join("\n"));
