@@ -374,7 +374,7 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
       result.fineTune = await train(student, labelled, { seed, batchSize: batch, validation: options.validation, ...options.fineTune });
     }
     if (quantize) {
-      // The int8 weights are the codes the last forward pass used; the input scales are the observers'.
+      // The int8 weights are the fake-quantization codes of the final weights; the input scales are the observers'.
       const scales = student.fakeQuantInputScales();
       const net = quantizedNet(op, student, quantizable!, "int8", quantizeActivations ? "int8" : "float", (i) => {
         const scale = scales.get(i);

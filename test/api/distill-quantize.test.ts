@@ -2,8 +2,8 @@
  * Quantization-aware distillation, distill({ quantize }): fake quantization in the student's
  * dense and conv2d layers (straight-through gradients: exactly the float gradients of the
  * fake-quantized values), observers that follow the activation ranges, and an int8 result
- * in quantize()'s format whose integer weights are the codes the training used and whose
- * outputs match the fake-quantized forward pass. Without `quantize` nothing changes.
+ * in quantize()'s format whose integer weights are the fake-quantization codes of the final
+ * weights and whose outputs match the fake-quantized forward pass; stopped, the float pass.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import {
@@ -121,7 +121,7 @@ describe("distill({ quantize })", () => {
     await train(teacher, data.train, { epochs: 3, batchSize: 32, optimizer: "adam", lr: 0.002, seed: 1 });
   }, 120_000);
 
-  it("returns an int8 student whose weights are the training's codes, in quantize()'s format, loadable by distill-wasm/infer", async () => {
+  it("returns an int8 student whose weights are the fake-quantization codes of its final weights, in quantize()'s format, loadable by distill-wasm/infer", async () => {
     const student = mlp([784, 48, 10], { seed: 2, engine });
     const result = await distill({
       teacher,
