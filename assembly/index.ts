@@ -91,7 +91,7 @@ export {
 export { attention_map, attention_map_ref, attention_transfer, attention_transfer_ref } from "./attention";
 
 export {
-  gemm_i8_nt, gemm_i8_nt_ref, dequantize_i32, dequantize_i32_ref, quantize_i8, quantize_i8_ref,
+  gemm_i8_nt, gemm_i8_nt_ref, dequantize_i32, dequantize_i32_ref, quantize_i8, quantize_i8_ref, im2row_i8,
 } from "./int8";
 
 export {
@@ -100,3 +100,9 @@ export {
 } from "./embedding";
 
 export { layernorm_forward, layernorm_forward_ref, layernorm_backward, layernorm_backward_ref } from "./layernorm";
+
+export {
+  fake_quant_tensor_forward, fake_quant_tensor_forward_ref, fake_quant_tensor_backward, fake_quant_tensor_backward_ref,
+  fake_quant_channels_forward, fake_quant_channels_forward_ref, fake_quant_channels_backward, fake_quant_channels_backward_ref,
+  channel_scales, channel_scales_ref, observe_range, observe_range_ref,
+} from "./fakequant";

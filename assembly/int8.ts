@@ -235,3 +235,37 @@ export function quantize_i8_ref(q: usize, x: usize, n: i32, scale: f32): void {
   const r = nearest<f32>(load<f32>(x + (<usize>i << 2)) / scale);
   store<i8>(q + <usize>i, r != r ? 0 : <i8><i32>min<f32>(max<f32>(r, -127), 127));
 }
+
+// ================================================================ im2row_i8
+
+/**
+ * The patches of one int8 image as rows, for a convolution run by gemm_i8_nt:
+ * rows (oh·ow, cin·kh·kw) int8 ← x (cin, h, wd) int8, column (ci·kh + ky)·kw + kx as a conv
+ * weight (out, cin, kh, kw) flattened; positions in the zero padding give 0 (the code of 0.0
+ * with a symmetric scale). oh = ⌊(h + 2·pad − kh) / stride⌋ + 1, the same for ow. Overwrites
+ * rows. Data movement only (no arithmetic), so it has no SIMD twin; the tests check it
+ * against a JavaScript loop.
+ */
+export function im2row_i8(rows: usize, x: usize, cin: i32, h: i32, wd: i32, kh: i32, kw: i32, stride: i32, pad: i32): void {
+  assert(cin > 0 && h > 0 && wd > 0 && kh > 0 && kw > 0 && stride > 0 && pad >= 0);
+  const oh = (h + 2 * pad - kh) / stride + 1;
+  const ow = (wd + 2 * pad - kw) / stride + 1;
+  let dst = rows;
+  for (let oy = 0; oy < oh; oy++) {
+    for (let ox = 0; ox < ow; ox++) {
+      for (let ci = 0; ci < cin; ci++) {
+        const plane = x + <usize>ci * <usize>h * <usize>wd;
+        for (let ky = 0; ky < kh; ky++) {
+          const iy = oy * stride - pad + ky;
+          const inRow = iy >= 0 && iy < h;
+          const src = plane + <usize>max(iy, 0) * <usize>wd; // not read when iy is outside [0, h)
+          for (let kx = 0; kx < kw; kx++) {
+            const ix = ox * stride - pad + kx;
+            store<i8>(dst, inRow && ix >= 0 && ix < wd ? load<i8>(src + <usize>ix) : 0);
+            dst++;
+          }
+        }
+      }
+    }
+  }
+}

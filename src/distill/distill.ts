@@ -16,7 +16,9 @@ import { checkModelAndData, checkModelTask, copyWeights, resolveHardLoss, resolv
 import { resolveClassWeights } from "../train/class-weights.js";
 import { augmentHook } from "../train/augment.js";
 import { checkTrainOptions, TRAIN_SCHEMA } from "../train/options.js";
-import { checkedElsewhere, type Schema } from "../options/schema.js";
+import { checkedElsewhere, oneOf, shape, type Schema } from "../options/schema.js";
+import { QuantizedModel } from "../quantize/model.js";
+import { quantizableLayersOf, quantizedNet } from "../quantize/quantize.js";
 import { AttentionTransfer, type AttentionSpec } from "./attention.js";
 import { Hints, type HintSpec } from "./hints.js";
 import { TeacherSource, type Teacher } from "./teacher.js";
@@ -55,6 +57,13 @@ export interface DistillOptions extends TrainOptions {
   hintEpochs?: number;
   /** A last stage of plain training on the labels. */
   fineTune?: TrainOptions;
+  /**
+   * Quantization-aware distillation: the student trains with fake quantization (int8
+   * weights per output channel, and int8 activations per tensor unless activations is
+   * "float"; straight-through gradients; activation ranges from moving-average min/max
+   * observers) and the result's `quantized` is its int8 model, in quantize()'s format.
+   */
+  quantize?: { weights?: "int8"; activations?: "int8" | "float" };
 }
 
 export interface DistillResult extends TrainResult {
@@ -62,6 +71,8 @@ export interface DistillResult extends TrainResult {
   hintStage?: TrainResult;
   /** The fine-tuning stage, when requested. */
   fineTune?: TrainResult;
+  /** With `quantize`: the student as an int8 model (the float student keeps its float weights). */
+  quantized?: QuantizedModel;
 }
 
 function epochValue(name: string, v: EpochValue, epochs: number, check: (x: number) => boolean, expected: string): (epoch: number) => number {
@@ -112,6 +123,7 @@ export const DISTILL_SCHEMA: Schema = {
   attention: checkedElsewhere,
   hintEpochs: checkedElsewhere,
   fineTune: (v, name) => checkTrainOptions(name, v as TrainOptions),
+  quantize: shape({ weights: oneOf(["int8"]), activations: oneOf(["int8", "float"]) }),
 };
 
 /** data followed by the transfer rows as unlabelled rows (either may be absent, not both). */
@@ -231,6 +243,11 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
       `${op}: cannot resume from a checkpoint of a ${JSON.stringify(stage)} stage: distill resumes its own "hint" or "main" stage (a checkpoint of train() resumes with train())`,
     );
   }
+  const quantize = options.quantize;
+  const quantizable = quantize ? quantizableLayersOf(op, student) : undefined;
+  if (quantize && (options.checkpoint || options.resume)) {
+    throw new OptionError(`${op}: quantize cannot be combined with checkpoint or resume (the activation observers' ranges are not saved in checkpoints)`);
+  }
   const { train: trainSet, validation } = resolveValidation(op, student, data, options);
   resolveRun(options, trainSet.length, trainSet.task); // option errors before any teacher work
   const weights = resolveClassWeights(op, options.classWeights, trainSet, student.outputs);
@@ -245,8 +262,10 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
   const owned: number[] = [];
   let hints: Hints | undefined;
   let attention: AttentionTransfer | undefined;
+  const quantizeActivations = (quantize?.activations ?? "int8") === "int8";
   try {
     studentTask.mark();
+    if (quantize) student.startFakeQuantization({ activations: quantizeActivations });
     student.reserve(Math.min(batch, trainSet.length));
     const perBatch = options.augment !== undefined || hintSpecs.length > 0 || attentionSpecs.length > 0;
     await prepareTeacher(engine, teacher, trainSet, Math.min(batch, trainSet.length), !perBatch);
@@ -406,8 +425,19 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
       const labelled = data.labelled === data.length ? data : data.labelledRows();
       result.fineTune = await train(student, labelled, { seed, batchSize: batch, validation: options.validation, ...options.fineTune });
     }
+    if (quantize) {
+      // The int8 weights are the fake-quantization codes of the final weights; the input scales are the observers'.
+      const scales = student.fakeQuantInputScales();
+      const net = quantizedNet(op, student, quantizable!, "int8", quantizeActivations ? "int8" : "float", (i) => {
+        const scale = scales.get(i);
+        if (scale === undefined) throw new ArgumentError(`${op}: layer ${i} saw no batch, so its input range is unknown; train for at least one step`);
+        return scale;
+      });
+      result.quantized = new QuantizedModel(net, { engine });
+    }
     return result;
   } finally {
+    if (quantize) student.stopFakeQuantization();
     teacher.dispose();
     hints?.dispose();
     attention?.dispose();

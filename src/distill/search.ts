@@ -12,7 +12,7 @@ import { checkedElsewhere, type Schema } from "../options/schema.js";
 import { checkTrainOptions } from "../train/options.js";
 import { distill, DISTILL_SCHEMA, type DistillOptions } from "./distill.js";
 
-export interface SearchOptions extends Omit<DistillOptions, "student" | "temperature" | "alpha" | "validation" | "earlyStopping"> {
+export interface SearchOptions extends Omit<DistillOptions, "student" | "temperature" | "alpha" | "validation" | "earlyStopping" | "quantize"> {
   /** Makes a fresh, identically initialised student for each trial. */
   student: () => Sequential;
   /** Held-out data the pairs are ranked on (required). */
@@ -39,9 +39,12 @@ export interface SearchResult {
   best: SearchTrial;
 }
 
-/** Every option of `searchTemperature`: those of `distill` but the student, T, α and validation, which it takes its own way. */
+/**
+ * Every option of `searchTemperature`: those of `distill` but the student, T, α and validation,
+ * which it takes its own way, and `quantize` (a search compares float students).
+ */
 const SEARCH_SCHEMA: Schema = (() => {
-  const { student: _s, temperature: _t, alpha: _a, validation: _v, earlyStopping: _e, ...rest } = DISTILL_SCHEMA;
+  const { student: _s, temperature: _t, alpha: _a, validation: _v, earlyStopping: _e, quantize: _q, ...rest } = DISTILL_SCHEMA;
   return { ...rest, student: checkedElsewhere, validation: checkedElsewhere, temperatures: checkedElsewhere, alphas: checkedElsewhere };
 })();
 

@@ -35,6 +35,7 @@ import { checkModelInput, createLayer, inferShapes, layerFlops, layerTensors, la
 import { align4, type Layer, type ModelMemory } from "./layers/layer.js";
 import { thresholdLogits } from "./multi-label.js";
 import { ParameterSnapshot } from "./snapshot.js";
+import { FakeQuant } from "./fake-quant.js";
 
 export interface SequentialOptions {
   /** Seed of the model's PRNG: weight initialisation and dropout masks (default 0). */
@@ -585,11 +586,54 @@ export class Sequential {
     return parts.join("-");
   }
 
+  // ---------------------------------------------------------------- quantization-aware training
+
+  /**
+   * Attaches fake quantization (./fake-quant.ts) to every dense and conv2d layer: until
+   * `stopFakeQuantization()`, forward passes compute on int8-rounded inputs and weights and
+   * backward passes let the gradients straight through. `distill({ quantize })` uses it.
+   */
+  startFakeQuantization(options: { activations: boolean } = { activations: true }): void {
+    this.ensureAlive();
+    this.stopFakeQuantization();
+    try {
+      this.specs.forEach((spec, i) => {
+        if (spec.type !== "dense" && spec.type !== "conv2d") return;
+        const w = this.named.find((p) => p.name === `${i}.weight`)!;
+        const channels = w.shape[0]!;
+        const l = this.layers[i]!;
+        l.fakeQuant = new FakeQuant(this.engine, w.offset, channels, w.length / channels, options.activations ? l.inputs : 0);
+      });
+    } catch (err) {
+      this.stopFakeQuantization();
+      throw err;
+    }
+  }
+
+  /** Detaches fake quantization and frees its memory; later passes are float again. */
+  stopFakeQuantization(): void {
+    for (const l of this.layers) {
+      (l.fakeQuant as FakeQuant | undefined)?.dispose();
+      l.fakeQuant = undefined;
+    }
+  }
+
+  /** Layer index → the observed input scale of each fake-quantized layer that has seen a batch. */
+  fakeQuantInputScales(): Map<number, number> {
+    const scales = new Map<number, number>();
+    this.layers.forEach((l, i) => {
+      const s = (l.fakeQuant as FakeQuant | undefined)?.inputScale;
+      if (s !== undefined) scales.set(i, s);
+    });
+    return scales;
+  }
+
   // ---------------------------------------------------------------- lifetime
 
   /** Frees the model's wasm memory. Any later use throws. */
   dispose(): void {
     if (this.disposed) return;
+    this.stopFakeQuantization();
     this.freeBuffers();
     if (this.panelsBlock) this.engine.free(this.panelsBlock);
     this.engine.free(this.paramsPtr);

@@ -1,7 +1,8 @@
 /**
  * Quantized model files: safetensors that PyTorch code can read, named as the float
  * model's state_dict plus the scales:
- *   "<i>.weight"       I8  (out, in)  int8 weights of dense layer i
+ *   "<i>.weight"       I8  (out, in)  int8 weights of dense layer i; (out, in, kh, kw) of conv2d layer i
+ *                                    (a batchNorm after layer i is folded into these and has no tensors)
  *   "<i>.weight_scale" F32 (out)      per-output-channel scale: w ≈ weight · weight_scale[:, None]
  *   "<i>.bias"         F32 (out)
  *   "<i>.input_scale"  F32 [1]        per-tensor scale of the layer's input (int8 activations only)
@@ -19,7 +20,7 @@ import { encodeSafetensors } from "../io/safetensors.js";
 import type { LayerSpec } from "../nn/layers/index.js";
 import { cleanSpec } from "../nn/layers/index.js";
 import { quantizableLayers, UNSUPPORTED_HINT } from "./layers.js";
-import type { ActivationFormat, QuantizedLayer, QuantizedNet } from "./net.js";
+import { hasWeights, type ActivationFormat, type QuantizedLayer, type QuantizedNet, type QuantizedWeighted } from "./net.js";
 import { halfBits } from "./weights.js";
 
 /** Metadata keys the library writes; the caller may not set them. */
@@ -51,11 +52,13 @@ export function encodeQuantized(net: QuantizedNet, version: string, extra: Recor
   }
   const tensors: TensorToEncode[] = [];
   net.layers.forEach((l, i) => {
-    if (l.type !== "dense") return;
-    if (l.weight instanceof Float32Array) tensors.push({ name: `${i}.weight`, shape: [l.outputs, l.inputs], data: halfBits(l.weight), dtype: "F16" });
-    else tensors.push({ name: `${i}.weight`, shape: [l.outputs, l.inputs], data: l.weight });
-    if (l.weightScale) tensors.push({ name: `${i}.weight_scale`, shape: [l.outputs], data: l.weightScale });
-    tensors.push({ name: `${i}.bias`, shape: [l.outputs], data: l.bias });
+    if (!hasWeights(l)) return;
+    const shape = weightShape(l);
+    const channels = shape[0]!;
+    if (l.weight instanceof Float32Array) tensors.push({ name: `${i}.weight`, shape, data: halfBits(l.weight), dtype: "F16" });
+    else tensors.push({ name: `${i}.weight`, shape, data: l.weight });
+    if (l.weightScale) tensors.push({ name: `${i}.weight_scale`, shape: [channels], data: l.weightScale });
+    tensors.push({ name: `${i}.bias`, shape: [channels], data: l.bias });
     if (l.inputScale !== undefined) tensors.push({ name: `${i}.input_scale`, shape: [1], data: Float32Array.of(l.inputScale) });
   });
   return encodeSafetensors(tensors, metadata);
@@ -109,27 +112,26 @@ export function readQuantizedFile(file: SafetensorsFile, name: string): Quantize
     return data;
   };
   const out: QuantizedLayer[] = layers.shapes.map((s, i) => {
-    if (s.type !== "dense") return s;
-    if (fp16) {
-      return {
-        type: "dense",
-        inputs: s.inputs,
-        outputs: s.outputs,
-        weight: floats(`${i}.weight`, [s.outputs, s.inputs], false, "F16"),
-        weightScale: undefined,
-        bias: floats(`${i}.bias`, [s.outputs], false),
-        inputScale: undefined,
-      };
-    }
-    return {
-      type: "dense",
-      inputs: s.inputs,
-      outputs: s.outputs,
-      weight: (take(`${i}.weight`, "I8", [s.outputs, s.inputs]).data as Int8Array).slice(),
-      weightScale: floats(`${i}.weight_scale`, [s.outputs], true),
-      bias: floats(`${i}.bias`, [s.outputs], false),
-      inputScale: activations === "int8" ? floats(`${i}.input_scale`, [1], true)[0]! : undefined,
-    };
+    if (s.type === "folded") return { type: "identity" };
+    if (s.type !== "dense" && s.type !== "conv2d") return s;
+    const shape = s.type === "dense" ? [s.outputs, s.inputs] : [s.outShape[0], s.inShape[0], s.kernel[0], s.kernel[1]];
+    const channels = shape[0]!;
+    const tensors = fp16
+      ? {
+          weight: floats(`${i}.weight`, shape, false, "F16"),
+          weightScale: undefined,
+          bias: floats(`${i}.bias`, [channels], false),
+          inputScale: undefined,
+        }
+      : {
+          weight: (take(`${i}.weight`, "I8", shape).data as Int8Array).slice(),
+          weightScale: floats(`${i}.weight_scale`, [channels], true),
+          bias: floats(`${i}.bias`, [channels], false),
+          inputScale: activations === "int8" ? floats(`${i}.input_scale`, [1], true)[0]! : undefined,
+        };
+    if (s.type === "dense") return { type: "dense", inputs: s.inputs, outputs: s.outputs, ...tensors };
+    const { inputs, outputs, inShape, outShape, kernel, stride, padding } = s;
+    return { type: "conv2d", inputs, outputs, inShape, outShape, kernel, stride, padding, ...tensors };
   });
   for (const tensorName of tensors.keys()) {
     if (!expected.has(tensorName)) throw fail(`unexpected tensor ${JSON.stringify(tensorName)}: the architecture has ${[...expected].join(", ")}`);
@@ -143,6 +145,11 @@ export function readQuantizedFile(file: SafetensorsFile, name: string): Quantize
     weights: fp16 ? "fp16" : "int8",
     activations,
   };
+}
+
+/** The stored shape of a layer's weight: (out, in) for dense, (out, in, kh, kw) for conv2d. */
+function weightShape(l: QuantizedWeighted): number[] {
+  return l.type === "dense" ? [l.outputs, l.inputs] : [l.outShape[0], l.inShape[0], l.kernel[0], l.kernel[1]];
 }
 
 function parseJson(text: string | undefined, what: string, fail: (problem: string) => FormatError): unknown {

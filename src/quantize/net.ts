@@ -2,9 +2,11 @@
  * A quantized network, as plain data: what `quantize()` makes, what a quantized model file
  * holds, and what the int8 runner (./runner.ts) executes. No engine, no wasm.
  *
- * Only the layers an MLP has: dense (int8 or fp16 weights), activations, dropout and flatten
- * (the identity at inference). A dense layer holds
- *   weight      (out, in) int8, symmetric per output channel: w ≈ weight[j][p] · weightScale[j];
+ * Dense and conv2d layers (int8 or fp16 weights), activations, max / average pooling, and
+ * dropout, flatten and batchNorm as the identity (batchNorm is folded into the dense or
+ * conv2d layer before it when the net is made: ./fold.ts). A dense or conv2d layer holds
+ *   weight      (out, in) int8 — a conv's (out, in, kh, kw) — symmetric per output channel:
+ *               w ≈ weight[j][p] · weightScale[j];
  *               with fp16 weights: f32 values that are exact half-precision numbers
  *   weightScale (out) f32 > 0: max |w_row| / 127 (1 for a row of zeros); undefined for fp16
  *   bias        (out) f32, kept in float
@@ -26,18 +28,47 @@ export interface QuantizedDense {
   inputScale: number | undefined;
 }
 
+/** A convolution (NCHW, PyTorch's nn.Conv2d): the same tensors as a dense layer, weight (out, in, kh, kw). */
+export interface QuantizedConv extends Omit<QuantizedDense, "type"> {
+  type: "conv2d";
+  /** one input sample [inChannels, h, w] and output sample [outChannels, oh, ow]; inputs / outputs are their sizes */
+  inShape: [number, number, number];
+  outShape: [number, number, number];
+  kernel: [number, number];
+  stride: number;
+  padding: number;
+}
+
+/** Max or average pooling (float, on the dequantized values). */
+export interface QuantizedPool {
+  type: "pool";
+  max: boolean;
+  inShape: [number, number, number];
+  outputs: number;
+  kernel: number;
+  stride: number;
+  padding: number;
+}
+
 export interface QuantizedActivation {
   type: "activation";
   name: ActivationName;
   slope: number;
 }
 
-/** dropout and flatten: nothing happens at inference. */
+/** dropout, flatten and a folded batchNorm: nothing happens at inference. */
 export interface QuantizedIdentity {
   type: "identity";
 }
 
-export type QuantizedLayer = QuantizedDense | QuantizedActivation | QuantizedIdentity;
+export type QuantizedLayer = QuantizedDense | QuantizedConv | QuantizedPool | QuantizedActivation | QuantizedIdentity;
+
+/** The layers with (quantized) weights. */
+export type QuantizedWeighted = QuantizedDense | QuantizedConv;
+
+export function hasWeights(l: QuantizedLayer): l is QuantizedWeighted {
+  return l.type === "dense" || l.type === "conv2d";
+}
 
 export interface QuantizedNet {
   /** The float model's layer list (defaults filled in), written as the file's `architecture`. */
@@ -54,7 +85,7 @@ export interface QuantizedNet {
 export function netParameterBytes(net: QuantizedNet): number {
   let bytes = 0;
   for (const l of net.layers) {
-    if (l.type !== "dense") continue;
+    if (!hasWeights(l)) continue;
     bytes += l.weight.length * (l.weight instanceof Float32Array ? 2 : 1) + 4 * ((l.weightScale?.length ?? 0) + l.bias.length);
     if (l.inputScale !== undefined) bytes += 4;
   }

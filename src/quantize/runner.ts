@@ -8,19 +8,30 @@
  *   gemm_i8_nt(acc, q, w, rows, out, in, …)        w (out, in) int8 → acc (rows, out) int32
  *   dequantize_i32(y, acc, s_w, b, rows, out, s_x, relu)  → y (rows, out) f32
  * with float activations: gemm_nt on the weights dequantized once to f32 (or fp16 weights widened
- * to f32), and below 4 rows gemm_panels on them packed into panels on first use (same bits). A ReLU right after
- * a dense layer runs inside that layer's last kernel; other activations run in place.
+ * to f32), and below 4 rows gemm_panels on them packed into panels on first use (same bits).
+ * A conv2d layer with int8 activations, per image (NCHW):
+ *   quantize_i8(q, x, rows·in, s_x)                               the whole batch at once
+ *   im2row_i8(cols, q_img, cin, h, w, kh, kw, stride, pad)       → cols (oh·ow, cin·kh·kw) int8
+ *   gemm_i8_nt(acc, cols, w, oh·ow, out, cin·kh·kw, …)           → acc (oh·ow, out) int32
+ *   dequantize_i32(acc, acc, s_w, b, oh·ow, out, s_x, relu)      in place, → f32 (oh·ow, out)
+ *   transpose(y_img, acc, oh·ow, out)                            → y (out, oh, ow)
+ * with float activations: conv2d_forward on the dequantized weights. Pooling runs in float on the
+ * dequantized values (max and average pooling of PyTorch). A ReLU after a dense or conv2d layer
+ * (past any identity: dropout, flatten, a folded batchNorm) runs inside that layer's last
+ * kernel; other activations run in place.
  *
  * Memory (heap of the kernel instance, byte offsets):
- *   per dense layer: weight (out·in int8, or f32 when dequantized), scales (out f32), bias (out f32),
- *   with float compute the panels (panels_length(in, out) f32) once a call has fewer than 4 rows;
+ *   per dense / conv2d layer: weight (out·in int8 — a conv's out·cin·kh·kw —, or f32 when dequantized),
+ *   scales (out f32), bias (out f32), with float compute the panels of a dense layer
+ *   (panels_length(in, out) f32) once a call has fewer than 4 rows; for convolutions one work
+ *   buffer (the largest cin·kh·kw · oh·ow f32: im2row_i8's rows or conv2d_forward's columns);
  *   for a batch capacity of `rows`: two f32 activation buffers (rows·widest), the int8 row
  *   buffer (rows·widest), the int32 sums (rows·widest) and the class ids (rows i32).
  */
 import { ArgumentError, OutOfMemoryError } from "../errors.js";
 import type { KernelExports } from "../runtime/abi.js";
 import { requireArray, requireFinite, requireTemperature, rowsOf, type FloatArray } from "../validate.js";
-import type { QuantizedDense, QuantizedLayer, QuantizedNet } from "./net.js";
+import { hasWeights, type QuantizedLayer, type QuantizedNet, type QuantizedWeighted } from "./net.js";
 import { dequantizeRows } from "./weights.js";
 
 export type Int8Kernels = Pick<
@@ -43,6 +54,11 @@ export type Int8Kernels = Pick<
   | "gelu_forward"
   | "softmax_forward"
   | "argmax"
+  | "im2row_i8"
+  | "transpose"
+  | "conv2d_forward"
+  | "maxpool2d_forward"
+  | "avgpool2d_forward"
 >;
 
 /** Rows per forward pass, as Sequential's inference. */
@@ -51,7 +67,7 @@ const CHUNK = 256;
 const GEMM_RELU = 2;
 
 interface Placed {
-  layer: QuantizedDense;
+  layer: QuantizedWeighted;
   weight: number;
   scale: number;
   bias: number;
@@ -73,6 +89,10 @@ export class Int8Runner {
   private q = 0;
   private acc = 0;
   private ids = 0;
+  /** maxPool's (rows, outputs) i32 window indices, unused at inference but written by the kernel */
+  private argmax = 0;
+  /** convolutions' work buffer (the largest cin·kh·kw · oh·ow f32), 0 without convolutions */
+  private work = 0;
 
   constructor(
     kernels: Int8Kernels,
@@ -80,17 +100,28 @@ export class Int8Runner {
   ) {
     this.kernels = kernels;
     let widest = net.inputs;
+    let work = 0;
+    /** the ReLU layers a dense or conv2d layer applies itself */
+    const fused = new Set<number>();
     try {
       net.layers.forEach((l, i) => {
-        if (l.type === "dense") {
+        if (hasWeights(l)) {
           widest = Math.max(widest, l.outputs);
-          const next = net.layers[i + 1];
-          const relu = next?.type === "activation" && next.name === "relu";
+          let next = i + 1;
+          while (net.layers[next]?.type === "identity") next++;
+          const after = net.layers[next];
+          const relu = after?.type === "activation" && after.name === "relu";
+          if (relu) fused.add(next);
+          if (l.type === "conv2d") work = Math.max(work, l.inShape[0] * l.kernel[0] * l.kernel[1] * l.outShape[1] * l.outShape[2]);
           this.steps.push(this.place(l, relu));
-        } else if (!(l.type === "activation" && l.name === "relu" && net.layers[i - 1]?.type === "dense")) {
+        } else if (l.type === "pool") {
+          widest = Math.max(widest, l.outputs);
+          this.steps.push(l);
+        } else if (l.type === "activation" && !fused.has(i)) {
           this.steps.push(l);
         }
       });
+      if (work > 0) this.work = this.take(work * 4, this.owned);
     } catch (err) {
       this.dispose();
       throw err;
@@ -142,18 +173,18 @@ export class Int8Runner {
 
   // ---------------------------------------------------------------- internals
 
-  private place(l: QuantizedDense, relu: boolean): Placed {
+  private place(l: QuantizedWeighted, relu: boolean): Placed {
     const w = l.weight;
     const float = l.inputScale === undefined;
     const weight = this.take(float ? w.length * 4 : w.length, this.owned);
     if (w instanceof Float32Array)
       this.f32(weight, w.length).set(w); // fp16 weights, as f32
-    else if (float) this.f32(weight, w.length).set(dequantizeRows(w, l.weightScale!, l.inputs));
+    else if (float) this.f32(weight, w.length).set(dequantizeRows(w, l.weightScale!, w.length / l.bias.length));
     else new Int8Array(this.kernels!.memory.buffer, weight, w.length).set(w);
-    const scale = this.take(l.outputs * 4, this.owned);
-    this.f32(scale, l.outputs).set(l.weightScale ?? new Float32Array(l.outputs).fill(1));
-    const bias = this.take(l.outputs * 4, this.owned);
-    this.f32(bias, l.outputs).set(l.bias);
+    const scale = this.take(l.bias.length * 4, this.owned);
+    this.f32(scale, l.bias.length).set(l.weightScale ?? new Float32Array(l.bias.length).fill(1));
+    const bias = this.take(l.bias.length * 4, this.owned);
+    this.f32(bias, l.bias.length).set(l.bias);
     return { layer: l, weight, scale, bias, relu, panels: 0 };
   }
 
@@ -188,23 +219,16 @@ export class Int8Runner {
     for (const s of this.steps) {
       if ("layer" in s) {
         const l = s.layer;
-        const flags = s.relu ? GEMM_RELU : 0;
-        if (l.inputScale === undefined && n < 4) {
-          // As Sequential: a few rows against weights packed once (the same bits as gemm_nt).
-          if (!s.panels) {
-            s.panels = this.take(k.panels_length(l.inputs, l.outputs) * 4, this.owned);
-            k.pack_panels(s.panels, s.weight, l.inputs, 1, l.inputs, l.outputs);
-          }
-          k.gemm_panels(other, cur, s.panels, s.bias, n, l.outputs, l.inputs, l.inputs, l.outputs, flags);
-        } else if (l.inputScale === undefined) {
-          k.gemm_nt(other, cur, s.weight, s.bias, n, l.outputs, l.inputs, l.inputs, l.inputs, l.outputs, flags);
-        } else {
-          k.quantize_i8(this.q, cur, n * l.inputs, l.inputScale);
-          k.gemm_i8_nt(this.acc, this.q, s.weight, n, l.outputs, l.inputs, l.inputs, l.inputs, l.outputs);
-          k.dequantize_i32(other, this.acc, s.scale, s.bias, n, l.outputs, l.inputScale, s.relu ? 1 : 0);
-        }
+        if (l.type === "conv2d") this.convolve(s, l, cur, other, n);
+        else this.dense(s, cur, other, n);
         [cur, other] = [other, cur];
         width = l.outputs;
+      } else if (s.type === "pool") {
+        const [c, h, w] = s.inShape;
+        if (s.max) k.maxpool2d_forward(other, this.argmax, cur, n, c, h, w, s.kernel, s.stride, s.padding);
+        else k.avgpool2d_forward(other, cur, n, c, h, w, s.kernel, s.stride, s.padding);
+        [cur, other] = [other, cur];
+        width = s.outputs;
       } else if (s.type === "activation") {
         const count = n * width;
         if (s.name === "leaky_relu") k.leaky_relu_forward(cur, cur, count, s.slope);
@@ -215,6 +239,48 @@ export class Int8Runner {
       }
     }
     return cur;
+  }
+
+  /** A dense layer: x (n, in) at `x` → y (n, out) at `y`. */
+  private dense(s: Placed, x: number, y: number, n: number): void {
+    const k = this.kernels!;
+    const l = s.layer;
+    const flags = s.relu ? GEMM_RELU : 0;
+    if (l.inputScale === undefined && n < 4) {
+      // As Sequential: a few rows against weights packed once (the same bits as gemm_nt).
+      if (!s.panels) {
+        s.panels = this.take(k.panels_length(l.inputs, l.outputs) * 4, this.owned);
+        k.pack_panels(s.panels, s.weight, l.inputs, 1, l.inputs, l.outputs);
+      }
+      k.gemm_panels(y, x, s.panels, s.bias, n, l.outputs, l.inputs, l.inputs, l.outputs, flags);
+    } else if (l.inputScale === undefined) {
+      k.gemm_nt(y, x, s.weight, s.bias, n, l.outputs, l.inputs, l.inputs, l.inputs, l.outputs, flags);
+    } else {
+      k.quantize_i8(this.q, x, n * l.inputs, l.inputScale);
+      k.gemm_i8_nt(this.acc, this.q, s.weight, n, l.outputs, l.inputs, l.inputs, l.inputs, l.outputs);
+      k.dequantize_i32(y, this.acc, s.scale, s.bias, n, l.outputs, l.inputScale, s.relu ? 1 : 0);
+    }
+  }
+
+  /** A conv2d layer: x (n, cin, h, w) at `x` → y (n, out, oh, ow) at `y` (see the module comment). */
+  private convolve(s: Placed, l: QuantizedWeighted & { type: "conv2d" }, x: number, y: number, n: number): void {
+    const k = this.kernels!;
+    const [cin, h, w] = l.inShape;
+    const [out, oh, ow] = l.outShape;
+    const [kh, kw] = l.kernel;
+    if (l.inputScale === undefined) {
+      k.conv2d_forward(y, x, s.weight, s.bias, this.work, n, cin, h, w, out, kh, kw, l.stride, l.padding, s.relu ? GEMM_RELU : 0);
+      return;
+    }
+    const spatial = oh * ow;
+    const depth = cin * kh * kw;
+    k.quantize_i8(this.q, x, n * l.inputs, l.inputScale);
+    for (let img = 0; img < n; img++) {
+      k.im2row_i8(this.work, this.q + img * l.inputs, cin, h, w, kh, kw, l.stride, l.padding);
+      k.gemm_i8_nt(this.acc, this.work, s.weight, spatial, out, depth, depth, depth, out);
+      k.dequantize_i32(this.acc, this.acc, s.scale, s.bias, spatial, out, l.inputScale, s.relu ? 1 : 0);
+      k.transpose(y + img * l.outputs * 4, this.acc, spatial, out);
+    }
   }
 
   /** Batch buffers for up to `rows` rows (all or nothing). */
@@ -231,6 +297,7 @@ export class Int8Runner {
       this.q = this.take(cells, this.batch);
       this.acc = this.take(cells * 4, this.batch);
       this.ids = this.take(rows * 4, this.batch);
+      this.argmax = this.take(cells * 4, this.batch);
       this.capacity = rows;
     } catch (err) {
       for (const p of this.batch) k.heap_free(p);

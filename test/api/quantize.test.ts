@@ -13,6 +13,7 @@ import {
   NonFiniteError,
   OptionError,
   ShapeError,
+  batchNorm,
   conv2d,
   decodeSafetensors,
   init,
@@ -207,9 +208,9 @@ describe("errors", () => {
   });
 
   it("quantize refuses bad models, calibration and options", () => {
-    const cnn = new Sequential([conv2d(1, 2, 3), flatten(), dense(2 * 2 * 2, 3)], { inputShape: [1, 4, 4], engine });
+    const cnn = new Sequential([conv2d(1, 2, 3), relu(), batchNorm(2), flatten(), dense(2 * 2 * 2, 3)], { inputShape: [1, 4, 4], engine });
     expect(() => quantize(cnn, new Float32Array(16))).toThrow(OptionError);
-    expect(() => quantize(cnn, new Float32Array(16))).toThrow(/layer 0 is conv2d/);
+    expect(() => quantize(cnn, new Float32Array(16))).toThrow(/layer 2 is batchNorm/);
     expect(() => quantize(m, undefined)).toThrow(ArgumentError);
     expect(() => quantize(m, new Float32Array(7))).toThrow(ShapeError);
     expect(() => quantize(m, new Float32Array(0))).toThrow(ShapeError);

@@ -95,6 +95,7 @@ describe("usage and errors", () => {
       /step "every" must be an integer ≥ 1/,
     ],
     ["demo --temperature 0", ["demo", "--temperature", "0", "--out", "demo-never"], /temperature must be a finite number > 0; got 0/],
+    ["--quantize int4", ["distill", "--teacher", "a", "--arch", "8-3", "--quantize", "int4", "--out", "x", "--data", "csv:blobs.csv"], /--quantize takes int8/],
   ];
   for (const [what, args, message] of usage) {
     it(`${what}: exit 2 and one line naming it`, () => {

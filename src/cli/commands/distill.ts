@@ -59,6 +59,7 @@ export const DISTILL_SPEC: Record<string, FlagSpec> = {
   attention: { kind: "list", help: "attention transfer between conv layers STUDENT_LAYER:TEACHER_LAYER[:BETA], e.g. 2:2:100" },
   "hint-epochs": { kind: "int", help: "epochs of a hint-only first stage", min: 0 },
   "fine-tune-epochs": { kind: "int", help: "epochs of plain training on labels afterwards", min: 1 },
+  quantize: { kind: "string", help: "int8: quantization-aware distillation; --out gets the int8 student (int8 weights and activations)" },
   out: { kind: "string", help: "where to save the student (.safetensors)" },
 };
 
@@ -109,10 +110,27 @@ export async function loadTeacher(
   return { teacher, models, description: models.map((m, i) => `${m.architecture} (${files[i]})`).join(" + ") };
 }
 
+/** The fraction of rows whose predicted class is the label (rows without a label left out). */
+function accuracyOf(predicted: Int32Array, labels: Int32Array): number | undefined {
+  let right = 0;
+  let counted = 0;
+  for (let i = 0; i < labels.length; i++) {
+    if (labels[i]! < 0) continue;
+    counted++;
+    if (predicted[i] === labels[i]) right++;
+  }
+  return counted > 0 ? right / counted : undefined;
+}
+
 export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
   const out = flags.out as string | undefined;
   if (!out) throw new UsageError("--out is required: where to save the student, e.g. --out student.safetensors");
   teacherSource(flags);
+  const quantize = flags.quantize as string | undefined;
+  if (quantize !== undefined && quantize !== "int8")
+    throw new UsageError(`--quantize takes int8 (int8 weights and activations); got ${JSON.stringify(quantize)}`);
+  if (quantize !== undefined && flags["class-bias"] !== undefined)
+    throw new UsageError("--class-bias adjusts a float student's output bias; it cannot follow --quantize");
   await checkOutputs(flags);
   await startEngine(flags);
   const seed = flags.seed as number;
@@ -132,6 +150,10 @@ export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
     alpha: flags.alpha as number,
     signal: ctx.signal,
   };
+  if (quantize !== undefined) {
+    if (data.train.targets) throw new UsageError("--quantize needs classification data (an int8 student predicts classes)");
+    options.quantize = { weights: "int8", activations: "int8" };
+  }
   // Regression matches the teacher's outputs by MSE as they are: no temperature, no other soft loss.
   // Multi-label: a temperature, and the sigmoid BCE soft loss (its only one) unless --soft-loss names another (refused).
   if (!data.train.targets || data.train.multiLabel) options.temperature = flags.temperature as number;
@@ -153,8 +175,10 @@ export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
   if (classBias) adjustClassBias(student, classBias);
   const fit = regressionMetrics(student, data.test);
   const labels = multiLabelMetrics(student, data.test);
-  const evaluation = data.test && !fit && !labels ? evaluate(student, data.test) : undefined;
-  await saveModel(student, out, {
+  const quantized = result.quantized;
+  const evaluation = data.test && !fit && !labels && !quantized ? evaluate(student, data.test) : undefined;
+  const quantizedAccuracy = quantized && data.test ? accuracyOf(quantized.predict(data.test.x), data.test.y) : undefined;
+  const metadata = {
     command: "distill",
     data: data.description,
     teacher: description,
@@ -167,7 +191,11 @@ export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
     ...regressionMetadata(fit),
     ...multiLabelMetadata(labels),
     ...(classBias ? { class_bias: JSON.stringify(classBias) } : {}),
-  });
+    ...(quantizedAccuracy !== undefined ? { test_accuracy: String(quantizedAccuracy) } : {}),
+  };
+  if (quantized) await quantized.save(out, metadata);
+  else await saveModel(student, out, metadata);
+  const accuracy = quantizedAccuracy ?? evaluation?.accuracy;
   if (ctx.mode === "json") {
     ctx.json({
       command: "distill",
@@ -177,7 +205,8 @@ export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
       teacher: description,
       temperature: options.temperature ?? null,
       alpha: options.alpha,
-      accuracy: evaluation?.accuracy ?? null,
+      accuracy: accuracy ?? null,
+      quantize: quantize ?? null,
       ...testErrors(evaluation),
       ...regressionJson(fit),
       ...multiLabelJson(labels),
@@ -192,9 +221,10 @@ export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
         ? `test ${regressionText(fit)}; saved ${out}`
         : labels
           ? `test ${multiLabelText(labels)}; saved ${out}`
-          : `test accuracy ${percent(evaluation?.accuracy)}${errorsText(evaluation)}; saved ${out}`,
+          : `test accuracy ${percent(accuracy)}${errorsText(evaluation)}; saved ${quantized ? "the int8 student to " : ""}${out}`,
     );
   }
+  quantized?.dispose();
   for (const m of [student, ...models]) m.dispose();
   return result.stopReason === "aborted" ? ctx.stopped().code : 0;
 }

@@ -79,13 +79,15 @@ export class Conv2dLayer extends Layer {
     this.dInput = this.work = 0;
   }
 
-  forward(m: ModelMemory, input: number, rows: number): number {
+  forward(m: ModelMemory, input: number, rows: number, training: boolean): number {
+    const fq = this.fakeQuant;
+    if (fq !== undefined) input = fq.input(m, input, rows, training);
     this.inPtr = input;
     this.fusedRelu = this.reluFollows && !this.keepPreActivation;
     m.kernels.conv2d_forward(
       this.out,
       input,
-      m.paramsPtr + this.weight * 4,
+      fq !== undefined ? fq.quantizeWeight(m) : m.paramsPtr + this.weight * 4,
       m.paramsPtr + this.bias * 4,
       this.work,
       rows,
@@ -104,13 +106,15 @@ export class Conv2dLayer extends Layer {
   }
 
   backward(m: ModelMemory, g: number, rows: number, stop: boolean): number {
+    // With fake quantization: the input and weight were the fake-quantized ones, and both gradients pass straight through.
+    const fq = this.fakeQuant;
     m.kernels.conv2d_backward(
       stop ? 0 : this.dInput,
       m.gradsPtr + this.weight * 4,
       m.gradsPtr + this.bias * 4,
       g,
       this.inPtr,
-      m.paramsPtr + this.weight * 4,
+      fq !== undefined ? fq.quantizedWeight : m.paramsPtr + this.weight * 4,
       this.work,
       rows,
       this.c,
@@ -122,6 +126,10 @@ export class Conv2dLayer extends Layer {
       this.stride,
       this.pad,
     );
+    if (fq !== undefined) {
+      fq.weightGradient(m);
+      if (!stop) fq.inputGradient(m, this.dInput, rows);
+    }
     return stop ? 0 : this.dInput;
   }
 

@@ -54,16 +54,19 @@ export class DenseLayer extends Layer {
 
   forward(m: ModelMemory, input: number, rows: number, training: boolean): number {
     const k = m.kernels;
+    const fq = this.fakeQuant;
+    if (fq !== undefined) input = fq.input(m, input, rows, training);
     this.inPtr = input;
     this.fusedRelu = this.reluFollows && !this.keepPreActivation;
     const flags = this.fusedRelu ? GEMM_RELU : 0;
     const bias = m.paramsPtr + this.bias * 4;
-    const block = !training && rows < SMALL_BATCH ? m.weightPanels() : 0; // 0: no panels (yet); gemm_nt gives the same bits
+    const block = !training && rows < SMALL_BATCH && fq === undefined ? m.weightPanels() : 0; // 0: no panels (yet); gemm_nt gives the same bits
     if (block) {
       const panels = block + this.panels * 4; // Wᵀ (inputs, outputs) as 16-column panels
       k.gemm_panels(this.out, input, panels, bias, rows, this.outputs, this.inputs, this.inputs, this.outputs, flags);
     } else {
-      k.gemm_nt(this.out, input, m.paramsPtr + this.weight * 4, bias, rows, this.outputs, this.inputs, this.inputs, this.inputs, this.outputs, flags);
+      const weight = fq !== undefined ? fq.quantizeWeight(m) : m.paramsPtr + this.weight * 4;
+      k.gemm_nt(this.out, input, weight, bias, rows, this.outputs, this.inputs, this.inputs, this.inputs, this.outputs, flags);
     }
     this.outPtr = this.out;
     return this.out;
@@ -71,11 +74,16 @@ export class DenseLayer extends Layer {
 
   backward(m: ModelMemory, g: number, rows: number, stop: boolean): number {
     const k = m.kernels;
+    const fq = this.fakeQuant;
     // dW = gᵀ·x (outputs, inputs); db = column sums of g; dx = g·W (rows, inputs)
+    // (with fake quantization: x and W are the fake-quantized ones, and both gradients pass straight through)
     k.gemm_tn(m.gradsPtr + this.weight * 4, g, this.inPtr, 0, this.outputs, this.inputs, rows, this.outputs, this.inputs, this.inputs, 0);
+    if (fq !== undefined) fq.weightGradient(m);
     k.bias_grad(m.gradsPtr + this.bias * 4, g, rows, this.outputs, 0);
     if (stop) return 0;
-    k.gemm_nn(this.dInput, g, m.paramsPtr + this.weight * 4, 0, rows, this.inputs, this.outputs, this.outputs, this.inputs, this.inputs, 0);
+    const weight = fq !== undefined ? fq.quantizedWeight : m.paramsPtr + this.weight * 4;
+    k.gemm_nn(this.dInput, g, weight, 0, rows, this.inputs, this.outputs, this.outputs, this.inputs, this.inputs, 0);
+    if (fq !== undefined) fq.inputGradient(m, this.dInput, rows);
     return this.dInput;
   }
 

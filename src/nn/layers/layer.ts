@@ -43,6 +43,24 @@ export interface ModelMemory {
   weightPanels(): number;
 }
 
+/**
+ * Quantization-aware training of a dense or conv layer (../fake-quant.ts): while set, the
+ * layer computes with its input and weight fake-quantized to the int8 grid, and lets the
+ * gradients straight through them. Undefined (the default) for plain float training.
+ */
+export interface LayerFakeQuant {
+  /** x (rows, inputs) → a pointer to its fake-quantized copy; a training pass first updates the observed range. */
+  input(m: ModelMemory, x: number, rows: number, training: boolean): number;
+  /** Fake-quantizes the current float weight per output channel; returns the pointer to the result (same layout). */
+  quantizeWeight(m: ModelMemory): number;
+  /** The last quantizeWeight result. */
+  readonly quantizedWeight: number;
+  /** The weight gradient, in place: zero where the weight fell outside the clamp range. */
+  weightGradient(m: ModelMemory): void;
+  /** dx (rows, inputs), in place: zero where the last input fell outside the clamp range. */
+  inputGradient(m: ModelMemory, dx: number, rows: number): void;
+}
+
 /** What a kind needs to know about where a layer sits. */
 export interface Placement {
   index: number;
@@ -103,6 +121,8 @@ export abstract class Layer {
   keepPreActivation = false;
   /** set by each forward pass: this layer applied the following ReLU */
   fusedRelu = false;
+  /** Quantization-aware training (dense and conv2d only); undefined for float training. */
+  fakeQuant: LayerFakeQuant | undefined = undefined;
   /** (rows, outputs) output buffer, allocated by `allocate` */
   protected out = 0;
 
