@@ -4,20 +4,21 @@
  * samples/s bar chart (SVG).
  *
  * Options read from argv: --simd=baseline|relaxed|prefer-relaxed, --quick, and
- * --suites=kernels,steps,inference,threads,conv (overrides the entry point's selection).
+ * --suites=kernels,steps,inference,threads,conv,stream (overrides the entry point's selection).
  */
 import { runConv } from "../suites/conv.js";
 import { runInference } from "../suites/inference.js";
 import { runKernels } from "../suites/kernels.js";
 import { runSteps } from "../suites/steps.js";
+import { runStream } from "../suites/stream.js";
 import { runThreads } from "../suites/threads.js";
 import { createContext } from "./context.js";
 import type { Platform } from "./platform.js";
 import { resultsFileName, resultsJson } from "./results.js";
 import { barChartSvg } from "./svg.js";
 
-export type SuiteName = "kernels" | "steps" | "inference" | "threads" | "conv";
-export const ALL_SUITES: readonly SuiteName[] = ["kernels", "steps", "inference", "threads", "conv"];
+export type SuiteName = "kernels" | "steps" | "inference" | "threads" | "conv" | "stream";
+export const ALL_SUITES: readonly SuiteName[] = ["kernels", "steps", "inference", "threads", "conv", "stream"];
 
 /** The suites named by --suites=a,b (in the canonical order), else `fallback`. */
 export function parseSuites(argv: readonly string[], fallback: readonly SuiteName[] = ALL_SUITES): readonly SuiteName[] {
@@ -47,6 +48,7 @@ export async function runSuites(argv: readonly string[], entrySuites: readonly S
   if (suites.includes("inference")) results.inference = await runInference(ctx);
   if (suites.includes("threads")) results.threads = await runThreads(ctx);
   if (suites.includes("conv")) results.conv = await runConv(ctx);
+  if (suites.includes("stream")) results.stream = await runStream(ctx);
 
   const seconds = (performance.now() - started) / 1000;
   console.log("\n## Summary\n");

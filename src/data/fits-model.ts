@@ -2,12 +2,13 @@
 import { ArgumentError, LabelError, ShapeError } from "../errors.js";
 import type { Sequential } from "../nn/sequential.js";
 import type { Dataset } from "./dataset.js";
+import { isStream, type StreamDataset } from "./stream/stream-dataset.js";
 
 /**
  * Checks that a dataset fits a model: same input width, labels within the outputs, and a
  * label on every row unless `missingLabels` (distillation's data, whose teacher labels them).
  */
-export function checkDataForModel(op: string, data: Dataset, model: Sequential, name = "data", missingLabels = false): void {
+export function checkDataForModel(op: string, data: Dataset | StreamDataset, model: Sequential, name = "data", missingLabels = false): void {
   if (data.features !== model.inputs) {
     throw new ShapeError(`${op}: ${name} has ${data.features} features per sample but the model takes ${model.inputs} inputs`);
   }
@@ -32,6 +33,8 @@ export function checkDataForModel(op: string, data: Dataset, model: Sequential, 
 export function checkModelAndData(op: string, model: unknown, data: unknown, missingLabels = false): asserts model is Sequential {
   if (!model || typeof (model as Sequential).forward !== "function") throw new ArgumentError(`${op}: model must be a Sequential (e.g. from mlp())`);
   (model as Sequential).ensureAlive();
-  if (!data || !((data as Dataset).x instanceof Float32Array)) throw new ArgumentError(`${op}: data must be a Dataset (Dataset.from(x, y, { features }))`);
+  if (!data || !((data as Dataset).x instanceof Float32Array || isStream(data))) {
+    throw new ArgumentError(`${op}: data must be a Dataset (Dataset.from(x, y, { features })) or a StreamDataset`);
+  }
   checkDataForModel(op, data as Dataset, model as Sequential, "data", missingLabels);
 }
