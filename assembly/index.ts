@@ -33,6 +33,7 @@ export {
   softmax_forward, softmax_forward_ref, softmax_backward, softmax_backward_ref,
   log_softmax_forward, log_softmax_forward_ref, log_softmax_backward, log_softmax_backward_ref,
   probabilities_to_logits,
+  sparse_teacher_logits,
 } from "./softmax";
 
 export {

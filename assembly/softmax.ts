@@ -283,3 +283,34 @@ export function probabilities_to_logits(y: usize, p: usize, n: i32, t: f32): voi
     store<f32>(y + o, t * Mathf.log(max<f32>(load<f32>(p + o), PROB_FLOOR)));
   }
 }
+
+// ================================================================ top-k sparse teachers
+
+/**
+ * Dense teacher logits from top-k probabilities, overwriting y:
+ *   y is (rows, classes), index is (rows, k) i32, p is (rows, k) f32.
+ * Row r's distribution is p̂: p̂[index[r, j]] = p[r, j] for its k listed classes, and the
+ * rest of the mass, rest = max(0, 1 − Σ_j p[r, j]) (an f32 sum in j order), spread evenly
+ * over the classes − k others: p̂[c] = rest / (classes − k). The logits are
+ * y = log(max(p̂, 1.2e−38)), so that softmax(y / T) ∝ p̂^(1/T): the reconstructed
+ * distribution softened at temperature T (T = 1 gives p̂ back). Indices are distinct and in
+ * [0, classes) and probabilities in [0, 1] (the caller checks).
+ */
+export function sparse_teacher_logits(y: usize, index: usize, p: usize, rows: i32, k: i32, classes: i32): void {
+  assert(k >= 1 && k <= classes && rows >= 0);
+  for (let r = 0; r < rows; r++) {
+    const pr = p + (<usize>(r * k) << 2);
+    const ir = index + (<usize>(r * k) << 2);
+    const yr = y + (<usize>r * <usize>classes << 2);
+    let sum: f32 = 0;
+    for (let j = 0; j < k; j++) sum += load<f32>(pr + (<usize>j << 2));
+    const rest = max<f32>(<f32>1 - sum, 0);
+    const other = classes > k ? rest / <f32>(classes - k) : <f32>0;
+    const otherLogit = Mathf.log(max<f32>(other, PROB_FLOOR));
+    for (let c = 0; c < classes; c++) store<f32>(yr + (<usize>c << 2), otherLogit);
+    for (let j = 0; j < k; j++) {
+      const c = load<i32>(ir + (<usize>j << 2));
+      store<f32>(yr + (<usize>c << 2), Mathf.log(max<f32>(load<f32>(pr + (<usize>j << 2)), PROB_FLOOR)));
+    }
+  }
+}

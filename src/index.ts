@@ -98,6 +98,8 @@ export {
   type Shape,
 } from "./nn/layers/index.js";
 export { standardizer } from "./data/standardizer.js";
+export { StreamDataset, type StreamBatch, type StreamOptions, type ShardOptions, type BatchStreamOptions } from "./data/stream/stream-dataset.js";
+export type { ShardFiles } from "./data/stream/npy-shards.js";
 export { balancedWeights, type ClassWeights } from "./train/class-weights.js";
 export { Sequential, type SequentialOptions, type NamedParameter } from "./nn/sequential.js";
 export { mlp, mlpLayers, type MlpOptions } from "./nn/mlp.js";

@@ -4,7 +4,7 @@
  * samples/s bar chart (SVG).
  *
  * Options read from argv: --simd=baseline|relaxed|prefer-relaxed, --quick, and
- * --suites=kernels,steps,inference,threads,conv,native,epochs (overrides the entry point's
+ * --suites=kernels,steps,inference,threads,conv,native,epochs,stream (overrides the entry point's
  * selection); the epochs suite also reads --mnist=DIR and --full-epochs.
  */
 import { runConv } from "../suites/conv.js";
@@ -13,14 +13,15 @@ import { runInference } from "../suites/inference.js";
 import { runKernels } from "../suites/kernels.js";
 import { runNative } from "../suites/native.js";
 import { runSteps } from "../suites/steps.js";
+import { runStream } from "../suites/stream.js";
 import { runThreads } from "../suites/threads.js";
 import { createContext } from "./context.js";
 import type { Platform } from "./platform.js";
 import { resultsFileName, resultsJson } from "./results.js";
 import { barChartSvg } from "./svg.js";
 
-export type SuiteName = "kernels" | "steps" | "inference" | "threads" | "conv" | "native" | "epochs";
-export const ALL_SUITES: readonly SuiteName[] = ["kernels", "steps", "inference", "threads", "conv", "native", "epochs"];
+export type SuiteName = "kernels" | "steps" | "inference" | "threads" | "conv" | "native" | "epochs" | "stream";
+export const ALL_SUITES: readonly SuiteName[] = ["kernels", "steps", "inference", "threads", "conv", "native", "epochs", "stream"];
 
 /** The suites named by --suites=a,b (in the canonical order), else `fallback`. */
 export function parseSuites(argv: readonly string[], fallback: readonly SuiteName[] = ALL_SUITES): readonly SuiteName[] {
@@ -52,6 +53,7 @@ export async function runSuites(argv: readonly string[], entrySuites: readonly S
   if (suites.includes("conv")) results.conv = await runConv(ctx);
   if (suites.includes("native")) results.native = await runNative(ctx);
   if (suites.includes("epochs")) results.epochs = await runEpochs(ctx);
+  if (suites.includes("stream")) results.stream = await runStream(ctx);
 
   const seconds = (performance.now() - started) / 1000;
   console.log("\n## Summary\n");

@@ -1,15 +1,16 @@
 /** Whether a dataset fits a model, checked where both meet (training, evaluation, distillation, the class bias). */
 import { ArgumentError, LabelError, ShapeError } from "../errors.js";
-import { checkModelInput } from "../nn/layers/index.js";
+import { checkModelInput, takesTokens } from "../nn/layers/index.js";
 import type { Sequential } from "../nn/sequential.js";
 import type { Dataset } from "./dataset.js";
+import { isStream, type StreamDataset } from "./stream/stream-dataset.js";
 
 /**
  * Checks that a dataset fits a model: same input width, inputs the first layer can read
  * (token ids within an embedding's vocabulary), labels within the outputs, and a
  * label on every row unless `missingLabels` (distillation's data, whose teacher labels them).
  */
-export function checkDataForModel(op: string, data: Dataset, model: Sequential, name = "data", missingLabels = false): void {
+export function checkDataForModel(op: string, data: Dataset | StreamDataset, model: Sequential, name = "data", missingLabels = false): void {
   if (data.features !== model.inputs) {
     throw new ShapeError(`${op}: ${name} has ${data.features} features per sample but the model takes ${model.inputs} inputs`);
   }
@@ -19,7 +20,12 @@ export function checkDataForModel(op: string, data: Dataset, model: Sequential, 
   if (!data.targets && data.classes > model.outputs) {
     throw new ShapeError(`${op}: ${name} has labels up to ${data.classes - 1} but the model has only ${model.outputs} outputs`);
   }
-  checkModelInput(model.specs, data.x, op, name);
+  if (isStream(data) && takesTokens(model.specs)) {
+    throw new ArgumentError(
+      `${op}: a token model trains on an in-memory Dataset (Dataset.tokens), whose ids are checked before training; a StreamDataset is not`,
+    );
+  }
+  if (!isStream(data)) checkModelInput(model.specs, data.x, op, name);
   if (!missingLabels) {
     const missing = data.length - data.labelled;
     if (missing > 0) {
@@ -35,6 +41,8 @@ export function checkDataForModel(op: string, data: Dataset, model: Sequential, 
 export function checkModelAndData(op: string, model: unknown, data: unknown, missingLabels = false): asserts model is Sequential {
   if (!model || typeof (model as Sequential).forward !== "function") throw new ArgumentError(`${op}: model must be a Sequential (e.g. from mlp())`);
   (model as Sequential).ensureAlive();
-  if (!data || !((data as Dataset).x instanceof Float32Array)) throw new ArgumentError(`${op}: data must be a Dataset (Dataset.from(x, y, { features }))`);
+  if (!data || !((data as Dataset).x instanceof Float32Array || isStream(data))) {
+    throw new ArgumentError(`${op}: data must be a Dataset (Dataset.from(x, y, { features })) or a StreamDataset`);
+  }
   checkDataForModel(op, data as Dataset, model as Sequential, "data", missingLabels);
 }

@@ -21,17 +21,19 @@ import { QuantizedModel } from "../quantize/model.js";
 import { quantizableLayersOf, quantizedNet } from "../quantize/quantize.js";
 import { AttentionTransfer, type AttentionSpec } from "./attention.js";
 import { Hints, type HintSpec } from "./hints.js";
-import { TeacherSource, type Teacher } from "./teacher.js";
+import { TEACHER_IN_DATA, TeacherSource, type Teacher } from "./teacher.js";
+import { isStream, type StreamDataset } from "../data/stream/stream-dataset.js";
 
 /** A value per epoch: constant, linear from → to over the epochs, or a function of the epoch (1, 2, …, as in history[].epoch). */
 export type EpochValue = number | { from: number; to: number } | ((epoch: number) => number);
 
 /** Options of `train` (including `augment`: the teacher sees the same augmented inputs) plus: */
 export interface DistillOptions extends TrainOptions {
-  teacher: Teacher;
+  /** Omitted when `data` is a StreamDataset that carries the teacher's outputs. */
+  teacher?: Teacher;
   student: Sequential;
-  /** Labelled rows (some may be MISSING_LABEL); optional when `transfer` is given. */
-  data?: Dataset;
+  /** Labelled rows (some may be MISSING_LABEL), in memory or streamed; optional when `transfer` is given. */
+  data?: Dataset | StreamDataset;
   /**
    * Unlabelled rows the teacher labels (a transfer set, Hinton et al. 2015): appended to
    * `data` for training with the soft loss only; their labels, if any, are ignored.
@@ -100,7 +102,9 @@ function epochValue(name: string, v: EpochValue, epochs: number, check: (x: numb
  * wasm, freed afterwards: the training loop keeps a copy of its own, so that distillation
  * does not hold the data twice.
  */
-async function prepareTeacher(engine: Engine, teacher: TeacherSource, data: Dataset, batch: number, cache: boolean): Promise<void> {
+async function prepareTeacher(engine: Engine, teacher: TeacherSource, data: Dataset | StreamDataset, batch: number, cache: boolean): Promise<void> {
+  // A stream is never cached: the teacher runs on every batch (or its outputs come with the rows).
+  if (isStream(data)) return teacher.prepare({ x: 0, y: 0, t: 0, rows: 0, features: data.features, targetWidth: 0, multiLabel: false }, batch, false);
   const owned: number[] = [];
   try {
     await teacher.prepare(copyToWasm(engine, data, owned), batch, cache);
@@ -127,9 +131,10 @@ export const DISTILL_SCHEMA: Schema = {
 };
 
 /** data followed by the transfer rows as unlabelled rows (either may be absent, not both). */
-function withTransfer(op: string, student: Sequential, data: Dataset | undefined, transfer: Dataset | undefined): Dataset {
+function withTransfer(op: string, student: Sequential, data: Dataset | StreamDataset | undefined, transfer: Dataset | undefined): Dataset | StreamDataset {
   if (data === undefined && transfer === undefined) throw new ArgumentError(`${op}: needs data (labelled rows), transfer (unlabelled rows) or both`);
   if (transfer === undefined) return data!;
+  if (isStream(data)) throw new OptionError(`${op}: a StreamDataset cannot take transfer rows; put them in the stream (without labels)`);
   if (!(transfer instanceof Dataset)) throw new ArgumentError(`${op}: transfer must be a Dataset (Dataset.unlabelled(x, { features, classes }))`);
   if (data !== undefined && !(data instanceof Dataset)) throw new ArgumentError(`${op}: data must be a Dataset (Dataset.from(x, y, { features }))`);
   const classes = data?.classes ?? student?.outputs;
@@ -167,7 +172,13 @@ function checkRegressionOptions(op: string, options: DistillOptions, softLoss: s
  * probabilities); and the mixing of tasks: a multi-label teacher model on single-label data,
  * a single-label teacher model on multi-label data (TaskError).
  */
-function checkMultiLabelTeacher(op: string, options: DistillOptions, data: Dataset, teacher: TeacherSource, softLoss: string): void {
+function checkMultiLabelTeacher(
+  op: string,
+  options: DistillOptions,
+  data: Pick<Dataset, "multiLabel" | "task">,
+  teacher: TeacherSource,
+  softLoss: string,
+): void {
   for (const [i, m] of teacher.models.entries()) {
     const what = teacher.kind === "ensemble" ? `ensemble member ${i}` : "the teacher";
     if (m.multiLabel && !data.multiLabel) {
@@ -209,10 +220,16 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
   if (!["kl", "mse", "soft-ce", "bce"].includes(softLoss))
     throw new OptionError(`${op}: softLoss must be "kl", "mse" or "soft-ce" ("bce" on multi-label data); got ${JSON.stringify(softLoss)}`);
   if (regression) checkRegressionOptions(op, options, softLoss);
+  const teacherInData = isStream(data) && data.teacher !== undefined;
+  if (teacherInData && options.teacher !== undefined) throw new OptionError(`${op}: the StreamDataset carries the teacher's outputs; drop teacher`);
+  if (isStream(data) && !teacherInData && options.teacher === undefined)
+    throw new ArgumentError(`${op}: needs a teacher (the StreamDataset carries no teacher outputs)`);
+  if (isStream(data) && (options.fineTune || regression))
+    throw new OptionError(`${op}: a StreamDataset trains the main stage only (no fineTune, classification)`);
   const studentTask = checkModelTask(op, student, data, "the student");
-  const teacher = new TeacherSource(engine, options.teacher, student.outputs, student.inputs);
+  const teacher = new TeacherSource(engine, teacherInData ? TEACHER_IN_DATA : options.teacher!, student.outputs, student.inputs);
   checkMultiLabelTeacher(op, options, data, teacher, softLoss);
-  teacher.checkInputs(op, data.x);
+  if (!isStream(data)) teacher.checkInputs(op, data.x);
   const hintSpecs = options.hints ?? [];
   if (hintSpecs.length > 0 && !teacher.model) throw new OptionError(`${op}: hints need a single model teacher (not an ensemble, function or logits)`);
   const attentionSpecs = options.attention ?? [];
@@ -225,8 +242,11 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
   const hintEpochs = options.hintEpochs ?? 0;
   if (!(Number.isInteger(hintEpochs) && hintEpochs >= 0)) throw new OptionError(`${op}: hintEpochs must be an integer ≥ 0; got ${hintEpochs}`);
   if (hintEpochs > 0 && hintSpecs.length === 0) throw new OptionError(`${op}: hintEpochs needs hints`);
-  if (options.augment && teacher.kind === "logits") {
+  if (options.augment && (teacher.kind === "logits" || teacher.kind === "data")) {
     throw new OptionError(`${op}: precomputed teacher logits cannot follow augmented inputs; use a model or function teacher, or no augmentation`);
+  }
+  if (teacher.kind === "logits" && isStream(data)) {
+    throw new OptionError(`${op}: precomputed teacher logits for a StreamDataset go in its shards (teacher-NAME.npy) or batches, not in teacher`);
   }
   if (teacher.kind === "logits" && options.transfer !== undefined) {
     throw new OptionError(
@@ -295,6 +315,11 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
     };
     /** Fills teacherLogits for the batch, then runs `then` (synchronously unless the teacher is an async function). */
     const withTeacher = (ctx: BatchContext, then: (ctx: BatchContext) => void): void | Promise<void> => {
+      if (ctx.teacher !== 0) {
+        k.copy_bytes(teacherLogits, ctx.teacher, ctx.rows * student.outputs * 4); // the stream's own
+        then(ctx);
+        return;
+      }
       const pending = teacher.batchLogits(teacherLogits, ctx.x, ctx.rows, student.inputs, ctx.order, ctx.first, temperature);
       if (pending) return pending.then(() => then(ctx));
       then(ctx);
@@ -422,7 +447,7 @@ export async function distill(given: DistillOptions): Promise<DistillResult> {
     if (hintStage) result.hintStage = hintStage;
     if (options.fineTune && main.stopReason !== "aborted") {
       // The fine-tuning stage takes no checkpoints of its own (pass options.fineTune.checkpoint for that).
-      const labelled = data.labelled === data.length ? data : data.labelledRows();
+      const labelled = (data as Dataset).labelled === data.length ? (data as Dataset) : (data as Dataset).labelledRows();
       result.fineTune = await train(student, labelled, { seed, batchSize: batch, validation: options.validation, ...options.fineTune });
     }
     if (quantize) {

@@ -23,7 +23,10 @@ export type Teacher = Sequential | readonly (Sequential | WeightedTeacher)[] | T
 
 const isModel = (t: unknown): t is Sequential => !!t && typeof (t as Sequential).forward === "function" && typeof (t as Sequential).reserve === "function";
 
-type Kind = "model" | "ensemble" | "function" | "logits";
+/** The teacher of a StreamDataset that carries the teacher's outputs with its rows (distill's `teacher` omitted). */
+export const TEACHER_IN_DATA = Symbol("teacher outputs in the data");
+
+type Kind = "model" | "ensemble" | "function" | "logits" | "data";
 
 export class TeacherSource {
   readonly kind: Kind;
@@ -49,7 +52,7 @@ export class TeacherSource {
     for (const m of this.members) checkModelInput(m.model.specs, x, op, "data");
   }
 
-  constructor(engine: Engine, teacher: Teacher, classes: number, features: number) {
+  constructor(engine: Engine, teacher: Teacher | typeof TEACHER_IN_DATA, classes: number, features: number) {
     this.engine = engine;
     this.classes = classes;
     const op = "distill";
@@ -59,7 +62,9 @@ export class TeacherSource {
       if (m.inputs !== features) throw new ShapeError(`${op}: ${what} takes ${m.inputs} inputs but the data has ${features} features`);
       if (m.outputs !== classes) throw new ShapeError(`${op}: ${what} has ${m.outputs} outputs but the student has ${classes}; they must match`);
     };
-    if (isModel(teacher)) {
+    if (teacher === TEACHER_IN_DATA) {
+      this.kind = "data"; // the training loop puts each batch's logits in BatchContext.teacher
+    } else if (isModel(teacher)) {
       checkModel(teacher, "the teacher");
       this.kind = "model";
       this.model = teacher;
@@ -189,6 +194,7 @@ export class TeacherSource {
   /** What the teacher is, for a checkpoint's fingerprint: its kind and a hash of its weights (or logits, or a function's source). */
   identity(): Record<string, unknown> {
     if (this.kind === "function") return { kind: this.kind, source: String(this.fn) };
+    if (this.kind === "data") return { kind: this.kind };
     if (this.kind === "logits") return { kind: this.kind, logits: contentHash(Float32Array.from(this.given!)) };
     return {
       kind: this.kind,

@@ -47,24 +47,35 @@ export const MAX_HEADER_BYTES = 10_000;
 
 // ---------------------------------------------------------------- parsing
 
-/** Parses .npy bytes; `name` labels error messages (e.g. the file name). */
-export function parseNpy(bytes: Uint8Array, name = "npy data"): NpyArray {
-  if (!(bytes instanceof Uint8Array)) {
-    throw new ArgumentError(`parseNpy: bytes must be a Uint8Array; got ${bytes === null ? "null" : typeof bytes}`);
-  }
+/** Where an .npy file's data lies and how it is laid out (its header, checked against the file's size). */
+export interface NpyLayout {
+  dtype: NpyDtype;
+  littleEndian: boolean;
+  shape: number[];
+  /** Byte offset of the first element. */
+  dataStart: number;
+  /** product(shape) elements. */
+  count: number;
+}
+
+/**
+ * The layout of an .npy file from its first bytes (`bytes`, at least the whole header) and
+ * its size in bytes (`fileBytes`); `name` labels error messages (e.g. the file name).
+ */
+export function parseNpyLayout(bytes: Uint8Array, fileBytes: number, name = "npy data"): NpyLayout {
   const fail = (problem: string) => new FormatError(`${name}: ${problem}`);
-  if (bytes.length < 10) throw fail(`truncated: ${bytes.length} bytes, but the .npy preamble alone has at least 10`);
+  if (fileBytes < 10) throw fail(`truncated: ${fileBytes} bytes, but the .npy preamble alone has at least 10`);
   if (!MAGIC.every((b, i) => bytes[i] === b)) throw fail("bad magic string; a .npy file starts with \\x93NUMPY");
   const major = bytes[6]!;
   const minor = bytes[7]!;
   if (![1, 2, 3].includes(major) || minor !== 0) throw fail(`unsupported format version ${major}.${minor}; expected 1.0, 2.0 or 3.0`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const lengthSize = major === 1 ? 2 : 4;
-  if (bytes.length < 8 + lengthSize) throw fail(`truncated: ${bytes.length} bytes, but a version ${major}.0 preamble has ${8 + lengthSize}`);
+  if (fileBytes < 8 + lengthSize) throw fail(`truncated: ${fileBytes} bytes, but a version ${major}.0 preamble has ${8 + lengthSize}`);
   const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   const dataStart = 8 + lengthSize + headerLength;
-  if (dataStart > bytes.length) {
-    throw fail(`header length ${headerLength} runs past the end of the file (${bytes.length} bytes; truncated?)`);
+  if (dataStart > fileBytes) {
+    throw fail(`header length ${headerLength} runs past the end of the file (${fileBytes} bytes; truncated?)`);
   }
   if (headerLength > MAX_HEADER_BYTES) {
     throw fail(`header length ${headerLength} exceeds ${MAX_HEADER_BYTES} bytes, the limit NumPy also reads by default (max_header_size)`);
@@ -75,7 +86,7 @@ export function parseNpy(bytes: Uint8Array, name = "npy data"): NpyArray {
     throw fail("the array is in Fortran (column-major) order, which is not supported; save it with np.ascontiguousarray(a) first");
   }
   const size = Number(dtype[1]);
-  const found = bytes.length - dataStart;
+  const found = fileBytes - dataStart;
   const shape = header.shape;
   let count = 1;
   if (!shape.includes(0)) {
@@ -91,6 +102,20 @@ export function parseNpy(bytes: Uint8Array, name = "npy data"): NpyArray {
         (count * size > found ? " (truncated?)" : " (trailing bytes)"),
     );
   }
+  return { dtype, littleEndian, shape, dataStart, count };
+}
+
+/** Elements `first … first + count` of an array laid out as `layout`, decoded from their bytes (`raw`). */
+export function decodeNpyElements(layout: NpyLayout, raw: Uint8Array): NpyData {
+  return decodeData(layout.dtype, layout.littleEndian, raw, 0, raw.length / Number(layout.dtype[1]));
+}
+
+/** Parses .npy bytes; `name` labels error messages (e.g. the file name). */
+export function parseNpy(bytes: Uint8Array, name = "npy data"): NpyArray {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new ArgumentError(`parseNpy: bytes must be a Uint8Array; got ${bytes === null ? "null" : typeof bytes}`);
+  }
+  const { dtype, littleEndian, shape, dataStart, count } = parseNpyLayout(bytes, bytes.length, name);
   return { dtype, shape, data: decodeData(dtype, littleEndian, bytes, dataStart, count) };
 }
 

@@ -425,3 +425,59 @@ export async function makeDirectory(location: PathOrUrl, op = "makeDirectory"): 
     throw new ArgumentError(`${op}: cannot create ${describe(location)}: ${(cause as Error).message ?? String(cause)}`);
   }
 }
+
+/** A local file opened for reads at any position (streamed datasets read their shards a block at a time). */
+export interface RandomAccessFile {
+  readonly size: number;
+  /** `length` bytes from `position`; FormatError naming the file if it ends before. */
+  read(position: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+/** Opens a local file (Node, Deno, Bun) for positional reads; ArgumentError naming it if it cannot be opened. */
+export async function openRandomAccess(location: PathOrUrl, op = "openFile"): Promise<RandomAccessFile> {
+  requireLocation(op, location);
+  if (!hasFileSystem() || isFetchUrl(location)) throw new RuntimeSupportError(`${op}: ${describe(location)} must be a local file (Node, Deno or Bun)`);
+  const fs = await import("node:fs/promises");
+  const where = describe(location);
+  let handle: Awaited<ReturnType<typeof fs.open>>;
+  let size: number;
+  try {
+    handle = await fs.open(toFsLocation(location), "r");
+    const stat = await handle.stat();
+    if (!stat.isFile()) {
+      await handle.close();
+      throw new ArgumentError(`${op}: ${where} is not a regular file`);
+    }
+    size = stat.size;
+  } catch (cause) {
+    if (cause instanceof ArgumentError) throw cause;
+    throw new ArgumentError(`${op}: cannot open ${where}: ${(cause as Error).message ?? String(cause)}`);
+  }
+  return {
+    size,
+    async read(position: number, length: number): Promise<Uint8Array> {
+      const out = new Uint8Array(length);
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await handle.read(out, done, length - done, position + done);
+        if (bytesRead === 0) throw new FormatError(`${op}: ${where} ends at byte ${position + done}; expected ${length - done} more bytes (truncated?)`);
+        done += bytesRead;
+      }
+      return out;
+    },
+    close: () => handle.close(),
+  };
+}
+
+/** The names of the entries of a local directory, sorted; ArgumentError naming it if it cannot be listed. */
+export async function listDirectory(location: PathOrUrl, op = "listDirectory"): Promise<string[]> {
+  requireLocation(op, location);
+  if (!hasFileSystem() || isFetchUrl(location)) throw new RuntimeSupportError(`${op}: ${describe(location)} must be a local directory (Node, Deno or Bun)`);
+  const fs = await import("node:fs/promises");
+  try {
+    return (await fs.readdir(toFsLocation(location))).map(String).sort();
+  } catch (cause) {
+    throw new ArgumentError(`${op}: cannot list ${describe(location)}: ${(cause as Error).message ?? String(cause)}`);
+  }
+}

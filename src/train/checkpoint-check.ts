@@ -17,6 +17,8 @@ export interface CheckpointShape {
   rngStates: number;
   optimizerLengths: readonly number[];
   extraLengths: readonly number[];
+  /** A streamed dataset's shape: blocks per epoch (undefined for an iterator's) and rows per block; absent for an in-memory one. */
+  stream?: { blocks: number | undefined; blockRows: number };
 }
 
 const isCount = (v: unknown, max = Infinity): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0 && v <= max;
@@ -28,6 +30,32 @@ function finiteArray(name: string, values: unknown, length: number): void {
   }
 }
 
+function checkPermutation(name: string, order: unknown, n: number): void {
+  if (!(order instanceof Int32Array) || order.length !== n) throw new FormatError(`checkpoint: ${name} must be a permutation of the ${n} rows`);
+  const seen = new Uint8Array(n);
+  for (let i = 0; i < order.length; i++) {
+    const r = order[i]!;
+    if (r < 0 || r >= n || seen[r]) throw new FormatError(`checkpoint: ${name} is not a permutation of the ${n} rows (entry ${i} is ${r})`);
+    seen[r] = 1;
+  }
+}
+
+/** A stream's place: the block order a permutation of the blocks, the block one of them, the row order one of its rows. */
+function checkStreamPosition(c: Checkpoint, s: NonNullable<CheckpointShape["stream"]>): void {
+  const p = c.stream;
+  if (!p) throw new FormatError("checkpoint: it is from a run over an in-memory dataset; this run streams its data");
+  if (s.blocks !== undefined) checkPermutation("stream.blockOrder", p.blockOrder, s.blocks);
+  else if (!(p.blockOrder instanceof Int32Array) || p.blockOrder.length !== 0)
+    throw new FormatError("checkpoint: stream.blockOrder must be empty for an iterator's stream");
+  if (!isCount(p.block, s.blocks === undefined ? Infinity : s.blocks - 1))
+    throw new FormatError(`checkpoint: stream.block ${p.block} is not a block of the stream`);
+  if (!(p.rowOrder instanceof Int32Array) || p.rowOrder.length < 1 || p.rowOrder.length > s.blockRows) {
+    throw new FormatError(`checkpoint: stream.rowOrder must order 1 … ${s.blockRows} rows`);
+  }
+  checkPermutation("stream.rowOrder", p.rowOrder, p.rowOrder.length);
+  if (!isCount(p.offset, p.rowOrder.length)) throw new FormatError(`checkpoint: stream.offset ${p.offset} is outside its block`);
+}
+
 export function checkCheckpoint(c: Checkpoint, s: CheckpointShape): void {
   const fail = (what: string) => new FormatError(`checkpoint: ${what}`);
   if (!isCount(c.epoch) || c.epoch >= s.epochs) throw fail(`epoch ${c.epoch} is not an epoch of this run (0 ≤ epoch < ${s.epochs})`);
@@ -37,13 +65,8 @@ export function checkCheckpoint(c: Checkpoint, s: CheckpointShape): void {
   if (!isCount(c.seen) || !isCount(labelled, c.seen) || !isCount(c.correct, labelled) || typeof c.lossSum !== "number" || !Number.isFinite(c.lossSum)) {
     throw fail("the epoch's running sums (lossSum, correct ≤ labelled ≤ seen) are not valid counts");
   }
-  if (!(c.order instanceof Int32Array) || c.order.length !== s.rows) throw fail(`order must be a permutation of the ${s.rows} rows`);
-  const seen = new Uint8Array(s.rows);
-  for (let i = 0; i < c.order.length; i++) {
-    const r = c.order[i]!;
-    if (r < 0 || r >= s.rows || seen[r]) throw fail(`order is not a permutation of the ${s.rows} rows (entry ${i} is ${r})`);
-    seen[r] = 1;
-  }
+  if (s.stream) checkStreamPosition(c, s.stream);
+  else checkPermutation("order", c.order, s.rows);
   if (!(c.rngs instanceof Uint8Array) || c.rngs.length !== 16 * s.rngStates) throw fail(`rngs must hold ${s.rngStates} PRNG states of 16 bytes`);
   for (let i = 0; i < s.rngStates; i++) {
     if (c.rngs.subarray(16 * i, 16 * i + 16).every((b) => b === 0)) throw fail(`PRNG state ${i} is all zero (the generator would never move)`);

@@ -34,6 +34,10 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
     { name: "rngs", shape: [c.rngs.length], data: c.rngs },
     { name: "order", shape: [c.order.length], data: c.order },
   ];
+  if (c.stream) {
+    tensors.push({ name: "stream.blockOrder", shape: [c.stream.blockOrder.length], data: c.stream.blockOrder });
+    tensors.push({ name: "stream.rowOrder", shape: [c.stream.rowOrder.length], data: c.stream.rowOrder });
+  }
   if (c.best) tensors.push({ name: "best", shape: [c.best.length], data: c.best });
   c.optimizers.forEach((o, i) => o.buffers.forEach((b, j) => tensors.push({ name: `optimizer.${i}.${j}`, shape: [b.length], data: b })));
   c.extraParams.forEach((p, i) => tensors.push({ name: `extra.${i}`, shape: [p.length], data: p }));
@@ -51,6 +55,7 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
     early: c.early,
     hookState: c.hookState,
     ...(c.health ? { health: c.health } : {}),
+    ...(c.stream ? { stream: { block: c.stream.block, offset: c.stream.offset } } : {}),
     optimizers: c.optimizers.map((o) => ({ steps: o.steps, buffers: o.buffers.length })),
     extra: c.extraParams.length,
   };
@@ -81,6 +86,7 @@ export function decodeCheckpoint(bytes: Uint8Array, name = "checkpoint"): Checkp
     early: Checkpoint["early"];
     hookState: Record<string, number>;
     health?: Checkpoint["health"];
+    stream?: { block: number; offset: number };
     optimizers: { steps: number; buffers: number }[];
     extra: number;
   };
@@ -122,6 +128,16 @@ export function decodeCheckpoint(bytes: Uint8Array, name = "checkpoint"): Checkp
     extraParams: Array.from({ length: s.extra }, (_, i) => tensor(`extra.${i}`, Float32Array)),
     rngs: tensor("rngs", Uint8Array),
     order: tensor("order", Int32Array),
+    ...(s.stream
+      ? {
+          stream: {
+            block: s.stream.block,
+            offset: s.stream.offset,
+            blockOrder: tensor("stream.blockOrder", Int32Array),
+            rowOrder: tensor("stream.rowOrder", Int32Array),
+          },
+        }
+      : {}),
   };
 }
 

@@ -35,12 +35,25 @@ export interface Checkpoint {
   extraParams: Float32Array[];
   /** PRNG states, 16 bytes each, in a fixed order (loop, model, then the loss hooks'). */
   rngs: Uint8Array;
-  /** The permutation of the epoch in progress. */
+  /** The permutation of the epoch in progress (empty for a streamed dataset, whose place is `stream`). */
   order: Int32Array;
+  /** A streamed dataset's place in the epoch in progress (see train/stream-feed.ts). */
+  stream?: StreamPosition;
   /** Scalars kept by the loss (e.g. distillation's partial loss sums). */
   hookState: Record<string, number>;
   /** The collapse checks' state (first loss, runs of dead batches, best accuracy); absent in older checkpoints. */
   health?: HealthState;
+}
+
+/** Where a run over a StreamDataset stands: the epoch's block order, the block in progress and its row order. */
+export interface StreamPosition {
+  /** The epoch's order of blocks (a shard stream's; empty for an iterator's, which come as yielded). */
+  blockOrder: Int32Array;
+  /** Position in the epoch's block order of the block in progress, and rows of it already trained on. */
+  block: number;
+  offset: number;
+  /** That block's row order. */
+  rowOrder: Int32Array;
 }
 
 /** Where checkpoints go: every `every` optimizer steps, `save` receives one (await-ed). */

@@ -8,6 +8,7 @@
  *               present (scikit-learn's compute_class_weight("balanced")); so Σ_rows w = n
  *               and the loss keeps its scale. A class without rows gets weight 1 (never used).
  */
+import { isStream, type StreamDataset } from "../data/stream/stream-dataset.js";
 import type { Dataset } from "../data/dataset.js";
 import { OptionError } from "../errors.js";
 import type { Rule } from "../options/schema.js";
@@ -21,11 +22,14 @@ export const classWeightsRule: Rule = (v, name) => {
 };
 
 /** The weights as the kernels take them: (outputs) f32; undefined without the option. */
-export function resolveClassWeights(op: string, option: ClassWeights | undefined, data: Dataset, outputs: number): Float32Array | undefined {
+export function resolveClassWeights(op: string, option: ClassWeights | undefined, data: Dataset | StreamDataset, outputs: number): Float32Array | undefined {
   if (option === undefined) return undefined;
   if (data.targets)
     throw new OptionError(`${op}: classWeights weight class labels; a ${data.task === "multilabel" ? "multi-label" : data.task} dataset has none`);
-  if (option === "balanced") return balancedWeights(data.classCounts(), outputs);
+  if (option === "balanced" && isStream(data)) {
+    throw new OptionError(`${op}: classWeights "balanced" counts the labels of the data, which a StreamDataset does not hold; pass one weight per class`);
+  }
+  if (option === "balanced") return balancedWeights((data as Dataset).classCounts(), outputs);
   if (option.length !== outputs)
     throw new OptionError(`${op}: classWeights has ${option.length} weights but the model has ${outputs} outputs (one weight per class)`);
   const bad = option.findIndex((w) => typeof w !== "number" || !Number.isFinite(w) || w < 0 || w > 3.4028234663852886e38);

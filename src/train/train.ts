@@ -4,6 +4,7 @@ import { ArgumentError, OptionError, ShapeError, TaskError } from "../errors.js"
 import type { Sequential } from "../nn/sequential.js";
 import { augmentHook } from "./augment.js";
 import { checkDataForModel, checkModelAndData } from "../data/fits-model.js";
+import { isStream, type StreamDataset } from "../data/stream/stream-dataset.js";
 
 export { checkModelAndData };
 import { resolveRun, runLoop, type TrainOptions, type TrainResult } from "./loop.js";
@@ -19,10 +20,16 @@ export function copyWeights(model: Sequential, weights: Float32Array, owned: num
 }
 
 /** Splits off the validation set named by options (a Dataset, or a fraction of data). */
-export function resolveValidation(op: string, model: Sequential, data: Dataset, options: TrainOptions): { train: Dataset; validation?: Dataset } {
+export function resolveValidation(
+  op: string,
+  model: Sequential,
+  data: Dataset | StreamDataset,
+  options: TrainOptions,
+): { train: Dataset | StreamDataset; validation?: Dataset } {
   const v = options.validation;
   if (v === undefined) return { train: data };
   if (typeof v === "number") {
+    if (isStream(data)) throw new OptionError(`${op}: validation as a fraction splits rows held in memory; with a StreamDataset pass validation as a Dataset`);
     if (!(v > 0 && v < 1)) throw new OptionError(`${op}: validation as a fraction must be in (0, 1); got ${v}`);
     const split = { seed: options.seed ?? 0, stratified: true, engine: model.engine };
     if (data.labelled === data.length) return data.split(v, split);
@@ -43,7 +50,7 @@ export function resolveValidation(op: string, model: Sequential, data: Dataset, 
 }
 
 /** The hard loss for data's task: the given one, which must match it, or the task's own. */
-export function resolveHardLoss(op: string, data: Dataset, loss: TrainOptions["loss"]): "cross-entropy" | "mse" | "binary-cross-entropy" {
+export function resolveHardLoss(op: string, data: Dataset | StreamDataset, loss: TrainOptions["loss"]): "cross-entropy" | "mse" | "binary-cross-entropy" {
   const task = data.task;
   const needed = task === "multilabel" ? "binary-cross-entropy" : task === "regression" ? "mse" : "cross-entropy";
   if (loss !== undefined && loss !== needed) {
@@ -62,7 +69,7 @@ export function resolveHardLoss(op: string, data: Dataset, loss: TrainOptions["l
  * (TaskError otherwise). A model trained on multi-label data becomes multi-label (`mark`,
  * called once every check has passed).
  */
-export function checkModelTask(op: string, model: Sequential, data: Dataset, what = "the model"): { mark(): void } {
+export function checkModelTask(op: string, model: Sequential, data: Pick<Dataset, "multiLabel" | "task">, what = "the model"): { mark(): void } {
   if (model.multiLabel && !data.multiLabel) {
     throw new TaskError(
       `${op}: ${what} is multi-label (a sigmoid per output) but the data is a ${data.task} dataset; use Dataset.multiLabel data, or a model that is not multi-label`,
@@ -81,7 +88,7 @@ export function checkModelTask(op: string, model: Sequential, data: Dataset, wha
  * cross-entropy of a sigmoid per label. Returns the per-epoch history.
  * Throws DivergenceError (with the last finite-loss weights restored) if the loss blows up.
  */
-export async function train(model: Sequential, data: Dataset, given: TrainOptions = {}): Promise<TrainResult> {
+export async function train(model: Sequential, data: Dataset | StreamDataset, given: TrainOptions = {}): Promise<TrainResult> {
   const options = checkTrainOptions("train", given);
   checkModelAndData("train", model, data);
   const hardLoss = resolveHardLoss("train", data, options.loss);
