@@ -157,9 +157,7 @@ describe(".npy header limits", () => {
     const claim = npy(2, paddedDict(100));
     new DataView(claim.buffer).setUint32(8, 100_000_000, true);
     expect(() => parseNpy(claim)).toThrow(/header length 100000000 runs past the end of the file/);
-    const start = performance.now();
     const error = thrown(() => parseNpy(npy(2, paddedDict(MiB), 8)));
-    expect(performance.now() - start).toBeLessThan(100);
     expect(error).toBeInstanceOf(FormatError);
     expect(error.message).toMatch(/header length 1048576 exceeds 10000 bytes/);
   });
@@ -235,9 +233,7 @@ describe("gzip limits", () => {
     expect(bomb.length).toBeLessThan(1.1e6);
     const Real = DecompressionStream;
     const count = countDecompressedBytes(8 * MiB, (format) => new Real(format));
-    const start = performance.now();
     const error = await gunzipIfNeeded(bomb, "bomb.gz", { maxBytes: MiB }).catch((e: Error) => e);
-    expect(performance.now() - start).toBeLessThan(1000);
     expect(error).toBeInstanceOf(FormatError);
     expect((error as Error).message).toBe("bomb.gz: decompresses to more than 1 MiB (1048576 bytes), the limit; pass a larger maxBytes if the file is genuine");
     expect(count.pulled).toBeGreaterThan(MiB);

@@ -319,10 +319,8 @@ describe("parseIdx", () => {
     const overflow = new Uint8Array(4 + 32).fill(0xff);
     overflow.set([0, 0, 8, 8]);
     const before = process.memoryUsage().arrayBuffers;
-    const start = performance.now();
     expect(() => parseIdx(huge)).toThrow(/\[2147483648\] of f64 need 17179869184 data bytes, but the file has 92/);
     expect(() => parseIdx(overflow)).toThrow(/the product overflows/);
-    expect(performance.now() - start).toBeLessThan(100);
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(1e6);
   });
 });
