@@ -37,8 +37,8 @@ export interface InitOptions {
   parallelThreshold?: number;
   /**
    * How the GEMM kernels' loop nests are chosen for this CPU (every choice gives the same
-   * bits). "measure" (default): time the candidates for a few milliseconds at init, once
-   * per build and process; "default": skip the probe; or a plan saved from
+   * bits). "default" (default): candidate 0 everywhere, no probe; "measure": time the
+   * candidates for a few milliseconds at init, once per build and process; or a plan saved from
    * `engine.gemmPlan` (a plain object), used as is. A malformed plan is an OptionError; a
    * plan made by another version of distill-wasm is ignored with a console warning, the
    * plan is measured instead, and `engine.gemmPlanNote` says so.

@@ -30,8 +30,15 @@ afterEach(() => {
 });
 
 describe("init({ plan })", () => {
-  it("measures by default: engine.gemmPlan is what the module runs, a plain JSON object", async () => {
+  it("runs the default plan when none is asked for, with no probe", async () => {
     const engine = await createEngine();
+    expect(engine.gemmPlan).toEqual(defaultPlan());
+    expect(engine.gemmPlanNote).toMatch(/no probe/);
+    expect(modulePlan(engine.kernels)).toEqual(planSlots(defaultPlan()));
+  });
+
+  it('"measure": engine.gemmPlan is what the module runs, a plain JSON object', async () => {
+    const engine = await createEngine({ plan: "measure" });
     const plan = engine.gemmPlan!;
     expect(plan.format).toBe("distill-wasm/gemm-plan");
     expect(plan.version).toBe(PLAN_VERSION);
