@@ -6,7 +6,7 @@
  * `DISTILL_SOFT_CROSS_ENTROPY`, `SCRATCH_BYTES`, …).
  *
  * None of it is written here: assembly/abi-gen.mjs generates abi.generated.ts from the
- * AssemblyScript sources during `npm run build:wasm`, and test/build/abi.test.ts fails when that
+ * AssemblyScript sources during `npm run build:wasm`, and test/toolchain/abi.test.ts fails when that
  * file, the sources and the compiled builds disagree. Pointers are byte offsets into the
  * module's linear memory (a returned pointer arrives as a signed i32: read it with `>>> 0`);
  * shapes and semantics are in the kernels' doc comments. The `_ref` twins, the plain scalar

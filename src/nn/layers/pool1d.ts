@@ -4,15 +4,11 @@
  * pool of a classifier head (`--arch` token `gap1d`). Kernels: assembly/pool1d.ts.
  */
 import { ShapeError } from "../../errors.js";
-import { checkInteger, Layer, requireSignal, showShape, type LayerKind, type ModelMemory, type Placement } from "./layer.js";
+import { requireSignal, showShape, type LayerKind, type ModelMemory, type Placement } from "./layer.js";
+import { checkWindow, PoolLayer, type WindowSpec } from "./pool-window.js";
 
-export interface Pool1dSpec {
+export interface Pool1dSpec extends WindowSpec {
   type: "maxPool1d" | "avgPool1d";
-  kernel: number;
-  /** default: kernel */
-  stride?: number;
-  /** default 0; at most kernel / 2 */
-  padding?: number;
 }
 
 export function maxPool1d(kernel: number, options: { stride?: number; padding?: number } = {}): Pool1dSpec {
@@ -23,38 +19,16 @@ export function avgPool1d(kernel: number, options: { stride?: number; padding?: 
   return { type: "avgPool1d", kernel, stride: options.stride ?? kernel, padding: options.padding ?? 0 };
 }
 
-export class Pool1dLayer extends Layer {
-  private readonly max: boolean;
+export class Pool1dLayer extends PoolLayer {
   private readonly c: number;
   private readonly len: number;
-  private readonly k: number;
-  private readonly stride: number;
-  private readonly pad: number;
-  /** maxPool1d: (rows, outputs) i32 index of each window's maximum, read by backward */
-  private argmax = 0;
-  private dInput = 0;
 
   constructor(
     readonly spec: Pool1dSpec,
     at: Placement,
   ) {
-    super(at);
-    this.max = spec.type === "maxPool1d";
+    super(spec, at);
     [this.c, this.len] = at.inShape as [number, number];
-    this.k = spec.kernel;
-    this.stride = spec.stride ?? spec.kernel;
-    this.pad = spec.padding ?? 0;
-  }
-
-  override allocate(rows: number, take: (bytes: number) => number): void {
-    super.allocate(rows, take);
-    this.dInput = take(rows * this.inputs * 4);
-    if (this.max) this.argmax = take(rows * this.outputs * 4);
-  }
-
-  override release(): void {
-    super.release();
-    this.dInput = this.argmax = 0;
   }
 
   forward(m: ModelMemory, input: number, rows: number): number {
@@ -79,12 +53,7 @@ export const POOL1D: LayerKind<Pool1dSpec> = {
   takesImages: true,
   outShape(spec, inShape, where) {
     const at = `${where} (${spec.type})`;
-    checkInteger(at, "kernel", spec.kernel, 1);
-    const stride = spec.stride ?? spec.kernel,
-      pad = spec.padding ?? 0;
-    checkInteger(at, "stride", stride, 1);
-    checkInteger(at, "padding", pad, 0);
-    if (2 * pad > spec.kernel) throw new ShapeError(`${at}: padding ${pad} must be at most half the kernel ${spec.kernel}`);
+    const { stride, pad } = checkWindow(at, spec);
     requireSignal(at, inShape);
     const [c, len] = inShape;
     if (len + 2 * pad < spec.kernel) {

@@ -1,14 +1,10 @@
 /** Max or average pooling over square windows (PyTorch's nn.MaxPool2d / nn.AvgPool2d, count_include_pad). */
 import { ShapeError } from "../../errors.js";
-import { checkInteger, Layer, requireImage, showShape, type LayerKind, type ModelMemory, type Placement } from "./layer.js";
+import { requireImage, showShape, type LayerKind, type ModelMemory, type Placement } from "./layer.js";
+import { checkWindow, PoolLayer, type WindowSpec } from "./pool-window.js";
 
-export interface Pool2dSpec {
+export interface Pool2dSpec extends WindowSpec {
   type: "maxPool2d" | "avgPool2d";
-  kernel: number;
-  /** default: kernel */
-  stride?: number;
-  /** default 0; at most kernel / 2 */
-  padding?: number;
 }
 
 export function maxPool2d(kernel: number, options: { stride?: number; padding?: number } = {}): Pool2dSpec {
@@ -19,39 +15,17 @@ export function avgPool2d(kernel: number, options: { stride?: number; padding?: 
   return { type: "avgPool2d", kernel, stride: options.stride ?? kernel, padding: options.padding ?? 0 };
 }
 
-export class Pool2dLayer extends Layer {
-  private readonly max: boolean;
+export class Pool2dLayer extends PoolLayer {
   private readonly c: number;
   private readonly h: number;
   private readonly w: number;
-  private readonly k: number;
-  private readonly stride: number;
-  private readonly pad: number;
-  /** maxPool: (rows, outputs) i32 index of each window's maximum, read by backward */
-  private argmax = 0;
-  private dInput = 0;
 
   constructor(
     readonly spec: Pool2dSpec,
     at: Placement,
   ) {
-    super(at);
-    this.max = spec.type === "maxPool2d";
+    super(spec, at);
     [this.c, this.h, this.w] = at.inShape as [number, number, number];
-    this.k = spec.kernel;
-    this.stride = spec.stride ?? spec.kernel;
-    this.pad = spec.padding ?? 0;
-  }
-
-  override allocate(rows: number, take: (bytes: number) => number): void {
-    super.allocate(rows, take);
-    this.dInput = take(rows * this.inputs * 4);
-    if (this.max) this.argmax = take(rows * this.outputs * 4);
-  }
-
-  override release(): void {
-    super.release();
-    this.dInput = this.argmax = 0;
   }
 
   forward(m: ModelMemory, input: number, rows: number): number {
@@ -76,12 +50,7 @@ export const POOL2D: LayerKind<Pool2dSpec> = {
   takesImages: true,
   outShape(spec, inShape, where) {
     const at = `${where} (${spec.type})`;
-    checkInteger(at, "kernel", spec.kernel, 1);
-    const stride = spec.stride ?? spec.kernel,
-      pad = spec.padding ?? 0;
-    checkInteger(at, "stride", stride, 1);
-    checkInteger(at, "padding", pad, 0);
-    if (2 * pad > spec.kernel) throw new ShapeError(`${at}: padding ${pad} must be at most half the kernel ${spec.kernel}`);
+    const { stride, pad } = checkWindow(at, spec);
     requireImage(at, inShape);
     const [c, h, w] = inShape;
     if (h + 2 * pad < spec.kernel || w + 2 * pad < spec.kernel) {

@@ -136,7 +136,12 @@ describe("the embedded builds ship without the _ref twins", () => {
       const embedded = decodeBase64(WASM_BASE64);
       const exports = wasmExports(embedded);
       const full = new Map(wasmExports(buildBytes(build)).map((e) => [e.name, e]));
-      expect(exports.filter((e) => e.kind === "function").map((e) => e.name).sort()).toEqual([...KERNEL_NAMES].sort());
+      expect(
+        exports
+          .filter((e) => e.kind === "function")
+          .map((e) => e.name)
+          .sort(),
+      ).toEqual([...KERNEL_NAMES].sort());
       expect(exports.filter((e) => e.kind !== "function").map((e) => e.name)).toEqual(["memory"]);
       for (const e of exports) expect(e, e.name).toEqual(full.get(e.name));
       expect(embedded.length).toBeLessThan(buildBytes(build).length);
