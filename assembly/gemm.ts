@@ -835,24 +835,46 @@ function gemmPlanned(
       return;
     }
   }
-  gemmBlocked(c, a, b, bias, m, n, k, lda, ldb, ldc, transA, transB, flags, planOf(form, GEMM_CLASS_LARGE));
+  const large = planOf(form, GEMM_CLASS_LARGE);
+  if (large == 0) gemmBlockedDefault(c, a, b, bias, m, n, k, lda, ldb, ldc, transA, transB, flags);
+  else gemmBlockedCandidate(c, a, b, bias, m, n, k, lda, ldb, ldc, transA, transB, flags, large);
 }
 
 /**
- * The blocked driver shared by the three forms, as large candidate `plan` (gemm-plan.ts):
- * MC×KC×NC = 64×256×256 (0, 2, 3), 128×128×512 (1) or 32×512×128 (4); the 4×8 tile walks
- * down A's panels under one B panel (all but 2) or across B's panels under one A panel (2);
- * the micro-kernel takes two steps of p per iteration in 3 and 4.
+ * Large candidate 0 (64×256×256, B panel in L1, one step of p per iteration) compiled with
+ * its constants: the loop nest of a run-time candidate measured 0.83× the speed of this one
+ * in V8 (the block sizes and the micro-kernel's two loops left as variables).
  */
-function gemmBlocked(
+function gemmBlockedDefault(
+  c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,
+  lda: i32, ldb: i32, ldc: i32, transA: bool, transB: bool, flags: i32,
+): void {
+  gemmBlocked(c, a, b, bias, m, n, k, lda, ldb, ldc, transA, transB, flags, 64, 256, 256, false, false);
+}
+
+/** The other large candidates (1-4, gemm-plan.ts), their blocking read at run time. */
+function gemmBlockedCandidate(
   c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,
   lda: i32, ldb: i32, ldc: i32, transA: bool, transB: bool, flags: i32, plan: i32,
 ): void {
   const MC = plan == 1 ? 128 : plan == 4 ? 32 : 64;
   const KC = plan == 1 ? 128 : plan == 4 ? 512 : 256;
   const NC = plan == 1 ? 512 : plan == 4 ? 128 : 256;
-  const acrossB = plan == 2;
-  const pairs = plan >= 3;
+  gemmBlocked(c, a, b, bias, m, n, k, lda, ldb, ldc, transA, transB, flags, MC, KC, NC, plan == 2, plan >= 3);
+}
+
+/**
+ * The blocked driver shared by the three forms and the large candidates (gemm-plan.ts):
+ * MC×KC×NC blocks, the 4×8 tile walking down A's panels under one B panel or (acrossB)
+ * across B's panels under one A panel, the micro-kernel taking one or (pairs) two steps of
+ * p per iteration. Inlined into each caller so that constant arguments fold away.
+ */
+// @ts-ignore: decorator
+@inline function gemmBlocked(
+  c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,
+  lda: i32, ldb: i32, ldc: i32, transA: bool, transB: bool, flags: i32,
+  MC: i32, KC: i32, NC: i32, acrossB: bool, pairs: bool,
+): void {
   const packedA = scratch_base();
   const packedB = packedA + PACK_A_BYTES;
   const tile = packedB + PACK_B_BYTES;
@@ -899,7 +921,8 @@ function gemmBlocked(
  * relu only on the last block of k. An edge tile runs the full kernel on a zero-padded copy
  * and writes back the valid part.
  */
-function blockTile(
+// @ts-ignore: decorator
+@inline function blockTile(
   c: usize, ldc: i32, tile: usize, biasTile: usize, pa: usize, pb: usize, i: i32, j: i32, m: i32, n: i32,
   kc: i32, loadC: bool, bias: usize, relu: bool, pairs: bool,
 ): void {
