@@ -37,8 +37,9 @@ export interface InitOptions {
   parallelThreshold?: number;
   /**
    * How the GEMM kernels' loop nests are chosen for this CPU (every choice gives the same
-   * bits). "default" (default): candidate 0 everywhere, no probe; "measure": time the
-   * candidates for a few milliseconds at init, once per build and process; or a plan saved from
+   * bits). "measure" (default): time the candidates at init (0.2–0.5 s, most of it waiting
+   * for the wasm engine to optimise them), once per build and process; "default": candidate 0
+   * everywhere (the tuning for AMD family 26), no probe; or a plan saved from
    * `engine.gemmPlan` (a plain object), used as is. A malformed plan is an OptionError; a
    * plan made by another version of distill-wasm is ignored with a console warning, the
    * plan is measured instead, and `engine.gemmPlanNote` says so.
@@ -85,7 +86,7 @@ export async function createEngine(given: InitOptions = {}): Promise<Engine> {
   }
   if (options.wasm !== undefined) {
     const kernels = await instantiateKernels(await compileSource(options.wasm));
-    return new Engine(kernels, "custom", undefined, undefined, undefined, choosePlan(kernels, options.plan, undefined));
+    return new Engine(kernels, "custom", undefined, undefined, undefined, await choosePlan(kernels, options.plan, undefined));
   }
   const relaxed = simd !== "baseline" && features.relaxedSimd;
   const unavailable = threads > 1 ? threadsUnavailableReason() : undefined;
@@ -96,7 +97,7 @@ export async function createEngine(given: InitOptions = {}): Promise<Engine> {
   if (threads > 1) return startThreadedEngine(relaxed ? "relaxed" : "release", threads, options.parallelThreshold, options.plan);
   const build = relaxed ? "relaxed" : "release";
   const kernels = await instantiateKernels(await embeddedModule(build));
-  return new Engine(kernels, build, undefined, unavailable, undefined, choosePlan(kernels, options.plan, build));
+  return new Engine(kernels, build, undefined, unavailable, undefined, await choosePlan(kernels, options.plan, build));
 }
 
 /** Validates the `threads` option and turns "auto" into the number of cores. */

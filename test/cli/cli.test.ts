@@ -329,9 +329,10 @@ describe("commands on small data", () => {
     const r = cli(["bench", "--json"], dir);
     expect(r.code, r.err).toBe(0);
     const doc = JSON.parse(r.out);
-    expect(doc.gemmPlan).toMatchObject({ format: "distill-wasm/gemm-plan", source: "default" });
+    expect(doc.gemmPlan).toMatchObject({ format: "distill-wasm/gemm-plan" });
     expect(Object.keys(doc.gemmPlan.gemm)).toEqual(["nn", "nt", "tn", "panels"]);
-    expect(doc.gemmPlanNote).toMatch(/^the default plan: no probe/);
+    // measured at init (or, on a machine too loaded to settle the probe, the default plan with the reason)
+    expect(doc.gemmPlanNote).toMatch(/^measured at init in \d|^the default plan: the candidates' code was still being optimised/);
     expect(doc.gemm).toHaveLength(3);
     expect(doc.gemm.every((g: { gflops: number }) => g.gflops > 0)).toBe(true);
     expect(doc.distillStep.samplesPerSecond).toBeGreaterThan(0);

@@ -29,12 +29,20 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
+/**
+ * The probe ran: a measured plan, or (on a machine so loaded that the wasm engine had not
+ * optimised the candidates after the warm-up's time limit) the default plan with that reason.
+ */
+function expectProbed(plan: GemmPlan, note: string): void {
+  if (plan.source === "measured") expect(note).toMatch(/^measured (at init in \d|by an earlier engine of this build)/);
+  else expect(note).toMatch(/^the default plan: the candidates' code was still being optimised after/);
+}
+
 describe("init({ plan })", () => {
-  it("runs the default plan when none is asked for, with no probe", async () => {
+  it("measures when no plan is asked for", async () => {
     const engine = await createEngine();
-    expect(engine.gemmPlan).toEqual(defaultPlan());
-    expect(engine.gemmPlanNote).toMatch(/no probe/);
-    expect(modulePlan(engine.kernels)).toEqual(planSlots(defaultPlan()));
+    expectProbed(engine.gemmPlan!, engine.gemmPlanNote);
+    expect(modulePlan(engine.kernels)).toEqual(planSlots(engine.gemmPlan!));
   });
 
   it('"measure": engine.gemmPlan is what the module runs, a plain JSON object', async () => {
@@ -42,8 +50,7 @@ describe("init({ plan })", () => {
     const plan = engine.gemmPlan!;
     expect(plan.format).toBe("distill-wasm/gemm-plan");
     expect(plan.version).toBe(PLAN_VERSION);
-    expect(plan.source).toBe("measured");
-    expect(engine.gemmPlanNote).toMatch(/measured/);
+    expectProbed(plan, engine.gemmPlanNote);
     expect(JSON.parse(JSON.stringify(plan))).toEqual(plan);
     expect(modulePlan(engine.kernels)).toEqual(planSlots(plan));
   });

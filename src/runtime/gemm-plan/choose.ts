@@ -1,5 +1,6 @@
 /**
- * The `plan` option of init: measure (the default), the default plan, or a saved plan.
+ * The `plan` option of init: measure (what init does unless told otherwise), the default
+ * plan (candidate 0 everywhere), or a saved plan.
  * A measured plan is cached per build for the life of the process (the CPU does not
  * change), so only the first engine of each build pays for the probe.
  */
@@ -22,14 +23,11 @@ export function checkPlanOption(option: unknown): void {
  * Sets the plan on `kernels` (one instance) and says how it was chosen. `cacheKey` names an
  * embedded build whose measured plan other engines of this process may reuse.
  */
-export function choosePlan(kernels: KernelExports, option: unknown, cacheKey: string | undefined): EnginePlan {
-  // No probe unless asked: on a quiet AMD family 26 machine the probe's small problems
-  // ranked the "-pairs" blockings first, which run the training shapes at 64 % of the peak
-  // probe where the default runs them at 86–88 % (docs/performance.md).
-  if (option === undefined || option === "default") {
+export async function choosePlan(kernels: KernelExports, option: unknown, cacheKey: string | undefined): Promise<EnginePlan> {
+  if (option === "default") {
     const plan = defaultPlan();
     applyPlan(kernels, plan);
-    return { plan, note: 'the default plan: no probe (plan: "measure" times the candidates)' };
+    return { plan, note: "the default plan: no probe" };
   }
   let ignored = "";
   if (option !== undefined && option !== "measure") {
@@ -47,7 +45,7 @@ export function choosePlan(kernels: KernelExports, option: unknown, cacheKey: st
     applyPlan(kernels, cached.plan);
     return { plan: cached.plan, note: `${ignored}measured by an earlier engine of this build in this process (${cached.plan.probeMs} ms)` };
   }
-  const outcome = measurePlan(kernels);
+  const outcome = await measurePlan(kernels);
   if ("skipped" in outcome) {
     const plan = defaultPlan();
     applyPlan(kernels, plan);

@@ -1,21 +1,28 @@
 /**
  * The init-time probe: times every candidate of every slot (candidates.ts) on one small
- * problem of its shape class and keeps the fastest, in a few milliseconds.
+ * problem of its shape class and keeps the fastest.
  *
  * Problems (m × k × n), chosen to cross the candidates' block sizes while staying short
- * (about 1 MFLOP each; some 36 calls a round, two rounds of warm-up and five or more timed):
+ * (about 1 MFLOP each; some 36 calls a pass):
  *   large   32 × 264 × 64   (k above the 128- and 256-deep blocks)
  *   narrow  32 × 1040 × 10  (a classifier head; k above the 256- and 1024-deep blocks)
  *   row     1 × 512 × 256   (one row; B is 512 KiB, streamed as at batch 1)
- * Candidates are timed in interleaved rounds (so a busy neighbour hits them alike) and
- * each keeps its best time; the default candidate stays unless another is more than
+ *
+ * Warm-up first, until the code is optimised. A wasm engine first runs a function as
+ * baseline code and optimises it in the background once it is hot; the optimised code
+ * arrives a few to a few tens of milliseconds later, function by function, and ranks the
+ * candidates differently (V8's baseline code ran the two-step "-pairs" micro-kernel 1.3×
+ * faster than the default; optimised, the default is 1.6× faster). So warm-up passes run,
+ * with a yield to the event loop between them (where background compilation finishes),
+ * until no candidate's best time has improved by more than WARM_STEADY for WARM_STEADY_PASSES
+ * passes; a probe whose code has not settled within WARM_MAX_MS keeps the default plan.
+ *
+ * Then timed rounds, interleaved (so a busy neighbour hits the candidates alike); each
+ * candidate keeps its best time; the default candidate stays unless another is more than
  * KEEP_DEFAULT_WITHIN (10%) faster by its best time, by the median over the rounds of its
  * time ÷ the default's time in the same round (a call preempted by another process spoils
- * one round's ratio, not the median), and in each of the last two rounds. The last
- * condition guards against the JIT: a wasm engine first runs baseline code and optimises
- * hot functions in the background, so early rounds can favour a candidate only because
- * its code (shared with an earlier slot) was optimised first. Every candidate gives the
- * same bits, so a noisy pick costs speed only, never a different result.
+ * one round's ratio, not the median), and in each of the last two rounds. Every candidate
+ * gives the same bits, so a noisy pick costs speed only, never a different result.
  */
 import type { KernelExports } from "../abi.js";
 import { SLOTS, type ShapeClass, type Slot } from "./candidates.js";
@@ -26,11 +33,18 @@ const PROBLEMS: Record<ShapeClass, { m: number; k: number; n: number }> = {
   narrow: { m: 32, k: 1040, n: 10 },
   row: { m: 1, k: 512, n: 256 },
 };
-/** Rounds always run (unless the probe passes MAX_MS); more follow while the budget lasts. */
+/** Warm-up passes: at least WARM_MIN_PASSES; done when the best times hold for WARM_STEADY_PASSES passes. */
+const WARM_MIN_PASSES = 4;
+const WARM_STEADY_PASSES = 4;
+/** A best time that drops by more than this fraction is still settling (baseline → optimised code is 2–4×). */
+const WARM_STEADY = 0.1;
+/** Warm-up that has not settled by then (a very slow or busy machine) gives up: the default plan. */
+const WARM_MAX_MS = 1500;
+/** Timed rounds always run (unless the probe passes MAX_MS); more follow while the budget lasts. */
 const MIN_ROUNDS = 5;
 const MAX_ROUNDS = 12;
 const BUDGET_MS = 8;
-/** A probe that takes longer (a slow or busy machine, or code not yet optimised) stops at the next round. */
+/** Timed rounds that take longer (a slow or busy machine) stop at the next round. */
 const MAX_MS = 60;
 /** A candidate must beat the default by more than this fraction to replace it. */
 const KEEP_DEFAULT_WITHIN = 0.1;
@@ -62,8 +76,18 @@ function clockTick(now: () => number): number {
   return tick;
 }
 
-/** Times the candidates on `kernels` (one instance), leaves the chosen plan set and returns it. */
-export function measurePlan(kernels: ProbeKernels, now: () => number = () => performance.now()): ProbeOutcome {
+/** A turn of the event loop, in which the engine may install the code it optimised in the background. */
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+/**
+ * Times the candidates on `kernels` (one instance), leaves the chosen plan set and returns
+ * it. `pause` runs between warm-up passes (tests pass a no-op).
+ */
+export async function measurePlan(
+  kernels: ProbeKernels,
+  now: () => number = () => performance.now(),
+  pause: () => Promise<void> = yieldToEventLoop,
+): Promise<ProbeOutcome> {
   const tick = clockTick(now);
   if (tick > FINEST_USABLE_TICK_MS) {
     return { skipped: `the clock ticks every ${tick.toFixed(3)} ms, too coarse to time the candidates` };
@@ -102,7 +126,9 @@ export function measurePlan(kernels: ProbeKernels, now: () => number = () => per
     }
     // Per slot, per round, per candidate: ms of one call.
     const rounds = new Map<Slot, number[][]>([...runs.keys()].map((s) => [s, []]));
-    const pass = (record: boolean) => {
+    /** One call of every candidate of every slot; returns the times, slot after slot. */
+    const pass = (record: boolean): number[] => {
+      const all: number[] = [];
       for (const [s, run] of runs) {
         const times: number[] = [];
         for (let index = 0; index < s.candidates.length; index++) {
@@ -113,12 +139,15 @@ export function measurePlan(kernels: ProbeKernels, now: () => number = () => per
         }
         kernels.gemm_plan_set(s.formId, s.classId, 0);
         if (record) rounds.get(s)!.push(times);
+        all.push(...times);
       }
+      return all;
     };
-    pass(false); // first calls: compilation and cold caches
-    pass(false);
+    const settled = await warmUp(pass, now, pause);
+    if (!settled) return { skipped: `the candidates' code was still being optimised after ${WARM_MAX_MS} ms of warm-up` };
+    const timedFrom = now();
     for (let round = 0; round < MAX_ROUNDS; round++) {
-      const spent = now() - started;
+      const spent = now() - timedFrom;
       if ((round >= MIN_ROUNDS && spent > BUDGET_MS) || (round >= 2 && spent > MAX_MS)) break;
       pass(true);
     }
@@ -144,5 +173,25 @@ export function measurePlan(kernels: ProbeKernels, now: () => number = () => per
     return { plan, timings };
   } finally {
     for (const ptr of owned.reverse()) kernels.heap_free(ptr);
+  }
+}
+
+/**
+ * Runs untimed passes, yielding between them, until every call's best time has held
+ * (improved by at most WARM_STEADY) for WARM_STEADY_PASSES passes. False when WARM_MAX_MS
+ * pass first.
+ */
+async function warmUp(pass: (record: boolean) => number[], now: () => number, pause: () => Promise<void>): Promise<boolean> {
+  const started = now();
+  let best: number[] = [];
+  let steadyPasses = 0;
+  for (let passes = 1; ; passes++) {
+    const times = pass(false);
+    const improved = times.some((t, i) => best[i] !== undefined && t < best[i]! * (1 - WARM_STEADY));
+    best = times.map((t, i) => Math.min(t, best[i] ?? Infinity));
+    steadyPasses = improved || passes === 1 ? 0 : steadyPasses + 1;
+    if (passes >= WARM_MIN_PASSES && steadyPasses >= WARM_STEADY_PASSES) return true;
+    if (now() - started > WARM_MAX_MS) return false;
+    await pause();
   }
 }

@@ -57,7 +57,7 @@ export async function startThreadedEngine(
   const module = await embeddedModule(build);
   const memory = sharedMemory(threads);
   const exports = await instantiateKernels(module, memory);
-  const plan = choosePlan(exports, planOption, build);
+  const plan = await choosePlan(exports, planOption, build);
   const scratch: number[] = [];
   for (let w = 1; w < threads; w++) {
     const block = exports.heap_alloc(SCRATCH_BYTES) >>> 0;
