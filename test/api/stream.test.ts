@@ -351,6 +351,29 @@ describe("StreamDataset", () => {
     await expect(train(model, await StreamDataset.fromShards(dir, { classes: CLASSES }), { epochs: 1, batchSize: 8 })).rejects.toThrow(
       /x holds NaN at row 0, feature 3/,
     );
+    // A non-finite value in a later block: caught where that block is staged, named by shard, row and column.
+    const inf = x.slice();
+    inf[(40 + 2) * FEATURES + 4] = -Infinity;
+    const dir3 = writeShards({ x: { data: inf, width: FEATURES }, y: { data: y, width: 1 } }, [20, 41]);
+    await expect(train(model, await StreamDataset.fromShards(dir3, { classes: CLASSES, blockRows: 8 }), { epochs: 1, batchSize: 8 })).rejects.toThrow(
+      /shard .*x-0001\.npy rows 16…23: x holds -Infinity at row 6, feature 4/,
+    );
+    const logits = new TestRandom(8).normal(N * CLASSES);
+    logits[30 * CLASSES + 2] = NaN;
+    const dir4 = writeShards({ x: { data: x, width: FEATURES }, y: { data: y, width: 1 }, teacher: { data: logits, width: CLASSES } }, [N]);
+    const student = mlp([FEATURES, 8, CLASSES], { seed: 1 });
+    await expect(distill({ student, data: await StreamDataset.fromShards(dir4, { blockRows: 16 }), epochs: 1, batchSize: 8 })).rejects.toThrow(
+      /shard .*x-0000\.npy rows 16…31: teacher logits hold NaN at row 14, class 2/,
+    );
+    const nanBatch = x.slice(0, 12 * FEATURES);
+    nanBatch[11 * FEATURES] = NaN;
+    const iterated = StreamDataset.fromBatches(
+      async function* () {
+        yield { x: nanBatch, y: y.subarray(0, 12) };
+      },
+      { features: FEATURES, classes: CLASSES, rows: 12, blockRows: 5 },
+    );
+    await expect(train(model, iterated, { epochs: 1, batchSize: 4 })).rejects.toThrow(/epoch 1's batches, rows 10…11: x holds NaN at row 1, feature 0/);
     const badLabel = y.slice();
     badLabel[5] = CLASSES;
     const dir2 = writeShards({ x: { data: x, width: FEATURES }, y: { data: badLabel, width: 1 } }, [N]);
