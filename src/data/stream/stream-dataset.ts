@@ -158,7 +158,7 @@ export class StreamDataset {
    * finiteness of its values is checked where it is staged (train/stream-feed.ts). A shard
    * stream's blocks are read by `reader` (see ShardReader: valid until two more are read).
    */
-  async *blocks(epoch: number, order: Int32Array | null, start: number, reader = new ShardReader()): AsyncGenerator<StreamBlock> {
+  async *blocks(epoch: number, order: Int32Array | null, start: number, reader: ShardReader = new ShardReader()): AsyncGenerator<StreamBlock> {
     const shape = this.shape;
     if (this.source.kind === "shards") {
       const { shards, names } = this.source;
