@@ -7,6 +7,8 @@
  *   against a float64 KL, and a top-k stream against the dense stream of the expanded logits.
  * - Shuffled streams: deterministic, and resuming from any checkpoint gives the
  *   uninterrupted run's bits and history.
+ * - The next block is read while the current one trains; bad values are typed errors naming
+ *   the block, row and column.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -325,6 +327,29 @@ describe("StreamDataset", () => {
         resumed.dispose();
       }
     });
+  });
+
+  it("reads the next block while the current one trains: a read that needs turns of the event loop is ready before its block is needed", async () => {
+    // Each block takes three turns of the event loop to arrive (as a file read does: open, read, close).
+    // A loop of synchronous steps (no signal, so no yield clock) would leave it waiting until the block
+    // is needed, at step 4·b; the feed turns the loop once per batch while a read is in flight.
+    let steps = 0;
+    const readyAt: number[] = [];
+    const rows16 = rows(64, 21);
+    const make = async function* (): AsyncGenerator<StreamBatch> {
+      for (let b = 0; b < 4; b++) {
+        for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
+        readyAt.push(steps);
+        yield { x: rows16.x.subarray(b * 16 * FEATURES, (b + 1) * 16 * FEATURES), y: rows16.y.subarray(b * 16, (b + 1) * 16) };
+      }
+    };
+    const stream = StreamDataset.fromBatches(make, { features: FEATURES, classes: CLASSES, rows: 64, blockRows: 16, shuffle: false });
+    const model = mlp([FEATURES, 8, CLASSES], { seed: 1 });
+    await train(model, stream, { epochs: 1, batchSize: 4, seed: 1, onBatch: () => void steps++ });
+    expect(readyAt).toHaveLength(4);
+    expect(readyAt[0]).toBe(0);
+    for (let b = 1; b < 4; b++) expect(readyAt[b], `block ${b} (needed at step ${4 * b})`).toBeLessThan(4 * b);
+    model.dispose();
   });
 
   it("refuses what a stream cannot do, with typed errors", async () => {
