@@ -52,6 +52,8 @@ export { sgd_step, sgd_step_ref, adam_step, adam_step_ref, max_norm_rows, max_no
 
 export { count_nonzero, count_nonzero_ref, rows_equal, rows_equal_ref } from "./health";
 
+export { first_non_finite, first_non_finite_ref } from "./finite";
+
 export {
   rng_seed, rng_next_u32, rng_below, rng_uniform, rng_normal, rng_permutation, rng_dropout_mask,
 } from "./random";

@@ -6,6 +6,7 @@
  *                         with --task regression, real-valued targets (--label A,B for several);
  *                         with --task multilabel, 0/1 label columns (--label A,B,C)
  *   npy:X.npy,y.npy       features (n, d) and integer labels (n)
+ *   shards:DIR            streamed .npy shards: train and distill only (stream-source.ts)
  * The test set is the source's own (IDX t10k, the mnist split) or a seeded stratified
  * --test-split fraction of the data.
  */
@@ -84,5 +85,10 @@ export async function loadSource(source: string, testSplit: number | undefined, 
     if (!x || !y) throw new UsageError(`--data npy: needs two files, npy:X.npy,y.npy; got ${JSON.stringify(source)}`);
     return withTestSplit(await loadNpyDataset(x, y), testSplit, seed, `NPY ${x}, ${y}`);
   }
-  throw new UsageError(`--data must be mnist, idx:DIR, csv:FILE or npy:X.npy,y.npy; got ${JSON.stringify(source)}`);
+  if (kind === "shards") {
+    throw new UsageError(
+      `--data shards:… streams its rows, and only train and distill read a stream; this command needs the rows in memory: use npy:X.npy,y.npy`,
+    );
+  }
+  throw new UsageError(`--data must be mnist, idx:DIR, csv:FILE, npy:X.npy,y.npy or shards:DIR (train, distill); got ${JSON.stringify(source)}`);
 }

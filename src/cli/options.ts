@@ -3,6 +3,7 @@
  * architecture, training budget, optimizer, schedule, regularisation and augmentation.
  */
 import type { Dataset } from "../data/dataset.js";
+import { isStream, type StreamDataset } from "../data/stream/stream-dataset.js";
 import type { ClassBias } from "../nn/class-bias.js";
 import { mlp, mlpLayers, type MlpOptions } from "../nn/mlp.js";
 import { standardizer } from "../data/standardizer.js";
@@ -18,7 +19,7 @@ import { checkpointToFile, readCheckpoint } from "../train/checkpoint-file.js";
 import { UsageError, type Flags, type FlagSpec } from "./args.js";
 
 export const DATA_FLAGS: Record<string, FlagSpec> = {
-  data: { kind: "string", help: "mnist | idx:DIR | csv:FILE | npy:X.npy,y.npy", default: "mnist" },
+  data: { kind: "string", help: "mnist | idx:DIR | csv:FILE | npy:X.npy,y.npy | shards:DIR (train, distill: .npy shards streamed)", default: "mnist" },
   "test-split": { kind: "number", help: "fraction held out for testing when the source has no test set", min: 0, max: 0.9 },
   task: { kind: "string", help: "csv: classification (integer labels, the default) | regression (real-valued targets) | multilabel (0/1 label columns)" },
   label: {
@@ -155,10 +156,11 @@ export function mlpOptions(flags: Flags, seed: number): MlpOptions {
 }
 
 /** The model named by --arch (an MLP, or a layer list with an input shape) for this data. */
-export function buildModel(flags: Flags, data: Dataset, seed: number): Sequential {
+export function buildModel(flags: Flags, data: Dataset | StreamDataset, seed: number): Sequential {
   const arch = parseArchitecture(flags.arch);
+  if (flags.standardize && isStream(data)) throw new UsageError("--standardize is fitted on every training row; a streamed source cannot give them");
   // --standardize: the fitted layer goes first; the layers after it are drawn as without it.
-  const first: LayerSpec[] = flags.standardize ? [standardizer(data)] : [];
+  const first: LayerSpec[] = flags.standardize && !isStream(data) ? [standardizer(data)] : [];
   if (arch.widths) {
     if (arch.widths[0] !== data.features) {
       throw new UsageError(`--arch starts with ${arch.widths[0]} inputs but the data has ${data.features} features`);

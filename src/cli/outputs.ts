@@ -10,7 +10,7 @@
  *     but a regular file is at the path. An ArgumentError naming the path (exit 1), the
  *     same error and exit code as when the save itself fails, and as an unreadable input.
  */
-import { checkWritable, fileIdentity, joinPath, resolvePackageFile, sameFile } from "../runtime/files.js";
+import { checkWritable, fileIdentity, joinPath, listDirectory, resolvePackageFile, sameFile } from "../runtime/files.js";
 import { UsageError, type Flags } from "./args.js";
 
 /** A path and the flag that named it, for messages. */
@@ -21,7 +21,9 @@ export interface FlagPath {
 
 /**
  * The files of a --data source, as data-source.ts reads them: mnist (the package's digit
- * files), idx:DIR (every file name loadIdx looks for), csv:FILE, npy:X.npy,y.npy.
+ * files), idx:DIR (every file name loadIdx looks for), csv:FILE, npy:X.npy,y.npy, shards:DIR
+ * (the folder's .npy files; a missing folder is reported when the data is read) and
+ * shards:X,X… (the listed x files).
  */
 async function dataFiles(source: string): Promise<string[]> {
   if (source === "mnist") {
@@ -33,6 +35,11 @@ async function dataFiles(source: string): Promise<string[]> {
   const rest = source.slice(colon + 1);
   if (kind === "csv") return [rest];
   if (kind === "npy") return rest.split(",").filter((f) => f.length > 0);
+  if (kind === "shards") {
+    if (rest.includes(",") || rest.endsWith(".npy")) return rest.split(",").filter((f) => f.length > 0);
+    const names = await listDirectory(rest, "--data").catch(() => [] as string[]);
+    return names.filter((n) => n.endsWith(".npy")).map((n) => String(joinPath(rest, n)));
+  }
   if (kind === "idx") {
     const names = ["train-images", "train-labels", "t10k-images", "t10k-labels"].flatMap((stem) => {
       const suffix = stem.endsWith("images") ? "idx3-ubyte" : "idx1-ubyte";

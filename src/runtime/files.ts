@@ -429,8 +429,11 @@ export async function makeDirectory(location: PathOrUrl, op = "makeDirectory"): 
 /** A local file opened for reads at any position (streamed datasets read their shards a block at a time). */
 export interface RandomAccessFile {
   readonly size: number;
-  /** `length` bytes from `position`; FormatError naming the file if it ends before. */
-  read(position: number, length: number): Promise<Uint8Array>;
+  /**
+   * `length` bytes from `position`, into the start of `into` when given (at least `length`
+   * bytes: no new buffer), else into a new one; FormatError naming the file if it ends before.
+   */
+  read(position: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -456,8 +459,8 @@ export async function openRandomAccess(location: PathOrUrl, op = "openFile"): Pr
   }
   return {
     size,
-    async read(position: number, length: number): Promise<Uint8Array> {
-      const out = new Uint8Array(length);
+    async read(position: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
+      const out = into ? into.subarray(0, length) : new Uint8Array(length);
       let done = 0;
       while (done < length) {
         const { bytesRead } = await handle.read(out, done, length - done, position + done);

@@ -1,7 +1,10 @@
 /**
  * The feed of a StreamDataset: one block of rows at a time is staged in wasm memory (a
  * fixed-size area of blockRows rows, allocated once), and batches are gathered from it in
- * the block's row order; the next block is read while the current one is trained on.
+ * the block's row order; the next block is read while the current one is trained on: while
+ * that read is in flight, each batch's fill first lets the event loop turn once (nextTurn),
+ * since a loop of synchronous steps never would, and the read's I/O callbacks would wait
+ * until the block is needed.
  *
  * Order, all drawn from the run's shuffling PRNG in wasm (the same bits in every runtime):
  * at each epoch start, a permutation of a shard stream's blocks; when a block is staged, a
@@ -14,8 +17,10 @@
 import { ArgumentError } from "../errors.js";
 import type { Engine } from "../engine.js";
 import { MISSING_LABEL, type Dataset } from "../data/dataset.js";
+import { nextTurn } from "../runtime/next-turn.js";
 import { contentHash } from "./fingerprint.js";
-import type { StreamBlock } from "../data/stream/block.js";
+import { nonFiniteError, type StreamBlock } from "../data/stream/block.js";
+import { ShardReader } from "../data/stream/npy-shards.js";
 import type { StreamDataset } from "../data/stream/stream-dataset.js";
 import type { Checkpoint, StreamPosition } from "./checkpoint.js";
 import type { BatchBuffers, BatchFeed } from "./feed.js";
@@ -39,6 +44,8 @@ export class StreamFeed implements BatchFeed {
 
   private epoch = 0;
   private blocks: AsyncGenerator<StreamBlock> | undefined;
+  /** Reads a shard stream's blocks into buffers it reuses; new when the blocks before were abandoned with a read in flight. */
+  private reader = new ShardReader();
   /** Position in the epoch's block order of the staged block (−1: none yet), its rows, the rows of it used. */
   private block = -1;
   private blockRows = 0;
@@ -48,6 +55,9 @@ export class StreamFeed implements BatchFeed {
   /** The next block once read, the read in flight (never rejects: a failure is kept in `failure`), whether the epoch's blocks ended. */
   private next: StreamBlock | undefined;
   private reading: Promise<void> | undefined;
+  /** Whether `reading` has not settled yet; whether this batch's fill has let the event loop turn. */
+  private inFlight = false;
+  private turned = false;
   private failure: unknown;
   private ended = false;
   /** A resumed block's row order and offset, applied when it is staged again. */
@@ -103,9 +113,11 @@ export class StreamFeed implements BatchFeed {
   /** Starts the epoch's blocks from position `start` of its order, and reads the first. */
   private openBlocks(start: number): void {
     void this.blocks?.return(undefined).catch(() => undefined);
+    // An abandoned read may still be writing into the reader's buffers: a reader of its own then.
+    if (this.blocks && (this.inFlight || !this.ended)) this.reader = new ShardReader();
     const count = this.stream.blockCount;
     const order = count === undefined ? null : this.engine.i32(this.blockOrder, count).slice();
-    this.blocks = this.stream.blocks(this.epoch, order, start);
+    this.blocks = this.stream.blocks(this.epoch, order, start, this.reader);
     this.next = undefined;
     this.failure = undefined;
     this.ended = false;
@@ -114,26 +126,43 @@ export class StreamFeed implements BatchFeed {
 
   private readNext(): void {
     const blocks = this.blocks!;
+    this.inFlight = true;
     this.reading = blocks.next().then(
       (r) => {
         if (blocks !== this.blocks) return;
+        this.inFlight = false;
         if (r.done) this.ended = true;
         else this.next = r.value;
       },
       (e: unknown) => {
-        if (blocks === this.blocks) this.failure = e;
+        if (blocks !== this.blocks) return;
+        this.inFlight = false;
+        this.failure = e;
       },
     );
   }
 
-  /** Copies the next block into the staging area, with its row order (drawn, the identity, or a checkpoint's). */
+  /**
+   * Copies the next block into the staging area, with its row order (drawn, the identity, or
+   * a checkpoint's). Its x and dense teacher logits are checked for NaN and ±∞ there, by a
+   * kernel, before any row is gathered into a batch (checkBlock checked the rest as it was read).
+   */
   private stage(b: StreamBlock): void {
     const e = this.engine;
+    const k = e.kernels;
     const rows = b.rows;
-    e.f32(this.slotX, rows * this.features).set(b.x);
+    const xs = rows * this.features;
+    e.f32(this.slotX, xs).set(b.x);
+    const badX = k.first_non_finite(this.slotX, xs);
+    if (badX < xs) throw nonFiniteError(b, "x", b.x[badX]!, badX, this.features);
     if (b.y) e.i32(this.slotY, rows).set(b.y);
     else e.i32(this.slotY, rows).fill(MISSING_LABEL);
-    if (this.slotTeacher) e.f32(this.slotTeacher, rows * this.classes).set(b.teacher!);
+    if (this.slotTeacher) {
+      const ts = rows * this.classes;
+      e.f32(this.slotTeacher, ts).set(b.teacher!);
+      const badT = k.first_non_finite(this.slotTeacher, ts);
+      if (badT < ts) throw nonFiniteError(b, "teacher", b.teacher![badT]!, badT, this.classes);
+    }
     if (this.slotIndex) {
       e.i32(this.slotIndex, rows * this.topK).set(b.topIndex!);
       e.f32(this.slotProb, rows * this.topK).set(b.topProb!);
@@ -146,7 +175,7 @@ export class StreamFeed implements BatchFeed {
       this.offset = this.restored.offset;
       this.restored = undefined;
     } else if (this.stream.shuffle) {
-      e.kernels.rng_permutation(this.rng, this.rowOrder, rows);
+      k.rng_permutation(this.rng, this.rowOrder, rows);
     } else {
       e.i32(this.rowOrder, rows).forEach((_, i, a) => (a[i] = i));
     }
@@ -154,6 +183,12 @@ export class StreamFeed implements BatchFeed {
 
   fill(out: BatchBuffers, _first: number, rows: number): void | Promise<void> {
     const k = this.engine.kernels;
+    // One turn of the event loop per batch while the next block is read (see the module comment).
+    if (this.inFlight && !this.turned) {
+      this.turned = true;
+      return nextTurn();
+    }
+    this.turned = false;
     while (this.filled < rows) {
       if (this.offset === this.blockRows) {
         if (this.failure !== undefined) throw this.failure;

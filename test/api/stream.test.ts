@@ -7,6 +7,8 @@
  *   against a float64 KL, and a top-k stream against the dense stream of the expanded logits.
  * - Shuffled streams: deterministic, and resuming from any checkpoint gives the
  *   uninterrupted run's bits and history.
+ * - The next block is read while the current one trains; bad values are typed errors naming
+ *   the block, row and column.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -327,6 +329,29 @@ describe("StreamDataset", () => {
     });
   });
 
+  it("reads the next block while the current one trains: a read that needs turns of the event loop is ready before its block is needed", async () => {
+    // Each block takes three turns of the event loop to arrive (as a file read does: open, read, close).
+    // A loop of synchronous steps (no signal, so no yield clock) would leave it waiting until the block
+    // is needed, at step 4·b; the feed turns the loop once per batch while a read is in flight.
+    let steps = 0;
+    const readyAt: number[] = [];
+    const rows16 = rows(64, 21);
+    const make = async function* (): AsyncGenerator<StreamBatch> {
+      for (let b = 0; b < 4; b++) {
+        for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
+        readyAt.push(steps);
+        yield { x: rows16.x.subarray(b * 16 * FEATURES, (b + 1) * 16 * FEATURES), y: rows16.y.subarray(b * 16, (b + 1) * 16) };
+      }
+    };
+    const stream = StreamDataset.fromBatches(make, { features: FEATURES, classes: CLASSES, rows: 64, blockRows: 16, shuffle: false });
+    const model = mlp([FEATURES, 8, CLASSES], { seed: 1 });
+    await train(model, stream, { epochs: 1, batchSize: 4, seed: 1, onBatch: () => void steps++ });
+    expect(readyAt).toHaveLength(4);
+    expect(readyAt[0]).toBe(0);
+    for (let b = 1; b < 4; b++) expect(readyAt[b], `block ${b} (needed at step ${4 * b})`).toBeLessThan(4 * b);
+    model.dispose();
+  });
+
   it("refuses what a stream cannot do, with typed errors", async () => {
     const stream = StreamDataset.fromBatches(
       async function* () {
@@ -351,6 +376,29 @@ describe("StreamDataset", () => {
     await expect(train(model, await StreamDataset.fromShards(dir, { classes: CLASSES }), { epochs: 1, batchSize: 8 })).rejects.toThrow(
       /x holds NaN at row 0, feature 3/,
     );
+    // A non-finite value in a later block: caught where that block is staged, named by shard, row and column.
+    const inf = x.slice();
+    inf[(40 + 2) * FEATURES + 4] = -Infinity;
+    const dir3 = writeShards({ x: { data: inf, width: FEATURES }, y: { data: y, width: 1 } }, [20, 41]);
+    await expect(train(model, await StreamDataset.fromShards(dir3, { classes: CLASSES, blockRows: 8 }), { epochs: 1, batchSize: 8 })).rejects.toThrow(
+      /shard .*x-0001\.npy rows 16…23: x holds -Infinity at row 6, feature 4/,
+    );
+    const logits = new TestRandom(8).normal(N * CLASSES);
+    logits[30 * CLASSES + 2] = NaN;
+    const dir4 = writeShards({ x: { data: x, width: FEATURES }, y: { data: y, width: 1 }, teacher: { data: logits, width: CLASSES } }, [N]);
+    const student = mlp([FEATURES, 8, CLASSES], { seed: 1 });
+    await expect(distill({ student, data: await StreamDataset.fromShards(dir4, { blockRows: 16 }), epochs: 1, batchSize: 8 })).rejects.toThrow(
+      /shard .*x-0000\.npy rows 16…31: teacher logits hold NaN at row 14, class 2/,
+    );
+    const nanBatch = x.slice(0, 12 * FEATURES);
+    nanBatch[11 * FEATURES] = NaN;
+    const iterated = StreamDataset.fromBatches(
+      async function* () {
+        yield { x: nanBatch, y: y.subarray(0, 12) };
+      },
+      { features: FEATURES, classes: CLASSES, rows: 12, blockRows: 5 },
+    );
+    await expect(train(model, iterated, { epochs: 1, batchSize: 4 })).rejects.toThrow(/epoch 1's batches, rows 10…11: x holds NaN at row 1, feature 0/);
     const badLabel = y.slice();
     badLabel[5] = CLASSES;
     const dir2 = writeShards({ x: { data: x, width: FEATURES }, y: { data: badLabel, width: 1 } }, [N]);

@@ -3,6 +3,7 @@ import type { HintSpec } from "../../distill/hints.js";
 import { distill, type DistillOptions } from "../../distill/distill.js";
 import type { Teacher } from "../../distill/teacher.js";
 import { loadModel, saveModel } from "../../io/model-file.js";
+import { isStream } from "../../data/stream/stream-dataset.js";
 import { loadTeacherLogits } from "../../io/npy.js";
 import { evaluate } from "../../metrics/evaluate.js";
 import { adjustClassBias } from "../../nn/class-bias.js";
@@ -12,6 +13,7 @@ import { UsageError, type Flags, type FlagSpec } from "../args.js";
 import { errorsText, percent, testErrors, type Context } from "../context.js";
 import { csvOptions, loadSource } from "../data-source.js";
 import { checkOutputs } from "../outputs.js";
+import { checkStreamFlags, isShardSource, loadShardSource } from "../stream-source.js";
 import {
   buildModel,
   CHECKPOINT_FLAGS,
@@ -122,10 +124,36 @@ function accuracyOf(predicted: Int32Array, labels: Int32Array): number | undefin
   return counted > 0 ? right / counted : undefined;
 }
 
+/** The rows of --data in memory, after --exclude-classes and --keep-labels (their dropped labels kept as unlabelled rows), and the source's test set. */
+async function loadRows(flags: Flags, seed: number) {
+  const loaded = await loadSource(flags.data as string, flags["test-split"] as number | undefined, seed, csvOptions(flags));
+  return { ...loaded, train: trainingRows(flags, loaded.train, true) };
+}
+
+/**
+ * The teacher of a shards source: its outputs in the shards (then --teacher is refused: one
+ * of the two would be ignored), or the --teacher models, which see each streamed batch.
+ */
+async function streamTeacher(flags: Flags, inShards: "dense" | "top-k" | undefined): Promise<{ teacher?: Teacher; models: Sequential[]; description: string }> {
+  if (inShards !== undefined) {
+    const files = inShards === "dense" ? "teacher-NAME.npy" : "teacher-index-NAME.npy + teacher-prob-NAME.npy";
+    if (flags.teacher !== undefined) throw new UsageError(`--teacher: the shards carry the teacher's outputs (${files}); drop --teacher, or those files`);
+    return { models: [], description: inShards === "dense" ? "teacher logits in the shards" : "top-k teacher outputs in the shards" };
+  }
+  if (flags.teacher === undefined) {
+    throw new UsageError(
+      "distill over shards needs --teacher model files, or the teacher's outputs in the shard folder: teacher-NAME.npy (logits) or teacher-index-NAME.npy + teacher-prob-NAME.npy (top-k)",
+    );
+  }
+  return loadTeacher(flags);
+}
+
 export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
   const out = flags.out as string | undefined;
   if (!out) throw new UsageError("--out is required: where to save the student, e.g. --out student.safetensors");
-  teacherSource(flags);
+  const streamed = isShardSource(flags.data);
+  if (streamed) checkStreamFlags(flags, "distill");
+  else teacherSource(flags);
   const quantize = flags.quantize as string | undefined;
   if (quantize !== undefined && quantize !== "int8")
     throw new UsageError(`--quantize takes int8 (int8 weights and activations); got ${JSON.stringify(quantize)}`);
@@ -134,16 +162,17 @@ export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
   await checkOutputs(flags);
   await startEngine(flags);
   const seed = flags.seed as number;
-  const loaded = await loadSource(flags.data as string, flags["test-split"] as number | undefined, seed, csvOptions(flags));
-  const data = { ...loaded, train: trainingRows(flags, loaded.train, true) };
+  const data = streamed ? await loadShardSource(flags.data as string, flags) : await loadRows(flags, seed);
   const transfer = flags.transfer === undefined ? undefined : (await loadSource(flags.transfer as string, undefined, seed, csvOptions(flags))).train;
   const classBias = classBiasFlag(flags);
   const student = buildModel(flags, data.train, seed);
-  const { teacher, models, description } = await loadTeacher(flags, { rows: data.train.length, classes: student.outputs });
+  const { teacher, models, description } = isStream(data.train)
+    ? await streamTeacher(flags, data.train.teacher)
+    : await loadTeacher(flags, { rows: data.train.length, classes: student.outputs });
   const options: DistillOptions = {
     ...trainOptions(flags),
     ...(await checkpointOptions(flags)),
-    teacher,
+    ...(teacher !== undefined ? { teacher } : {}),
     student,
     data: data.train,
     ...(transfer ? { transfer } : {}),

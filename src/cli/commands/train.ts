@@ -8,6 +8,7 @@ import { UsageError, type Flags, type FlagSpec } from "../args.js";
 import { errorsText, percent, testErrors, type Context } from "../context.js";
 import { csvOptions, loadSource } from "../data-source.js";
 import { checkOutputs } from "../outputs.js";
+import { checkStreamFlags, isShardSource, loadShardSource } from "../stream-source.js";
 import {
   buildModel,
   CHECKPOINT_FLAGS,
@@ -37,14 +38,21 @@ export const TRAIN_SPEC: Record<string, FlagSpec> = {
   out: { kind: "string", help: "where to save the trained model (.safetensors)" },
 };
 
+/** The rows of --data in memory, after --exclude-classes and --keep-labels, and the source's test set. */
+async function loadRows(flags: Flags, seed: number) {
+  const loaded = await loadSource(flags.data as string, flags["test-split"] as number | undefined, seed, csvOptions(flags));
+  return { ...loaded, train: trainingRows(flags, loaded.train) };
+}
+
 export async function runTrain(ctx: Context, flags: Flags): Promise<number> {
   const out = flags.out as string | undefined;
   if (!out) throw new UsageError("--out is required: where to save the model, e.g. --out teacher.safetensors");
+  const streamed = isShardSource(flags.data);
+  if (streamed) checkStreamFlags(flags, "train");
   await checkOutputs(flags);
   await startEngine(flags);
   const seed = flags.seed as number;
-  const loaded = await loadSource(flags.data as string, flags["test-split"] as number | undefined, seed, csvOptions(flags));
-  const data = { ...loaded, train: trainingRows(flags, loaded.train) };
+  const data = streamed ? await loadShardSource(flags.data as string, flags) : await loadRows(flags, seed);
   const classBias = classBiasFlag(flags);
   const model = buildModel(flags, data.train, seed);
   const options = { ...trainOptions(flags), ...(await checkpointOptions(flags)) };

@@ -1,6 +1,9 @@
 /**
  * A block of a streamed dataset: consecutive rows read together (from one .npy shard, or a
- * piece of one batch of an async iterator), checked before any of it reaches wasm memory.
+ * piece of one batch of an async iterator), checked before any of it reaches the model:
+ * shapes, labels and top-k outputs here, as the block is read; the finiteness of its inputs
+ * and dense teacher logits where it is staged in wasm memory (train/stream-feed.ts, by the
+ * first_non_finite kernel), with the message nonFiniteError gives.
  */
 import { FormatError, LabelError, NonFiniteError, ShapeError } from "../../errors.js";
 import { MISSING_LABEL } from "../dataset.js";
@@ -8,6 +11,8 @@ import { MISSING_LABEL } from "../dataset.js";
 /** Rows of a stream: x (rows, features) f32, labels (rows) i32, and the teacher's outputs for them, if the stream has them. */
 export interface StreamBlock {
   rows: number;
+  /** Where the rows come from, for errors: "shard x-0003.npy rows 4096…8191". */
+  where: string;
   x: Float32Array;
   /** (rows) labels, MISSING_LABEL for a row without one; absent: no row has a label. */
   y?: Int32Array;
@@ -31,20 +36,19 @@ export interface BlockShape {
 export const TOP_K_SUM_SLACK = 1e-3;
 
 /**
- * Checks a block against the stream's shape: finite inputs and dense teacher logits, labels
- * in [0, classes) or MISSING_LABEL, top-k indices distinct and in range with probabilities
- * in [0, 1] summing to at most 1 (+ TOP_K_SUM_SLACK). `where` names the block in errors.
+ * Checks a block against the stream's shape: sizes, labels in [0, classes) or
+ * MISSING_LABEL, top-k indices distinct and in range with probabilities in [0, 1] summing
+ * to at most 1 (+ TOP_K_SUM_SLACK). Not the finiteness of x and dense logits: see the
+ * module comment.
  */
-export function checkBlock(b: StreamBlock, s: BlockShape, where: string): void {
+export function checkBlock(b: StreamBlock, s: BlockShape): void {
   const rows = b.rows;
+  const where = b.where;
   const size = (name: string, a: ArrayLike<number> | undefined, width: number) => {
     if (!a || a.length !== rows * width)
       throw new ShapeError(`${where}: ${name} has ${a?.length ?? 0} values; expected ${rows * width} = ${rows} rows × ${width}`);
   };
   size("x", b.x, s.features);
-  for (let i = 0; i < b.x.length; i++) {
-    if (!Number.isFinite(b.x[i]!)) throw new NonFiniteError(`${where}: x holds ${b.x[i]} at row ${Math.floor(i / s.features)}, feature ${i % s.features}`);
-  }
   if (s.labels) {
     size("y", b.y, 1);
     for (let r = 0; r < rows; r++) {
@@ -54,15 +58,14 @@ export function checkBlock(b: StreamBlock, s: BlockShape, where: string): void {
       }
     }
   }
-  if (s.teacher === "dense") {
-    size("teacher logits", b.teacher, s.classes);
-    const t = b.teacher!;
-    for (let i = 0; i < t.length; i++) {
-      if (!Number.isFinite(t[i]!))
-        throw new NonFiniteError(`${where}: teacher logits hold ${t[i]} at row ${Math.floor(i / s.classes)}, class ${i % s.classes}`);
-    }
-  }
+  if (s.teacher === "dense") size("teacher logits", b.teacher, s.classes);
   if (s.teacher === "top-k") checkTopK(b, s, where);
+}
+
+/** The error for value `value` at flat index `i` of a block's (rows, width) x or teacher logits. */
+export function nonFiniteError(b: StreamBlock, part: "x" | "teacher", value: number, i: number, width: number): NonFiniteError {
+  const at = `row ${Math.floor(i / width)}, ${part === "x" ? "feature" : "class"} ${i % width}`;
+  return new NonFiniteError(`${b.where}: ${part === "x" ? "x holds" : "teacher logits hold"} ${value} at ${at}`);
 }
 
 function checkTopK(b: StreamBlock, s: BlockShape, where: string): void {

@@ -131,13 +131,36 @@ export async function openShards(files: ShardFiles): Promise<Shard[]> {
   return shards;
 }
 
-/** Rows first … first + rows of one file of a shard, as float32 or int32 values. */
-async function readRows(f: NpyFile, first: number, rows: number, as: "f32" | "i32"): Promise<Float32Array | Int32Array> {
+/**
+ * Reads rows of shards into buffers it keeps: two sets, used in turn, one buffer per part in
+ * each (grown to the largest block), so that a stream's blocks need no new memory after the
+ * first two. A block it returns stays valid until two more reads have started: the feed
+ * copies a block into wasm memory after starting the read of the next one, not later.
+ */
+export class ShardReader {
+  private turn = 0;
+  private readonly sets: Map<string, Uint8Array>[] = [new Map(), new Map()];
+
+  /** Rows first … first + rows of a shard, every part it has; `where` names them in errors. */
+  async read(shard: Shard, first: number, rows: number, where: string): Promise<StreamBlock> {
+    const set = this.sets[this.turn]!;
+    this.turn ^= 1;
+    const buffer = (part: string, bytes: number) => {
+      let b = set.get(part);
+      if (!b || b.length < bytes) set.set(part, (b = new Uint8Array(bytes)));
+      return b;
+    };
+    return readShardRows(shard, first, rows, where, buffer);
+  }
+}
+
+/** Rows first … first + rows of one file of a shard, as float32 or int32 values; read into `into` when given. */
+async function readRows(f: NpyFile, first: number, rows: number, as: "f32" | "i32", into?: Uint8Array): Promise<Float32Array | Int32Array> {
   const size = Number(f.layout.dtype[1]);
   const file = await openRandomAccess(f.path, "shards");
   let raw: Uint8Array;
   try {
-    raw = await file.read(f.layout.dataStart + first * f.width * size, rows * f.width * size);
+    raw = await file.read(f.layout.dataStart + first * f.width * size, rows * f.width * size, into);
   } finally {
     await file.close();
   }
@@ -158,16 +181,31 @@ async function readRows(f: NpyFile, first: number, rows: number, as: "f32" | "i3
   return out;
 }
 
-/** Rows first … first + rows of a shard, every part it has. */
-export async function readShardRows(shard: Shard, first: number, rows: number): Promise<StreamBlock> {
+/**
+ * Rows first … first + rows of a shard, every part it has; `where` names them in errors.
+ * `buffer(part, bytes)`, when given, gives the bytes each part is read into.
+ */
+export async function readShardRows(
+  shard: Shard,
+  first: number,
+  rows: number,
+  where: string,
+  buffer?: (part: string, bytes: number) => Uint8Array,
+): Promise<StreamBlock> {
+  const part = (name: "x" | "y" | "teacher" | "teacherIndex" | "teacherProb", as: "f32" | "i32") => {
+    const f = shard[name];
+    if (!f) return undefined;
+    const bytes = rows * f.width * Number(f.layout.dtype[1]);
+    return readRows(f, first, rows, as, buffer?.(name, bytes));
+  };
   const [x, y, teacher, topIndex, topProb] = await Promise.all([
-    readRows(shard.x, first, rows, "f32"),
-    shard.y && readRows(shard.y, first, rows, "i32"),
-    shard.teacher && readRows(shard.teacher, first, rows, "f32"),
-    shard.teacherIndex && readRows(shard.teacherIndex, first, rows, "i32"),
-    shard.teacherProb && readRows(shard.teacherProb, first, rows, "f32"),
+    part("x", "f32"),
+    part("y", "i32"),
+    part("teacher", "f32"),
+    part("teacherIndex", "i32"),
+    part("teacherProb", "f32"),
   ]);
-  const block: StreamBlock = { rows, x: x as Float32Array };
+  const block: StreamBlock = { rows, where, x: x as Float32Array };
   if (y) block.y = y as Int32Array;
   if (teacher) block.teacher = teacher as Float32Array;
   if (topIndex) block.topIndex = topIndex as Int32Array;

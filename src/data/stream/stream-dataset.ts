@@ -15,7 +15,7 @@ import type { PathOrUrl } from "../../runtime/files.js";
 import { contentHash } from "../../train/fingerprint.js";
 import { MAX_CLASSES } from "../dataset.js";
 import { checkBlock, type BlockShape, type StreamBlock } from "./block.js";
-import { openShards, readShardRows, shardDirectory, type Shard, type ShardFiles } from "./npy-shards.js";
+import { openShards, ShardReader, shardDirectory, type Shard, type ShardFiles } from "./npy-shards.js";
 
 /** One item of a batch iterator: rows of x (rows, features), with their labels and teacher outputs as the stream declares. */
 export interface StreamBatch {
@@ -154,16 +154,18 @@ export class StreamDataset {
   /**
    * The blocks of `epoch` in order, from position `start` of it: a shard stream's in `order`
    * (block indices; null: as stored), an iterator's as it yields them, split into pieces of
-   * at most blockRows rows. Each block is checked (checkBlock) before it is returned.
+   * at most blockRows rows. Each block is checked (checkBlock) before it is returned; the
+   * finiteness of its values is checked where it is staged (train/stream-feed.ts). A shard
+   * stream's blocks are read by `reader` (see ShardReader: valid until two more are read).
    */
-  async *blocks(epoch: number, order: Int32Array | null, start: number): AsyncGenerator<StreamBlock> {
+  async *blocks(epoch: number, order: Int32Array | null, start: number, reader: ShardReader = new ShardReader()): AsyncGenerator<StreamBlock> {
     const shape = this.shape;
     if (this.source.kind === "shards") {
       const { shards, names } = this.source;
       for (let i = start; i < this.blockList.length; i++) {
         const b = this.blockList[order ? order[i]! : i]!;
-        const block = await readShardRows(shards[b.shard]!, b.first, b.rows);
-        checkBlock(block, shape, `shard ${names[b.shard]} rows ${b.first}…${b.first + b.rows - 1}`);
+        const block = await reader.read(shards[b.shard]!, b.first, b.rows, `shard ${names[b.shard]} rows ${b.first}…${b.first + b.rows - 1}`);
+        checkBlock(block, shape);
         yield block;
       }
       return;
@@ -177,7 +179,8 @@ export class StreamDataset {
       for (let first = 0; first < n; first += this.blockRows) {
         const count = Math.min(this.blockRows, n - first);
         const piece = (a: Float32Array | Int32Array | undefined, width: number) => a?.subarray(first * width, (first + count) * width);
-        const block: StreamBlock = { rows: count, x: piece(batch.x, this.features) as Float32Array };
+        const where = `epoch ${epoch + 1}'s batches, rows ${rows}…${rows + count - 1}`;
+        const block: StreamBlock = { rows: count, where, x: piece(batch.x, this.features) as Float32Array };
         if (batch.y) block.y = piece(batch.y, 1) as Int32Array;
         if (batch.teacher) block.teacher = piece(batch.teacher, this.classes) as Float32Array;
         if (batch.teacherIndex) block.topIndex = piece(batch.teacherIndex, this.topK) as Int32Array;
@@ -185,7 +188,7 @@ export class StreamDataset {
         rows += count;
         if (rows > this.length) throw new ArgumentError(`StreamDataset: epoch ${epoch + 1}'s batches hold more than the declared ${this.length} rows`);
         if (index++ < start) continue;
-        checkBlock(block, shape, `epoch ${epoch + 1}'s batches, rows ${rows - count}…${rows - 1}`);
+        checkBlock(block, shape);
         yield block;
       }
     }
