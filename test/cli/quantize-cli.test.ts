@@ -138,8 +138,8 @@ describe("distill-wasm quantize: runs", () => {
       expect(written.weights).toBe("int8");
       expect(written.activations).toBe("int8");
       expect(Array.from(written.logits(data.x))).toEqual(Array.from(expected.logits(data.x)));
-      const floatIds = model.predict(data.x);
-      const int8Ids = written.predict(data.x);
+      const floatIds = model.predict(data.x) as Int32Array;
+      const int8Ids = written.predict(data.x) as Int32Array;
       let same = 0;
       for (let i = 0; i < floatIds.length; i++) if (floatIds[i] === int8Ids[i]) same++;
       expect(doc).toMatchObject({
