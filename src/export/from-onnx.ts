@@ -172,7 +172,7 @@ function inferenceKey(spec: LayerSpec): string {
     case "embedding":
     case "embeddingBag":
     case "layerNorm":
-      return spec.type; // not written to ONNX (./onnx-write.ts), so never read
+      return spec.type; // written to ONNX (./onnx-tokens.ts) but not read back: readChain refuses their Cast
   }
 }
 
