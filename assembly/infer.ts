@@ -1,7 +1,7 @@
 // The inference ABI: what `distill-wasm/infer` loads to run a trained model's forward pass.
 // The forward kernels of every layer kind at inference (dense: gemm_nt, and gemm_panels on
 // weights packed by pack_panels for fewer than 4 rows; conv2d and conv1d; max / average pooling
-// in 2-D and 1-D; batchNorm with running statistics; token embeddings (plain and mean bag);
+// in 2-D and 1-D; batchNorm with running statistics; standardize; token embeddings (plain and mean bag);
 // layerNorm; the activations), softmax and argmax for the outputs,
 // the int8 kernels of a quantized model (quantize_i8, gemm_i8_nt, dequantize_i32; im2row_i8 and
 // transpose for its convolutions) and the
@@ -30,6 +30,8 @@ export { conv1d_forward } from "./conv1d";
 export { maxpool1d_forward, avgpool1d_forward } from "./pool1d";
 
 export { batchnorm_forward_eval } from "./batchnorm";
+
+export { standardize_forward } from "./standardize";
 
 export { embedding_forward, embedding_bag_forward } from "./embedding";
 

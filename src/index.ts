@@ -102,6 +102,7 @@ export { StreamDataset, type StreamBatch, type StreamOptions, type ShardOptions,
 export type { ShardFiles } from "./data/stream/npy-shards.js";
 export { balancedWeights, type ClassWeights } from "./train/class-weights.js";
 export { Sequential, type SequentialOptions, type NamedParameter } from "./nn/sequential.js";
+export type { ModelTask } from "./nn/task.js";
 export { mlp, mlpLayers, type MlpOptions } from "./nn/mlp.js";
 export { adjustClassBias, fitClassBias, type ClassBias } from "./nn/class-bias.js";
 export type { OptimizerSpec, SgdSpec, AdamSpec } from "./train/optimizer.js";

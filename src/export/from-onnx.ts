@@ -19,6 +19,7 @@ import { checkedElsewhere, checkOptions, type Schema } from "../options/schema.j
 import { Initializers, matchGelu, matchStandardize, ONNX_READERS, viewOf, type ReadLayer } from "./onnx-read.js";
 import { decodeModel, FLOAT, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from "./onnx-proto.js";
 import { ONNX_OPSETS } from "./to-onnx.js";
+import { taskOfMetadata } from "../nn/task.js";
 
 export type FromOnnxOptions = Pick<SequentialOptions, "seed" | "engine">;
 
@@ -47,7 +48,7 @@ export function fromOnnx(bytes: Uint8Array, options: FromOnnxOptions = {}, name 
   const plan = withMetadata(read.layers, metadataOf(proto), inputShape);
   let model: Sequential;
   try {
-    model = new Sequential(plan.specs, { ...checked, inputShape });
+    model = new Sequential(plan.specs, { ...checked, inputShape, task: taskOfMetadata(Object.fromEntries(metadataOf(proto)), fail) });
   } catch (cause) {
     if (cause instanceof DistillError) throw fail(`the layers do not fit together: ${cause.message}`);
     throw cause;
@@ -171,7 +172,7 @@ function inferenceKey(spec: LayerSpec): string {
     case "embedding":
     case "embeddingBag":
     case "layerNorm":
-      return spec.type; // not written to ONNX (./onnx-write.ts), so never read
+      return spec.type; // written to ONNX (./onnx-tokens.ts) but not read back: readChain refuses their Cast
   }
 }
 

@@ -7,6 +7,7 @@
 import { ArgumentError } from "../errors.js";
 import { inferShapes, type LayerSpec, type LayerType } from "../nn/layers/index.js";
 import type { Sequential } from "../nn/sequential.js";
+import type { ModelTask } from "../nn/task.js";
 
 /** The spec type whose `type` can be T (Pool2dSpec for both "maxPool2d" and "avgPool2d"). */
 export type SpecOf<T extends LayerType> = LayerSpec extends infer S ? (S extends { type: infer U } ? (T extends U ? S : never) : never) : never;
@@ -55,7 +56,14 @@ export function exportLayers(model: Sequential, op: string, known: readonly stri
   return layers;
 }
 
-/** The metadata every export records: the layer list and input shape, as a model file does. */
-export function architectureFacts(model: Sequential): { architecture: string; inputShape: string } {
-  return { architecture: JSON.stringify(model.specs), inputShape: JSON.stringify(model.inputShape) };
+/**
+ * The metadata every export records: the layer list and input shape, as a model file does,
+ * and the task (src/nn/task.ts) when it is not classification.
+ */
+export function architectureFacts(model: Sequential): { architecture: string; inputShape: string; task?: ModelTask } {
+  return {
+    architecture: JSON.stringify(model.specs),
+    inputShape: JSON.stringify(model.inputShape),
+    ...(model.task !== "classification" ? { task: model.task } : {}),
+  };
 }

@@ -18,6 +18,8 @@ import { ONNX_PROTO } from "./onnx-schema.js";
 
 /** TensorProto.DataType.FLOAT */
 export const FLOAT = 1;
+/** TensorProto.DataType.INT64 (the token ids Gather takes, and the axes of ReduceSum and Unsqueeze) */
+export const INT64 = 7;
 /** AttributeProto.AttributeType values used here */
 export const ATTRIBUTE = { FLOAT: 1, INT: 2, STRING: 3, INTS: 7 } as const;
 
@@ -113,6 +115,14 @@ export function floatTensor(name: string, dims: readonly number[], values: Array
   const view = new DataView(raw.buffer);
   for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i]!, true);
   return { name, dims: [...dims], data_type: FLOAT, raw_data: raw };
+}
+
+/** An int64 tensor with its values as little-endian raw_data. */
+export function int64Tensor(name: string, dims: readonly number[], values: readonly number[]): TensorProto {
+  const raw = new Uint8Array(values.length * 8);
+  const view = new DataView(raw.buffer);
+  for (let i = 0; i < values.length; i++) view.setBigInt64(i * 8, BigInt(values[i]!), true);
+  return { name, dims: [...dims], data_type: INT64, raw_data: raw };
 }
 
 /** The values of a float32 tensor (raw_data or float_data), or a FormatError naming it. */

@@ -20,14 +20,17 @@
  *               Tanh nodes (geluNodes; ./onnx-read.ts recognises them as one layer)
  *   dropout     nothing (the identity at inference)
  *   standardize Sub(x, "<i>.mean") then Div(·, "<i>.std"): the kernel's two f32 operations, same bits
- *   embedding, embeddingBag, layerNorm   not written yet (null): toOnnx refuses the model,
- *               naming the layer
+ *   embedding, embeddingBag, layerNorm   ./onnx-tokens.ts: Cast of the float ids to int64 and
+ *               Gather; the bag's mean as ReduceSum over the sequence divided by the count of
+ *               non-padding ids; LayerNormalization from opset 17, its formula in nodes before
  */
 import type { LayerSpec, LayerType } from "../nn/layers/index.js";
 import { GELU_CONSTANTS, type ExportLayer, type SpecOf } from "./layers.js";
+import { embeddingBagNodes, embeddingNodes, layerNormNodes } from "./onnx-tokens.js";
 import {
   floatAttribute,
   floatTensor,
+  int64Tensor,
   intAttribute,
   intsAttribute,
   stringAttribute,
@@ -64,6 +67,12 @@ export class GraphBuilder {
   /** A scalar float32 initializer. */
   scalar(name: string, value: number): string {
     return this.initializer(name, [], [value]);
+  }
+
+  /** A 1-D int64 initializer (axes, for instance), once per name; returns its name. */
+  int64s(name: string, values: readonly number[]): string {
+    if (!this.initializers.has(name)) this.initializers.set(name, int64Tensor(name, [values.length], values));
+    return name;
   }
 }
 
@@ -177,7 +186,7 @@ export const ONNX_WRITERS: { [T in LayerType]: OnnxWriter<SpecOf<T>> | null } = 
     const centred = g.node("Sub", `${layer.index}.sub_mean`, [x, mean!], `${layer.index}.sub_mean`);
     return g.node("Div", `${layer.index}.div_std`, [centred, std!], `${layer.index}.div_std`);
   },
-  embedding: null,
-  embeddingBag: null,
-  layerNorm: null,
+  embedding: embeddingNodes,
+  embeddingBag: embeddingBagNodes,
+  layerNorm: layerNormNodes,
 };

@@ -25,8 +25,9 @@
  *               to NHWC and back (signals: to NLC and back), normalising the last axis (TensorFlow.js 4.22's cpu
  *               batch norm broadcasts its statistics along the last axis only, so axis 1 of
  *               an NCHW tensor gives wrong results there)
- *   embedding, embeddingBag, layerNorm   not written yet (null): toTfjs refuses the model,
- *               naming the layer
+ *   embedding, embeddingBag, layerNorm   ./tfjs-tokens.ts: Embedding; the bag's mean with
+ *               its padding left out as softmax weights of a second Embedding's scores and a
+ *               Dot; LayerNormalization
  *   flatten     Flatten(channels_last): a plain reshape of NCHW into C·H·W order (its
  *               channels_first form would reorder to H·W·C)
  *   activation  Activation(relu | tanh | sigmoid), LeakyReLU(alpha = slope); gelu, the tanh
@@ -42,6 +43,7 @@
 import { ArgumentError } from "../errors.js";
 import type { LayerSpec, LayerType } from "../nn/layers/index.js";
 import { GELU_CONSTANTS, type ExportLayer, type SpecOf } from "./layers.js";
+import { tfjsEmbedding, tfjsEmbeddingBag, tfjsLayerNorm } from "./tfjs-tokens.js";
 
 /** A layer of a Keras functional model's config. */
 export interface KerasLayer {
@@ -293,7 +295,7 @@ export const TFJS_WRITERS: { [T in LayerType]: TfjsWriter<SpecOf<T>> | null } = 
     ]);
     return name;
   },
-  embedding: null,
-  embeddingBag: null,
-  layerNorm: null,
+  embedding: tfjsEmbedding,
+  embeddingBag: tfjsEmbeddingBag,
+  layerNorm: tfjsLayerNorm,
 };

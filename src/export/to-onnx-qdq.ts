@@ -23,6 +23,7 @@
  */
 import { ArgumentError } from "../errors.js";
 import { DISTILL_WASM_VERSION } from "../io/model-file.js";
+import { taskMetadata } from "../nn/task.js";
 import type { LayerSpec } from "../nn/layers/index.js";
 import type { QuantizedDense, QuantizedNet } from "../quantize/net.js";
 import { intAttribute, type ModelProto, type TensorProto, type ValueInfoProto } from "./onnx-proto.js";
@@ -101,6 +102,7 @@ export function quantizedModelProto(
       { key: "input_shape", value: JSON.stringify(net.inputShape) },
       { key: "quantization", value: JSON.stringify({ weights: net.weights, activations: net.activations }) },
       { key: "distill_wasm_version", value: DISTILL_WASM_VERSION },
+      ...Object.entries(taskMetadata(net.task)).map(([key, value]) => ({ key, value })),
     ],
   };
 }

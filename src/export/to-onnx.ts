@@ -3,7 +3,8 @@
  * dynamic batch dimension named "batch", output "logits" (batch, outputs), one node (or,
  * for gelu before opset 20, a few) per layer (./onnx-write.ts), weights as initializers
  * with PyTorch's names. `metadata_props` records the layer list (`architecture`), the
- * input shape (`input_shape`) and `distill_wasm_version`, which `fromOnnx` reads back.
+ * input shape (`input_shape`), `distill_wasm_version` and, for a regression or multi-label
+ * model, `task` (src/nn/task.ts: what the output means), which `fromOnnx` reads back.
  * A QuantizedModel (int8 or fp16 student) is written as a QuantizeLinear/DequantizeLinear
  * graph with the same input, output and metadata, plus `quantization` (./to-onnx-qdq.ts).
  *
@@ -22,6 +23,7 @@ import { GraphBuilder, ONNX_WRITERS } from "./onnx-write.js";
 import { isQuantizedModel, quantizedNetOf, type QuantizedModel } from "../quantize/model.js";
 import { ArgumentError } from "../errors.js";
 import { quantizedModelProto } from "./to-onnx-qdq.js";
+import { TASK_KEY } from "../nn/task.js";
 
 /**
  * The opsets written and read, and the IR version each needs (the ONNX release that
@@ -97,6 +99,7 @@ export function toOnnx(model: Sequential | QuantizedModel, options?: OnnxOptions
       { key: "architecture", value: facts.architecture },
       { key: "input_shape", value: facts.inputShape },
       { key: "distill_wasm_version", value: DISTILL_WASM_VERSION },
+      ...(facts.task ? [{ key: TASK_KEY, value: facts.task }] : []),
     ],
   };
   return encodeModel(proto);

@@ -17,6 +17,7 @@ import { isQuantizedModel, type QuantizedModel } from "../quantize/model.js";
 import { ArgumentError } from "../errors.js";
 import { DISTILL_WASM_VERSION } from "../io/model-file.js";
 import type { Sequential } from "../nn/sequential.js";
+import type { ModelTask } from "../nn/task.js";
 import { boolean, checkOptions, type Schema } from "../options/schema.js";
 import { f32ToF16Bits } from "../io/float16.js";
 import { architectureFacts, exportLayers } from "./layers.js";
@@ -56,8 +57,11 @@ export interface TfjsModelJson {
     config: { name: string; layers: KerasLayer[]; input_layers: [[string, 0, 0]]; output_layers: [[string, 0, 0]] };
   };
   weightsManifest: [{ paths: [string]; weights: TfjsWeightSpec[] }];
-  /** what the layers cannot say: the library version, the layer list and the input shape (JSON) */
-  userDefinedMetadata: { distill_wasm: { version: string; architecture: string; input_shape: string } };
+  /**
+   * what the layers cannot say: the library version, the layer list and the input shape
+   * (JSON), and for a regression or multi-label model its task (src/nn/task.ts)
+   */
+  userDefinedMetadata: { distill_wasm: { version: string; architecture: string; input_shape: string; task?: ModelTask } };
 }
 
 export interface TfjsExport {
@@ -122,7 +126,14 @@ export function toTfjs(model: Sequential | QuantizedModel, options?: TfjsOptions
           })),
         },
       ],
-      userDefinedMetadata: { distill_wasm: { version: DISTILL_WASM_VERSION, architecture: facts.architecture, input_shape: facts.inputShape } },
+      userDefinedMetadata: {
+        distill_wasm: {
+          version: DISTILL_WASM_VERSION,
+          architecture: facts.architecture,
+          input_shape: facts.inputShape,
+          ...(facts.task ? { task: facts.task } : {}),
+        },
+      },
     },
     weights: packWeights(weights, float16),
   };

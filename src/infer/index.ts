@@ -14,6 +14,7 @@ export {
   ShapeError,
   NonFiniteError,
   OptionError,
+  TaskError,
   ArgumentError,
   FormatError,
   RuntimeSupportError,
@@ -23,3 +24,4 @@ export {
 } from "../errors.js";
 export type { FloatArray } from "../validate.js";
 export type { LayerSpec } from "../nn/layers/index.js";
+export type { ModelTask } from "../nn/task.js";

@@ -12,7 +12,8 @@
  *   (rows) i32; the panels block on the second call with fewer than 4 rows (the first runs on W as it is).
  */
 import { ArgumentError, OptionError, OutOfMemoryError, ShapeError } from "../errors.js";
-import { isMultiLabelMetadata, thresholdLogits } from "../nn/multi-label.js";
+import { thresholdLogits } from "../nn/multi-label.js";
+import { requireScores, type ModelTask } from "../nn/task.js";
 import { requireFiniteTensor, type Plan } from "../io/model-plan.js";
 import type { SafetensorsTensor } from "../io/safetensors.js";
 import { DenseLayer } from "../nn/layers/dense.js";
@@ -51,6 +52,11 @@ export class Student {
   /** The file's `__metadata__` (the library writes format, distill_wasm_version, architecture, input_shape and the caller's keys). */
   readonly metadata: Readonly<Record<string, string>>;
   /**
+   * What the outputs mean, as the file's `task` metadata records it (src/nn/task.ts):
+   * "classification" (no record), "regression" (predict() gives the outputs) or "multilabel".
+   */
+  readonly task: ModelTask;
+  /**
    * True when the file records a multi-label model (metadata task "multilabel"):
    * probabilities() are σ(logits) per output and predict() gives 0/1 per output.
    */
@@ -81,7 +87,8 @@ export class Student {
   ) {
     this.kernels = kernels;
     this.metadata = metadata;
-    this.multiLabel = isMultiLabelMetadata(metadata);
+    this.task = ("net" in model ? model.net.task : model.plan.task) ?? "classification";
+    this.multiLabel = this.task === "multilabel";
     if ("net" in model) {
       // A quantized file: the int8 runner of the full library's QuantizedModel does all the work.
       this.int8 = new Int8Runner(kernels, model.net);
@@ -152,9 +159,11 @@ export class Student {
   /**
    * softmax(logits / temperature) per row (temperature > 0, default 1), computed in wasm as the
    * full library does; for a multi-label model σ(logits) per output (temperature 1 only).
+   * A regression model has none (TaskError).
    */
   probabilities(x: FloatArray, options: { temperature?: number } = {}): Float32Array {
     if (this.int8) return this.int8.probabilities("probabilities", x, options?.temperature ?? 1);
+    requireScores("probabilities", this.task);
     const t = requireTemperature("probabilities", options?.temperature ?? 1);
     if (this.multiLabel && t !== 1)
       throw new OptionError("probabilities: a multi-label model gives σ(logits) per label; temperature applies to softmax classifiers only");
@@ -169,16 +178,18 @@ export class Student {
 
   /**
    * The class id (argmax of the outputs; the first on ties) of each row of x (rows, inputs);
-   * for a multi-label model (rows, outputs) of 0 and 1: 1 where the logit is > 0 (σ > 0.5).
+   * for a multi-label model (rows, outputs) of 0 and 1: 1 where the logit is > 0 (σ > 0.5);
+   * for a regression model the outputs, a Float32Array (rows, outputs) equal to logits(x).
    * `rows`, if given, must be the number of rows x holds (a check, e.g. for one sample: 1).
    */
-  predict(x: FloatArray, rows?: number): Int32Array {
+  predict(x: FloatArray, rows?: number): Int32Array | Float32Array {
     const count = this.rows("predict", x);
     if (rows !== undefined && requireDim("predict", "rows", rows) !== count) {
       throw new ShapeError(`predict: x holds ${count} row(s) of ${this.inputs} values, but rows is ${rows}`);
     }
-    if (this.multiLabel) return thresholdLogits(this.logits(x));
     if (this.int8) return this.int8.predict("predict", x);
+    if (this.task === "regression") return this.logits(x);
+    if (this.multiLabel) return thresholdLogits(this.logits(x));
     const result = new Int32Array(count);
     this.eachChunk("predict", x, (out, n, first) => {
       this.kernels!.argmax(this.ids, out, n, this.outputs);

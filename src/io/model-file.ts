@@ -12,8 +12,9 @@
  *   architecture         JSON of the layer list (`model.specs`), e.g.
  *                        [{"type":"dense","inputs":784,"outputs":32,"init":"he"},{"type":"activation","name":"relu"},…]
  *   input_shape          JSON [channels, height, width] or [channels, length], for models on images or signals only
- *   task                 "multilabel" for a multi-label model (model.multiLabel: a sigmoid per
- *                        output); absent otherwise
+ *   task                 what the outputs mean (src/nn/task.ts): "regression" (predict() gives the
+ *                        outputs) or "multilabel" (a sigmoid per output, predict() 0/1 per output);
+ *                        absent for a classifier, as in every file written before the key existed
  * plus any extra facts the caller passes (strings; numbers and booleans are converted), except
  * `quantization`, which marks a quantized model file (src/quantize/file.ts).
  *
@@ -26,7 +27,7 @@ import { checkOptions, knownKeys } from "../options/schema.js";
 import { NonFiniteError, OptionError } from "../errors.js";
 import type { ActivationName } from "../nn/layers/index.js";
 import { Sequential, type SequentialOptions } from "../nn/sequential.js";
-import { isMultiLabelMetadata, MULTILABEL_TASK, TASK_KEY } from "../nn/multi-label.js";
+import { TASK_KEY, taskMetadata } from "../nn/task.js";
 import { readBytes, writeBytesAtomic, type PathOrUrl } from "../runtime/files.js";
 import { readModelFile } from "./model-plan.js";
 import { encodeSafetensors } from "./safetensors.js";
@@ -58,7 +59,7 @@ export function modelToSafetensors(model: Sequential, extraMetadata: ModelMetada
     architecture: JSON.stringify(model.specs),
   };
   if (model.inputShape.length > 1) metadata.input_shape = JSON.stringify(model.inputShape);
-  if (model.multiLabel) metadata[TASK_KEY] = MULTILABEL_TASK;
+  Object.assign(metadata, taskMetadata(model.task));
   for (const [key, value] of Object.entries(extraMetadata)) {
     if (RESERVED.includes(key)) throw new OptionError(`${op}: metadata key ${JSON.stringify(key)} is written by the library; choose another name`);
     if (!["string", "number", "boolean"].includes(typeof value)) {
@@ -90,13 +91,16 @@ export function modelToSafetensors(model: Sequential, extraMetadata: ModelMetada
  * have the same names as the file's (without the prefix).
  */
 export function modelFromSafetensors(bytes: Uint8Array, options: ModelFileOptions = {}, name = "model file"): Sequential {
-  options = checkOptions("modelFromSafetensors", knownKeys("activation", "seed", "engine", "inputShape", "multiLabel"), options);
-  const { plan, tensors, metadata } = readModelFile(bytes, options.activation ?? "relu", name);
+  options = checkOptions("modelFromSafetensors", knownKeys("activation", "seed", "engine", "inputShape", "multiLabel", "task"), options);
+  const { plan, tensors } = readModelFile(bytes, options.activation ?? "relu", name);
   const model = new Sequential(plan.specs, {
     seed: options.seed,
     engine: options.engine,
     ...(plan.inputShape ? { inputShape: plan.inputShape } : {}),
-    multiLabel: options.multiLabel ?? isMultiLabelMetadata(metadata),
+    // The options override the file's record (a PyTorch file without one may be marked here).
+    ...(options.multiLabel === undefined && options.task === undefined ? { task: plan.task } : {}),
+    ...(options.multiLabel !== undefined ? { multiLabel: options.multiLabel } : {}),
+    ...(options.task !== undefined ? { task: options.task } : {}),
   });
   for (const p of plan.parameters) model.setParameter(p.name, tensors.get(p.fileName)!.data as Float32Array);
   return model;

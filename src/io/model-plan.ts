@@ -15,6 +15,7 @@
 import { DistillError, FormatError, OptionError } from "../errors.js";
 import { ACTIVATIONS, checkLayers, cleanSpec, layerTensors, type ActivationName, type LayerSpec } from "../nn/layers/index.js";
 import { decodeSafetensors, type SafetensorsFile, type SafetensorsTensor } from "./safetensors.js";
+import { taskOfMetadata, type ModelTask } from "../nn/task.js";
 
 /** Parameter-free layers allowed between two Linear layers of an inferred architecture. */
 const MAX_GAP = 8;
@@ -51,8 +52,13 @@ export function planModelFile(
   if (metadata.quantization !== undefined) {
     throw fail("this is a quantized model file (it has quantization metadata): load it with loadQuantized, or with distill-wasm/infer's loadStudent");
   }
-  const plan =
-    metadata.architecture !== undefined ? fromArchitecture(metadata.architecture, metadata.input_shape, fail) : inferArchitecture(tensors, activation, fail);
+  const task = taskOfMetadata(metadata, fail);
+  const plan: Plan = {
+    ...(metadata.architecture !== undefined
+      ? fromArchitecture(metadata.architecture, metadata.input_shape, fail)
+      : inferArchitecture(tensors, activation, fail)),
+    task,
+  };
   const expected = new Map(plan.parameters.map((p) => [p.fileName, p]));
   for (const [tensorName] of tensors) {
     if (!expected.has(tensorName)) {
@@ -85,6 +91,8 @@ export function requireFiniteTensor(name: string, tensorName: string, data: Floa
 
 export interface Plan {
   specs: LayerSpec[];
+  /** what the outputs mean: the file's `task` metadata (src/nn/task.ts), classification when it has none */
+  task?: ModelTask;
   inputShape?: number[];
   /** name: the model's parameter name; fileName: the tensor's name in the file. */
   parameters: { name: string; fileName: string; shape: number[] }[];

@@ -94,7 +94,7 @@ function withOwned<T>(model: Sequential, fn: (alloc: (bytes: number) => number, 
  * on a regression dataset (see {@link RegressionEvaluation}: RMSE, MAE, R²), or a
  * multi-label model on a multi-label dataset (see {@link MultiLabelEvaluation}: subset and
  * per-label accuracy, micro and macro F1, mean BCE). A multi-label model on single-label
- * data, or the reverse, is a TaskError.
+ * data, or the reverse, and a regression model on classification data, are a TaskError.
  */
 export function evaluate(model: Sequential, data: MultiLabelDataset, options?: { batchSize?: number }): MultiLabelEvaluation;
 export function evaluate(model: Sequential, data: RegressionDataset, options?: { batchSize?: number }): RegressionEvaluation;
@@ -107,6 +107,11 @@ export function evaluate(model: Sequential, data: Dataset, given: EvaluateOption
     );
   }
   if (data && (data as Dataset).targets) return evaluateRegression(model, data, given);
+  if (model && (model as Sequential).task === "regression") {
+    throw new TaskError(
+      `evaluate: the model is a regression model (real-valued outputs) but the data is a ${data?.task ?? "missing"} dataset; evaluate it on Dataset.regression data`,
+    );
+  }
   return evaluateClassifier(model, data, given);
 }
 

@@ -1,18 +1,8 @@
 /**
- * What makes a model multi-label (several independent yes/no labels, one sigmoid per
- * output) rather than a classifier (one softmax over its outputs): the flag, its record in
- * a model file (`task` = "multilabel" in the metadata), and its decision rule. Shared by
- * Sequential, the model files and distill-wasm/infer.
+ * The decision rule of a multi-label model (several independent yes/no labels, one sigmoid
+ * per output, task "multilabel": ./task.ts) rather than a classifier (one softmax over its
+ * outputs). Shared by Sequential, QuantizedModel and distill-wasm/infer.
  */
-
-/** The model-file metadata key that records a multi-label model, and its value. */
-export const TASK_KEY = "task";
-export const MULTILABEL_TASK = "multilabel";
-
-/** Whether a model file's metadata records a multi-label model. */
-export function isMultiLabelMetadata(metadata: Readonly<Record<string, string>> | undefined): boolean {
-  return metadata?.[TASK_KEY] === MULTILABEL_TASK;
-}
 
 /**
  * Labels (rows, labels) of 0 and 1 from logits: 1 where σ(z) > 0.5, i.e. z > 0 (compared

@@ -27,13 +27,14 @@
 import type { Engine } from "../engine.js";
 import { ArgumentError, OptionError, ShapeError } from "../errors.js";
 import { getEngine } from "../init.js";
-import { boolean, checkedElsewhere, checkOptions, type Schema } from "../options/schema.js";
+import { boolean, checkedElsewhere, checkOptions, oneOf, type Schema } from "../options/schema.js";
 import { requireArray, requireFinite, requireTemperature, rowsOf, type FloatArray } from "../validate.js";
 import { ActivationLayer } from "./layers/activation.js";
 import { DenseLayer } from "./layers/dense.js";
 import { checkModelInput, createLayer, inferShapes, layerFlops, layerTensors, layerToken, normaliseSpec, type LayerSpec, type Shape } from "./layers/index.js";
 import { align4, type Layer, type ModelMemory } from "./layers/layer.js";
 import { thresholdLogits } from "./multi-label.js";
+import { MODEL_TASKS, requireScores, type ModelTask } from "./task.js";
 import { ParameterSnapshot } from "./snapshot.js";
 import { FakeQuant } from "./fake-quant.js";
 
@@ -52,9 +53,20 @@ export interface SequentialOptions {
    * softmax over all). Default false; `train` and `distill` on a multi-label dataset set it.
    */
   multiLabel?: boolean;
+  /**
+   * What the outputs mean (./task.ts): "classification" (default), "regression" or
+   * "multilabel" (the same as multiLabel: true). `train` and `distill` set it from the data.
+   */
+  task?: ModelTask;
 }
 
-export const SEQUENTIAL_SCHEMA: Schema = { seed: checkedElsewhere, engine: checkedElsewhere, inputShape: checkedElsewhere, multiLabel: boolean };
+export const SEQUENTIAL_SCHEMA: Schema = {
+  seed: checkedElsewhere,
+  engine: checkedElsewhere,
+  inputShape: checkedElsewhere,
+  multiLabel: boolean,
+  task: oneOf(MODEL_TASKS),
+};
 
 export interface NamedParameter {
   /** "<layer index>.weight" or "<layer index>.bias" (buffers: ".running_mean", ".running_var") */
@@ -92,13 +104,12 @@ export class Sequential {
   /** Shape of one input sample ([features] or [channels, height, width]). */
   readonly inputShape: readonly number[];
   /**
-   * True for a multi-label model (several independent yes/no labels): probabilities() gives
-   * σ(logits) per output and predict() 0/1 per output; saved in model files as task
-   * "multilabel". Set by the option, by loadModel from the file, and by train / distill on a
-   * multi-label dataset; a model from elsewhere (a PyTorch file without the record) may be
-   * marked by setting it.
+   * What the outputs mean (./task.ts): "classification", "regression" (predict() gives the
+   * outputs) or "multilabel" (predict() gives 0/1 per output); saved in model files as their
+   * `task` metadata. Set by the option, by loadModel from the file, and by train / distill from
+   * the data; a model from elsewhere (a PyTorch file without the record) may be marked by setting it.
    */
-  multiLabel: boolean;
+  task: ModelTask;
   /** Floats in the non-trained buffer block (batchNorm running statistics; 0 if none). */
   readonly bufferLength: number;
   /** Pointer to the buffer block (0 if there are no buffers). */
@@ -128,7 +139,10 @@ export class Sequential {
     const options = checkOptions("Sequential", SEQUENTIAL_SCHEMA, given);
     const { inputs, widths, shapes, inputShape } = inferShapes(specs, options.inputShape);
     this.engine = options.engine ?? getEngine();
-    this.multiLabel = options.multiLabel ?? false;
+    if (options.multiLabel !== undefined && options.task !== undefined && options.multiLabel !== (options.task === "multilabel")) {
+      throw new OptionError(`Sequential: multiLabel ${options.multiLabel} contradicts task ${JSON.stringify(options.task)}; give one of them`);
+    }
+    this.task = options.task ?? (options.multiLabel ? "multilabel" : "classification");
     this.specs = specs.map(normaliseSpec);
     this.inputs = inputs;
     this.inputShape = inputShape;
@@ -206,6 +220,20 @@ export class Sequential {
     e.kernels.rng_seed(this.rngPtr, seed >>> 0, Math.floor(seed / 2 ** 32) >>> 0);
     // Every layer draws its initial weights from the model's PRNG, in layer order (./layers/init.ts).
     for (const l of this.layers) l.initialise(this.memory);
+  }
+
+  /**
+   * True for a multi-label model (task "multilabel": several independent yes/no labels):
+   * probabilities() gives σ(logits) per output and predict() 0/1 per output. Setting it true
+   * makes the task "multilabel"; false makes a multi-label model a classifier.
+   */
+  get multiLabel(): boolean {
+    return this.task === "multilabel";
+  }
+
+  set multiLabel(value: boolean) {
+    if (value) this.task = "multilabel";
+    else if (this.task === "multilabel") this.task = "classification";
   }
 
   // ---------------------------------------------------------------- size facts
@@ -448,9 +476,11 @@ export class Sequential {
 
   /**
    * softmax(logits / T) per row; for a multi-label model σ(logits) per output (no
-   * temperature: a temperature other than 1 is an OptionError there).
+   * temperature: a temperature other than 1 is an OptionError there). A regression model
+   * has none (TaskError).
    */
   probabilities(x: FloatArray, options: { temperature?: number } = {}): Float32Array {
+    requireScores("probabilities", this.task);
     const t = requireTemperature("probabilities", options.temperature ?? 1);
     if (this.multiLabel && t !== 1)
       throw new OptionError("probabilities: a multi-label model gives σ(logits) per label; temperature applies to softmax classifiers only");
@@ -464,10 +494,13 @@ export class Sequential {
   }
 
   /**
-   * Class ids (argmax of the outputs) for each row of x; for a multi-label model (rows,
-   * outputs) of 0 and 1: 1 where σ(logit) > 0.5, i.e. logit > 0.
+   * What the model's task predicts for each row of x (./task.ts): class ids (argmax of the
+   * outputs) as an Int32Array (rows); for a multi-label model (rows, outputs) of 0 and 1: 1
+   * where σ(logit) > 0.5, i.e. logit > 0; for a regression model the outputs, a Float32Array
+   * (rows, outputs) equal to logits(x).
    */
-  predict(x: FloatArray): Int32Array {
+  predict(x: FloatArray): Int32Array | Float32Array {
+    if (this.task === "regression") return this.logits(x);
     if (this.multiLabel) return thresholdLogits(this.logits(x));
     const result = new Int32Array(rowsOf("predict", "x", requireArray("predict", "x", x), this.inputs));
     this.eachChunk("predict", x, (out, n, first) => {

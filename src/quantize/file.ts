@@ -8,7 +8,7 @@
  *   "<i>.input_scale"  F32 [1]        per-tensor scale of the layer's input (int8 activations only)
  * or, with fp16 weights, "<i>.weight" F16 (out, in) and "<i>.bias" F32 (out) only.
  * `__metadata__` as a float model file (format, distill_wasm_version, architecture,
- * input_shape for images, the caller's keys) plus
+ * input_shape for images, task for regression and multi-label models, the caller's keys) plus
  *   quantization  JSON {"weights":"int8","activations":"int8"|"float","scheme":"symmetric"}
  *                 or {"weights":"fp16","activations":"float"}
  * Read by `loadQuantized` (the full library) and `loadStudent` (distill-wasm/infer), both
@@ -22,9 +22,10 @@ import { cleanSpec } from "../nn/layers/index.js";
 import { quantizableLayers, UNSUPPORTED_HINT } from "./layers.js";
 import { hasWeights, type ActivationFormat, type QuantizedLayer, type QuantizedNet, type QuantizedWeighted } from "./net.js";
 import { halfBits } from "./weights.js";
+import { TASK_KEY, taskMetadata, taskOfMetadata } from "../nn/task.js";
 
 /** Metadata keys the library writes; the caller may not set them. */
-const RESERVED = ["format", "distill_wasm_version", "architecture", "input_shape", "quantization"];
+const RESERVED = ["format", "distill_wasm_version", "architecture", "input_shape", "quantization", TASK_KEY];
 
 /** Whether a decoded file is a quantized model (it has `quantization` metadata). */
 export function isQuantizedFile(metadata: Record<string, string>): boolean {
@@ -43,6 +44,7 @@ export function encodeQuantized(net: QuantizedNet, version: string, extra: Recor
     ),
   };
   if (net.inputShape.length > 1) metadata.input_shape = JSON.stringify(net.inputShape);
+  Object.assign(metadata, taskMetadata(net.task));
   for (const [key, value] of Object.entries(extra)) {
     if (RESERVED.includes(key)) throw new OptionError(`${op}: metadata key ${JSON.stringify(key)} is written by the library; choose another name`);
     if (!["string", "number", "boolean"].includes(typeof value)) {
@@ -77,6 +79,7 @@ export function readQuantizedFile(file: SafetensorsFile, name: string): Quantize
     );
   }
   const activations = q.activations as ActivationFormat;
+  const task = taskOfMetadata(metadata, fail);
   if (metadata.architecture === undefined) throw fail("a quantized model file needs architecture metadata");
   const raw = parseJson(metadata.architecture, "architecture", fail);
   if (!Array.isArray(raw)) throw fail("the architecture metadata must be a JSON array of layers");
@@ -144,6 +147,7 @@ export function readQuantizedFile(file: SafetensorsFile, name: string): Quantize
     layers: out,
     weights: fp16 ? "fp16" : "int8",
     activations,
+    task,
   };
 }
 

@@ -15,6 +15,7 @@ import { encodeQuantized, isQuantizedFile, readQuantizedFile } from "./file.js";
 import { netParameterBytes, type ActivationFormat, type QuantizedNet, type WeightFormat } from "./net.js";
 import { Int8Runner } from "./runner.js";
 import type { LayerSpec } from "../nn/layers/index.js";
+import type { ModelTask } from "../nn/task.js";
 
 export interface QuantizedModelOptions {
   /** The engine to run on (default: the one `init()` made). */
@@ -68,13 +69,18 @@ export class QuantizedModel {
     return this.runner.logits("logits", x);
   }
 
-  /** softmax(logits / T) per row. */
+  /** What the outputs mean (src/nn/task.ts): the float model's task, kept in the quantized file. */
+  get task(): ModelTask {
+    return this.runner.task;
+  }
+
+  /** softmax(logits / T) per row; σ(logits) per output for a multi-label model; TaskError for a regression model. */
   probabilities(x: FloatArray, options: { temperature?: number } = {}): Float32Array {
     return this.runner.probabilities("probabilities", x, options.temperature ?? 1);
   }
 
-  /** Class ids (argmax of the outputs) for each row of x. */
-  predict(x: FloatArray): Int32Array {
+  /** What the task predicts for each row of x, as Sequential.predict: class ids, 0/1 per label, or the outputs (regression). */
+  predict(x: FloatArray): Int32Array | Float32Array {
     return this.runner.predict("predict", x);
   }
 

@@ -14,6 +14,7 @@
  *               undefined with float activations (the weights are dequantized once, float compute)
  */
 import type { ActivationName, LayerSpec } from "../nn/layers/index.js";
+import type { ModelTask } from "../nn/task.js";
 
 export type WeightFormat = "int8" | "fp16";
 export type ActivationFormat = "int8" | "float";
@@ -79,6 +80,8 @@ export interface QuantizedNet {
   layers: QuantizedLayer[];
   weights: WeightFormat;
   activations: ActivationFormat;
+  /** what the outputs mean (src/nn/task.ts), the float model's; a file's `task` metadata */
+  task: ModelTask;
 }
 
 /** Bytes of the stored parameters: int8 (or fp16) weights, f32 scales and biases (and input scales). */

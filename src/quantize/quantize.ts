@@ -119,6 +119,7 @@ export function quantizedNet(
     layers: out,
     weights,
     activations,
+    task: model.task,
   };
 }
 

@@ -28,7 +28,9 @@
  *   for a batch capacity of `rows`: two f32 activation buffers (rows·widest), the int8 row
  *   buffer (rows·widest), the int32 sums (rows·widest) and the class ids (rows i32).
  */
-import { ArgumentError, OutOfMemoryError } from "../errors.js";
+import { ArgumentError, OptionError, OutOfMemoryError } from "../errors.js";
+import { thresholdLogits } from "../nn/multi-label.js";
+import { requireScores, type ModelTask } from "../nn/task.js";
 import type { KernelExports } from "../runtime/abi.js";
 import { requireArray, requireFinite, requireTemperature, rowsOf, type FloatArray } from "../validate.js";
 import { hasWeights, type QuantizedLayer, type QuantizedNet, type QuantizedWeighted } from "./net.js";
@@ -136,26 +138,40 @@ export class Int8Runner {
     return result;
   }
 
-  /** softmax(logits / T) per row. */
+  /**
+   * softmax(logits / T) per row; σ(logits) per output for a multi-label net (temperature 1
+   * only); TaskError for a regression net (src/nn/task.ts).
+   */
   probabilities(op: string, x: FloatArray, temperature: unknown = 1): Float32Array {
+    requireScores(op, this.task);
     const rows = this.rows(op, x);
     const t = requireTemperature(op, temperature);
+    const multiLabel = this.task === "multilabel";
+    if (multiLabel && t !== 1) throw new OptionError(`${op}: a multi-label model gives σ(logits) per label; temperature applies to softmax classifiers only`);
     const result = new Float32Array(rows * this.net.outputs);
     this.eachChunk(op, x, (out, n, first) => {
-      this.kernels!.softmax_forward(out, out, n, this.net.outputs, t);
+      if (multiLabel) this.kernels!.sigmoid_forward(out, out, n * this.net.outputs);
+      else this.kernels!.softmax_forward(out, out, n, this.net.outputs, t);
       result.set(this.f32(out, n * this.net.outputs), first * this.net.outputs);
     });
     return result;
   }
 
-  /** Class ids (argmax of the outputs). */
-  predict(op: string, x: FloatArray): Int32Array {
+  /** What the net's task predicts (src/nn/task.ts): class ids (argmax of the outputs), 0/1 per label, or the outputs (regression). */
+  predict(op: string, x: FloatArray): Int32Array | Float32Array {
+    if (this.task === "regression") return this.logits(op, x);
+    if (this.task === "multilabel") return thresholdLogits(this.logits(op, x));
     const result = new Int32Array(this.rows(op, x));
     this.eachChunk(op, x, (out, n, first) => {
       this.kernels!.argmax(this.ids, out, n, this.net.outputs);
       result.set(new Int32Array(this.kernels!.memory.buffer, this.ids, n), first);
     });
     return result;
+  }
+
+  /** What the net's outputs mean. */
+  get task(): ModelTask {
+    return this.net.task ?? "classification";
   }
 
   /** Frees every allocation; any later call throws ArgumentError. */

@@ -65,9 +65,12 @@ export function resolveHardLoss(op: string, data: Dataset | StreamDataset, loss:
 }
 
 /**
- * The model's task against the data's: a multi-label model trains on multi-label data only
- * (TaskError otherwise). A model trained on multi-label data becomes multi-label (`mark`,
- * called once every check has passed).
+ * The model's task against the data's: a multi-label model trains on multi-label data only,
+ * a regression model on regression data only (TaskError otherwise). A model trained on
+ * multi-label or regression data takes that task (`mark`, called once every check has
+ * passed), so that predict() and its model file say what its outputs mean; a classifier's
+ * task stays (a model loaded from a file written before files recorded the task may be a
+ * regression model read as a classifier: it trains on regression data and becomes one).
  */
 export function checkModelTask(op: string, model: Sequential, data: Pick<Dataset, "multiLabel" | "task">, what = "the model"): { mark(): void } {
   if (model.multiLabel && !data.multiLabel) {
@@ -75,9 +78,14 @@ export function checkModelTask(op: string, model: Sequential, data: Pick<Dataset
       `${op}: ${what} is multi-label (a sigmoid per output) but the data is a ${data.task} dataset; use Dataset.multiLabel data, or a model that is not multi-label`,
     );
   }
+  if (model.task === "regression" && data.task !== "regression") {
+    throw new TaskError(
+      `${op}: ${what} is a regression model (real-valued outputs) but the data is a ${data.task} dataset; use Dataset.regression data, or a model whose task is not "regression"`,
+    );
+  }
   return {
     mark: () => {
-      if (data.multiLabel) model.multiLabel = true;
+      if (data.task !== "classification") model.task = data.task;
     },
   };
 }

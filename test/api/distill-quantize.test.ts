@@ -149,8 +149,8 @@ describe("distill({ quantize })", () => {
     }
     const studentInfer = await loadStudent(bytes);
     expectSameBits(studentInfer.logits(data.test.x.subarray(0, 50 * 784)), q.logits(data.test.x.subarray(0, 50 * 784)));
-    const int8 = accuracy(q.predict(data.test.x), data.test.y);
-    const float = accuracy(student.predict(data.test.x), data.test.y);
+    const int8 = accuracy(q.predict(data.test.x) as Int32Array, data.test.y);
+    const float = accuracy(student.predict(data.test.x) as Int32Array, data.test.y);
     console.log(`[distill quantize] test accuracy: float weights of the QAT student ${float}, its int8 model ${int8}`);
     expect(int8).toBeGreaterThan(0.8);
     expect(Math.abs(int8 - float)).toBeLessThanOrEqual(0.02);

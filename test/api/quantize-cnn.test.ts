@@ -294,9 +294,9 @@ describe("a digit CNN trained on the mnist package's digits", () => {
 
   it("keeps test accuracy within 1 point, in a file over 3× smaller", () => {
     const accuracy = (p: Int32Array) => p.reduce((n, v, i) => n + (v === data.test.y[i] ? 1 : 0), 0) / p.length;
-    const float = accuracy(model.predict(data.test.x));
+    const float = accuracy(model.predict(data.test.x) as Int32Array);
     const q = quantize(model, data.train.x.subarray(0, 500 * 784));
-    const int8 = accuracy(q.predict(data.test.x));
+    const int8 = accuracy(q.predict(data.test.x) as Int32Array);
     const floatBytes = modelToSafetensors(model).length;
     const int8Bytes = q.toSafetensors().length;
     console.log(`[quantize cnn] test accuracy: float ${float}, int8 ${int8}; file ${floatBytes} → ${int8Bytes} bytes`);

@@ -103,14 +103,14 @@ describe.each([1, 2])("a trained MLP (seed %i)", (seed) => {
   beforeAll(async () => {
     model = mlp([784, 64, 10], { seed, engine });
     await train(model, data.train, { epochs: 3, batchSize: 32, optimizer: "adam", lr: 0.002, seed });
-    floatAccuracy = accuracy(model.predict(data.test.x), data.test.y);
+    floatAccuracy = accuracy(model.predict(data.test.x) as Int32Array, data.test.y);
     int8 = quantize(model, data.train, { weights: "int8", activations: "int8" });
   }, 120_000);
 
   it("int8 weights and activations keep test accuracy within 1 point of the float model", () => {
-    const int8Accuracy = accuracy(int8.predict(data.test.x), data.test.y);
+    const int8Accuracy = accuracy(int8.predict(data.test.x) as Int32Array, data.test.y);
     const storage = quantize(model, undefined, { activations: "float" });
-    const storageAccuracy = accuracy(storage.predict(data.test.x), data.test.y);
+    const storageAccuracy = accuracy(storage.predict(data.test.x) as Int32Array, data.test.y);
     console.log(`[quantize seed ${seed}] test accuracy: float ${floatAccuracy}, int8 ${int8Accuracy}, int8 weights + float activations ${storageAccuracy}`);
     expect(floatAccuracy).toBeGreaterThan(0.85); // the model learned something worth keeping
     expect(Math.abs(int8Accuracy - floatAccuracy)).toBeLessThanOrEqual(0.01);
@@ -151,7 +151,7 @@ describe.each([1, 2])("a trained MLP (seed %i)", (seed) => {
   it("fp16 weights: accuracy within 1 point, half the file, the same bits through distill-wasm/infer", async () => {
     const half = quantize(model, undefined, { weights: "fp16" });
     expect(half.activations).toBe("float");
-    const halfAccuracy = accuracy(half.predict(data.test.x), data.test.y);
+    const halfAccuracy = accuracy(half.predict(data.test.x) as Int32Array, data.test.y);
     const bytes = half.toSafetensors();
     const floatBytes = modelToSafetensors(model).length;
     console.log(

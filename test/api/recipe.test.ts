@@ -135,7 +135,7 @@ describe("transfer sets without some classes, and the output bias", () => {
     const offsets = fitClassBias(m, data, [2]);
     expect(offsets[2]).toBeGreaterThan(0);
     const accuracy = () => {
-      const p = m.predict(data.x);
+      const p = m.predict(data.x) as Int32Array;
       return p.reduce((s, c, i) => s + (c === data.y[i] ? 1 : 0), 0) / data.length;
     };
     const before = accuracy();

@@ -5,7 +5,7 @@
  * forward pass against float64 and its backward pass against finite differences, training
  * (deterministic, the padding row untouched), distillation, model files, PyTorch state_dicts
  * (test/fixtures/tokens/, written by test/fixtures/make_token_fixtures.py) and the
- * exporters' refusal.
+ * exporters' tensors.
  */
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -30,6 +30,7 @@ import {
 } from "../../src/index.js";
 import { decodeSafetensors, modelFromSafetensors, modelToSafetensors } from "../../src/io/index.js";
 import { toOnnx, toTfjs } from "../../src/export/index.js";
+import { decodeModel } from "../../src/export/onnx-proto.js";
 import { loadStudent } from "../../src/infer/index.js";
 import { expectClose, expectSameBits } from "../helpers/compare.js";
 import { dot64, numericGradient } from "../helpers/gradcheck.js";
@@ -332,13 +333,15 @@ describe("files and PyTorch", () => {
     }
   });
 
-  it("the exporters refuse token layers with an ArgumentError naming the layer", async () => {
+  it("the exporters write token layers with their PyTorch tensors (numbers: test/export/export-tokens.test.ts)", () => {
     const model = new Sequential(teacherLayers());
-    await expect(async () => toOnnx(model)).rejects.toThrow(/toOnnx: layer 0 is a "embedding" layer, which toOnnx cannot write/);
-    await expect(async () => toTfjs(model)).rejects.toThrow(ArgumentError);
-    const ln = new Sequential([dense(4, 4), layerNorm(4), dense(4, 2)]);
-    await expect(async () => toOnnx(ln)).rejects.toThrow(/layer 1 is a "layerNorm" layer/);
+    const onnx = decodeModel(toOnnx(model), "model").graph!;
+    const table = onnx.initializer!.find((t) => t.name === "0.weight")!;
+    expect(table.dims!.map(Number)).toEqual([VOCAB, DIM]);
+    const raw = table.raw_data!;
+    expect(Array.from(new Float32Array(raw.slice().buffer))).toEqual(Array.from(model.getParameter("0.weight")));
+    const tfjs = toTfjs(model);
+    expect(tfjs.modelJson.weightsManifest[0].weights[0]).toEqual({ name: "embedding_0/embeddings", shape: [VOCAB, DIM], dtype: "float32" });
     model.dispose();
-    ln.dispose();
   });
 });

@@ -138,8 +138,8 @@ describe("distill-wasm quantize: runs", () => {
       expect(written.weights).toBe("int8");
       expect(written.activations).toBe("int8");
       expect(Array.from(written.logits(data.x))).toEqual(Array.from(expected.logits(data.x)));
-      const floatIds = model.predict(data.x);
-      const int8Ids = written.predict(data.x);
+      const floatIds = model.predict(data.x) as Int32Array;
+      const int8Ids = written.predict(data.x) as Int32Array;
       let same = 0;
       for (let i = 0; i < floatIds.length; i++) if (floatIds[i] === int8Ids[i]) same++;
       expect(doc).toMatchObject({
@@ -233,11 +233,23 @@ describe("distill-wasm quantize: runs", () => {
       expect(doc.float).toEqual({ rmse: rmse(model.logits(set.x)) });
       expect(doc.quantized).toEqual({ rmse: rmse(written.logits(set.x)) });
       expect(doc.agreement).toBeUndefined();
+      // Both files record the task, so both models predict their outputs, not a class id.
+      expect([model.task, written.task]).toEqual(["regression", "regression"]);
+      expect(Array.from(written.predict(set.x))).toEqual(Array.from(written.logits(set.x)));
     } finally {
       written.dispose();
       model.dispose();
     }
     const text = cli("quantize", "--data", "csv:reg.csv", "--task", "regression", "--label", "y", "--model", "reg.safetensors", "--out", "reg8b.safetensors");
     expect(text.out).toMatch(/^RMSE {6}float \S+ → quantized \S+ \(all 120 rows \(no test set\)\)$/m);
+    // The same file on class labels (two features and one class, so that the data fits its shape): refused, naming the task, before anything is written.
+    writeFileSync(join(dir, "labels2.csv"), "label,a,b\n0,0.1,0.2\n0,0.5,0.3\n0,0.2,0.9\n0,0.7,0.4\n");
+    const blobs = cli("quantize", "--data", "csv:labels2.csv", "--model", "reg.safetensors", "--out", "reg8c.safetensors");
+    expect(blobs.code).toBe(1);
+    expect(blobs.err).toMatch(/reg\.safetensors is a regression model .* give --task regression/);
+    expect(() => statSync(join(dir, "reg8c.safetensors"))).toThrow();
+    const evaluated = cli("eval", "--data", "csv:labels2.csv", "--model", "reg.safetensors");
+    expect(evaluated.code).toBe(1);
+    expect(evaluated.err).toMatch(/evaluate: the model is a regression model .* Dataset\.regression data/);
   });
 });

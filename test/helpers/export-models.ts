@@ -12,6 +12,9 @@ import {
   conv1d,
   conv2d,
   dense,
+  embedding,
+  embeddingBag,
+  layerNorm,
   standardize,
   dropout,
   flatten,
@@ -150,3 +153,57 @@ export function argmaxRows(a: ArrayLike<number>, rows: number): number[] {
 
 /** The bits of each float, for bit-for-bit comparisons. */
 export const bitsOf = (a: Float32Array): number[] => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+
+/** `rows` rows of `seqLen` token ids below `vocab`: random, with padding (`padding`) at the end of some rows, one row of padding only and one without any. */
+export function tokenRows(rows: number, seqLen: number, vocab: number, padding: number | undefined, seed: number): Float32Array {
+  const rnd = new TestRandom(seed);
+  const x = new Float32Array(rows * seqLen);
+  for (let r = 0; r < rows; r++) {
+    const length = padding === undefined || r === 1 ? seqLen : r === 0 ? 0 : 1 + Math.floor(rnd.uniform(1, 0, seqLen - 1)[0]!);
+    for (let t = 0; t < seqLen; t++) {
+      const id = Math.min(vocab - 1, Math.floor(rnd.uniform(1, 0, vocab)[0]!));
+      // Row 1 holds no padding id at all; the others may hold one inside the row too.
+      x[r * seqLen + t] = t >= length ? padding! : r === 1 && id === padding ? (id + 1) % vocab : id;
+    }
+  }
+  return x;
+}
+
+/** Sets every layerNorm's γ and β, and every token table's padding row, to seeded random values, so that they matter. */
+export function randomiseTokenLayers(model: Sequential, seed: number): void {
+  const rnd = new TestRandom(seed);
+  model.specs.forEach((spec, i) => {
+    if (spec.type === "layerNorm") {
+      model.setParameter(`${i}.weight`, rnd.uniform(spec.dim, 0.5, 1.5));
+      model.setParameter(`${i}.bias`, rnd.uniform(spec.dim, -0.5, 0.5));
+    }
+    if ((spec.type === "embedding" || spec.type === "embeddingBag") && spec.paddingIdx !== undefined) {
+      const w = model.getParameter(`${i}.weight`);
+      w.set(rnd.uniform(spec.dim, -1, 1), spec.paddingIdx * spec.dim);
+      model.setParameter(`${i}.weight`, w);
+    }
+  });
+}
+
+/**
+ * Token models: an embedding per position with layerNorm, flatten and an MLP head; a bag of
+ * embeddings (mean without the padding id) with layerNorm; a bag without a padding id; and
+ * layerNorm inside a plain MLP. Inputs hold rows of padding only and rows without padding.
+ */
+export function tokenExportCases(): ExportCase[] {
+  const cases: ExportCase[] = [];
+  const sequence = new Sequential([embedding(50, 8, { seqLen: 12, paddingIdx: 0 }), layerNorm(8), flatten(), dense(96, 16), relu(), dense(16, 3)], {
+    seed: 31,
+  });
+  randomiseTokenLayers(sequence, 41);
+  cases.push({ name: "embedding-layerNorm-flatten-dense", model: sequence, x: tokenRows(10, 12, 50, 0, 51), rows: 10 });
+  const bag = new Sequential([embeddingBag(50, 8, { seqLen: 12, paddingIdx: 3 }), layerNorm(8, { eps: 1e-3 }), dense(8, 3)], { seed: 32 });
+  randomiseTokenLayers(bag, 42);
+  cases.push({ name: "embeddingBag (padding 3)-layerNorm-dense", model: bag, x: tokenRows(11, 12, 50, 3, 52), rows: 11 });
+  const plainBag = new Sequential([embeddingBag(60, 6, { seqLen: 7 }), dense(6, 4)], { seed: 33 });
+  cases.push({ name: "embeddingBag (no padding)-dense", model: plainBag, x: tokenRows(9, 7, 60, undefined, 53), rows: 9 });
+  const normalisedMlp = new Sequential([dense(10, 13), layerNorm(13), gelu(), dense(13, 3)], { seed: 34 });
+  randomiseTokenLayers(normalisedMlp, 44);
+  cases.push({ name: "mlp with layerNorm", model: normalisedMlp, x: new TestRandom(54).uniform(8 * 10, -3, 3), rows: 8 });
+  return cases;
+}

@@ -401,6 +401,39 @@ describe("model files", () => {
     model.dispose();
   });
 
+  it("records the task: regression and multilabel are written, a classifier's file stays as before; reading refuses an unknown task", async () => {
+    const x = new TestRandom(21).normal(3 * 4, 1);
+    for (const task of ["classification", "regression", "multilabel"] as const) {
+      const model = mlp([4, 5, 2], { seed: 21, task });
+      const bytes = modelToSafetensors(model, { note: "n" });
+      const { metadata } = decodeSafetensors(bytes);
+      expect(metadata.task).toBe(task === "classification" ? undefined : task);
+      const loaded = modelFromSafetensors(bytes);
+      expect(loaded.task).toBe(task);
+      expectSameBits(loaded.logits(x), model.logits(x), `${task} logits`);
+      expect(loaded.predict(x)).toEqual(model.predict(x));
+      // The options still override the file (a file from elsewhere may be marked by its reader).
+      expect(modelFromSafetensors(bytes, { task: "regression" }).task).toBe("regression");
+      expect(modelFromSafetensors(bytes, { multiLabel: true }).task).toBe("multilabel");
+      loaded.dispose();
+      model.dispose();
+    }
+    // A classifier's file is byte for byte what it was before files recorded the task.
+    const classifier = mlp([4, 5, 2], { seed: 22 });
+    const legacy = decodeSafetensors(modelToSafetensors(classifier));
+    expect(Object.keys(legacy.metadata).sort()).toEqual(["architecture", "distill_wasm_version", "format"]);
+    const tensors = [...legacy.tensors].map(([name, t]) => ({ name, shape: t.shape, data: t.data as Float32Array }));
+    const rewrite = (task: string) => encodeSafetensors(tensors, { ...legacy.metadata, task });
+    expect(modelFromSafetensors(rewrite("classification")).task).toBe("classification");
+    expect(() => modelFromSafetensors(rewrite("ranking"), {}, "ranker.safetensors")).toThrow(FormatError);
+    expect(() => modelFromSafetensors(rewrite("ranking"), {}, "ranker.safetensors")).toThrow(
+      /ranker\.safetensors: the task metadata must be one of "classification", "regression", "multilabel"; got "ranking"/,
+    );
+    expect(() => modelToSafetensors(classifier, { task: "regression" })).toThrow(/"task" is written by the library/);
+    expect(() => modelFromSafetensors(modelToSafetensors(classifier), { task: "ranking" } as never)).toThrow(OptionError);
+    classifier.dispose();
+  });
+
   it("keeps DISTILL_WASM_VERSION equal to package.json's version", () => {
     const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
     expect(DISTILL_WASM_VERSION).toBe(pkg.version);

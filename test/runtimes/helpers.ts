@@ -1,7 +1,7 @@
 /**
  * Shared checks of the cross-runtime tests: every runtime's report must carry the committed
  * baseline checksum and the committed checksums of the students' logits through
- * distill-wasm/infer (equal to the full library's), float and int8, and the signals part's own two; relaxed-SIMD runs (where the engine has
+ * distill-wasm/infer (equal to the full library's), float and int8, and the signals and tokens parts' own two each; relaxed-SIMD runs (where the engine has
  * relaxed SIMD) must be finite and identical to each other.
  */
 import { execFile } from "node:child_process";
@@ -12,8 +12,16 @@ import type { RuntimeReport } from "./scenario.mjs";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
-export const EXPECTED: { sha256: string; why: string; infer_sha256: string; int8_sha256: string; signals_sha256: string; signals_infer_sha256: string } =
-  JSON.parse(readFileSync(new URL("./expected-checksum.json", import.meta.url), "utf8"));
+export const EXPECTED: {
+  sha256: string;
+  why: string;
+  infer_sha256: string;
+  int8_sha256: string;
+  signals_sha256: string;
+  signals_infer_sha256: string;
+  tokens_sha256: string;
+  tokens_infer_sha256: string;
+} = JSON.parse(readFileSync(new URL("./expected-checksum.json", import.meta.url), "utf8"));
 
 /** In CI every runtime must run: a missing browser fails instead of skipping. */
 export const REQUIRE_ALL = Boolean(process.env.CI) && process.env.CI !== "false";
@@ -41,8 +49,16 @@ export function checkReport(report: RuntimeReport, label: string, elapsedMs: num
   expect(baseline.signals.infer!.checksum, `${label}: signal logits through distill-wasm/infer differ from signals_infer_sha256`).toBe(
     EXPECTED.signals_infer_sha256,
   );
+  expect(baseline.tokens.steps).toEqual({ teacher: 42, student: 42 });
+  expect(baseline.tokens.checksum, `${label}: the tokens part's checksum differs from tokens_sha256 in expected-checksum.json`).toBe(EXPECTED.tokens_sha256);
+  expect(baseline.tokens.infer, `${label}: the tokens part was not given distill-wasm/infer`).toBeDefined();
+  expect(baseline.tokens.infer!.checksum, `${label}: distill-wasm/infer's token-model logits differ from model.logits`).toBe(baseline.tokens.infer!.library);
+  expect(baseline.tokens.infer!.checksum, `${label}: token-model logits through distill-wasm/infer differ from tokens_infer_sha256`).toBe(
+    EXPECTED.tokens_infer_sha256,
+  );
   const { threaded } = report;
   expect(threaded.signals.checksum, `${label}: the signals part differs with threads`).toBe(EXPECTED.signals_sha256);
+  expect(threaded.tokens.checksum, `${label}: the tokens part differs with threads`).toBe(EXPECTED.tokens_sha256);
   let threadsText: string;
   if (threaded.threads === 2) {
     expect(threaded.checksum, `${label}: two threads changed the result`).toBe(EXPECTED.sha256);
@@ -61,12 +77,13 @@ export function checkReport(report: RuntimeReport, label: string, elapsedMs: num
     expect(relaxed.first.finite, `${label}: relaxed run produced non-finite values`).toBe(true);
     expect(relaxed.second.checksum, `${label}: relaxed build not stable run to run`).toBe(relaxed.first.checksum);
     expect(relaxed.second.signals.checksum, `${label}: relaxed build's signals part not stable run to run`).toBe(relaxed.first.signals.checksum);
+    expect(relaxed.second.tokens.checksum, `${label}: relaxed build's tokens part not stable run to run`).toBe(relaxed.first.tokens.checksum);
     const same = relaxed.first.checksum === baseline.checksum;
     relaxedText = `relaxed ${short(relaxed.first.checksum)} (${same ? "equal to" : "differs from"} baseline; stable over 2 runs)`;
   }
   const line =
     `[runtimes] ${label} — ${report.runtime}: ✔ ${short(baseline.checksum)} = committed; infer ${short(baseline.infer!.checksum)} = model.logits = committed; ` +
-    `signals ${short(baseline.signals.checksum)} = committed; ` +
+    `signals ${short(baseline.signals.checksum)} = committed; tokens ${short(baseline.tokens.checksum)} = committed; ` +
     `${threadsText}; ${relaxedText}; ` +
     `scenario ${Math.round(report.baselineMs)} ms, whole check ${Math.round(elapsedMs)} ms`;
   console.log(line);

@@ -34,6 +34,19 @@ export interface ScenarioResult {
     /** Runs given distill-wasm/infer: the signal student's logits through `loadStudent` and through `model.logits`. */
     infer?: { checksum: string; library: string };
   };
+  /**
+   * The tokens part (embedding, embeddingBag, layerNorm), hashed on its own: the student's
+   * parameterBlock() and every epoch record's numbers; with distill-wasm/infer, the teacher's
+   * and then the student's logits through `loadStudent` and through `model.logits`.
+   */
+  tokens: {
+    checksum: string;
+    steps: { teacher: number; student: number };
+    finalLoss: number;
+    teacherValAccuracy: number | undefined;
+    valAccuracy: number | undefined;
+    infer?: { checksum: string; library: string };
+  };
   /** Every parameter and every hashed number is finite. */
   finite: boolean;
   /**

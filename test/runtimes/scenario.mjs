@@ -2,7 +2,8 @@
 // with attention transfer) that every runtime (Node, Deno, Bun, Chromium, Firefox) executes
 // through the package's public API, ending in a SHA-256 that must equal the committed value
 // in expected-checksum.json; then a part with 1-D CNNs on multichannel signals, hashed on its
-// own (signals_sha256).
+// own (signals_sha256), and a part with token models (embedding, embeddingBag, layerNorm),
+// hashed on its own too (tokens_sha256).
 //
 // Plain JavaScript ESM with no imports, so that each runtime loads it as it is: a browser
 // page, `deno run`, `bun run` and vitest alike. It receives the imported module namespace
@@ -46,6 +47,19 @@ export const SCENARIO = Object.freeze({
     teacher: { seed: 9, epochs: 8, batchSize: 32, trainSeed: 10 }, // 8 × 7 = 56 steps
     student: { seed: 11 },
     distill: { epochs: 8, batchSize: 32, seed: 12 }, // 8 × 7 = 56 steps
+  },
+  // Fourth part, checked by its own checksum (tokens_sha256): token rows of 12 ids (makeTokens),
+  // a teacher with an embedding per position, layerNorm, flatten and an MLP head trained with
+  // `train`, and a bag-of-embeddings student (mean without the padding id, layerNorm) distilled
+  // from it with KD.
+  tokens: {
+    vocab: 40,
+    seqLen: 12,
+    rows: 256,
+    dataSeed: 20261207,
+    teacher: { seed: 13, epochs: 6, batchSize: 32, trainSeed: 14 }, // 6 × 7 = 42 steps
+    student: { seed: 15 },
+    distill: { epochs: 6, batchSize: 32, seed: 16 }, // 6 × 7 = 42 steps
   },
 });
 
@@ -285,6 +299,88 @@ async function runSignals(api, engine, infer) {
   }
 }
 
+/**
+ * Token rows of seqLen ids below vocab, padding id 0: each row has 3 to seqLen real tokens
+ * (the rest padding); each token is, one time in three, a word of its class (ids 1 + 6·class
+ * to 6 + 6·class) and otherwise a common word (ids 25 to 39), all drawn from the wasm PRNG
+ * (`rng_below`): integers only. Then Dataset.tokens with those lengths.
+ */
+function makeTokens(api, engine) {
+  const { vocab, seqLen, rows, dataSeed } = SCENARIO.tokens;
+  const k = engine.kernels;
+  return engine.scoped(() => {
+    const rng = engine.alloc(16);
+    k.rng_seed(rng, dataSeed >>> 0, 0);
+    const ids = new Int32Array(rows * seqLen);
+    const lengths = new Int32Array(rows);
+    const y = new Int32Array(rows);
+    for (let r = 0; r < rows; r++) {
+      const label = k.rng_below(rng, SCENARIO.classes);
+      y[r] = label;
+      lengths[r] = 3 + k.rng_below(rng, seqLen - 2);
+      for (let t = 0; t < lengths[r]; t++)
+        ids[r * seqLen + t] = k.rng_below(rng, 3) === 0 ? 1 + 6 * label + k.rng_below(rng, 6) : 25 + k.rng_below(rng, vocab - 25);
+    }
+    return api.Dataset.tokens(ids, y, { seqLen, vocab, classes: SCENARIO.classes, lengths, padding: 0 });
+  });
+}
+
+/** The token teacher: an embedding per position, layerNorm, then an MLP over the whole sequence. */
+function tokenTeacherLayers(api) {
+  const { vocab, seqLen } = SCENARIO.tokens;
+  const tokens = { seqLen, paddingIdx: 0 };
+  return [api.embedding(vocab, 8, tokens), api.layerNorm(8), api.flatten(), api.dense(seqLen * 8, 16), api.relu(), api.dense(16, SCENARIO.classes)];
+}
+
+/** The token student: the mean of the non-padding ids' embeddings, layerNorm, one dense layer. */
+function tokenStudentLayers(api) {
+  const { vocab, seqLen } = SCENARIO.tokens;
+  return [api.embeddingBag(vocab, 8, { seqLen, paddingIdx: 0 }), api.layerNorm(8), api.dense(8, SCENARIO.classes)];
+}
+
+/** The tokens part: the token teacher trained with `train`, the bag-of-embeddings student distilled from it with KD. */
+async function runTokens(api, engine, infer) {
+  const { tokens, validation } = SCENARIO;
+  const { teacher: t, student: s, distill: d } = tokens;
+  const data = makeTokens(api, engine);
+  const teacher = new api.Sequential(tokenTeacherLayers(api), { seed: t.seed, engine });
+  const student = new api.Sequential(tokenStudentLayers(api), { seed: s.seed, engine });
+  try {
+    const teacherRun = await api.train(teacher, data, {
+      epochs: t.epochs,
+      batchSize: t.batchSize,
+      seed: t.trainSeed,
+      optimizer: "momentum",
+      lr: 0.05,
+      validation,
+    });
+    const studentRun = await api.distill({
+      teacher,
+      student,
+      data,
+      validation,
+      epochs: d.epochs,
+      batchSize: d.batchSize,
+      seed: d.seed,
+      temperature: 4,
+      alpha: 0.3,
+      optimizer: { type: "adam", lr: 0.02 },
+    });
+    const params = student.parameterBlock();
+    const logits = infer ? await inferLogits(api, infer, teacher, data.x) : undefined;
+    const studentLogits = infer ? await inferLogits(api, infer, student, data.x) : undefined;
+    return {
+      teacherRun,
+      studentRun,
+      params,
+      logits: logits && { infer: [...logits.infer, ...studentLogits.infer], library: [...logits.library, ...studentLogits.library] },
+    };
+  } finally {
+    teacher.dispose();
+    student.dispose();
+  }
+}
+
 function toHex(buffer) {
   return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
 }
@@ -372,6 +468,8 @@ export async function runScenario(api, options = {}) {
   const cnnHistory = [...cnn.teacherRun.history, ...cnn.studentRun.history].flatMap(recordNumbers);
   const signals = await runSignals(api, engine, options.infer);
   const signalHistory = [...signals.teacherRun.history, ...signals.studentRun.history].flatMap(recordNumbers);
+  const tokens = await runTokens(api, engine, options.infer);
+  const tokenHistory = [...tokens.teacherRun.history, ...tokens.studentRun.history].flatMap(recordNumbers);
 
   const checksum = await sha256([params, new Float64Array(history), cnn.params, new Float64Array(cnnHistory)]);
   const infer = mlpLogits && {
@@ -384,7 +482,10 @@ export async function runScenario(api, options = {}) {
 
   const last = studentRun.history[studentRun.history.length - 1];
   const cnnLast = cnn.studentRun.history[cnn.studentRun.history.length - 1];
-  const finite = [params, history, cnn.params, cnnHistory, signals.params, signalHistory].every((values) => values.every(Number.isFinite));
+  const finite = [params, history, cnn.params, cnnHistory, signals.params, signalHistory, tokens.params, tokenHistory].every((values) =>
+    values.every(Number.isFinite),
+  );
+  const tokensLast = tokens.studentRun.history[tokens.studentRun.history.length - 1];
   const signalsLast = signals.studentRun.history[signals.studentRun.history.length - 1];
   return {
     checksum,
@@ -410,6 +511,14 @@ export async function runScenario(api, options = {}) {
       teacherValAccuracy: signals.teacherRun.history[signals.teacherRun.history.length - 1].valAccuracy,
       valAccuracy: signalsLast.valAccuracy,
       ...(signals.logits ? { infer: { checksum: await sha256(signals.logits.infer), library: await sha256(signals.logits.library) } } : {}),
+    },
+    tokens: {
+      checksum: await sha256([tokens.params, new Float64Array(tokenHistory)]),
+      steps: { teacher: tokens.teacherRun.steps, student: tokens.studentRun.steps },
+      finalLoss: tokensLast.loss,
+      teacherValAccuracy: tokens.teacherRun.history[tokens.teacherRun.history.length - 1].valAccuracy,
+      valAccuracy: tokensLast.valAccuracy,
+      ...(tokens.logits ? { infer: { checksum: await sha256(tokens.logits.infer), library: await sha256(tokens.logits.library) } } : {}),
     },
     finite,
     ...(infer ? { infer } : {}),

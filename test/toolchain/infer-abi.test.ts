@@ -184,6 +184,16 @@ describe("the same kernels, compiled in the inference entry, compute the full bu
     );
   });
 
+  it("standardize_forward (a regression model's fitted input scaling), 13 columns: four-lane blocks and a tail", async () => {
+    const [rows, cols] = [6, 13];
+    await expectSame(
+      "standardize",
+      [rand.uniform(rows * cols, -50, 50), rand.uniform(cols, -5, 5), rand.uniform(cols, 0.5, 9)],
+      [rows * cols],
+      (K, [x, mean, std], [y]) => K.standardize_forward(y!, x!, mean!, std!, rows, cols),
+    );
+  });
+
   it("the activations, softmax with temperature and argmax", async () => {
     const size = 103;
     await expectSame("activations", [rand.uniform(size, -6, 6)], [size, size, size, size, size], (K, [x], [a, b, c, d, e]) => {

@@ -206,7 +206,8 @@ export async function runDistill(ctx: Context, flags: Flags): Promise<number> {
   const labels = multiLabelMetrics(student, data.test);
   const quantized = result.quantized;
   const evaluation = data.test && !fit && !labels && !quantized ? evaluate(student, data.test) : undefined;
-  const quantizedAccuracy = quantized && data.test ? accuracyOf(quantized.predict(data.test.x), data.test.y) : undefined;
+  const quantizedAccuracy =
+    quantized && data.test?.task === "classification" ? accuracyOf(quantized.predict(data.test.x) as Int32Array, data.test.y) : undefined;
   const metadata = {
     command: "distill",
     data: data.description,

@@ -8,6 +8,7 @@
  */
 import type { Dataset } from "../../data/dataset.js";
 import { checkDataForModel } from "../../data/fits-model.js";
+import { TaskError } from "../../errors.js";
 import { modelFromSafetensors } from "../../io/model-file.js";
 import { quantize } from "../../quantize/quantize.js";
 import type { QuantizedModel } from "../../quantize/model.js";
@@ -76,14 +77,20 @@ export async function runQuantize(ctx: Context, flags: Flags): Promise<number> {
     const test = data.test ?? data.train;
     checkDataForModel("quantize", data.train, model, "the training rows", true);
     checkDataForModel("quantize", test, model, data.test ? "the test set" : "the data", true);
+    if (model.task === "regression" && !test.targets) {
+      throw new TaskError(
+        `quantize: ${file} is a regression model (its file records task "regression") but --data is a ${test.task} dataset; give --task regression`,
+      );
+    }
     const wanted = (flags["calibration-rows"] as number | undefined) ?? DEFAULT_CALIBRATION_ROWS;
     const sample = calibrate ? data.train.shuffled(flags.seed as number, { engine: model.engine }).slice(0, Math.min(wanted, data.train.length)) : undefined;
     quantized = quantize(model, sample, { weights: weights as (typeof WEIGHTS)[number], activations: activations as (typeof ACTIVATIONS)[number] });
     const bytesAfter = quantized.toSafetensors({ quantized_from: baseName(file), ...(sample ? { calibration_rows: sample.length } : {}) });
     await writeBytesAtomic(out, bytesAfter, "--out");
     const q = quantized;
-    const floatIds = test.targets ? undefined : model.predict(test.x);
-    const quantizedIds = test.targets ? undefined : q.predict(test.x);
+    // Classification: the class ids (a multi-label model is measured by its outputs' RMSE against the 0/1 labels, as before).
+    const floatIds = test.targets ? undefined : (model.predict(test.x) as Int32Array);
+    const quantizedIds = test.targets ? undefined : (q.predict(test.x) as Int32Array);
     const before = quality(test, floatIds ?? model.logits(test.x));
     const after = quality(test, quantizedIds ?? q.logits(test.x));
     const agree = floatIds && quantizedIds ? sameClass(floatIds, quantizedIds) : undefined;

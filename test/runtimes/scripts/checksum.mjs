@@ -6,7 +6,7 @@ import * as infer from "distill-wasm/infer";
 import { runScenario } from "../scenario.mjs";
 
 const expected = JSON.parse(await (await import("node:fs/promises")).readFile(new URL("../expected-checksum.json", import.meta.url), "utf8"));
-const { checksum, infer: logits, signals } = await runScenario(api, { infer });
+const { checksum, infer: logits, signals, tokens } = await runScenario(api, { infer });
 const verdict = (value, committed, key) =>
   value === committed ? "(same)" : `(differs: if the change is intended, put it in ${key} and add a line to "changes")`;
 console.log(`committed:    ${expected.sha256}`);
@@ -27,4 +27,11 @@ console.log(`signals infer, committed:    ${expected.signals_infer_sha256}`);
 console.log(
   `signals infer, this runtime: ${signals.infer.checksum} ${verdict(signals.infer.checksum, expected.signals_infer_sha256, "signals_infer_sha256")}` +
     (signals.infer.checksum === signals.infer.library ? "" : ` — NOT model.logits' ${signals.infer.library}`),
+);
+console.log(`tokens, committed:    ${expected.tokens_sha256}`);
+console.log(`tokens, this runtime: ${tokens.checksum} ${verdict(tokens.checksum, expected.tokens_sha256, "tokens_sha256")}`);
+console.log(`tokens infer, committed:    ${expected.tokens_infer_sha256}`);
+console.log(
+  `tokens infer, this runtime: ${tokens.infer.checksum} ${verdict(tokens.infer.checksum, expected.tokens_infer_sha256, "tokens_infer_sha256")}` +
+    (tokens.infer.checksum === tokens.infer.library ? "" : ` — NOT model.logits' ${tokens.infer.library}`),
 );
