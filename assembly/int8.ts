@@ -345,7 +345,13 @@ export function im2row_i8(rows: usize, x: usize, cin: i32, h: i32, wd: i32, kh: 
           }
           let ox = 0;
           for (; ox < oxIn; ox++) copyEdge(dst + <usize>ox * rowBytes, src, ox * stride - pad, kw, wd, pad);
-          for (; ox < fastEnd; ox++) store<u64>(dst + <usize>ox * rowBytes, load<u64>(src + <usize>(ox * stride)));
+          let d = dst + <usize>ox * rowBytes;
+          let from = src + <usize>(ox * stride);
+          for (; ox < fastEnd; ox++) {
+            store<u64>(d, load<u64>(from));
+            d += rowBytes;
+            from += <usize>stride;
+          }
           for (; ox < ow; ox++) copyEdge(dst + <usize>ox * rowBytes, src, ox * stride - pad, kw, wd, pad);
         }
         col += kw;
