@@ -94,8 +94,11 @@ export {
 export { attention_map, attention_map_ref, attention_transfer, attention_transfer_ref } from "./attention";
 
 export {
-  gemm_i8_nt, gemm_i8_nt_ref, dequantize_i32, dequantize_i32_ref, quantize_i8, quantize_i8_ref, im2row_i8,
+  gemm_i8_nt, gemm_i8_nt_ref, dequantize_i32, dequantize_i32_ref, dequantize_i32_rows, dequantize_i32_rows_ref,
+  quantize_i8, quantize_i8_ref, im2row_i8,
 } from "./int8";
+
+export { panels_i16_length, pack_panels_i16, gemm_i8_panels, gemm_i8_panels_ref } from "./int8-panels";
 
 export {
   embedding_forward, embedding_forward_ref, embedding_backward, embedding_backward_ref,

@@ -3,8 +3,9 @@
 // weights packed by pack_panels for fewer than 4 rows; conv2d and conv1d; max / average pooling
 // in 2-D and 1-D; batchNorm with running statistics; standardize; token embeddings (plain and mean bag);
 // layerNorm; the activations), softmax and argmax for the outputs,
-// the int8 kernels of a quantized model (quantize_i8, gemm_i8_nt, dequantize_i32; im2row_i8 and
-// transpose for its convolutions) and the
+// the int8 kernels of a quantized model (quantize_i8, gemm_i8_nt, dequantize_i32; gemm_i8_panels
+// on weights packed by pack_panels_i16 for fewer than 4 rows; im2row_i8 and dequantize_i32_rows
+// for its convolutions) and the
 // heap the loader allocates from. No training kernels, no `_ref` twins, no threads.
 //
 // Every name here is also in assembly/index.ts, exported from the same function of the same
@@ -37,6 +38,6 @@ export { embedding_forward, embedding_bag_forward } from "./embedding";
 
 export { layernorm_forward } from "./layernorm";
 
-export { quantize_i8, gemm_i8_nt, dequantize_i32, im2row_i8 } from "./int8";
+export { quantize_i8, gemm_i8_nt, dequantize_i32, dequantize_i32_rows, im2row_i8 } from "./int8";
 
-export { transpose } from "./data";
+export { panels_i16_length, pack_panels_i16, gemm_i8_panels } from "./int8-panels";

@@ -35,6 +35,23 @@
   return i32x4.add(acc, i32x4.dot_i16x8_s(xh, i16x8.extend_high_i8x16_s(wv)));
 }
 
+/** [Σ a0, Σ a1, Σ a2, Σ a3] (wrapping): four outputs' sums in one vector, for one store. */
+// @ts-ignore: decorator
+@inline function hsum4x4(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
+  const t01 = i32x4.add(i32x4.shuffle(a0, a1, 0, 4, 1, 5), i32x4.shuffle(a0, a1, 2, 6, 3, 7));
+  const t23 = i32x4.add(i32x4.shuffle(a2, a3, 0, 4, 1, 5), i32x4.shuffle(a2, a3, 2, 6, 3, 7));
+  return i32x4.add(i32x4.shuffle(t01, t23, 0, 1, 4, 5), i32x4.shuffle(t01, t23, 2, 3, 6, 7));
+}
+
+/** The tails of one row x against four weight rows w, w + wStride, …: [dotTail(x, w_r, from, k)] for r = 0..3. */
+// @ts-ignore: decorator
+@inline function tail4(x: usize, w: usize, wStride: usize, from: i32, k: i32): v128 {
+  let t = i32x4.splat(dotTail(x, w, from, k));
+  t = i32x4.replace_lane(t, 1, dotTail(x, w + wStride, from, k));
+  t = i32x4.replace_lane(t, 2, dotTail(x, w + 2 * wStride, from, k));
+  return i32x4.replace_lane(t, 3, dotTail(x, w + 3 * wStride, from, k));
+}
+
 /** Σ_p x[p]·w[p] over p in [from, k), one at a time. */
 // @ts-ignore: decorator
 @inline function dotTail(x: usize, w: usize, from: i32, k: i32): i32 {
@@ -82,14 +99,14 @@
   }
   const o0 = y + ((<usize>i * <usize>ldy + <usize>j) << 2);
   const o1 = o0 + (<usize>ldy << 2);
-  store<i32>(o0, sum4(a00) + dotTail(xr0, w0, k16, k));
-  store<i32>(o0, sum4(a01) + dotTail(xr0, w1, k16, k), 4);
-  store<i32>(o0, sum4(a02) + dotTail(xr0, w2, k16, k), 8);
-  store<i32>(o0, sum4(a03) + dotTail(xr0, w3, k16, k), 12);
-  store<i32>(o1, sum4(a10) + dotTail(xr1, w0, k16, k));
-  store<i32>(o1, sum4(a11) + dotTail(xr1, w1, k16, k), 4);
-  store<i32>(o1, sum4(a12) + dotTail(xr1, w2, k16, k), 8);
-  store<i32>(o1, sum4(a13) + dotTail(xr1, w3, k16, k), 12);
+  let s0 = hsum4x4(a00, a01, a02, a03);
+  let s1 = hsum4x4(a10, a11, a12, a13);
+  if (k16 < k) {
+    s0 = i32x4.add(s0, tail4(xr0, w0, wStride, k16, k));
+    s1 = i32x4.add(s1, tail4(xr1, w0, wStride, k16, k));
+  }
+  v128.store(o0, s0);
+  v128.store(o1, s1);
 }
 
 /**
@@ -126,11 +143,9 @@ export function gemm_i8_nt(y: usize, x: usize, w: usize, rows: i32, n: i32, k: i
         a2 = dot16(a2, xl, xh, w2 + <usize>p);
         a3 = dot16(a3, xl, xh, w3 + <usize>p);
       }
-      const o = yr + (<usize>j << 2);
-      store<i32>(o, sum4(a0) + dotTail(xr, w0, k16, k));
-      store<i32>(o, sum4(a1) + dotTail(xr, w1, k16, k), 4);
-      store<i32>(o, sum4(a2) + dotTail(xr, w2, k16, k), 8);
-      store<i32>(o, sum4(a3) + dotTail(xr, w3, k16, k), 12);
+      let sums = hsum4x4(a0, a1, a2, a3);
+      if (k16 < k) sums = i32x4.add(sums, tail4(xr, w0, wStride, k16, k));
+      v128.store(yr + (<usize>j << 2), sums);
     }
     for (; j < n; j++) {
       const wj = w + <usize>j * wStride;
@@ -197,6 +212,51 @@ export function dequantize_i32_ref(y: usize, acc: usize, w_scale: usize, bias: u
   store<f32>(y + o, v);
 }
 
+/**
+ * The same per element with the scale and bias per row: y (rows, n) f32 = f32(acc (rows, n)
+ * int32) · (x_scale · w_scale[i]) + bias[i], then max(·, 0) when relu ≠ 0, for a convolution
+ * computed as (out, oh·ow) — channels as rows, already in NCHW order. w_scale (rows) f32;
+ * bias (rows) f32, 0 for none. The same IEEE operations as dequantize_i32 on the transposed
+ * sums, so the same bits. y may alias acc.
+ */
+export function dequantize_i32_rows(y: usize, acc: usize, w_scale: usize, bias: usize, rows: i32, n: i32, x_scale: f32, relu: i32): void {
+  const zero = f32x4.splat(0);
+  for (let i = 0; i < rows; i++) {
+    const row = <usize>i * <usize>n;
+    const io = <usize>i << 2;
+    const scale = x_scale * load<f32>(w_scale + io);
+    const b = bias ? load<f32>(bias + io) : 0;
+    const sv = f32x4.splat(scale);
+    const bv = f32x4.splat(b);
+    let j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const o = (row + <usize>j) << 2;
+      let v = f32x4.mul(f32x4.convert_i32x4_s(v128.load(acc + o)), sv);
+      if (bias) v = f32x4.add(v, bv);
+      if (relu) v = f32x4.max(v, zero);
+      v128.store(y + o, v);
+    }
+    for (; j < n; j++) dequantizeRowOne(y, acc, row, j, scale, b, bias, relu);
+  }
+}
+
+export function dequantize_i32_rows_ref(y: usize, acc: usize, w_scale: usize, bias: usize, rows: i32, n: i32, x_scale: f32, relu: i32): void {
+  for (let i = 0; i < rows; i++) {
+    const scale = x_scale * load<f32>(w_scale + (<usize>i << 2));
+    const b = bias ? load<f32>(bias + (<usize>i << 2)) : 0;
+    for (let j = 0; j < n; j++) dequantizeRowOne(y, acc, <usize>i * <usize>n, j, scale, b, bias, relu);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function dequantizeRowOne(y: usize, acc: usize, row: usize, j: i32, scale: f32, b: f32, bias: usize, relu: i32): void {
+  const o = (row + <usize>j) << 2;
+  let v = <f32>load<i32>(acc + o) * scale;
+  if (bias) v = v + b;
+  if (relu) v = max<f32>(v, 0);
+  store<f32>(y + o, v);
+}
+
 // ================================================================ quantize_i8
 
 /**
@@ -240,32 +300,90 @@ export function quantize_i8_ref(q: usize, x: usize, n: i32, scale: f32): void {
 
 /**
  * The patches of one int8 image as rows, for a convolution run by gemm_i8_nt:
- * rows (oh·ow, cin·kh·kw) int8 ← x (cin, h, wd) int8, column (ci·kh + ky)·kw + kx as a conv
- * weight (out, cin, kh, kw) flattened; positions in the zero padding give 0 (the code of 0.0
- * with a symmetric scale). oh = ⌊(h + 2·pad − kh) / stride⌋ + 1, the same for ow. Overwrites
- * rows. Data movement only (no arithmetic), so it has no SIMD twin; the tests check it
- * against a JavaScript loop.
+ * rows (oh·ow, ld) int8 ← x (cin, h, wd) int8, column (ci·kh + ky)·kw + kx as a conv weight
+ * (out, cin, kh, kw) flattened, for columns below depth = cin·kh·kw; columns depth..ld−1
+ * are 0 (so a depth padded to a multiple of 16, against weights padded with zeros the same
+ * way, leaves gemm_i8_nt no scalar tail and the same sums). Positions in the zero padding
+ * give 0 (the code of 0.0 with a symmetric scale). oh = ⌊(h + 2·pad − kh) / stride⌋ + 1, the
+ * same for ow. Overwrites rows. Loops run by output row oy, then (ci, ky), then ox, so that
+ * one image row feeds a run of patches; a kernel row whose kw ≤ 8 columns lie inside the
+ * image is copied as one 8-byte load and store (the extra bytes are overwritten by the next
+ * kernel row, written later, or by the zeros past the depth) when the load stays inside x and
+ * the store inside the patch's row; other positions go one byte at a time. Data movement only
+ * (no arithmetic), so it has no SIMD twin; the tests check it against a JavaScript loop.
  */
-export function im2row_i8(rows: usize, x: usize, cin: i32, h: i32, wd: i32, kh: i32, kw: i32, stride: i32, pad: i32): void {
-  assert(cin > 0 && h > 0 && wd > 0 && kh > 0 && kw > 0 && stride > 0 && pad >= 0);
+export function im2row_i8(rows: usize, x: usize, cin: i32, h: i32, wd: i32, kh: i32, kw: i32, stride: i32, pad: i32, ld: i32): void {
+  assert(cin > 0 && h > 0 && wd > 0 && kh > 0 && kw > 0 && stride > 0 && pad >= 0 && ld >= cin * kh * kw);
   const oh = (h + 2 * pad - kh) / stride + 1;
   const ow = (wd + 2 * pad - kw) / stride + 1;
-  let dst = rows;
+  const depth = cin * kh * kw;
+  const planeBytes = <usize>h * <usize>wd;
+  const xEnd = x + <usize>cin * planeBytes;
+  const rowBytes = <usize>ld;
+  // the patches whose kw columns are all inside the image: ox in [oxIn, oxOut)
+  const oxIn = min((pad + stride - 1) / stride, ow);
+  const oxOut = max(min((wd - kw + pad) / stride + 1, ow), oxIn);
   for (let oy = 0; oy < oh; oy++) {
-    for (let ox = 0; ox < ow; ox++) {
-      for (let ci = 0; ci < cin; ci++) {
-        const plane = x + <usize>ci * <usize>h * <usize>wd;
-        for (let ky = 0; ky < kh; ky++) {
-          const iy = oy * stride - pad + ky;
-          const inRow = iy >= 0 && iy < h;
-          const src = plane + <usize>max(iy, 0) * <usize>wd; // not read when iy is outside [0, h)
-          for (let kx = 0; kx < kw; kx++) {
-            const ix = ox * stride - pad + kx;
-            store<i8>(dst, inRow && ix >= 0 && ix < wd ? load<i8>(src + <usize>ix) : 0);
-            dst++;
+    const band = rows + <usize>(oy * ow) * rowBytes; // the ow rows of this output row
+    let col = 0; // (ci·kh + ky)·kw
+    for (let ci = 0; ci < cin; ci++) {
+      const plane = x + <usize>ci * planeBytes;
+      for (let ky = 0; ky < kh; ky++) {
+        const iy = oy * stride - pad + ky;
+        const dst = band + <usize>col;
+        if (iy < 0 || iy >= h) {
+          for (let ox = 0; ox < ow; ox++) {
+            for (let kx = 0; kx < kw; kx++) store<i8>(dst + <usize>ox * rowBytes + <usize>kx, 0);
           }
+        } else {
+          const src = plane + <usize>iy * <usize>wd - <usize>pad; // + ox·stride + kx
+          let fastEnd = oxIn;
+          if (kw <= 8 && col + 8 <= ld) {
+            // the 8-byte load of patch ox reads src + ox·stride .. + 7, which must stay inside x
+            fastEnd = oxOut;
+            while (fastEnd > oxIn && src + <usize>((fastEnd - 1) * stride) + 8 > xEnd) fastEnd--;
+          }
+          let ox = 0;
+          for (; ox < oxIn; ox++) copyEdge(dst + <usize>ox * rowBytes, src, ox * stride - pad, kw, wd, pad);
+          let d = dst + <usize>ox * rowBytes;
+          let from = src + <usize>(ox * stride);
+          for (; ox < fastEnd; ox++) {
+            store<u64>(d, load<u64>(from));
+            d += rowBytes;
+            from += <usize>stride;
+          }
+          for (; ox < ow; ox++) copyEdge(dst + <usize>ox * rowBytes, src, ox * stride - pad, kw, wd, pad);
         }
+        col += kw;
       }
     }
+    if (depth < ld) {
+      for (let ox = 0; ox < ow; ox++) zeroBytes(band + <usize>ox * rowBytes + <usize>depth, ld - depth);
+    }
+  }
+}
+
+/** n zero bytes at p: 8 at a time, then 4, 2, 1 (unaligned stores). */
+// @ts-ignore: decorator
+@inline function zeroBytes(p: usize, n: i32): void {
+  let c = 0;
+  for (; c + 8 <= n; c += 8) store<u64>(p + <usize>c, 0);
+  if (c + 4 <= n) {
+    store<u32>(p + <usize>c, 0);
+    c += 4;
+  }
+  if (c + 2 <= n) {
+    store<u16>(p + <usize>c, 0);
+    c += 2;
+  }
+  if (c < n) store<u8>(p + <usize>c, 0);
+}
+
+/** kw bytes of one kernel row starting at image column ix0 (which may lie in the padding) → dst; src + pad is the image row. */
+// @ts-ignore: decorator
+@inline function copyEdge(dst: usize, src: usize, ix0: i32, kw: i32, wd: i32, pad: i32): void {
+  for (let kx = 0; kx < kw; kx++) {
+    const ix = ix0 + kx;
+    store<i8>(dst + <usize>kx, ix >= 0 && ix < wd ? load<i8>(src + <usize>(ix + pad)) : 0);
   }
 }

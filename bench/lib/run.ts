@@ -4,12 +4,13 @@
  * samples/s bar chart (SVG).
  *
  * Options read from argv: --simd=baseline|relaxed|prefer-relaxed, --quick, and
- * --suites=kernels,steps,inference,threads,conv,native,epochs,stream (overrides the entry point's
+ * --suites=kernels,steps,inference,int8,threads,conv,native,epochs,stream (overrides the entry point's
  * selection); the epochs suite also reads --mnist=DIR and --full-epochs.
  */
 import { runConv } from "../suites/conv.js";
 import { runEpochs } from "../suites/epochs.js";
 import { runInference } from "../suites/inference.js";
+import { runInt8 } from "../suites/int8.js";
 import { runKernels } from "../suites/kernels.js";
 import { runNative } from "../suites/native.js";
 import { runSteps } from "../suites/steps.js";
@@ -20,8 +21,8 @@ import type { Platform } from "./platform.js";
 import { resultsFileName, resultsJson } from "./results.js";
 import { barChartSvg } from "./svg.js";
 
-export type SuiteName = "kernels" | "steps" | "inference" | "threads" | "conv" | "native" | "epochs" | "stream";
-export const ALL_SUITES: readonly SuiteName[] = ["kernels", "steps", "inference", "threads", "conv", "native", "epochs", "stream"];
+export type SuiteName = "kernels" | "steps" | "inference" | "int8" | "threads" | "conv" | "native" | "epochs" | "stream";
+export const ALL_SUITES: readonly SuiteName[] = ["kernels", "steps", "inference", "int8", "threads", "conv", "native", "epochs", "stream"];
 
 /** The suites named by --suites=a,b (in the canonical order), else `fallback`. */
 export function parseSuites(argv: readonly string[], fallback: readonly SuiteName[] = ALL_SUITES): readonly SuiteName[] {
@@ -43,12 +44,13 @@ export interface RunOutput {
 export async function runSuites(argv: readonly string[], entrySuites: readonly SuiteName[], platform: Platform): Promise<RunOutput> {
   const suites = parseSuites(argv, entrySuites);
   const started = performance.now();
-  const needsOrt = suites.includes("inference");
+  const needsOrt = suites.includes("inference") || suites.includes("int8");
   const ctx = await createContext(argv, { ort: needsOrt }, platform);
   const results: Record<string, unknown> = {};
   if (suites.includes("kernels")) results.kernels = await runKernels(ctx);
   if (suites.includes("steps")) results.steps = await runSteps(ctx);
   if (suites.includes("inference")) results.inference = await runInference(ctx);
+  if (suites.includes("int8")) results.int8 = await runInt8(ctx);
   if (suites.includes("threads")) results.threads = await runThreads(ctx);
   if (suites.includes("conv")) results.conv = await runConv(ctx);
   if (suites.includes("native")) results.native = await runNative(ctx);

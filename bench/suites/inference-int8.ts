@@ -32,7 +32,7 @@ import type { MlpParams } from "../lib/mlp.js";
 import { progress } from "../lib/progress.js";
 import type { Timing } from "../lib/stats.js";
 import { fmtNum, renderTable, type Column } from "../lib/table.js";
-import { once, timingOfSamples } from "../lib/timing.js";
+import { interleaved, type Timed } from "../lib/interleaved.js";
 
 /** max |y − y_int8| / max |y_int8| allowed for another int8 implementation (one last-layer step, with margin). */
 export const INT8_TOLERANCE = 0.05;
@@ -78,14 +78,11 @@ export interface Int8Result {
 
 /** Timing rounds: in each, every implementation runs for about SAMPLE_MS (at least one call). */
 const ROUNDS = 25;
-const SAMPLE_MS = 4;
 
-interface Impl {
-  library: string;
+interface Impl extends Timed {
   precision: "float32" | "int8";
   timed: string;
   run: () => Float32Array | Promise<Float32Array>;
-  async?: boolean;
 }
 
 const relErr = (got: Float32Array, want: Float32Array): number => {
@@ -174,7 +171,7 @@ export async function runInt8Inference(
       if (bad.length > 0) abortDisagreement(`int8 inference at batch ${batch}: outputs differ from distill-wasm's`, bad.join("\n"));
       const quantizationErr = relErr(wantInt8, wantFloat);
 
-      const timings = await interleaved(impls, ctx.quick ? 3 : ROUNDS, batch);
+      const timings = await interleaved(impls, ctx.quick ? 3 : ROUNDS, `b${batch}`);
       const timed = impls.map((impl, i): [Impl, Timing, Timing | undefined] => [impl, timings[i]!.wall, timings[i]!.cpu]);
       const ops = forwardFlops(widths, batch);
       const base = timed[0]![1].medianMs;
@@ -228,62 +225,6 @@ export async function runInt8Inference(
   q.dispose();
   for (const [lib, reason] of Object.entries(skipped)) console.log(`SKIPPED ${lib}: ${reason}`);
   return { rows, intPeakGops, peakGflops, speedups, targets: INT8_TARGETS, bytes, skipped };
-}
-
-/**
- * Times the implementations in turn, round after round (each round: every implementation for
- * about SAMPLE_MS, the ms per call recorded), so that a machine whose load changes during the
- * run (a shared one) slows all of them alike and their ratios hold. After a warm-up of
- * SAMPLE_MS each, which also sets the calls per sample.
- */
-async function interleaved(impls: readonly Impl[], rounds: number, batch: number): Promise<{ wall: Timing; cpu?: Timing }[]> {
-  const cpuNow = processCpuMs();
-  const calls: number[] = [];
-  for (const impl of impls) {
-    const first = await once(impl.run);
-    const warm = Math.max(1, Math.ceil(SAMPLE_MS / Math.max(first, 1e-3)));
-    const t0 = performance.now();
-    for (let c = 0; c < warm; c++) await impl.run();
-    const each = (performance.now() - t0) / warm;
-    calls.push(Math.max(1, Math.round(SAMPLE_MS / Math.max(each, 1e-3))));
-  }
-  const wall: number[][] = impls.map(() => []);
-  const cpu: number[][] = impls.map(() => []);
-  for (let r = 0; r < rounds; r++) {
-    for (let i = 0; i < impls.length; i++) {
-      const { run, async } = impls[i]!;
-      const n = calls[i]!;
-      const c0 = cpuNow?.();
-      const t0 = performance.now();
-      if (async) for (let c = 0; c < n; c++) await run();
-      else for (let c = 0; c < n; c++) run(); // no await: a synchronous call pays no microtask
-      wall[i]!.push((performance.now() - t0) / n);
-      if (cpuNow) cpu[i]!.push((cpuNow() - c0!) / n);
-    }
-  }
-  const timings = impls.map((_, i) => ({ wall: timingOfSamples(wall[i]!), ...(cpuNow ? { cpu: timingOfSamples(cpu[i]!) } : {}) }));
-  impls.forEach((impl, i) =>
-    progress(
-      `  ${`${impl.library} b${batch}`.padEnd(52)} ${fmtNum(timings[i]!.wall.medianMs).padStart(7)} ms` +
-        `${timings[i]!.cpu ? `, CPU ${fmtNum(timings[i]!.cpu!.medianMs)} ms` : ""}  (${rounds} rounds × ${calls[i]} calls)\n`,
-    ),
-  );
-  return timings;
-}
-
-/**
- * The process's CPU time in ms (every thread), where the runtime tells it (Node, Deno, Bun:
- * process.cpuUsage, microsecond resolution); undefined in a browser page. On a machine shared
- * with other jobs a call's wall-clock time includes the time other processes held the core,
- * its CPU time does not.
- */
-function processCpuMs(): (() => number) | undefined {
-  const usage = (globalThis as { process?: { cpuUsage?: () => { user: number; system: number } } }).process?.cpuUsage;
-  if (typeof usage !== "function") return undefined;
-  return () => {
-    const u = usage();
-    return (u.user + u.system) / 1000;
-  };
 }
 
 function printBatch(widths: readonly number[], batch: number, rows: readonly Int8Row[], intPeakGops: number, peakGflops: number): void {

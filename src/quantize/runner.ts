@@ -7,24 +7,33 @@
  *   quantize_i8(q, x, rows·in, s_x)               x (rows, in) f32 → q (rows, in) int8
  *   gemm_i8_nt(acc, q, w, rows, out, in, …)        w (out, in) int8 → acc (rows, out) int32
  *   dequantize_i32(y, acc, s_w, b, rows, out, s_x, relu)  → y (rows, out) f32
+ * and below 4 rows gemm_i8_panels(acc, q, panels, …) in place of gemm_i8_nt (the same integers),
+ * on the weights widened to i16 and packed by pack_panels_i16 on the second call of fewer
+ * than 4 rows (the first runs gemm_i8_nt on the weights as they are: a cold start's one
+ * prediction does not pay for the packing).
  * with float activations: gemm_nt on the weights dequantized once to f32 (or fp16 weights widened
  * to f32), and below 4 rows gemm_panels on them packed into panels on first use (same bits).
  * A conv2d layer with int8 activations, per image (NCHW):
  *   quantize_i8(q, x, rows·in, s_x)                               the whole batch at once
- *   im2row_i8(cols, q_img, cin, h, w, kh, kw, stride, pad)       → cols (oh·ow, cin·kh·kw) int8
- *   gemm_i8_nt(acc, cols, w, oh·ow, out, cin·kh·kw, …)           → acc (oh·ow, out) int32
- *   dequantize_i32(acc, acc, s_w, b, oh·ow, out, s_x, relu)      in place, → f32 (oh·ow, out)
- *   transpose(y_img, acc, oh·ow, out)                            → y (out, oh, ow)
+ *   im2row_i8(cols, q_img, cin, h, w, kh, kw, stride, pad, d16)  → cols (oh·ow, d16) int8
+ *   gemm_i8_nt(y_img, w, cols, out, oh·ow, d16, …)               → (out, oh·ow) int32, in y's place
+ *   dequantize_i32_rows(y_img, y_img, s_w, b, out, oh·ow, s_x, relu)  in place → y (out, oh, ow) f32
+ * where d16 is the depth cin·kh·kw rounded up to a multiple of 16 (gemm_i8_nt's step), the
+ * weight stored (out, d16) with zeros past the depth, as im2row_i8's rows are: no scalar tail,
+ * the same sums. The weight is the GEMM's left operand, so the sums come out channel by
+ * channel, in NCHW order, and dequantize_i32_rows (a scale and bias per row) gives the bits
+ * dequantize_i32 gives on the transposed sums.
  * with float activations: conv2d_forward on the dequantized weights. Pooling runs in float on the
  * dequantized values (max and average pooling of PyTorch). A ReLU after a dense or conv2d layer
  * (past any identity: dropout, flatten, a folded batchNorm) runs inside that layer's last
  * kernel; other activations run in place.
  *
  * Memory (heap of the kernel instance, byte offsets):
- *   per dense / conv2d layer: weight (out·in int8 — a conv's out·cin·kh·kw —, or f32 when dequantized),
- *   scales (out f32), bias (out f32), with float compute the panels of a dense layer
- *   (panels_length(in, out) f32) once a call has fewer than 4 rows; for convolutions one work
- *   buffer (the largest cin·kh·kw · oh·ow f32: im2row_i8's rows or conv2d_forward's columns);
+ *   per dense / conv2d layer: weight (out·in int8 — a conv's out·d16 —, or f32 when dequantized),
+ *   scales (out f32), bias (out f32), the panels of a dense layer once a second call has
+ *   fewer than 4 rows (float compute: panels_length(in, out) f32, made on the first such call;
+ *   int8: panels_i16_length(out, in) i16); for convolutions one work buffer (the largest of
+ *   im2row_i8's rows, oh·ow · d16 int8, and conv2d_forward's columns, cin·kh·kw · oh·ow f32);
  *   for a batch capacity of `rows`: two f32 activation buffers (rows·widest), the int8 row
  *   buffer (rows·widest), the int32 sums (rows·widest) and the class ids (rows i32).
  */
@@ -44,7 +53,11 @@ export type Int8Kernels = Pick<
   | "heap_used"
   | "quantize_i8"
   | "gemm_i8_nt"
+  | "panels_i16_length"
+  | "pack_panels_i16"
+  | "gemm_i8_panels"
   | "dequantize_i32"
+  | "dequantize_i32_rows"
   | "gemm_nt"
   | "panels_length"
   | "pack_panels"
@@ -57,7 +70,6 @@ export type Int8Kernels = Pick<
   | "softmax_forward"
   | "argmax"
   | "im2row_i8"
-  | "transpose"
   | "conv2d_forward"
   | "maxpool2d_forward"
   | "avgpool2d_forward"
@@ -75,9 +87,14 @@ interface Placed {
   bias: number;
   /** a ReLU follows: applied in this layer's last kernel, the activation layer skipped */
   relu: boolean;
-  /** float compute: the f32 weights packed into panels for fewer than 4 rows, made on first use (0 = not yet) */
+  /** the weights packed into panels for fewer than 4 rows (0 = not yet): f32 panels with float compute, i16 with int8 */
   panels: number;
+  /** int8 convolutions: the row length of the weight and of im2row_i8's rows (the depth rounded up to 16) */
+  depth16: number;
 }
+
+/** gemm_i8_nt's step over the depth: convolutions pad their depth to a multiple of it. */
+const I8_STEP = 16;
 
 export class Int8Runner {
   private kernels: Int8Kernels | undefined;
@@ -93,7 +110,9 @@ export class Int8Runner {
   private ids = 0;
   /** maxPool's (rows, outputs) i32 window indices, unused at inference but written by the kernel */
   private argmax = 0;
-  /** convolutions' work buffer (the largest cin·kh·kw · oh·ow f32), 0 without convolutions */
+  /** int8 dense layers that have had one call of fewer than 4 rows (the next packs their panels) */
+  private readonly smallCallSeen = new Set<Placed>();
+  /** convolutions' work buffer (bytes: see the module comment), 0 without convolutions */
   private work = 0;
 
   constructor(
@@ -114,7 +133,11 @@ export class Int8Runner {
           const after = net.layers[next];
           const relu = after?.type === "activation" && after.name === "relu";
           if (relu) fused.add(next);
-          if (l.type === "conv2d") work = Math.max(work, l.inShape[0] * l.kernel[0] * l.kernel[1] * l.outShape[1] * l.outShape[2]);
+          if (l.type === "conv2d") {
+            const depth = l.inShape[0] * l.kernel[0] * l.kernel[1];
+            const spatial = l.outShape[1] * l.outShape[2];
+            work = Math.max(work, depth * spatial * 4, l.inputScale === undefined ? 0 : roundUp(depth, I8_STEP) * spatial);
+          }
           this.steps.push(this.place(l, relu));
         } else if (l.type === "pool") {
           widest = Math.max(widest, l.outputs);
@@ -123,7 +146,7 @@ export class Int8Runner {
           this.steps.push(l);
         }
       });
-      if (work > 0) this.work = this.take(work * 4, this.owned);
+      if (work > 0) this.work = this.take(work, this.owned);
     } catch (err) {
       this.dispose();
       throw err;
@@ -192,16 +215,23 @@ export class Int8Runner {
   private place(l: QuantizedWeighted, relu: boolean): Placed {
     const w = l.weight;
     const float = l.inputScale === undefined;
-    const weight = this.take(float ? w.length * 4 : w.length, this.owned);
+    const out = l.bias.length;
+    const depth = w.length / out;
+    const depth16 = l.type === "conv2d" && !float ? roundUp(depth, I8_STEP) : depth;
+    const weight = this.take(float ? w.length * 4 : out * depth16, this.owned);
     if (w instanceof Float32Array)
       this.f32(weight, w.length).set(w); // fp16 weights, as f32
-    else if (float) this.f32(weight, w.length).set(dequantizeRows(w, l.weightScale!, w.length / l.bias.length));
-    else new Int8Array(this.kernels!.memory.buffer, weight, w.length).set(w);
+    else if (float) this.f32(weight, w.length).set(dequantizeRows(w, l.weightScale!, depth));
+    else if (depth16 === depth) new Int8Array(this.kernels!.memory.buffer, weight, w.length).set(w);
+    else {
+      const rows = new Int8Array(this.kernels!.memory.buffer, weight, out * depth16).fill(0);
+      for (let j = 0; j < out; j++) rows.set(w.subarray(j * depth, (j + 1) * depth), j * depth16);
+    }
     const scale = this.take(l.bias.length * 4, this.owned);
     this.f32(scale, l.bias.length).set(l.weightScale ?? new Float32Array(l.bias.length).fill(1));
     const bias = this.take(l.bias.length * 4, this.owned);
     this.f32(bias, l.bias.length).set(l.bias);
-    return { layer: l, weight, scale, bias, relu, panels: 0 };
+    return { layer: l, weight, scale, bias, relu, panels: 0, depth16 };
   }
 
   private rows(op: string, x: FloatArray): number {
@@ -273,9 +303,27 @@ export class Int8Runner {
       k.gemm_nt(y, x, s.weight, s.bias, n, l.outputs, l.inputs, l.inputs, l.inputs, l.outputs, flags);
     } else {
       k.quantize_i8(this.q, x, n * l.inputs, l.inputScale);
-      k.gemm_i8_nt(this.acc, this.q, s.weight, n, l.outputs, l.inputs, l.inputs, l.inputs, l.outputs);
+      if (n < 4 && this.packInt8Panels(s)) k.gemm_i8_panels(this.acc, this.q, s.panels, n, l.outputs, l.inputs, l.inputs, l.outputs);
+      else k.gemm_i8_nt(this.acc, this.q, s.weight, n, l.outputs, l.inputs, l.inputs, l.inputs, l.outputs);
       k.dequantize_i32(y, this.acc, s.scale, s.bias, n, l.outputs, l.inputScale, s.relu ? 1 : 0);
     }
+  }
+
+  /**
+   * Whether an int8 dense layer's i16 panels are ready: made on its second call of fewer than
+   * 4 rows (the first runs gemm_i8_nt on the weights as they are, the same integers).
+   */
+  private packInt8Panels(s: Placed): boolean {
+    if (s.panels) return true;
+    if (!this.smallCallSeen.has(s)) {
+      this.smallCallSeen.add(s);
+      return false;
+    }
+    const k = this.kernels!;
+    const l = s.layer;
+    s.panels = this.take(k.panels_i16_length(l.outputs, l.inputs) * 2, this.owned);
+    k.pack_panels_i16(s.panels, s.weight, l.outputs, l.inputs, l.inputs);
+    return true;
   }
 
   /** A conv2d layer: x (n, cin, h, w) at `x` → y (n, out, oh, ow) at `y` (see the module comment). */
@@ -289,13 +337,13 @@ export class Int8Runner {
       return;
     }
     const spatial = oh * ow;
-    const depth = cin * kh * kw;
+    const depth = s.depth16;
     k.quantize_i8(this.q, x, n * l.inputs, l.inputScale);
     for (let img = 0; img < n; img++) {
-      k.im2row_i8(this.work, this.q + img * l.inputs, cin, h, w, kh, kw, l.stride, l.padding);
-      k.gemm_i8_nt(this.acc, this.work, s.weight, spatial, out, depth, depth, depth, out);
-      k.dequantize_i32(this.acc, this.acc, s.scale, s.bias, spatial, out, l.inputScale, s.relu ? 1 : 0);
-      k.transpose(y + img * l.outputs * 4, this.acc, spatial, out);
+      const yImg = y + img * l.outputs * 4;
+      k.im2row_i8(this.work, this.q + img * l.inputs, cin, h, w, kh, kw, l.stride, l.padding, depth);
+      k.gemm_i8_nt(yImg, s.weight, this.work, out, spatial, depth, depth, depth, spatial);
+      k.dequantize_i32_rows(yImg, yImg, s.scale, s.bias, out, spatial, l.inputScale, s.relu ? 1 : 0);
     }
   }
 
@@ -339,4 +387,9 @@ export class Int8Runner {
   private f32(ptr: number, length: number): Float32Array {
     return new Float32Array(this.kernels!.memory.buffer, ptr, length);
   }
+}
+
+/** n rounded up to a multiple of step. */
+function roundUp(n: number, step: number): number {
+  return Math.ceil(n / step) * step;
 }

@@ -131,6 +131,24 @@ describe.each([1, 2])("a trained MLP (seed %i)", (seed) => {
     expectSameBits(int8.logits(x), simulate(int8.toSafetensors(), x, 784), "logits");
   });
 
+  it("calls of fewer than 4 rows (the first on gemm_i8_nt, then on the i16 panels) give a batch call's rows bit for bit", async () => {
+    const x = data.test.x.subarray(0, 9 * 784);
+    const batch = int8.logits(x);
+    const student = await loadStudent(int8.toSafetensors());
+    const fresh = quantizedFromSafetensors(int8.toSafetensors(), { engine });
+    let row = 0;
+    for (const n of [1, 3, 2, 1, 2]) {
+      // fresh: its first small call runs gemm_i8_nt, the second packs the panels, the rest use them
+      const want = batch.subarray(row * 10, (row + n) * 10);
+      const part = x.subarray(row * 784, (row + n) * 784);
+      expectSameBits(fresh.logits(part), want, `full library, rows ${row}..${row + n - 1}`);
+      expectSameBits(student.logits(part), want, `infer, rows ${row}..${row + n - 1}`);
+      row += n;
+    }
+    fresh.dispose();
+    student.dispose();
+  });
+
   it("file → full library and → distill-wasm/infer: identical bits", async () => {
     const bytes = int8.toSafetensors({ note: "int8 test" });
     const x = data.test.x.subarray(0, 300 * 784);

@@ -259,8 +259,8 @@ describe.each(EXACT_BUILDS)("fake-quantization kernels (%s build)", (build: Buil
     }
   });
 
-  it("im2row_i8 gives every patch as a row, zeros in the padding", () => {
-    const shapes = [
+  it("im2row_i8 gives every patch as a row of ld bytes, zeros in the padding and past the depth", () => {
+    const shapes: (readonly [number, number, number, number, number, number, number])[] = [
       // cin, h, w, kh, kw, stride, pad
       [1, 1, 1, 1, 1, 1, 0],
       [1, 5, 5, 3, 3, 1, 0],
@@ -268,7 +268,11 @@ describe.each(EXACT_BUILDS)("fake-quantization kernels (%s build)", (build: Buil
       [2, 9, 9, 5, 5, 1, 2],
       [4, 8, 5, 1, 3, 3, 0],
       [16, 14, 14, 3, 3, 1, 1],
-    ] as const;
+      [1, 28, 28, 5, 5, 1, 0], // the MNIST CNN's layers
+      [8, 12, 12, 3, 3, 1, 0],
+    ];
+    // kernel widths around the 8-byte copy (7, 8, 9), images as narrow as a patch or a little wider
+    for (const kw of [1, 7, 8, 9]) for (const w of [kw, kw + 1, kw + 8]) for (const stride of [1, 3]) shapes.push([2, 3, w, 2, kw, stride, kw % 2]);
     let seed = 300;
     for (const [cin, h, w, kh, kw, stride, pad] of shapes) {
       const oh = Math.floor((h + 2 * pad - kh) / stride) + 1;
@@ -276,26 +280,29 @@ describe.each(EXACT_BUILDS)("fake-quantization kernels (%s build)", (build: Buil
       const r = new TestRandom(seed++);
       const x = Int8Array.from({ length: cin * h * w }, () => Math.floor(r.next() * 255) - 127);
       const depth = cin * kh * kw;
-      const got = engine.scoped(() => {
-        const xp = engine.alloc(x.length + 16) + 1;
-        const rp = engine.alloc(oh * ow * depth + 16) + 3;
-        new Int8Array(engine.kernels.memory.buffer, xp, x.length).set(x);
-        new Int8Array(engine.kernels.memory.buffer, rp, oh * ow * depth + 8).fill(99);
-        k.im2row_i8!(rp, xp, cin, h, w, kh, kw, stride, pad);
-        return new Int8Array(engine.kernels.memory.buffer, rp, oh * ow * depth + 8).slice();
-      });
-      const want = new Int8Array(oh * ow * depth + 8).fill(99);
-      for (let oy = 0; oy < oh; oy++)
-        for (let ox = 0; ox < ow; ox++)
-          for (let c = 0; c < cin; c++)
-            for (let ky = 0; ky < kh; ky++)
-              for (let kx = 0; kx < kw; kx++) {
-                const iy = oy * stride - pad + ky;
-                const ix = ox * stride - pad + kx;
-                const v = iy >= 0 && iy < h && ix >= 0 && ix < w ? x[(c * h + iy) * w + ix]! : 0;
-                want[(oy * ow + ox) * depth + (c * kh + ky) * kw + kx] = v;
-              }
-      expect(Array.from(got), `${[cin, h, w, kh, kw, stride, pad]}`).toEqual(Array.from(want));
+      for (const ld of [depth, depth + 5, Math.ceil(depth / 16) * 16]) {
+        const got = engine.scoped(() => {
+          const xp = engine.alloc(x.length + 16) + 1;
+          const rp = engine.alloc(oh * ow * ld + 16) + 3;
+          new Int8Array(engine.kernels.memory.buffer, xp, x.length).set(x);
+          new Int8Array(engine.kernels.memory.buffer, rp, oh * ow * ld + 8).fill(99);
+          k.im2row_i8!(rp, xp, cin, h, w, kh, kw, stride, pad, ld);
+          return new Int8Array(engine.kernels.memory.buffer, rp, oh * ow * ld + 8).slice();
+        });
+        const want = new Int8Array(oh * ow * ld + 8).fill(0);
+        want.fill(99, oh * ow * ld); // past the last row: untouched
+        for (let oy = 0; oy < oh; oy++)
+          for (let ox = 0; ox < ow; ox++)
+            for (let c = 0; c < cin; c++)
+              for (let ky = 0; ky < kh; ky++)
+                for (let kx = 0; kx < kw; kx++) {
+                  const iy = oy * stride - pad + ky;
+                  const ix = ox * stride - pad + kx;
+                  const v = iy >= 0 && iy < h && ix >= 0 && ix < w ? x[(c * h + iy) * w + ix]! : 0;
+                  want[(oy * ow + ox) * ld + (c * kh + ky) * kw + kx] = v;
+                }
+        expect(Array.from(got), `${[cin, h, w, kh, kw, stride, pad]} ld ${ld}`).toEqual(Array.from(want));
+      }
     }
   });
 });

@@ -1,5 +1,5 @@
 /**
- * int8 kernels (assembly/int8.ts): gemm_i8_nt, dequantize_i32 and quantize_i8 against their
+ * int8 kernels (assembly/int8.ts): gemm_i8_nt, dequantize_i32, dequantize_i32_rows and quantize_i8 against their
  * `_ref` twins bit for bit, at sizes below, at and above the SIMD widths (4 int32 lanes, 16
  * int8 lanes) and the 4-output tile, with odd strides and unaligned offsets; against exact
  * integer math in JavaScript and float64 for the dequantised values; the relaxed build
@@ -109,6 +109,11 @@ function quantize(engine: Engine, name: string, x: Float32Array, scale: number, 
   });
 }
 
+/**
+ * dequantize_i32(_ref) on acc (rows, ws.length), or with `rowsOfScales` dequantize_i32_rows(_ref)
+ * on acc (rowsOfScales, width) with one scale and bias per row: the second dimension is then
+ * `rows` (here the row length). The scales and bias are ws.length long either way.
+ */
 function dequantize(
   engine: Engine,
   name: string,
@@ -119,6 +124,7 @@ function dequantize(
   xs: number,
   relu: number,
   offset: number,
+  rowsOfScales?: number,
 ): Float32Array {
   const n = ws.length;
   return engine.scoped(() => {
@@ -129,7 +135,8 @@ function dequantize(
     engine.i32(ap, acc.length).set(acc);
     engine.f32(sp, n).set(ws);
     if (bias) engine.f32(bp, n).set(bias);
-    (engine.kernels as unknown as Kernels)[name]!(yp, ap, sp, bp, rows, n, xs, relu);
+    const [r, c] = rowsOfScales === undefined ? [rows, n] : [rowsOfScales, rows];
+    (engine.kernels as unknown as Kernels)[name]!(yp, ap, sp, bp, r, c, xs, relu);
     return engine.readF32(yp, acc.length);
   });
 }
@@ -209,6 +216,37 @@ describe.each(EXACT_BUILDS)("int8 kernels (%s build)", (build: BuildName) => {
             size[i] = Math.abs(acc[i]! * xs * ws[j]!) + Math.abs(bias ? bias[j]! : 0);
           }
           expectClose(fast, want, { rtol: 4 * 2 ** -24, atol: 0 }, `n ${n} rows ${rows}`, size);
+        }
+      }
+    }
+  });
+
+  it("dequantize_i32_rows equals its _ref twin, and dequantize_i32 on the transposed sums bit for bit", () => {
+    let seed = 400;
+    for (const n of SIZES) {
+      for (const rows of [1, 3, 8]) {
+        for (const [hasBias, relu] of [
+          [true, 0],
+          [true, 1],
+          [false, 0],
+          [false, 1],
+        ] as const) {
+          const r = new TestRandom(seed++);
+          // acc (rows, n): a scale and bias per row; its transpose (n, rows) for dequantize_i32's per-column ones
+          const acc = Int32Array.from({ length: rows * n }, () => Math.floor((r.next() - 0.5) * 2 ** 22));
+          acc[0] = 2 ** 24 + 1;
+          const ws = r.uniform(rows, 1e-4, 2e-2);
+          const bias = hasBias ? r.normal(rows, 2) : undefined;
+          const xs = 0.0123;
+          const fast = dequantize(engine, "dequantize_i32_rows", acc, ws, bias, n, xs, relu, 4, rows);
+          const what = `n ${n} rows ${rows}`;
+          expectSameBits(fast, dequantize(engine, "dequantize_i32_rows_ref", acc, ws, bias, n, xs, relu, 4, rows), what);
+          const accT = new Int32Array(rows * n);
+          for (let i = 0; i < rows; i++) for (let j = 0; j < n; j++) accT[j * rows + i] = acc[i * n + j]!;
+          const viaColumns = dequantize(engine, "dequantize_i32", accT, ws, bias, n, xs, relu, 0);
+          const back = new Float32Array(rows * n);
+          for (let i = 0; i < rows; i++) for (let j = 0; j < n; j++) back[i * n + j] = viaColumns[j * rows + i]!;
+          expectSameBits(fast, back, what);
         }
       }
     }
