@@ -2,7 +2,7 @@
  * int8 students on MNIST from the IDX files: float, post-training int8 and quantization-aware
  * distilled int8, for a 784-800-800-10 MLP and a small CNN.
  *
- *   npm run example:quantize -- DIR [--epochs TEACHER,STUDENT] [--train N] [--threads N] [--json FILE]
+ *   npm run example:quantize -- DIR [--epochs TEACHER,STUDENT] [--train N] [--threads N] [--seed S] [--json FILE]
  *
  * DIR holds train-images-idx3-ubyte(.gz) and the other three MNIST files. One teacher (a
  * 784-800-800-10 MLP trained on the labels) teaches every student. For each student
@@ -53,7 +53,7 @@ interface Row {
 
 function parseArgs(argv: string[]) {
   const dir = argv.find((a, i) => !a.startsWith("--") && !argv[i - 1]?.startsWith("--"));
-  if (!dir) throw new Error("usage: npm run example:quantize -- DIR [--epochs TEACHER,STUDENT] [--train N] [--threads N] [--json FILE]");
+  if (!dir) throw new Error("usage: npm run example:quantize -- DIR [--epochs TEACHER,STUDENT] [--train N] [--threads N] [--seed S] [--json FILE]");
   const flag = (name: string) => {
     const i = argv.indexOf(`--${name}`);
     return i >= 0 ? argv[i + 1] : undefined;
@@ -65,6 +65,8 @@ function parseArgs(argv: string[]) {
     studentEpochs,
     train: flag("train") ? Number(flag("train")) : undefined,
     threads: Number(flag("threads") ?? 2),
+    /** the teacher's initial weights and every run's order; the students' weights use seed + 1 */
+    seed: Number(flag("seed") ?? 1),
     json: flag("json"),
   };
 }
@@ -98,13 +100,13 @@ function measure(engine: Engine, bytes: Uint8Array, quantized: boolean, test: Da
   return { accuracy: right / test.length, batch1Ms: median(one), batch128Ms: median(batch), bytes: bytes.length };
 }
 
-const STUDENTS: { name: string; make: (engine: Engine) => Sequential }[] = [
-  { name: "784-800-800-10", make: (engine) => mlp([784, 800, 800, 10], { seed: 2, engine, init: "torch" }) },
+const STUDENTS: { name: string; make: (engine: Engine, seed: number) => Sequential }[] = [
+  { name: "784-800-800-10", make: (engine, seed) => mlp([784, 800, 800, 10], { seed, engine, init: "torch" }) },
   {
     name: "CNN conv8k5-pool2-conv16k3-pool2-10",
-    make: (engine) =>
+    make: (engine, seed) =>
       new Sequential([conv2d(1, 8, 5), relu(), maxPool2d(2), conv2d(8, 16, 3), relu(), maxPool2d(2), flatten(), dense(16 * 5 * 5, 10)], {
-        seed: 2,
+        seed,
         engine,
         inputShape: [1, 28, 28],
       }),
@@ -119,10 +121,10 @@ async function main() {
   if (args.train !== undefined) trainSet = trainSet.subset(Array.from({ length: Math.min(args.train, trainSet.length) }, (_, i) => i));
   const test: Dataset = await loadIdx(args.dir, { split: "test" });
   console.log(`${args.dir}: ${trainSet.length} train / ${test.length} test images; ${engine.threads} thread(s)`);
-  const options = { batchSize: 64, optimizer: "adam" as const, lr: 0.001, seed: 1, schedule: { type: "cosine" as const } };
+  const options = { batchSize: 64, optimizer: "adam" as const, lr: 0.001, seed: args.seed, schedule: { type: "cosine" as const } };
 
   let t = performance.now();
-  const teacher = mlp([784, 800, 800, 10], { seed: 1, engine, init: "torch" });
+  const teacher = mlp([784, 800, 800, 10], { seed: args.seed, engine, init: "torch" });
   await train(teacher, trainSet, { ...options, epochs: args.teacherEpochs });
   console.log(`teacher 784-800-800-10: ${args.teacherEpochs} epochs in ${((performance.now() - t) / 1000).toFixed(0)} s`);
   const calibration = trainSet.x.subarray(0, 1000 * 784);
@@ -131,7 +133,7 @@ async function main() {
   rows.push({ student: "teacher 784-800-800-10", model: "float", ...measure(timing, modelToSafetensors(teacher), false, test) });
   for (const s of STUDENTS) {
     const distillOptions = { ...options, teacher, data: trainSet, epochs: args.studentEpochs, temperature: 4, alpha: 0.1 };
-    const float = s.make(engine);
+    const float = s.make(engine, args.seed + 1);
     t = performance.now();
     await distill({ ...distillOptions, student: float });
     const floatSeconds = (performance.now() - t) / 1000;
@@ -139,7 +141,7 @@ async function main() {
     const ptq = quantize(float, calibration, { weights: "int8", activations: "int8" });
     rows.push({ student: s.name, model: "PTQ int8", ...measure(timing, ptq.toSafetensors(), true, test) });
 
-    const qatStudent = s.make(engine);
+    const qatStudent = s.make(engine, args.seed + 1);
     t = performance.now();
     const result = await distill({ ...distillOptions, student: qatStudent, quantize: { weights: "int8", activations: "int8" } });
     const qatSeconds = (performance.now() - t) / 1000;
