@@ -7,33 +7,26 @@
  * FormatError naming it — never an undefined read later in the training loop.
  */
 import { FormatError } from "../errors.js";
+import type { CheckpointCommon, StreamPosition } from "./checkpoint.js";
 import type { HealthState } from "./health.js";
 import type { EpochRecord } from "./loop.js";
 
-/** The record as written by encodeCheckpoint (version 1). */
-export interface CheckpointStateRecord {
-  fingerprint: string;
-  stage: string;
-  epoch: number;
-  position: number;
-  steps: number;
-  lossSum: number;
-  correct: number;
-  seen: number;
-  /** Absent in files written before unlabelled rows existed. */
+/**
+ * The record as written by encodeCheckpoint (version 1): the checkpoint's scalars as they
+ * are, with `labelled` and `health` optional (files written before them lack them).
+ */
+export type CheckpointStateRecord = Pick<
+  CheckpointCommon,
+  "fingerprint" | "stage" | "epoch" | "position" | "steps" | "lossSum" | "correct" | "seen" | "history" | "early" | "hookState" | "health"
+> & {
   labelled?: number;
-  history: EpochRecord[];
-  early: { bestValue: number; bestEpoch: number | null; sinceBest: number };
-  hookState: Record<string, number>;
-  /** Absent in files written before the collapse checks. */
-  health?: HealthState;
   /** A streamed run's block and offset (its orders are tensors); absent for an in-memory dataset. */
-  stream?: { block: number; offset: number };
+  stream?: Pick<StreamPosition, "block" | "offset">;
   /** Per optimizer: its step count and how many buffer tensors it has. */
   optimizers: { steps: number; buffers: number }[];
   /** How many extra parameter tensors there are. */
   extra: number;
-}
+};
 
 /** JSON keeps NaN and ±Infinity (e.g. "no best value yet") as tagged strings. */
 export const nonFiniteReplacer = (_key: string, value: unknown) =>

@@ -695,16 +695,7 @@ function bnBackwardScales(s: BnShape, inp: BnInputs, eps: number) {
 
 // ================================================================ PyTorch fixtures
 
-interface ConvFixture {
-  batch: number;
-  cin: number;
-  h: number;
-  w: number;
-  cout: number;
-  kh: number;
-  kw: number;
-  stride: number;
-  pad: number;
+interface ConvFixture extends ConvShape {
   relu: boolean;
   x: number[];
   weight: number[];
