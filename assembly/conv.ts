@@ -44,19 +44,19 @@ export const CONV_RELU: i32 = GEMM_RELU;
 
 /** Output length along one axis: ⌊(n + 2·pad − k) / stride⌋ + 1 (n + 2·pad ≥ k). */
 // @ts-ignore: decorator
-@inline function outLength(n: i32, k: i32, stride: i32, pad: i32): i32 {
+@inline export function outLength(n: i32, k: i32, stride: i32, pad: i32): i32 {
   return (n + 2 * pad - k) / stride + 1;
 }
 
 /** First output index o ≥ 0 with o·stride + off ≥ 0, i.e. ⌈−off / stride⌉ clamped at 0. */
 // @ts-ignore: decorator
-@inline function firstValid(off: i32, stride: i32): i32 {
+@inline export function firstValid(off: i32, stride: i32): i32 {
   return off >= 0 ? 0 : (stride - 1 - off) / stride;
 }
 
 /** One past the last output index o < outLen with o·stride + off < n (≥ first when none). */
 // @ts-ignore: decorator
-@inline function endValid(off: i32, n: i32, stride: i32, outLen: i32): i32 {
+@inline export function endValid(off: i32, n: i32, stride: i32, outLen: i32): i32 {
   const last = n - 1 - off; // need o·stride ≤ last
   if (last < 0) return 0;
   return min(outLen, last / stride + 1);
@@ -136,17 +136,7 @@ function im2colRows(
         zeroRun(dst, ow);
       } else {
         if (lo > 0) zeroRun(dst, lo);
-        const src = plane + ((<usize>iy * <usize>wd + <usize>(lo * stride + kj - pad)) << 2);
-        if (stride == 1) {
-          copyRun(dst + (<usize>lo << 2), src, hi - lo);
-        } else {
-          const step = <usize>stride << 2;
-          let s = src;
-          for (let ox = lo; ox < hi; ox++) {
-            store<f32>(dst + (<usize>ox << 2), load<f32>(s));
-            s += step;
-          }
-        }
+        gatherRun(dst, plane + ((<usize>iy * <usize>wd + <usize>(lo * stride + kj - pad)) << 2), lo, hi, stride);
         if (hi < ow) zeroRun(dst + (<usize>hi << 2), ow - hi);
       }
       dst += rowBytes;
@@ -196,6 +186,52 @@ function im2colRows(
   let i = 0;
   for (; i + 4 <= n; i += 4) v128.store(dst + (<usize>i << 2), f32x4.splat(0));
   for (; i < n; i++) store<f32>(dst + (<usize>i << 2), 0);
+}
+
+/**
+ * Columns lo … hi-1 of a col row at dst (dst[ox] for ox in [lo, hi)) from the input, one
+ * element every `stride` floats from src (the element of column lo): copyRun for stride 1.
+ * im2col's and im2col1d's run inside the input.
+ */
+// @ts-ignore: decorator
+@inline export function gatherRun(dst: usize, src: usize, lo: i32, hi: i32, stride: i32): void {
+  if (stride == 1) {
+    copyRun(dst + (<usize>lo << 2), src, hi - lo);
+  } else {
+    const step = <usize>stride << 2;
+    let s = src;
+    for (let ox = lo; ox < hi; ox++) {
+      store<f32>(dst + (<usize>ox << 2), load<f32>(s));
+      s += step;
+    }
+  }
+}
+
+/**
+ * The adjoint of gatherRun: ACCUMULATES count floats of src into dst, one every `stride`
+ * floats (d[i·stride] += s[i], in order of i; four lanes at a time for stride 1, each
+ * element still receiving one addition). col2im's and col2im1d's run inside the input.
+ */
+// @ts-ignore: decorator
+@inline export function scatterAddRun(d: usize, s: usize, count: i32, stride: i32): void {
+  if (stride == 1) {
+    let i = 0;
+    for (; i + 4 <= count; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(d + o, f32x4.add(v128.load(d + o), v128.load(s + o)));
+    }
+    for (; i < count; i++) {
+      const o = <usize>i << 2;
+      store<f32>(d + o, load<f32>(d + o) + load<f32>(s + o));
+    }
+  } else {
+    const step = <usize>stride << 2;
+    let dp = d;
+    for (let i = 0; i < count; i++) {
+      store<f32>(dp, load<f32>(dp) + load<f32>(s + (<usize>i << 2)));
+      dp += step;
+    }
+  }
 }
 
 /** im2col one element at a time with a bounds test per element. */
@@ -248,27 +284,7 @@ function col2imFast(dx: usize, col: usize, cin: i32, h: i32, wd: i32, kh: i32, k
         for (let oy = 0; oy < oh; oy++) {
           const iy = oy * stride + ki - pad;
           if (iy >= 0 && iy < h && lo < hi) {
-            const d = plane + ((<usize>iy * <usize>wd + <usize>(lo * stride + kj - pad)) << 2);
-            const s = src + (<usize>lo << 2);
-            const count = hi - lo;
-            if (stride == 1) {
-              let i = 0;
-              for (; i + 4 <= count; i += 4) {
-                const o = <usize>i << 2;
-                v128.store(d + o, f32x4.add(v128.load(d + o), v128.load(s + o)));
-              }
-              for (; i < count; i++) {
-                const o = <usize>i << 2;
-                store<f32>(d + o, load<f32>(d + o) + load<f32>(s + o));
-              }
-            } else {
-              const step = <usize>stride << 2;
-              let dp = d;
-              for (let i = 0; i < count; i++) {
-                store<f32>(dp, load<f32>(dp) + load<f32>(s + (<usize>i << 2)));
-                dp += step;
-              }
-            }
+            scatterAddRun(plane + ((<usize>iy * <usize>wd + <usize>(lo * stride + kj - pad)) << 2), src + (<usize>lo << 2), hi - lo, stride);
           }
           src += rowBytes;
         }

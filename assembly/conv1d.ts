@@ -32,15 +32,11 @@
 // the references to rounding.
 
 import { gemm_nn, gemm_nt, gemm_tn, GEMM_ACCUMULATE, GEMM_RELU } from "./gemm";
-import { addChannelBias, channelSums, copyRun, zeroRun, CONV_ACCUMULATE, CONV_RELU } from "./conv";
+import {
+  addChannelBias, channelSums, endValid, firstValid, gatherRun, outLength, scatterAddRun, zeroRun, CONV_ACCUMULATE, CONV_RELU,
+} from "./conv";
 
 // ================================================================ shared helpers
-
-/** ⌊(n + 2·pad − k) / stride⌋ + 1 (n + 2·pad ≥ k). */
-// @ts-ignore: decorator
-@inline function outLength(n: i32, k: i32, stride: i32, pad: i32): i32 {
-  return (n + 2 * pad - k) / stride + 1;
-}
 
 // @ts-ignore: decorator
 @inline function checkConv1d(batch: i32, cin: i32, len: i32, cout: i32, k: i32, stride: i32, pad: i32): void {
@@ -79,19 +75,10 @@ function im2col1d(col: usize, x: usize, cin: i32, len: i32, k: i32, stride: i32,
     for (let kj = 0; kj < k; kj++) {
       const off = kj - pad;
       // Columns ox in [lo, hi) read inside the signal: 0 ≤ ox·stride + off < len.
-      const lo = min(off >= 0 ? 0 : (stride - 1 - off) / stride, olen);
-      const hi = max(len - 1 - off < 0 ? 0 : min(olen, (len - 1 - off) / stride + 1), lo);
+      const lo = min(firstValid(off, stride), olen);
+      const hi = max(endValid(off, len, stride, olen), lo);
       zeroRun(dst, lo);
-      if (stride == 1) {
-        copyRun(dst + (<usize>lo << 2), row + (<usize>(lo + off) << 2), hi - lo);
-      } else {
-        let s = row + (<usize>(lo * stride + off) << 2);
-        const step = <usize>stride << 2;
-        for (let ox = lo; ox < hi; ox++) {
-          store<f32>(dst + (<usize>ox << 2), load<f32>(s));
-          s += step;
-        }
-      }
+      gatherRun(dst, row + (<usize>(lo * stride + off) << 2), lo, hi, stride);
       zeroRun(dst + (<usize>hi << 2), olen - hi);
       dst += <usize>olen << 2;
     }
@@ -110,29 +97,9 @@ function col2im1d(dx: usize, col: usize, cin: i32, len: i32, k: i32, stride: i32
     const row = dx + ((<usize>ci * <usize>len) << 2);
     for (let kj = 0; kj < k; kj++) {
       const off = kj - pad;
-      const lo = min(off >= 0 ? 0 : (stride - 1 - off) / stride, olen);
-      const hi = max(len - 1 - off < 0 ? 0 : min(olen, (len - 1 - off) / stride + 1), lo);
-      const d = row + (<usize>(lo * stride + off) << 2);
-      const s = src + (<usize>lo << 2);
-      const count = hi - lo;
-      if (stride == 1) {
-        let i = 0;
-        for (; i + 4 <= count; i += 4) {
-          const o = <usize>i << 2;
-          v128.store(d + o, f32x4.add(v128.load(d + o), v128.load(s + o)));
-        }
-        for (; i < count; i++) {
-          const o = <usize>i << 2;
-          store<f32>(d + o, load<f32>(d + o) + load<f32>(s + o));
-        }
-      } else {
-        const step = <usize>stride << 2;
-        let dp = d;
-        for (let i = 0; i < count; i++) {
-          store<f32>(dp, load<f32>(dp) + load<f32>(s + (<usize>i << 2)));
-          dp += step;
-        }
-      }
+      const lo = min(firstValid(off, stride), olen);
+      const hi = max(endValid(off, len, stride, olen), lo);
+      scatterAddRun(row + (<usize>(lo * stride + off) << 2), src + (<usize>lo << 2), hi - lo, stride);
       src += <usize>olen << 2;
     }
   }

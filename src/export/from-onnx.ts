@@ -13,7 +13,8 @@
  * otherwise the graph alone is used.
  */
 import { ArgumentError, DistillError, FormatError, NonFiniteError } from "../errors.js";
-import { cleanSpec, inferShapes, type LayerSpec } from "../nn/layers/index.js";
+import { cleanSpec, inferShapes, type LayerSpec, type LayerType } from "../nn/layers/index.js";
+import type { SpecOf } from "./layers.js";
 import { Sequential, type SequentialOptions } from "../nn/sequential.js";
 import { checkedElsewhere, checkOptions, type Schema } from "../options/schema.js";
 import { Initializers, matchGelu, matchStandardize, ONNX_READERS, viewOf, type ReadLayer } from "./onnx-read.js";
@@ -139,42 +140,38 @@ function metadataOf(proto: ModelProto): Map<string, string> {
   return new Map((proto.metadata_props ?? []).map((p) => [p.key ?? "", p.value ?? ""]));
 }
 
+const f32 = (v: number | undefined, fallback: number) => Math.fround(v ?? fallback);
+const poolKey = (spec: SpecOf<"maxPool2d" | "avgPool2d" | "maxPool1d" | "avgPool1d">) =>
+  `${spec.type} ${spec.kernel} ${spec.stride ?? spec.kernel} ${spec.padding ?? 0}`;
+
 /**
- * The numbers inference uses, as a string, for comparing a spec read from the graph with
- * one from the metadata (floats as float32, as the file stores them).
+ * Per layer kind, the numbers inference uses, as a string, for comparing a spec read from
+ * the graph with one from the metadata (floats as float32, as the file stores them). A kind
+ * ./onnx-write.ts does not write is never read, and is keyed by its type alone.
  */
-function inferenceKey(spec: LayerSpec): string {
-  const f = (v: number | undefined, fallback: number) => Math.fround(v ?? fallback);
-  switch (spec.type) {
-    case "dense":
-      return `dense ${spec.inputs} ${spec.outputs}`;
-    case "conv2d": {
-      const k = typeof spec.kernel === "number" ? [spec.kernel, spec.kernel] : spec.kernel;
-      return `conv2d ${spec.inChannels} ${spec.outChannels} ${k.join("x")} ${spec.stride ?? 1} ${spec.padding ?? 0}`;
-    }
-    case "conv1d":
-      return `conv1d ${spec.inChannels} ${spec.outChannels} ${spec.kernel} ${spec.stride ?? 1} ${spec.padding ?? 0}`;
-    case "maxPool2d":
-    case "avgPool2d":
-    case "maxPool1d":
-    case "avgPool1d":
-      return `${spec.type} ${spec.kernel} ${spec.stride ?? spec.kernel} ${spec.padding ?? 0}`;
-    case "batchNorm":
-      return `batchNorm ${spec.channels} ${f(spec.eps, 1e-5)}`;
-    case "activation":
-      return `activation ${spec.name}${spec.name === "leaky_relu" ? ` ${f(spec.slope, 0.01)}` : ""}`;
-    case "flatten":
-      return "flatten";
-    case "dropout":
-      return "dropout";
-    case "standardize":
-      return `standardize ${spec.features}`;
-    case "embedding":
-    case "embeddingBag":
-    case "layerNorm":
-      return spec.type; // written to ONNX (./onnx-tokens.ts) but not read back: readChain refuses their Cast
-  }
-}
+const INFERENCE_KEYS: { [T in LayerType]: (spec: SpecOf<T>) => string } = {
+  dense: (spec) => `dense ${spec.inputs} ${spec.outputs}`,
+  conv2d: (spec) => {
+    const k = typeof spec.kernel === "number" ? [spec.kernel, spec.kernel] : spec.kernel;
+    return `conv2d ${spec.inChannels} ${spec.outChannels} ${k.join("x")} ${spec.stride ?? 1} ${spec.padding ?? 0}`;
+  },
+  conv1d: (spec) => `conv1d ${spec.inChannels} ${spec.outChannels} ${spec.kernel} ${spec.stride ?? 1} ${spec.padding ?? 0}`,
+  maxPool2d: poolKey,
+  avgPool2d: poolKey,
+  maxPool1d: poolKey,
+  avgPool1d: poolKey,
+  batchNorm: (spec) => `batchNorm ${spec.channels} ${f32(spec.eps, 1e-5)}`,
+  activation: (spec) => `activation ${spec.name}${spec.name === "leaky_relu" ? ` ${f32(spec.slope, 0.01)}` : ""}`,
+  flatten: () => "flatten",
+  dropout: () => "dropout",
+  standardize: (spec) => `standardize ${spec.features}`,
+  // written to ONNX (./onnx-tokens.ts) but not read back: readChain refuses their Cast
+  embedding: (spec) => spec.type,
+  embeddingBag: (spec) => spec.type,
+  layerNorm: (spec) => spec.type,
+};
+
+const inferenceKey = (spec: LayerSpec): string => (INFERENCE_KEYS[spec.type] as (spec: LayerSpec) => string)(spec);
 
 /**
  * The specs to build and, for each layer read from the graph, its index among them: the

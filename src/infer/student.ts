@@ -17,17 +17,16 @@ import { requireScores, type ModelTask } from "../nn/task.js";
 import { requireFiniteTensor, type Plan } from "../io/model-plan.js";
 import type { SafetensorsTensor } from "../io/safetensors.js";
 import { DenseLayer } from "../nn/layers/dense.js";
-import { checkModelInput, type LayerSpec } from "../nn/layers/index.js";
+import type { LayerSpec } from "../nn/layers/index.js";
+import { eachChunk, type ChunkedModel } from "../nn/inference-chunks.js";
 import type { ModelMemory } from "../nn/layers/layer.js";
 import type { KernelExports } from "../runtime/abi.js";
-import { requireArray, requireDim, requireFinite, requireTemperature, rowsOf, type FloatArray } from "../validate.js";
+import { requireArray, requireDim, requireTemperature, rowsOf, type FloatArray } from "../validate.js";
 import type { InferKernelExports } from "./abi.generated.js";
 import type { ActivationFormat, QuantizedNet, WeightFormat } from "../quantize/net.js";
 import { Int8Runner } from "../quantize/runner.js";
 import { layOut, type Layout } from "./layout.js";
 
-/** Rows per forward pass, as Sequential's inference. */
-const INFERENCE_CHUNK = 256;
 /** Below this many rows dense layers run on packed panels (SMALL_BATCH in src/nn/layers/dense.ts). */
 const SMALL_BATCH = 4;
 
@@ -72,6 +71,8 @@ export class Student {
   private capacity = 0;
   private inputBuffer = 0;
   private ids = 0;
+  /** The model as eachChunk (src/nn/inference-chunks.ts) walks it, as Sequential's inference does: the layout's layers at inference. */
+  private readonly chunked!: ChunkedModel;
   private panelsBlock = 0;
   /** Set by the first call of fewer than 4 rows, which runs on the weights as they are: the next packs the panels (see weightPanels). */
   private panelsWanted = false;
@@ -105,6 +106,21 @@ export class Student {
     this.outputs = this.layout.outputs;
     this.inputShape = this.layout.inputShape;
     this.specs = this.layout.specs;
+    this.chunked = {
+      inputs: this.inputs,
+      specs: this.specs,
+      reserveRows: (rows) => {
+        this.reserve(rows);
+        return this.capacity;
+      },
+      inputRows: (n) => this.f32(this.inputBuffer, n * this.inputs),
+      forwardRows: (n) => {
+        let input = this.inputBuffer;
+        for (const layer of this.layout.layers) input = layer.forward(this.memory, input, n, false);
+        if (n < SMALL_BATCH) this.panelsWanted = true;
+        return input;
+      },
+    };
     const paramsPtr = this.take(this.layout.blockLength * 4);
     const buffersPtr = this.layout.bufferLength > 0 ? this.take(this.layout.bufferLength * 4) : 0;
     const f32 = (ptr: number, length: number) => new Float32Array(kernels.memory.buffer, ptr, length);
@@ -152,7 +168,7 @@ export class Student {
   logits(x: FloatArray): Float32Array {
     if (this.int8) return this.int8.logits("logits", x);
     const result = new Float32Array(this.rows("logits", x) * this.outputs);
-    this.eachChunk("logits", x, (out, n, first) => result.set(this.f32(out, n * this.outputs), first * this.outputs));
+    eachChunk("logits", x, this.chunked, (out, n, first) => result.set(this.f32(out, n * this.outputs), first * this.outputs));
     return result;
   }
 
@@ -168,7 +184,7 @@ export class Student {
     if (this.multiLabel && t !== 1)
       throw new OptionError("probabilities: a multi-label model gives σ(logits) per label; temperature applies to softmax classifiers only");
     const result = new Float32Array(this.rows("probabilities", x) * this.outputs);
-    this.eachChunk("probabilities", x, (out, n, first) => {
+    eachChunk("probabilities", x, this.chunked, (out, n, first) => {
       if (this.multiLabel) this.kernels!.sigmoid_forward(out, out, n * this.outputs);
       else this.kernels!.softmax_forward(out, out, n, this.outputs, t);
       result.set(this.f32(out, n * this.outputs), first * this.outputs);
@@ -191,7 +207,7 @@ export class Student {
     if (this.task === "regression") return this.logits(x);
     if (this.multiLabel) return thresholdLogits(this.logits(x));
     const result = new Int32Array(count);
-    this.eachChunk("predict", x, (out, n, first) => {
+    eachChunk("predict", x, this.chunked, (out, n, first) => {
       this.kernels!.argmax(this.ids, out, n, this.outputs);
       result.set(new Int32Array(this.kernels!.memory.buffer, this.ids, n), first);
     });
@@ -252,28 +268,6 @@ export class Student {
   private rows(op: string, x: FloatArray): number {
     if (!this.kernels) throw new ArgumentError(`${op}: this student has been disposed; load it again`);
     return rowsOf(op, "x", requireArray(op, "x", x), this.inputs);
-  }
-
-  /** Runs `fn` on each chunk of x copied into wasm; fn gets (output pointer, rows, first row). As Sequential's eachChunk. */
-  private eachChunk(op: string, x: FloatArray, fn: (out: number, rows: number, first: number) => void): void {
-    const arr = requireArray(op, "x", x);
-    const rows = rowsOf(op, "x", arr, this.inputs);
-    requireFinite(op, "x", arr, this.inputs);
-    checkModelInput(this.specs, arr, op, "x");
-    this.reserve(Math.min(rows, INFERENCE_CHUNK));
-    const chunk = Math.max(Math.min(this.capacity, INFERENCE_CHUNK), 1);
-    for (let first = 0; first < rows; first += chunk) {
-      const n = Math.min(chunk, rows - first);
-      this.f32(this.inputBuffer, n * this.inputs).set(
-        ArrayBuffer.isView(arr)
-          ? (arr as Float32Array).subarray(first * this.inputs, (first + n) * this.inputs)
-          : Array.prototype.slice.call(arr, first * this.inputs, (first + n) * this.inputs),
-      );
-      let input = this.inputBuffer;
-      for (const layer of this.layout.layers) input = layer.forward(this.memory, input, n, false);
-      if (n < SMALL_BATCH) this.panelsWanted = true;
-      fn(input, n, first);
-    }
   }
 
   /** Makes room for batches of up to `rows`: every layer's buffers, the input and the class ids (all or nothing). */

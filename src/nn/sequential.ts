@@ -31,11 +31,12 @@ import { boolean, checkedElsewhere, checkOptions, oneOf, type Schema } from "../
 import { requireArray, requireFinite, requireTemperature, rowsOf, type FloatArray } from "../validate.js";
 import { ActivationLayer } from "./layers/activation.js";
 import { DenseLayer } from "./layers/dense.js";
-import { checkModelInput, createLayer, inferShapes, layerFlops, layerTensors, layerToken, normaliseSpec, type LayerSpec, type Shape } from "./layers/index.js";
+import { createLayer, inferShapes, layerFlops, layerTensors, layerToken, normaliseSpec, type LayerSpec, type Shape } from "./layers/index.js";
 import { align4, type Layer, type ModelMemory } from "./layers/layer.js";
 import { thresholdLogits } from "./multi-label.js";
 import { MODEL_TASKS, requireScores, type ModelTask } from "./task.js";
 import { ParameterSnapshot } from "./snapshot.js";
+import { eachChunk, type ChunkedModel } from "./inference-chunks.js";
 import { FakeQuant } from "./fake-quant.js";
 
 export interface SequentialOptions {
@@ -80,8 +81,6 @@ export interface NamedParameter {
   buffer?: boolean;
 }
 
-const INFERENCE_CHUNK = 256;
-
 export class Sequential {
   readonly engine: Engine;
   readonly specs: readonly LayerSpec[];
@@ -120,6 +119,8 @@ export class Sequential {
   private readonly named: NamedParameter[];
   private capacity = 0;
   private inputBuffer = 0;
+  /** The model as eachChunk (inference-chunks.ts) walks it: its input buffer and forward pass at inference. */
+  private readonly chunked: ChunkedModel;
   /** The layers' batch buffers (activations, gradients, masks, work), freed together. */
   private readonly ownedBuffers: number[] = [];
   private disposed = false;
@@ -147,6 +148,16 @@ export class Sequential {
     this.inputs = inputs;
     this.inputShape = inputShape;
     this.outputs = widths[widths.length - 1]!;
+    this.chunked = {
+      inputs,
+      specs: this.specs,
+      reserveRows: (rows) => {
+        this.reserve(rows);
+        return this.capacity;
+      },
+      inputRows: (n) => this.engine.f32(this.inputBuffer, n * this.inputs),
+      forwardRows: (n) => this.forward(this.inputBuffer, n, false),
+    };
     this.layers = this.specs.map((spec, index) =>
       createLayer(spec, { index, inShape: index === 0 ? [...inputShape] : shapes[index - 1]!, outShape: shapes[index]! }),
     );
@@ -445,24 +456,7 @@ export class Sequential {
   /** Runs `fn` on each chunk of x (rows, inputs) copied into wasm; fn gets (output ptr, rows, first row). */
   private eachChunk(op: string, x: FloatArray, fn: (out: number, rows: number, first: number) => void): number {
     this.ensureAlive();
-    const arr = requireArray(op, "x", x);
-    const rows = rowsOf(op, "x", arr, this.inputs);
-    requireFinite(op, "x", arr, this.inputs);
-    checkModelInput(this.specs, arr, op, "x");
-    this.reserve(Math.min(rows, INFERENCE_CHUNK));
-    const chunk = Math.max(Math.min(this.capacity, INFERENCE_CHUNK), 1);
-    for (let first = 0; first < rows; first += chunk) {
-      const n = Math.min(chunk, rows - first);
-      this.engine
-        .f32(this.inputBuffer, n * this.inputs)
-        .set(
-          ArrayBuffer.isView(arr)
-            ? (arr as Float32Array).subarray(first * this.inputs, (first + n) * this.inputs)
-            : Array.prototype.slice.call(arr, first * this.inputs, (first + n) * this.inputs),
-        );
-      fn(this.forward(this.inputBuffer, n, false), n, first);
-    }
-    return rows;
+    return eachChunk(op, x, this.chunked, fn);
   }
 
   /** Raw outputs (rows, outputs) for x (rows, inputs), any number of rows. */

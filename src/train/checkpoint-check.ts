@@ -61,7 +61,7 @@ export function checkCheckpoint(c: Checkpoint, s: CheckpointShape): void {
   if (!isCount(c.epoch) || c.epoch >= s.epochs) throw fail(`epoch ${c.epoch} is not an epoch of this run (0 ≤ epoch < ${s.epochs})`);
   if (!isCount(c.position, s.rows + s.batchSize)) throw fail(`position ${c.position} is outside the epoch (0 … ${s.rows + s.batchSize})`);
   if (!isCount(c.steps, s.maxSteps)) throw fail(`steps ${c.steps} is not a step count of this run`);
-  const labelled = c.labelled ?? c.seen;
+  const labelled = c.labelled;
   if (!isCount(c.seen) || !isCount(labelled, c.seen) || !isCount(c.correct, labelled) || typeof c.lossSum !== "number" || !Number.isFinite(c.lossSum)) {
     throw fail("the epoch's running sums (lossSum, correct ≤ labelled ≤ seen) are not valid counts");
   }

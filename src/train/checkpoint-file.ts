@@ -7,7 +7,8 @@
 import { FormatError } from "../errors.js";
 import { decodeSafetensors, encodeSafetensors, type TensorToEncode } from "../io/safetensors.js";
 import { readBytesIfExists, writeBytesAtomic, type PathOrUrl } from "../runtime/files.js";
-import type { Checkpoint, CheckpointOptions } from "./checkpoint.js";
+import type { Checkpoint, CheckpointCommon, CheckpointOptions } from "./checkpoint.js";
+import { nonFiniteReplacer, parseStateRecord } from "./checkpoint-state.js";
 import { contentHash } from "./fingerprint.js";
 
 const KIND = "distill-wasm-checkpoint";
@@ -22,11 +23,6 @@ function checksumOf(tensors: readonly { name: string; data: ArrayBufferView }[],
   const sorted = [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return contentHash(...sorted.flatMap((t) => [text.encode(t.name), t.data]), text.encode(state));
 }
-
-/** JSON keeps NaN and ±Infinity (e.g. "no best value yet") as tagged strings. */
-const replacer = (_key: string, value: unknown) => (typeof value === "number" && !Number.isFinite(value) ? { nonFinite: String(value) } : value);
-const reviver = (_key: string, value: unknown) =>
-  value && typeof value === "object" && "nonFinite" in value ? Number((value as { nonFinite: string }).nonFinite) : value;
 
 export function encodeCheckpoint(c: Checkpoint): Uint8Array {
   const tensors: TensorToEncode[] = [
@@ -50,7 +46,7 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
     lossSum: c.lossSum,
     correct: c.correct,
     seen: c.seen,
-    ...(c.labelled !== undefined ? { labelled: c.labelled } : {}),
+    labelled: c.labelled,
     history: c.history,
     early: c.early,
     hookState: c.hookState,
@@ -59,10 +55,15 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
     optimizers: c.optimizers.map((o) => ({ steps: o.steps, buffers: o.buffers.length })),
     extra: c.extraParams.length,
   };
-  const state = JSON.stringify(scalars, replacer);
+  const state = JSON.stringify(scalars, nonFiniteReplacer);
   return encodeSafetensors(tensors, { format: KIND, version: String(c.version), state, checksum: checksumOf(tensors, state) });
 }
 
+/**
+ * A checkpoint's bytes → the checkpoint, after its checksum; a DatasetCheckpoint or a
+ * StreamCheckpoint as the file says. A file written before `labelled` existed gives
+ * labelled = seen (every row it saw had a label). FormatError for anything else.
+ */
 export function decodeCheckpoint(bytes: Uint8Array, name = "checkpoint"): Checkpoint {
   const file = decodeSafetensors(bytes, name);
   if (file.metadata.format !== KIND || file.metadata.version !== "1") {
@@ -72,38 +73,13 @@ export function decodeCheckpoint(bytes: Uint8Array, name = "checkpoint"): Checkp
   if (file.metadata.checksum !== checksumOf(stored, file.metadata.state ?? "")) {
     throw new FormatError(`${name}: its checksum does not match its content (the file was damaged or edited); it cannot be resumed`);
   }
-  let s: {
-    fingerprint: string;
-    stage: string;
-    epoch: number;
-    position: number;
-    steps: number;
-    lossSum: number;
-    correct: number;
-    seen: number;
-    labelled?: number;
-    history: Checkpoint["history"];
-    early: Checkpoint["early"];
-    hookState: Record<string, number>;
-    health?: Checkpoint["health"];
-    stream?: { block: number; offset: number };
-    optimizers: { steps: number; buffers: number }[];
-    extra: number;
-  };
-  try {
-    s = JSON.parse(file.metadata.state ?? "", reviver);
-  } catch {
-    throw new FormatError(`${name}: its state record is not valid JSON`);
-  }
+  const s = parseStateRecord(file.metadata.state ?? "", file.tensors.size, name);
   const tensor = <T>(key: string, type: new (...args: never[]) => T): T => {
     const t = file.tensors.get(key)?.data;
     if (!(t instanceof type)) throw new FormatError(`${name}: tensor ${key} is missing or has the wrong type`);
     return t;
   };
-  if (!s || typeof s.fingerprint !== "string" || !Array.isArray(s.optimizers) || !Array.isArray(s.history)) {
-    throw new FormatError(`${name}: its state record is incomplete`);
-  }
-  return {
+  const common: CheckpointCommon = {
     format: KIND,
     version: 1,
     fingerprint: s.fingerprint,
@@ -114,10 +90,10 @@ export function decodeCheckpoint(bytes: Uint8Array, name = "checkpoint"): Checkp
     lossSum: s.lossSum,
     correct: s.correct,
     seen: s.seen,
-    ...(s.labelled !== undefined ? { labelled: s.labelled } : {}),
+    labelled: s.labelled ?? s.seen,
     history: s.history,
     early: s.early,
-    hookState: s.hookState ?? {},
+    hookState: s.hookState,
     ...(s.health ? { health: s.health } : {}),
     params: tensor("params", Float32Array),
     best: file.tensors.has("best") ? tensor("best", Float32Array) : null,
@@ -128,17 +104,15 @@ export function decodeCheckpoint(bytes: Uint8Array, name = "checkpoint"): Checkp
     extraParams: Array.from({ length: s.extra }, (_, i) => tensor(`extra.${i}`, Float32Array)),
     rngs: tensor("rngs", Uint8Array),
     order: tensor("order", Int32Array),
-    ...(s.stream
-      ? {
-          stream: {
-            block: s.stream.block,
-            offset: s.stream.offset,
-            blockOrder: tensor("stream.blockOrder", Int32Array),
-            rowOrder: tensor("stream.rowOrder", Int32Array),
-          },
-        }
-      : {}),
   };
+  if (!s.stream) return common;
+  const stream = {
+    block: s.stream.block,
+    offset: s.stream.offset,
+    blockOrder: tensor("stream.blockOrder", Int32Array),
+    rowOrder: tensor("stream.rowOrder", Int32Array),
+  };
+  return { ...common, stream };
 }
 
 /**

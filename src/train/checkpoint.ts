@@ -8,7 +8,8 @@ import type { EpochRecord } from "./loop.js";
 import type { HealthState } from "./health.js";
 import type { OptimizerState } from "./optimizer.js";
 
-export interface Checkpoint {
+/** The fields every checkpoint has, whatever its data (see Checkpoint). */
+export interface CheckpointCommon {
   format: "distill-wasm-checkpoint";
   version: 1;
   /** Identifies the run (model, data size and the options that shape the computation). */
@@ -23,8 +24,8 @@ export interface Checkpoint {
   lossSum: number;
   correct: number;
   seen: number;
-  /** Rows seen that have a label (absent in checkpoints written before unlabelled rows existed: then = seen). */
-  labelled?: number;
+  /** Rows seen that have a label (a file written before unlabelled rows existed has none: decodeCheckpoint gives `seen`). */
+  labelled: number;
   history: EpochRecord[];
   early: { bestValue: number; bestEpoch: number | null; sinceBest: number };
   /** The model's flat parameter block, and the best epoch's when early stopping keeps one. */
@@ -37,13 +38,27 @@ export interface Checkpoint {
   rngs: Uint8Array;
   /** The permutation of the epoch in progress (empty for a streamed dataset, whose place is `stream`). */
   order: Int32Array;
-  /** A streamed dataset's place in the epoch in progress (see train/stream-feed.ts). */
-  stream?: StreamPosition;
   /** Scalars kept by the loss (e.g. distillation's partial loss sums). */
   hookState: Record<string, number>;
-  /** The collapse checks' state (first loss, runs of dead batches, best accuracy); absent in older checkpoints. */
+  /** The collapse checks' state (first loss, runs of dead batches, best accuracy); absent in files written before those checks. */
   health?: HealthState;
 }
+
+/** A checkpoint of a run over an in-memory Dataset: `order` is the epoch's permutation of the rows. */
+export interface DatasetCheckpoint extends CheckpointCommon {
+  stream?: undefined;
+}
+
+/** A checkpoint of a run over a StreamDataset: its place in the stream (`order` is empty). */
+export interface StreamCheckpoint extends CheckpointCommon {
+  stream: StreamPosition;
+}
+
+/**
+ * A training checkpoint, one of two kinds told apart by `stream`: test `c.stream !==
+ * undefined` (or `"stream" in c`) before reading the stream's place.
+ */
+export type Checkpoint = DatasetCheckpoint | StreamCheckpoint;
 
 /** Where a run over a StreamDataset stands: the epoch's block order, the block in progress and its row order. */
 export interface StreamPosition {

@@ -328,7 +328,7 @@ export class Trainer {
     this.sinceBest = c.early.sinceBest;
     this.startEpoch = c.epoch;
     this.position = c.position;
-    this.setSums(c.lossSum, c.correct, c.seen, c.labelled ?? c.seen);
+    this.setSums(c.lossSum, c.correct, c.seen, c.labelled);
     // The learning rate of the last step taken (that of epoch c.epoch), which the epoch's record shows
     // even when the checkpoint was taken at the epoch's end and no step follows before the record.
     if (c.steps > 0) learningRate(this.live, engine, this.baseLr, this.options, c.steps - 1, c.epoch, this.totalSteps);

@@ -177,6 +177,45 @@ describe("checkpoints and resume", () => {
     await expect(distill({ ...kd, temperature: () => 4, student: mlp([64, 8, 4], { seed: 4 }), resume: saved[0]! })).resolves.toBeDefined();
   });
 
+  it("decodeCheckpoint gives what the file held: a file from before labelled and health resumes as labelled = seen without health; a field of the wrong kind is a FormatError naming it", async () => {
+    const checkpoints: Checkpoint[] = [];
+    const plain = { epochs: 2, batchSize: 10, seed: 3 };
+    const full = mlp([64, 12, 4], { seed: 1 });
+    await train(full, data, { ...plain, checkpoint: { every: 3, save: (c) => void checkpoints.push(c) } });
+    const good = checkpoints[1]!;
+    expect(good.stream).toBeUndefined();
+    expect(good.labelled).toBe(good.seen); // every row of `data` has a label
+    // The encoder leaves out what is undefined, as the files written before these fields were.
+    const older = decodeCheckpoint(encodeCheckpoint({ ...good, labelled: undefined, health: undefined } as unknown as Checkpoint));
+    expect(older.labelled).toBe(good.seen);
+    expect("health" in older).toBe(false);
+    expect("stream" in older).toBe(false);
+    // @ts-expect-error: a stream's place is read only after testing that the file has one (Checkpoint is a union on `stream`)
+    expect(() => older.stream.block).toThrow(TypeError);
+    const resumed = mlp([64, 12, 4], { seed: 5 });
+    await train(resumed, data, { ...plain, resume: older });
+    expectSameBits(resumed.parameterBlock(), full.parameterBlock(), "resumed from a file without labelled and health");
+    const wrong: [string, Record<string, unknown>, RegExp][] = [
+      ["epoch as text", { epoch: "1" }, /state record's epoch is not a number/],
+      ["no early-stopping state", { early: undefined }, /state record's early is not/],
+      ["a best epoch as text", { early: { ...good.early, bestEpoch: "2" } }, /state record's early is not/],
+      ["an optimizer's step count as text", { optimizers: [{ ...good.optimizers[0]!, steps: "3" }] }, /state record's optimizers\[0\]\.steps is not a number/],
+      ["a hook value as text", { hookState: { sum: "x" } }, /state record's hookState\.sum is not a number/],
+      ["a health value missing its number", { health: { ...good.health!, firstLoss: "x" } }, /state record's health\.firstLoss is not a number/],
+      [
+        "a stream place without its offset",
+        { stream: { block: 0, blockOrder: new Int32Array(0), rowOrder: new Int32Array(1) } },
+        /state record's stream is not/,
+      ],
+    ];
+    for (const [what, edit, message] of wrong) {
+      const bytes = encodeCheckpoint({ ...good, ...edit } as unknown as Checkpoint);
+      expect(() => decodeCheckpoint(bytes), what).toThrow(FormatError);
+      expect(() => decodeCheckpoint(bytes), what).toThrow(message);
+    }
+    for (const m of [full, resumed]) m.dispose();
+  });
+
   it("a damaged checkpoint file is refused: 400 seeded single-byte flips anywhere in the file each give a FormatError, never a trap, a hang or a resume", async () => {
     const checkpoints: Checkpoint[] = [];
     const plain = { epochs: 1, batchSize: 10, seed: 3 };

@@ -37,8 +37,8 @@ import {
 } from "../../src/index.js";
 import { expectClose, expectSameBits } from "../helpers/compare.js";
 import { TestRandom } from "../helpers/rand.js";
-import { cnnForward64, params64, type Params64 } from "../helpers/cnn64.js";
-import { numericGradient } from "../helpers/gradcheck.js";
+import { cnnForward64, params64 } from "../helpers/cnn64.js";
+import { backwardOf, expectFiniteDifferenceGradients, forwardOf } from "../helpers/cnn-checks.js";
 
 beforeAll(async () => {
   await init();
@@ -56,19 +56,6 @@ const smallCnn = (): LayerSpec[] => [
   flatten(),
   dense(8 * 2 * 2, 10),
 ];
-
-/** Runs a forward pass on x through wasm and returns the output (and frees the input). */
-function forwardOf(model: Sequential, x: Float32Array, rows: number, training: boolean): Float32Array {
-  const e = model.engine;
-  model.reserve(rows);
-  const ptr = e.allocOwned(x.length * 4);
-  try {
-    e.f32(ptr, x.length).set(x);
-    return e.readF32(model.forward(ptr, rows, training), rows * model.outputs);
-  } finally {
-    e.free(ptr);
-  }
-}
 
 describe("cnn: shapes and parameters", () => {
   it("infers every layer's shape and names parameters and buffers as PyTorch", () => {
@@ -227,61 +214,12 @@ describe("cnn: backward against finite differences", () => {
     m.setParameter("4.bias", rng.uniform(3, -0.3, 0.3));
     const x = rng.uniform(rows * 36);
     const g = rng.uniform(rows * 4);
-    const e = m.engine;
-    m.reserve(rows);
-    const xPtr = e.allocOwned(x.length * 4);
-    const gPtr = e.allocOwned(g.length * 4);
-    e.f32(xPtr, x.length).set(x);
-    m.forward(xPtr, rows, true);
-    e.f32(gPtr, g.length).set(g);
-    const dx = e.readF32(m.backward(gPtr, rows, { inputGradient: true }), x.length);
-    const grads = e.readF32(m.gradsPtr, m.blockLength);
+    const { grads, dx } = backwardOf(m, x, g, rows, true);
     // without the input gradient: the same parameter gradients, and 0 returned
-    m.forward(xPtr, rows, true);
-    e.f32(gPtr, g.length).set(g);
-    expect(m.backward(gPtr, rows)).toBe(0);
-    expectSameBits(e.readF32(m.gradsPtr, m.blockLength), grads, "gradient block without the input gradient");
-    e.free(xPtr);
-    e.free(gPtr);
-
-    const base = params64(m);
-    const x64 = Float64Array.from(x);
-    const loss = (p: Params64, xs: Float64Array) => {
-      const out = cnnForward64(m.specs, p, xs, rows, shape, true).output;
-      let s = 0;
-      for (let i = 0; i < out.length; i++) s += out[i]! * g[i]!;
-      return s;
-    };
-    const fd = (values: Float64Array, f: () => number) => {
-      const original = values.slice();
-      const result = numericGradient(
-        (x) => {
-          values.set(x);
-          return f();
-        },
-        original,
-        1e-6,
-      );
-      values.set(original);
-      return result;
-    };
-    const check = (actual: ArrayLike<number>, expected: Float64Array, what: string) => {
-      const scale = Math.max(...Array.from(expected, Math.abs), 1e-3);
-      expectClose(actual, expected, { atol: 2e-4 * scale + 1e-6, rtol: 1e-3 }, what);
-    };
-    for (const p of m.namedParameters()) {
-      const values = base.get(p.name)!;
-      check(
-        grads.subarray(p.offset, p.offset + p.length),
-        fd(values, () => loss(base, x64)),
-        `d loss / d ${p.name}`,
-      );
-    }
-    check(
-      dx,
-      fd(x64, () => loss(base, x64)),
-      "d loss / d x",
-    );
+    const without = backwardOf(m, x, g, rows, false);
+    expect(without.dx).toBe(0);
+    expectSameBits(without.grads, grads, "gradient block without the input gradient");
+    expectFiniteDifferenceGradients(m, shape, rows, x, g, { grads, dx: dx as Float32Array });
     m.dispose();
   });
 });

@@ -37,8 +37,8 @@ import {
 import { parseNpy } from "../../src/io/index.js";
 import { expectClose, expectSameBits } from "../helpers/compare.js";
 import { TestRandom } from "../helpers/rand.js";
-import { cnnForward64, params64, type Params64 } from "../helpers/cnn64.js";
-import { numericGradient } from "../helpers/gradcheck.js";
+import { cnnForward64, params64 } from "../helpers/cnn64.js";
+import { backwardOf, expectFiniteDifferenceGradients, forwardOf } from "../helpers/cnn-checks.js";
 
 beforeAll(async () => {
   await init();
@@ -57,18 +57,6 @@ const smallNet = (): LayerSpec[] => [
   dense(6, 3),
 ];
 const SHAPE = [3, 20];
-
-function forwardOf(model: Sequential, x: Float32Array, rows: number, training: boolean): Float32Array {
-  const e = model.engine;
-  model.reserve(rows);
-  const ptr = e.allocOwned(x.length * 4);
-  try {
-    e.f32(ptr, x.length).set(x);
-    return e.readF32(model.forward(ptr, rows, training), rows * model.outputs);
-  } finally {
-    e.free(ptr);
-  }
-}
 
 describe("signals: shapes and parameters", () => {
   it("infers every layer's shape and names parameters as PyTorch's nn.Conv1d / nn.BatchNorm1d", () => {
@@ -173,45 +161,8 @@ describe("signals: backward against finite differences", () => {
     m.setParameter("4.bias", rng.uniform(2, -0.3, 0.3));
     const x = rng.uniform(rows * 18);
     const g = rng.uniform(rows * 3);
-    const e = m.engine;
-    m.reserve(rows);
-    const xPtr = e.allocOwned(x.length * 4);
-    const gPtr = e.allocOwned(g.length * 4);
-    e.f32(xPtr, x.length).set(x);
-    m.forward(xPtr, rows, true);
-    e.f32(gPtr, g.length).set(g);
-    const dx = e.readF32(m.backward(gPtr, rows, { inputGradient: true }), x.length);
-    const grads = e.readF32(m.gradsPtr, m.blockLength);
-    e.free(xPtr);
-    e.free(gPtr);
-
-    const base = params64(m);
-    const x64 = Float64Array.from(x);
-    const loss = (p: Params64, xs: Float64Array) => {
-      const out = cnnForward64(m.specs, p, xs, rows, shape, true).output;
-      let s = 0;
-      for (let i = 0; i < out.length; i++) s += out[i]! * g[i]!;
-      return s;
-    };
-    const fd = (values: Float64Array) => {
-      const original = values.slice();
-      const result = numericGradient(
-        (v) => {
-          values.set(v);
-          return loss(base, x64);
-        },
-        original,
-        1e-6,
-      );
-      values.set(original);
-      return result;
-    };
-    const check = (actual: ArrayLike<number>, expected: Float64Array, what: string) => {
-      const scale = Math.max(...Array.from(expected, Math.abs), 1e-3);
-      expectClose(actual, expected, { atol: 2e-4 * scale + 1e-6, rtol: 1e-3 }, what);
-    };
-    for (const p of m.namedParameters()) check(grads.subarray(p.offset, p.offset + p.length), fd(base.get(p.name)!), `d loss / d ${p.name}`);
-    check(dx, fd(x64), "d loss / d x");
+    const { grads, dx } = backwardOf(m, x, g, rows, true);
+    expectFiniteDifferenceGradients(m, shape, rows, x, g, { grads, dx: dx as Float32Array });
     m.dispose();
   });
 });

@@ -17,45 +17,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { GEMM_ACCUMULATE, GEMM_RELU, KernelAssertionError, type Engine } from "../../src/index.js";
 import { EXACT_BUILDS, loadBuild, type TestEngine } from "../helpers/engines.js";
 import { expectClose, expectSameBits } from "../helpers/compare.js";
+import { conv64, convBackward64, expectWithin, outLength, put, putNaN, take, takeI32, VARIANTS, type ConvShape, type Variant } from "../helpers/conv-setup.js";
 import { TestRandom } from "../helpers/rand.js";
 import { dot64, numericGradient } from "../helpers/gradcheck.js";
-
-const U = 2 ** -24;
-const TINY = 1e-30;
-const VARIANTS = ["", "_ref"] as const;
-type Variant = (typeof VARIANTS)[number];
-
-function expectWithin(actual: ArrayLike<number>, expected: ArrayLike<number>, scale: ArrayLike<number>, c: number, what: string, atol = TINY): void {
-  expectClose(actual, expected, { rtol: c * U, atol }, what, scale);
-}
-
-// ================================================================ memory helpers
-
-const SENTINEL = 12345.5;
-const TAIL = 5;
-
-function put(engine: TestEngine, values: ArrayLike<number>, offset: boolean): number {
-  const base = engine.allocF32(values.length + TAIL + 1);
-  const ptr = base + (offset ? 4 : 0);
-  const view = engine.f32(ptr, values.length + TAIL);
-  view.set(values);
-  view.fill(SENTINEL, values.length);
-  return ptr;
-}
-
-const putNaN = (engine: TestEngine, n: number, offset: boolean) => put(engine, new Float32Array(n).fill(NaN), offset);
-
-function take(engine: TestEngine, ptr: number, n: number, what: string): Float32Array {
-  const view = engine.f32(ptr, n + TAIL);
-  for (let i = n; i < n + TAIL; i++) if (view[i] !== SENTINEL) expect.fail(`${what}: wrote past the end (element ${i - n} after the last)`);
-  return view.slice(0, n);
-}
-
-function takeI32(engine: TestEngine, ptr: number, n: number, what: string): Int32Array {
-  const tail = engine.f32(ptr + 4 * n, TAIL);
-  for (let i = 0; i < TAIL; i++) if (tail[i] !== SENTINEL) expect.fail(`${what}: wrote past the end`);
-  return engine.i32(ptr, n).slice();
-}
 
 // ================================================================ convolution: float64 reference
 
@@ -69,73 +33,28 @@ interface Conv1dShape {
   pad: number;
 }
 
-const outLength = (n: number, k: number, stride: number, pad: number) => Math.floor((n + 2 * pad - k) / stride) + 1;
 const convLabel = (s: Conv1dShape) => `batch ${s.batch}, ${s.cin}×${s.len} → ${s.cout}, kernel ${s.k}, stride ${s.stride}, pad ${s.pad}`;
 
+/** The 1-D shape as the 2-D one of height 1 it is (kernel height 1, no padding along the height). */
+const as2d = (s: Conv1dShape): ConvShape => ({
+  batch: s.batch,
+  cin: s.cin,
+  h: 1,
+  w: s.len,
+  cout: s.cout,
+  kh: 1,
+  kw: s.k,
+  stride: s.stride,
+  pad: s.pad,
+  padY: 0,
+});
+
 /** y[b,o,ox] = Σ_{ci,kj} w[o,ci,kj]·x[b,ci,ox·s+kj−p] + bias[o] (+ y0), then relu; scale = Σ|terms|. */
-function conv1d64(s: Conv1dShape, x: ArrayLike<number>, w: ArrayLike<number>, bias?: ArrayLike<number>, y0?: ArrayLike<number>, relu = false) {
-  const ol = outLength(s.len, s.k, s.stride, s.pad);
-  const y = new Float64Array(s.batch * s.cout * ol);
-  const scale = new Float64Array(y.length);
-  for (let b = 0; b < s.batch; b++) {
-    for (let o = 0; o < s.cout; o++) {
-      for (let ox = 0; ox < ol; ox++) {
-        const at = (b * s.cout + o) * ol + ox;
-        let acc = y0 ? y0[at]! : 0;
-        let mag = Math.abs(acc);
-        for (let ci = 0; ci < s.cin; ci++) {
-          for (let kj = 0; kj < s.k; kj++) {
-            const ix = ox * s.stride + kj - s.pad;
-            if (ix < 0 || ix >= s.len) continue;
-            const t = w[(o * s.cin + ci) * s.k + kj]! * x[(b * s.cin + ci) * s.len + ix]!;
-            acc += t;
-            mag += Math.abs(t);
-          }
-        }
-        if (bias) {
-          acc += bias[o]!;
-          mag += Math.abs(bias[o]!);
-        }
-        y[at] = relu ? Math.max(acc, 0) : acc;
-        scale[at] = mag;
-      }
-    }
-  }
-  return { y, scale };
-}
+const conv1d64 = (s: Conv1dShape, x: ArrayLike<number>, w: ArrayLike<number>, bias?: ArrayLike<number>, y0?: ArrayLike<number>, relu = false) =>
+  conv64(as2d(s), x, w, bias, y0, relu);
 
 /** Gradients of Σ dy·conv1d(x, w, b) and the size of their rounding errors. */
-function conv1dBackward64(s: Conv1dShape, dy: ArrayLike<number>, x: ArrayLike<number>, w: ArrayLike<number>) {
-  const ol = outLength(s.len, s.k, s.stride, s.pad);
-  const dx = new Float64Array(s.batch * s.cin * s.len),
-    sdx = new Float64Array(dx.length);
-  const dw = new Float64Array(s.cout * s.cin * s.k),
-    sdw = new Float64Array(dw.length);
-  const db = new Float64Array(s.cout),
-    sdb = new Float64Array(s.cout);
-  for (let b = 0; b < s.batch; b++) {
-    for (let o = 0; o < s.cout; o++) {
-      for (let ox = 0; ox < ol; ox++) {
-        const g = dy[(b * s.cout + o) * ol + ox]!;
-        db[o]! += g;
-        sdb[o]! += Math.abs(g);
-        for (let ci = 0; ci < s.cin; ci++) {
-          for (let kj = 0; kj < s.k; kj++) {
-            const ix = ox * s.stride + kj - s.pad;
-            if (ix < 0 || ix >= s.len) continue;
-            const xi = (b * s.cin + ci) * s.len + ix,
-              wi = (o * s.cin + ci) * s.k + kj;
-            dw[wi]! += g * x[xi]!;
-            sdw[wi]! += Math.abs(g * x[xi]!);
-            dx[xi]! += g * w[wi]!;
-            sdx[xi]! += Math.abs(g * w[wi]!);
-          }
-        }
-      }
-    }
-  }
-  return { dx, sdx, dw, sdw, db, sdb };
-}
+const conv1dBackward64 = (s: Conv1dShape, dy: ArrayLike<number>, x: ArrayLike<number>, w: ArrayLike<number>) => convBackward64(as2d(s), dy, x, w);
 
 // ================================================================ convolution: running the kernels
 
