@@ -225,37 +225,46 @@ async function int8Logits(api, infer, model, x) {
   return result;
 }
 
+/**
+ * The shared shape of the CNN, signals and tokens parts: `teacher` trained with `train`
+ * (momentum SGD, lr 0.05), then `student` distilled from it (T = 4, α = 0.3, Adam at
+ * `studentLr`, plus `extra` distill options); `part` is the scenario's { teacher, distill }.
+ */
+async function trainThenDistill(api, data, teacher, student, part, studentLr, extra = {}) {
+  const { teacher: t, distill: d } = part;
+  const { validation } = SCENARIO;
+  const teacherRun = await api.train(teacher, data, {
+    epochs: t.epochs,
+    batchSize: t.batchSize,
+    seed: t.trainSeed,
+    optimizer: "momentum",
+    lr: 0.05,
+    validation,
+  });
+  const studentRun = await api.distill({
+    teacher,
+    student,
+    data,
+    validation,
+    epochs: d.epochs,
+    batchSize: d.batchSize,
+    seed: d.seed,
+    temperature: 4,
+    alpha: 0.3,
+    optimizer: { type: "adam", lr: studentLr },
+    ...extra,
+  });
+  return { teacherRun, studentRun, params: student.parameterBlock() };
+}
+
 /** The CNN part: teacher trained with `train`, student distilled with KD + attention transfer and shift augmentation. */
 async function runCnn(api, engine, data, infer) {
-  const { cnn, validation } = SCENARIO;
-  const { teacher: t, student: s, distill: d } = cnn;
-  const teacher = new api.Sequential(cnnTeacherLayers(api), { seed: t.seed, engine, inputShape: cnn.inputShape });
-  const student = new api.Sequential(cnnStudentLayers(api), { seed: s.seed, engine, inputShape: cnn.inputShape });
+  const { cnn } = SCENARIO;
+  const teacher = new api.Sequential(cnnTeacherLayers(api), { seed: cnn.teacher.seed, engine, inputShape: cnn.inputShape });
+  const student = new api.Sequential(cnnStudentLayers(api), { seed: cnn.student.seed, engine, inputShape: cnn.inputShape });
   try {
-    const teacherRun = await api.train(teacher, data, {
-      epochs: t.epochs,
-      batchSize: t.batchSize,
-      seed: t.trainSeed,
-      optimizer: "momentum",
-      lr: 0.05,
-      validation,
-    });
-    const studentRun = await api.distill({
-      teacher,
-      student,
-      data,
-      validation,
-      epochs: d.epochs,
-      batchSize: d.batchSize,
-      seed: d.seed,
-      temperature: 4,
-      alpha: 0.3,
-      optimizer: { type: "adam", lr: 0.01 },
-      attention: [cnn.attention],
-      augment: { shift: 1 },
-    });
-    const params = student.parameterBlock();
-    return { teacherRun, studentRun, params, logits: infer ? await inferLogits(api, infer, student, data.x) : undefined };
+    const run = await trainThenDistill(api, data, teacher, student, cnn, 0.01, { attention: [cnn.attention], augment: { shift: 1 } });
+    return { ...run, logits: infer ? await inferLogits(api, infer, student, data.x) : undefined };
   } finally {
     teacher.dispose();
     student.dispose();
@@ -264,35 +273,14 @@ async function runCnn(api, engine, data, infer) {
 
 /** The signals part: a 1-D CNN teacher trained with `train`, a smaller one distilled from it with KD. */
 async function runSignals(api, engine, infer) {
-  const { signals, validation } = SCENARIO;
-  const { teacher: t, student: s, distill: d } = signals;
+  const { signals } = SCENARIO;
   const data = makeSignals(api, engine);
   const inputShape = [signals.channels, signals.length];
-  const teacher = new api.Sequential(signalTeacherLayers(api), { seed: t.seed, engine, inputShape });
-  const student = new api.Sequential(signalStudentLayers(api), { seed: s.seed, engine, inputShape });
+  const teacher = new api.Sequential(signalTeacherLayers(api), { seed: signals.teacher.seed, engine, inputShape });
+  const student = new api.Sequential(signalStudentLayers(api), { seed: signals.student.seed, engine, inputShape });
   try {
-    const teacherRun = await api.train(teacher, data, {
-      epochs: t.epochs,
-      batchSize: t.batchSize,
-      seed: t.trainSeed,
-      optimizer: "momentum",
-      lr: 0.05,
-      validation,
-    });
-    const studentRun = await api.distill({
-      teacher,
-      student,
-      data,
-      validation,
-      epochs: d.epochs,
-      batchSize: d.batchSize,
-      seed: d.seed,
-      temperature: 4,
-      alpha: 0.3,
-      optimizer: { type: "adam", lr: 0.01 },
-    });
-    const params = student.parameterBlock();
-    return { teacherRun, studentRun, params, logits: infer ? await inferLogits(api, infer, student, data.x) : undefined };
+    const run = await trainThenDistill(api, data, teacher, student, signals, 0.01);
+    return { ...run, logits: infer ? await inferLogits(api, infer, student, data.x) : undefined };
   } finally {
     teacher.dispose();
     student.dispose();
@@ -340,33 +328,12 @@ function tokenStudentLayers(api) {
 
 /** The tokens part: the token teacher trained with `train`, the bag-of-embeddings student distilled from it with KD. */
 async function runTokens(api, engine, infer) {
-  const { tokens, validation } = SCENARIO;
-  const { teacher: t, student: s, distill: d } = tokens;
+  const { tokens } = SCENARIO;
   const data = makeTokens(api, engine);
-  const teacher = new api.Sequential(tokenTeacherLayers(api), { seed: t.seed, engine });
-  const student = new api.Sequential(tokenStudentLayers(api), { seed: s.seed, engine });
+  const teacher = new api.Sequential(tokenTeacherLayers(api), { seed: tokens.teacher.seed, engine });
+  const student = new api.Sequential(tokenStudentLayers(api), { seed: tokens.student.seed, engine });
   try {
-    const teacherRun = await api.train(teacher, data, {
-      epochs: t.epochs,
-      batchSize: t.batchSize,
-      seed: t.trainSeed,
-      optimizer: "momentum",
-      lr: 0.05,
-      validation,
-    });
-    const studentRun = await api.distill({
-      teacher,
-      student,
-      data,
-      validation,
-      epochs: d.epochs,
-      batchSize: d.batchSize,
-      seed: d.seed,
-      temperature: 4,
-      alpha: 0.3,
-      optimizer: { type: "adam", lr: 0.02 },
-    });
-    const params = student.parameterBlock();
+    const { teacherRun, studentRun, params } = await trainThenDistill(api, data, teacher, student, tokens, 0.02);
     const logits = infer ? await inferLogits(api, infer, teacher, data.x) : undefined;
     const studentLogits = infer ? await inferLogits(api, infer, student, data.x) : undefined;
     return {
