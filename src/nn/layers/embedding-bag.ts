@@ -7,8 +7,8 @@
  * (./embedding.ts); the padding row gets no gradient and starts at zeros.
  */
 import { requireTokenIds } from "../../validate.js";
-import { checkTokenSpec, drawEmbedding, noInputGradient, parseTokenOf, tokenOfSpec, type TokenOptions } from "./embedding.js";
-import { Layer, type LayerKind, type ModelMemory, type Placement } from "./layer.js";
+import { checkTokenSpec, noInputGradient, parseTokenOf, TokenTableLayer, tokenOfSpec, type TokenOptions } from "./embedding.js";
+import type { LayerKind, ModelMemory } from "./layer.js";
 
 export interface EmbeddingBagSpec {
   type: "embeddingBag";
@@ -27,29 +27,7 @@ export function embeddingBag(vocab: number, dim: number, options: TokenOptions):
   return { type: "embeddingBag", vocab, dim, seqLen: options?.seqLen, ...(options?.paddingIdx !== undefined ? { paddingIdx: options.paddingIdx } : {}) };
 }
 
-export class EmbeddingBagLayer extends Layer {
-  override readonly trainable = true;
-  private readonly vocab: number;
-  private readonly dim: number;
-  private readonly seqLen: number;
-  /** −1 for none */
-  private readonly paddingIdx: number;
-
-  constructor(
-    readonly spec: EmbeddingBagSpec,
-    at: Placement,
-  ) {
-    super(at);
-    this.vocab = spec.vocab;
-    this.dim = spec.dim;
-    this.seqLen = spec.seqLen;
-    this.paddingIdx = spec.paddingIdx ?? -1;
-  }
-
-  override initialise(m: ModelMemory): void {
-    drawEmbedding(m, this.weight, this.vocab, this.dim, this.paddingIdx);
-  }
-
+export class EmbeddingBagLayer extends TokenTableLayer {
   forward(m: ModelMemory, input: number, rows: number): number {
     this.inPtr = input;
     m.kernels.embedding_bag_forward(this.out, input, m.paramsPtr + this.weight * 4, rows, this.seqLen, this.dim, this.paddingIdx);

@@ -75,28 +75,26 @@ export function parseTokenOf(prefix: string, token: string, inShape: Shape): { v
   return { vocab: Number(m[1]), dim: Number(m[2]), seqLen: inShape[0]!, ...(m[3] !== undefined ? { paddingIdx: Number(m[3]) } : {}) };
 }
 
-/** N(0, 1) weights with the padding row zeroed, as PyTorch initialises nn.Embedding and nn.EmbeddingBag. */
-export function drawEmbedding(m: ModelMemory, weight: number, vocab: number, dim: number, paddingIdx: number): void {
-  const w = m.paramsPtr + weight * 4;
-  m.kernels.rng_normal(m.rngPtr, w, vocab * dim, 0, 1);
-  if (paddingIdx >= 0) m.engine.f32(w + paddingIdx * dim * 4, dim).fill(0);
-}
-
 /** The error for an input gradient through a token layer. */
 export function noInputGradient(index: number, type: string): ArgumentError {
   return new ArgumentError(`layer ${index} (${type}) reads token ids, which have no gradient; the model's input gradient does not exist`);
 }
 
-export class EmbeddingLayer extends Layer {
+/**
+ * What the embedding and the bag of embeddings share: the table (vocab, dim) at `weight`,
+ * seqLen ids per sample, the padding id (−1 for none), and the initialisation, N(0, 1)
+ * weights with the padding row zeroed, as PyTorch initialises nn.Embedding and nn.EmbeddingBag.
+ */
+export abstract class TokenTableLayer extends Layer {
   override readonly trainable = true;
-  private readonly vocab: number;
-  private readonly dim: number;
-  private readonly seqLen: number;
+  protected readonly vocab: number;
+  protected readonly dim: number;
+  protected readonly seqLen: number;
   /** −1 for none */
-  private readonly paddingIdx: number;
+  protected readonly paddingIdx: number;
 
   constructor(
-    readonly spec: EmbeddingSpec,
+    readonly spec: TokenSpec,
     at: Placement,
   ) {
     super(at);
@@ -107,9 +105,13 @@ export class EmbeddingLayer extends Layer {
   }
 
   override initialise(m: ModelMemory): void {
-    drawEmbedding(m, this.weight, this.vocab, this.dim, this.paddingIdx);
+    const w = m.paramsPtr + this.weight * 4;
+    m.kernels.rng_normal(m.rngPtr, w, this.vocab * this.dim, 0, 1);
+    if (this.paddingIdx >= 0) m.engine.f32(w + this.paddingIdx * this.dim * 4, this.dim).fill(0);
   }
+}
 
+export class EmbeddingLayer extends TokenTableLayer {
   forward(m: ModelMemory, input: number, rows: number): number {
     this.inPtr = input;
     m.kernels.embedding_forward(this.out, input, m.paramsPtr + this.weight * 4, rows, this.seqLen, this.dim);
