@@ -1,7 +1,7 @@
 /**
  * Interleaved timing for calls of microseconds to milliseconds: several implementations in
  * turn, round after round, with the process's CPU time beside the wall-clock time where the
- * runtime reports it. Used by the int8 rows of section 3 and by `npm run bench:int8`.
+ * runtime reports it. Used by the int8 suite (`npm run bench:int8`, bench/suites/int8.ts).
  */
 import { progress } from "./progress.js";
 import type { Timing } from "./stats.js";

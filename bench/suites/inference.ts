@@ -26,7 +26,6 @@ import { abortDisagreement, msCell, ratioCell, speedPhrase, type Context } from 
 import { forwardFlops, makeBatch, paramsOf } from "../lib/mlp.js";
 import { NaiveMlp } from "../lib/naive-mlp.js";
 import { mlpOnnxModel } from "../lib/onnx.js";
-import { runInt8Inference, type Int8Result } from "./inference-int8.js";
 import { measurePeak } from "../lib/peak.js";
 import { createSession } from "../lib/ort.js";
 import { progress } from "../lib/progress.js";
@@ -71,8 +70,6 @@ export interface InferenceResult {
   ceilingSamplesPerSecond: Record<string, number>;
   tolerance: number;
   skipped: Record<string, string>;
-  /** The int8 rows (./inference-int8.ts): the same network quantized, beside float32, distill-wasm and onnxruntime-web. */
-  int8: Int8Result;
 }
 
 interface Impl {
@@ -229,15 +226,10 @@ export async function runInference(ctx: Context): Promise<InferenceResult> {
   } finally {
     for (const m of tfModels.values()) m.dispose();
     await session?.release();
-  }
-  for (const [lib, reason] of Object.entries(skipped)) console.log(`SKIPPED ${lib}: ${reason}`);
-  let int8: Int8Result;
-  try {
-    int8 = await runInt8Inference(ctx, model, params, WIDTHS, BATCHES, peakGflops);
-  } finally {
     model.dispose();
   }
-  return { widths: WIDTHS, rows, peakGflops, ceilingSamplesPerSecond, tolerance: OUTPUT_TOLERANCE, skipped, int8 };
+  for (const [lib, reason] of Object.entries(skipped)) console.log(`SKIPPED ${lib}: ${reason}`);
+  return { widths: WIDTHS, rows, peakGflops, ceilingSamplesPerSecond, tolerance: OUTPUT_TOLERANCE, skipped };
 }
 
 function printBatch(WIDTHS: readonly number[], batch: number, rows: readonly InferenceRow[], peakGflops: number, ceiling: number | undefined): void {
