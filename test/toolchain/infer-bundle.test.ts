@@ -22,9 +22,12 @@ const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 
 it("dist/infer.js, what distill-wasm/infer resolves to, is one module of the inference code (and dist/errors.js), with none of the full library", async () => {
   const text = readFileSync(join(ROOT, "dist/infer.js"), "utf8");
-  const imports = [...text.matchAll(/^import .* from "([^"]+)";$/gm)].map((m) => m[1]);
+  // Static imports (`import{A as b}from"./errors.js"` once minified) and dynamic ones.
+  const imports = [...text.matchAll(/\bimport\s*\{[^}]*\}\s*from\s*"([^"]+)"/g)].map((m) => m[1]);
   expect(new Set(imports)).toEqual(new Set(["./errors.js"]));
   expect([...text.matchAll(/\bimport\("([^"]+)"\)/g)].map((m) => m[1]).every((s) => s!.startsWith("node:"))).toBe(true);
+  expect(text.endsWith("//# sourceMappingURL=infer.js.map\n"), "a source map leads to dist/infer/*.js").toBe(true);
+  expect(text.includes("Apache"), "the vendored loader's licence notice is kept").toBe(true);
   // What the bundle is made of: the same build of dist/infer/index.js, with its module list.
   const result = await build({
     absWorkingDir: ROOT,
