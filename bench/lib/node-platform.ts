@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import v8 from "node:v8";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { startLoadRecord } from "./node-load.js";
 import { machineInfo } from "./node-machine.js";
 import { nodeNativeTools } from "./node-native.js";
 import { packageDir, packageVersion, projectVersion } from "./paths.js";
@@ -41,6 +42,7 @@ export function nodePlatform(): Platform {
     ortWasmPaths: pathToFileURL(path.join(packageDir("onnxruntime-web"), "dist") + path.sep).href,
     registerTfjsGradients,
     native: nodeNativeTools(),
+    startLoadRecord,
     saveFile: async (name, text) => {
       const dir = path.join(RESULTS_DIR, machineKey(machineInfo()));
       mkdirSync(dir, { recursive: true });

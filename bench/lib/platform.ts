@@ -29,4 +29,16 @@ export interface Platform {
   saveFile(name: string, text: string): Promise<string>;
   /** Child processes and files (PyTorch, the CLI, MNIST): Node, Deno and Bun; absent in a page. */
   native?: NativeTools;
+  /** Starts recording how busy the machine is; the function returned ends it (Node, Deno, Bun; absent in a page). */
+  startLoadRecord?: () => () => SuiteLoad;
+}
+
+/** The machine's load while one suite ran (lib/node-load.ts). */
+export interface SuiteLoad {
+  /** One-minute load average at the suite's start and end. */
+  loadAverageStart: number;
+  loadAverageEnd: number;
+  /** Of all CPU time on the machine during the suite: % stolen by the hypervisor for other guests, % busy (Linux). */
+  stealPercent?: number;
+  busyPercent?: number;
 }

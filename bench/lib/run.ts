@@ -16,13 +16,26 @@ import { runNative } from "../suites/native.js";
 import { runSteps } from "../suites/steps.js";
 import { runStream } from "../suites/stream.js";
 import { runThreads } from "../suites/threads.js";
-import { createContext } from "./context.js";
-import type { Platform } from "./platform.js";
+import { createContext, type Context } from "./context.js";
+import type { Platform, SuiteLoad } from "./platform.js";
 import { resultsFileName, resultsJson } from "./results.js";
 import { barChartSvg } from "./svg.js";
 
-export type SuiteName = "kernels" | "steps" | "inference" | "int8" | "threads" | "conv" | "native" | "epochs" | "stream";
-export const ALL_SUITES: readonly SuiteName[] = ["kernels", "steps", "inference", "int8", "threads", "conv", "native", "epochs", "stream"];
+/** Every suite, in the order a full run takes them. */
+const SUITES = {
+  kernels: runKernels,
+  steps: runSteps,
+  inference: runInference,
+  int8: runInt8,
+  threads: runThreads,
+  conv: runConv,
+  native: runNative,
+  epochs: runEpochs,
+  stream: runStream,
+} satisfies Record<string, (ctx: Context) => Promise<unknown>>;
+
+export type SuiteName = keyof typeof SUITES;
+export const ALL_SUITES = Object.keys(SUITES) as readonly SuiteName[];
 
 /** The suites named by --suites=a,b (in the canonical order), else `fallback`. */
 export function parseSuites(argv: readonly string[], fallback: readonly SuiteName[] = ALL_SUITES): readonly SuiteName[] {
@@ -47,15 +60,16 @@ export async function runSuites(argv: readonly string[], entrySuites: readonly S
   const needsOrt = suites.includes("inference") || suites.includes("int8");
   const ctx = await createContext(argv, { ort: needsOrt }, platform);
   const results: Record<string, unknown> = {};
-  if (suites.includes("kernels")) results.kernels = await runKernels(ctx);
-  if (suites.includes("steps")) results.steps = await runSteps(ctx);
-  if (suites.includes("inference")) results.inference = await runInference(ctx);
-  if (suites.includes("int8")) results.int8 = await runInt8(ctx);
-  if (suites.includes("threads")) results.threads = await runThreads(ctx);
-  if (suites.includes("conv")) results.conv = await runConv(ctx);
-  if (suites.includes("native")) results.native = await runNative(ctx);
-  if (suites.includes("epochs")) results.epochs = await runEpochs(ctx);
-  if (suites.includes("stream")) results.stream = await runStream(ctx);
+  const load: Partial<Record<SuiteName, SuiteLoad>> = {};
+  for (const suite of suites) {
+    const stop = platform.startLoadRecord?.();
+    results[suite] = await SUITES[suite](ctx);
+    if (stop) {
+      const l = (load[suite] = stop());
+      const cpu = l.stealPercent !== undefined ? `, CPU time ${l.busyPercent}% busy, ${l.stealPercent}% stolen by the hypervisor` : "";
+      console.log(`\n(machine during the ${suite} suite: load average ${l.loadAverageStart} → ${l.loadAverageEnd}${cpu})`);
+    }
+  }
 
   const seconds = (performance.now() - started) / 1000;
   console.log("\n## Summary\n");
@@ -79,6 +93,9 @@ export async function runSuites(argv: readonly string[], entrySuites: readonly S
     resultsJson(ctx.machine, {
       suite: all ? "all" : suites.join("+"),
       wasmBuild: ctx.engine.build,
+      gemmPlan: ctx.engine.gemmPlan,
+      gemmPlanNote: ctx.engine.gemmPlanNote,
+      load,
       simd: ctx.simd,
       threads: 1,
       ...(ctx.quick ? { quick: true } : {}),
