@@ -1,5 +1,5 @@
 /**
- * `npm run bench:int8` (and section 4 of `npm run bench`): int8 inference of three students
+ * `npm run bench:int8` (and `npm run bench`, after the float inference section): int8 inference of three students
  * against their float32 selves and onnxruntime-web, one thread, baseline SIMD build, at
  * batch 1 and 128:
  *
