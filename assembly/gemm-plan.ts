@@ -27,7 +27,9 @@
 //           0  4 rows, two f32x4 of C per loop iteration  (1.2-1.3× candidate 1 at 1×784×800)
 //           1  4 rows, one f32x4 per iteration              (the original)
 //           2  2 rows      3  8 rows
-//   row (gemm_nt): 8 (0), 4 (1) or 16 (2) rows of B per group of transposed products
+//   row (gemm_nt): 8 (0), 4 (1) or 16 (2) rows of B per group of transposed products (groups
+//           of 12 and loops over 8 steps of p measured slower: eight shuffles per 16 products
+//           share the vector pipes with the multiplies and adds)
 //   panels: 2 (0), 1 (1) or 4 (2) steps of p per loop iteration
 //
 // The plan lives in wasm globals, so each instance (every worker of a threaded engine)

@@ -287,10 +287,10 @@ function packB(dst: usize, b: usize, ldb: i32, transB: bool, n: i32, j0: i32, nc
  * Every element is still summed over p in order, so the result equals the blocked kernel's
  * bit for bit whatever the depth; bias and ReLU follow the last pass.
  *
- * Tried at 1×784×800 on AMD family 26 and slower than pass4x2 (the default): C held in 8 or
- * 12 f32x4 registers over all of k, or over blocks of 32-192 steps (0.6-0.9×: B's rows then
- * stream as short stripes far apart); passes of 4 rows with four vectors per iteration, or of
- * 6 or 8 rows with two (0.75-0.9×); a load touching the next pass's rows ahead (0.8×).
+ * Tried at 1×784×800 on AMD family 26 and not kept (docs/performance.md): C held in 4, 8 or
+ * 12 f32x4 registers over all of k (0.6-0.85× pass4: B's rows then stream as short stripes
+ * far apart) or over blocks of 32-256 steps (about pass4's speed); passes of 4 rows with
+ * three or four vectors per iteration, or of 5, 6 or 8 rows with two (0.73-0.98× pass4x2).
  */
 function gemmRows(
   c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,
