@@ -282,12 +282,19 @@ function packB(dst: usize, b: usize, ldb: i32, transB: bool, n: i32, j0: i32, nc
  *   C_i,j..j+3 ← (((C_i,j..j+3 + a_p·B_p,j..j+3) + a_p+1·B_p+1,j..j+3) + a_p+2·…) + a_p+3·…
  * so B is read as `depth` contiguous row streams (stripes of columns down B's rows ran about
  * 15% slower on AMD family 26: each step lands on new cache lines) and the row of C stays in
- * L1 between passes. Every element is still summed over p in order, so the result equals
- * the blocked kernel's bit for bit whatever the depth; bias and ReLU follow the last pass.
+ * L1 between passes. With `twoVectors` a pass of 4 rows updates C eight columns per loop
+ * iteration (two independent chains of four multiply-adds; the last odd vector alone).
+ * Every element is still summed over p in order, so the result equals the blocked kernel's
+ * bit for bit whatever the depth; bias and ReLU follow the last pass.
+ *
+ * Tried at 1×784×800 on AMD family 26 and not kept (docs/performance.md): C held in 4, 8 or
+ * 12 f32x4 registers over all of k (0.6-0.85× pass4: B's rows then stream as short stripes
+ * far apart) or over blocks of 32-256 steps (about pass4's speed); passes of 4 rows with
+ * three or four vectors per iteration, or of 5, 6 or 8 rows with two (0.73-0.98× pass4x2).
  */
 function gemmRows(
   c: usize, a: usize, b: usize, bias: usize, m: i32, n: i32, k: i32,
-  lda: i32, ldb: i32, ldc: i32, transA: bool, flags: i32, depth: i32,
+  lda: i32, ldb: i32, ldc: i32, transA: bool, flags: i32, depth: i32, twoVectors: bool,
 ): void {
   const accumulate = (flags & GEMM_ACCUMULATE) != 0;
   const relu = (flags & GEMM_RELU) != 0;
@@ -323,6 +330,39 @@ function gemmRows(
           v128.store(ci + j, acc);
         }
         rowsTail(ci, a, b, lda, ldb, transA, i, p, 8, n4, n);
+      }
+    }
+    if (depth == 4 && twoVectors) {
+      const pairBytes = vectorBytes & ~(<usize>31); // the columns covered two vectors at a time
+      for (; p + 4 <= k; p += 4) {
+        const a0 = f32x4.splat(elemA(a, lda, transA, i, p));
+        const a1 = f32x4.splat(elemA(a, lda, transA, i, p + 1));
+        const a2 = f32x4.splat(elemA(a, lda, transA, i, p + 2));
+        const a3 = f32x4.splat(elemA(a, lda, transA, i, p + 3));
+        const b0 = b + <usize>p * ldbBytes;
+        const b1 = b0 + ldbBytes;
+        const b2 = b1 + ldbBytes;
+        const b3 = b2 + ldbBytes;
+        for (let j: usize = 0; j < pairBytes; j += 32) {
+          let lo = v128.load(ci + j); // C_i,j..j+3
+          let hi = v128.load(ci + j, 16); // C_i,j+4..j+7
+          lo = madd(a0, v128.load(b0 + j), lo); hi = madd(a0, v128.load(b0 + j, 16), hi);
+          lo = madd(a1, v128.load(b1 + j), lo); hi = madd(a1, v128.load(b1 + j, 16), hi);
+          lo = madd(a2, v128.load(b2 + j), lo); hi = madd(a2, v128.load(b2 + j, 16), hi);
+          lo = madd(a3, v128.load(b3 + j), lo); hi = madd(a3, v128.load(b3 + j, 16), hi);
+          v128.store(ci + j, lo);
+          v128.store(ci + j, hi, 16);
+        }
+        if (pairBytes < vectorBytes) {
+          const j = pairBytes;
+          let acc = v128.load(ci + j);
+          acc = madd(a0, v128.load(b0 + j), acc);
+          acc = madd(a1, v128.load(b1 + j), acc);
+          acc = madd(a2, v128.load(b2 + j), acc);
+          acc = madd(a3, v128.load(b3 + j), acc);
+          v128.store(ci + j, acc);
+        }
+        rowsTail(ci, a, b, lda, ldb, transA, i, p, 4, n4, n);
       }
     }
     if (depth >= 4) {
@@ -819,8 +859,9 @@ function gemmPlanned(
   lda: i32, ldb: i32, ldc: i32, transA: bool, transB: bool, flags: i32, form: i32,
 ): void {
   if (m < MR && !transB) {
-    const depth = planOf(form, GEMM_CLASS_ROW); // 0: 4 rows of B per pass, 1: 2, 2: 8
-    gemmRows(c, a, b, bias, m, n, k, lda, ldb, ldc, transA, flags, depth == 1 ? 2 : depth == 2 ? 8 : 4);
+    // 0: passes over 4 rows of B, two vectors of C per step; 1: 4 rows, one vector; 2: 2 rows; 3: 8 rows
+    const row = planOf(form, GEMM_CLASS_ROW);
+    gemmRows(c, a, b, bias, m, n, k, lda, ldb, ldc, transA, flags, row == 2 ? 2 : row == 3 ? 8 : 4, row == 0);
     return;
   }
   if (m < MR && transB && !transA && !ASC_FEATURE_RELAXED_SIMD) {

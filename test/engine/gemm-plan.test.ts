@@ -82,7 +82,7 @@ describe("init({ plan })", () => {
       [bad((p) => delete p.format), /init: plan\.format must be "distill-wasm\/gemm-plan"/],
       [bad((p) => (p.version = 3)), /init: plan\.version must be a string; got 3/],
       [bad((p) => (p.gemm.nt.large = "64x256")), /init: plan\.gemm\.nt\.large must be one of "64x256x256"/],
-      [bad((p) => (p.gemm.nn.row = "group8")), /init: plan\.gemm\.nn\.row must be one of "pass4", "pass2", "pass8"/],
+      [bad((p) => (p.gemm.nn.row = "group8")), /init: plan\.gemm\.nn\.row must be one of "pass4x2", "pass4", "pass2", "pass8"/],
       [bad((p) => delete p.gemm.tn.narrow), /init: plan\.gemm\.tn: narrow is required/],
       [bad((p) => (p.gemm.panels.large = "64x256x256")), /unknown option "large"/],
       [bad((p) => (p.gemm.nnn = {})), /unknown option "nnn"; did you mean "nn"\?/],

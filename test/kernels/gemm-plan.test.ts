@@ -3,12 +3,20 @@
  * every candidate of every slot must give exactly the bits of the `_ref` twin (so the
  * plan can never change a result), at shapes below, at and above its tiles and blocks
  * (4×8 and 8×4 tiles; MC 32/64/128, KC 128/256/512, NC 128/256/512; narrow blocks 256 and
- * 1024 deep; row passes of 2/4/8 and groups of 4/8/16; panel loops of 1/2/4 steps), with
+ * 1024 deep; row passes of 2/4/8 rows, one or two f32x4 of C per step, and groups of 4/8/16;
+ * panel loops of 1/2/4 steps), with
  * padded leading dimensions holding NaN, bias, ReLU and accumulation. Also: the slot table
  * matches the module's constants, and gemm_plan_set refuses what does not exist.
  */
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { GEMM_ACCUMULATE, GEMM_LARGE_CANDIDATES, GEMM_NARROW_CANDIDATES, GEMM_PANEL_CANDIDATES, GEMM_ROW_CANDIDATES } from "../../src/runtime/abi.js";
+import {
+  GEMM_ACCUMULATE,
+  GEMM_LARGE_CANDIDATES,
+  GEMM_NARROW_CANDIDATES,
+  GEMM_PANEL_CANDIDATES,
+  GEMM_ROW_CANDIDATES,
+  GEMM_ROW_T_CANDIDATES,
+} from "../../src/runtime/abi.js";
 import { SLOTS, type GemmForm, type ShapeClass } from "../../src/runtime/gemm-plan/candidates.js";
 import type { Engine } from "../../src/index.js";
 import { EXACT_BUILDS, loadBuild, type TestEngine } from "../helpers/engines.js";
@@ -49,6 +57,21 @@ const SHAPES: Record<ShapeClass, Shape[]> = {
     [1, 20, 33], // groups of 16 + 4
     [2, 33, 18], // 16 + 16 + 1
     [1, 100, 250],
+    // Around the row passes' two-vector steps (8 columns) and depths (2, 4, 8 rows of B):
+    // n and k below, at and above 4, 8, 16, 32, 64 and 128.
+    [1, 7, 4],
+    [2, 9, 5],
+    [3, 12, 1],
+    [1, 31, 15],
+    [2, 63, 16],
+    [3, 65, 3],
+    [1, 129, 63],
+    [2, 5, 65],
+    [3, 4, 129],
+    [1, 33, 31],
+    [2, 17, 33],
+    [3, 15, 17],
+    [1, 64, 128],
   ],
 };
 
@@ -139,7 +162,8 @@ describe.each(EXACT_BUILDS)("GEMM plan candidates, %s build", (build) => {
   it("the slot table matches the module's candidate counts; gemm_plan_set refuses what does not exist", () => {
     const counts: Record<string, number> = { large: GEMM_LARGE_CANDIDATES, narrow: GEMM_NARROW_CANDIDATES, row: GEMM_ROW_CANDIDATES };
     for (const s of SLOTS) {
-      expect(s.candidates.length, `${s.form}.${s.shapeClass}`).toBe(s.form === "panels" ? GEMM_PANEL_CANDIDATES : counts[s.shapeClass]);
+      const count = s.form === "panels" ? GEMM_PANEL_CANDIDATES : s.form === "nt" && s.shapeClass === "row" ? GEMM_ROW_T_CANDIDATES : counts[s.shapeClass];
+      expect(s.candidates.length, `${s.form}.${s.shapeClass}`).toBe(count);
       const before = engine.kernels.gemm_plan_get(s.formId, s.classId);
       expect(engine.kernels.gemm_plan_set(s.formId, s.classId, s.candidates.length)).toBe(0);
       expect(engine.kernels.gemm_plan_set(s.formId, s.classId, -1)).toBe(0);

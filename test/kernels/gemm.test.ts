@@ -2,7 +2,7 @@
  * GEMM: the blocked SIMD kernels against their triple-loop twins (bit for bit) and against
  * a float64 reference (to rounding), at sizes below, at and above the 4×8 tile, the
  * MC=64 / KC=256 / NC=256 blocks, the narrow path's 8×4 and 8×2 tiles and 1024-deep blocks,
- * and the few-row paths (m < 4: four B rows per pass; for nt, 8-row groups four steps deep),
+ * and the few-row paths (m < 4: four B rows per pass, eight columns per step; for nt, 8-row groups four steps deep),
  * with padded (odd) leading dimensions whose padding holds
  * NaN so that any read of it would show, and with bias, ReLU and accumulation.
  */
@@ -217,7 +217,7 @@ describe.each(EXACT_BUILDS)("gemm, %s build", (build) => {
     it(`${form}: one to three rows (the paths without packing), with edges, padding and flags`, () => {
       let seed = 500;
       for (const m of [1, 2, 3]) {
-        for (const n of [1, 3, 4, 7, 8, 9, 15, 16, 17, 40]) {
+        for (const n of [1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 33, 40, 65, 129]) {
           for (const k of [1, 3, 4, 5, 8, 9, 64, 257]) check(engine, { form, m, n, k }, seed++, true);
         }
         check(engine, { form, m, n: 801, k: 785, pad: [3, 5, 1] }, seed++, true);

@@ -14,8 +14,8 @@ export type ShapeClass = "large" | "narrow" | "row";
 export const LARGE_CANDIDATES = ["64x256x256", "128x128x512", "64x256x256-across", "64x256x256-pairs", "32x512x128-pairs"] as const;
 /** Narrow class (n < 16, m ≥ 8): 8×4 tiles down the rows in blocks 1024 or 256 deep, or the large class's 4×8 tiles. */
 export const NARROW_CANDIDATES = ["8x4-deep1024", "8x4-deep256", "4x8-tiles"] as const;
-/** Row class (m < 4) of gemm_nn and gemm_tn: passes over 4, 2 or 8 rows of B. */
-export const ROW_CANDIDATES = ["pass4", "pass2", "pass8"] as const;
+/** Row class (m < 4) of gemm_nn and gemm_tn: passes over 4 rows of B (two or one f32x4 of C per step), 2 or 8 rows. */
+export const ROW_CANDIDATES = ["pass4x2", "pass4", "pass2", "pass8"] as const;
 /** Row class of gemm_nt: 8, 4 or 16 rows of B per group of transposed products. */
 export const ROW_T_CANDIDATES = ["group8", "group4", "group16"] as const;
 /** gemm_panels: 2, 1 or 4 steps of p per loop iteration. */

@@ -7,12 +7,12 @@
  *
  *   {
  *     "format": "distill-wasm/gemm-plan",
- *     "version": "0.1.0+gemm-plan.1",
+ *     "version": "0.1.0+gemm-plan.2",
  *     "source": "measured",                       // or "default"
  *     "gemm": {
- *       "nn": { "large": "64x256x256", "narrow": "8x4-deep1024", "row": "pass4" },
+ *       "nn": { "large": "64x256x256", "narrow": "8x4-deep1024", "row": "pass4x2" },
  *       "nt": { "large": "64x256x256", "narrow": "8x4-deep1024", "row": "group8" },
- *       "tn": { "large": "64x256x256", "narrow": "8x4-deep1024", "row": "pass4" },
+ *       "tn": { "large": "64x256x256", "narrow": "8x4-deep1024", "row": "pass4x2" },
  *       "panels": { "row": "steps2" }
  *     },
  *     "machine": "x64, 2 cores, Node 20.20.2", // informative, optional
@@ -108,7 +108,7 @@ export function planSettings(plan: GemmPlan): [number, number, number][] {
   return SLOTS.map((s) => [s.formId, s.classId, s.candidates.indexOf(plan.gemm[s.form][s.shapeClass]!)]);
 }
 
-/** One line for reports: "nn 64x256x256/8x4-deep1024/pass4, nt …, panels steps2". */
+/** One line for reports: "nn 64x256x256/8x4-deep1024/pass4x2, nt …, panels steps2". */
 export function describePlan(plan: GemmPlan): string {
   return (Object.keys(FORM_CLASSES) as GemmForm[]).map((form) => `${form} ${FORM_CLASSES[form].map((c) => plan.gemm[form][c]).join("/")}`).join(", ");
 }
