@@ -169,8 +169,9 @@ export function gemm_i8_panels_ref(y: usize, x: usize, panels: usize, rows: i32,
  * widen each patch block once for both channels with v128.load8x8_s (one instruction), then
  * per block of 8 inputs: one load per channel and eight i32x4.dot_i16x8_s + i32x4.add into
  * acc<channel>x<patch>; each channel's four patch sums leave in one vector (hsum4x4), one
- * store. A last tile of cols mod 4 patches reads its last patch again in the missing lanes
- * and stores only its own. Whole blocks only, no tail code: a small module for distill-wasm/infer. Integer sums are exact and wrap modulo 2³², so any order
+ * store. A last tile of cols mod 4 patches moves back to end at the last patch (its first
+ * sums computed twice, the same integers); below 4 patches, each patch is a tile of its own.
+ * Whole blocks only, no tail code: a small module for distill-wasm/infer. Integer sums are exact and wrap modulo 2³², so any order
  * gives gemm_i8_conv_ref's integers (and gemm_i8_nt's) bit for bit.
  */
 export function gemm_i8_conv(y: usize, panels: usize, x: usize, n: i32, cols: i32, k: i32, ldx: i32, ldy: i32): void {
@@ -178,22 +179,24 @@ export function gemm_i8_conv(y: usize, panels: usize, x: usize, n: i32, cols: i3
   const panelBytes = <usize>k << 3; // 4 channels · k · 2 bytes
   const xStride = <usize>ldx;
   const yStride = <usize>ldy << 2;
-  // 0 from a run-time value (cols ≥ 1): one register the eight accumulators start from, not
-  // eight 16-byte constants in the code (a small module for distill-wasm/infer)
-  const zero = i32x4.splat(cols >>> 31);
+  const zero = i32x4.splat(0);
+  const tiles = cols >= 4;
+  const tileStep = tiles ? 4 : 1;
+  const patchStep = tiles ? xStride : 0; // below 4 patches, the four lanes read one patch
   for (let j = 0; j < n; j += 2) {
     // channels j and j + 1 sit side by side in panel j / 4, at i16 offset (j & 3)·8 of each block
     const wBase = panels + <usize>(j >> 2) * panelBytes + (<usize>(j & 3) << 4);
     const y0 = y + <usize>j * yStride;
     const y1 = y0 + yStride;
     const second = j + 1 < n;
-    for (let i = 0; i < cols; i += 4) {
-      // a last tile of fewer than 4 patches repeats its last patch in the missing lanes, not stored
-      const last = <usize>(cols - 1);
-      const x0 = x + <usize>i * xStride;
-      const x1 = x + min(<usize>(i + 1), last) * xStride;
-      const x2 = x + min(<usize>(i + 2), last) * xStride;
-      const x3 = x + min(<usize>(i + 3), last) * xStride;
+    for (let i = 0; i < cols; i += tileStep) {
+      // the tile's first patch: a last tile of fewer than 4 patches moves back to end at cols
+      // (recomputing a few sums: the same integers); below 4 patches, one patch per tile
+      const at = tiles ? min(i, cols - 4) : i;
+      const x0 = x + <usize>at * xStride;
+      const x1 = x0 + patchStep;
+      const x2 = x1 + patchStep;
+      const x3 = x2 + patchStep;
       let acc0x0 = zero, acc0x1 = zero, acc0x2 = zero, acc0x3 = zero;
       let acc1x0 = zero, acc1x1 = zero, acc1x2 = zero, acc1x3 = zero;
       let wp = wBase;
@@ -214,20 +217,15 @@ export function gemm_i8_conv(y: usize, panels: usize, x: usize, n: i32, cols: i3
         acc1x3 = i32x4.add(acc1x3, i32x4.dot_i16x8_s(xv, w1));
         wp += 64;
       }
-      const o = <usize>i << 2;
+      const o = <usize>at << 2;
       const sums0 = hsum4x4(acc0x0, acc0x1, acc0x2, acc0x3);
       const sums1 = hsum4x4(acc1x0, acc1x1, acc1x2, acc1x3);
-      for (let c = 0; c < 2; c++) {
-        // channel j + c (when it exists): a whole vector, or the first cols − i lanes of a last tile
-        const sums = c ? sums1 : sums0;
-        const at = (c ? y1 : y0) + o;
-        if (c && !second) break;
-        if (i + 4 <= cols) v128.store(at, sums);
-        else {
-          store<i32>(at, i32x4.extract_lane(sums, 0));
-          if (i + 1 < cols) store<i32>(at, i32x4.extract_lane(sums, 1), 4);
-          if (i + 2 < cols) store<i32>(at, i32x4.extract_lane(sums, 2), 8);
-        }
+      if (tiles) {
+        v128.store(y0 + o, sums0);
+        if (second) v128.store(y1 + o, sums1);
+      } else {
+        store<i32>(y0 + o, i32x4.extract_lane(sums0, 0));
+        if (second) store<i32>(y1 + o, i32x4.extract_lane(sums1, 0));
       }
     }
   }
