@@ -98,7 +98,11 @@ export {
   quantize_i8, quantize_i8_ref, im2row_i8,
 } from "./int8";
 
-export { panels_i16_length, pack_panels_i16, gemm_i8_panels, gemm_i8_panels_ref } from "./int8-panels";
+export {
+  panels_i16_length, pack_panels_i16, gemm_i8_panels, gemm_i8_panels_ref, gemm_i8_conv, gemm_i8_conv_ref,
+} from "./int8-panels";
+
+export { maxpool2x2_i32, maxpool2x2_i32_ref } from "./int8-pool";
 
 export {
   embedding_forward, embedding_forward_ref, embedding_backward, embedding_backward_ref,

@@ -4,8 +4,8 @@
 // in 2-D and 1-D; batchNorm with running statistics; standardize; token embeddings (plain and mean bag);
 // layerNorm; the activations), softmax and argmax for the outputs,
 // the int8 kernels of a quantized model (quantize_i8, gemm_i8_nt, dequantize_i32; gemm_i8_panels
-// on weights packed by pack_panels_i16 for fewer than 4 rows; im2row_i8 and dequantize_i32_rows
-// for its convolutions) and the
+// on weights packed by pack_panels_i16 for fewer than 4 rows; im2row_i8, gemm_i8_conv on packed
+// weights, maxpool2x2_i32 and dequantize_i32_rows for its convolutions) and the
 // heap the loader allocates from. No training kernels, no `_ref` twins, no threads.
 //
 // Every name here is also in assembly/index.ts, exported from the same function of the same
@@ -40,4 +40,6 @@ export { layernorm_forward } from "./layernorm";
 
 export { quantize_i8, gemm_i8_nt, dequantize_i32, dequantize_i32_rows, im2row_i8 } from "./int8";
 
-export { panels_i16_length, pack_panels_i16, gemm_i8_panels } from "./int8-panels";
+export { panels_i16_length, pack_panels_i16, gemm_i8_panels, gemm_i8_conv } from "./int8-panels";
+
+export { maxpool2x2_i32 } from "./int8-pool";

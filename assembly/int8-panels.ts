@@ -153,3 +153,94 @@ export function gemm_i8_panels_ref(y: usize, x: usize, panels: usize, rows: i32,
     }
   }
 }
+
+// ================================================================ gemm_i8_conv
+
+/**
+ * y (n, ldy≥cols) int32 = W · xᵀ: W (n, depth) packed by pack_panels_i16 (a convolution's
+ * weight (out, cin·kh·kw)), x (cols, ldx≥k) int8 (im2row_i8's patches, one per row), k the
+ * depth rounded up to a multiple of 8 (the panels' blocks), x's columns depth..k−1 zeros as
+ * the panels' padding is (im2row_i8 writes them): y[j][i] = Σ_p W[j][p]·x[i][p], the sums
+ * channel by channel, in NCHW order. Overwrites the first cols elements of y's n rows, nothing
+ * else; strides in elements, no alignment needed.
+ *
+ * Why not gemm_i8_nt(y, w, x, …): it sign-extends the patches (its right operand) for every
+ * pair of channels. Here the weights are i16 already, and tiles of 2 channels × 4 patches
+ * widen each patch block once for both channels with v128.load8x8_s (one instruction), then
+ * per block of 8 inputs: one load per channel and eight i32x4.dot_i16x8_s + i32x4.add into
+ * acc<channel>x<patch>; each channel's four patch sums leave in one vector (hsum4x4), one
+ * store. A last tile of cols mod 4 patches moves back to end at the last patch (its first
+ * sums computed twice, the same integers); below 4 patches, each patch is a tile of its own.
+ * Whole blocks only, no tail code: a small module for distill-wasm/infer. Integer sums are exact and wrap modulo 2³², so any order
+ * gives gemm_i8_conv_ref's integers (and gemm_i8_nt's) bit for bit.
+ */
+export function gemm_i8_conv(y: usize, panels: usize, x: usize, n: i32, cols: i32, k: i32, ldx: i32, ldy: i32): void {
+  assert(n > 0 && cols > 0 && k > 0 && (k & 7) == 0 && ldx >= k && ldy >= cols);
+  const panelBytes = <usize>k << 3; // 4 channels · k · 2 bytes
+  const xStride = <usize>ldx;
+  const yStride = <usize>ldy << 2;
+  const zero = i32x4.splat(0);
+  const tiles = cols >= 4;
+  const tileStep = tiles ? 4 : 1;
+  const patchStep = tiles ? xStride : 0; // below 4 patches, the four lanes read one patch
+  for (let j = 0; j < n; j += 2) {
+    // channels j and j + 1 sit side by side in panel j / 4, at i16 offset (j & 3)·8 of each block
+    const wBase = panels + <usize>(j >> 2) * panelBytes + (<usize>(j & 3) << 4);
+    const y0 = y + <usize>j * yStride;
+    const y1 = y0 + yStride;
+    const second = j + 1 < n;
+    for (let i = 0; i < cols; i += tileStep) {
+      // the tile's first patch: a last tile of fewer than 4 patches moves back to end at cols
+      // (recomputing a few sums: the same integers); below 4 patches, one patch per tile
+      const at = tiles ? min(i, cols - 4) : i;
+      const x0 = x + <usize>at * xStride;
+      const x1 = x0 + patchStep;
+      const x2 = x1 + patchStep;
+      const x3 = x2 + patchStep;
+      let acc0x0 = zero, acc0x1 = zero, acc0x2 = zero, acc0x3 = zero;
+      let acc1x0 = zero, acc1x1 = zero, acc1x2 = zero, acc1x3 = zero;
+      let wp = wBase;
+      for (let p = 0; p < k; p += 8) {
+        const w0 = v128.load(wp);
+        const w1 = v128.load(wp, 16);
+        let xv = v128.load8x8_s(x0 + <usize>p);
+        acc0x0 = i32x4.add(acc0x0, i32x4.dot_i16x8_s(xv, w0));
+        acc1x0 = i32x4.add(acc1x0, i32x4.dot_i16x8_s(xv, w1));
+        xv = v128.load8x8_s(x1 + <usize>p);
+        acc0x1 = i32x4.add(acc0x1, i32x4.dot_i16x8_s(xv, w0));
+        acc1x1 = i32x4.add(acc1x1, i32x4.dot_i16x8_s(xv, w1));
+        xv = v128.load8x8_s(x2 + <usize>p);
+        acc0x2 = i32x4.add(acc0x2, i32x4.dot_i16x8_s(xv, w0));
+        acc1x2 = i32x4.add(acc1x2, i32x4.dot_i16x8_s(xv, w1));
+        xv = v128.load8x8_s(x3 + <usize>p);
+        acc0x3 = i32x4.add(acc0x3, i32x4.dot_i16x8_s(xv, w0));
+        acc1x3 = i32x4.add(acc1x3, i32x4.dot_i16x8_s(xv, w1));
+        wp += 64;
+      }
+      const o = <usize>at << 2;
+      const sums0 = hsum4x4(acc0x0, acc0x1, acc0x2, acc0x3);
+      const sums1 = hsum4x4(acc1x0, acc1x1, acc1x2, acc1x3);
+      if (tiles) {
+        v128.store(y0 + o, sums0);
+        if (second) v128.store(y1 + o, sums1);
+      } else {
+        store<i32>(y0 + o, i32x4.extract_lane(sums0, 0));
+        if (second) store<i32>(y1 + o, i32x4.extract_lane(sums1, 0));
+      }
+    }
+  }
+}
+
+export function gemm_i8_conv_ref(y: usize, panels: usize, x: usize, n: i32, cols: i32, k: i32, ldx: i32, ldy: i32): void {
+  const blocks = <usize>((k + 7) >> 3);
+  for (let j = 0; j < n; j++) {
+    for (let i = 0; i < cols; i++) {
+      let s: i32 = 0;
+      for (let p = 0; p < k; p++) {
+        const at = ((<usize>(j >> 2) * blocks + <usize>(p >> 3)) << 5) + (<usize>(j & 3) << 3) + <usize>(p & 7);
+        s += <i32>load<i16>(panels + (at << 1)) * <i32>load<i8>(x + <usize>i * <usize>ldx + <usize>p);
+      }
+      store<i32>(y + ((<usize>j * <usize>ldy + <usize>i) << 2), s);
+    }
+  }
+}

@@ -15,14 +15,19 @@
  * to f32), and below 4 rows gemm_panels on them packed into panels on first use (same bits).
  * A conv2d layer with int8 activations, per image (NCHW):
  *   quantize_i8(q, x, rows·in, s_x)                               the whole batch at once
- *   im2row_i8(cols, q_img, cin, h, w, kh, kw, stride, pad, d16)  → cols (oh·ow, d16) int8
- *   gemm_i8_nt(y_img, w, cols, out, oh·ow, d16, …)               → (out, oh·ow) int32, in y's place
+ *   im2row_i8(cols, q_img, cin, h, w, kh, kw, stride, pad, d8)   → cols (oh·ow, d8) int8
+ *   gemm_i8_conv(y_img, panels, cols, out, oh·ow, d8, …)          → (out, oh·ow) int32, in y's place
  *   dequantize_i32_rows(y_img, y_img, s_w, b, out, oh·ow, s_x, relu)  in place → y (out, oh, ow) f32
- * where d16 is the depth cin·kh·kw rounded up to a multiple of 16 (gemm_i8_nt's step), the
- * weight stored (out, d16) with zeros past the depth, as im2row_i8's rows are: no scalar tail,
- * the same sums. The weight is the GEMM's left operand, so the sums come out channel by
- * channel, in NCHW order, and dequantize_i32_rows (a scale and bias per row) gives the bits
- * dequantize_i32 gives on the transposed sums.
+ * where d8 is the depth cin·kh·kw rounded up to a multiple of 8 (the panels' block), zeros
+ * past the depth in im2row_i8's rows as in the panels: no scalar tail, the same sums. The
+ * weight, widened to i16 and packed by pack_panels_i16 when the layer is placed (a
+ * convolution's weight is small, and the panels replace its int8 copy), is the GEMM's left
+ * operand, so the sums come out channel by channel, in NCHW order, and dequantize_i32_rows
+ * (a scale and bias per row) gives the bits dequantize_i32 gives on the transposed sums.
+ * A 2×2 max pool of stride 2 right after it (past identities and the fused ReLU) runs on the
+ * int32 sums, before dequantization, when that gives the same bits (poolsBeforeDequantizing):
+ *   gemm_i8_conv(acc, …) → maxpool2x2_i32(y_img, acc, out, oh, ow)
+ *   → dequantize_i32_rows(y_img, y_img, …, out, ⌊oh/2⌋·⌊ow/2⌋, s_x, relu)   a quarter of the values
  * with float activations: conv2d_forward on the dequantized weights. Pooling runs in float on the
  * dequantized values (max and average pooling of PyTorch). A ReLU after a dense or conv2d layer
  * (past any identity: dropout, flatten, a folded batchNorm) runs inside that layer's last
@@ -32,8 +37,9 @@
  *   per dense / conv2d layer: weight (out·in int8 — a conv's out·d16 —, or f32 when dequantized),
  *   scales (out f32), bias (out f32), the panels of a dense layer once a second call has
  *   fewer than 4 rows (float compute: panels_length(in, out) f32, made on the first such call;
- *   int8: panels_i16_length(out, in) i16); for convolutions one work buffer (the largest of
- *   im2row_i8's rows, oh·ow · d16 int8, and conv2d_forward's columns, cin·kh·kw · oh·ow f32);
+ *   int8: panels_i16_length(out, in) i16), an int8 conv's panels (panels_i16_length(out, depth)
+ *   i16, in place of its int8 weight); for convolutions one work buffer (the largest of
+ *   im2row_i8's rows, oh·ow · d8 int8, and conv2d_forward's columns, cin·kh·kw · oh·ow f32);
  *   for a batch capacity of `rows`: two f32 activation buffers (rows·widest), the int8 row
  *   buffer (rows·widest), the int32 sums (rows·widest) and the class ids (rows i32).
  */
@@ -42,7 +48,7 @@ import { thresholdLogits } from "../nn/multi-label.js";
 import { requireScores, type ModelTask } from "../nn/task.js";
 import type { KernelExports } from "../runtime/abi.js";
 import { requireArray, requireFinite, requireTemperature, rowsOf, type FloatArray } from "../validate.js";
-import { hasWeights, type QuantizedLayer, type QuantizedNet, type QuantizedWeighted } from "./net.js";
+import { hasWeights, type QuantizedLayer, type QuantizedNet, type QuantizedPool, type QuantizedWeighted } from "./net.js";
 import { dequantizeRows } from "./weights.js";
 
 export type Int8Kernels = Pick<
@@ -70,6 +76,8 @@ export type Int8Kernels = Pick<
   | "softmax_forward"
   | "argmax"
   | "im2row_i8"
+  | "gemm_i8_conv"
+  | "maxpool2x2_i32"
   | "conv2d_forward"
   | "maxpool2d_forward"
   | "avgpool2d_forward"
@@ -87,14 +95,19 @@ interface Placed {
   bias: number;
   /** a ReLU follows: applied in this layer's last kernel, the activation layer skipped */
   relu: boolean;
-  /** the weights packed into panels for fewer than 4 rows (0 = not yet): f32 panels with float compute, i16 with int8 */
+  /**
+   * the weights packed into panels (0 = not yet): a dense layer's for fewer than 4 rows, f32 panels
+   * with float compute, i16 with int8; an int8 convolution's i16 panels, made when it is placed
+   */
   panels: number;
-  /** int8 convolutions: the row length of the weight and of im2row_i8's rows (the depth rounded up to 16) */
-  depth16: number;
+  /** int8 convolutions: the row length of im2row_i8's rows and gemm_i8_conv's depth (the depth rounded up to 8) */
+  depth8: number;
+  /** int8 convolutions: the 2×2 max pool that follows, run on the int32 sums (undefined: none, or it runs in float) */
+  pool?: QuantizedPool;
 }
 
-/** gemm_i8_nt's step over the depth: convolutions pad their depth to a multiple of it. */
-const I8_STEP = 16;
+/** The panels' block over the depth (assembly/int8-panels.ts): int8 convolutions pad their depth to a multiple of it. */
+const PANEL_BLOCK = 8;
 
 export class Int8Runner {
   private kernels: Int8Kernels | undefined;
@@ -122,24 +135,34 @@ export class Int8Runner {
     this.kernels = kernels;
     let widest = net.inputs;
     let work = 0;
-    /** the ReLU layers a dense or conv2d layer applies itself */
+    /** the ReLU and max pool layers a dense or conv2d layer applies itself */
     const fused = new Set<number>();
+    const skipIdentities = (from: number) => {
+      while (net.layers[from]?.type === "identity") from++;
+      return from;
+    };
     try {
       net.layers.forEach((l, i) => {
         if (hasWeights(l)) {
           widest = Math.max(widest, l.outputs);
-          let next = i + 1;
-          while (net.layers[next]?.type === "identity") next++;
+          let next = skipIdentities(i + 1);
           const after = net.layers[next];
           const relu = after?.type === "activation" && after.name === "relu";
           if (relu) fused.add(next);
+          const placed = this.place(l, relu);
           if (l.type === "conv2d") {
             const depth = l.inShape[0] * l.kernel[0] * l.kernel[1];
             const spatial = l.outShape[1] * l.outShape[2];
-            work = Math.max(work, depth * spatial * 4, l.inputScale === undefined ? 0 : roundUp(depth, I8_STEP) * spatial);
+            work = Math.max(work, depth * spatial * 4, l.inputScale === undefined ? 0 : roundUp(depth, PANEL_BLOCK) * spatial);
+            if (relu) next = skipIdentities(next + 1);
+            const pool = net.layers[next];
+            if (pool?.type === "pool" && pool.max && pool.kernel === 2 && pool.stride === 2 && !pool.padding && poolsBeforeDequantizing(l, relu)) {
+              placed.pool = pool;
+              fused.add(next);
+            }
           }
-          this.steps.push(this.place(l, relu));
-        } else if (l.type === "pool") {
+          this.steps.push(placed);
+        } else if (l.type === "pool" && !fused.has(i)) {
           widest = Math.max(widest, l.outputs);
           this.steps.push(l);
         } else if (l.type === "activation" && !fused.has(i)) {
@@ -217,21 +240,26 @@ export class Int8Runner {
     const float = l.inputScale === undefined;
     const out = l.bias.length;
     const depth = w.length / out;
-    const depth16 = l.type === "conv2d" && !float ? roundUp(depth, I8_STEP) : depth;
-    const weight = this.take(float ? w.length * 4 : out * depth16, this.owned);
+    const int8Conv = l.type === "conv2d" && !float;
+    const weight = this.take(float ? w.length * 4 : w.length, this.owned);
     if (w instanceof Float32Array)
       this.f32(weight, w.length).set(w); // fp16 weights, as f32
     else if (float) this.f32(weight, w.length).set(dequantizeRows(w, l.weightScale!, depth));
-    else if (depth16 === depth) new Int8Array(this.kernels!.memory.buffer, weight, w.length).set(w);
-    else {
-      const rows = new Int8Array(this.kernels!.memory.buffer, weight, out * depth16).fill(0);
-      for (let j = 0; j < out; j++) rows.set(w.subarray(j * depth, (j + 1) * depth), j * depth16);
+    else new Int8Array(this.kernels!.memory.buffer, weight, w.length).set(w);
+    let panels = 0;
+    if (int8Conv) {
+      // the int8 copy was the packing's source only: the panels replace it
+      const k = this.kernels!;
+      panels = this.take(k.panels_i16_length(out, depth) * 2, this.owned);
+      k.pack_panels_i16(panels, weight, out, depth, depth);
+      this.owned.splice(this.owned.indexOf(weight), 1);
+      k.heap_free(weight);
     }
     const scale = this.take(l.bias.length * 4, this.owned);
     this.f32(scale, l.bias.length).set(l.weightScale ?? new Float32Array(l.bias.length).fill(1));
     const bias = this.take(l.bias.length * 4, this.owned);
     this.f32(bias, l.bias.length).set(l.bias);
-    return { layer: l, weight, scale, bias, relu, panels: 0, depth16 };
+    return { layer: l, weight: int8Conv ? 0 : weight, scale, bias, relu, panels, depth8: int8Conv ? roundUp(depth, PANEL_BLOCK) : depth };
   }
 
   private rows(op: string, x: FloatArray): number {
@@ -268,7 +296,7 @@ export class Int8Runner {
         if (l.type === "conv2d") this.convolve(s, l, cur, other, n);
         else this.dense(s, cur, other, n);
         [cur, other] = [other, cur];
-        width = l.outputs;
+        width = s.pool ? s.pool.outputs : l.outputs;
       } else if (s.type === "pool") {
         const [c, h, w] = s.inShape;
         if (s.max) k.maxpool2d_forward(other, this.argmax, cur, n, c, h, w, s.kernel, s.stride, s.padding);
@@ -337,13 +365,18 @@ export class Int8Runner {
       return;
     }
     const spatial = oh * ow;
-    const depth = s.depth16;
+    const depth = s.depth8;
+    const relu = s.relu ? 1 : 0;
+    const pool = s.pool;
+    const outputs = pool ? pool.outputs : l.outputs;
     k.quantize_i8(this.q, x, n * l.inputs, l.inputScale);
     for (let img = 0; img < n; img++) {
-      const yImg = y + img * l.outputs * 4;
       k.im2row_i8(this.work, this.q + img * l.inputs, cin, h, w, kh, kw, l.stride, l.padding, depth);
-      k.gemm_i8_nt(yImg, s.weight, this.work, out, spatial, depth, depth, depth, spatial);
-      k.dequantize_i32_rows(yImg, yImg, s.scale, s.bias, out, spatial, l.inputScale, s.relu ? 1 : 0);
+      // with a pool: the sums (out, oh, ow) int32 in acc, pooled into y's place; then dequantized there
+      const yImg = y + img * outputs * 4;
+      k.gemm_i8_conv(pool ? this.acc : yImg, s.panels, this.work, out, spatial, depth, depth, spatial);
+      if (pool) k.maxpool2x2_i32(yImg, this.acc, out, oh, ow);
+      k.dequantize_i32_rows(yImg, yImg, s.scale, s.bias, out, outputs / out, l.inputScale, relu);
     }
   }
 
@@ -387,6 +420,31 @@ export class Int8Runner {
   private f32(ptr: number, length: number): Float32Array {
     return new Float32Array(this.kernels!.memory.buffer, ptr, length);
   }
+}
+
+/**
+ * Whether max pooling the int32 sums of an int8 convolution and then dequantizing gives the
+ * bits of dequantizing (with the fused ReLU) and then maxpool2d_forward, for every channel j.
+ * Dequantization is v(a) = fl(fl(f32(a) · s_j) + b_j), s_j = fl(s_x · w_scale_j) (the f32
+ * product dequantize_i32_rows forms), then max(v, +0) with the ReLU. When s_j is finite with
+ * its sign bit clear (+0 included) and b_j is finite, each step is monotonic non-decreasing in
+ * a (i32 → f32 rounds to nearest; multiplying by s ≥ +0 and adding b keep the order; so does
+ * max(·, +0)) and none gives NaN (f32(a) is finite, and ±∞ from an overflowing product plus a
+ * finite b stays ±∞). So the largest sum of a window dequantizes to the largest value of the
+ * window, and maxpool2d_forward (the first maximum in scan order wins) returns a value equal to
+ * it. Equal floats have equal bits except +0 and −0: v is −0 only when b_j is −0 (a sum that is
+ * exactly 0 rounds to +0), and max(·, +0) turns −0 into +0; so with the ReLU, or with no bias
+ * of −0, every value has one bit pattern and the two orders agree bit for bit. Elsewhere (a
+ * negative, infinite or NaN scale, a non-finite bias, −0 bias without the ReLU) the pool runs
+ * in float on the dequantized values, as before.
+ */
+function poolsBeforeDequantizing(l: QuantizedWeighted, relu: boolean): boolean {
+  const xs = Math.fround(l.inputScale!);
+  return l.bias.every((b, j) => {
+    const s = Math.fround(xs * l.weightScale![j]!);
+    // s in [+0, ∞) (1 / s > 0 refuses −0; NaN fails every comparison), b finite, no −0 bias without the ReLU
+    return s < Infinity && 1 / s > 0 && Number.isFinite(b) && (relu || !Object.is(b, -0));
+  });
 }
 
 /** n rounded up to a multiple of step. */

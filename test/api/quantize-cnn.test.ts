@@ -14,6 +14,7 @@ import {
   conv2d,
   decodeSafetensors,
   dense,
+  dropout,
   flatten,
   init,
   loadMnistDigits,
@@ -119,15 +120,16 @@ function simulate(bytes: Uint8Array, x: Float32Array, rows: number): Float32Arra
     } else if (s.type === "maxPool2d") {
       const [c, h, wd] = shape as [number, number, number];
       const k = s.kernel;
-      const oh = Math.floor((h - k) / k) + 1;
-      const ow = Math.floor((wd - k) / k) + 1;
+      const st = s.stride ?? k;
+      const oh = Math.floor((h - k) / st) + 1;
+      const ow = Math.floor((wd - k) / st) + 1;
       const next: number[] = [];
       for (let r = 0; r < rows; r++)
         for (let ci = 0; ci < c; ci++)
           for (let oy = 0; oy < oh; oy++)
             for (let ox = 0; ox < ow; ox++) {
               let m = -Infinity;
-              for (let ky = 0; ky < k; ky++) for (let kx = 0; kx < k; kx++) m = Math.max(m, cur[r * width + (ci * h + oy * k + ky) * wd + ox * k + kx]!);
+              for (let ky = 0; ky < k; ky++) for (let kx = 0; kx < k; kx++) m = Math.max(m, cur[r * width + (ci * h + oy * st + ky) * wd + ox * st + kx]!);
               next.push(m);
             }
       cur = next;
@@ -137,7 +139,10 @@ function simulate(bytes: Uint8Array, x: Float32Array, rows: number): Float32Arra
   return Float32Array.from(cur);
 }
 
-/** Nets at the tile edges of gemm_i8_nt: patch counts odd and even, output channels 1–9, depths below, at and above 16. */
+/**
+ * Nets at the tile edges of gemm_i8_conv: patch counts odd and even, output channels 1–9, depths below, at and above 8 and 16;
+ * 2×2 max pools on the int32 sums (after a ReLU, past a dropout, without a ReLU, on odd sizes) and in float (stride 1).
+ */
 const NETS: { name: string; inputShape: [number, number, number]; layers: LayerSpec[] }[] = [
   {
     name: "3×9×7, padded 3×3 conv to 5 channels, strided 2×3 conv to 6, max pool",
@@ -153,6 +158,16 @@ const NETS: { name: string; inputShape: [number, number, number]; layers: LayerS
     name: "2×11×11, 4×4 conv to 4 (depth 32), 2×2 conv to 8 (depth 16)",
     inputShape: [2, 11, 11],
     layers: [conv2d(2, 4, 4), relu(), conv2d(4, 8, 2, { stride: 2, padding: 1 }), relu(), flatten(), dense(8 * 5 * 5, 5)],
+  },
+  {
+    name: "1×13×11, 3×3 conv to 6 and max pool 2 without a ReLU (odd sizes), 3×3 conv to 5, ReLU, dropout, max pool 2",
+    inputShape: [1, 13, 11],
+    layers: [conv2d(1, 6, 3), maxPool2d(2), conv2d(6, 5, 3), relu(), dropout(0.25), maxPool2d(2), flatten(), dense(5, 3)],
+  },
+  {
+    name: "2×9×9, 3×3 conv to 3, ReLU, max pool 2 of stride 1 (in float)",
+    inputShape: [2, 9, 9],
+    layers: [conv2d(2, 3, 3), relu(), maxPool2d(2, { stride: 1 }), flatten(), dense(3 * 6 * 6, 4)],
   },
 ];
 
@@ -212,6 +227,35 @@ describe.each(NETS)("int8 convolutions: $name", ({ inputShape, layers }) => {
     expect(tensors.get("0.weight")!.shape.length).toBe(4);
     for (const m of [q, back]) m.dispose();
     student.dispose();
+  });
+});
+
+describe("2×2 max pooling of an int8 convolution's sums", () => {
+  /** The runner's steps that are pooling layers of their own (run in float), the others being fused into their convolution. */
+  const floatPools = (runner: Int8Runner) => (runner as unknown as { steps: { type?: string }[] }).steps.filter((s) => s.type === "pool").length;
+
+  it("runs on the int32 sums where it gives the same bits, and in float after a −0 bias without a ReLU, with the same outputs", () => {
+    const net = NETS[3]!;
+    const model = new Sequential(net.layers, { seed: 4, engine, inputShape: net.inputShape });
+    const x = new TestRandom(12).uniform(5 * model.inputs, -1, 1.5);
+    const q = quantize(model, x);
+    const withBias = (b: number) => {
+      const base = quantizedNetOf(q)!;
+      const layers = base.layers.map((l, i) => (i === 0 && l.type === "conv2d" ? { ...l, bias: Float32Array.from(l.bias, (v, j) => (j === 1 ? b : v)) } : l));
+      return new Int8Runner(engine.kernels, { ...base, layers });
+    };
+    const plus = withBias(0);
+    const minus = withBias(-0);
+    try {
+      expect(floatPools(plus), "+0: both pools on the sums").toBe(0);
+      expect(floatPools(minus), "−0 without a ReLU: the first pool in float").toBe(1);
+      // f32(acc)·s + (−0) is never −0 at these scales, so the two paths give the same bits
+      expectSameBits(minus.logits("logits", x), plus.logits("logits", x), "−0 bias, float pool vs +0 bias, pool on the sums");
+    } finally {
+      plus.dispose();
+      minus.dispose();
+      q.dispose();
+    }
   });
 });
 
