@@ -7,7 +7,7 @@
 // `node:` modules lazily, as the sources do. Minified, because Node parses every byte of a
 // module before it runs any (the unminified 169 KB took about 2 ms longer to import); a
 // source map (dist/infer.js.map) leads stack traces and debuggers to dist/infer/*.js, which
-// ship beside it. The vendored loader's Apache-2.0 notice is kept.
+// ship beside it.
 // Usage: node assembly/bundle-infer.mjs   (after tsc; esbuild is a devDependency)
 import { build } from "esbuild";
 import { fileURLToPath } from "node:url";

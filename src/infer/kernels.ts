@@ -6,7 +6,7 @@
 import { RuntimeSupportError, WasmLoadError } from "../errors.js";
 import { decodeBase64 } from "../runtime/base64.js";
 import { detectFeatures, SIMD_MINIMUM_VERSIONS } from "../runtime/features.js";
-import { instantiateExports } from "../runtime/loader.js";
+import { instantiatePlain } from "../runtime/instance.js";
 import { INFER_KERNEL_NAMES, type InferKernelExports } from "./abi.generated.js";
 import { INFER_WASM_BASE64 } from "./wasm-bytes.generated.js";
 
@@ -23,5 +23,5 @@ export async function inferKernels(): Promise<InferKernelExports> {
     compiled = undefined;
     throw new WasmLoadError(`could not compile the distill-wasm inference kernels: ${String(cause)}`);
   });
-  return instantiateExports<InferKernelExports>(await compiled, INFER_KERNEL_NAMES);
+  return instantiatePlain<InferKernelExports>(await compiled, INFER_KERNEL_NAMES);
 }
