@@ -44,8 +44,8 @@ interface Results {
   inference: {
     rows: (Row & { batch: number; outputRelErr: number })[];
     tolerance: number;
-    int8: { rows: (Row & { batch: number; outputRelErr: number; precision: string })[]; skipped: Record<string, string>; intPeakGops: number };
   };
+  int8: { rows: (Row & { model: string; batch: number; outputRelErr: number })[]; skipped: Record<string, string>; intPeakGops: number };
   conv: { rows: (Row & { pass: string; maxScaledError: number; cin: number })[]; tolerance: number };
   threads: { threads: number; rows: { scenario: string; sameBits: boolean; speedup: number }[]; skipped?: string };
   native: { rows: (Row & { scenario: string; variant: string; threads: number })[]; skipped: Record<string, string> };
@@ -114,11 +114,12 @@ function checkResults(results: Results): void {
   const inferenceLibs = ["distill-wasm logits()", "distill-wasm forward", "tfjs-wasm", "tfjs-wasm, unfused", "tfjs-cpu", "onnxruntime-web", "naive JS"];
   expectAllLibraries(inference.rows, (r) => `batch ${r.batch}`, inferenceLibs, "inference");
   for (const r of inference.rows) expect(r.outputRelErr, `inference batch ${r.batch} ${r.library}`).toBeLessThanOrEqual(inference.tolerance);
-  // The int8 rows: distill-wasm/export's QDQ graph loads in the page's onnxruntime-web, and every row passed its check (the suite aborts otherwise).
-  expect(inference.int8.skipped, "int8 rows skipped").toEqual({});
-  expect(inference.int8.intPeakGops).toBeGreaterThan(0);
-  const int8Libs = ["distill-wasm int8 logits()", "distill-wasm float32 logits()", "onnxruntime-web int8 (QDQ)", "onnxruntime-web float32"];
-  expectAllLibraries(inference.int8.rows, (r) => `batch ${r.batch}`, int8Libs, "int8 inference");
+  // The int8 suite: distill-wasm/export's QDQ graphs (MLPs and the CNN) load in the page's onnxruntime-web, and every row passed its check (the suite aborts otherwise).
+  expect(results.int8.skipped, "int8 rows skipped").toEqual({});
+  expect(results.int8.intPeakGops).toBeGreaterThan(0);
+  const int8Libs = ["distill-wasm int8", "distill-wasm float32", "onnxruntime-web int8 (QDQ)", "onnxruntime-web float32"];
+  expectAllLibraries(results.int8.rows, (r) => `${r.model} batch ${r.batch}`, int8Libs, "int8 inference");
+  expect(new Set(results.int8.rows.map((r) => r.model)).size).toBe(3);
 
   // The page is isolated, so the threads suite must run (one thread vs hardwareConcurrency, at least 2).
   expect(results.threads.skipped, "threads suite skipped").toBeUndefined();
