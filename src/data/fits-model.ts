@@ -10,7 +10,13 @@ import { isStream, type StreamDataset } from "./stream/stream-dataset.js";
  * (token ids within an embedding's vocabulary), labels within the outputs, and a
  * label on every row unless `missingLabels` (distillation's data, whose teacher labels them).
  */
-export function checkDataForModel(op: string, data: Dataset | StreamDataset, model: Sequential, name = "data", missingLabels = false): void {
+export function checkDataForModel(
+  op: string,
+  data: Dataset | StreamDataset,
+  model: Pick<Sequential, "inputs" | "outputs" | "specs">,
+  name = "data",
+  missingLabels = false,
+): void {
   if (data.features !== model.inputs) {
     throw new ShapeError(`${op}: ${name} has ${data.features} features per sample but the model takes ${model.inputs} inputs`);
   }

@@ -15,7 +15,8 @@ import { ArgumentError, OptionError, ShapeError, TaskError } from "../errors.js"
 import type { Sequential } from "../nn/sequential.js";
 import { copyToWasm } from "../data/wasm-data.js";
 import { checkedElsewhere, checkOptions } from "../options/schema.js";
-import { checkModelAndData } from "../data/fits-model.js";
+import { checkDataForModel, checkModelAndData } from "../data/fits-model.js";
+import { QuantizedModel } from "../quantize/model.js";
 
 export interface EvaluateOptions {
   /** k of the top-k accuracy: an integer in [1, model.outputs] (default min(5, outputs)). */
@@ -76,7 +77,7 @@ export function requireCount(op: string, name: string, value: unknown): number {
 }
 
 /** Runs `fn` with an allocator of owned wasm buffers that are all freed afterwards, even on a throw. */
-function withOwned<T>(model: Sequential, fn: (alloc: (bytes: number) => number, owned: number[]) => T): T {
+function withOwned<T>(model: { engine: Sequential["engine"] }, fn: (alloc: (bytes: number) => number, owned: number[]) => T): T {
   const owned: number[] = [];
   try {
     return fn((bytes) => {
@@ -98,8 +99,13 @@ function withOwned<T>(model: Sequential, fn: (alloc: (bytes: number) => number, 
  */
 export function evaluate(model: Sequential, data: MultiLabelDataset, options?: { batchSize?: number }): MultiLabelEvaluation;
 export function evaluate(model: Sequential, data: RegressionDataset, options?: { batchSize?: number }): RegressionEvaluation;
-export function evaluate(model: Sequential, data: Dataset, options?: EvaluateOptions): Evaluation;
-export function evaluate(model: Sequential, data: Dataset, given: EvaluateOptions = {}): Evaluation | RegressionEvaluation | MultiLabelEvaluation {
+export function evaluate(model: Sequential | QuantizedModel, data: Dataset, options?: EvaluateOptions): Evaluation;
+export function evaluate(
+  model: Sequential | QuantizedModel,
+  data: Dataset,
+  given: EvaluateOptions = {},
+): Evaluation | RegressionEvaluation | MultiLabelEvaluation {
+  if (model instanceof QuantizedModel) return evaluateClassifier(model, data, given);
   if (data && (data as Dataset).multiLabel) return evaluateMultiLabel(model, data, given);
   if (model && (model as Sequential).multiLabel) {
     throw new TaskError(
@@ -115,10 +121,30 @@ export function evaluate(model: Sequential, data: Dataset, given: EvaluateOption
   return evaluateClassifier(model, data, given);
 }
 
-function evaluateClassifier(model: Sequential, data: Dataset, given: EvaluateOptions): Evaluation {
+/**
+ * A quantized classifier on classification data: its logits come from its own runner (the
+ * same as its `logits()`), copied into its engine's memory for the same metric kernels.
+ */
+function checkQuantized(op: string, model: QuantizedModel, data: Dataset): void {
+  if (model.isDisposed) throw new ArgumentError(`${op}: the quantized model has been disposed`);
+  if (model.task !== "classification" || !data || data.task !== "classification") {
+    throw new TaskError(
+      `${op}: a quantized model is evaluated as a classifier on classification data (this one is a ${model.task} model, the data ${data?.task ?? "missing"}); ` +
+        "for other tasks compare its predict() with the targets",
+    );
+  }
+  if (!(data.x instanceof Float32Array)) throw new ArgumentError(`${op}: data must be a Dataset (Dataset.from(x, y, { features }))`);
+  checkDataForModel(op, data, model);
+}
+
+/** Where one batch's logits are in wasm memory: rows from `first` of the data copied in at x. */
+type LogitsOf = (first: number, rows: number) => number;
+
+function evaluateClassifier(model: Sequential | QuantizedModel, data: Dataset, given: EvaluateOptions): Evaluation {
   const op = "evaluate";
   const options = checkOptions(op, { topK: checkedElsewhere, bins: checkedElsewhere, batchSize: checkedElsewhere }, given);
-  checkModelAndData(op, model, data);
+  if (model instanceof QuantizedModel) checkQuantized(op, model, data);
+  else checkModelAndData(op, model, data);
   const classes = model.outputs;
   const k = requireCount(op, "topK", options.topK ?? Math.min(5, classes));
   if (k > classes) throw new OptionError(`${op}: topK must be at most the number of outputs (${classes}); got ${k}`);
@@ -136,14 +162,25 @@ function evaluateClassifier(model: Sequential, data: Dataset, given: EvaluateOpt
   let nllSum = 0;
 
   withOwned(model, (alloc, owned) => {
-    const wasm = copyToWasm(engine, data, owned);
     const probs = alloc(batch * classes * 4);
     const logProbs = alloc(batch * classes * 4);
     const predicted = alloc(batch * 4);
-    model.reserve(batch);
+    let logitsOf: LogitsOf;
+    if (model instanceof QuantizedModel) {
+      const out = alloc(batch * classes * 4);
+      const width = data.features;
+      logitsOf = (first, rows) => {
+        engine.f32(out, rows * classes).set(model.logits(data.x.subarray(first * width, (first + rows) * width)));
+        return out;
+      };
+    } else {
+      const x = copyToWasm(engine, data, owned).x;
+      model.reserve(batch);
+      logitsOf = (first, rows) => model.forward(x + first * data.features * 4, rows, false);
+    }
     for (let first = 0; first < data.length; first += batch) {
       const rows = Math.min(batch, data.length - first);
-      const logits = model.forward(wasm.x + first * data.features * 4, rows, false);
+      const logits = logitsOf(first, rows);
       kernels.softmax_forward(probs, logits, rows, classes, 1);
       kernels.log_softmax_forward(logProbs, logits, rows, classes, 1);
       kernels.argmax(predicted, logits, rows, classes);

@@ -13,6 +13,7 @@ import {
   NonFiniteError,
   OptionError,
   ShapeError,
+  TaskError,
   batchNorm,
   conv2d,
   decodeSafetensors,
@@ -20,6 +21,7 @@ import {
   dense,
   dropout,
   encodeSafetensors,
+  evaluate,
   flatten,
   loadMnistDigits,
   mlp,
@@ -116,6 +118,38 @@ describe.each([1, 2])("a trained MLP (seed %i)", (seed) => {
     expect(Math.abs(int8Accuracy - floatAccuracy)).toBeLessThanOrEqual(0.01);
     expect(Math.abs(storageAccuracy - floatAccuracy)).toBeLessThanOrEqual(0.01);
     storage.dispose();
+  });
+
+  it("evaluate() takes the quantized model: its metrics are those of its own logits, in every batch size", () => {
+    const test = data.test;
+    const e = evaluate(int8, test, { batchSize: 37 });
+    expect(e.count).toBe(test.length);
+    // accuracy, confusion and top-k from the int8 logits in JavaScript (ties to the lowest class id, as argmax)
+    const z = int8.logits(test.x);
+    const classes = 10;
+    let right = 0;
+    let inTop5 = 0;
+    let nll = 0;
+    for (let r = 0; r < test.length; r++) {
+      const row = z.subarray(r * classes, (r + 1) * classes);
+      const label = test.y[r]!;
+      let best = 0;
+      for (let c = 1; c < classes; c++) if (row[c]! > row[best]!) best = c;
+      if (best === label) right++;
+      let rank = 0;
+      for (let c = 0; c < classes; c++) if (row[c]! > row[label]! || (row[c] === row[label] && c < label)) rank++;
+      if (rank < 5) inTop5++;
+      const max = Math.max(...row);
+      nll -= row[label]! - max - Math.log(row.reduce((t, v) => t + Math.exp(v - max), 0));
+    }
+    expect(e.accuracy).toBe(right / test.length);
+    expect(e.accuracy).toBe(accuracy(int8.predict(test.x) as Int32Array, test.y));
+    expect(e.topK.accuracy).toBe(inTop5 / test.length);
+    expect(e.nll).toBeCloseTo(nll / test.length, 5);
+    const whole = evaluate(int8, test);
+    expect(whole.accuracy).toBe(e.accuracy);
+    expect(Array.from(whole.confusion)).toEqual(Array.from(e.confusion));
+    expect(whole.nll).toBe(e.nll);
   });
 
   it("the file and the parameters are about 4× smaller", () => {
@@ -223,6 +257,22 @@ describe("errors", () => {
     m = mlp([6, 5, 3], { seed: 9, engine });
     q = quantize(m, x);
     bytes = q.toSafetensors();
+  });
+
+  it("evaluate refuses a quantized model on data it does not fit, a non-classifier, and a disposed one, naming the problem", () => {
+    const labels = Int32Array.from([0, 1, 2, 1]);
+    expect(evaluate(q, Dataset.from(x, labels, { features: 6 })).count).toBe(4);
+    expect(() => evaluate(q, Dataset.from(x.subarray(0, 20), labels, { features: 5 }))).toThrow(/5 features per sample but the model takes 6 inputs/);
+    expect(() => evaluate(q, Dataset.from(x, Int32Array.from([0, 1, 5, 1]), { features: 6 }))).toThrow(/labels up to 5 but the model has only 3 outputs/);
+    const regression = mlp([6, 4, 1], { seed: 2, engine, task: "regression" });
+    const rq = quantize(regression, x);
+    expect(() => evaluate(rq, Dataset.regression(x, Float32Array.from([1, 2, 3, 4]), { features: 6, outputs: 1 }))).toThrow(TaskError);
+    expect(() => evaluate(rq, Dataset.regression(x, Float32Array.from([1, 2, 3, 4]), { features: 6, outputs: 1 }))).toThrow(/this one is a regression model/);
+    const gone = quantizedFromSafetensors(bytes, { engine });
+    gone.dispose();
+    expect(() => evaluate(gone, Dataset.from(x, labels, { features: 6 }))).toThrow(ArgumentError);
+    rq.dispose();
+    regression.dispose();
   });
 
   it("quantize refuses bad models, calibration and options", () => {

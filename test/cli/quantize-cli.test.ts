@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { init, loadCsv, loadModel, loadQuantized, quantize, saveModel, mlp, train, type Dataset } from "../../src/index.js";
+import { evaluate, init, loadCsv, loadModel, loadQuantized, quantize, saveModel, mlp, train, type Dataset } from "../../src/index.js";
 import { blobs } from "../helpers/tiny-data.js";
 import { TestRandom } from "../helpers/rand.js";
 
@@ -206,6 +206,27 @@ describe("distill-wasm quantize: runs", () => {
     } finally {
       for (const m of [model, half, expected]) m.dispose();
     }
+  });
+
+  it("eval reads a quantized file as the int8 model it is: the library's evaluate() numbers, text and --json", async () => {
+    expect(cli("quantize", "--data", "csv:blobs.csv", "--model", "m.safetensors", "--out", "for-eval.safetensors").code).toBe(0);
+    const q = await loadQuantized(join(dir, "for-eval.safetensors"));
+    const want = evaluate(q, data);
+    q.dispose();
+    const json = cli("eval", "--data", "csv:blobs.csv", "--model", "for-eval.safetensors", "--json");
+    expect(json.code, json.err).toBe(0);
+    const got = JSON.parse(json.out) as { accuracy: number; nll: number; ece: number; rows: number; quantized: { weights: string; activations: string } };
+    expect(got).toMatchObject({
+      accuracy: want.accuracy,
+      nll: want.nll,
+      ece: want.ece,
+      rows: data.length,
+      quantized: { weights: "int8", activations: "int8" },
+    });
+    const text = cli("eval", "--data", "csv:blobs.csv", "--model", "for-eval.safetensors");
+    expect(text.code, text.err).toBe(0);
+    expect(text.out).toMatch(/for-eval\.safetensors: quantized model \(int8 weights, int8 activations/);
+    expect(text.out).toContain(`accuracy ${(100 * want.accuracy).toFixed(2)}%`);
   });
 
   it("a regression model: RMSE of the float and the quantized outputs against the targets", async () => {

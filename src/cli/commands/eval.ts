@@ -1,10 +1,19 @@
-/** `distill-wasm eval`: accuracy, top-5, NLL and calibration of a saved model on a data source's test set. */
-import { loadModel } from "../../io/model-file.js";
+/**
+ * `distill-wasm eval`: accuracy, top-5, NLL and calibration of a saved model on a data
+ * source's test set; a quantized model file (from `quantize` or `distill --quantize int8`)
+ * is evaluated as the int8 model it is.
+ */
+import { modelFromSafetensors } from "../../io/model-file.js";
+import { decodeSafetensors } from "../../io/safetensors.js";
+import { isQuantizedFile } from "../../quantize/file.js";
+import { QuantizedModel, quantizedFromSafetensors } from "../../quantize/model.js";
+import { readBytes } from "../../runtime/files.js";
 import { evaluate } from "../../metrics/evaluate.js";
 import { ENGINE_FLAGS, startEngine } from "../engine.js";
 import { UsageError, type Flags, type FlagSpec } from "../args.js";
 import { percent, type Context } from "../context.js";
 import { csvOptions, loadSource } from "../data-source.js";
+import type { Dataset } from "../../data/dataset.js";
 import { DATA_FLAGS } from "../options.js";
 import { regressionJson, regressionMetrics, regressionText } from "../regression-report.js";
 import { multiLabelJson, multiLabelMetrics, multiLabelText } from "../multi-label-report.js";
@@ -22,7 +31,11 @@ export async function runEval(ctx: Context, flags: Flags): Promise<number> {
   await startEngine(flags);
   const data = await loadSource(flags.data as string, flags["test-split"] as number | undefined, flags.seed as number, csvOptions(flags));
   const set = data.test ?? data.train;
-  const model = await loadModel(file);
+  const bytes = await readBytes(file, "eval");
+  if (isQuantizedFile(decodeSafetensors(bytes, file, { copy: false }).metadata)) {
+    return evalQuantized(ctx, file, quantizedFromSafetensors(bytes, {}, file), set, data.test !== undefined);
+  }
+  const model = modelFromSafetensors(bytes, {}, file);
   try {
     const fit = regressionMetrics(model, set);
     if (fit) {
@@ -69,6 +82,34 @@ export async function runEval(ctx: Context, flags: Flags): Promise<number> {
     } else {
       ctx.say(`${file}: ${model.architecture}, ${model.parameterCount.toLocaleString("en-US")} parameters`);
       ctx.say(`${data.test ? "test set" : "all data (no test set)"}: ${e.count} rows`);
+      ctx.say(`accuracy ${percent(e.accuracy)}   top-${e.topK.k} ${percent(e.topK.accuracy)}   NLL ${e.nll.toFixed(4)}   ECE ${e.ece.toFixed(4)}`);
+    }
+  } finally {
+    model.dispose();
+  }
+  return 0;
+}
+
+/** The int8 (or fp16) model of a quantized file, evaluated as a classifier (its task must be classification). */
+function evalQuantized(ctx: Context, file: string, model: QuantizedModel, set: Dataset, isTest: boolean): number {
+  try {
+    const e = evaluate(model, set);
+    const what = `${model.weights} weights, ${model.activations} activations, ${model.parameterBytes.toLocaleString("en-US")} bytes of parameters`;
+    if (ctx.mode === "json") {
+      ctx.json({
+        command: "eval",
+        model: file,
+        quantized: { weights: model.weights, activations: model.activations },
+        parameterBytes: model.parameterBytes,
+        rows: e.count,
+        accuracy: e.accuracy,
+        topK: e.topK,
+        nll: e.nll,
+        ece: e.ece,
+      });
+    } else {
+      ctx.say(`${file}: quantized model (${what})`);
+      ctx.say(`${isTest ? "test set" : "all data (no test set)"}: ${e.count} rows`);
       ctx.say(`accuracy ${percent(e.accuracy)}   top-${e.topK.k} ${percent(e.topK.accuracy)}   NLL ${e.nll.toFixed(4)}   ECE ${e.ece.toFixed(4)}`);
     }
   } finally {
