@@ -170,7 +170,9 @@ function evaluateClassifier(model: Sequential | QuantizedModel, data: Dataset, g
       const out = alloc(batch * classes * 4);
       const width = data.features;
       logitsOf = (first, rows) => {
-        engine.f32(out, rows * classes).set(model.logits(data.x.subarray(first * width, (first + rows) * width)));
+        // logits() may grow the memory (its first call of a batch size): the view is taken after it
+        const z = model.logits(data.x.subarray(first * width, (first + rows) * width));
+        engine.f32(out, rows * classes).set(z);
         return out;
       };
     } else {

@@ -16,6 +16,7 @@ import {
   TaskError,
   batchNorm,
   conv2d,
+  createEngine,
   decodeSafetensors,
   init,
   dense,
@@ -150,6 +151,18 @@ describe.each([1, 2])("a trained MLP (seed %i)", (seed) => {
     expect(whole.accuracy).toBe(e.accuracy);
     expect(Array.from(whole.confusion)).toEqual(Array.from(e.confusion));
     expect(whole.nll).toBe(e.nll);
+  });
+
+  it("evaluate() on a quantized model fresh on its own engine, whose first logits() grows the memory", async () => {
+    const own = await createEngine();
+    const fresh = quantizedFromSafetensors(int8.toSafetensors(), { engine: own });
+    const before = own.kernels.memory.buffer.byteLength;
+    const e = evaluate(fresh, data.test, { batchSize: 512 });
+    expect(own.kernels.memory.buffer.byteLength, "the memory grew during evaluate").toBeGreaterThan(before);
+    expect(e.accuracy).toBe(evaluate(int8, data.test).accuracy);
+    expect(e.nll).toBe(evaluate(int8, data.test).nll);
+    fresh.dispose();
+    own.dispose();
   });
 
   it("the file and the parameters are about 4× smaller", () => {
