@@ -53,6 +53,17 @@ const TILE_BYTES: usize = <usize>(MR * NR) << 2;
   return f32x4.add(acc, f32x4.mul(a, b));
 }
 
+/** One vector of C's row at cj += a0·B0 + a1·B1 + a2·B2 + a3·B3, added in that order: a step of a 4-row pass. */
+// @ts-ignore: decorator
+@inline function passVector4(cj: usize, a0: v128, a1: v128, a2: v128, a3: v128, b0: usize, b1: usize, b2: usize, b3: usize): void {
+  let acc = v128.load(cj);
+  acc = madd(a0, v128.load(b0), acc);
+  acc = madd(a1, v128.load(b1), acc);
+  acc = madd(a2, v128.load(b2), acc);
+  acc = madd(a3, v128.load(b3), acc);
+  v128.store(cj, acc);
+}
+
 /**
  * C tile (4×8 at c, row stride ldcBytes) ← (load ? C : 0) + Apanel·Bpanel (+ bias) (relu).
  * pa: kc groups of 4 A values (one per tile row); pb: kc groups of 8 B values. With `pairs`
@@ -369,12 +380,7 @@ function gemmRows(
         }
         if (pairBytes < vectorBytes) {
           const j = pairBytes;
-          let acc = v128.load(ci + j);
-          acc = madd(a0, v128.load(b0 + j), acc);
-          acc = madd(a1, v128.load(b1 + j), acc);
-          acc = madd(a2, v128.load(b2 + j), acc);
-          acc = madd(a3, v128.load(b3 + j), acc);
-          v128.store(ci + j, acc);
+          passVector4(ci + j, a0, a1, a2, a3, b0 + j, b1 + j, b2 + j, b3 + j);
         }
         rowsTail(ci, a, b, lda, ldb, transA, i, p, 4, n4, n);
       }
@@ -389,14 +395,7 @@ function gemmRows(
         const b1 = b0 + ldbBytes;
         const b2 = b1 + ldbBytes;
         const b3 = b2 + ldbBytes;
-        for (let j: usize = 0; j < vectorBytes; j += 16) {
-          let acc = v128.load(ci + j);
-          acc = madd(a0, v128.load(b0 + j), acc);
-          acc = madd(a1, v128.load(b1 + j), acc);
-          acc = madd(a2, v128.load(b2 + j), acc);
-          acc = madd(a3, v128.load(b3 + j), acc);
-          v128.store(ci + j, acc);
-        }
+        for (let j: usize = 0; j < vectorBytes; j += 16) passVector4(ci + j, a0, a1, a2, a3, b0 + j, b1 + j, b2 + j, b3 + j);
         rowsTail(ci, a, b, lda, ldb, transA, i, p, 4, n4, n);
       }
     }

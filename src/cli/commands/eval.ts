@@ -8,7 +8,7 @@ import { decodeSafetensors } from "../../io/safetensors.js";
 import { isQuantizedFile } from "../../quantize/file.js";
 import { QuantizedModel, quantizedFromSafetensors } from "../../quantize/model.js";
 import { readBytes } from "../../runtime/files.js";
-import { evaluate } from "../../metrics/evaluate.js";
+import { evaluate, type Evaluation } from "../../metrics/evaluate.js";
 import { ENGINE_FLAGS, startEngine } from "../engine.js";
 import { UsageError, type Flags, type FlagSpec } from "../args.js";
 import { percent, type Context } from "../context.js";
@@ -66,24 +66,8 @@ export async function runEval(ctx: Context, flags: Flags): Promise<number> {
       }
       return 0;
     }
-    const e = evaluate(model, set);
-    if (ctx.mode === "json") {
-      ctx.json({
-        command: "eval",
-        model: file,
-        architecture: model.architecture,
-        params: model.parameterCount,
-        rows: e.count,
-        accuracy: e.accuracy,
-        topK: e.topK,
-        nll: e.nll,
-        ece: e.ece,
-      });
-    } else {
-      ctx.say(`${file}: ${model.architecture}, ${model.parameterCount.toLocaleString("en-US")} parameters`);
-      ctx.say(`${data.test ? "test set" : "all data (no test set)"}: ${e.count} rows`);
-      ctx.say(`accuracy ${percent(e.accuracy)}   top-${e.topK.k} ${percent(e.topK.accuracy)}   NLL ${e.nll.toFixed(4)}   ECE ${e.ece.toFixed(4)}`);
-    }
+    const about = { architecture: model.architecture, params: model.parameterCount };
+    sayClassifier(ctx, file, about, `${model.architecture}, ${model.parameterCount.toLocaleString("en-US")} parameters`, evaluate(model, set), !!data.test);
   } finally {
     model.dispose();
   }
@@ -93,27 +77,22 @@ export async function runEval(ctx: Context, flags: Flags): Promise<number> {
 /** The int8 (or fp16) model of a quantized file, evaluated as a classifier (its task must be classification). */
 function evalQuantized(ctx: Context, file: string, model: QuantizedModel, set: Dataset, isTest: boolean): number {
   try {
-    const e = evaluate(model, set);
+    const about = { quantized: { weights: model.weights, activations: model.activations }, parameterBytes: model.parameterBytes };
     const what = `${model.weights} weights, ${model.activations} activations, ${model.parameterBytes.toLocaleString("en-US")} bytes of parameters`;
-    if (ctx.mode === "json") {
-      ctx.json({
-        command: "eval",
-        model: file,
-        quantized: { weights: model.weights, activations: model.activations },
-        parameterBytes: model.parameterBytes,
-        rows: e.count,
-        accuracy: e.accuracy,
-        topK: e.topK,
-        nll: e.nll,
-        ece: e.ece,
-      });
-    } else {
-      ctx.say(`${file}: quantized model (${what})`);
-      ctx.say(`${isTest ? "test set" : "all data (no test set)"}: ${e.count} rows`);
-      ctx.say(`accuracy ${percent(e.accuracy)}   top-${e.topK.k} ${percent(e.topK.accuracy)}   NLL ${e.nll.toFixed(4)}   ECE ${e.ece.toFixed(4)}`);
-    }
+    sayClassifier(ctx, file, about, `quantized model (${what})`, evaluate(model, set), isTest);
   } finally {
     model.dispose();
   }
   return 0;
+}
+
+/** A classifier's metrics as text or --json; `about` is what the JSON says of the model, `title` what the text says. */
+function sayClassifier(ctx: Context, file: string, about: Record<string, unknown>, title: string, e: Evaluation, isTest: boolean): void {
+  if (ctx.mode === "json") {
+    ctx.json({ command: "eval", model: file, ...about, rows: e.count, accuracy: e.accuracy, topK: e.topK, nll: e.nll, ece: e.ece });
+    return;
+  }
+  ctx.say(`${file}: ${title}`);
+  ctx.say(`${isTest ? "test set" : "all data (no test set)"}: ${e.count} rows`);
+  ctx.say(`accuracy ${percent(e.accuracy)}   top-${e.topK.k} ${percent(e.topK.accuracy)}   NLL ${e.nll.toFixed(4)}   ECE ${e.ece.toFixed(4)}`);
 }
